@@ -1,0 +1,126 @@
+//! `deploy.yaml`: types, defaults and validation. No AWS, no IO beyond reading the file.
+//!
+//! Loading runs in two stages, like ripgrep's low/high args: serde builds the typed
+//! [`Deploy`] (collecting every unknown key on the way), then [`validate`] checks what
+//! AWS would reject and reports every problem at once, each with its field path and
+//! line/column.
+
+mod locate;
+mod model;
+mod network;
+mod problem;
+mod suggest;
+mod validate;
+
+use std::path::Path;
+
+pub use locate::LineCol;
+pub use model::*;
+pub use network::{NetworkLayout, network_layout};
+pub use problem::{ConfigErrors, Problem};
+pub use validate::validate;
+
+/// Read and validate a deployment file.
+pub fn load(path: &Path) -> Result<Deploy, ConfigErrors> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: file.clone(),
+        problems: vec![Problem::new(
+            "",
+            format!("cannot read the file ({e}); pass the deployment file with --config PATH"),
+        )],
+    })?;
+    parse(&src, &file)
+}
+
+/// Parse and validate deployment text; `file` only names it in messages.
+pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
+    let locations = locate::index(src);
+    let fail = |mut problems: Vec<Problem>| {
+        for p in &mut problems {
+            if p.at.is_none() {
+                p.at = locations.find(&p.path);
+            }
+        }
+        problems.sort_by_key(|p| p.at.map(|a| (a.line, a.column)));
+        ConfigErrors {
+            file: file.to_string(),
+            problems,
+        }
+    };
+
+    let mut unknown = Vec::new();
+    let mut failed_at: Option<String> = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(src, |de| {
+        let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(ignored_path(&path));
+        let de = serde_ignored::Deserializer::new(de, &mut note_unknown);
+        // The error must leave the closure as an error, or the parser reads the rest of
+        // the document as a second one; the field path rides along beside it.
+        serde_path_to_error::deserialize::<_, Deploy>(de).map_err(|e| {
+            failed_at = Some(error_path(e.path()));
+            e.into_inner()
+        })
+    });
+    let deploy = match parsed {
+        Ok(deploy) => deploy,
+        Err(e) => {
+            let message = match &failed_at {
+                Some(_) => explain_serde(&e),
+                None => format!("not valid YAML: {}", explain_serde(&e)),
+            };
+            let mut problem = Problem::new(failed_at.unwrap_or_default(), message);
+            problem.at = e.location().map(|l| LineCol {
+                line: l.line() as usize,
+                column: l.column() as usize,
+            });
+            return Err(fail(vec![problem]));
+        }
+    };
+
+    let mut problems: Vec<Problem> = unknown
+        .iter()
+        .map(|path| suggest::unknown_key(path))
+        .collect();
+    if let Err(mut more) = validate(&deploy) {
+        problems.append(&mut more);
+    }
+    if problems.is_empty() {
+        Ok(deploy)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+/// The deserializer's own message, without the location it also carries (we print ours).
+fn explain_serde(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default().trim();
+    let first = first.split(" at line ").next().unwrap_or(first);
+    first.trim_start_matches("error: ").to_string()
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => locate::join_index(&ignored_path(parent), *index),
+        P::Map { parent, key } => locate::join_key(&ignored_path(parent), key),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            ignored_path(parent)
+        }
+    }
+}
+
+fn error_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment as S;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            S::Seq { index } => out = locate::join_index(&out, *index),
+            S::Map { key } => out = locate::join_key(&out, key),
+            S::Enum { variant } => out = locate::join_key(&out, variant),
+            S::Unknown => {}
+        }
+    }
+    out
+}

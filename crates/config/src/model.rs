@@ -1,0 +1,393 @@
+//! The `deploy.yaml` schema. Defaults are seed 002's development stack; every field a
+//! user may set is here, so the configuration reference can be generated from it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The newest `deploy.yaml` schema version this binary understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole deployment, as written in `deploy.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deploy {
+    /// Schema version of this file; must be 1.
+    pub version: u32,
+    /// Short lowercase name used in every resource name and ownership tag.
+    pub project: String,
+    /// AWS region everything is created in.
+    pub region: String,
+    /// Extra tags put on every taggable resource.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub node_groups: NodeGroups,
+    #[serde(default)]
+    pub services: Services,
+    #[serde(default)]
+    pub temporal: Temporal,
+    #[serde(default)]
+    pub dsql: Dsql,
+    #[serde(default)]
+    pub opensearch: OpenSearch,
+    #[serde(default)]
+    pub prometheus: Prometheus,
+    #[serde(default)]
+    pub grafana: Grafana,
+    #[serde(default)]
+    pub logs: Logs,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Network {
+    /// IPv4 CIDR of the VPC.
+    pub vpc_cidr: String,
+    /// Availability zones for the private subnets; defaults to the region's `a` and `b`.
+    pub availability_zones: Vec<String>,
+    /// One private subnet CIDR per availability zone; defaults to /20s carved from the VPC.
+    pub private_subnet_cidrs: Vec<String>,
+    /// The small public subnet that only holds the NAT gateway; defaults to the VPC's last /24.
+    pub public_subnet_cidr: Option<String>,
+    /// Interface VPC endpoints, by service suffix (`com.amazonaws.<region>.<suffix>`).
+    pub interface_endpoints: Vec<String>,
+    /// S3 gateway endpoint on the private route table (ECR image layers come from S3).
+    pub s3_gateway_endpoint: bool,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            vpc_cidr: "10.0.0.0/16".into(),
+            availability_zones: Vec::new(),
+            private_subnet_cidrs: Vec::new(),
+            public_subnet_cidr: None,
+            interface_endpoints: DEFAULT_INTERFACE_ENDPOINTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            s3_gateway_endpoint: true,
+        }
+    }
+}
+
+/// Seed 002's interface endpoints.
+pub const DEFAULT_INTERFACE_ENDPOINTS: &[&str] = &[
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "secretsmanager",
+    "aps-workspaces",
+];
+
+/// The three EC2 node groups of seed 002, each pinned to one workload attribute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NodeGroups {
+    pub a: NodeGroup,
+    pub b: NodeGroup,
+    pub c: NodeGroup,
+}
+
+impl Default for NodeGroups {
+    fn default() -> Self {
+        Self {
+            a: NodeGroup::new("history"),
+            b: NodeGroup::new("frontend"),
+            c: NodeGroup::new("worker"),
+        }
+    }
+}
+
+impl NodeGroups {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &NodeGroup)> {
+        [("a", &self.a), ("b", &self.b), ("c", &self.c)].into_iter()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeGroup {
+    /// Value of the ECS instance attribute `workload` that services are placed by.
+    pub workload: String,
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    #[serde(default = "one")]
+    pub min_size: u32,
+    #[serde(default = "two")]
+    pub max_size: u32,
+    #[serde(default = "one")]
+    pub desired_capacity: u32,
+    /// Root volume size in GiB (encrypted gp3).
+    #[serde(default = "default_root_volume")]
+    pub root_volume_gb: u32,
+}
+
+impl NodeGroup {
+    fn new(workload: &str) -> Self {
+        Self {
+            workload: workload.into(),
+            instance_type: default_instance_type(),
+            min_size: 1,
+            max_size: 2,
+            desired_capacity: 1,
+            root_volume_gb: default_root_volume(),
+        }
+    }
+}
+
+fn default_instance_type() -> String {
+    "m7g.large".into()
+}
+fn default_root_volume() -> u32 {
+    30
+}
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+
+/// The seven ECS services of seed 002.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Services {
+    pub history: Service,
+    pub matching: Service,
+    pub frontend: Service,
+    pub worker: Service,
+    pub ui: Service,
+    pub grafana: Service,
+    pub adot: Service,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            history: Service::new(512, 1024, "a"),
+            matching: Service::new(512, 1024, "b"),
+            frontend: Service::new(512, 1024, "b"),
+            worker: Service::new(512, 1024, "c"),
+            ui: Service::new(256, 512, "b").with_image("temporalio/ui:latest"),
+            grafana: Service::new(512, 1024, "b").with_image("grafana/grafana:latest"),
+            adot: Service::new(256, 512, "c")
+                .with_image("public.ecr.aws/aws-observability/aws-otel-collector:latest"),
+        }
+    }
+}
+
+impl Services {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Service)> {
+        [
+            ("history", &self.history),
+            ("matching", &self.matching),
+            ("frontend", &self.frontend),
+            ("worker", &self.worker),
+            ("ui", &self.ui),
+            ("grafana", &self.grafana),
+            ("adot", &self.adot),
+        ]
+        .into_iter()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Service {
+    /// CPU units (1024 = one vCPU).
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+    /// Replicas started by `up`'s scale phase and `scale up` without `--count`.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Node group (`a`, `b` or `c`) the service is placed on.
+    pub node_group: String,
+    /// Container image; the Temporal services default to the project's ECR repository.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Extra environment variables for the main container.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+impl Service {
+    fn new(cpu: u32, memory: u32, node_group: &str) -> Self {
+        Self {
+            cpu,
+            memory,
+            count: 1,
+            node_group: node_group.into(),
+            image: None,
+            environment: BTreeMap::new(),
+        }
+    }
+    fn with_image(mut self, image: &str) -> Self {
+        self.image = Some(image.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Temporal {
+    /// Tag of the server and admin-tools images in the project's ECR repositories.
+    pub version: String,
+    /// Fixed when the schema is created: changing it later needs a new cluster.
+    pub history_shards: u32,
+    pub namespace: Namespace,
+}
+
+impl Default for Temporal {
+    fn default() -> Self {
+        Self {
+            version: "latest".into(),
+            history_shards: 4,
+            namespace: Namespace::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Namespace {
+    pub name: String,
+    pub retention_days: u32,
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            retention_days: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Dsql {
+    pub deletion_protection: bool,
+    pub schema_name: String,
+    pub schema_version: String,
+}
+
+impl Default for Dsql {
+    fn default() -> Self {
+        Self {
+            deletion_protection: true,
+            schema_name: "dsql/v12/temporal".into(),
+            schema_version: "1.12".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OpenSearch {
+    pub engine_version: String,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub volume_size_gb: u32,
+    pub visibility_index: String,
+}
+
+impl Default for OpenSearch {
+    fn default() -> Self {
+        Self {
+            engine_version: "OpenSearch_2.11".into(),
+            instance_type: "t3.small.search".into(),
+            instance_count: 1,
+            volume_size_gb: 10,
+            visibility_index: "temporal_visibility_v1_dev".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Prometheus {
+    /// Workspace alias; defaults to `<project>-metrics`.
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Grafana {
+    pub admin_user: String,
+}
+
+impl Default for Grafana {
+    fn default() -> Self {
+        Self {
+            admin_user: "admin".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Logs {
+    /// CloudWatch Logs retention; must be one of the values CloudWatch accepts.
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { retention_days: 7 }
+    }
+}
+
+/// Deadlines for the waits AWS imposes (slow tails from `aws-timings.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Timeouts {
+    #[serde(with = "duration_str")]
+    pub nat_gateway: Duration,
+    #[serde(with = "duration_str")]
+    pub vpc_endpoint: Duration,
+    /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
+    #[serde(with = "duration_str")]
+    pub delete_dependencies: Duration,
+    /// Default for any other wait.
+    #[serde(with = "duration_str")]
+    pub default: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            nat_gateway: Duration::from_secs(15 * 60),
+            vpc_endpoint: Duration::from_secs(15 * 60),
+            delete_dependencies: Duration::from_secs(30 * 60),
+            default: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Durations written the human way: `90s`, `15m`, `1h 30m`.
+mod duration_str {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            D::Error::custom(format!(
+                "`{text}` is not a duration ({e}); write e.g. 90s, 15m or 1h"
+            ))
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! The network layout a deployment resolves to: one source for validation and the stack.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::{Deploy, Problem};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkLayout {
+    pub vpc: Ipv4Net,
+    /// (availability zone, CIDR) per private subnet, in configured order.
+    pub private_subnets: Vec<(String, Ipv4Net)>,
+    /// The NAT gateway's subnet sits in the first availability zone.
+    pub public_subnet: (String, Ipv4Net),
+}
+
+/// AWS accepts VPC blocks from /16 to /28.
+const VPC_PREFIX: std::ops::RangeInclusive<u8> = 16..=28;
+
+pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
+    let net = &deploy.network;
+    let mut problems = Vec::new();
+    let vpc = match parse_net(&net.vpc_cidr, "network.vpc_cidr", &mut problems) {
+        Some(v) if !VPC_PREFIX.contains(&v.prefix_len()) => {
+            problems.push(Problem::new(
+                "network.vpc_cidr",
+                format!(
+                    "a VPC block must be between /16 and /28, not /{}; use e.g. 10.0.0.0/16",
+                    v.prefix_len()
+                ),
+            ));
+            None
+        }
+        other => other,
+    };
+
+    let zones = availability_zones(deploy);
+    let private: Vec<Option<Ipv4Net>> = if net.private_subnet_cidrs.is_empty() {
+        // Seed 002: cidrsubnet(vpc, 4, i).
+        zones
+            .iter()
+            .enumerate()
+            .map(|(i, _)| vpc.and_then(|v| nth_subnet(v, 4, i as u32)))
+            .collect()
+    } else {
+        if net.private_subnet_cidrs.len() != zones.len() {
+            problems.push(Problem::new(
+                "network.private_subnet_cidrs",
+                format!(
+                    "{} CIDRs for {} availability zones; give one per zone or leave the list out to derive them",
+                    net.private_subnet_cidrs.len(),
+                    zones.len()
+                ),
+            ));
+        }
+        net.private_subnet_cidrs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                parse_net(
+                    c,
+                    &format!("network.private_subnet_cidrs[{i}]"),
+                    &mut problems,
+                )
+            })
+            .collect()
+    };
+    if let Some(v) = vpc
+        && net.private_subnet_cidrs.is_empty()
+        && private.iter().any(Option::is_none)
+    {
+        problems.push(Problem::new(
+            "network.vpc_cidr",
+            format!("{v} is too small to derive {} /{} private subnets; use a larger VPC or set network.private_subnet_cidrs", zones.len(), v.prefix_len() + 4),
+        ));
+    }
+    let public = match &net.public_subnet_cidr {
+        Some(c) => parse_net(c, "network.public_subnet_cidr", &mut problems),
+        // Seed 002: cidrsubnet(vpc, 8, 255), the last /24 of a /16.
+        None => vpc
+            .and_then(|v| nth_subnet(v, 8, 255))
+            .or_else(|| vpc.and_then(|v| last_subnet(v, 28))),
+    };
+
+    // Every subnet inside the VPC, none overlapping another, each big enough for AWS.
+    // (field to blame, how to name the subnet, block)
+    let mut named: Vec<(String, String, Ipv4Net)> = Vec::new();
+    for (i, p) in private.iter().enumerate() {
+        if let Some(p) = p {
+            if net.private_subnet_cidrs.is_empty() {
+                named.push((
+                    "network.vpc_cidr".into(),
+                    format!("the private subnet derived for {}", zones[i]),
+                    *p,
+                ));
+            } else {
+                let path = format!("network.private_subnet_cidrs[{i}]");
+                named.push((path.clone(), path, *p));
+            }
+        }
+    }
+    if let Some(p) = public {
+        if net.public_subnet_cidr.is_some() {
+            named.push((
+                "network.public_subnet_cidr".into(),
+                "network.public_subnet_cidr".into(),
+                p,
+            ));
+        } else {
+            named.push((
+                "network.vpc_cidr".into(),
+                "the public subnet derived from the VPC".into(),
+                p,
+            ));
+        }
+    }
+    for (i, (field, _, subnet)) in named.iter().enumerate() {
+        if subnet.prefix_len() > 28 {
+            problems.push(Problem::new(
+                field.clone(),
+                format!("{subnet} is smaller than /28, the smallest subnet AWS allows"),
+            ));
+        }
+        if let Some(v) = vpc
+            && !v.contains(subnet)
+        {
+            problems.push(Problem::new(
+                field.clone(),
+                format!("{subnet} is not inside the VPC block {v}"),
+            ));
+        }
+        for (_, other_label, other) in &named[..i] {
+            if subnet.contains(&other.network()) || other.contains(&subnet.network()) {
+                problems.push(Problem::new(
+                    field.clone(),
+                    format!("{subnet} overlaps {other}, {other_label}"),
+                ));
+            }
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match (vpc, public) {
+        (Some(vpc), Some(public)) => Ok(NetworkLayout {
+            vpc,
+            private_subnets: zones
+                .iter()
+                .cloned()
+                .zip(private.into_iter().flatten())
+                .collect(),
+            public_subnet: (zones.first().cloned().unwrap_or_default(), public),
+        }),
+        _ => Err(vec![Problem::new(
+            "network.vpc_cidr",
+            "no usable VPC block",
+        )]),
+    }
+}
+
+pub(crate) fn availability_zones(deploy: &Deploy) -> Vec<String> {
+    if deploy.network.availability_zones.is_empty() {
+        vec![format!("{}a", deploy.region), format!("{}b", deploy.region)]
+    } else {
+        deploy.network.availability_zones.clone()
+    }
+}
+
+fn parse_net(text: &str, path: &str, problems: &mut Vec<Problem>) -> Option<Ipv4Net> {
+    match text.parse::<Ipv4Net>() {
+        Ok(n) if n.network() != n.addr() => {
+            problems.push(Problem::new(
+                path,
+                format!("`{text}` has host bits set; the block is {}", n.trunc()),
+            ));
+            None
+        }
+        Ok(n) => Some(n),
+        Err(_) => {
+            problems.push(Problem::new(
+                path,
+                format!("`{text}` is not an IPv4 CIDR block; write it like 10.0.0.0/16"),
+            ));
+            None
+        }
+    }
+}
+
+/// Terraform's `cidrsubnet(base, bits, index)`.
+fn nth_subnet(base: Ipv4Net, bits: u8, index: u32) -> Option<Ipv4Net> {
+    let prefix = base.prefix_len().checked_add(bits).filter(|p| *p <= 28)?;
+    if bits < 32 && index >= (1u32 << bits) {
+        return None;
+    }
+    let start = u32::from(base.network()) + (index << (32 - prefix));
+    Ipv4Net::new(Ipv4Addr::from(start), prefix).ok()
+}
+
+fn last_subnet(base: Ipv4Net, prefix: u8) -> Option<Ipv4Net> {
+    let bits = prefix.checked_sub(base.prefix_len())?;
+    nth_subnet(base, bits, (1u32 << bits) - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrsubnet_matches_terraform() {
+        let base: Ipv4Net = "10.0.0.0/16".parse().unwrap();
+        assert_eq!(nth_subnet(base, 4, 0).unwrap().to_string(), "10.0.0.0/20");
+        assert_eq!(nth_subnet(base, 4, 1).unwrap().to_string(), "10.0.16.0/20");
+        assert_eq!(
+            nth_subnet(base, 8, 255).unwrap().to_string(),
+            "10.0.255.0/24"
+        );
+        assert_eq!(nth_subnet(base, 4, 16), None);
+        assert_eq!(nth_subnet("10.0.0.0/26".parse().unwrap(), 4, 0), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! "Did you mean" for unknown keys: the known keys come from the schema's own defaults,
+//! so the list cannot drift from the types.
+
+use serde_json::Value;
+
+use crate::{Deploy, Problem};
+
+pub fn unknown_key(path: &str) -> Problem {
+    let (parent, key) = match path.rfind('.') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    };
+    let known = known_keys(parent);
+    let mut message = format!("unknown key `{key}`");
+    match closest(key, &known) {
+        Some(best) => message.push_str(&format!("; did you mean `{best}`?")),
+        None if !known.is_empty() => {
+            message.push_str(&format!("; expected one of: {}", known.join(", ")))
+        }
+        None => message.push_str("; remove it"),
+    }
+    Problem::new(path, message)
+}
+
+fn known_keys(parent: &str) -> Vec<String> {
+    let mut value = serde_json::to_value(example()).unwrap_or(Value::Null);
+    if !parent.is_empty() {
+        for segment in parent.split('.') {
+            let name = segment.split('[').next().unwrap_or(segment);
+            value = value.get(name).cloned().unwrap_or(Value::Null);
+        }
+    }
+    match value {
+        Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn example() -> Deploy {
+    Deploy {
+        version: crate::SCHEMA_VERSION,
+        project: String::new(),
+        region: String::new(),
+        tags: Default::default(),
+        network: Default::default(),
+        node_groups: Default::default(),
+        services: Default::default(),
+        temporal: Default::default(),
+        dsql: Default::default(),
+        opensearch: Default::default(),
+        prometheus: Default::default(),
+        grafana: Default::default(),
+        logs: Default::default(),
+        timeouts: Default::default(),
+    }
+}
+
+fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (levenshtein(&key.to_lowercase(), k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_a_close_key_and_lists_known_ones_otherwise() {
+        assert_eq!(
+            unknown_key("network.vpc_cdir").message,
+            "unknown key `vpc_cdir`; did you mean `vpc_cidr`?"
+        );
+        assert!(
+            unknown_key("network.zzzzzzzzzzz")
+                .message
+                .contains("expected one of: ")
+        );
+        assert_eq!(
+            unknown_key("regoin").message,
+            "unknown key `regoin`; did you mean `region`?"
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Semantic checks: everything AWS (or Temporal) would reject later, said now, all at once.
+
+use std::collections::BTreeSet;
+
+use crate::{Deploy, Problem, SCHEMA_VERSION, network};
+
+/// CloudWatch Logs accepts only these retention periods.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// OpenSearch domain names are at most 28 characters; ours is `<project>-visibility`.
+const MAX_PROJECT_LEN: usize = 28 - "-visibility".len();
+
+pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
+    let mut p = Vec::new();
+    if d.version != SCHEMA_VERSION {
+        p.push(Problem::new(
+            "version",
+            format!("schema version {} is not supported; this temporalctl reads version {SCHEMA_VERSION}", d.version),
+        ));
+    }
+    check_project(&d.project, &mut p);
+    check_region(&d.region, &mut p);
+    check_tags(d, &mut p);
+    check_zones(d, &mut p);
+    if let Err(mut more) = network::network_layout(d) {
+        p.append(&mut more);
+    }
+    check_endpoints(d, &mut p);
+    check_compute(d, &mut p);
+    check_rest(d, &mut p);
+    if p.is_empty() { Ok(()) } else { Err(p) }
+}
+
+fn check_project(project: &str, p: &mut Vec<Problem>) {
+    let ok_chars = project
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts = project
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase());
+    if project.len() < 3
+        || project.len() > MAX_PROJECT_LEN
+        || !ok_chars
+        || !starts
+        || project.ends_with('-')
+        || project.contains("--")
+    {
+        p.push(Problem::new(
+            "project",
+            format!(
+                "`{project}` is not a usable project name: use 3 to {MAX_PROJECT_LEN} lowercase letters, digits and single hyphens, starting with a letter (it names every resource, and `<project>-visibility` must fit OpenSearch's 28-character limit)"
+            ),
+        ));
+    }
+}
+
+fn check_region(region: &str, p: &mut Vec<Problem>) {
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if !shaped {
+        p.push(Problem::new(
+            "region",
+            format!("`{region}` is not an AWS region name; write it like us-east-1"),
+        ));
+    }
+}
+
+fn check_tags(d: &Deploy, p: &mut Vec<Problem>) {
+    for (k, v) in &d.tags {
+        let path = format!("tags.{k}");
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("temporalctl:") || k == "Name" {
+            p.push(Problem::new(path, format!("tag key `{k}` is reserved (aws:, temporalctl: and Name are set by AWS or temporalctl); choose another key")));
+        } else if k.is_empty() || k.chars().count() > 128 {
+            p.push(Problem::new(path, "tag keys must be 1 to 128 characters"));
+        } else if v.chars().count() > 256 {
+            p.push(Problem::new(
+                path,
+                "tag values must be at most 256 characters",
+            ));
+        }
+    }
+    if d.tags.len() > 40 {
+        p.push(Problem::new(
+            "tags",
+            "at most 40 extra tags: AWS allows 50 per resource and temporalctl sets up to 10",
+        ));
+    }
+}
+
+fn check_zones(d: &Deploy, p: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for (i, zone) in d.network.availability_zones.iter().enumerate() {
+        let path = format!("network.availability_zones[{i}]");
+        let suffix = zone.strip_prefix(d.region.as_str());
+        let letter_ok =
+            suffix.is_some_and(|s| s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()));
+        if !letter_ok {
+            p.push(Problem::new(
+                path,
+                format!(
+                    "`{zone}` is not a zone of {}; write it like {}a",
+                    d.region, d.region
+                ),
+            ));
+        } else if !seen.insert(zone) {
+            p.push(Problem::new(
+                path,
+                format!("`{zone}` is listed twice; each private subnet needs its own zone"),
+            ));
+        }
+    }
+    if d.network.availability_zones.len() > 6 {
+        p.push(Problem::new(
+            "network.availability_zones",
+            "at most 6 availability zones",
+        ));
+    }
+}
+
+fn check_endpoints(d: &Deploy, p: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for (i, name) in d.network.interface_endpoints.iter().enumerate() {
+        let path = format!("network.interface_endpoints[{i}]");
+        let shaped = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && !name.starts_with("com.amazonaws");
+        if !shaped {
+            p.push(Problem::new(path, format!("`{name}` is not an endpoint service suffix; write the part after com.amazonaws.<region>., e.g. ecr.api")));
+        } else if name == "s3" {
+            p.push(Problem::new(path, "s3 is reached through the gateway endpoint; set network.s3_gateway_endpoint instead"));
+        } else if !seen.insert(name) {
+            p.push(Problem::new(path, format!("`{name}` is listed twice")));
+        }
+    }
+}
+
+fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
+    let mut workloads = BTreeSet::new();
+    for (name, g) in d.node_groups.iter() {
+        let path = format!("node_groups.{name}");
+        if !(g.min_size <= g.desired_capacity && g.desired_capacity <= g.max_size) {
+            p.push(Problem::new(
+                format!("{path}.desired_capacity"),
+                format!(
+                    "needs min_size <= desired_capacity <= max_size (now {} <= {} <= {})",
+                    g.min_size, g.desired_capacity, g.max_size
+                ),
+            ));
+        }
+        if g.max_size > 100 {
+            p.push(Problem::new(
+                format!("{path}.max_size"),
+                "at most 100 instances per node group",
+            ));
+        }
+        if !is_graviton(&g.instance_type) {
+            p.push(Problem::new(
+                format!("{path}.instance_type"),
+                format!("`{}` is not a Graviton (arm64) type; the task definitions are ARM64, use e.g. m7g.large", g.instance_type),
+            ));
+        }
+        if g.workload.is_empty()
+            || !g
+                .workload
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            p.push(Problem::new(
+                format!("{path}.workload"),
+                "use letters, digits, - or _ (it becomes an ECS instance attribute)",
+            ));
+        } else if !workloads.insert(&g.workload) {
+            p.push(Problem::new(
+                format!("{path}.workload"),
+                format!("workload `{}` is used by two node groups", g.workload),
+            ));
+        }
+        if !(8..=16384).contains(&g.root_volume_gb) {
+            p.push(Problem::new(
+                format!("{path}.root_volume_gb"),
+                "root volume must be 8 to 16384 GiB",
+            ));
+        }
+    }
+    for (name, s) in d.services.iter() {
+        let path = format!("services.{name}");
+        if !(128..=16384).contains(&s.cpu) {
+            p.push(Problem::new(
+                format!("{path}.cpu"),
+                format!(
+                    "{} CPU units is outside 128..16384 (1024 = one vCPU)",
+                    s.cpu
+                ),
+            ));
+        }
+        if !(128..=122880).contains(&s.memory) {
+            p.push(Problem::new(
+                format!("{path}.memory"),
+                format!("{} MiB is outside 128..122880", s.memory),
+            ));
+        }
+        if s.count > 100 {
+            p.push(Problem::new(
+                format!("{path}.count"),
+                format!("{} replicas is more than 100; is that a typo?", s.count),
+            ));
+        }
+        if !["a", "b", "c"].contains(&s.node_group.as_str()) {
+            p.push(Problem::new(
+                format!("{path}.node_group"),
+                format!("`{}` is not a node group; use a, b or c", s.node_group),
+            ));
+        }
+        if s.image.as_deref().is_some_and(|i| i.trim().is_empty()) {
+            p.push(Problem::new(
+                format!("{path}.image"),
+                "empty image; remove the key to use the default",
+            ));
+        }
+    }
+}
+
+fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
+    if !LOG_RETENTION_DAYS.contains(&d.logs.retention_days) {
+        let near = LOG_RETENTION_DAYS
+            .iter()
+            .min_by_key(|v| v.abs_diff(d.logs.retention_days))
+            .copied()
+            .unwrap_or(7);
+        p.push(Problem::new(
+            "logs.retention_days",
+            format!(
+                "CloudWatch Logs does not accept {} days; the nearest accepted value is {near}",
+                d.logs.retention_days
+            ),
+        ));
+    }
+    if !(1..=16384).contains(&d.temporal.history_shards) {
+        p.push(Problem::new(
+            "temporal.history_shards",
+            "history shards must be 1 to 16384 (and cannot change after the schema is created)",
+        ));
+    }
+    if d.temporal.namespace.retention_days == 0 {
+        p.push(Problem::new(
+            "temporal.namespace.retention_days",
+            "retention must be at least 1 day",
+        ));
+    }
+    if d.opensearch.instance_count == 0 {
+        p.push(Problem::new(
+            "opensearch.instance_count",
+            "at least one data node",
+        ));
+    }
+    if !d.opensearch.instance_type.ends_with(".search") {
+        p.push(Problem::new("opensearch.instance_type", format!("`{}` is not an OpenSearch instance type; they end in .search, e.g. t3.small.search", d.opensearch.instance_type)));
+    }
+    for (key, value) in [
+        ("timeouts.nat_gateway", d.timeouts.nat_gateway),
+        ("timeouts.vpc_endpoint", d.timeouts.vpc_endpoint),
+        (
+            "timeouts.delete_dependencies",
+            d.timeouts.delete_dependencies,
+        ),
+        ("timeouts.default", d.timeouts.default),
+    ] {
+        if value.is_zero() {
+            p.push(Problem::new(key, "a deadline must be longer than zero"));
+        }
+    }
+}
+
+/// Graviton families carry a `g` after the generation digit: m7g, c6gn, t4g, r8gd.
+fn is_graviton(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    let Some(digit) = family.find(|c: char| c.is_ascii_digit()) else {
+        return false;
+    };
+    instance_type.contains('.') && family[digit + 1..].starts_with('g')
+}

@@ -1,0 +1,81 @@
+use std::path::Path;
+
+use temporalctl_config::{load, network_layout, parse};
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+#[test]
+fn the_shipped_examples_are_valid() {
+    let dev = load(&repo("deploy.yaml")).expect("deploy.yaml is valid");
+    assert_eq!(dev.project, "temporal-dev");
+    let layout = network_layout(&dev).unwrap();
+    let private: Vec<String> = layout
+        .private_subnets
+        .iter()
+        .map(|(z, c)| format!("{z} {c}"))
+        .collect();
+    assert_eq!(
+        private,
+        ["eu-west-1a 10.0.0.0/20", "eu-west-1b 10.0.16.0/20"]
+    );
+    assert_eq!(layout.public_subnet.1.to_string(), "10.0.255.0/24");
+
+    let prod = load(&repo("docs/examples/production.yaml")).expect("production example is valid");
+    assert_eq!(prod.temporal.history_shards, 4096);
+    assert_eq!(prod.services.history.count, 4);
+}
+
+#[test]
+fn a_minimal_file_takes_the_seed_defaults() {
+    let d = parse(
+        "version: 1\nproject: demo\nregion: us-east-1\n",
+        "mini.yaml",
+    )
+    .unwrap();
+    assert_eq!(d.network.vpc_cidr, "10.0.0.0/16");
+    assert_eq!(d.network.interface_endpoints.len(), 8);
+    let layout = network_layout(&d).unwrap();
+    assert_eq!(layout.private_subnets[1].0, "us-east-1b");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_path_and_position() {
+    let src = "\
+version: 1
+project: Bad_Name
+region: us-east-1
+regoin: x
+network:
+  vpc_cidr: 10.0.0.0/16
+  availability_zones: [us-east-1a, us-east-1a, eu-west-1c]
+  public_subnet_cidr: 10.0.0.0/24
+  s3_gateway: true
+logs:
+  retention_days: 10
+";
+    let err = parse(src, "bad.yaml").unwrap_err();
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn a_type_error_names_its_field_and_line() {
+    let err = parse(
+        "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history:\n    cpu: lots\n",
+        "t.yaml",
+    )
+    .unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.path, "services.history.cpu");
+    assert_eq!(p.at.map(|a| a.line), Some(6));
+}
+
+#[test]
+fn broken_yaml_is_a_problem_not_a_panic() {
+    let err = parse("version: 1\nproject: [unclosed\n", "y.yaml").unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert!(err.problems[0].at.is_some(), "{err}");
+}
