@@ -1,1 +1,26 @@
+//! The engine: resource graph, bounded parallel walk, reconcile contract, state file,
+//! retries and waits. It knows nothing about AWS; tests drive it with fake resources.
 
+mod cancel;
+mod error;
+mod event;
+mod exec;
+mod graph;
+mod resource;
+mod retry;
+mod state;
+
+pub use cancel::CancelToken;
+pub use error::{ErrorClass, ResourceError, RetryReason};
+pub use event::{Event, EventKind, EventSink, Outcome, Recorder};
+pub use exec::{Engine, EngineOptions, Planned, RunReport};
+pub use graph::{Graph, GraphBuilder, GraphError, Node};
+pub use resource::{
+    Attrs, Change, Cx, FieldDiff, Inputs, NodeId, Observed, Resource, Status, TAG_NODE,
+    TAG_PROJECT, Tags, check_owned, decide, ownership_tags,
+};
+pub use retry::{Retries, RetryPolicy, retry_when, wait_for};
+pub use state::{
+    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile,
+    StateStore,
+};

@@ -1,0 +1,693 @@
+//! The walk: every node starts the moment its dependencies are done (reverse order for
+//! destroy); at most `parallelism` AWS calls are in flight at once. When a node fails no
+//! new node starts, in-flight ones finish, state is saved, and every failure is reported.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::event::{Event, EventKind, EventSink, Outcome};
+use crate::graph::{Graph, Node};
+use crate::resource::{
+    Change, Cx, FieldDiff, Inputs, NodeId, Observed, Status, Tags, check_owned, decide,
+    ownership_tags,
+};
+use crate::retry::{Retries, RetryPolicy, retry_when, wait_for};
+use crate::state::{LockedState, Phase, Recorded, StateFile};
+use crate::{CancelToken, ErrorClass, ResourceError};
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub project: String,
+    /// The user's tags, added to every resource.
+    pub extra_tags: Tags,
+    /// Most AWS calls in flight at once.
+    pub parallelism: usize,
+    pub retry: RetryPolicy,
+    /// How long deletes retry `DependencyViolation`.
+    pub delete_deadline: Duration,
+    /// `down` also removes resources that keep data.
+    pub destroy_data: bool,
+}
+
+/// What a walk did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub outcomes: BTreeMap<NodeId, Outcome>,
+    pub failures: Vec<(NodeId, ResourceError)>,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty() && !self.cancelled
+    }
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.outcomes.values().filter(|o| **o == outcome).count()
+    }
+}
+
+/// What `plan` found for one node.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Planned {
+    pub node: NodeId,
+    pub kind: &'static str,
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// The state a walk shares between its nodes. Only touched between awaits.
+struct Run<'s> {
+    outputs: BTreeMap<NodeId, BTreeMap<String, String>>,
+    recorded: BTreeMap<NodeId, Recorded>,
+    locked: Option<&'s mut LockedState>,
+    planned: BTreeMap<NodeId, Planned>,
+}
+
+pub struct Engine<'a> {
+    graph: &'a Graph,
+    opts: EngineOptions,
+    events: &'a dyn EventSink,
+    cancel: CancelToken,
+    permits: Semaphore,
+    started: Instant,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        graph: &'a Graph,
+        opts: EngineOptions,
+        events: &'a dyn EventSink,
+        cancel: CancelToken,
+    ) -> Self {
+        let permits = Semaphore::new(opts.parallelism.max(1));
+        Self {
+            graph,
+            opts,
+            events,
+            cancel,
+            permits,
+            started: Instant::now(),
+        }
+    }
+
+    /// Reconcile every node; state is saved after each change.
+    pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
+        let recorded = locked.state.nodes.clone();
+        let run = Mutex::new(Run {
+            outputs: BTreeMap::new(),
+            recorded,
+            locked: Some(locked),
+            planned: BTreeMap::new(),
+        });
+        self.walk(false, |i| self.apply_node(i, &run)).await
+    }
+
+    /// Delete every node in reverse dependency order; state is saved after each delete.
+    pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
+        let recorded = locked.state.nodes.clone();
+        let run = Mutex::new(Run {
+            outputs: BTreeMap::new(),
+            recorded,
+            locked: Some(locked),
+            planned: BTreeMap::new(),
+        });
+        self.walk(true, |i| self.destroy_node(i, &run)).await
+    }
+
+    /// Read and diff every node; no mutating call. `status` renders the same result.
+    pub async fn plan(&self, state: &StateFile) -> (Vec<Planned>, RunReport) {
+        let run = Mutex::new(Run {
+            outputs: BTreeMap::new(),
+            recorded: state.nodes.clone(),
+            locked: None,
+            planned: BTreeMap::new(),
+        });
+        let report = self.walk(false, |i| self.plan_node(i, &run)).await;
+        let mut planned = run.into_inner().unwrap_or_else(|e| e.into_inner()).planned;
+        let ordered = self
+            .graph
+            .topo()
+            .iter()
+            .filter_map(|i| planned.remove(&self.graph.node(*i).id))
+            .collect();
+        (ordered, report)
+    }
+
+    async fn walk<F, Fut>(&self, reverse: bool, work: F) -> RunReport
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<Outcome, ResourceError>>,
+    {
+        let g = self.graph;
+        let n = g.len();
+        // Nodes that must finish before each node may start.
+        let mut waiting_on: Vec<usize> = (0..n)
+            .map(|i| {
+                if reverse {
+                    g.dependents_of(i).len()
+                } else {
+                    g.deps_of(i).count()
+                }
+            })
+            .collect();
+        let order: Vec<usize> = if reverse {
+            g.topo().iter().rev().copied().collect()
+        } else {
+            g.topo().to_vec()
+        };
+        let mut ready: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|i| waiting_on[*i] == 0)
+            .collect();
+        ready.reverse(); // pop() takes them in order
+        let mut report = RunReport::default();
+        let mut in_flight = FuturesUnordered::new();
+        let mut stopped = false;
+        loop {
+            if self.cancel.is_cancelled() && !stopped {
+                stopped = true;
+                report.cancelled = true;
+            }
+            while !stopped && let Some(i) = ready.pop() {
+                let fut = work(i);
+                in_flight.push(async move { (i, fut.await) });
+            }
+            let Some((i, result)) = in_flight.next().await else {
+                break;
+            };
+            let id = g.node(i).id.clone();
+            match result {
+                Ok(outcome) => {
+                    report.outcomes.insert(id, outcome);
+                    let next: Vec<usize> = if reverse {
+                        g.deps_of(i).collect()
+                    } else {
+                        g.dependents_of(i).to_vec()
+                    };
+                    for j in next {
+                        waiting_on[j] -= 1;
+                        if waiting_on[j] == 0 {
+                            // Keep the graph's order among nodes that became ready together.
+                            let pos = ready
+                                .partition_point(|r| order_pos(&order, *r) > order_pos(&order, j));
+                            ready.insert(pos, j);
+                        }
+                    }
+                }
+                Err(e) => {
+                    if e.class == ErrorClass::Cancelled {
+                        report.cancelled = true;
+                        report.outcomes.insert(id, Outcome::Skipped);
+                    } else {
+                        self.emit(EventKind::NodeFailed {
+                            node: id.clone(),
+                            error: e.to_string(),
+                        });
+                        report.outcomes.insert(id.clone(), Outcome::Failed);
+                        report.failures.push((id, e));
+                    }
+                    stopped = true;
+                }
+            }
+        }
+        for i in order {
+            report
+                .outcomes
+                .entry(g.node(i).id.clone())
+                .or_insert(Outcome::Skipped);
+        }
+        report.elapsed = self.started.elapsed();
+        report
+    }
+
+    async fn apply_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
+        let node = self.graph.node(i);
+        let r = &node.resource;
+        let (inputs, recorded_id) = self.inputs(i, run);
+        let tags = self.tags(node);
+        let cx = Cx {
+            node: &node.id,
+            project: &self.opts.project,
+            recorded_id: recorded_id.as_deref(),
+            inputs: &inputs,
+            tags: &tags,
+        };
+        let desired = r.desired(&inputs)?;
+        self.started_doing(node, "reading");
+        let observed = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                r.read(&cx)
+            })
+            .await?;
+        let change = decide(&desired, &tags, observed.as_ref(), r.immutable());
+        let (outcome, observed) = match (change, observed) {
+            (Change::NoChange, Some(o)) => {
+                let o = self.wait_ready(node, &cx, o).await?;
+                (Outcome::Unchanged, o)
+            }
+            (Change::Update { diffs }, Some(o)) => {
+                check_owned(&self.opts.project, &node.id, &o)?;
+                self.started_doing(node, "updating");
+                let changed: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
+                self.call(node, Retries::Transient, self.opts.retry.deadline, || {
+                    r.update(&cx, &o, &desired, &changed)
+                })
+                .await?;
+                let o = self.reread_ready(node, &cx).await?;
+                (Outcome::Updated, o)
+            }
+            (Change::Replace { diffs }, Some(o)) => {
+                check_owned(&self.opts.project, &node.id, &o)?;
+                let dependents = self.graph.dependents_of(i);
+                if !dependents.is_empty() {
+                    return Err(ResourceError::fatal(format!(
+                        "{} cannot change in place, so {} would have to be replaced, and {} other resource(s) depend on it ({}). temporalctl does not cascade replacements: revert the change, or run `down` and then `up`",
+                        describe_diffs(&diffs),
+                        node.id,
+                        dependents.len(),
+                        dependents
+                            .iter()
+                            .take(3)
+                            .map(|d| self.graph.node(*d).id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                self.delete_and_wait(node, &cx, &o, run).await?;
+                let o = self.create(node, &cx, &desired, run).await?;
+                (Outcome::Replaced, o)
+            }
+            (_, _) => {
+                let o = self.create(node, &cx, &desired, run).await?;
+                (Outcome::Created, o)
+            }
+        };
+        self.record(run, node, &observed, Phase::Ready)?;
+        self.finished(node, outcome, Some(observed.id.clone()));
+        Ok(outcome)
+    }
+
+    async fn create(
+        &self,
+        node: &Node,
+        cx: &Cx<'_>,
+        desired: &crate::Attrs,
+        run: &Mutex<Run<'_>>,
+    ) -> Result<Observed, ResourceError> {
+        self.started_doing(node, "creating");
+        let created = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                node.resource.create(cx, desired)
+            })
+            .await?;
+        // Persist the id before waiting: a crash now leaves a known resource, not a leak.
+        self.record(run, node, &created, Phase::Creating)?;
+        let cx = Cx {
+            recorded_id: Some(&created.id),
+            ..*cx
+        };
+        self.wait_ready(node, &cx, created.clone()).await
+    }
+
+    async fn reread_ready(&self, node: &Node, cx: &Cx<'_>) -> Result<Observed, ResourceError> {
+        let o = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                node.resource.read(cx)
+            })
+            .await?;
+        let o = o.ok_or_else(|| {
+            ResourceError::new(
+                ErrorClass::NotFound,
+                format!("{} disappeared right after it was changed", node.id),
+            )
+        })?;
+        self.wait_ready(node, cx, o).await
+    }
+
+    async fn wait_ready(
+        &self,
+        node: &Node,
+        cx: &Cx<'_>,
+        observed: Observed,
+    ) -> Result<Observed, ResourceError> {
+        if observed.status == Status::Ready {
+            return Ok(observed);
+        }
+        let what = format!("{} {} to become ready", node.resource.kind(), observed.id);
+        let cx = Cx {
+            recorded_id: Some(&observed.id),
+            ..*cx
+        };
+        if let Status::Pending(state) = &observed.status {
+            self.emit(EventKind::NodeWaiting {
+                node: node.id.clone(),
+                what: format!("{what} (now {state})"),
+            });
+        }
+        wait_for(
+            &self.opts.retry,
+            &self.cancel,
+            node.resource.wait_deadline(),
+            &what,
+            |state| {
+                self.emit(EventKind::NodeWaiting {
+                    node: node.id.clone(),
+                    what: format!("{what} (now {state})"),
+                })
+            },
+            || async {
+                let o = self
+                    .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                        node.resource.read(&cx)
+                    })
+                    .await?;
+                Ok(match o {
+                    None => {
+                        return Err(ResourceError::new(
+                            ErrorClass::NotFound,
+                            format!(
+                                "{} disappeared while temporalctl waited for it",
+                                observed.id
+                            ),
+                        ));
+                    }
+                    Some(o) if o.status == Status::Ready => Ok(o),
+                    Some(o) => Err(match o.status {
+                        Status::Pending(s) => s,
+                        Status::Ready => unreachable!(),
+                    }),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn destroy_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
+        let node = self.graph.node(i);
+        let r = &node.resource;
+        let (_, recorded_id) = self.inputs(i, run);
+        let inputs = Inputs::default();
+        let tags = self.tags(node);
+        let cx = Cx {
+            node: &node.id,
+            project: &self.opts.project,
+            recorded_id: recorded_id.as_deref(),
+            inputs: &inputs,
+            tags: &tags,
+        };
+        if r.keep_on_destroy() && !self.opts.destroy_data {
+            self.finished(node, Outcome::Kept, recorded_id);
+            return Ok(Outcome::Kept);
+        }
+        self.started_doing(node, "reading");
+        let Some(observed) = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                r.read(&cx)
+            })
+            .await?
+        else {
+            self.forget(run, node)?;
+            self.finished(node, Outcome::Absent, None);
+            return Ok(Outcome::Absent);
+        };
+        check_owned(&self.opts.project, &node.id, &observed)?;
+        self.delete_and_wait(node, &cx, &observed, run).await?;
+        self.forget(run, node)?;
+        self.finished(node, Outcome::Deleted, Some(observed.id));
+        Ok(Outcome::Deleted)
+    }
+
+    async fn delete_and_wait(
+        &self,
+        node: &Node,
+        cx: &Cx<'_>,
+        observed: &Observed,
+        run: &Mutex<Run<'_>>,
+    ) -> Result<(), ResourceError> {
+        self.started_doing(node, "deleting");
+        self.record(run, node, observed, Phase::Deleting)?;
+        let deleted = self
+            .call(
+                node,
+                Retries::AlsoDependencies,
+                self.opts.delete_deadline,
+                || node.resource.delete(cx, observed),
+            )
+            .await;
+        match deleted {
+            Err(e) if !e.is_not_found() => return Err(e),
+            _ => {}
+        }
+        if node.resource.delete_is_async() {
+            let cx = Cx {
+                recorded_id: Some(&observed.id),
+                ..*cx
+            };
+            let what = format!("{} {} to be deleted", node.resource.kind(), observed.id);
+            wait_for(
+                &self.opts.retry,
+                &self.cancel,
+                node.resource.wait_deadline(),
+                &what,
+                |state| {
+                    self.emit(EventKind::NodeWaiting {
+                        node: node.id.clone(),
+                        what: format!("{what} (now {state})"),
+                    })
+                },
+                || async {
+                    let o = self
+                        .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                            node.resource.read(&cx)
+                        })
+                        .await?;
+                    Ok(match o {
+                        None => Ok(()),
+                        Some(o) => Err(match o.status {
+                            Status::Pending(s) => s,
+                            Status::Ready => "still there".to_string(),
+                        }),
+                    })
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn plan_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
+        let node = self.graph.node(i);
+        let r = &node.resource;
+        let (inputs, recorded_id) = self.inputs(i, run);
+        let tags = self.tags(node);
+        let cx = Cx {
+            node: &node.id,
+            project: &self.opts.project,
+            recorded_id: recorded_id.as_deref(),
+            inputs: &inputs,
+            tags: &tags,
+        };
+        self.started_doing(node, "reading");
+        let observed = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || {
+                r.read(&cx)
+            })
+            .await?;
+        let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
+        let change = match (missing_dep, &observed) {
+            (Some(_), None) => Change::Create,
+            // Its dependency is new or replaced, so this one must be made again too.
+            (Some(dep), Some(_)) => Change::Replace {
+                diffs: vec![FieldDiff {
+                    field: "depends-on".into(),
+                    from: None,
+                    to: format!("{dep} (new)"),
+                    forces_replace: true,
+                }],
+            },
+            (None, o) => decide(&r.desired(&inputs)?, &tags, o.as_ref(), r.immutable()),
+        };
+        let mut guard = lock(run);
+        if let (Change::NoChange | Change::Update { .. }, Some(o)) = (&change, &observed) {
+            guard.outputs.insert(node.id.clone(), o.outputs.clone());
+        }
+        self.emit(EventKind::NodePlanned {
+            node: node.id.clone(),
+            kind: r.kind(),
+            change: change.clone(),
+        });
+        guard.planned.insert(
+            node.id.clone(),
+            Planned {
+                node: node.id.clone(),
+                kind: r.kind(),
+                id: observed.map(|o| o.id),
+                change,
+            },
+        );
+        Ok(Outcome::Unchanged)
+    }
+
+    /// One AWS call: a parallelism permit per attempt, retries by class within `deadline`.
+    async fn call<T, F, Fut>(
+        &self,
+        node: &Node,
+        retries: Retries,
+        deadline: Duration,
+        op: F,
+    ) -> Result<T, ResourceError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ResourceError>>,
+    {
+        retry_when(
+            &self.opts.retry,
+            &self.cancel,
+            deadline,
+            retries,
+            |attempt, delay, e| {
+                self.emit(EventKind::NodeRetrying {
+                    node: node.id.clone(),
+                    attempt,
+                    delay,
+                    error: e.to_string(),
+                })
+            },
+            || async {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|_| ResourceError::fatal("engine closed"))?;
+                op().await
+            },
+        )
+        .await
+    }
+
+    fn inputs(&self, i: usize, run: &Mutex<Run<'_>>) -> (Inputs, Option<String>) {
+        let guard = lock(run);
+        let mut inputs = Inputs::default();
+        for d in self.graph.deps_of(i) {
+            let id = &self.graph.node(d).id;
+            if let Some(o) = guard.outputs.get(id) {
+                inputs.insert(id, o.clone());
+            }
+        }
+        let recorded = guard
+            .recorded
+            .get(&self.graph.node(i).id)
+            .map(|r| r.id.clone());
+        (inputs, recorded)
+    }
+
+    fn tags(&self, node: &Node) -> Tags {
+        ownership_tags(
+            &self.opts.project,
+            &node.id,
+            &node.name,
+            &self.opts.extra_tags,
+        )
+    }
+
+    fn record(
+        &self,
+        run: &Mutex<Run<'_>>,
+        node: &Node,
+        o: &Observed,
+        phase: Phase,
+    ) -> Result<(), ResourceError> {
+        let rec = Recorded {
+            kind: node.resource.kind().into(),
+            id: o.id.clone(),
+            phase,
+            outputs: o.outputs.clone(),
+        };
+        let mut guard = lock(run);
+        guard.outputs.insert(node.id.clone(), o.outputs.clone());
+        if guard.recorded.get(&node.id) == Some(&rec) {
+            return Ok(());
+        }
+        guard.recorded.insert(node.id.clone(), rec.clone());
+        if let Some(locked) = guard.locked.as_deref_mut() {
+            locked.state.nodes.insert(node.id.clone(), rec);
+            locked
+                .save()
+                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            self.emit(EventKind::StateSaved);
+        }
+        Ok(())
+    }
+
+    fn forget(&self, run: &Mutex<Run<'_>>, node: &Node) -> Result<(), ResourceError> {
+        let mut guard = lock(run);
+        if guard.recorded.remove(&node.id).is_none() {
+            return Ok(());
+        }
+        if let Some(locked) = guard.locked.as_deref_mut() {
+            locked.state.nodes.remove(&node.id);
+            locked
+                .save()
+                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            self.emit(EventKind::StateSaved);
+        }
+        Ok(())
+    }
+
+    fn started_doing(&self, node: &Node, doing: &'static str) {
+        self.emit(EventKind::NodeStarted {
+            node: node.id.clone(),
+            kind: node.resource.kind(),
+            doing,
+        });
+    }
+
+    fn finished(&self, node: &Node, outcome: Outcome, id: Option<String>) {
+        self.emit(EventKind::NodeFinished {
+            node: node.id.clone(),
+            outcome,
+            id,
+        });
+    }
+
+    fn emit(&self, kind: EventKind) {
+        self.events.emit(Event {
+            elapsed: self.started.elapsed(),
+            kind,
+        });
+    }
+}
+
+fn lock<'m, 's>(run: &'m Mutex<Run<'s>>) -> std::sync::MutexGuard<'m, Run<'s>> {
+    run.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn order_pos(order: &[usize], i: usize) -> usize {
+    order.iter().position(|o| *o == i).unwrap_or(usize::MAX)
+}
+
+fn describe_diffs(diffs: &[FieldDiff]) -> String {
+    diffs
+        .iter()
+        .filter(|d| d.forces_replace)
+        .map(|d| {
+            format!(
+                "{} ({} -> {})",
+                d.field,
+                d.from.as_deref().unwrap_or("unset"),
+                d.to
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

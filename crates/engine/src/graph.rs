@@ -1,0 +1,157 @@
+//! The resource graph: nodes with typed dependencies, checked for cycles when built.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::resource::{NodeId, Resource};
+
+pub struct Node {
+    pub id: NodeId,
+    /// The `Name` tag (and, where AWS names things, the resource name).
+    pub name: String,
+    pub deps: Vec<NodeId>,
+    pub resource: Arc<dyn Resource>,
+}
+
+#[derive(Default)]
+pub struct GraphBuilder {
+    nodes: Vec<Node>,
+}
+
+impl GraphBuilder {
+    pub fn add(
+        &mut self,
+        id: impl Into<NodeId>,
+        name: impl Into<String>,
+        deps: &[&str],
+        resource: impl Resource + 'static,
+    ) -> &mut Self {
+        self.nodes.push(Node {
+            id: id.into(),
+            name: name.into(),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            resource: Arc::new(resource),
+        });
+        self
+    }
+
+    pub fn build(self) -> Result<Graph, GraphError> {
+        let mut index = BTreeMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if index.insert(n.id.clone(), i).is_some() {
+                return Err(GraphError::Duplicate(n.id.clone()));
+            }
+        }
+        for n in &self.nodes {
+            for d in &n.deps {
+                if !index.contains_key(d) {
+                    return Err(GraphError::UnknownDependency {
+                        node: n.id.clone(),
+                        dep: d.clone(),
+                    });
+                }
+            }
+        }
+        let order = topo_order(&self.nodes, &index)?;
+        let mut dependents = vec![Vec::new(); self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            for d in &n.deps {
+                dependents[index[d]].push(i);
+            }
+        }
+        Ok(Graph {
+            nodes: self.nodes,
+            index,
+            order,
+            dependents,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("node `{0}` is defined twice")]
+    Duplicate(NodeId),
+    #[error("node `{node}` depends on `{dep}`, which is not in the graph")]
+    UnknownDependency { node: NodeId, dep: NodeId },
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<NodeId>),
+}
+
+pub struct Graph {
+    nodes: Vec<Node>,
+    index: BTreeMap<NodeId, usize>,
+    order: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
+    }
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+    /// Indices in an order where every node comes after its dependencies.
+    pub fn topo(&self) -> &[usize] {
+        &self.order
+    }
+    pub fn deps_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.nodes[i].deps.iter().map(|d| self.index[d])
+    }
+    pub fn dependents_of(&self, i: usize) -> &[usize] {
+        &self.dependents[i]
+    }
+    pub fn ids(&self) -> BTreeSet<&str> {
+        self.nodes.iter().map(|n| n.id.as_str()).collect()
+    }
+}
+
+/// Kahn's algorithm, ties broken by insertion order so runs are repeatable.
+fn topo_order(nodes: &[Node], index: &BTreeMap<NodeId, usize>) -> Result<Vec<usize>, GraphError> {
+    let mut indegree: Vec<usize> = nodes.iter().map(|n| n.deps.len()).collect();
+    let mut dependents = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for d in &n.deps {
+            dependents[index[d]].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|i| indegree[*i] == 0).collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() == nodes.len() {
+        return Ok(order);
+    }
+    // Walk the remaining nodes to name one cycle.
+    let stuck: BTreeSet<usize> = (0..nodes.len()).filter(|i| indegree[*i] > 0).collect();
+    let mut path = vec![*stuck.first().expect("a stuck node")];
+    loop {
+        let last = *path.last().expect("non-empty");
+        let next = nodes[last]
+            .deps
+            .iter()
+            .map(|d| index[d])
+            .find(|d| stuck.contains(d))
+            .expect("stuck nodes have stuck deps");
+        if let Some(pos) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<NodeId> = path[pos..].iter().map(|i| nodes[*i].id.clone()).collect();
+            cycle.push(nodes[next].id.clone());
+            return Err(GraphError::Cycle(cycle));
+        }
+        path.push(next);
+    }
+}

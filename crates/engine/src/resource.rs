@@ -1,0 +1,320 @@
+//! The reconcile contract every resource kind implements.
+//!
+//! A resource says what it wants (`desired`, a flat map of attributes, pure), finds what
+//! exists (`read`, by recorded id else by ownership tags), and knows how to `create`,
+//! `update` the attributes that differ, and `delete`. The engine owns everything else:
+//! the diff, the ownership check, retries, waits, progress and state.
+//!
+//! Contract, as for kube-rs finalizers: every method may run again after a crash or be
+//! cancelled at any `.await`; `delete` must cope with a `create` that never finished;
+//! `read` maps every "gone" shape (not-found code, empty result, `deleted` lifecycle
+//! state) to `Ok(None)`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::ResourceError;
+
+pub type NodeId = String;
+/// Desired or observed attributes, each rendered as one comparable string.
+pub type Attrs = BTreeMap<String, String>;
+pub type Tags = BTreeMap<String, String>;
+
+pub const TAG_PROJECT: &str = "temporalctl:project";
+pub const TAG_NODE: &str = "temporalctl:node";
+
+/// What a read found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The AWS identifier (vpc-…, an ARN, a name).
+    pub id: String,
+    pub attrs: Attrs,
+    pub tags: Tags,
+    /// Values dependents consume (`id` is always there).
+    pub outputs: BTreeMap<String, String>,
+    pub status: Status,
+}
+
+impl Observed {
+    pub fn new(id: impl Into<String>) -> Self {
+        let id = id.into();
+        let mut outputs = BTreeMap::new();
+        outputs.insert("id".to_string(), id.clone());
+        Self {
+            id,
+            outputs,
+            ..Default::default()
+        }
+    }
+    pub fn attr(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.attrs.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn output(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.outputs.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+/// Lifecycle of an async resource (NAT gateway `pending`, endpoint `pendingAcceptance`…).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Status {
+    #[default]
+    Ready,
+    /// Not usable yet; the text is AWS's own state name, shown while waiting.
+    Pending(String),
+}
+
+/// Outputs of finished dependencies, by node.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs(BTreeMap<NodeId, BTreeMap<String, String>>);
+
+impl Inputs {
+    pub fn insert(&mut self, node: &str, outputs: BTreeMap<String, String>) {
+        self.0.insert(node.to_string(), outputs);
+    }
+    pub fn get(&self, node: &str, key: &str) -> Result<&str, ResourceError> {
+        self.0
+            .get(node)
+            .and_then(|o| o.get(key))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                ResourceError::fatal(format!(
+                    "input {node}.{key} is not available (graph edge missing?)"
+                ))
+            })
+    }
+    pub fn has(&self, node: &str) -> bool {
+        self.0.contains_key(node)
+    }
+}
+
+/// What a resource method gets to work with.
+pub struct Cx<'a> {
+    pub node: &'a str,
+    pub project: &'a str,
+    /// The id this node had in the state file, if any.
+    pub recorded_id: Option<&'a str>,
+    pub inputs: &'a Inputs,
+    /// Ownership tags, `Name` and the user's extra tags, to set at creation.
+    pub tags: &'a Tags,
+}
+
+#[async_trait]
+pub trait Resource: Send + Sync {
+    /// Kind name for messages and the state file (`vpc`, `subnet`…).
+    fn kind(&self) -> &'static str;
+
+    /// The attributes this resource should have, computed from its dependencies' outputs.
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError>;
+
+    /// Attributes AWS cannot change in place: a difference there means replacing.
+    fn immutable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Find the resource: by `cx.recorded_id`, else by ownership tags. Uses no inputs.
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError>;
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError>;
+
+    /// Bring the changed attributes (and tags, listed as `tags`) to their desired values.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        observed: &Observed,
+        desired: &Attrs,
+        changed: &[String],
+    ) -> Result<(), ResourceError>;
+
+    async fn delete(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
+
+    /// Whether the resource lingers after `delete` returns (NAT gateway `deleting`), so
+    /// the engine must wait for `read` to come back empty.
+    fn delete_is_async(&self) -> bool {
+        false
+    }
+
+    /// How long to wait for `Status::Ready` or for an async delete.
+    fn wait_deadline(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    /// Data stores survive `down` unless the user asks (never set for the network).
+    fn keep_on_destroy(&self) -> bool {
+        false
+    }
+}
+
+/// One attribute that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub field: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// True when the field cannot change in place.
+    pub forces_replace: bool,
+}
+
+/// What reconciling a node will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Change {
+    Create,
+    Update { diffs: Vec<FieldDiff> },
+    Replace { diffs: Vec<FieldDiff> },
+    NoChange,
+}
+
+impl Change {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Update { .. } => "update",
+            Change::Replace { .. } => "replace",
+            Change::NoChange => "no change",
+        }
+    }
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self, Change::NoChange)
+    }
+}
+
+/// Compare desired with observed. Pure: the same inputs always give the same change.
+/// Only desired attributes count; tags must include the desired ones (AWS and other
+/// tools may add their own).
+pub fn decide(
+    desired: &Attrs,
+    desired_tags: &Tags,
+    observed: Option<&Observed>,
+    immutable: &[&str],
+) -> Change {
+    let Some(observed) = observed else {
+        return Change::Create;
+    };
+    let mut diffs: Vec<FieldDiff> = desired
+        .iter()
+        .filter(|(k, v)| observed.attrs.get(*k) != Some(v))
+        .map(|(k, v)| FieldDiff {
+            field: k.clone(),
+            from: observed.attrs.get(k).cloned(),
+            to: v.clone(),
+            forces_replace: immutable.contains(&k.as_str()),
+        })
+        .collect();
+    let missing_tags: Vec<String> = desired_tags
+        .iter()
+        .filter(|(k, v)| observed.tags.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !missing_tags.is_empty() {
+        diffs.push(FieldDiff {
+            field: "tags".into(),
+            from: None,
+            to: missing_tags.join(","),
+            forces_replace: false,
+        });
+    }
+    if diffs.is_empty() {
+        Change::NoChange
+    } else if diffs.iter().any(|d| d.forces_replace) {
+        Change::Replace { diffs }
+    } else {
+        Change::Update { diffs }
+    }
+}
+
+/// Tags every resource of `node` carries.
+pub fn ownership_tags(project: &str, node: &str, name: &str, extra: &Tags) -> Tags {
+    let mut tags = extra.clone();
+    tags.insert("Name".into(), name.into());
+    tags.insert(TAG_PROJECT.into(), project.into());
+    tags.insert(TAG_NODE.into(), node.into());
+    tags
+}
+
+/// Nothing without our tags is ever modified or deleted.
+pub fn check_owned(project: &str, node: &str, observed: &Observed) -> Result<(), ResourceError> {
+    let project_ok = observed.tags.get(TAG_PROJECT).map(String::as_str) == Some(project);
+    let node_ok = observed.tags.get(TAG_NODE).map(String::as_str) == Some(node);
+    if project_ok && node_ok {
+        return Ok(());
+    }
+    Err(ResourceError::new(
+        crate::ErrorClass::Conflict,
+        format!(
+            "{} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. Restore the tags if it is ours, or remove it from the state file",
+            observed.id
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&str, &str)]) -> Attrs {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn decide_covers_every_branch() {
+        let want = attrs(&[("cidr", "10.0.0.0/16"), ("dns", "true")]);
+        let tags = ownership_tags("p", "vpc", "p-vpc", &Tags::new());
+        assert_eq!(decide(&want, &tags, None, &["cidr"]), Change::Create);
+
+        let same = Observed::new("vpc-1")
+            .attr("cidr", "10.0.0.0/16")
+            .attr("dns", "true")
+            .attr("extra", "x")
+            .tags(tags.clone());
+        assert_eq!(
+            decide(&want, &tags, Some(&same), &["cidr"]),
+            Change::NoChange
+        );
+
+        let dns_off = same.clone().attr("dns", "false");
+        let Change::Update { diffs } = decide(&want, &tags, Some(&dns_off), &["cidr"]) else {
+            panic!()
+        };
+        assert_eq!(diffs[0].field, "dns");
+        assert_eq!(diffs[0].from.as_deref(), Some("false"));
+
+        let moved = same.clone().attr("cidr", "10.1.0.0/16");
+        assert!(matches!(
+            decide(&want, &tags, Some(&moved), &["cidr"]),
+            Change::Replace { .. }
+        ));
+
+        let mut untagged = same.clone();
+        untagged.tags.remove("Name");
+        let Change::Update { diffs } = decide(&want, &tags, Some(&untagged), &["cidr"]) else {
+            panic!()
+        };
+        assert_eq!(diffs[0].field, "tags");
+    }
+
+    #[test]
+    fn ownership_needs_both_tags() {
+        let tags = ownership_tags("p", "vpc", "p-vpc", &Tags::new());
+        let ours = Observed::new("vpc-1").tags(tags);
+        assert!(check_owned("p", "vpc", &ours).is_ok());
+        assert!(check_owned("other", "vpc", &ours).is_err());
+        assert!(check_owned("p", "subnet/a", &ours).is_err());
+        assert!(check_owned("p", "vpc", &Observed::new("vpc-2")).is_err());
+    }
+}

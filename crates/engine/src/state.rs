@@ -1,0 +1,479 @@
+//! The state file: what temporalctl created, by node. One file per deployment
+//! (`<dir>/<project>.json`), versioned, written atomically after every change, readable
+//! only by its owner, and guarded by a lock held for the whole of a mutating run.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::resource::NodeId;
+
+/// The newest state format this binary writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StateFile {
+    pub format_version: u32,
+    pub written_by: String,
+    pub project: String,
+    pub region: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub nodes: BTreeMap<NodeId, Recorded>,
+}
+
+/// One node as last seen by temporalctl. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Recorded {
+    pub kind: String,
+    pub id: String,
+    pub phase: Phase,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Created, not yet seen ready: a crash here leaves something to adopt, not a leak.
+    Creating,
+    Ready,
+    Deleting,
+    /// Written by a newer temporalctl.
+    #[serde(other)]
+    Unknown,
+}
+
+impl StateFile {
+    pub fn new(project: &str, region: &str) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            written_by: format!("temporalctl {}", env!("CARGO_PKG_VERSION")),
+            project: project.into(),
+            region: region.into(),
+            updated_at: now(),
+            nodes: BTreeMap::new(),
+        }
+    }
+    pub fn recorded_id(&self, node: &str) -> Option<&str> {
+        self.nodes.get(node).map(|r| r.id.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "state file {path} is corrupt ({detail}); nothing was changed. Restore the copy from before the last run with `cp {backup} {path}`, or move the file away to have `up` adopt resources by their tags"
+    )]
+    Corrupt {
+        path: PathBuf,
+        backup: PathBuf,
+        detail: String,
+    },
+    #[error(
+        "state file {path} has format {found}, written by a newer temporalctl (this one reads up to {FORMAT_VERSION}); upgrade temporalctl"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("state file {path} belongs to project `{found}`, not `{expected}`")]
+    WrongProject {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot write state file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("another temporalctl holds the lock {path}{holder}; wait for it to finish")]
+    Locked { path: PathBuf, holder: String },
+    #[error(
+        "cannot lock {path}: {source} (the state directory must be on a filesystem with file locks)"
+    )]
+    LockFailed { path: PathBuf, source: io::Error },
+}
+
+impl StateError {
+    /// Config-like problems the user must fix by hand (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            StateError::Corrupt { .. }
+                | StateError::TooNew { .. }
+                | StateError::WrongProject { .. }
+        )
+    }
+}
+
+/// Where a deployment's state lives.
+pub struct StateStore {
+    dir: PathBuf,
+    project: String,
+    region: String,
+}
+
+impl StateStore {
+    pub fn new(dir: impl Into<PathBuf>, project: &str, region: &str) -> Self {
+        Self {
+            dir: dir.into(),
+            project: project.into(),
+            region: region.into(),
+        }
+    }
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.project))
+    }
+    pub fn backup_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json.bak", self.project))
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.lock", self.project))
+    }
+
+    /// Read without locking (plan, status). A missing file is an empty state.
+    pub fn read(&self) -> Result<StateFile, StateError> {
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(StateFile::new(&self.project, &self.region));
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let corrupt = |detail: String| StateError::Corrupt {
+            path: path.clone(),
+            backup: self.backup_path(),
+            detail,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let found = value
+            .get("format-version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| corrupt("no format-version".into()))?;
+        if found > u64::from(FORMAT_VERSION) {
+            return Err(StateError::TooNew {
+                path,
+                found: found as u32,
+            });
+        }
+        let state: StateFile = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        if state.project != self.project {
+            return Err(StateError::WrongProject {
+                path,
+                found: state.project,
+                expected: self.project.clone(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Take the deployment's lock for the whole of a mutating run, then read the state.
+    /// The previous state is kept as `<project>.json.bak`.
+    pub fn lock(&self, command: &str) -> Result<LockedState, StateError> {
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let lock_path = self.lock_path();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| StateError::LockFailed {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&lock_path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Holder>(&t).ok());
+                return Err(StateError::Locked {
+                    path: lock_path,
+                    holder: holder
+                        .map(|h| {
+                            format!(
+                                " (pid {} on {}, running `{}` since {})",
+                                h.pid, h.host, h.command, h.since
+                            )
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            Err(fs::TryLockError::Error(source)) => {
+                return Err(StateError::LockFailed {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        // The OS drops a lock when its process dies; a holder record left behind means
+        // the last run was killed. Say so: its work is in the state up to its last step.
+        let stale = fs::read_to_string(&lock_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
+            .map(|h| StaleLock {
+                alive: h.host == hostname() && pid_alive(h.pid),
+                holder: h,
+            });
+        let state = self.read()?;
+        let me = Holder {
+            pid: std::process::id(),
+            host: hostname(),
+            command: command.into(),
+            since: now(),
+        };
+        file.set_len(0)
+            .and_then(|()| file.write_all(&serde_json::to_vec(&me).unwrap_or_default()))
+            .and_then(|()| file.sync_all())
+            .map_err(|source| StateError::Write {
+                path: lock_path.clone(),
+                source,
+            })?;
+        if self.path().exists() {
+            copy_private(&self.path(), &self.backup_path()).map_err(|source| {
+                StateError::Write {
+                    path: self.backup_path(),
+                    source,
+                }
+            })?;
+        }
+        Ok(LockedState {
+            lock: file,
+            lock_path,
+            path: self.path(),
+            state,
+            stale,
+        })
+    }
+}
+
+/// Who holds (or last held) a lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub host: String,
+    pub command: String,
+    pub since: String,
+}
+
+/// A lock record left by a run that did not finish.
+#[derive(Debug, Clone)]
+pub struct StaleLock {
+    pub holder: Holder,
+    /// The pid is alive on this host (a reused pid: the lock itself was free).
+    pub alive: bool,
+}
+
+impl StaleLock {
+    pub fn explain(&self, path: &Path) -> String {
+        let h = &self.holder;
+        format!(
+            "the last run (pid {} on {}, `{}` since {}) ended without releasing {}: it was killed or crashed. The OS freed the lock, so this run takes it; everything that run finished is in the state file, and this run adopts anything it created after that by its tags",
+            h.pid,
+            h.host,
+            h.command,
+            h.since,
+            path.display()
+        )
+    }
+}
+
+/// The state of a deployment, locked. Dropping it releases the lock.
+pub struct LockedState {
+    lock: File,
+    lock_path: PathBuf,
+    path: PathBuf,
+    pub state: StateFile,
+    pub stale: Option<StaleLock>,
+}
+
+impl LockedState {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    /// Write the whole file atomically: temp file, fsync, rename, fsync the directory.
+    pub fn save(&mut self) -> Result<(), StateError> {
+        self.state.updated_at = now();
+        self.state.written_by = format!("temporalctl {}", env!("CARGO_PKG_VERSION"));
+        let err = |source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let tmp = self.path.with_extension("json.tmp");
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        let mut bytes =
+            serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
+        bytes.push(b'\n');
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(err)?;
+        fs::rename(&tmp, &self.path).map_err(err)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LockedState {
+    fn drop(&mut self) {
+        // An empty lock file means the last run ended cleanly.
+        let _ = self.lock.set_len(0);
+        let _ = self.lock.unlock();
+    }
+}
+
+fn copy_private(from: &Path, to: &Path) -> io::Result<()> {
+    fs::copy(from, to)?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o600))
+}
+
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // Signal 0 checks for existence without touching the process.
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("temporalctl-state-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn recorded(id: &str) -> Recorded {
+        Recorded {
+            kind: "vpc".into(),
+            id: id.into(),
+            phase: Phase::Ready,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn saves_atomically_with_private_mode_and_keeps_a_backup() {
+        let dir = temp_dir("save");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        {
+            let mut locked = store.lock("up").unwrap();
+            locked.state.nodes.insert("vpc".into(), recorded("vpc-1"));
+            locked.save().unwrap();
+        }
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(store.read().unwrap().recorded_id("vpc"), Some("vpc-1"));
+        {
+            let mut locked = store.lock("up").unwrap();
+            assert!(
+                locked.stale.is_none(),
+                "a clean release leaves no holder record"
+            );
+            locked.state.nodes.clear();
+            locked.save().unwrap();
+        }
+        let backup: StateFile =
+            serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
+        assert_eq!(backup.recorded_id("vpc"), Some("vpc-1"));
+        assert!(!dir.join("demo.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_naming_the_holder() {
+        let dir = temp_dir("lock");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        let _held = store.lock("up").unwrap();
+        let err = store.lock("down").err().expect("second lock refused");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())) && text.contains("running `up`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_reported() {
+        let dir = temp_dir("stale");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        let dead = Holder {
+            pid: u32::MAX - 1,
+            host: hostname(),
+            command: "up".into(),
+            since: now(),
+        };
+        fs::write(store.lock_path(), serde_json::to_vec(&dead).unwrap()).unwrap();
+        let locked = store.lock("up").unwrap();
+        let stale = locked.stale.clone().expect("stale record detected");
+        assert!(!stale.alive);
+        assert!(
+            stale
+                .explain(locked.lock_path())
+                .contains("killed or crashed")
+        );
+    }
+
+    #[test]
+    fn corrupt_and_newer_files_are_refused_and_left_alone() {
+        let dir = temp_dir("bad");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        fs::write(store.path(), "{\"format-version\": 1, \"proj").unwrap();
+        let err = store.lock("up").err().unwrap();
+        assert!(
+            err.is_usage() && err.to_string().contains("demo.json.bak"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read_to_string(store.path()).unwrap(),
+            "{\"format-version\": 1, \"proj"
+        );
+
+        let mut newer = serde_json::to_value(StateFile::new("demo", "us-east-1")).unwrap();
+        newer["format-version"] = 99.into();
+        fs::write(store.path(), newer.to_string()).unwrap();
+        assert!(matches!(
+            store.read(),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
+    }
+}

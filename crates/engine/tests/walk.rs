@@ -1,0 +1,516 @@
+//! The engine against fake resources: an in-memory cloud with a call log, scripted
+//! failures and a concurrency gauge.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use temporalctl_engine::*;
+
+#[derive(Default)]
+struct Cloud {
+    objects: BTreeMap<String, Observed>, // by node
+    log: Vec<(String, &'static str)>,
+    scripted: BTreeMap<(String, &'static str), VecDeque<ErrorClass>>,
+    pending_reads: BTreeMap<String, u32>,
+    in_flight: usize,
+    max_in_flight: usize,
+    next_id: u32,
+}
+
+#[derive(Clone, Default)]
+struct Fake(Arc<Mutex<Cloud>>);
+
+impl Fake {
+    fn cloud(&self) -> std::sync::MutexGuard<'_, Cloud> {
+        self.0.lock().unwrap()
+    }
+    fn fail(&self, node: &str, op: &'static str, classes: &[ErrorClass]) {
+        self.cloud()
+            .scripted
+            .insert((node.into(), op), classes.iter().copied().collect());
+    }
+    fn mutating_calls(&self) -> Vec<(String, &'static str)> {
+        self.cloud()
+            .log
+            .iter()
+            .filter(|(_, op)| *op != "read")
+            .cloned()
+            .collect()
+    }
+    fn resource(&self, node: &str, parent: Option<&str>) -> FakeResource {
+        FakeResource {
+            fake: self.clone(),
+            node: node.into(),
+            parent: parent.map(String::from),
+            delay: Duration::from_millis(10),
+        }
+    }
+}
+
+struct FakeResource {
+    fake: Fake,
+    node: String,
+    parent: Option<String>,
+    delay: Duration,
+}
+
+impl FakeResource {
+    async fn enter(&self, op: &'static str) -> Result<(), ResourceError> {
+        {
+            let mut c = self.fake.cloud();
+            c.log.push((self.node.clone(), op));
+            c.in_flight += 1;
+            c.max_in_flight = c.max_in_flight.max(c.in_flight);
+        }
+        tokio::time::sleep(self.delay).await;
+        let mut c = self.fake.cloud();
+        c.in_flight -= 1;
+        if let Some(class) = c
+            .scripted
+            .get_mut(&(self.node.clone(), op))
+            .and_then(VecDeque::pop_front)
+        {
+            return Err(ResourceError::new(class, format!("scripted {op} failure")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for FakeResource {
+    fn kind(&self) -> &'static str {
+        "fake"
+    }
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        let mut a = Attrs::new();
+        a.insert("size".into(), "small".into());
+        if let Some(p) = &self.parent {
+            a.insert("parent".into(), inputs.get(p, "id")?.to_string());
+        }
+        Ok(a)
+    }
+    fn immutable(&self) -> &'static [&'static str] {
+        &["parent"]
+    }
+    async fn read(&self, _cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        self.enter("read").await?;
+        let mut c = self.fake.cloud();
+        let pending = c.pending_reads.get_mut(&self.node).map(|n| {
+            *n = n.saturating_sub(1);
+            *n > 0
+        });
+        Ok(c.objects.get(&self.node).cloned().map(|o| {
+            if pending == Some(true) {
+                o.status(Status::Pending("pending".into()))
+            } else {
+                o
+            }
+        }))
+    }
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        self.enter("create").await?;
+        let mut c = self.fake.cloud();
+        c.next_id += 1;
+        let mut o = Observed::new(format!("{}-{}", self.node, c.next_id)).tags(cx.tags.clone());
+        o.attrs = desired.clone();
+        c.objects.insert(self.node.clone(), o.clone());
+        // Async kinds come back from create still pending, as a NAT gateway does.
+        let pending = c.pending_reads.get(&self.node).is_some_and(|n| *n > 0);
+        Ok(if pending {
+            o.status(Status::Pending("pending".into()))
+        } else {
+            o
+        })
+    }
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        _o: &Observed,
+        desired: &Attrs,
+        _changed: &[String],
+    ) -> Result<(), ResourceError> {
+        self.enter("update").await?;
+        let mut c = self.fake.cloud();
+        let o = c.objects.get_mut(&self.node).unwrap();
+        o.attrs.extend(desired.clone());
+        o.tags.extend(cx.tags.clone());
+        Ok(())
+    }
+    async fn delete(&self, _cx: &Cx<'_>, _o: &Observed) -> Result<(), ResourceError> {
+        self.enter("delete").await?;
+        match self.fake.cloud().objects.remove(&self.node) {
+            Some(_) => Ok(()),
+            None => Err(ResourceError::new(ErrorClass::NotFound, "gone")),
+        }
+    }
+}
+
+/// a <- b <- c, a <- d; e stands alone.
+fn graph(fake: &Fake) -> Graph {
+    let mut g = GraphBuilder::default();
+    g.add("a", "t-a", &[], fake.resource("a", None));
+    g.add("b", "t-b", &["a"], fake.resource("b", Some("a")));
+    g.add("c", "t-c", &["b"], fake.resource("c", Some("b")));
+    g.add("d", "t-d", &["a"], fake.resource("d", Some("a")));
+    g.add("e", "t-e", &[], fake.resource("e", None));
+    g.build().unwrap()
+}
+
+fn opts(parallelism: usize) -> EngineOptions {
+    EngineOptions {
+        project: "t".into(),
+        extra_tags: Tags::new(),
+        parallelism,
+        retry: RetryPolicy::default(),
+        delete_deadline: Duration::from_secs(600),
+        destroy_data: false,
+    }
+}
+
+fn store(name: &str) -> StateStore {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("temporalctl-walk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    StateStore::new(dir, "t", "us-east-1")
+}
+
+async fn apply(g: &Graph, store: &StateStore, parallelism: usize) -> (RunReport, Recorder) {
+    let events = Recorder::default();
+    let mut locked = store.lock("up").unwrap();
+    let report = Engine::new(g, opts(parallelism), &events, CancelToken::default())
+        .apply(&mut locked)
+        .await;
+    (report, events)
+}
+
+fn position(log: &[(String, &'static str)], node: &str, op: &str) -> usize {
+    log.iter()
+        .position(|(n, o)| n == node && *o == op)
+        .unwrap_or_else(|| panic!("no {op} of {node} in {log:?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn creates_in_dependency_order_and_outputs_flow_to_dependents() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("order");
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.count(Outcome::Created), 5);
+    let log = fake.cloud().log.clone();
+    assert!(position(&log, "a", "create") < position(&log, "b", "create"));
+    assert!(position(&log, "b", "create") < position(&log, "c", "create"));
+    let c = fake.cloud();
+    assert_eq!(c.objects["b"].attrs["parent"], c.objects["a"].id);
+    assert_eq!(c.objects["c"].tags[TAG_NODE], "c");
+    let state = s.read().unwrap();
+    assert_eq!(state.nodes.len(), 5);
+    assert!(state.nodes.values().all(|r| r.phase == Phase::Ready));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_apply_makes_no_mutating_call() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("noop");
+    apply(&g, &s, 8).await;
+    fake.cloud().log.clear();
+    let (report, events) = apply(&g, &s, 8).await;
+    assert_eq!(report.count(Outcome::Unchanged), 5);
+    assert!(fake.mutating_calls().is_empty());
+    assert!(
+        !events.kinds().contains(&EventKind::StateSaved),
+        "nothing changed, nothing written"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_more_calls_in_flight_than_the_parallelism() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    for i in 0..12 {
+        g.add(
+            format!("n{i}"),
+            format!("t-{i}"),
+            &[],
+            fake.resource(&format!("n{i}"), None),
+        );
+    }
+    let g = g.build().unwrap();
+    apply(&g, &store("bound"), 3).await;
+    assert_eq!(fake.cloud().max_in_flight, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_stops_new_work_lets_in_flight_finish_and_saves_state() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("fail");
+    fake.fail("b", "create", &[ErrorClass::Fatal]);
+    let (report, events) = apply(&g, &s, 8).await;
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].0, "b");
+    assert_eq!(report.outcomes["b"], Outcome::Failed);
+    assert_eq!(
+        report.outcomes["c"],
+        Outcome::Skipped,
+        "dependents of a failed node never start"
+    );
+    assert!(
+        events
+            .kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::NodeFailed { node, .. } if node == "b"))
+    );
+    // a and e were created before or alongside b; their ids are in the state file.
+    let state = s.read().unwrap();
+    assert!(state.nodes.contains_key("a") && state.nodes.contains_key("e"));
+    // The next run continues from there.
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok());
+    assert_eq!(
+        report.count(Outcome::Unchanged),
+        report.outcomes.len() - report.count(Outcome::Created)
+    );
+    assert_eq!(fake.cloud().objects.len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_walks_in_reverse_and_is_idempotent() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("destroy");
+    apply(&g, &s, 8).await;
+    fake.cloud().log.clear();
+    let events = Recorder::default();
+    let mut locked = s.lock("down").unwrap();
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default())
+        .destroy(&mut locked)
+        .await;
+    drop(locked);
+    assert_eq!(report.count(Outcome::Deleted), 5);
+    let log = fake.cloud().log.clone();
+    assert!(position(&log, "c", "delete") < position(&log, "b", "delete"));
+    assert!(position(&log, "b", "delete") < position(&log, "a", "delete"));
+    assert!(position(&log, "d", "delete") < position(&log, "a", "delete"));
+    assert!(s.read().unwrap().nodes.is_empty());
+    let mut locked = s.lock("down").unwrap();
+    let again = Engine::new(&g, opts(8), &events, CancelToken::default())
+        .destroy(&mut locked)
+        .await;
+    assert_eq!(again.count(Outcome::Absent), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_errors_are_retried_with_events_fatal_ones_are_not() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let throttled = ErrorClass::Retryable(RetryReason::Throttling);
+    fake.fail(
+        "a",
+        "create",
+        &[throttled, ErrorClass::Retryable(RetryReason::Propagation)],
+    );
+    let (report, events) = apply(&g, &store("retry"), 8).await;
+    assert!(report.ok());
+    let retries = events
+        .kinds()
+        .into_iter()
+        .filter(|k| matches!(k, EventKind::NodeRetrying { node, .. } if node == "a"))
+        .count();
+    assert_eq!(retries, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_is_repaired_and_only_drift() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("drift");
+    apply(&g, &s, 8).await;
+    fake.cloud()
+        .objects
+        .get_mut("d")
+        .unwrap()
+        .attrs
+        .insert("size".into(), "huge".into());
+    fake.cloud().objects.remove("e");
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.outcomes["d"], Outcome::Updated);
+    assert_eq!(report.outcomes["e"], Outcome::Created);
+    assert_eq!(report.count(Outcome::Unchanged), 3);
+    let mut calls = fake.mutating_calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![("d".to_string(), "update"), ("e".to_string(), "create")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacing_a_leaf_works_replacing_a_parent_is_refused_before_any_change() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("replace");
+    apply(&g, &s, 8).await;
+    // c's parent attribute is immutable: pretend it points elsewhere.
+    fake.cloud()
+        .objects
+        .get_mut("c")
+        .unwrap()
+        .attrs
+        .insert("parent".into(), "b-old".into());
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.outcomes["c"], Outcome::Replaced);
+
+    fake.cloud()
+        .objects
+        .get_mut("b")
+        .unwrap()
+        .attrs
+        .insert("parent".into(), "a-old".into());
+    let before = fake.cloud().objects["b"].id.clone();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.outcomes["b"], Outcome::Failed);
+    let msg = report.failures[0].1.to_string();
+    assert!(
+        msg.contains("depend on it (c)") && msg.contains("`down`"),
+        "{msg}"
+    );
+    assert_eq!(fake.cloud().objects["b"].id, before, "b untouched");
+}
+
+#[tokio::test(start_paused = true)]
+async fn resources_without_our_tags_are_never_modified_or_deleted() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("owner");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.get_mut("e").unwrap().tags.clear();
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.outcomes["e"], Outcome::Failed);
+    assert!(
+        report.failures[0]
+            .1
+            .to_string()
+            .contains("not owned by this deployment")
+    );
+    let mut locked = s.lock("down").unwrap();
+    let events = Recorder::default();
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default())
+        .destroy(&mut locked)
+        .await;
+    assert_eq!(report.outcomes["e"], Outcome::Failed);
+    assert!(fake.cloud().objects.contains_key("e"));
+    assert!(!fake.mutating_calls().iter().any(|(n, _)| n == "e"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_resources_are_waited_until_ready() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    fake.cloud().pending_reads.insert("a".into(), 4);
+    let s = store("wait");
+    let (report, events) = apply(&g, &s, 8).await;
+    assert!(report.ok());
+    let waits = events
+        .kinds()
+        .into_iter()
+        .filter(|k| matches!(k, EventKind::NodeWaiting { node, .. } if node == "a"))
+        .count();
+    assert!(waits >= 2, "{waits}");
+    let log = fake.cloud().log.clone();
+    let a_ready = log
+        .iter()
+        .rposition(|(n, o)| n == "a" && *o == "read")
+        .unwrap();
+    assert!(
+        a_ready < position(&log, "b", "create"),
+        "b waits for a to be ready"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_run_stops_starting_work_and_the_next_converges() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("cancel");
+    let cancel = CancelToken::default();
+    fake.cloud().pending_reads.insert("a".into(), 1000);
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let engine = Engine::new(&g, opts(8), &events, cancel.clone());
+    let (report, ()) = tokio::join!(engine.apply(&mut locked), async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        cancel.cancel();
+    });
+    drop(locked);
+    assert!(report.cancelled);
+    assert_eq!(report.outcomes["b"], Outcome::Skipped);
+    assert_eq!(
+        s.read().unwrap().nodes["a"].phase,
+        Phase::Creating,
+        "a's id was saved before the wait"
+    );
+    fake.cloud().pending_reads.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok());
+    assert_eq!(fake.cloud().objects.len(), 5);
+    assert_eq!(fake.cloud().next_id, 5, "nothing created twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_makes_no_mutating_call_and_marks_dependents_of_new_nodes() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("plan");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.remove("a");
+    fake.cloud()
+        .objects
+        .get_mut("e")
+        .unwrap()
+        .attrs
+        .insert("size".into(), "huge".into());
+    fake.cloud().log.clear();
+    let events = Recorder::default();
+    let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default())
+        .plan(&s.read().unwrap())
+        .await;
+    assert!(report.ok());
+    assert!(fake.mutating_calls().is_empty());
+    let by: BTreeMap<_, _> = planned
+        .iter()
+        .map(|p| (p.node.as_str(), p.change.name()))
+        .collect();
+    assert_eq!(by["a"], "create");
+    assert_eq!(by["b"], "replace");
+    assert_eq!(by["e"], "update");
+}
+
+#[test]
+fn cycles_and_unknown_dependencies_are_caught_when_the_graph_is_built() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("x", "x", &["z"], fake.resource("x", None));
+    g.add("y", "y", &["x"], fake.resource("y", None));
+    g.add("z", "z", &["y"], fake.resource("z", None));
+    let err = g.build().err().unwrap();
+    assert!(
+        matches!(&err, GraphError::Cycle(c) if c.len() == 4),
+        "{err}"
+    );
+    let mut g = GraphBuilder::default();
+    g.add("x", "x", &["nope"], fake.resource("x", None));
+    assert_eq!(
+        g.build().err().unwrap(),
+        GraphError::UnknownDependency {
+            node: "x".into(),
+            dep: "nope".into()
+        }
+    );
+}
