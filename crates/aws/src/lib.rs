@@ -1,1 +1,9 @@
+//! AWS side of temporalctl: one module per resource kind, all implementing the engine's
+//! `Resource` trait; the stack graph built from deploy.yaml; the one error classifier.
 
+mod clients;
+pub mod errors;
+pub mod network;
+pub mod stack;
+
+pub use clients::Aws;

@@ -43,10 +43,7 @@ pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
             }
         }
         problems.sort_by_key(|p| p.at.map(|a| (a.line, a.column)));
-        ConfigErrors {
-            file: file.to_string(),
-            problems,
-        }
+        ConfigErrors { file: file.to_string(), problems }
     };
 
     let mut unknown = Vec::new();
@@ -69,26 +66,16 @@ pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
                 None => format!("not valid YAML: {}", explain_serde(&e)),
             };
             let mut problem = Problem::new(failed_at.unwrap_or_default(), message);
-            problem.at = e.location().map(|l| LineCol {
-                line: l.line() as usize,
-                column: l.column() as usize,
-            });
+            problem.at = e.location().map(|l| LineCol { line: l.line() as usize, column: l.column() as usize });
             return Err(fail(vec![problem]));
         }
     };
 
-    let mut problems: Vec<Problem> = unknown
-        .iter()
-        .map(|path| suggest::unknown_key(path))
-        .collect();
+    let mut problems: Vec<Problem> = unknown.iter().map(|path| suggest::unknown_key(path)).collect();
     if let Err(mut more) = validate(&deploy) {
         problems.append(&mut more);
     }
-    if problems.is_empty() {
-        Ok(deploy)
-    } else {
-        Err(fail(problems))
-    }
+    if problems.is_empty() { Ok(deploy) } else { Err(fail(problems)) }
 }
 
 /// The deserializer's own message, without the location it also carries (we print ours).
@@ -105,9 +92,7 @@ fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
         P::Root => String::new(),
         P::Seq { parent, index } => locate::join_index(&ignored_path(parent), *index),
         P::Map { parent, key } => locate::join_key(&ignored_path(parent), key),
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            ignored_path(parent)
-        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => ignored_path(parent),
     }
 }
 

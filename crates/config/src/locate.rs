@@ -30,11 +30,7 @@ impl Locations {
 }
 
 pub fn join_key(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
 }
 
 pub fn join_index(parent: &str, index: usize) -> String {
@@ -53,37 +49,33 @@ pub fn index(src: &str) -> Locations {
     let mut stack: Vec<Frame> = Vec::new();
     for item in Parser::new_from_str(src) {
         let Ok((event, span)) = item else { break };
-        let at = LineCol {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        };
+        let at = LineCol { line: span.start.line(), column: span.start.col() + 1 };
         // The path a new node gets from its parent, recording its position on the way.
-        let mut child_path =
-            |stack: &mut Vec<Frame>, is_scalar: bool, text: Option<&str>| -> Option<String> {
-                match stack.last_mut() {
-                    None => Some(String::new()),
-                    Some(Frame::Map { path, key }) => match key.take() {
-                        None => {
-                            // This node is a key.
-                            if let Some(k) = text.filter(|_| is_scalar) {
-                                let p = join_key(path, k);
-                                out.insert(p, at);
-                                *key = Some(k.to_string());
-                            } else {
-                                *key = Some(String::from("?"));
-                            }
-                            None
+        let mut child_path = |stack: &mut Vec<Frame>, is_scalar: bool, text: Option<&str>| -> Option<String> {
+            match stack.last_mut() {
+                None => Some(String::new()),
+                Some(Frame::Map { path, key }) => match key.take() {
+                    None => {
+                        // This node is a key.
+                        if let Some(k) = text.filter(|_| is_scalar) {
+                            let p = join_key(path, k);
+                            out.insert(p, at);
+                            *key = Some(k.to_string());
+                        } else {
+                            *key = Some(String::from("?"));
                         }
-                        Some(k) => Some(join_key(path, &k)),
-                    },
-                    Some(Frame::Seq { path, next }) => {
-                        let p = join_index(path, *next);
-                        *next += 1;
-                        out.insert(p.clone(), at);
-                        Some(p)
+                        None
                     }
+                    Some(k) => Some(join_key(path, &k)),
+                },
+                Some(Frame::Seq { path, next }) => {
+                    let p = join_index(path, *next);
+                    *next += 1;
+                    out.insert(p.clone(), at);
+                    Some(p)
                 }
-            };
+            }
+        };
         match event {
             Event::Scalar(text, ..) => {
                 child_path(&mut stack, true, Some(&text));
@@ -118,18 +110,9 @@ mod tests {
         let src = "project: x\nnetwork:\n  vpc_cidr: 10.0.0.0/16\n  availability_zones:\n    - us-east-1a\n    - us-east-1b\n";
         let loc = index(src);
         assert_eq!(loc.find("project"), Some(LineCol { line: 1, column: 1 }));
-        assert_eq!(
-            loc.find("network.vpc_cidr"),
-            Some(LineCol { line: 3, column: 3 })
-        );
-        assert_eq!(
-            loc.find("network.availability_zones[1]"),
-            Some(LineCol { line: 6, column: 7 })
-        );
-        assert_eq!(
-            loc.find("network.missing"),
-            Some(LineCol { line: 2, column: 1 })
-        );
+        assert_eq!(loc.find("network.vpc_cidr"), Some(LineCol { line: 3, column: 3 }));
+        assert_eq!(loc.find("network.availability_zones[1]"), Some(LineCol { line: 6, column: 7 }));
+        assert_eq!(loc.find("network.missing"), Some(LineCol { line: 2, column: 1 }));
         assert_eq!(loc.find("nowhere"), None);
     }
 }

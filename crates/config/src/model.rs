@@ -67,26 +67,15 @@ impl Default for Network {
             availability_zones: Vec::new(),
             private_subnet_cidrs: Vec::new(),
             public_subnet_cidr: None,
-            interface_endpoints: DEFAULT_INTERFACE_ENDPOINTS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            interface_endpoints: DEFAULT_INTERFACE_ENDPOINTS.iter().map(|s| s.to_string()).collect(),
             s3_gateway_endpoint: true,
         }
     }
 }
 
 /// Seed 002's interface endpoints.
-pub const DEFAULT_INTERFACE_ENDPOINTS: &[&str] = &[
-    "ecr.api",
-    "ecr.dkr",
-    "logs",
-    "ssm",
-    "ssmmessages",
-    "ec2messages",
-    "secretsmanager",
-    "aps-workspaces",
-];
+pub const DEFAULT_INTERFACE_ENDPOINTS: &[&str] =
+    &["ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages", "secretsmanager", "aps-workspaces"];
 
 /// The three EC2 node groups of seed 002, each pinned to one workload attribute.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -99,11 +88,7 @@ pub struct NodeGroups {
 
 impl Default for NodeGroups {
     fn default() -> Self {
-        Self {
-            a: NodeGroup::new("history"),
-            b: NodeGroup::new("frontend"),
-            c: NodeGroup::new("worker"),
-        }
+        Self { a: NodeGroup::new("history"), b: NodeGroup::new("frontend"), c: NodeGroup::new("worker") }
     }
 }
 
@@ -178,8 +163,7 @@ impl Default for Services {
             worker: Service::new(512, 1024, "c"),
             ui: Service::new(256, 512, "b").with_image("temporalio/ui:latest"),
             grafana: Service::new(512, 1024, "b").with_image("grafana/grafana:latest"),
-            adot: Service::new(256, 512, "c")
-                .with_image("public.ecr.aws/aws-observability/aws-otel-collector:latest"),
+            adot: Service::new(256, 512, "c").with_image("public.ecr.aws/aws-observability/aws-otel-collector:latest"),
         }
     }
 }
@@ -220,14 +204,7 @@ pub struct Service {
 
 impl Service {
     fn new(cpu: u32, memory: u32, node_group: &str) -> Self {
-        Self {
-            cpu,
-            memory,
-            count: 1,
-            node_group: node_group.into(),
-            image: None,
-            environment: BTreeMap::new(),
-        }
+        Self { cpu, memory, count: 1, node_group: node_group.into(), image: None, environment: BTreeMap::new() }
     }
     fn with_image(mut self, image: &str) -> Self {
         self.image = Some(image.into());
@@ -247,11 +224,7 @@ pub struct Temporal {
 
 impl Default for Temporal {
     fn default() -> Self {
-        Self {
-            version: "latest".into(),
-            history_shards: 4,
-            namespace: Namespace::default(),
-        }
+        Self { version: "latest".into(), history_shards: 4, namespace: Namespace::default() }
     }
 }
 
@@ -264,10 +237,7 @@ pub struct Namespace {
 
 impl Default for Namespace {
     fn default() -> Self {
-        Self {
-            name: "default".into(),
-            retention_days: 3,
-        }
+        Self { name: "default".into(), retention_days: 3 }
     }
 }
 
@@ -281,11 +251,7 @@ pub struct Dsql {
 
 impl Default for Dsql {
     fn default() -> Self {
-        Self {
-            deletion_protection: true,
-            schema_name: "dsql/v12/temporal".into(),
-            schema_version: "1.12".into(),
-        }
+        Self { deletion_protection: true, schema_name: "dsql/v12/temporal".into(), schema_version: "1.12".into() }
     }
 }
 
@@ -326,9 +292,7 @@ pub struct Grafana {
 
 impl Default for Grafana {
     fn default() -> Self {
-        Self {
-            admin_user: "admin".into(),
-        }
+        Self { admin_user: "admin".into() }
     }
 }
 
@@ -384,10 +348,7 @@ mod duration_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            D::Error::custom(format!(
-                "`{text}` is not a duration ({e}); write e.g. 90s, 15m or 1h"
-            ))
-        })
+        humantime::parse_duration(&text)
+            .map_err(|e| D::Error::custom(format!("`{text}` is not a duration ({e}); write e.g. 90s, 15m or 1h")))
     }
 }

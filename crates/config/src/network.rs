@@ -25,10 +25,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
         Some(v) if !VPC_PREFIX.contains(&v.prefix_len()) => {
             problems.push(Problem::new(
                 "network.vpc_cidr",
-                format!(
-                    "a VPC block must be between /16 and /28, not /{}; use e.g. 10.0.0.0/16",
-                    v.prefix_len()
-                ),
+                format!("a VPC block must be between /16 and /28, not /{}; use e.g. 10.0.0.0/16", v.prefix_len()),
             ));
             None
         }
@@ -38,11 +35,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     let zones = availability_zones(deploy);
     let private: Vec<Option<Ipv4Net>> = if net.private_subnet_cidrs.is_empty() {
         // Seed 002: cidrsubnet(vpc, 4, i).
-        zones
-            .iter()
-            .enumerate()
-            .map(|(i, _)| vpc.and_then(|v| nth_subnet(v, 4, i as u32)))
-            .collect()
+        zones.iter().enumerate().map(|(i, _)| vpc.and_then(|v| nth_subnet(v, 4, i as u32))).collect()
     } else {
         if net.private_subnet_cidrs.len() != zones.len() {
             problems.push(Problem::new(
@@ -57,13 +50,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
         net.private_subnet_cidrs
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                parse_net(
-                    c,
-                    &format!("network.private_subnet_cidrs[{i}]"),
-                    &mut problems,
-                )
-            })
+            .map(|(i, c)| parse_net(c, &format!("network.private_subnet_cidrs[{i}]"), &mut problems))
             .collect()
     };
     if let Some(v) = vpc
@@ -78,9 +65,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     let public = match &net.public_subnet_cidr {
         Some(c) => parse_net(c, "network.public_subnet_cidr", &mut problems),
         // Seed 002: cidrsubnet(vpc, 8, 255), the last /24 of a /16.
-        None => vpc
-            .and_then(|v| nth_subnet(v, 8, 255))
-            .or_else(|| vpc.and_then(|v| last_subnet(v, 28))),
+        None => vpc.and_then(|v| nth_subnet(v, 8, 255)).or_else(|| vpc.and_then(|v| last_subnet(v, 28))),
     };
 
     // Every subnet inside the VPC, none overlapping another, each big enough for AWS.
@@ -89,11 +74,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     for (i, p) in private.iter().enumerate() {
         if let Some(p) = p {
             if net.private_subnet_cidrs.is_empty() {
-                named.push((
-                    "network.vpc_cidr".into(),
-                    format!("the private subnet derived for {}", zones[i]),
-                    *p,
-                ));
+                named.push(("network.vpc_cidr".into(), format!("the private subnet derived for {}", zones[i]), *p));
             } else {
                 let path = format!("network.private_subnet_cidrs[{i}]");
                 named.push((path.clone(), path, *p));
@@ -102,17 +83,9 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     }
     if let Some(p) = public {
         if net.public_subnet_cidr.is_some() {
-            named.push((
-                "network.public_subnet_cidr".into(),
-                "network.public_subnet_cidr".into(),
-                p,
-            ));
+            named.push(("network.public_subnet_cidr".into(), "network.public_subnet_cidr".into(), p));
         } else {
-            named.push((
-                "network.vpc_cidr".into(),
-                "the public subnet derived from the VPC".into(),
-                p,
-            ));
+            named.push(("network.vpc_cidr".into(), "the public subnet derived from the VPC".into(), p));
         }
     }
     for (i, (field, _, subnet)) in named.iter().enumerate() {
@@ -125,17 +98,11 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
         if let Some(v) = vpc
             && !v.contains(subnet)
         {
-            problems.push(Problem::new(
-                field.clone(),
-                format!("{subnet} is not inside the VPC block {v}"),
-            ));
+            problems.push(Problem::new(field.clone(), format!("{subnet} is not inside the VPC block {v}")));
         }
         for (_, other_label, other) in &named[..i] {
             if subnet.contains(&other.network()) || other.contains(&subnet.network()) {
-                problems.push(Problem::new(
-                    field.clone(),
-                    format!("{subnet} overlaps {other}, {other_label}"),
-                ));
+                problems.push(Problem::new(field.clone(), format!("{subnet} overlaps {other}, {other_label}")));
             }
         }
     }
@@ -146,17 +113,10 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     match (vpc, public) {
         (Some(vpc), Some(public)) => Ok(NetworkLayout {
             vpc,
-            private_subnets: zones
-                .iter()
-                .cloned()
-                .zip(private.into_iter().flatten())
-                .collect(),
+            private_subnets: zones.iter().cloned().zip(private.into_iter().flatten()).collect(),
             public_subnet: (zones.first().cloned().unwrap_or_default(), public),
         }),
-        _ => Err(vec![Problem::new(
-            "network.vpc_cidr",
-            "no usable VPC block",
-        )]),
+        _ => Err(vec![Problem::new("network.vpc_cidr", "no usable VPC block")]),
     }
 }
 
@@ -171,18 +131,12 @@ pub(crate) fn availability_zones(deploy: &Deploy) -> Vec<String> {
 fn parse_net(text: &str, path: &str, problems: &mut Vec<Problem>) -> Option<Ipv4Net> {
     match text.parse::<Ipv4Net>() {
         Ok(n) if n.network() != n.addr() => {
-            problems.push(Problem::new(
-                path,
-                format!("`{text}` has host bits set; the block is {}", n.trunc()),
-            ));
+            problems.push(Problem::new(path, format!("`{text}` has host bits set; the block is {}", n.trunc())));
             None
         }
         Ok(n) => Some(n),
         Err(_) => {
-            problems.push(Problem::new(
-                path,
-                format!("`{text}` is not an IPv4 CIDR block; write it like 10.0.0.0/16"),
-            ));
+            problems.push(Problem::new(path, format!("`{text}` is not an IPv4 CIDR block; write it like 10.0.0.0/16")));
             None
         }
     }
@@ -212,10 +166,7 @@ mod tests {
         let base: Ipv4Net = "10.0.0.0/16".parse().unwrap();
         assert_eq!(nth_subnet(base, 4, 0).unwrap().to_string(), "10.0.0.0/20");
         assert_eq!(nth_subnet(base, 4, 1).unwrap().to_string(), "10.0.16.0/20");
-        assert_eq!(
-            nth_subnet(base, 8, 255).unwrap().to_string(),
-            "10.0.255.0/24"
-        );
+        assert_eq!(nth_subnet(base, 8, 255).unwrap().to_string(), "10.0.255.0/24");
         assert_eq!(nth_subnet(base, 4, 16), None);
         assert_eq!(nth_subnet("10.0.0.0/26".parse().unwrap(), 4, 0), None);
     }

@@ -15,11 +15,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            at: None,
-            message: message.into(),
-        }
+        Self { path: path.into(), at: None, message: message.into() }
     }
 }
 
@@ -33,22 +29,13 @@ pub struct ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(
-            f,
-            "{} has {n} problem{}:",
-            self.file,
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{} has {n} problem{}:", self.file, if n == 1 { "" } else { "s" })?;
         for p in &self.problems {
             match p.at {
                 Some(at) => write!(f, "  {}:{}:{}: ", self.file, at.line, at.column)?,
                 None => write!(f, "  {}: ", self.file)?,
             }
-            let path = if p.path.is_empty() {
-                "(document)"
-            } else {
-                &p.path
-            };
+            let path = if p.path.is_empty() { "(document)" } else { &p.path };
             writeln!(f, "{path}: {}", p.message)?;
         }
         Ok(())

@@ -14,9 +14,7 @@ pub fn unknown_key(path: &str) -> Problem {
     let mut message = format!("unknown key `{key}`");
     match closest(key, &known) {
         Some(best) => message.push_str(&format!("; did you mean `{best}`?")),
-        None if !known.is_empty() => {
-            message.push_str(&format!("; expected one of: {}", known.join(", ")))
-        }
+        None if !known.is_empty() => message.push_str(&format!("; expected one of: {}", known.join(", "))),
         None => message.push_str("; remove it"),
     }
     Problem::new(path, message)
@@ -85,18 +83,8 @@ mod tests {
 
     #[test]
     fn suggests_a_close_key_and_lists_known_ones_otherwise() {
-        assert_eq!(
-            unknown_key("network.vpc_cdir").message,
-            "unknown key `vpc_cdir`; did you mean `vpc_cidr`?"
-        );
-        assert!(
-            unknown_key("network.zzzzzzzzzzz")
-                .message
-                .contains("expected one of: ")
-        );
-        assert_eq!(
-            unknown_key("regoin").message,
-            "unknown key `regoin`; did you mean `region`?"
-        );
+        assert_eq!(unknown_key("network.vpc_cdir").message, "unknown key `vpc_cdir`; did you mean `vpc_cidr`?");
+        assert!(unknown_key("network.zzzzzzzzzzz").message.contains("expected one of: "));
+        assert_eq!(unknown_key("regoin").message, "unknown key `regoin`; did you mean `region`?");
     }
 }

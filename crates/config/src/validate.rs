@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 use crate::{Deploy, Problem, SCHEMA_VERSION, network};
 
 /// CloudWatch Logs accepts only these retention periods.
-pub const LOG_RETENTION_DAYS: &[u32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const LOG_RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// OpenSearch domain names are at most 28 characters; ours is `<project>-visibility`.
 const MAX_PROJECT_LEN: usize = 28 - "-visibility".len();
@@ -35,13 +33,8 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
 }
 
 fn check_project(project: &str, p: &mut Vec<Problem>) {
-    let ok_chars = project
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let starts = project
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase());
+    let ok_chars = project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts = project.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     if project.len() < 3
         || project.len() > MAX_PROJECT_LEN
         || !ok_chars
@@ -62,16 +55,11 @@ fn check_region(region: &str, p: &mut Vec<Problem>) {
     let parts: Vec<&str> = region.split('-').collect();
     let shaped = parts.len() >= 3
         && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if !shaped {
-        p.push(Problem::new(
-            "region",
-            format!("`{region}` is not an AWS region name; write it like us-east-1"),
-        ));
+        p.push(Problem::new("region", format!("`{region}` is not an AWS region name; write it like us-east-1")));
     }
 }
 
@@ -84,17 +72,11 @@ fn check_tags(d: &Deploy, p: &mut Vec<Problem>) {
         } else if k.is_empty() || k.chars().count() > 128 {
             p.push(Problem::new(path, "tag keys must be 1 to 128 characters"));
         } else if v.chars().count() > 256 {
-            p.push(Problem::new(
-                path,
-                "tag values must be at most 256 characters",
-            ));
+            p.push(Problem::new(path, "tag values must be at most 256 characters"));
         }
     }
     if d.tags.len() > 40 {
-        p.push(Problem::new(
-            "tags",
-            "at most 40 extra tags: AWS allows 50 per resource and temporalctl sets up to 10",
-        ));
+        p.push(Problem::new("tags", "at most 40 extra tags: AWS allows 50 per resource and temporalctl sets up to 10"));
     }
 }
 
@@ -103,28 +85,15 @@ fn check_zones(d: &Deploy, p: &mut Vec<Problem>) {
     for (i, zone) in d.network.availability_zones.iter().enumerate() {
         let path = format!("network.availability_zones[{i}]");
         let suffix = zone.strip_prefix(d.region.as_str());
-        let letter_ok =
-            suffix.is_some_and(|s| s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()));
+        let letter_ok = suffix.is_some_and(|s| s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()));
         if !letter_ok {
-            p.push(Problem::new(
-                path,
-                format!(
-                    "`{zone}` is not a zone of {}; write it like {}a",
-                    d.region, d.region
-                ),
-            ));
+            p.push(Problem::new(path, format!("`{zone}` is not a zone of {}; write it like {}a", d.region, d.region)));
         } else if !seen.insert(zone) {
-            p.push(Problem::new(
-                path,
-                format!("`{zone}` is listed twice; each private subnet needs its own zone"),
-            ));
+            p.push(Problem::new(path, format!("`{zone}` is listed twice; each private subnet needs its own zone")));
         }
     }
     if d.network.availability_zones.len() > 6 {
-        p.push(Problem::new(
-            "network.availability_zones",
-            "at most 6 availability zones",
-        ));
+        p.push(Problem::new("network.availability_zones", "at most 6 availability zones"));
     }
 }
 
@@ -133,14 +102,15 @@ fn check_endpoints(d: &Deploy, p: &mut Vec<Problem>) {
     for (i, name) in d.network.interface_endpoints.iter().enumerate() {
         let path = format!("network.interface_endpoints[{i}]");
         let shaped = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
             && !name.starts_with("com.amazonaws");
         if !shaped {
             p.push(Problem::new(path, format!("`{name}` is not an endpoint service suffix; write the part after com.amazonaws.<region>., e.g. ecr.api")));
         } else if name == "s3" {
-            p.push(Problem::new(path, "s3 is reached through the gateway endpoint; set network.s3_gateway_endpoint instead"));
+            p.push(Problem::new(
+                path,
+                "s3 is reached through the gateway endpoint; set network.s3_gateway_endpoint instead",
+            ));
         } else if !seen.insert(name) {
             p.push(Problem::new(path, format!("`{name}` is listed twice")));
         }
@@ -161,23 +131,18 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
             ));
         }
         if g.max_size > 100 {
-            p.push(Problem::new(
-                format!("{path}.max_size"),
-                "at most 100 instances per node group",
-            ));
+            p.push(Problem::new(format!("{path}.max_size"), "at most 100 instances per node group"));
         }
         if !is_graviton(&g.instance_type) {
             p.push(Problem::new(
                 format!("{path}.instance_type"),
-                format!("`{}` is not a Graviton (arm64) type; the task definitions are ARM64, use e.g. m7g.large", g.instance_type),
+                format!(
+                    "`{}` is not a Graviton (arm64) type; the task definitions are ARM64, use e.g. m7g.large",
+                    g.instance_type
+                ),
             ));
         }
-        if g.workload.is_empty()
-            || !g
-                .workload
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if g.workload.is_empty() || !g.workload.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             p.push(Problem::new(
                 format!("{path}.workload"),
                 "use letters, digits, - or _ (it becomes an ECS instance attribute)",
@@ -189,10 +154,7 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
             ));
         }
         if !(8..=16384).contains(&g.root_volume_gb) {
-            p.push(Problem::new(
-                format!("{path}.root_volume_gb"),
-                "root volume must be 8 to 16384 GiB",
-            ));
+            p.push(Problem::new(format!("{path}.root_volume_gb"), "root volume must be 8 to 16384 GiB"));
         }
     }
     for (name, s) in d.services.iter() {
@@ -200,17 +162,11 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
         if !(128..=16384).contains(&s.cpu) {
             p.push(Problem::new(
                 format!("{path}.cpu"),
-                format!(
-                    "{} CPU units is outside 128..16384 (1024 = one vCPU)",
-                    s.cpu
-                ),
+                format!("{} CPU units is outside 128..16384 (1024 = one vCPU)", s.cpu),
             ));
         }
         if !(128..=122880).contains(&s.memory) {
-            p.push(Problem::new(
-                format!("{path}.memory"),
-                format!("{} MiB is outside 128..122880", s.memory),
-            ));
+            p.push(Problem::new(format!("{path}.memory"), format!("{} MiB is outside 128..122880", s.memory)));
         }
         if s.count > 100 {
             p.push(Problem::new(
@@ -225,21 +181,14 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
             ));
         }
         if s.image.as_deref().is_some_and(|i| i.trim().is_empty()) {
-            p.push(Problem::new(
-                format!("{path}.image"),
-                "empty image; remove the key to use the default",
-            ));
+            p.push(Problem::new(format!("{path}.image"), "empty image; remove the key to use the default"));
         }
     }
 }
 
 fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     if !LOG_RETENTION_DAYS.contains(&d.logs.retention_days) {
-        let near = LOG_RETENTION_DAYS
-            .iter()
-            .min_by_key(|v| v.abs_diff(d.logs.retention_days))
-            .copied()
-            .unwrap_or(7);
+        let near = LOG_RETENTION_DAYS.iter().min_by_key(|v| v.abs_diff(d.logs.retention_days)).copied().unwrap_or(7);
         p.push(Problem::new(
             "logs.retention_days",
             format!(
@@ -255,27 +204,24 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ));
     }
     if d.temporal.namespace.retention_days == 0 {
-        p.push(Problem::new(
-            "temporal.namespace.retention_days",
-            "retention must be at least 1 day",
-        ));
+        p.push(Problem::new("temporal.namespace.retention_days", "retention must be at least 1 day"));
     }
     if d.opensearch.instance_count == 0 {
-        p.push(Problem::new(
-            "opensearch.instance_count",
-            "at least one data node",
-        ));
+        p.push(Problem::new("opensearch.instance_count", "at least one data node"));
     }
     if !d.opensearch.instance_type.ends_with(".search") {
-        p.push(Problem::new("opensearch.instance_type", format!("`{}` is not an OpenSearch instance type; they end in .search, e.g. t3.small.search", d.opensearch.instance_type)));
+        p.push(Problem::new(
+            "opensearch.instance_type",
+            format!(
+                "`{}` is not an OpenSearch instance type; they end in .search, e.g. t3.small.search",
+                d.opensearch.instance_type
+            ),
+        ));
     }
     for (key, value) in [
         ("timeouts.nat_gateway", d.timeouts.nat_gateway),
         ("timeouts.vpc_endpoint", d.timeouts.vpc_endpoint),
-        (
-            "timeouts.delete_dependencies",
-            d.timeouts.delete_dependencies,
-        ),
+        ("timeouts.delete_dependencies", d.timeouts.delete_dependencies),
         ("timeouts.default", d.timeouts.default),
     ] {
         if value.is_zero() {

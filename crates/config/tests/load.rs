@@ -3,9 +3,7 @@ use std::path::Path;
 use temporalctl_config::{load, network_layout, parse};
 
 fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
 #[test]
@@ -13,15 +11,8 @@ fn the_shipped_examples_are_valid() {
     let dev = load(&repo("deploy.yaml")).expect("deploy.yaml is valid");
     assert_eq!(dev.project, "temporal-dev");
     let layout = network_layout(&dev).unwrap();
-    let private: Vec<String> = layout
-        .private_subnets
-        .iter()
-        .map(|(z, c)| format!("{z} {c}"))
-        .collect();
-    assert_eq!(
-        private,
-        ["eu-west-1a 10.0.0.0/20", "eu-west-1b 10.0.16.0/20"]
-    );
+    let private: Vec<String> = layout.private_subnets.iter().map(|(z, c)| format!("{z} {c}")).collect();
+    assert_eq!(private, ["eu-west-1a 10.0.0.0/20", "eu-west-1b 10.0.16.0/20"]);
     assert_eq!(layout.public_subnet.1.to_string(), "10.0.255.0/24");
 
     let prod = load(&repo("docs/examples/production.yaml")).expect("production example is valid");
@@ -31,11 +22,7 @@ fn the_shipped_examples_are_valid() {
 
 #[test]
 fn a_minimal_file_takes_the_seed_defaults() {
-    let d = parse(
-        "version: 1\nproject: demo\nregion: us-east-1\n",
-        "mini.yaml",
-    )
-    .unwrap();
+    let d = parse("version: 1\nproject: demo\nregion: us-east-1\n", "mini.yaml").unwrap();
     assert_eq!(d.network.vpc_cidr, "10.0.0.0/16");
     assert_eq!(d.network.interface_endpoints.len(), 8);
     let layout = network_layout(&d).unwrap();
@@ -63,11 +50,8 @@ logs:
 
 #[test]
 fn a_type_error_names_its_field_and_line() {
-    let err = parse(
-        "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history:\n    cpu: lots\n",
-        "t.yaml",
-    )
-    .unwrap_err();
+    let err = parse("version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history:\n    cpu: lots\n", "t.yaml")
+        .unwrap_err();
     let p = &err.problems[0];
     assert_eq!(p.path, "services.history.cpu");
     assert_eq!(p.at.map(|a| a.line), Some(6));

@@ -40,11 +40,7 @@ pub struct ResourceError {
 
 impl ResourceError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self {
-            class,
-            code: None,
-            message: message.into(),
-        }
+        Self { class, code: None, message: message.into() }
     }
     pub fn fatal(message: impl Into<String>) -> Self {
         Self::new(ErrorClass::Fatal, message)

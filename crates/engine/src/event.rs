@@ -97,11 +97,6 @@ impl EventSink for Recorder {
 
 impl Recorder {
     pub fn kinds(&self) -> Vec<EventKind> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|e| e.kind.clone())
-            .collect()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|e| e.kind.clone()).collect()
     }
 }

@@ -15,8 +15,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, EventSink, Outcome};
 use crate::graph::{Graph, Node};
 use crate::resource::{
-    Change, Cx, FieldDiff, Inputs, NodeId, Observed, Status, Tags, check_owned, decide,
-    ownership_tags,
+    Change, Cx, FieldDiff, Inputs, NodeId, Observed, Status, Tags, check_owned, decide, ownership_tags,
 };
 use crate::retry::{Retries, RetryPolicy, retry_when, wait_for};
 use crate::state::{LockedState, Phase, Recorded, StateFile};
@@ -62,6 +61,9 @@ pub struct Planned {
     pub id: Option<String>,
     #[serde(flatten)]
     pub change: Change,
+    /// What the read found for dependents (ids, ARNs, endpoints); empty when absent.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// The state a walk shares between its nodes. Only touched between awaits.
@@ -82,44 +84,24 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(
-        graph: &'a Graph,
-        opts: EngineOptions,
-        events: &'a dyn EventSink,
-        cancel: CancelToken,
-    ) -> Self {
+    pub fn new(graph: &'a Graph, opts: EngineOptions, events: &'a dyn EventSink, cancel: CancelToken) -> Self {
         let permits = Semaphore::new(opts.parallelism.max(1));
-        Self {
-            graph,
-            opts,
-            events,
-            cancel,
-            permits,
-            started: Instant::now(),
-        }
+        Self { graph, opts, events, cancel, permits, started: Instant::now() }
     }
 
     /// Reconcile every node; state is saved after each change.
     pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
         let recorded = locked.state.nodes.clone();
-        let run = Mutex::new(Run {
-            outputs: BTreeMap::new(),
-            recorded,
-            locked: Some(locked),
-            planned: BTreeMap::new(),
-        });
+        let run =
+            Mutex::new(Run { outputs: BTreeMap::new(), recorded, locked: Some(locked), planned: BTreeMap::new() });
         self.walk(false, |i| self.apply_node(i, &run)).await
     }
 
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
         let recorded = locked.state.nodes.clone();
-        let run = Mutex::new(Run {
-            outputs: BTreeMap::new(),
-            recorded,
-            locked: Some(locked),
-            planned: BTreeMap::new(),
-        });
+        let run =
+            Mutex::new(Run { outputs: BTreeMap::new(), recorded, locked: Some(locked), planned: BTreeMap::new() });
         self.walk(true, |i| self.destroy_node(i, &run)).await
     }
 
@@ -133,12 +115,7 @@ impl<'a> Engine<'a> {
         });
         let report = self.walk(false, |i| self.plan_node(i, &run)).await;
         let mut planned = run.into_inner().unwrap_or_else(|e| e.into_inner()).planned;
-        let ordered = self
-            .graph
-            .topo()
-            .iter()
-            .filter_map(|i| planned.remove(&self.graph.node(*i).id))
-            .collect();
+        let ordered = self.graph.topo().iter().filter_map(|i| planned.remove(&self.graph.node(*i).id)).collect();
         (ordered, report)
     }
 
@@ -150,25 +127,10 @@ impl<'a> Engine<'a> {
         let g = self.graph;
         let n = g.len();
         // Nodes that must finish before each node may start.
-        let mut waiting_on: Vec<usize> = (0..n)
-            .map(|i| {
-                if reverse {
-                    g.dependents_of(i).len()
-                } else {
-                    g.deps_of(i).count()
-                }
-            })
-            .collect();
-        let order: Vec<usize> = if reverse {
-            g.topo().iter().rev().copied().collect()
-        } else {
-            g.topo().to_vec()
-        };
-        let mut ready: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|i| waiting_on[*i] == 0)
-            .collect();
+        let mut waiting_on: Vec<usize> =
+            (0..n).map(|i| if reverse { g.dependents_of(i).len() } else { g.deps_of(i).count() }).collect();
+        let order: Vec<usize> = if reverse { g.topo().iter().rev().copied().collect() } else { g.topo().to_vec() };
+        let mut ready: Vec<usize> = order.iter().copied().filter(|i| waiting_on[*i] == 0).collect();
         ready.reverse(); // pop() takes them in order
         let mut report = RunReport::default();
         let mut in_flight = FuturesUnordered::new();
@@ -189,17 +151,12 @@ impl<'a> Engine<'a> {
             match result {
                 Ok(outcome) => {
                     report.outcomes.insert(id, outcome);
-                    let next: Vec<usize> = if reverse {
-                        g.deps_of(i).collect()
-                    } else {
-                        g.dependents_of(i).to_vec()
-                    };
+                    let next: Vec<usize> = if reverse { g.deps_of(i).collect() } else { g.dependents_of(i).to_vec() };
                     for j in next {
                         waiting_on[j] -= 1;
                         if waiting_on[j] == 0 {
                             // Keep the graph's order among nodes that became ready together.
-                            let pos = ready
-                                .partition_point(|r| order_pos(&order, *r) > order_pos(&order, j));
+                            let pos = ready.partition_point(|r| order_pos(&order, *r) > order_pos(&order, j));
                             ready.insert(pos, j);
                         }
                     }
@@ -209,10 +166,7 @@ impl<'a> Engine<'a> {
                         report.cancelled = true;
                         report.outcomes.insert(id, Outcome::Skipped);
                     } else {
-                        self.emit(EventKind::NodeFailed {
-                            node: id.clone(),
-                            error: e.to_string(),
-                        });
+                        self.emit(EventKind::NodeFailed { node: id.clone(), error: e.to_string() });
                         report.outcomes.insert(id.clone(), Outcome::Failed);
                         report.failures.push((id, e));
                     }
@@ -221,10 +175,7 @@ impl<'a> Engine<'a> {
             }
         }
         for i in order {
-            report
-                .outcomes
-                .entry(g.node(i).id.clone())
-                .or_insert(Outcome::Skipped);
+            report.outcomes.entry(g.node(i).id.clone()).or_insert(Outcome::Skipped);
         }
         report.elapsed = self.started.elapsed();
         report
@@ -244,11 +195,7 @@ impl<'a> Engine<'a> {
         };
         let desired = r.desired(&inputs)?;
         self.started_doing(node, "reading");
-        let observed = self
-            .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                r.read(&cx)
-            })
-            .await?;
+        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
         let change = decide(&desired, &tags, observed.as_ref(), r.immutable());
         let (outcome, observed) = match (change, observed) {
             (Change::NoChange, Some(o)) => {
@@ -259,10 +206,8 @@ impl<'a> Engine<'a> {
                 check_owned(&self.opts.project, &node.id, &o)?;
                 self.started_doing(node, "updating");
                 let changed: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
-                self.call(node, Retries::Transient, self.opts.retry.deadline, || {
-                    r.update(&cx, &o, &desired, &changed)
-                })
-                .await?;
+                self.call(node, Retries::Transient, self.opts.retry.deadline, || r.update(&cx, &o, &desired, &changed))
+                    .await?;
                 let o = self.reread_ready(node, &cx).await?;
                 (Outcome::Updated, o)
             }
@@ -305,80 +250,45 @@ impl<'a> Engine<'a> {
         run: &Mutex<Run<'_>>,
     ) -> Result<Observed, ResourceError> {
         self.started_doing(node, "creating");
-        let created = self
-            .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                node.resource.create(cx, desired)
-            })
-            .await?;
+        let created =
+            self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.create(cx, desired)).await?;
         // Persist the id before waiting: a crash now leaves a known resource, not a leak.
         self.record(run, node, &created, Phase::Creating)?;
-        let cx = Cx {
-            recorded_id: Some(&created.id),
-            ..*cx
-        };
+        let cx = Cx { recorded_id: Some(&created.id), ..*cx };
         self.wait_ready(node, &cx, created.clone()).await
     }
 
     async fn reread_ready(&self, node: &Node, cx: &Cx<'_>) -> Result<Observed, ResourceError> {
-        let o = self
-            .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                node.resource.read(cx)
-            })
-            .await?;
+        let o = self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(cx)).await?;
         let o = o.ok_or_else(|| {
-            ResourceError::new(
-                ErrorClass::NotFound,
-                format!("{} disappeared right after it was changed", node.id),
-            )
+            ResourceError::new(ErrorClass::NotFound, format!("{} disappeared right after it was changed", node.id))
         })?;
         self.wait_ready(node, cx, o).await
     }
 
-    async fn wait_ready(
-        &self,
-        node: &Node,
-        cx: &Cx<'_>,
-        observed: Observed,
-    ) -> Result<Observed, ResourceError> {
+    async fn wait_ready(&self, node: &Node, cx: &Cx<'_>, observed: Observed) -> Result<Observed, ResourceError> {
         if observed.status == Status::Ready {
             return Ok(observed);
         }
         let what = format!("{} {} to become ready", node.resource.kind(), observed.id);
-        let cx = Cx {
-            recorded_id: Some(&observed.id),
-            ..*cx
-        };
+        let cx = Cx { recorded_id: Some(&observed.id), ..*cx };
         if let Status::Pending(state) = &observed.status {
-            self.emit(EventKind::NodeWaiting {
-                node: node.id.clone(),
-                what: format!("{what} (now {state})"),
-            });
+            self.emit(EventKind::NodeWaiting { node: node.id.clone(), what: format!("{what} (now {state})") });
         }
         wait_for(
             &self.opts.retry,
             &self.cancel,
             node.resource.wait_deadline(),
             &what,
-            |state| {
-                self.emit(EventKind::NodeWaiting {
-                    node: node.id.clone(),
-                    what: format!("{what} (now {state})"),
-                })
-            },
+            |state| self.emit(EventKind::NodeWaiting { node: node.id.clone(), what: format!("{what} (now {state})") }),
             || async {
-                let o = self
-                    .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                        node.resource.read(&cx)
-                    })
-                    .await?;
+                let o =
+                    self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&cx)).await?;
                 Ok(match o {
                     None => {
                         return Err(ResourceError::new(
                             ErrorClass::NotFound,
-                            format!(
-                                "{} disappeared while temporalctl waited for it",
-                                observed.id
-                            ),
+                            format!("{} disappeared while temporalctl waited for it", observed.id),
                         ));
                     }
                     Some(o) if o.status == Status::Ready => Ok(o),
@@ -410,11 +320,7 @@ impl<'a> Engine<'a> {
             return Ok(Outcome::Kept);
         }
         self.started_doing(node, "reading");
-        let Some(observed) = self
-            .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                r.read(&cx)
-            })
-            .await?
+        let Some(observed) = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?
         else {
             self.forget(run, node)?;
             self.finished(node, Outcome::Absent, None);
@@ -437,22 +343,14 @@ impl<'a> Engine<'a> {
         self.started_doing(node, "deleting");
         self.record(run, node, observed, Phase::Deleting)?;
         let deleted = self
-            .call(
-                node,
-                Retries::AlsoDependencies,
-                self.opts.delete_deadline,
-                || node.resource.delete(cx, observed),
-            )
+            .call(node, Retries::AlsoDependencies, self.opts.delete_deadline, || node.resource.delete(cx, observed))
             .await;
         match deleted {
             Err(e) if !e.is_not_found() => return Err(e),
             _ => {}
         }
         if node.resource.delete_is_async() {
-            let cx = Cx {
-                recorded_id: Some(&observed.id),
-                ..*cx
-            };
+            let cx = Cx { recorded_id: Some(&observed.id), ..*cx };
             let what = format!("{} {} to be deleted", node.resource.kind(), observed.id);
             wait_for(
                 &self.opts.retry,
@@ -460,16 +358,11 @@ impl<'a> Engine<'a> {
                 node.resource.wait_deadline(),
                 &what,
                 |state| {
-                    self.emit(EventKind::NodeWaiting {
-                        node: node.id.clone(),
-                        what: format!("{what} (now {state})"),
-                    })
+                    self.emit(EventKind::NodeWaiting { node: node.id.clone(), what: format!("{what} (now {state})") })
                 },
                 || async {
                     let o = self
-                        .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                            node.resource.read(&cx)
-                        })
+                        .call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&cx))
                         .await?;
                     Ok(match o {
                         None => Ok(()),
@@ -498,11 +391,7 @@ impl<'a> Engine<'a> {
             tags: &tags,
         };
         self.started_doing(node, "reading");
-        let observed = self
-            .call(node, Retries::Transient, self.opts.retry.deadline, || {
-                r.read(&cx)
-            })
-            .await?;
+        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
         let change = match (missing_dep, &observed) {
             (Some(_), None) => Change::Create,
@@ -521,18 +410,15 @@ impl<'a> Engine<'a> {
         if let (Change::NoChange | Change::Update { .. }, Some(o)) = (&change, &observed) {
             guard.outputs.insert(node.id.clone(), o.outputs.clone());
         }
-        self.emit(EventKind::NodePlanned {
-            node: node.id.clone(),
-            kind: r.kind(),
-            change: change.clone(),
-        });
+        self.emit(EventKind::NodePlanned { node: node.id.clone(), kind: r.kind(), change: change.clone() });
         guard.planned.insert(
             node.id.clone(),
             Planned {
                 node: node.id.clone(),
                 kind: r.kind(),
-                id: observed.map(|o| o.id),
+                id: observed.as_ref().map(|o| o.id.clone()),
                 change,
+                outputs: observed.map(|o| o.outputs).unwrap_or_default(),
             },
         );
         Ok(Outcome::Unchanged)
@@ -556,19 +442,10 @@ impl<'a> Engine<'a> {
             deadline,
             retries,
             |attempt, delay, e| {
-                self.emit(EventKind::NodeRetrying {
-                    node: node.id.clone(),
-                    attempt,
-                    delay,
-                    error: e.to_string(),
-                })
+                self.emit(EventKind::NodeRetrying { node: node.id.clone(), attempt, delay, error: e.to_string() })
             },
             || async {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| ResourceError::fatal("engine closed"))?;
+                let _permit = self.permits.acquire().await.map_err(|_| ResourceError::fatal("engine closed"))?;
                 op().await
             },
         )
@@ -584,35 +461,16 @@ impl<'a> Engine<'a> {
                 inputs.insert(id, o.clone());
             }
         }
-        let recorded = guard
-            .recorded
-            .get(&self.graph.node(i).id)
-            .map(|r| r.id.clone());
+        let recorded = guard.recorded.get(&self.graph.node(i).id).map(|r| r.id.clone());
         (inputs, recorded)
     }
 
     fn tags(&self, node: &Node) -> Tags {
-        ownership_tags(
-            &self.opts.project,
-            &node.id,
-            &node.name,
-            &self.opts.extra_tags,
-        )
+        ownership_tags(&self.opts.project, &node.id, &node.name, &self.opts.extra_tags)
     }
 
-    fn record(
-        &self,
-        run: &Mutex<Run<'_>>,
-        node: &Node,
-        o: &Observed,
-        phase: Phase,
-    ) -> Result<(), ResourceError> {
-        let rec = Recorded {
-            kind: node.resource.kind().into(),
-            id: o.id.clone(),
-            phase,
-            outputs: o.outputs.clone(),
-        };
+    fn record(&self, run: &Mutex<Run<'_>>, node: &Node, o: &Observed, phase: Phase) -> Result<(), ResourceError> {
+        let rec = Recorded { kind: node.resource.kind().into(), id: o.id.clone(), phase, outputs: o.outputs.clone() };
         let mut guard = lock(run);
         guard.outputs.insert(node.id.clone(), o.outputs.clone());
         if guard.recorded.get(&node.id) == Some(&rec) {
@@ -621,9 +479,7 @@ impl<'a> Engine<'a> {
         guard.recorded.insert(node.id.clone(), rec.clone());
         if let Some(locked) = guard.locked.as_deref_mut() {
             locked.state.nodes.insert(node.id.clone(), rec);
-            locked
-                .save()
-                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.emit(EventKind::StateSaved);
         }
         Ok(())
@@ -636,35 +492,22 @@ impl<'a> Engine<'a> {
         }
         if let Some(locked) = guard.locked.as_deref_mut() {
             locked.state.nodes.remove(&node.id);
-            locked
-                .save()
-                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.emit(EventKind::StateSaved);
         }
         Ok(())
     }
 
     fn started_doing(&self, node: &Node, doing: &'static str) {
-        self.emit(EventKind::NodeStarted {
-            node: node.id.clone(),
-            kind: node.resource.kind(),
-            doing,
-        });
+        self.emit(EventKind::NodeStarted { node: node.id.clone(), kind: node.resource.kind(), doing });
     }
 
     fn finished(&self, node: &Node, outcome: Outcome, id: Option<String>) {
-        self.emit(EventKind::NodeFinished {
-            node: node.id.clone(),
-            outcome,
-            id,
-        });
+        self.emit(EventKind::NodeFinished { node: node.id.clone(), outcome, id });
     }
 
     fn emit(&self, kind: EventKind) {
-        self.events.emit(Event {
-            elapsed: self.started.elapsed(),
-            kind,
-        });
+        self.events.emit(Event { elapsed: self.started.elapsed(), kind });
     }
 }
 
@@ -680,14 +523,7 @@ fn describe_diffs(diffs: &[FieldDiff]) -> String {
     diffs
         .iter()
         .filter(|d| d.forces_replace)
-        .map(|d| {
-            format!(
-                "{} ({} -> {})",
-                d.field,
-                d.from.as_deref().unwrap_or("unset"),
-                d.to
-            )
-        })
+        .map(|d| format!("{} ({} -> {})", d.field, d.from.as_deref().unwrap_or("unset"), d.to))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -45,10 +45,7 @@ impl GraphBuilder {
         for n in &self.nodes {
             for d in &n.deps {
                 if !index.contains_key(d) {
-                    return Err(GraphError::UnknownDependency {
-                        node: n.id.clone(),
-                        dep: d.clone(),
-                    });
+                    return Err(GraphError::UnknownDependency { node: n.id.clone(), dep: d.clone() });
                 }
             }
         }
@@ -59,12 +56,7 @@ impl GraphBuilder {
                 dependents[index[d]].push(i);
             }
         }
-        Ok(Graph {
-            nodes: self.nodes,
-            index,
-            order,
-            dependents,
-        })
+        Ok(Graph { nodes: self.nodes, index, order, dependents })
     }
 }
 
@@ -141,12 +133,8 @@ fn topo_order(nodes: &[Node], index: &BTreeMap<NodeId, usize>) -> Result<Vec<usi
     let mut path = vec![*stuck.first().expect("a stuck node")];
     loop {
         let last = *path.last().expect("non-empty");
-        let next = nodes[last]
-            .deps
-            .iter()
-            .map(|d| index[d])
-            .find(|d| stuck.contains(d))
-            .expect("stuck nodes have stuck deps");
+        let next =
+            nodes[last].deps.iter().map(|d| index[d]).find(|d| stuck.contains(d)).expect("stuck nodes have stuck deps");
         if let Some(pos) = path.iter().position(|p| *p == next) {
             let mut cycle: Vec<NodeId> = path[pos..].iter().map(|i| nodes[*i].id.clone()).collect();
             cycle.push(nodes[next].id.clone());

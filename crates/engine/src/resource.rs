@@ -43,11 +43,7 @@ impl Observed {
         let id = id.into();
         let mut outputs = BTreeMap::new();
         outputs.insert("id".to_string(), id.clone());
-        Self {
-            id,
-            outputs,
-            ..Default::default()
-        }
+        Self { id, outputs, ..Default::default() }
     }
     pub fn attr(mut self, key: &str, value: impl Into<String>) -> Self {
         self.attrs.insert(key.to_string(), value.into());
@@ -89,11 +85,7 @@ impl Inputs {
             .get(node)
             .and_then(|o| o.get(key))
             .map(String::as_str)
-            .ok_or_else(|| {
-                ResourceError::fatal(format!(
-                    "input {node}.{key} is not available (graph edge missing?)"
-                ))
-            })
+            .ok_or_else(|| ResourceError::fatal(format!("input {node}.{key} is not available (graph edge missing?)")))
     }
     pub fn has(&self, node: &str) -> bool {
         self.0.contains_key(node)
@@ -194,12 +186,7 @@ impl Change {
 /// Compare desired with observed. Pure: the same inputs always give the same change.
 /// Only desired attributes count; tags must include the desired ones (AWS and other
 /// tools may add their own).
-pub fn decide(
-    desired: &Attrs,
-    desired_tags: &Tags,
-    observed: Option<&Observed>,
-    immutable: &[&str],
-) -> Change {
+pub fn decide(desired: &Attrs, desired_tags: &Tags, observed: Option<&Observed>, immutable: &[&str]) -> Change {
     let Some(observed) = observed else {
         return Change::Create;
     };
@@ -219,12 +206,7 @@ pub fn decide(
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if !missing_tags.is_empty() {
-        diffs.push(FieldDiff {
-            field: "tags".into(),
-            from: None,
-            to: missing_tags.join(","),
-            forces_replace: false,
-        });
+        diffs.push(FieldDiff { field: "tags".into(), from: None, to: missing_tags.join(","), forces_replace: false });
     }
     if diffs.is_empty() {
         Change::NoChange
@@ -265,10 +247,7 @@ mod tests {
     use super::*;
 
     fn attrs(pairs: &[(&str, &str)]) -> Attrs {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -282,29 +261,19 @@ mod tests {
             .attr("dns", "true")
             .attr("extra", "x")
             .tags(tags.clone());
-        assert_eq!(
-            decide(&want, &tags, Some(&same), &["cidr"]),
-            Change::NoChange
-        );
+        assert_eq!(decide(&want, &tags, Some(&same), &["cidr"]), Change::NoChange);
 
         let dns_off = same.clone().attr("dns", "false");
-        let Change::Update { diffs } = decide(&want, &tags, Some(&dns_off), &["cidr"]) else {
-            panic!()
-        };
+        let Change::Update { diffs } = decide(&want, &tags, Some(&dns_off), &["cidr"]) else { panic!() };
         assert_eq!(diffs[0].field, "dns");
         assert_eq!(diffs[0].from.as_deref(), Some("false"));
 
         let moved = same.clone().attr("cidr", "10.1.0.0/16");
-        assert!(matches!(
-            decide(&want, &tags, Some(&moved), &["cidr"]),
-            Change::Replace { .. }
-        ));
+        assert!(matches!(decide(&want, &tags, Some(&moved), &["cidr"]), Change::Replace { .. }));
 
         let mut untagged = same.clone();
         untagged.tags.remove("Name");
-        let Change::Update { diffs } = decide(&want, &tags, Some(&untagged), &["cidr"]) else {
-            panic!()
-        };
+        let Change::Update { diffs } = decide(&want, &tags, Some(&untagged), &["cidr"]) else { panic!() };
         assert_eq!(diffs[0].field, "tags");
     }
 

@@ -51,9 +51,7 @@ pub enum Retries {
 impl Retries {
     pub fn covers(self, class: ErrorClass) -> bool {
         match class {
-            ErrorClass::Retryable(RetryReason::DependencyViolation) => {
-                self == Retries::AlsoDependencies
-            }
+            ErrorClass::Retryable(RetryReason::DependencyViolation) => self == Retries::AlsoDependencies,
             ErrorClass::Retryable(_) => true,
             _ => false,
         }
@@ -183,10 +181,7 @@ mod tests {
         assert_eq!(delays.len(), 3);
         // Jittered exponential: each delay lies in [base, 2*base) for base 1s, 2s, 4s.
         for (d, base) in delays.iter().zip([1u64, 2, 4]) {
-            assert!(
-                *d >= Duration::from_secs(base) && *d < Duration::from_secs(2 * base),
-                "{delays:?}"
-            );
+            assert!(*d >= Duration::from_secs(base) && *d < Duration::from_secs(2 * base), "{delays:?}");
         }
     }
 
@@ -210,13 +205,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fatal_errors_and_dependency_violations_outside_deletes_are_not_retried() {
         let calls = Cell::new(0);
-        let dep = || {
-            ResourceError::new(
-                ErrorClass::Retryable(RetryReason::DependencyViolation),
-                "in use",
-            )
-        };
-        let _ = retry_when(
+        let dep = || ResourceError::new(ErrorClass::Retryable(RetryReason::DependencyViolation), "in use");
+        let _: Result<(), _> = retry_when(
             &RetryPolicy::default(),
             &CancelToken::default(),
             Duration::from_secs(60),
@@ -230,7 +220,7 @@ mod tests {
         .await;
         assert_eq!(calls.get(), 1);
         calls.set(0);
-        let _ = retry_when(
+        let _: Result<(), _> = retry_when(
             &RetryPolicy::default(),
             &CancelToken::default(),
             Duration::from_secs(60),
@@ -259,13 +249,7 @@ mod tests {
             || {
                 polls.set(polls.get() + 1);
                 let n = polls.get();
-                async move {
-                    Ok(if n < 3 {
-                        Err("pending".to_string())
-                    } else {
-                        Ok(n)
-                    })
-                }
+                async move { Ok(if n < 3 { Err("pending".to_string()) } else { Ok(n) }) }
             },
         )
         .await
@@ -282,10 +266,6 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.class, ErrorClass::Timeout);
-        assert!(
-            err.message.contains("nat-gateway nat-1")
-                && err.message.contains("last state: pending"),
-            "{err}"
-        );
+        assert!(err.message.contains("nat-gateway nat-1") && err.message.contains("last state: pending"), "{err}");
     }
 }

@@ -74,40 +74,25 @@ pub enum StateError {
     #[error(
         "state file {path} is corrupt ({detail}); nothing was changed. Restore the copy from before the last run with `cp {backup} {path}`, or move the file away to have `up` adopt resources by their tags"
     )]
-    Corrupt {
-        path: PathBuf,
-        backup: PathBuf,
-        detail: String,
-    },
+    Corrupt { path: PathBuf, backup: PathBuf, detail: String },
     #[error(
         "state file {path} has format {found}, written by a newer temporalctl (this one reads up to {FORMAT_VERSION}); upgrade temporalctl"
     )]
     TooNew { path: PathBuf, found: u32 },
     #[error("state file {path} belongs to project `{found}`, not `{expected}`")]
-    WrongProject {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
+    WrongProject { path: PathBuf, found: String, expected: String },
     #[error("cannot write state file {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
     #[error("another temporalctl holds the lock {path}{holder}; wait for it to finish")]
     Locked { path: PathBuf, holder: String },
-    #[error(
-        "cannot lock {path}: {source} (the state directory must be on a filesystem with file locks)"
-    )]
+    #[error("cannot lock {path}: {source} (the state directory must be on a filesystem with file locks)")]
     LockFailed { path: PathBuf, source: io::Error },
 }
 
 impl StateError {
     /// Config-like problems the user must fix by hand (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            StateError::Corrupt { .. }
-                | StateError::TooNew { .. }
-                | StateError::WrongProject { .. }
-        )
+        matches!(self, StateError::Corrupt { .. } | StateError::TooNew { .. } | StateError::WrongProject { .. })
     }
 }
 
@@ -120,11 +105,7 @@ pub struct StateStore {
 
 impl StateStore {
     pub fn new(dir: impl Into<PathBuf>, project: &str, region: &str) -> Self {
-        Self {
-            dir: dir.into(),
-            project: project.into(),
-            region: region.into(),
-        }
+        Self { dir: dir.into(), project: project.into(), region: region.into() }
     }
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.project))
@@ -146,30 +127,16 @@ impl StateStore {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        let corrupt = |detail: String| StateError::Corrupt {
-            path: path.clone(),
-            backup: self.backup_path(),
-            detail,
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-        let found = value
-            .get("format-version")
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| corrupt("no format-version".into()))?;
+        let corrupt = |detail: String| StateError::Corrupt { path: path.clone(), backup: self.backup_path(), detail };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let found =
+            value.get("format-version").and_then(|v| v.as_u64()).ok_or_else(|| corrupt("no format-version".into()))?;
         if found > u64::from(FORMAT_VERSION) {
-            return Err(StateError::TooNew {
-                path,
-                found: found as u32,
-            });
+            return Err(StateError::TooNew { path, found: found as u32 });
         }
         let state: StateFile = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
         if state.project != self.project {
-            return Err(StateError::WrongProject {
-                path,
-                found: state.project,
-                expected: self.project.clone(),
-            });
+            return Err(StateError::WrongProject { path, found: state.project, expected: self.project.clone() });
         }
         Ok(state)
     }
@@ -177,10 +144,7 @@ impl StateStore {
     /// Take the deployment's lock for the whole of a mutating run, then read the state.
     /// The previous state is kept as `<project>.json.bak`.
     pub fn lock(&self, command: &str) -> Result<LockedState, StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
-            path: self.dir.clone(),
-            source,
-        })?;
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), source })?;
         let lock_path = self.lock_path();
         let mut file = OpenOptions::new()
             .read(true)
@@ -189,33 +153,20 @@ impl StateStore {
             .truncate(false)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(|source| StateError::LockFailed {
-                path: lock_path.clone(),
-                source,
-            })?;
+            .map_err(|source| StateError::LockFailed { path: lock_path.clone(), source })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&lock_path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<Holder>(&t).ok());
+                let holder = fs::read_to_string(&lock_path).ok().and_then(|t| serde_json::from_str::<Holder>(&t).ok());
                 return Err(StateError::Locked {
                     path: lock_path,
                     holder: holder
-                        .map(|h| {
-                            format!(
-                                " (pid {} on {}, running `{}` since {})",
-                                h.pid, h.host, h.command, h.since
-                            )
-                        })
+                        .map(|h| format!(" (pid {} on {}, running `{}` since {})", h.pid, h.host, h.command, h.since))
                         .unwrap_or_default(),
                 });
             }
             Err(fs::TryLockError::Error(source)) => {
-                return Err(StateError::LockFailed {
-                    path: lock_path,
-                    source,
-                });
+                return Err(StateError::LockFailed { path: lock_path, source });
             }
         }
         // The OS drops a lock when its process dies; a holder record left behind means
@@ -223,39 +174,18 @@ impl StateStore {
         let stale = fs::read_to_string(&lock_path)
             .ok()
             .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
-            .map(|h| StaleLock {
-                alive: h.host == hostname() && pid_alive(h.pid),
-                holder: h,
-            });
+            .map(|h| StaleLock { alive: h.host == hostname() && pid_alive(h.pid), holder: h });
         let state = self.read()?;
-        let me = Holder {
-            pid: std::process::id(),
-            host: hostname(),
-            command: command.into(),
-            since: now(),
-        };
+        let me = Holder { pid: std::process::id(), host: hostname(), command: command.into(), since: now() };
         file.set_len(0)
             .and_then(|()| file.write_all(&serde_json::to_vec(&me).unwrap_or_default()))
             .and_then(|()| file.sync_all())
-            .map_err(|source| StateError::Write {
-                path: lock_path.clone(),
-                source,
-            })?;
+            .map_err(|source| StateError::Write { path: lock_path.clone(), source })?;
         if self.path().exists() {
-            copy_private(&self.path(), &self.backup_path()).map_err(|source| {
-                StateError::Write {
-                    path: self.backup_path(),
-                    source,
-                }
-            })?;
+            copy_private(&self.path(), &self.backup_path())
+                .map_err(|source| StateError::Write { path: self.backup_path(), source })?;
         }
-        Ok(LockedState {
-            lock: file,
-            lock_path,
-            path: self.path(),
-            state,
-            stale,
-        })
+        Ok(LockedState { lock: file, lock_path, path: self.path(), state, stale })
     }
 }
 
@@ -311,24 +241,12 @@ impl LockedState {
     pub fn save(&mut self) -> Result<(), StateError> {
         self.state.updated_at = now();
         self.state.written_by = format!("temporalctl {}", env!("CARGO_PKG_VERSION"));
-        let err = |source| StateError::Write {
-            path: self.path.clone(),
-            source,
-        };
+        let err = |source| StateError::Write { path: self.path.clone(), source };
         let tmp = self.path.with_extension("json.tmp");
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        let mut bytes =
-            serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(err)?;
+        let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
         bytes.push(b'\n');
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(err)?;
+        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(err)?;
         fs::rename(&tmp, &self.path).map_err(err)?;
         if let Some(dir) = self.path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
@@ -376,20 +294,14 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("temporalctl-state-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("temporalctl-state-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
     }
 
     fn recorded(id: &str) -> Recorded {
-        Recorded {
-            kind: "vpc".into(),
-            id: id.into(),
-            phase: Phase::Ready,
-            outputs: BTreeMap::new(),
-        }
+        Recorded { kind: "vpc".into(), id: id.into(), phase: Phase::Ready, outputs: BTreeMap::new() }
     }
 
     #[test]
@@ -406,15 +318,11 @@ mod tests {
         assert_eq!(store.read().unwrap().recorded_id("vpc"), Some("vpc-1"));
         {
             let mut locked = store.lock("up").unwrap();
-            assert!(
-                locked.stale.is_none(),
-                "a clean release leaves no holder record"
-            );
+            assert!(locked.stale.is_none(), "a clean release leaves no holder record");
             locked.state.nodes.clear();
             locked.save().unwrap();
         }
-        let backup: StateFile =
-            serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
+        let backup: StateFile = serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
         assert_eq!(backup.recorded_id("vpc"), Some("vpc-1"));
         assert!(!dir.join("demo.json.tmp").exists());
     }
@@ -426,31 +334,19 @@ mod tests {
         let _held = store.lock("up").unwrap();
         let err = store.lock("down").err().expect("second lock refused");
         let text = err.to_string();
-        assert!(
-            text.contains(&format!("pid {}", std::process::id())) && text.contains("running `up`"),
-            "{text}"
-        );
+        assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains("running `up`"), "{text}");
     }
 
     #[test]
     fn a_lock_left_by_a_dead_process_is_reported() {
         let dir = temp_dir("stale");
         let store = StateStore::new(&dir, "demo", "us-east-1");
-        let dead = Holder {
-            pid: u32::MAX - 1,
-            host: hostname(),
-            command: "up".into(),
-            since: now(),
-        };
+        let dead = Holder { pid: u32::MAX - 1, host: hostname(), command: "up".into(), since: now() };
         fs::write(store.lock_path(), serde_json::to_vec(&dead).unwrap()).unwrap();
         let locked = store.lock("up").unwrap();
         let stale = locked.stale.clone().expect("stale record detected");
         assert!(!stale.alive);
-        assert!(
-            stale
-                .explain(locked.lock_path())
-                .contains("killed or crashed")
-        );
+        assert!(stale.explain(locked.lock_path()).contains("killed or crashed"));
     }
 
     #[test]
@@ -459,21 +355,12 @@ mod tests {
         let store = StateStore::new(&dir, "demo", "us-east-1");
         fs::write(store.path(), "{\"format-version\": 1, \"proj").unwrap();
         let err = store.lock("up").err().unwrap();
-        assert!(
-            err.is_usage() && err.to_string().contains("demo.json.bak"),
-            "{err}"
-        );
-        assert_eq!(
-            fs::read_to_string(store.path()).unwrap(),
-            "{\"format-version\": 1, \"proj"
-        );
+        assert!(err.is_usage() && err.to_string().contains("demo.json.bak"), "{err}");
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), "{\"format-version\": 1, \"proj");
 
         let mut newer = serde_json::to_value(StateFile::new("demo", "us-east-1")).unwrap();
         newer["format-version"] = 99.into();
         fs::write(store.path(), newer.to_string()).unwrap();
-        assert!(matches!(
-            store.read(),
-            Err(StateError::TooNew { found: 99, .. })
-        ));
+        assert!(matches!(store.read(), Err(StateError::TooNew { found: 99, .. })));
     }
 }

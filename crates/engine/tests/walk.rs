@@ -28,17 +28,10 @@ impl Fake {
         self.0.lock().unwrap()
     }
     fn fail(&self, node: &str, op: &'static str, classes: &[ErrorClass]) {
-        self.cloud()
-            .scripted
-            .insert((node.into(), op), classes.iter().copied().collect());
+        self.cloud().scripted.insert((node.into(), op), classes.iter().copied().collect());
     }
     fn mutating_calls(&self) -> Vec<(String, &'static str)> {
-        self.cloud()
-            .log
-            .iter()
-            .filter(|(_, op)| *op != "read")
-            .cloned()
-            .collect()
+        self.cloud().log.iter().filter(|(_, op)| *op != "read").cloned().collect()
     }
     fn resource(&self, node: &str, parent: Option<&str>) -> FakeResource {
         FakeResource {
@@ -68,11 +61,7 @@ impl FakeResource {
         tokio::time::sleep(self.delay).await;
         let mut c = self.fake.cloud();
         c.in_flight -= 1;
-        if let Some(class) = c
-            .scripted
-            .get_mut(&(self.node.clone(), op))
-            .and_then(VecDeque::pop_front)
-        {
+        if let Some(class) = c.scripted.get_mut(&(self.node.clone(), op)).and_then(VecDeque::pop_front) {
             return Err(ResourceError::new(class, format!("scripted {op} failure")));
         }
         Ok(())
@@ -102,13 +91,10 @@ impl Resource for FakeResource {
             *n = n.saturating_sub(1);
             *n > 0
         });
-        Ok(c.objects.get(&self.node).cloned().map(|o| {
-            if pending == Some(true) {
-                o.status(Status::Pending("pending".into()))
-            } else {
-                o
-            }
-        }))
+        Ok(c.objects
+            .get(&self.node)
+            .cloned()
+            .map(|o| if pending == Some(true) { o.status(Status::Pending("pending".into())) } else { o }))
     }
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
         self.enter("create").await?;
@@ -119,11 +105,7 @@ impl Resource for FakeResource {
         c.objects.insert(self.node.clone(), o.clone());
         // Async kinds come back from create still pending, as a NAT gateway does.
         let pending = c.pending_reads.get(&self.node).is_some_and(|n| *n > 0);
-        Ok(if pending {
-            o.status(Status::Pending("pending".into()))
-        } else {
-            o
-        })
+        Ok(if pending { o.status(Status::Pending("pending".into())) } else { o })
     }
     async fn update(
         &self,
@@ -171,8 +153,7 @@ fn opts(parallelism: usize) -> EngineOptions {
 }
 
 fn store(name: &str) -> StateStore {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("temporalctl-walk-{name}-{}", std::process::id()));
+    let dir: PathBuf = std::env::temp_dir().join(format!("temporalctl-walk-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     StateStore::new(dir, "t", "us-east-1")
 }
@@ -180,16 +161,12 @@ fn store(name: &str) -> StateStore {
 async fn apply(g: &Graph, store: &StateStore, parallelism: usize) -> (RunReport, Recorder) {
     let events = Recorder::default();
     let mut locked = store.lock("up").unwrap();
-    let report = Engine::new(g, opts(parallelism), &events, CancelToken::default())
-        .apply(&mut locked)
-        .await;
+    let report = Engine::new(g, opts(parallelism), &events, CancelToken::default()).apply(&mut locked).await;
     (report, events)
 }
 
 fn position(log: &[(String, &'static str)], node: &str, op: &str) -> usize {
-    log.iter()
-        .position(|(n, o)| n == node && *o == op)
-        .unwrap_or_else(|| panic!("no {op} of {node} in {log:?}"))
+    log.iter().position(|(n, o)| n == node && *o == op).unwrap_or_else(|| panic!("no {op} of {node} in {log:?}"))
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,10 +198,7 @@ async fn a_second_apply_makes_no_mutating_call() {
     let (report, events) = apply(&g, &s, 8).await;
     assert_eq!(report.count(Outcome::Unchanged), 5);
     assert!(fake.mutating_calls().is_empty());
-    assert!(
-        !events.kinds().contains(&EventKind::StateSaved),
-        "nothing changed, nothing written"
-    );
+    assert!(!events.kinds().contains(&EventKind::StateSaved), "nothing changed, nothing written");
 }
 
 #[tokio::test(start_paused = true)]
@@ -232,12 +206,7 @@ async fn never_more_calls_in_flight_than_the_parallelism() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
     for i in 0..12 {
-        g.add(
-            format!("n{i}"),
-            format!("t-{i}"),
-            &[],
-            fake.resource(&format!("n{i}"), None),
-        );
+        g.add(format!("n{i}"), format!("t-{i}"), &[], fake.resource(&format!("n{i}"), None));
     }
     let g = g.build().unwrap();
     apply(&g, &store("bound"), 3).await;
@@ -254,27 +223,15 @@ async fn a_failure_stops_new_work_lets_in_flight_finish_and_saves_state() {
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].0, "b");
     assert_eq!(report.outcomes["b"], Outcome::Failed);
-    assert_eq!(
-        report.outcomes["c"],
-        Outcome::Skipped,
-        "dependents of a failed node never start"
-    );
-    assert!(
-        events
-            .kinds()
-            .iter()
-            .any(|k| matches!(k, EventKind::NodeFailed { node, .. } if node == "b"))
-    );
+    assert_eq!(report.outcomes["c"], Outcome::Skipped, "dependents of a failed node never start");
+    assert!(events.kinds().iter().any(|k| matches!(k, EventKind::NodeFailed { node, .. } if node == "b")));
     // a and e were created before or alongside b; their ids are in the state file.
     let state = s.read().unwrap();
     assert!(state.nodes.contains_key("a") && state.nodes.contains_key("e"));
     // The next run continues from there.
     let (report, _) = apply(&g, &s, 8).await;
     assert!(report.ok());
-    assert_eq!(
-        report.count(Outcome::Unchanged),
-        report.outcomes.len() - report.count(Outcome::Created)
-    );
+    assert_eq!(report.count(Outcome::Unchanged), report.outcomes.len() - report.count(Outcome::Created));
     assert_eq!(fake.cloud().objects.len(), 5);
 }
 
@@ -287,9 +244,7 @@ async fn destroy_walks_in_reverse_and_is_idempotent() {
     fake.cloud().log.clear();
     let events = Recorder::default();
     let mut locked = s.lock("down").unwrap();
-    let report = Engine::new(&g, opts(8), &events, CancelToken::default())
-        .destroy(&mut locked)
-        .await;
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default()).destroy(&mut locked).await;
     drop(locked);
     assert_eq!(report.count(Outcome::Deleted), 5);
     let log = fake.cloud().log.clone();
@@ -298,9 +253,7 @@ async fn destroy_walks_in_reverse_and_is_idempotent() {
     assert!(position(&log, "d", "delete") < position(&log, "a", "delete"));
     assert!(s.read().unwrap().nodes.is_empty());
     let mut locked = s.lock("down").unwrap();
-    let again = Engine::new(&g, opts(8), &events, CancelToken::default())
-        .destroy(&mut locked)
-        .await;
+    let again = Engine::new(&g, opts(8), &events, CancelToken::default()).destroy(&mut locked).await;
     assert_eq!(again.count(Outcome::Absent), 5);
 }
 
@@ -309,18 +262,11 @@ async fn retryable_errors_are_retried_with_events_fatal_ones_are_not() {
     let fake = Fake::default();
     let g = graph(&fake);
     let throttled = ErrorClass::Retryable(RetryReason::Throttling);
-    fake.fail(
-        "a",
-        "create",
-        &[throttled, ErrorClass::Retryable(RetryReason::Propagation)],
-    );
+    fake.fail("a", "create", &[throttled, ErrorClass::Retryable(RetryReason::Propagation)]);
     let (report, events) = apply(&g, &store("retry"), 8).await;
     assert!(report.ok());
-    let retries = events
-        .kinds()
-        .into_iter()
-        .filter(|k| matches!(k, EventKind::NodeRetrying { node, .. } if node == "a"))
-        .count();
+    let retries =
+        events.kinds().into_iter().filter(|k| matches!(k, EventKind::NodeRetrying { node, .. } if node == "a")).count();
     assert_eq!(retries, 2);
 }
 
@@ -330,12 +276,7 @@ async fn drift_is_repaired_and_only_drift() {
     let g = graph(&fake);
     let s = store("drift");
     apply(&g, &s, 8).await;
-    fake.cloud()
-        .objects
-        .get_mut("d")
-        .unwrap()
-        .attrs
-        .insert("size".into(), "huge".into());
+    fake.cloud().objects.get_mut("d").unwrap().attrs.insert("size".into(), "huge".into());
     fake.cloud().objects.remove("e");
     fake.cloud().log.clear();
     let (report, _) = apply(&g, &s, 8).await;
@@ -344,10 +285,7 @@ async fn drift_is_repaired_and_only_drift() {
     assert_eq!(report.count(Outcome::Unchanged), 3);
     let mut calls = fake.mutating_calls();
     calls.sort();
-    assert_eq!(
-        calls,
-        vec![("d".to_string(), "update"), ("e".to_string(), "create")]
-    );
+    assert_eq!(calls, vec![("d".to_string(), "update"), ("e".to_string(), "create")]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -357,29 +295,16 @@ async fn replacing_a_leaf_works_replacing_a_parent_is_refused_before_any_change(
     let s = store("replace");
     apply(&g, &s, 8).await;
     // c's parent attribute is immutable: pretend it points elsewhere.
-    fake.cloud()
-        .objects
-        .get_mut("c")
-        .unwrap()
-        .attrs
-        .insert("parent".into(), "b-old".into());
+    fake.cloud().objects.get_mut("c").unwrap().attrs.insert("parent".into(), "b-old".into());
     let (report, _) = apply(&g, &s, 8).await;
     assert_eq!(report.outcomes["c"], Outcome::Replaced);
 
-    fake.cloud()
-        .objects
-        .get_mut("b")
-        .unwrap()
-        .attrs
-        .insert("parent".into(), "a-old".into());
+    fake.cloud().objects.get_mut("b").unwrap().attrs.insert("parent".into(), "a-old".into());
     let before = fake.cloud().objects["b"].id.clone();
     let (report, _) = apply(&g, &s, 8).await;
     assert_eq!(report.outcomes["b"], Outcome::Failed);
     let msg = report.failures[0].1.to_string();
-    assert!(
-        msg.contains("depend on it (c)") && msg.contains("`down`"),
-        "{msg}"
-    );
+    assert!(msg.contains("depend on it (c)") && msg.contains("`down`"), "{msg}");
     assert_eq!(fake.cloud().objects["b"].id, before, "b untouched");
 }
 
@@ -393,17 +318,10 @@ async fn resources_without_our_tags_are_never_modified_or_deleted() {
     fake.cloud().log.clear();
     let (report, _) = apply(&g, &s, 8).await;
     assert_eq!(report.outcomes["e"], Outcome::Failed);
-    assert!(
-        report.failures[0]
-            .1
-            .to_string()
-            .contains("not owned by this deployment")
-    );
+    assert!(report.failures[0].1.to_string().contains("not owned by this deployment"));
     let mut locked = s.lock("down").unwrap();
     let events = Recorder::default();
-    let report = Engine::new(&g, opts(8), &events, CancelToken::default())
-        .destroy(&mut locked)
-        .await;
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default()).destroy(&mut locked).await;
     assert_eq!(report.outcomes["e"], Outcome::Failed);
     assert!(fake.cloud().objects.contains_key("e"));
     assert!(!fake.mutating_calls().iter().any(|(n, _)| n == "e"));
@@ -417,21 +335,12 @@ async fn async_resources_are_waited_until_ready() {
     let s = store("wait");
     let (report, events) = apply(&g, &s, 8).await;
     assert!(report.ok());
-    let waits = events
-        .kinds()
-        .into_iter()
-        .filter(|k| matches!(k, EventKind::NodeWaiting { node, .. } if node == "a"))
-        .count();
+    let waits =
+        events.kinds().into_iter().filter(|k| matches!(k, EventKind::NodeWaiting { node, .. } if node == "a")).count();
     assert!(waits >= 2, "{waits}");
     let log = fake.cloud().log.clone();
-    let a_ready = log
-        .iter()
-        .rposition(|(n, o)| n == "a" && *o == "read")
-        .unwrap();
-    assert!(
-        a_ready < position(&log, "b", "create"),
-        "b waits for a to be ready"
-    );
+    let a_ready = log.iter().rposition(|(n, o)| n == "a" && *o == "read").unwrap();
+    assert!(a_ready < position(&log, "b", "create"), "b waits for a to be ready");
 }
 
 #[tokio::test(start_paused = true)]
@@ -451,11 +360,7 @@ async fn an_interrupted_run_stops_starting_work_and_the_next_converges() {
     drop(locked);
     assert!(report.cancelled);
     assert_eq!(report.outcomes["b"], Outcome::Skipped);
-    assert_eq!(
-        s.read().unwrap().nodes["a"].phase,
-        Phase::Creating,
-        "a's id was saved before the wait"
-    );
+    assert_eq!(s.read().unwrap().nodes["a"].phase, Phase::Creating, "a's id was saved before the wait");
     fake.cloud().pending_reads.clear();
     let (report, _) = apply(&g, &s, 8).await;
     assert!(report.ok());
@@ -470,23 +375,13 @@ async fn plan_makes_no_mutating_call_and_marks_dependents_of_new_nodes() {
     let s = store("plan");
     apply(&g, &s, 8).await;
     fake.cloud().objects.remove("a");
-    fake.cloud()
-        .objects
-        .get_mut("e")
-        .unwrap()
-        .attrs
-        .insert("size".into(), "huge".into());
+    fake.cloud().objects.get_mut("e").unwrap().attrs.insert("size".into(), "huge".into());
     fake.cloud().log.clear();
     let events = Recorder::default();
-    let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default())
-        .plan(&s.read().unwrap())
-        .await;
+    let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default()).plan(&s.read().unwrap()).await;
     assert!(report.ok());
     assert!(fake.mutating_calls().is_empty());
-    let by: BTreeMap<_, _> = planned
-        .iter()
-        .map(|p| (p.node.as_str(), p.change.name()))
-        .collect();
+    let by: BTreeMap<_, _> = planned.iter().map(|p| (p.node.as_str(), p.change.name())).collect();
     assert_eq!(by["a"], "create");
     assert_eq!(by["b"], "replace");
     assert_eq!(by["e"], "update");
@@ -500,17 +395,8 @@ fn cycles_and_unknown_dependencies_are_caught_when_the_graph_is_built() {
     g.add("y", "y", &["x"], fake.resource("y", None));
     g.add("z", "z", &["y"], fake.resource("z", None));
     let err = g.build().err().unwrap();
-    assert!(
-        matches!(&err, GraphError::Cycle(c) if c.len() == 4),
-        "{err}"
-    );
+    assert!(matches!(&err, GraphError::Cycle(c) if c.len() == 4), "{err}");
     let mut g = GraphBuilder::default();
     g.add("x", "x", &["nope"], fake.resource("x", None));
-    assert_eq!(
-        g.build().err().unwrap(),
-        GraphError::UnknownDependency {
-            node: "x".into(),
-            dep: "nope".into()
-        }
-    );
+    assert_eq!(g.build().err().unwrap(), GraphError::UnknownDependency { node: "x".into(), dep: "nope".into() });
 }

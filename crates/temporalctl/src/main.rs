@@ -1,1 +1,14 @@
-fn main() {}
+//! temporalctl: stand up, operate and tear down a Temporal cluster on AWS.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    commands::run(cli)
+}

@@ -1,0 +1,147 @@
+//! The one place AWS errors are classified. Every SDK call's error goes through
+//! [`classify`]; resources never match on error codes themselves.
+
+use std::error::Error as StdError;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use temporalctl_engine::{ErrorClass, ResourceError, RetryReason};
+
+/// Codes AWS uses for "slow down" across EC2 (query), JSON and REST services.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "EC2ThrottledException",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "LimitExceededException",
+];
+
+const TRANSIENT: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "InternalServiceException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+];
+
+/// Something still uses the resource; deletes retry these until their deadline.
+const IN_USE: &[&str] =
+    &["DependencyViolation", "InvalidIPAddress.InUse", "ResourceInUse", "ResourceInUseException", "DeleteConflict"];
+
+const CONFLICT: &[&str] = &[
+    "EntityAlreadyExists",
+    "ResourceExistsException",
+    "ResourceAlreadyExistsException",
+    "ConflictException",
+    "InvalidGroup.Duplicate",
+    "InvalidPermission.Duplicate",
+    "RouteAlreadyExists",
+    "Resource.AlreadyAssociated",
+    "IncorrectState",
+];
+
+fn not_found(code: &str) -> bool {
+    code.ends_with(".NotFound")
+        || code.ends_with("NotFoundException")
+        || code.ends_with("NotFound")
+        || matches!(code, "NoSuchEntity" | "InvalidPermission.NotFound" | "ParameterNotFound" | "MISSING")
+}
+
+/// Class of an AWS error code (with the HTTP status for codeless 5xx replies).
+pub fn class_of(code: Option<&str>, status: Option<u16>) -> ErrorClass {
+    match code {
+        Some(c) if THROTTLING.contains(&c) => ErrorClass::Retryable(RetryReason::Throttling),
+        Some(c) if IN_USE.contains(&c) => ErrorClass::Retryable(RetryReason::DependencyViolation),
+        Some(c) if not_found(c) => ErrorClass::NotFound,
+        Some(c) if CONFLICT.contains(&c) || c.contains("AlreadyExists") => ErrorClass::Conflict,
+        Some(c) if TRANSIENT.contains(&c) => ErrorClass::Retryable(RetryReason::Transient),
+        _ if status.is_some_and(|s| s == 429) => ErrorClass::Retryable(RetryReason::Throttling),
+        _ if status.is_some_and(|s| s >= 500) => ErrorClass::Retryable(RetryReason::Transient),
+        _ => ErrorClass::Fatal,
+    }
+}
+
+/// Classify an SDK error from operation `op`.
+pub fn classify<E, R>(op: &str, err: SdkError<E, R>) -> ResourceError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().map(str::to_string);
+            let message =
+                se.err().message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+            let class = class_of(code.as_deref(), Some(se.raw().status_code()));
+            let mut e = ResourceError::new(class, format!("{op}: {message}"));
+            e.code = code;
+            e
+        }
+        // No answer, or one the SDK could not read (an emulator's HTML 500): try again.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ResourceError::new(
+            ErrorClass::Retryable(RetryReason::Transient),
+            format!("{op}: {}", DisplayErrorContext(&err)),
+        ),
+        _ => ResourceError::fatal(format!("{op}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+/// The status code of a raw response, whatever its type.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// `.await.map_err(aws(op))?` on any SDK call.
+pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> ResourceError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    move |e| classify(op, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_classes() {
+        let t = ErrorClass::Retryable(RetryReason::Throttling);
+        assert_eq!(class_of(Some("RequestLimitExceeded"), Some(503)), t);
+        assert_eq!(class_of(Some("Throttling"), Some(400)), t);
+        assert_eq!(class_of(Some("ThrottlingException"), Some(400)), t);
+        assert_eq!(
+            class_of(Some("DependencyViolation"), Some(400)),
+            ErrorClass::Retryable(RetryReason::DependencyViolation)
+        );
+        assert_eq!(class_of(Some("InvalidVpcID.NotFound"), Some(400)), ErrorClass::NotFound);
+        assert_eq!(class_of(Some("InvalidNatGatewayID.NotFound"), Some(400)), ErrorClass::NotFound);
+        assert_eq!(class_of(Some("NoSuchEntity"), Some(404)), ErrorClass::NotFound);
+        assert_eq!(class_of(Some("ResourceNotFoundException"), Some(404)), ErrorClass::NotFound);
+        assert_eq!(class_of(Some("InvalidLaunchTemplateName.AlreadyExistsException"), Some(400)), ErrorClass::Conflict);
+        assert_eq!(class_of(Some("EntityAlreadyExists"), Some(409)), ErrorClass::Conflict);
+        assert_eq!(class_of(None, Some(500)), ErrorClass::Retryable(RetryReason::Transient));
+        assert_eq!(class_of(None, Some(429)), t);
+        assert_eq!(class_of(Some("UnauthorizedOperation"), Some(403)), ErrorClass::Fatal);
+        assert_eq!(class_of(Some("InvalidParameterValue"), Some(400)), ErrorClass::Fatal);
+    }
+}

@@ -1,0 +1,114 @@
+//! What every EC2 resource shares: tags at creation, lookups by id or by ownership tags,
+//! and tag repair.
+
+use std::future::Future;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use temporalctl_engine::{Cx, ErrorClass, ResourceError, TAG_NODE, TAG_PROJECT, Tags};
+
+use crate::errors::aws;
+
+pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder().resource_type(kind).set_tags(Some(to_tags(tags))).build()
+}
+
+pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+pub fn filter(name: &str, value: impl Into<String>) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// How a resource is looked up.
+pub enum Query {
+    Id(String),
+    Owned(Vec<Filter>),
+}
+
+/// Find the node's resource: by its recorded id when there is one and it still exists,
+/// else by the ownership tags. `alive` drops lifecycle states that mean gone.
+pub async fn find<T, F, Fut>(
+    cx: &Cx<'_>,
+    kind: &str,
+    describe: F,
+    alive: fn(&T) -> bool,
+    id_of: fn(&T) -> Option<&str>,
+) -> Result<Option<T>, ResourceError>
+where
+    F: Fn(Query) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, ResourceError>>,
+{
+    if let Some(id) = cx.recorded_id {
+        match describe(Query::Id(id.to_string())).await {
+            Ok(items) => {
+                let items: Vec<T> = items.into_iter().filter(alive).collect();
+                if !items.is_empty() {
+                    return one(items, kind, id_of);
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let owned = vec![filter(&format!("tag:{TAG_PROJECT}"), cx.project), filter(&format!("tag:{TAG_NODE}"), cx.node)];
+    let items: Vec<T> = describe(Query::Owned(owned)).await?.into_iter().filter(alive).collect();
+    one(items, kind, id_of)
+}
+
+fn one<T>(mut items: Vec<T>, kind: &str, id_of: fn(&T) -> Option<&str>) -> Result<Option<T>, ResourceError> {
+    match items.len() {
+        0 => Ok(None),
+        1 => Ok(items.pop()),
+        _ => {
+            let ids: Vec<&str> = items.iter().filter_map(id_of).collect();
+            Err(ResourceError::new(
+                ErrorClass::Conflict,
+                format!(
+                    "found {} {kind}s carrying this node's tags ({}); delete the extra ones, then run again",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// Put the desired tags on (values are overwritten; tags others added are left alone).
+pub async fn ensure_tags(ec2: &aws_sdk_ec2::Client, id: &str, tags: &Tags) -> Result<(), ResourceError> {
+    ec2.create_tags().resources(id).set_tags(Some(to_tags(tags))).send().await.map_err(aws("CreateTags"))?;
+    Ok(())
+}
+
+/// A sorted, comma-joined set: the comparable form of a list attribute.
+pub fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut v: Vec<&str> = items.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v.join(",")
+}
+
+/// The elements of a `set` string.
+pub fn members(set: &str) -> Vec<String> {
+    set.split(',').filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+/// (to add, to remove) between an observed and a desired set string.
+pub fn set_delta(observed: Option<&String>, desired: &str) -> (Vec<String>, Vec<String>) {
+    let have = members(observed.map(String::as_str).unwrap_or_default());
+    let want = members(desired);
+    let add = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+    let remove = have.iter().filter(|h| !want.contains(h)).cloned().collect();
+    (add, remove)
+}
+
+pub fn attr<'a>(desired: &'a temporalctl_engine::Attrs, key: &str) -> Result<&'a str, ResourceError> {
+    desired
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| ResourceError::fatal(format!("desired attribute `{key}` missing")))
+}

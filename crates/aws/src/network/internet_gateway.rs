@@ -1,0 +1,122 @@
+//! The internet gateway, attached to the VPC: the NAT gateway's way out.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+
+use super::ec2::{Query, attr, ensure_tags, find, tag_map, tag_spec};
+use crate::errors::aws;
+
+pub struct InternetGateway {
+    pub ec2: aws_sdk_ec2::Client,
+    pub vpc: NodeId,
+}
+
+#[async_trait]
+impl Resource for InternetGateway {
+    fn kind(&self) -> &'static str {
+        "internet-gateway"
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([("attached-to".into(), inputs.get(&self.vpc, "id")?.to_string())]))
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let describe = |q: Query| async {
+            let req = match q {
+                Query::Id(id) => self.ec2.describe_internet_gateways().internet_gateway_ids(id),
+                Query::Owned(f) => self.ec2.describe_internet_gateways().set_filters(Some(f)),
+            };
+            Ok(req.send().await.map_err(aws("DescribeInternetGateways"))?.internet_gateways.unwrap_or_default())
+        };
+        let Some(igw) = find(cx, "internet gateway", describe, |_| true, |g| g.internet_gateway_id()).await? else {
+            return Ok(None);
+        };
+        let attached = igw.attachments().iter().filter_map(|a| a.vpc_id()).next().unwrap_or_default();
+        Ok(Some(
+            Observed::new(igw.internet_gateway_id().unwrap_or_default())
+                .attr("attached-to", attached)
+                .tags(tag_map(igw.tags())),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        let out = self
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ResourceType::InternetGateway, cx.tags))
+            .send()
+            .await
+            .map_err(aws("CreateInternetGateway"))?;
+        let id = out
+            .internet_gateway
+            .and_then(|g| g.internet_gateway_id)
+            .ok_or_else(|| ResourceError::fatal("CreateInternetGateway returned no gateway"))?;
+        self.attach(&id, attr(desired, "attached-to")?).await?;
+        Ok(Observed::new(id).tags(cx.tags.clone()))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Observed,
+        desired: &Attrs,
+        changed: &[String],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field.as_str() {
+                "attached-to" => {
+                    if let Some(old) = o.attrs.get("attached-to").filter(|v| !v.is_empty()) {
+                        self.detach(&o.id, old).await?;
+                    }
+                    self.attach(&o.id, attr(desired, field)?).await?;
+                }
+                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        if let Some(vpc) = o.attrs.get("attached-to").filter(|v| !v.is_empty()) {
+            self.detach(&o.id, vpc).await?;
+        }
+        self.ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(&o.id)
+            .send()
+            .await
+            .map_err(aws("DeleteInternetGateway"))?;
+        Ok(())
+    }
+}
+
+impl InternetGateway {
+    async fn attach(&self, id: &str, vpc: &str) -> Result<(), ResourceError> {
+        self.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(aws("AttachInternetGateway"))?;
+        Ok(())
+    }
+
+    async fn detach(&self, id: &str, vpc: &str) -> Result<(), ResourceError> {
+        match self
+            .ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(aws("DetachInternetGateway"))
+        {
+            Err(e) if !e.is_not_found() && e.code.as_deref() != Some("Gateway.NotAttached") => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

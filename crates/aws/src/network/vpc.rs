@@ -1,0 +1,133 @@
+//! The VPC, with DNS support and hostnames on (interface endpoints' private DNS needs both).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
+
+use super::ec2::{Query, attr, ensure_tags, find, tag_spec};
+use crate::errors::aws;
+
+pub struct Vpc {
+    pub ec2: aws_sdk_ec2::Client,
+    pub cidr: String,
+}
+
+#[async_trait]
+impl Resource for Vpc {
+    fn kind(&self) -> &'static str {
+        "vpc"
+    }
+
+    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([
+            ("cidr".into(), self.cidr.clone()),
+            ("dns-support".into(), "true".into()),
+            ("dns-hostnames".into(), "true".into()),
+        ]))
+    }
+
+    fn immutable(&self) -> &'static [&'static str] {
+        &["cidr"]
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let describe = |q: Query| async {
+            let req = match q {
+                Query::Id(id) => self.ec2.describe_vpcs().vpc_ids(id),
+                Query::Owned(f) => self.ec2.describe_vpcs().set_filters(Some(f)),
+            };
+            Ok(req.send().await.map_err(aws("DescribeVpcs"))?.vpcs.unwrap_or_default())
+        };
+        let Some(vpc) = find(cx, "VPC", describe, |_| true, |v| v.vpc_id()).await? else { return Ok(None) };
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
+        let (support, hostnames) = tokio::try_join!(
+            self.dns_attr(&id, VpcAttributeName::EnableDnsSupport),
+            self.dns_attr(&id, VpcAttributeName::EnableDnsHostnames)
+        )?;
+        let status = match vpc.state() {
+            Some(VpcState::Pending) => Status::Pending("pending".into()),
+            _ => Status::Ready,
+        };
+        Ok(Some(
+            Observed::new(id)
+                .attr("cidr", vpc.cidr_block().unwrap_or_default())
+                .attr("dns-support", support.to_string())
+                .attr("dns-hostnames", hostnames.to_string())
+                .output("cidr", vpc.cidr_block().unwrap_or_default())
+                .tags(super::ec2::tag_map(vpc.tags()))
+                .status(status),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        let out = self
+            .ec2
+            .create_vpc()
+            .cidr_block(attr(desired, "cidr")?)
+            .tag_specifications(tag_spec(ResourceType::Vpc, cx.tags))
+            .send()
+            .await
+            .map_err(aws("CreateVpc"))?;
+        let vpc = out.vpc.ok_or_else(|| ResourceError::fatal("CreateVpc returned no VPC"))?;
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
+        self.set_dns(&id, VpcAttributeName::EnableDnsSupport, true).await?;
+        self.set_dns(&id, VpcAttributeName::EnableDnsHostnames, true).await?;
+        Ok(Observed::new(id).output("cidr", vpc.cidr_block().unwrap_or_default()).tags(cx.tags.clone()))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Observed,
+        desired: &Attrs,
+        changed: &[String],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field.as_str() {
+                "dns-support" => {
+                    self.set_dns(&o.id, VpcAttributeName::EnableDnsSupport, attr(desired, field)? == "true").await?
+                }
+                "dns-hostnames" => {
+                    self.set_dns(&o.id, VpcAttributeName::EnableDnsHostnames, attr(desired, field)? == "true").await?
+                }
+                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        self.ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(aws("DeleteVpc"))?;
+        Ok(())
+    }
+}
+
+impl Vpc {
+    async fn dns_attr(&self, id: &str, name: VpcAttributeName) -> Result<bool, ResourceError> {
+        let out = self
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(name.clone())
+            .send()
+            .await
+            .map_err(aws("DescribeVpcAttribute"))?;
+        let value = match name {
+            VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
+            _ => out.enable_dns_hostnames(),
+        };
+        Ok(value.and_then(|v| v.value()).unwrap_or(false))
+    }
+
+    async fn set_dns(&self, id: &str, name: VpcAttributeName, on: bool) -> Result<(), ResourceError> {
+        let value = AttributeBooleanValue::builder().value(on).build();
+        let req = self.ec2.modify_vpc_attribute().vpc_id(id);
+        let req = match name {
+            VpcAttributeName::EnableDnsSupport => req.enable_dns_support(value),
+            _ => req.enable_dns_hostnames(value),
+        };
+        req.send().await.map_err(aws("ModifyVpcAttribute"))?;
+        Ok(())
+    }
+}

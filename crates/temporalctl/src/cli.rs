@@ -1,0 +1,58 @@
+//! The command line, exactly: global options, then one verb.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "temporalctl",
+    version,
+    about = "Stand up, operate and tear down a production Temporal cluster on AWS, directly through the AWS SDK"
+)]
+pub struct Cli {
+    /// The deployment file.
+    #[arg(long, global = true, default_value = "deploy.yaml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Where state files live (one per project).
+    #[arg(long, global = true, default_value = "state", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Most AWS calls in flight at once.
+    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Also log the underlying AWS calls.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Verb {
+    /// Check deploy.yaml; no AWS call.
+    Validate,
+    /// Show what `up` would do to each resource; no change is made.
+    Plan {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Create or repair everything deploy.yaml describes.
+    Up,
+    /// Each resource: ok, drifted or missing; no change is made.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Delete everything, in reverse dependency order.
+    Down {
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

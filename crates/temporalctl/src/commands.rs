@@ -1,0 +1,203 @@
+//! The verbs. Exit codes: 0 success, 1 runtime or AWS failure, 2 usage or config error,
+//! 130 interrupted. Config is validated before anything touches AWS.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use temporalctl_aws::{Aws, stack};
+use temporalctl_config::Deploy;
+use temporalctl_engine::{
+    CancelToken, Engine, EngineOptions, Graph, Planned, RetryPolicy, RunReport, StateError, StateStore,
+};
+
+use crate::cli::{Cli, Format, Verb};
+use crate::output::{self, Display, Progress};
+
+/// Why a command stopped.
+enum Failure {
+    /// The user must fix something (config, flags, the state file): exit 2.
+    Usage(String),
+    /// AWS or the machine failed: exit 1.
+    Runtime(String),
+    /// Ctrl-C: exit 130.
+    Interrupted,
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        if e.is_usage() { Failure::Usage(e.to_string()) } else { Failure::Runtime(e.to_string()) }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.verbose);
+    let result = match temporalctl_config::load(&cli.config) {
+        Err(e) => Err(Failure::Usage(format!("{e}Nothing was sent to AWS."))),
+        Ok(deploy) => match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt.block_on(dispatch(&cli, &deploy)),
+            Err(e) => Err(Failure::Runtime(format!("cannot start the async runtime: {e}"))),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {}", msg.trim_end());
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("error: {}", msg.trim_end());
+            ExitCode::from(1)
+        }
+        Err(Failure::Interrupted) => {
+            eprintln!(
+                "interrupted: finished calls were recorded in the state file and the lock was released; run the same command again to continue"
+            );
+            ExitCode::from(130)
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
+    let store = StateStore::new(&cli.state_dir, &d.project, &d.region);
+    match &cli.verb {
+        Verb::Validate => {
+            let graph = graph(d, &Aws::offline(&d.region))?;
+            println!(
+                "{} is valid: project {} in {}, {} resources.",
+                cli.config.display(),
+                d.project,
+                d.region,
+                graph.len()
+            );
+            Ok(())
+        }
+        Verb::Plan { output } => {
+            let planned = read_all(cli, d, &store).await?;
+            match output {
+                Format::Text => print!("{}", output::plan_text(&d.project, &d.region, &planned)),
+                Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned)),
+            }
+            Ok(())
+        }
+        Verb::Status { output } => {
+            let planned = read_all(cli, d, &store).await?;
+            match output {
+                Format::Text => print!("{}", output::status_text(&d.project, &d.region, &planned)),
+                Format::Json => println!("{}", output::status_json(&d.project, &d.region, &planned)),
+            }
+            Ok(())
+        }
+        Verb::Up => mutate(cli, d, &store, "up").await,
+        Verb::Down { yes } => {
+            if !yes {
+                confirm_down(d)?;
+            }
+            mutate(cli, d, &store, "down").await
+        }
+    }
+}
+
+/// `plan` and `status`: read every node, change nothing, take no lock.
+async fn read_all(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<Vec<Planned>, Failure> {
+    let state = store.read()?;
+    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    let graph = graph(d, &aws)?;
+    let progress = Progress::new(Display::Quiet);
+    let cancel = interrupt_token();
+    let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
+    if report.cancelled {
+        return Err(Failure::Interrupted);
+    }
+    if !report.ok() {
+        return Err(Failure::Runtime(failures(&report)));
+    }
+    Ok(planned)
+}
+
+/// `up` and `down`: hold the deployment's lock for the whole run.
+async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result<(), Failure> {
+    let mut locked = store.lock(verb)?;
+    if let Some(stale) = &locked.stale {
+        eprintln!("note: {}", stale.explain(locked.lock_path()));
+    }
+    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    let graph = graph(d, &aws)?;
+    let progress =
+        Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
+    let cancel = interrupt_token();
+    let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
+    let report = if verb == "up" { engine.apply(&mut locked).await } else { engine.destroy(&mut locked).await };
+    progress.finish();
+    drop(locked);
+    println!("{}", output::summary(verb, &report));
+    if report.cancelled {
+        return Err(Failure::Interrupted);
+    }
+    if !report.ok() {
+        return Err(Failure::Runtime(failures(&report)));
+    }
+    Ok(())
+}
+
+fn failures(report: &RunReport) -> String {
+    let lines: Vec<String> = report.failures.iter().map(|(node, e)| format!("  {node}: {e}")).collect();
+    format!("{} resource(s) failed:\n{}", report.failures.len(), lines.join("\n"))
+}
+
+fn graph(d: &Deploy, aws: &Aws) -> Result<Graph, Failure> {
+    stack::build(d, aws).map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
+}
+
+fn options(cli: &Cli, d: &Deploy) -> EngineOptions {
+    EngineOptions {
+        project: d.project.clone(),
+        extra_tags: d.tags.clone(),
+        parallelism: usize::from(cli.parallelism),
+        retry: RetryPolicy::default(),
+        delete_deadline: d.timeouts.delete_dependencies,
+        destroy_data: false,
+    }
+}
+
+/// Ctrl-C stops new work; a second Ctrl-C exits at once.
+fn interrupt_token() -> CancelToken {
+    let token = CancelToken::default();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupt: finishing calls in flight and saving state (Ctrl-C again to abort)");
+            t.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    token
+}
+
+fn confirm_down(d: &Deploy) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(format!(
+            "`down` deletes every resource of project {} in {}; pass --yes to confirm (there is no terminal to ask on)",
+            d.project, d.region
+        )));
+    }
+    eprint!("This deletes every resource of project {} in {}. Type the project name to confirm: ", d.project, d.region);
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
+    if answer.trim() == d.project { Ok(()) } else { Err(Failure::Usage("not confirmed; nothing was deleted".into())) }
+}
+
+fn init_tracing(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "warn,temporalctl=debug,aws_smithy_runtime::client::orchestrator=debug",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

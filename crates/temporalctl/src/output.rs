@@ -1,0 +1,259 @@
+//! How a run looks: live rows on a terminal, one plain line per event elsewhere, and the
+//! plan / status renderings (text or JSON).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use temporalctl_engine::{Change, Event, EventKind, EventSink, Outcome, Planned, RunReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// One row per resource, redrawn in place.
+    Rows,
+    /// One line per event (CI, pipes, files).
+    Lines,
+    /// Nothing while running (plan, status: the result is the output).
+    Quiet,
+}
+
+/// Pure, so it is tested as a table: terminals get rows, CI and pipes get lines.
+pub fn display(is_tty: bool, is_ci: bool, quiet: bool) -> Display {
+    match (quiet, is_tty && !is_ci) {
+        (true, _) => Display::Quiet,
+        (false, true) => Display::Rows,
+        (false, false) => Display::Lines,
+    }
+}
+
+pub struct Progress {
+    display: Display,
+    multi: MultiProgress,
+    rows: Mutex<BTreeMap<String, ProgressBar>>,
+}
+
+impl Progress {
+    pub fn new(display: Display) -> Self {
+        let target = if display == Display::Rows { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        Self { display, multi: MultiProgress::with_draw_target(target), rows: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn row(&self, node: &str) -> ProgressBar {
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.entry(node.to_string())
+            .or_insert_with(|| {
+                let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:<34} {wide_msg} {elapsed:>5}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = self.multi.add(ProgressBar::new_spinner().with_style(style).with_prefix(node.to_string()));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            })
+            .clone()
+    }
+
+    pub fn finish(&self) {
+        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        for bar in rows.values() {
+            if !bar.is_finished() {
+                bar.abandon();
+            }
+        }
+    }
+}
+
+impl EventSink for Progress {
+    fn emit(&self, event: Event) {
+        let Some((node, text, done)) = describe(&event.kind) else { return };
+        match self.display {
+            Display::Quiet => {}
+            Display::Lines => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{:>7.1}s  {node:<34} {text}", event.elapsed.as_secs_f64());
+            }
+            Display::Rows => {
+                let bar = self.row(node);
+                if done {
+                    bar.finish_with_message(text);
+                } else {
+                    bar.set_message(text);
+                }
+            }
+        }
+    }
+}
+
+/// (node, text, finished?) for the events a person wants to see.
+fn describe(kind: &EventKind) -> Option<(&str, String, bool)> {
+    Some(match kind {
+        EventKind::NodeStarted { doing: "reading", .. } => return None,
+        EventKind::NodeStarted { node, kind, doing } => (node, format!("{doing} {kind}"), false),
+        EventKind::NodeWaiting { node, what } => (node, format!("waiting for {what}"), false),
+        EventKind::NodeRetrying { node, attempt, delay, error } => {
+            (node, format!("retry {attempt} in {:.1}s: {error}", delay.as_secs_f64()), false)
+        }
+        EventKind::NodeFinished { node, outcome, id } => {
+            (node, format!("{}{}", outcome.as_str(), id.as_deref().map(|i| format!(" {i}")).unwrap_or_default()), true)
+        }
+        EventKind::NodeFailed { node, error } => (node, format!("FAILED: {error}"), true),
+        EventKind::NodePlanned { .. } | EventKind::StateSaved => return None,
+    })
+}
+
+/// The closing summary of `up` or `down`.
+pub fn summary(verb: &str, report: &RunReport) -> String {
+    let mut parts = Vec::new();
+    for outcome in [
+        Outcome::Created,
+        Outcome::Updated,
+        Outcome::Replaced,
+        Outcome::Unchanged,
+        Outcome::Deleted,
+        Outcome::Absent,
+        Outcome::Kept,
+        Outcome::Failed,
+        Outcome::Skipped,
+    ] {
+        let n = report.count(outcome);
+        if n > 0 {
+            parts.push(format!("{n} {}", outcome.as_str()));
+        }
+    }
+    let how = if report.cancelled {
+        "interrupted"
+    } else if report.ok() {
+        "finished"
+    } else {
+        "failed"
+    };
+    format!("{verb} {how} in {:.1}s: {}", report.elapsed.as_secs_f64(), parts.join(", "))
+}
+
+#[derive(Serialize)]
+struct PlanDoc<'a> {
+    project: &'a str,
+    region: &'a str,
+    summary: BTreeMap<&'static str, usize>,
+    nodes: &'a [Planned],
+}
+
+pub fn plan_text(project: &str, region: &str, planned: &[Planned]) -> String {
+    let mut out = format!("Plan for {project} in {region}:\n");
+    for p in planned {
+        let (mark, details) = match &p.change {
+            Change::Create => ("+", String::new()),
+            Change::NoChange => ("=", String::new()),
+            Change::Update { diffs } | Change::Replace { diffs } => {
+                let mark = if matches!(p.change, Change::Replace { .. }) { "±" } else { "~" };
+                let text = diffs
+                    .iter()
+                    .map(|d| {
+                        let forced = if d.forces_replace { " (forces replacement)" } else { "" };
+                        format!("{}: {} -> {}{forced}", d.field, d.from.as_deref().unwrap_or("(unset)"), d.to)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (mark, text)
+            }
+        };
+        out.push_str(format!("  {mark} {:<34} {:<10} {details}", p.node, p.change.name()).trim_end());
+        out.push('\n');
+    }
+    let s = plan_summary(planned);
+    out.push_str(&format!(
+        "Plan: {} to create, {} to update, {} to replace, {} unchanged.\n",
+        s["create"], s["update"], s["replace"], s["no-change"]
+    ));
+    out
+}
+
+fn plan_summary(planned: &[Planned]) -> BTreeMap<&'static str, usize> {
+    let mut s = BTreeMap::from([("create", 0), ("update", 0), ("replace", 0), ("no-change", 0)]);
+    for p in planned {
+        let key = match p.change {
+            Change::Create => "create",
+            Change::Update { .. } => "update",
+            Change::Replace { .. } => "replace",
+            Change::NoChange => "no-change",
+        };
+        *s.entry(key).or_default() += 1;
+    }
+    s
+}
+
+pub fn plan_json(project: &str, region: &str, planned: &[Planned]) -> String {
+    let doc = PlanDoc { project, region, summary: plan_summary(planned), nodes: planned };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct StatusRow<'a> {
+    node: &'a str,
+    kind: &'a str,
+    id: Option<&'a str>,
+    /// ok, drifted or missing.
+    state: &'static str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    outputs: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct StatusDoc<'a> {
+    project: &'a str,
+    region: &'a str,
+    healthy: bool,
+    resources: Vec<StatusRow<'a>>,
+}
+
+fn state_of(change: &Change) -> &'static str {
+    match change {
+        Change::NoChange => "ok",
+        Change::Create => "missing",
+        Change::Update { .. } | Change::Replace { .. } => "drifted",
+    }
+}
+
+fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned]) -> StatusDoc<'a> {
+    let resources: Vec<StatusRow> = planned
+        .iter()
+        .map(|p| StatusRow {
+            node: &p.node,
+            kind: p.kind,
+            id: p.id.as_deref(),
+            state: state_of(&p.change),
+            outputs: &p.outputs,
+        })
+        .collect();
+    StatusDoc { project, region, healthy: resources.iter().all(|r| r.state == "ok"), resources }
+}
+
+pub fn status_json(project: &str, region: &str, planned: &[Planned]) -> String {
+    serde_json::to_string_pretty(&status_doc(project, region, planned)).unwrap_or_default()
+}
+
+pub fn status_text(project: &str, region: &str, planned: &[Planned]) -> String {
+    let doc = status_doc(project, region, planned);
+    let mut out =
+        format!("{project} in {region}: {}\n", if doc.healthy { "all resources ok" } else { "attention needed" });
+    out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
+    for r in &doc.resources {
+        out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", r.node, r.kind, r.state, r.id.unwrap_or("-")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_mode_table() {
+        assert_eq!(display(true, false, false), Display::Rows);
+        assert_eq!(display(true, true, false), Display::Lines);
+        assert_eq!(display(false, false, false), Display::Lines);
+        assert_eq!(display(false, true, false), Display::Lines);
+        assert_eq!(display(true, false, true), Display::Quiet);
+    }
+}
