@@ -220,7 +220,7 @@ mod tests {
         .await;
         assert_eq!(calls.get(), 1);
         calls.set(0);
-        let _: Result<(), _> = retry_when(
+        retry_when(
             &RetryPolicy::default(),
             &CancelToken::default(),
             Duration::from_secs(60),
