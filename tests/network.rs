@@ -1,0 +1,296 @@
+//! The network slice against moto, through the recording proxy, with the real binary.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::Filter;
+use support::{Harness, block_on};
+
+const PROJECT: &str = "itnet";
+
+fn deploy() -> String {
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntags:\n  team: platform\nnetwork:\n  availability_zones: [us-east-1a, us-east-1b]\n"
+    )
+}
+
+fn ours() -> Filter {
+    Filter::builder().name("tag:temporalctl:project").values(PROJECT).build()
+}
+
+/// Live resources carrying our project tag, by kind (gone-but-listed states excluded).
+fn inventory(h: &Harness) -> BTreeMap<&'static str, usize> {
+    let ec2 = h.ec2();
+    block_on(async {
+        let mut n = BTreeMap::new();
+        n.insert("vpc", ec2.describe_vpcs().filters(ours()).send().await.unwrap().vpcs().len());
+        n.insert("subnet", ec2.describe_subnets().filters(ours()).send().await.unwrap().subnets().len());
+        n.insert(
+            "internet-gateway",
+            ec2.describe_internet_gateways().filters(ours()).send().await.unwrap().internet_gateways().len(),
+        );
+        n.insert("elastic-ip", ec2.describe_addresses().filters(ours()).send().await.unwrap().addresses().len());
+        let nats = ec2.describe_nat_gateways().filter(ours()).send().await.unwrap();
+        n.insert(
+            "nat-gateway",
+            nats.nat_gateways().iter().filter(|g| g.state().map(|s| s.as_str()) != Some("deleted")).count(),
+        );
+        n.insert("route-table", ec2.describe_route_tables().filters(ours()).send().await.unwrap().route_tables().len());
+        n.insert(
+            "security-group",
+            ec2.describe_security_groups().filters(ours()).send().await.unwrap().security_groups().len(),
+        );
+        let eps = ec2.describe_vpc_endpoints().filters(ours()).send().await.unwrap();
+        n.insert(
+            "vpc-endpoint",
+            eps.vpc_endpoints().iter().filter(|e| e.state().map(|s| s.as_str()) != Some("deleted")).count(),
+        );
+        n
+    })
+}
+
+fn expected_full() -> BTreeMap<&'static str, usize> {
+    BTreeMap::from([
+        ("vpc", 1),
+        ("subnet", 3),
+        ("internet-gateway", 1),
+        ("elastic-ip", 1),
+        ("nat-gateway", 1),
+        ("route-table", 2),
+        ("security-group", 1),
+        ("vpc-endpoint", 9),
+    ])
+}
+
+#[test]
+fn fresh_up_creates_the_network_with_ownership_tags_and_safe_settings() {
+    let h = Harness::new("fresh", &deploy());
+    let run = h.run(&["up"]).ok();
+    assert!(run.stdout.contains("19 created"), "{}", run.stdout);
+    assert_eq!(inventory(&h), expected_full());
+
+    let ec2 = h.ec2();
+    block_on(async {
+        let vpcs = ec2.describe_vpcs().filters(ours()).send().await.unwrap();
+        let vpc = &vpcs.vpcs()[0];
+        let tags: BTreeMap<_, _> = vpc.tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+        assert_eq!(tags["temporalctl:node"], "vpc");
+        assert_eq!(tags["Name"], "itnet-vpc");
+        assert_eq!(tags["team"], "platform");
+        let id = vpc.vpc_id().unwrap();
+        for attr in [
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        ] {
+            let out = ec2.describe_vpc_attribute().vpc_id(id).attribute(attr.clone()).send().await.unwrap();
+            let on = out.enable_dns_hostnames().or(out.enable_dns_support()).and_then(|v| v.value());
+            assert_eq!(on, Some(true), "{attr:?}");
+        }
+        // Every resource we made carries both ownership tags.
+        let subnets = ec2.describe_subnets().filters(ours()).send().await.unwrap();
+        for s in subnets.subnets() {
+            assert!(s.tags().iter().any(|t| t.key() == Some("temporalctl:node")));
+            assert_eq!(s.map_public_ip_on_launch(), Some(false));
+        }
+        // The endpoints' security group: HTTPS from the VPC only, nothing from anywhere.
+        let sgs = ec2.describe_security_groups().filters(ours()).send().await.unwrap();
+        let sg = &sgs.security_groups()[0];
+        let ingress: Vec<(Option<i32>, Vec<&str>)> = sg
+            .ip_permissions()
+            .iter()
+            .map(|p| (p.from_port(), p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect()))
+            .collect();
+        assert_eq!(ingress, vec![(Some(443), vec!["10.0.0.0/16"])]);
+        assert!(sg.ip_permissions_egress().is_empty(), "endpoints need no egress");
+        // Interface endpoints sit in both private subnets with private DNS.
+        let eps = ec2.describe_vpc_endpoints().filters(ours()).send().await.unwrap();
+        let services: Vec<&str> = eps.vpc_endpoints().iter().filter_map(|e| e.service_name()).collect();
+        for s in [
+            "ecr.api",
+            "ecr.dkr",
+            "logs",
+            "ssm",
+            "ssmmessages",
+            "ec2messages",
+            "secretsmanager",
+            "aps-workspaces",
+            "s3",
+        ] {
+            assert!(
+                services.contains(&format!("com.amazonaws.us-east-1.{s}").as_str()),
+                "{s} missing from {services:?}"
+            );
+        }
+        for e in eps.vpc_endpoints().iter().filter(|e| e.service_name() != Some("com.amazonaws.us-east-1.s3")) {
+            assert_eq!(e.subnet_ids().len(), 2);
+            assert_eq!(e.private_dns_enabled(), Some(true));
+        }
+    });
+    // Every node is in the state file, which only its owner can read.
+    let state = h.state(PROJECT);
+    assert_eq!(state["nodes"].as_object().unwrap().len(), 19);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(h.state_path(PROJECT)).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_second_up_makes_zero_mutating_calls() {
+    let h = Harness::new("noop", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    let run = h.run(&["up"]).ok();
+    assert!(run.stdout.contains("19 unchanged"), "{}", run.stdout);
+    assert_eq!(h.proxy.mutating().iter().map(|c| c.operation.clone()).collect::<Vec<_>>(), Vec::<String>::new());
+    assert!(!h.proxy.calls().is_empty());
+}
+
+#[test]
+fn drift_is_repaired_and_only_the_drift() {
+    let h = Harness::new("drift", &deploy());
+    h.run(&["up"]).ok();
+    let state = h.state(PROJECT);
+    let route_table = state["nodes"]["route-table/private"]["id"].as_str().unwrap().to_string();
+    let endpoint = state["nodes"]["vpc-endpoint/ssm"]["id"].as_str().unwrap().to_string();
+    let ec2 = h.ec2();
+    block_on(async {
+        ec2.delete_route().route_table_id(&route_table).destination_cidr_block("0.0.0.0/0").send().await.unwrap();
+        ec2.delete_vpc_endpoints().vpc_endpoint_ids(&endpoint).send().await.unwrap();
+    });
+    let plan = h.run(&["plan"]).ok();
+    assert!(plan.stdout.contains("1 to create, 1 to update, 0 to replace, 17 unchanged"), "{}", plan.stdout);
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let mut repaired: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    repaired.sort();
+    assert_eq!(repaired, vec!["CreateRoute", "CreateVpcEndpoint"]);
+    let route = block_on(ec2.describe_route_tables().route_table_ids(&route_table).send()).unwrap();
+    let default =
+        route.route_tables()[0].routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).cloned();
+    assert_eq!(
+        default.and_then(|r| r.nat_gateway_id().map(String::from)),
+        state["nodes"]["nat-gateway"]["id"].as_str().map(String::from)
+    );
+}
+
+#[test]
+fn a_lost_state_file_is_recovered_by_adoption_without_duplicates() {
+    let h = Harness::new("adopt", &deploy());
+    h.run(&["up"]).ok();
+    std::fs::remove_dir_all(h.dir.join("state")).unwrap();
+    h.proxy.clear();
+    let run = h.run(&["up"]).ok();
+    assert!(run.stdout.contains("19 unchanged"), "{}", run.stdout);
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+    assert_eq!(inventory(&h), expected_full());
+    assert_eq!(h.state(PROJECT)["nodes"].as_object().unwrap().len(), 19, "adopted ids are recorded again");
+}
+
+#[test]
+fn down_leaves_nothing_tagged_and_a_second_down_does_nothing() {
+    let h = Harness::new("down", &deploy());
+    h.run(&["up"]).ok();
+    let run = h.run(&["down", "--yes"]).ok();
+    assert!(run.stdout.contains("19 deleted"), "{}", run.stdout);
+    assert!(inventory(&h).values().all(|n| *n == 0), "{:?}", inventory(&h));
+    // The NAT gateway went before its Elastic IP, endpoints before their subnets.
+    let ops = h.proxy.operations();
+    let pos = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("{op} not called"));
+    assert!(pos("DeleteNatGateway") < pos("ReleaseAddress"));
+    assert!(pos("DeleteVpcEndpoints") < pos("DeleteSubnet"));
+    assert!(ops.iter().rposition(|o| o == "DeleteSubnet").unwrap() < pos("DeleteVpc"));
+    h.proxy.clear();
+    let again = h.run(&["down", "--yes"]).ok();
+    assert!(again.stdout.contains("19 absent"), "{}", again.stdout);
+    assert!(h.proxy.mutating().is_empty());
+}
+
+#[test]
+fn bad_config_exits_2_naming_the_fields_and_sends_nothing() {
+    let bad = "version: 1\nproject: itnet\nregion: us-east-1\nnetwork:\n  vpc_cidr: 10.0.0.0/33\n  availabilty_zones: [us-east-1a]\n";
+    let h = Harness::new("badcfg", bad);
+    for verb in [&["up"][..], &["plan"], &["status"], &["down", "--yes"], &["validate"]] {
+        let run = h.run(verb).code(2);
+        assert!(run.stderr.contains("network.vpc_cidr"), "{}", run.stderr);
+        assert!(run.stderr.contains("did you mean `availability_zones`?"), "{}", run.stderr);
+        assert!(run.stderr.contains("deploy.yaml:5:3"), "{}", run.stderr);
+    }
+    assert!(h.proxy.calls().is_empty(), "{:?}", h.proxy.operations());
+    assert!(!h.dir.join("state").exists(), "not even a state directory");
+}
+
+#[test]
+fn down_without_yes_off_a_terminal_is_refused_before_any_call() {
+    let h = Harness::new("confirm", &deploy());
+    let run = h.run(&["down"]).code(2);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert!(h.proxy.calls().is_empty());
+}
+
+#[test]
+fn a_second_concurrent_run_is_refused_by_the_lock() {
+    let h = Harness::new("lock", &deploy());
+    let store = temporalctl_engine::StateStore::new(h.dir.join("state"), PROJECT, "us-east-1");
+    let held = store.lock("up").unwrap();
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("another temporalctl holds the lock"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("pid {}", std::process::id())), "{}", run.stderr);
+    assert!(h.proxy.calls().is_empty());
+    drop(held);
+    h.run(&["up"]).ok();
+}
+
+#[test]
+fn an_immutable_change_plans_as_replace_and_up_refuses_to_cascade() {
+    let h = Harness::new("replace", &deploy());
+    h.run(&["up"]).ok();
+    std::fs::write(
+        h.dir.join("deploy.yaml"),
+        deploy().replace("availability_zones", "vpc_cidr: 10.1.0.0/16\n  availability_zones"),
+    )
+    .unwrap();
+    h.proxy.clear();
+    let plan = h.run(&["plan", "--output", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let vpc = doc["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "vpc").unwrap();
+    assert_eq!(vpc["action"], "replace");
+    assert_eq!(vpc["diffs"][0]["field"], "cidr");
+    assert_eq!(vpc["diffs"][0]["forces_replace"], true);
+    assert!(h.proxy.mutating().is_empty());
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("temporalctl does not cascade replacements"), "{}", run.stderr);
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}
+
+#[test]
+fn status_reports_ok_then_missing_and_its_json_is_stable() {
+    let h = Harness::new("status", &deploy());
+    h.run(&["up"]).ok();
+    let state = h.state(PROJECT);
+    let igw = state["nodes"]["elastic-ip/nat"]["id"].as_str().unwrap().to_string();
+    let ok = h.run(&["status", "--output", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(doc["healthy"], true);
+    assert_eq!(doc["resources"].as_array().unwrap().len(), 19);
+    // Remove one resource out of band: status names it missing and changes nothing.
+    let ec2 = h.ec2();
+    let nat = state["nodes"]["nat-gateway"]["id"].as_str().unwrap().to_string();
+    block_on(async {
+        ec2.delete_nat_gateway().nat_gateway_id(&nat).send().await.unwrap();
+        ec2.release_address().allocation_id(&igw).send().await.unwrap();
+    });
+    h.proxy.clear();
+    let run = h.run(&["status", "--output", "json"]).ok();
+    assert!(h.proxy.mutating().is_empty());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["healthy"], false);
+    let states: BTreeMap<String, String> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["node"].as_str().unwrap().to_string(), r["state"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(states["elastic-ip/nat"], "missing");
+    assert_eq!(states["nat-gateway"], "missing");
+    assert_eq!(states["vpc"], "ok");
+}

@@ -1,0 +1,179 @@
+//! Test harness: a moto server per test on its own loopback port, the project's recording
+//! proxy in front of it, a private working directory, and the real binary.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use temporalctl_proxy::Proxy;
+
+pub const REGION: &str = "us-east-1";
+
+/// A moto server, killed when dropped.
+pub struct Emulator {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let exe =
+            std::env::var("MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|_| repo().join(".venv/bin/moto_server"));
+        assert!(exe.exists(), "{} not found: run scripts/test (it installs the pinned moto into .venv)", exe.display());
+        // Retry on the rare port race between picking a free port and moto binding it.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let child = Command::new(&exe)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let mut emulator = Emulator { child, addr };
+            if emulator.wait_ready() {
+                return emulator;
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if std::net::TcpStream::connect(self.addr).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything one test needs.
+pub struct Harness {
+    pub emulator: Emulator,
+    pub proxy: Proxy,
+    pub dir: PathBuf,
+}
+
+impl Harness {
+    /// A fresh emulator and proxy, and a working directory holding `deploy_yaml`.
+    pub fn new(name: &str, deploy_yaml: &str) -> Harness {
+        let emulator = Emulator::start();
+        let proxy = Proxy::start(emulator.addr).expect("start proxy");
+        let dir = std::env::temp_dir().join(format!("temporalctl-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("deploy.yaml"), deploy_yaml).unwrap();
+        Harness { emulator, proxy, dir }
+    }
+
+    /// Run the real binary in the working directory, through the proxy.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("run temporalctl");
+        Run::from(output)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_temporalctl"));
+        cmd.args(args).current_dir(&self.dir).stdin(Stdio::null());
+        // Only the test's own credentials and endpoint: never a developer's profile.
+        for var in ["AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_ENDPOINT_URL", self.proxy.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("CI", "true");
+        cmd
+    }
+
+    pub fn state_path(&self, project: &str) -> PathBuf {
+        self.dir.join("state").join(format!("{project}.json"))
+    }
+
+    pub fn state(&self, project: &str) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path(project)).unwrap()).unwrap()
+    }
+
+    /// An EC2 client talking to the emulator directly (not through the proxy), for
+    /// checking what exists and for making drift out of band.
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "tests");
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new(REGION))
+            .endpoint_url(self.emulator.url())
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A tokio runtime for the SDK calls a test makes itself.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
