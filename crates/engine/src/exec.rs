@@ -184,19 +184,13 @@ impl<'a> Engine<'a> {
     async fn apply_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
-        let (inputs, recorded_id) = self.inputs(i, run);
-        let tags = self.tags(node);
-        let cx = Cx {
-            node: &node.id,
-            project: &self.opts.project,
-            recorded_id: recorded_id.as_deref(),
-            inputs: &inputs,
-            tags: &tags,
-        };
-        let desired = r.desired(&inputs)?;
+        let prepared = self.prepare(i, run);
+        let cx = prepared.cx(node, &self.opts.project);
+        let inputs = &prepared.inputs;
+        let desired = r.desired(inputs)?;
         self.started_doing(node, "reading");
         let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
-        let change = decide(&desired, &tags, observed.as_ref(), r.immutable());
+        let change = decide(&desired, &prepared.tags, observed.as_ref(), r.immutable());
         let (outcome, observed) = match (change, observed) {
             (Change::NoChange, Some(o)) => {
                 let o = self.wait_ready(node, &cx, o).await?;
@@ -305,16 +299,11 @@ impl<'a> Engine<'a> {
     async fn destroy_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
-        let (_, recorded_id) = self.inputs(i, run);
-        let inputs = Inputs::default();
-        let tags = self.tags(node);
-        let cx = Cx {
-            node: &node.id,
-            project: &self.opts.project,
-            recorded_id: recorded_id.as_deref(),
-            inputs: &inputs,
-            tags: &tags,
-        };
+        // Deletes read by id or tags only: no inputs.
+        let mut prepared = self.prepare(i, run);
+        prepared.inputs = Inputs::default();
+        let cx = prepared.cx(node, &self.opts.project);
+        let recorded_id = prepared.recorded_id.clone();
         if r.keep_on_destroy() && !self.opts.destroy_data {
             self.finished(node, Outcome::Kept, recorded_id);
             return Ok(Outcome::Kept);
@@ -381,15 +370,9 @@ impl<'a> Engine<'a> {
     async fn plan_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
-        let (inputs, recorded_id) = self.inputs(i, run);
-        let tags = self.tags(node);
-        let cx = Cx {
-            node: &node.id,
-            project: &self.opts.project,
-            recorded_id: recorded_id.as_deref(),
-            inputs: &inputs,
-            tags: &tags,
-        };
+        let prepared = self.prepare(i, run);
+        let cx = prepared.cx(node, &self.opts.project);
+        let inputs = &prepared.inputs;
         self.started_doing(node, "reading");
         let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
@@ -404,7 +387,7 @@ impl<'a> Engine<'a> {
                     forces_replace: true,
                 }],
             },
-            (None, o) => decide(&r.desired(&inputs)?, &tags, o.as_ref(), r.immutable()),
+            (None, o) => decide(&r.desired(inputs)?, &prepared.tags, o.as_ref(), r.immutable()),
         };
         let mut guard = lock(run);
         if let (Change::NoChange | Change::Update { .. }, Some(o)) = (&change, &observed) {
@@ -452,7 +435,8 @@ impl<'a> Engine<'a> {
         .await
     }
 
-    fn inputs(&self, i: usize, run: &Mutex<Run<'_>>) -> (Inputs, Option<String>) {
+    /// What a node's methods get: its dependencies' outputs, its recorded id, its tags.
+    fn prepare(&self, i: usize, run: &Mutex<Run<'_>>) -> Prepared {
         let guard = lock(run);
         let mut inputs = Inputs::default();
         for d in self.graph.deps_of(i) {
@@ -461,12 +445,10 @@ impl<'a> Engine<'a> {
                 inputs.insert(id, o.clone());
             }
         }
-        let recorded = guard.recorded.get(&self.graph.node(i).id).map(|r| r.id.clone());
-        (inputs, recorded)
-    }
-
-    fn tags(&self, node: &Node) -> Tags {
-        ownership_tags(&self.opts.project, &node.id, &node.name, &self.opts.extra_tags)
+        let node = self.graph.node(i);
+        let recorded_id = guard.recorded.get(&node.id).map(|r| r.id.clone());
+        let tags = ownership_tags(&self.opts.project, &node.id, &node.name, &self.opts.extra_tags);
+        Prepared { inputs, recorded_id, tags }
     }
 
     fn record(&self, run: &Mutex<Run<'_>>, node: &Node, o: &Observed, phase: Phase) -> Result<(), ResourceError> {
@@ -508,6 +490,18 @@ impl<'a> Engine<'a> {
 
     fn emit(&self, kind: EventKind) {
         self.events.emit(Event { elapsed: self.started.elapsed(), kind });
+    }
+}
+
+struct Prepared {
+    inputs: Inputs,
+    recorded_id: Option<String>,
+    tags: Tags,
+}
+
+impl Prepared {
+    fn cx<'a>(&'a self, node: &'a Node, project: &'a str) -> Cx<'a> {
+        Cx { node: &node.id, project, recorded_id: self.recorded_id.as_deref(), inputs: &self.inputs, tags: &self.tags }
     }
 }
 

@@ -60,6 +60,29 @@ where
     one(items, kind, id_of)
 }
 
+/// The describe half of [`find`] for EC2's `Describe*` calls, which all take an id list
+/// or filters and answer with a list:
+/// `lookup!(cx, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", alive, id_of)`.
+macro_rules! lookup {
+    ($cx:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
+        $crate::network::ec2::find(
+            $cx,
+            $kind,
+            |q| async {
+                let req = match q {
+                    $crate::network::ec2::Query::Id(id) => $request.$by_id(id),
+                    $crate::network::ec2::Query::Owned(f) => $request.$by_filters(Some(f)),
+                };
+                Ok(req.send().await.map_err($crate::errors::aws($op))?.$list.unwrap_or_default())
+            },
+            $alive,
+            $id_of,
+        )
+        .await
+    };
+}
+pub(crate) use lookup;
+
 fn one<T>(mut items: Vec<T>, kind: &str, id_of: fn(&T) -> Option<&str>) -> Result<Option<T>, ResourceError> {
     match items.len() {
         0 => Ok(None),

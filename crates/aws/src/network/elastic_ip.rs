@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
 
-use super::ec2::{Query, ensure_tags, find, tag_map, tag_spec};
+use super::ec2::{ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct ElasticIp {
@@ -26,14 +26,20 @@ impl Resource for ElasticIp {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_addresses().allocation_ids(id),
-                Query::Owned(f) => self.ec2.describe_addresses().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeAddresses"))?.addresses.unwrap_or_default())
+        let Some(a) = lookup!(
+            cx,
+            "Elastic IP",
+            self.ec2.describe_addresses(),
+            allocation_ids,
+            set_filters,
+            addresses,
+            "DescribeAddresses",
+            |_| true,
+            |a| a.allocation_id()
+        )?
+        else {
+            return Ok(None);
         };
-        let Some(a) = find(cx, "Elastic IP", describe, |_| true, |a| a.allocation_id()).await? else { return Ok(None) };
         let domain = a.domain().map(|d| d.as_str()).unwrap_or("vpc");
         Ok(Some(
             Observed::new(a.allocation_id().unwrap_or_default())

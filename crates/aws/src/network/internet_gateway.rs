@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use super::ec2::{Query, attr, ensure_tags, find, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct InternetGateway {
@@ -23,14 +23,18 @@ impl Resource for InternetGateway {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_internet_gateways().internet_gateway_ids(id),
-                Query::Owned(f) => self.ec2.describe_internet_gateways().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeInternetGateways"))?.internet_gateways.unwrap_or_default())
-        };
-        let Some(igw) = find(cx, "internet gateway", describe, |_| true, |g| g.internet_gateway_id()).await? else {
+        let Some(igw) = lookup!(
+            cx,
+            "internet gateway",
+            self.ec2.describe_internet_gateways(),
+            internet_gateway_ids,
+            set_filters,
+            internet_gateways,
+            "DescribeInternetGateways",
+            |_| true,
+            |g| g.internet_gateway_id()
+        )?
+        else {
             return Ok(None);
         };
         let attached = igw.attachments().iter().filter_map(|a| a.vpc_id()).next().unwrap_or_default();

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{Query, attr, ensure_tags, find, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct NatGateway {
@@ -35,18 +35,24 @@ impl Resource for NatGateway {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_nat_gateways().nat_gateway_ids(id),
-                Query::Owned(f) => self.ec2.describe_nat_gateways().set_filter(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeNatGateways"))?.nat_gateways.unwrap_or_default())
-        };
         // `deleted` and `failed` gateways stay visible for an hour; they are gone to us.
         let alive = |n: &aws_sdk_ec2::types::NatGateway| {
             !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Failed))
         };
-        let Some(n) = find(cx, "NAT gateway", describe, alive, |n| n.nat_gateway_id()).await? else { return Ok(None) };
+        let Some(n) = lookup!(
+            cx,
+            "NAT gateway",
+            self.ec2.describe_nat_gateways(),
+            nat_gateway_ids,
+            set_filter,
+            nat_gateways,
+            "DescribeNatGateways",
+            alive,
+            |n| n.nat_gateway_id()
+        )?
+        else {
+            return Ok(None);
+        };
         let allocation = n.nat_gateway_addresses().iter().find_map(|a| a.allocation_id()).unwrap_or_default();
         let status = match n.state() {
             Some(NatGatewayState::Available) | None => Status::Ready,

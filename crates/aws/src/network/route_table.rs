@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use super::ec2::{Query, attr, ensure_tags, find, set, set_delta, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
 use crate::errors::aws;
 
 const DEFAULT: &str = "0.0.0.0/0";
@@ -46,14 +46,18 @@ impl Resource for RouteTable {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_route_tables().route_table_ids(id),
-                Query::Owned(f) => self.ec2.describe_route_tables().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeRouteTables"))?.route_tables.unwrap_or_default())
-        };
-        let Some(rt) = find(cx, "route table", describe, |_| true, |r| r.route_table_id()).await? else {
+        let Some(rt) = lookup!(
+            cx,
+            "route table",
+            self.ec2.describe_route_tables(),
+            route_table_ids,
+            set_filters,
+            route_tables,
+            "DescribeRouteTables",
+            |_| true,
+            |r| r.route_table_id()
+        )?
+        else {
             return Ok(None);
         };
         let default = rt

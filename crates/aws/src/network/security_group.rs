@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use super::ec2::{Query, attr, ensure_tags, find, members, set, set_delta, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, members, set, set_delta, tag_map, tag_spec};
 use crate::errors::aws;
 
 #[derive(Debug, Clone)]
@@ -152,14 +152,20 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_security_groups().group_ids(id),
-                Query::Owned(f) => self.ec2.describe_security_groups().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeSecurityGroups"))?.security_groups.unwrap_or_default())
+        let Some(sg) = lookup!(
+            cx,
+            "security group",
+            self.ec2.describe_security_groups(),
+            group_ids,
+            set_filters,
+            security_groups,
+            "DescribeSecurityGroups",
+            |_| true,
+            |g| g.group_id()
+        )?
+        else {
+            return Ok(None);
         };
-        let Some(sg) = find(cx, "security group", describe, |_| true, |g| g.group_id()).await? else { return Ok(None) };
         let id = sg.group_id().unwrap_or_default();
         Ok(Some(
             Observed::new(id)
@@ -211,44 +217,29 @@ impl Resource for SecurityGroup {
             let to_perms =
                 |rules: Vec<String>| rules.iter().map(|r| permission(r, &o.id)).collect::<Result<Vec<_>, _>>();
             let (add, remove) = (to_perms(add)?, to_perms(remove)?);
-            if !add.is_empty() {
-                if egress {
+            // Each direction and verb is its own API call with the same shape.
+            macro_rules! send {
+                ($call:ident, $op:literal, $perms:expr) => {
                     self.ec2
-                        .authorize_security_group_egress()
+                        .$call()
                         .group_id(&o.id)
-                        .set_ip_permissions(Some(add))
+                        .set_ip_permissions(Some($perms))
                         .send()
                         .await
-                        .map_err(aws("AuthorizeSecurityGroupEgress"))?;
-                } else {
-                    self.ec2
-                        .authorize_security_group_ingress()
-                        .group_id(&o.id)
-                        .set_ip_permissions(Some(add))
-                        .send()
-                        .await
-                        .map_err(aws("AuthorizeSecurityGroupIngress"))?;
-                }
+                        .map_err(aws($op))
+                        .map(drop)
+                };
             }
-            if !remove.is_empty() {
-                if egress {
-                    self.ec2
-                        .revoke_security_group_egress()
-                        .group_id(&o.id)
-                        .set_ip_permissions(Some(remove))
-                        .send()
-                        .await
-                        .map_err(aws("RevokeSecurityGroupEgress"))?;
-                } else {
-                    self.ec2
-                        .revoke_security_group_ingress()
-                        .group_id(&o.id)
-                        .set_ip_permissions(Some(remove))
-                        .send()
-                        .await
-                        .map_err(aws("RevokeSecurityGroupIngress"))?;
-                }
-            }
+            match (egress, add.is_empty()) {
+                (_, true) => Ok(()),
+                (true, false) => send!(authorize_security_group_egress, "AuthorizeSecurityGroupEgress", add),
+                (false, false) => send!(authorize_security_group_ingress, "AuthorizeSecurityGroupIngress", add),
+            }?;
+            match (egress, remove.is_empty()) {
+                (_, true) => Ok(()),
+                (true, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress", remove),
+                (false, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress", remove),
+            }?;
         }
         Ok(())
     }

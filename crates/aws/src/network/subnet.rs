@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{Query, attr, ensure_tags, find, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct Subnet {
@@ -35,14 +35,20 @@ impl Resource for Subnet {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_subnets().subnet_ids(id),
-                Query::Owned(f) => self.ec2.describe_subnets().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeSubnets"))?.subnets.unwrap_or_default())
+        let Some(s) = lookup!(
+            cx,
+            "subnet",
+            self.ec2.describe_subnets(),
+            subnet_ids,
+            set_filters,
+            subnets,
+            "DescribeSubnets",
+            |_| true,
+            |s| s.subnet_id()
+        )?
+        else {
+            return Ok(None);
         };
-        let Some(s) = find(cx, "subnet", describe, |_| true, |s| s.subnet_id()).await? else { return Ok(None) };
         let status = match s.state() {
             Some(SubnetState::Pending) => Status::Pending("pending".into()),
             _ => Status::Ready,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{Query, attr, ensure_tags, find, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
 
 pub struct Vpc {
@@ -31,14 +31,12 @@ impl Resource for Vpc {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_vpcs().vpc_ids(id),
-                Query::Owned(f) => self.ec2.describe_vpcs().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeVpcs"))?.vpcs.unwrap_or_default())
+        let Some(vpc) =
+            lookup!(cx, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", |_| true, |v| v
+                .vpc_id())?
+        else {
+            return Ok(None);
         };
-        let Some(vpc) = find(cx, "VPC", describe, |_| true, |v| v.vpc_id()).await? else { return Ok(None) };
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         let (support, hostnames) = tokio::try_join!(
             self.dns_attr(&id, VpcAttributeName::EnableDnsSupport),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{Query, attr, ensure_tags, find, set, set_delta, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub enum Placement {
@@ -73,17 +73,21 @@ impl Resource for VpcEndpoint {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let describe = |q: Query| async {
-            let req = match q {
-                Query::Id(id) => self.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id),
-                Query::Owned(f) => self.ec2.describe_vpc_endpoints().set_filters(Some(f)),
-            };
-            Ok(req.send().await.map_err(aws("DescribeVpcEndpoints"))?.vpc_endpoints.unwrap_or_default())
-        };
         let alive = |e: &aws_sdk_ec2::types::VpcEndpoint| {
             !matches!(state(e.state()).as_str(), "deleted" | "failed" | "rejected" | "expired")
         };
-        let Some(e) = find(cx, "VPC endpoint", describe, alive, |e| e.vpc_endpoint_id()).await? else {
+        let Some(e) = lookup!(
+            cx,
+            "VPC endpoint",
+            self.ec2.describe_vpc_endpoints(),
+            vpc_endpoint_ids,
+            set_filters,
+            vpc_endpoints,
+            "DescribeVpcEndpoints",
+            alive,
+            |e| e.vpc_endpoint_id()
+        )?
+        else {
             return Ok(None);
         };
         let status = readiness(e.state());
