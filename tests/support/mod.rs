@@ -118,17 +118,22 @@ impl Harness {
         serde_json::from_str(&std::fs::read_to_string(self.state_path(project)).unwrap()).unwrap()
     }
 
+    /// SDK configuration for talking to the emulator directly (not through the proxy):
+    /// `aws_sdk_x::Client::new(&h.sdk())`.
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "tests");
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(self.emulator.url())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+            .build()
+    }
+
     /// An EC2 client talking to the emulator directly (not through the proxy), for
     /// checking what exists and for making drift out of band.
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "tests");
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new(REGION))
-            .endpoint_url(self.emulator.url())
-            .credentials_provider(creds)
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        aws_sdk_ec2::Client::new(&self.sdk())
     }
 }
 

@@ -13,6 +13,17 @@ use aws_credential_types::provider::ProvideCredentials;
 pub struct Aws {
     pub region: String,
     pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub cloudmap: aws_sdk_servicediscovery::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub dsql: aws_sdk_dsql::Client,
+    pub opensearch: aws_sdk_opensearch::Client,
+    pub amp: aws_sdk_amp::Client,
 }
 
 impl Aws {
@@ -50,6 +61,35 @@ impl Aws {
     }
 
     fn from_config(region: &str, config: &aws_config::SdkConfig) -> Self {
-        Self { region: region.to_string(), ec2: aws_sdk_ec2::Client::new(config) }
+        Self {
+            region: region.to_string(),
+            ec2: aws_sdk_ec2::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            cloudmap: aws_sdk_servicediscovery::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            dsql: aws_sdk_dsql::Client::new(config),
+            opensearch: aws_sdk_opensearch::Client::new(config),
+            amp: aws_sdk_amp::Client::new(config),
+        }
+    }
+
+    /// `aws`, `aws-cn` or `aws-us-gov`, for the ARNs we write ourselves.
+    pub fn partition(&self) -> &'static str {
+        partition(&self.region)
+    }
+}
+
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }

@@ -2,8 +2,12 @@
 //! `Resource` trait; the stack graph built from deploy.yaml; the one error classifier.
 
 mod clients;
+pub mod documents;
 pub mod errors;
+pub mod iam;
 pub mod network;
+pub mod platform;
+pub mod services;
 pub mod stack;
 
 pub use clients::Aws;

@@ -5,7 +5,14 @@
 use temporalctl_config::{Deploy, network_layout};
 use temporalctl_engine::{Graph, GraphBuilder, GraphError};
 
+use std::sync::Arc;
+
+use temporalctl_engine::{Inputs, ResourceError};
+
 use crate::Aws;
+use crate::documents::iam as iam_doc;
+use crate::iam::instance_profile::InstanceProfile;
+use crate::iam::role::Role;
 use crate::network::elastic_ip::ElasticIp;
 use crate::network::internet_gateway::InternetGateway;
 use crate::network::nat_gateway::NatGateway;
@@ -14,6 +21,14 @@ use crate::network::security_group::{Rule, SecurityGroup, Source};
 use crate::network::subnet::Subnet;
 use crate::network::vpc::Vpc;
 use crate::network::vpc_endpoint::{Placement, VpcEndpoint};
+use crate::platform::cluster::Cluster;
+use crate::platform::log_group::LogGroup;
+use crate::platform::namespace::Namespace;
+use crate::platform::parameter::AdotParameter;
+use crate::platform::prometheus::Workspace;
+use crate::platform::repository::Repository;
+use crate::platform::secret::GrafanaSecret;
+use crate::services::SERVICES;
 
 pub const VPC: &str = "vpc";
 pub const PUBLIC_SUBNET: &str = "subnet/public";
@@ -32,11 +47,154 @@ pub fn endpoint(suffix: &str) -> String {
     format!("vpc-endpoint/{suffix}")
 }
 
+pub const EXEC_LOG_GROUP: &str = "log-group/ecs-exec";
+pub const GRAFANA_SECRET: &str = "secret/grafana-admin";
+pub const WORKSPACE: &str = "prometheus-workspace";
+pub const ADOT_PARAMETER: &str = "ssm-parameter/adot-config";
+pub const NAMESPACE: &str = "cloudmap-namespace";
+pub const CLUSTER: &str = "ecs-cluster";
+pub const EXECUTION_ROLE: &str = "iam-role/ecs-execution";
+pub const INSTANCE_ROLE: &str = "iam-role/ecs-instance";
+pub const INSTANCE_PROFILE: &str = "iam-instance-profile/ecs-instance";
+
+pub fn log_group(service: &str) -> String {
+    format!("log-group/{service}")
+}
+
+pub fn task_role(service: &str) -> String {
+    format!("iam-role/task-{service}")
+}
+
 /// Build the whole graph for a validated deployment.
 pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
     let mut g = GraphBuilder::default();
     network(&mut g, d, aws);
+    platform(&mut g, d, aws);
+    identities(&mut g, d, aws);
     g.build()
+}
+
+/// Logs, the Grafana secret, images, metrics, service discovery and the cluster.
+fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let retention = d.logs.retention_days as i32;
+    for kind in SERVICES {
+        let name = format!("/ecs/{p}/{}", kind.container);
+        g.add(
+            log_group(kind.key),
+            name.clone(),
+            &[],
+            LogGroup { logs: aws.logs.clone(), name, retention_days: retention },
+        );
+    }
+    let exec_logs = format!("/ecs/{p}/ecs-exec");
+    g.add(
+        EXEC_LOG_GROUP,
+        exec_logs.clone(),
+        &[],
+        LogGroup { logs: aws.logs.clone(), name: exec_logs, retention_days: retention },
+    );
+    let secret = format!("{p}/grafana-admin");
+    g.add(
+        GRAFANA_SECRET,
+        secret.clone(),
+        &[],
+        GrafanaSecret { sm: aws.secrets.clone(), name: secret, admin_user: d.grafana.admin_user.clone() },
+    );
+    for (node, repo) in
+        [("ecr-repository/server", "temporal-server"), ("ecr-repository/admin-tools", "temporal-admin-tools")]
+    {
+        let name = format!("{p}/{repo}");
+        g.add(node, name.clone(), &[], Repository { ecr: aws.ecr.clone(), name });
+    }
+    let alias = d.prometheus.alias.clone().unwrap_or_else(|| format!("{p}-metrics"));
+    g.add(WORKSPACE, alias.clone(), &[], Workspace { amp: aws.amp.clone(), alias });
+    let parameter = format!("/{p}/adot/collector-config");
+    g.add(
+        ADOT_PARAMETER,
+        parameter.clone(),
+        &[WORKSPACE],
+        AdotParameter { ssm: aws.ssm.clone(), name: parameter, region: d.region.clone(), workspace: WORKSPACE.into() },
+    );
+    g.add(NAMESPACE, p.clone(), &[], Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
+    g.add(
+        CLUSTER,
+        format!("{p}-cluster"),
+        &[EXEC_LOG_GROUP, NAMESPACE],
+        Cluster {
+            ecs: aws.ecs.clone(),
+            name: format!("{p}-cluster"),
+            exec_log_group: EXEC_LOG_GROUP.into(),
+            namespace: NAMESPACE.into(),
+        },
+    );
+}
+
+/// IAM: the task execution role, the instances' role and profile, and the task roles
+/// whose policies need no data store (the Temporal services' come with DSQL and OpenSearch).
+fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let partition = aws.partition();
+    let managed = |name: &str| format!("arn:{partition}:iam::aws:policy/{name}");
+    let arns = |inputs: &Inputs| -> Result<iam_doc::Arns, ResourceError> {
+        let output = |node: &str, key: &str| inputs.get(node, key).map(String::from).unwrap_or_default();
+        Ok(iam_doc::Arns {
+            dsql_cluster: String::new(),
+            opensearch_domain: String::new(),
+            amp_workspace: output(WORKSPACE, "arn"),
+            grafana_secret: output(GRAFANA_SECRET, "arn"),
+            adot_parameter: output(ADOT_PARAMETER, "arn"),
+            exec_log_group: output(EXEC_LOG_GROUP, "arn"),
+        })
+    };
+    g.add(
+        EXECUTION_ROLE,
+        format!("{p}-ecs-execution"),
+        &[GRAFANA_SECRET, ADOT_PARAMETER],
+        Role {
+            iam: aws.iam.clone(),
+            name: format!("{p}-ecs-execution"),
+            trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+            managed: vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
+            inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs)?)))),
+        },
+    );
+    g.add(
+        INSTANCE_ROLE,
+        format!("{p}-ecs-instance"),
+        &[],
+        Role {
+            iam: aws.iam.clone(),
+            name: format!("{p}-ecs-instance"),
+            trust: iam_doc::trust("ec2.amazonaws.com"),
+            managed: vec![
+                managed("service-role/AmazonEC2ContainerServiceforEC2Role"),
+                managed("AmazonSSMManagedInstanceCore"),
+            ],
+            inline: None,
+        },
+    );
+    g.add(
+        INSTANCE_PROFILE,
+        format!("{p}-ecs-instance"),
+        &[INSTANCE_ROLE],
+        InstanceProfile { iam: aws.iam.clone(), name: format!("{p}-ecs-instance"), role: INSTANCE_ROLE.into() },
+    );
+    for kind in SERVICES.iter().filter(|k| !k.is_temporal()) {
+        let name = format!("{p}-{}-task", kind.key);
+        g.add(
+            task_role(kind.key),
+            name.clone(),
+            &[EXEC_LOG_GROUP, WORKSPACE, GRAFANA_SECRET, ADOT_PARAMETER],
+            Role {
+                iam: aws.iam.clone(),
+                name,
+                trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+                managed: vec![],
+                inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::task(kind, &arns(inputs)?)))),
+            },
+        );
+    }
 }
 
 fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {

@@ -1,0 +1,316 @@
+//! ECS task definitions, as the `RegisterTaskDefinition` document (camelCase, exactly
+//! what is sent), rendered from the deployment: ARM64, awsvpc, named ports, awslogs with
+//! per-service stream prefixes, init process, the tmpfs of seed 002 on the four Temporal
+//! services, secrets through `secrets`, never in `environment`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::documents::temporal;
+use crate::services::ServiceKind;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinition {
+    pub family: String,
+    pub requires_compatibilities: Vec<String>,
+    pub network_mode: String,
+    pub cpu: String,
+    pub memory: String,
+    pub runtime_platform: RuntimePlatform,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub container_definitions: Vec<Container>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimePlatform {
+    pub cpu_architecture: String,
+    pub operating_system_family: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    /// Soft limit: leaves room in the task for the Service Connect proxy.
+    pub memory_reservation: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    pub port_mappings: Vec<PortMapping>,
+    pub environment: Vec<NameValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    pub log_configuration: LogConfiguration,
+    pub linux_parameters: LinuxParameters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    pub name: String,
+    pub container_port: i32,
+    pub protocol: String,
+    pub app_protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Secret {
+    pub name: String,
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    pub log_driver: String,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxParameters {
+    pub init_process_enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tmpfs {
+    pub container_path: String,
+    /// MiB.
+    pub size: i32,
+    pub mount_options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+    pub start_period: i32,
+}
+
+/// Everything a task definition is rendered from.
+pub struct Inputs<'a> {
+    pub project: &'a str,
+    pub region: &'a str,
+    pub cpu: u32,
+    pub memory: u32,
+    pub image: &'a str,
+    pub execution_role_arn: &'a str,
+    pub task_role_arn: &'a str,
+    pub log_group: &'a str,
+    /// The user's extra environment from deploy.yaml.
+    pub environment: &'a BTreeMap<String, String>,
+    /// Temporal services: the rendered server config.
+    pub temporal_config: Option<&'a str>,
+    /// Grafana: its admin secret; ADOT: its config parameter.
+    pub secret_arn: Option<&'a str>,
+}
+
+/// Memory ECS Service Connect's proxy takes from each task (temporal-notes).
+const PROXY_MEMORY: u32 = 64;
+
+pub fn family(project: &str, kind: &ServiceKind) -> String {
+    format!("{project}-{}", kind.container)
+}
+
+pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
+    let mut env: BTreeMap<String, String> = BTreeMap::from([("AWS_REGION".into(), i.region.into())]);
+    let mut secrets = Vec::new();
+    let mut command = Vec::new();
+    let mut tmpfs = Vec::new();
+    let mut health_check = None;
+    if let Some(role) = kind.temporal_role {
+        env.insert("TEMPORAL_SERVICES".into(), role.into());
+        env.insert("SERVICES".into(), role.into());
+        env.insert("BIND_ON_IP".into(), "0.0.0.0".into());
+        env.insert("PROMETHEUS_ENDPOINT".into(), "0.0.0.0:9090".into());
+        env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
+        command = temporal::start_command(kind);
+        tmpfs.push(Tmpfs {
+            container_path: temporal::CONFIG_DIR.into(),
+            size: 1,
+            mount_options: vec!["noexec".into(), "nosuid".into()],
+        });
+    }
+    match kind.key {
+        "frontend" => {
+            // The images carry no grpc_health_probe: check the gRPC port answers.
+            health_check = Some(HealthCheck {
+                command: vec!["CMD-SHELL".into(), "nc -z 127.0.0.1 7233 || exit 1".into()],
+                interval: 30,
+                timeout: 5,
+                retries: 3,
+                start_period: 60,
+            });
+        }
+        "ui" => {
+            env.insert("TEMPORAL_ADDRESS".into(), "temporal-frontend:7233".into());
+            env.insert("TEMPORAL_CORS_ORIGINS".into(), "http://localhost:8080".into());
+        }
+        "grafana" => {
+            env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), "false".into());
+            env.insert("GF_AUTH_SIGV4_AUTH_ENABLED".into(), "true".into());
+            env.insert("GF_SERVER_ROOT_URL".into(), "http://localhost:3000".into());
+            let secret = i.secret_arn.unwrap_or_default();
+            secrets
+                .push(Secret { name: "GF_SECURITY_ADMIN_USER".into(), value_from: format!("{secret}:admin_user::") });
+            secrets.push(Secret {
+                name: "GF_SECURITY_ADMIN_PASSWORD".into(),
+                value_from: format!("{secret}:admin_password::"),
+            });
+        }
+        "adot" => {
+            command = vec!["--config".into(), "env:AOT_CONFIG_CONTENT".into()];
+            secrets.push(Secret {
+                name: "AOT_CONFIG_CONTENT".into(),
+                value_from: i.secret_arn.unwrap_or_default().into(),
+            });
+        }
+        _ => {}
+    }
+    env.extend(i.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let log_options = BTreeMap::from([
+        ("awslogs-group".to_string(), i.log_group.to_string()),
+        ("awslogs-region".to_string(), i.region.to_string()),
+        ("awslogs-stream-prefix".to_string(), kind.container.to_string()),
+        ("awslogs-create-group".to_string(), "true".to_string()),
+    ]);
+    TaskDefinition {
+        family: family(i.project, kind),
+        requires_compatibilities: vec!["EC2".into()],
+        network_mode: "awsvpc".into(),
+        cpu: i.cpu.to_string(),
+        memory: i.memory.to_string(),
+        runtime_platform: RuntimePlatform { cpu_architecture: "ARM64".into(), operating_system_family: "LINUX".into() },
+        execution_role_arn: i.execution_role_arn.into(),
+        task_role_arn: i.task_role_arn.into(),
+        container_definitions: vec![Container {
+            name: kind.container.into(),
+            image: i.image.into(),
+            essential: true,
+            memory_reservation: i.memory.saturating_sub(PROXY_MEMORY).max(64) as i32,
+            command,
+            port_mappings: kind
+                .ports
+                .iter()
+                .map(|(name, port)| PortMapping {
+                    name: (*name).into(),
+                    container_port: *port,
+                    protocol: "tcp".into(),
+                    app_protocol: if *name == "grpc" { "grpc" } else { "http" }.into(),
+                })
+                .collect(),
+            environment: env.into_iter().map(|(name, value)| NameValue { name, value }).collect(),
+            secrets,
+            log_configuration: LogConfiguration { log_driver: "awslogs".into(), options: log_options },
+            linux_parameters: LinuxParameters { init_process_enabled: true, tmpfs },
+            health_check,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::{SERVICES, service};
+
+    fn inputs<'a>(kind: &ServiceKind, env: &'a BTreeMap<String, String>) -> Inputs<'a> {
+        Inputs {
+            project: "demo",
+            region: "us-east-1",
+            cpu: 512,
+            memory: 1024,
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:latest",
+            execution_role_arn: "arn:aws:iam::123456789012:role/demo-ecs-execution",
+            task_role_arn: "arn:aws:iam::123456789012:role/demo-task",
+            log_group: "/ecs/demo/service",
+            environment: env,
+            temporal_config: kind.is_temporal().then_some("# enable-template\n..."),
+            secret_arn: match kind.key {
+                "grafana" => Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/grafana-admin-AbCdEf"),
+                "adot" => Some("arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config"),
+                _ => None,
+            },
+        }
+    }
+
+    #[test]
+    fn snapshots_of_every_service() {
+        let env = BTreeMap::new();
+        for kind in SERVICES {
+            insta::assert_json_snapshot!(format!("task-definition-{}", kind.key), render(kind, &inputs(kind, &env)));
+        }
+    }
+
+    /// Seed 002's properties 2, 3, 5, 6, 10 and 14 on every rendered definition.
+    #[test]
+    fn seed_properties_hold_for_every_service() {
+        let env = BTreeMap::new();
+        for kind in SERVICES {
+            let td = render(kind, &inputs(kind, &env));
+            let c = &td.container_definitions[0];
+            assert_eq!(td.runtime_platform.cpu_architecture, "ARM64", "{}", kind.key);
+            assert!(c.linux_parameters.init_process_enabled);
+            assert_eq!(c.log_configuration.log_driver, "awslogs");
+            assert_eq!(c.log_configuration.options["awslogs-create-group"], "true");
+            assert_eq!(c.log_configuration.options["awslogs-stream-prefix"], kind.container);
+            assert!(c.environment.iter().all(|e| !e.name.contains("PASSWORD")), "no secret in environment");
+            let tmpfs = &c.linux_parameters.tmpfs;
+            if kind.is_temporal() {
+                assert_eq!(tmpfs[0].container_path, "/etc/temporal/config/dynamicconfig");
+                assert_eq!(tmpfs[0].mount_options, vec!["noexec", "nosuid"]);
+            } else {
+                assert!(tmpfs.is_empty());
+            }
+        }
+        let ports = |k: &str| {
+            render(service(k), &inputs(service(k), &env)).container_definitions[0]
+                .port_mappings
+                .iter()
+                .map(|p| p.container_port)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ports("history"), vec![7234, 6934, 9090]);
+        assert_eq!(ports("matching"), vec![7235, 6935, 9090]);
+        assert_eq!(ports("frontend"), vec![7233, 6933, 9090]);
+        assert_eq!(ports("worker"), vec![7239, 6939, 9090]);
+        assert_eq!(ports("ui"), vec![8080]);
+        let grafana = render(service("grafana"), &inputs(service("grafana"), &env));
+        assert!(
+            grafana.container_definitions[0]
+                .secrets
+                .iter()
+                .any(|s| s.name == "GF_SECURITY_ADMIN_PASSWORD" && s.value_from.ends_with(":admin_password::"))
+        );
+    }
+
+    #[test]
+    fn user_environment_is_added_and_wins() {
+        let env = BTreeMap::from([("LOG_LEVEL".to_string(), "debug".to_string())]);
+        let td = render(service("history"), &inputs(service("history"), &env));
+        assert!(
+            td.container_definitions[0]
+                .environment
+                .contains(&NameValue { name: "LOG_LEVEL".into(), value: "debug".into() })
+        );
+    }
+}

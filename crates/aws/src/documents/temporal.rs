@@ -1,0 +1,159 @@
+//! The Temporal server configuration and the container start command that installs it.
+//!
+//! The server image's own template knows neither DSQL nor OpenSearch request signing, so
+//! the deployment renders its own config (this module, pure), passes it in the environment
+//! (`TEMPORAL_SERVER_CONFIG`), and the start command writes it to the tmpfs mount, learns
+//! the task's IP from the ECS metadata endpoint for the membership broadcast address, and
+//! starts the server with `--config-file`.
+
+use crate::services::{SERVICES, ServiceKind};
+
+/// Where the start command writes the config (the writable tmpfs of seed 002).
+pub const CONFIG_DIR: &str = "/etc/temporal/config/dynamicconfig";
+
+pub struct ServerConfig<'a> {
+    pub dsql_endpoint: &'a str,
+    pub opensearch_endpoint: &'a str,
+    pub visibility_index: &'a str,
+    pub region: &'a str,
+    pub history_shards: u32,
+}
+
+/// The server config YAML shared by the four Temporal services. `{{ env … }}` is
+/// Temporal's own template syntax, resolved in the container (enabled by the first line).
+pub fn server_config(c: &ServerConfig<'_>) -> String {
+    let mut services = String::new();
+    for s in SERVICES.iter().filter(|s| s.is_temporal()) {
+        services.push_str(&format!(
+            "  {}:\n    rpc:\n      grpcPort: {}\n      membershipPort: {}\n      bindOnIP: 0.0.0.0\n",
+            s.key,
+            s.port("grpc").unwrap_or_default(),
+            s.port("membership").unwrap_or_default()
+        ));
+    }
+    format!(
+        "\
+# enable-template
+log:
+  stdout: true
+  level: info
+persistence:
+  numHistoryShards: {shards}
+  defaultStore: dsql
+  visibilityStore: opensearch
+  datastores:
+    dsql:
+      sql:
+        # IAM authentication: the DSQL plugin generates and refreshes auth tokens itself.
+        pluginName: dsql
+        databaseName: postgres
+        connectAddr: \"{dsql}:5432\"
+        connectProtocol: tcp
+        user: admin
+        maxConns: 20
+        maxIdleConns: 20
+        maxConnLifetime: 55m
+        tls:
+          enabled: true
+    opensearch:
+      elasticsearch:
+        version: v8
+        url:
+          scheme: https
+          host: \"{os}:443\"
+        indices:
+          visibility: {index}
+        aws-request-signing:
+          enabled: true
+          region: {region}
+          credentialProvider: aws-sdk-default
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: \"{{{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}}}\"
+  metrics:
+    prometheus:
+      timerType: histogram
+      listenAddress: \"0.0.0.0:9090\"
+services:
+{services}clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: temporal-frontend:7233
+dcRedirectionPolicy:
+  policy: noop
+archival:
+  history:
+    state: disabled
+  visibility:
+    state: disabled
+namespaceDefaults:
+  archival:
+    history:
+      state: disabled
+    visibility:
+      state: disabled
+publicClient:
+  hostPort: temporal-frontend:7233
+",
+        shards = c.history_shards,
+        dsql = c.dsql_endpoint,
+        os = c.opensearch_endpoint,
+        index = c.visibility_index,
+        region = c.region,
+    )
+}
+
+/// The container command for a Temporal service: install the config, find our IP, start.
+pub fn start_command(kind: &ServiceKind) -> Vec<String> {
+    let role = kind.temporal_role.unwrap_or(kind.key);
+    let script = format!(
+        "set -eu\n\
+         printf '%s' \"$TEMPORAL_SERVER_CONFIG\" > {CONFIG_DIR}/temporal.yaml\n\
+         TEMPORAL_BROADCAST_ADDRESS=$(wget -qO- \"$ECS_CONTAINER_METADATA_URI_V4\" | sed -n 's/.*\"IPv4Addresses\":\\[\"\\([0-9.]*\\)\".*/\\1/p')\n\
+         export TEMPORAL_BROADCAST_ADDRESS\n\
+         exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml --allow-no-auth start --service {role}"
+    );
+    vec!["/bin/sh".into(), "-c".into(), script]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::service;
+
+    fn config() -> String {
+        server_config(&ServerConfig {
+            dsql_endpoint: "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws",
+            opensearch_endpoint: "vpc-demo-visibility-abc.us-east-1.es.amazonaws.com",
+            visibility_index: "temporal_visibility_v1_dev",
+            region: "us-east-1",
+            history_shards: 4,
+        })
+    }
+
+    #[test]
+    fn snapshots() {
+        insta::assert_snapshot!("temporal-server-config", config());
+        insta::assert_snapshot!("temporal-start-history", start_command(service("history")).join("\n"));
+    }
+
+    #[test]
+    fn binds_everywhere_broadcasts_the_task_ip_and_uses_the_configured_shards() {
+        let c = config();
+        assert_eq!(c.lines().next(), Some("# enable-template"));
+        assert_eq!(c.matches("bindOnIP: 0.0.0.0").count(), 4);
+        assert!(c.contains("broadcastAddress: \"{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}\""));
+        assert!(c.contains("numHistoryShards: 4"));
+        assert!(c.contains("grpcPort: 7234") && c.contains("membershipPort: 6934"));
+        assert!(c.contains("aws-request-signing:\n          enabled: true"));
+        assert!(!c.to_lowercase().contains("password"), "DSQL uses IAM auth, never a stored password");
+    }
+}

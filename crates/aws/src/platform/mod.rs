@@ -1,0 +1,17 @@
+//! Shared services of the stack: log groups, the Grafana secret, the ADOT parameter, ECR
+//! repositories, the Prometheus workspace, the Cloud Map namespace, the ECS cluster.
+
+pub mod cluster;
+pub mod log_group;
+pub mod namespace;
+pub mod parameter;
+pub mod prometheus;
+pub mod repository;
+pub mod secret;
+
+use temporalctl_engine::Tags;
+
+/// Tags as a string map, the shape most non-EC2 services take.
+pub fn tag_map(tags: &Tags) -> std::collections::HashMap<String, String> {
+    tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}

@@ -1,0 +1,115 @@
+//! The Cloud Map HTTP namespace Service Connect uses. Creating and deleting it are
+//! asynchronous operations; the engine waits on the namespace itself.
+
+use async_trait::async_trait;
+use aws_sdk_servicediscovery::types::Tag;
+use temporalctl_engine::{
+    Attrs, Cx, ErrorClass, Inputs, Observed, Resource, ResourceError, Status, TAG_NODE, TAG_PROJECT,
+};
+
+use crate::errors::aws;
+
+pub struct Namespace {
+    pub sd: aws_sdk_servicediscovery::Client,
+    pub name: String,
+}
+
+/// Recorded while the create operation runs, before the namespace has an id.
+const OPERATION: &str = "operation:";
+
+fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
+    cx.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
+        .collect()
+}
+
+#[async_trait]
+impl Resource for Namespace {
+    fn kind(&self) -> &'static str {
+        "cloudmap-namespace"
+    }
+
+    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([("name".into(), self.name.clone())]))
+    }
+
+    fn immutable(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        // Names are not unique in Cloud Map: ours is the one carrying our tags.
+        let out = self.sd.list_namespaces().send().await.map_err(aws("ListNamespaces"))?;
+        let mut ours = Vec::new();
+        for ns in out.namespaces().iter().filter(|n| n.name() == Some(self.name.as_str())) {
+            let arn = ns.arn().unwrap_or_default();
+            let t =
+                self.sd.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws("ListTagsForResource"))?;
+            let tags: temporalctl_engine::Tags =
+                t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            if tags.get(TAG_PROJECT).map(String::as_str) == Some(cx.project)
+                && tags.get(TAG_NODE).map(String::as_str) == Some(cx.node)
+            {
+                ours.push(
+                    Observed::new(ns.id().unwrap_or_default())
+                        .attr("name", &self.name)
+                        .output("arn", arn)
+                        .output("name", &self.name)
+                        .tags(tags),
+                );
+            }
+        }
+        if ours.len() > 1 {
+            let ids: Vec<&str> = ours.iter().map(|o| o.id.as_str()).collect();
+            return Err(ResourceError::new(
+                ErrorClass::Conflict,
+                format!(
+                    "found {} namespaces carrying this node's tags ({}); delete the extra ones",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            ));
+        }
+        Ok(ours.pop())
+    }
+
+    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+        let out = self
+            .sd
+            .create_http_namespace()
+            .name(&self.name)
+            .description("Service Connect namespace (temporalctl)")
+            .set_tags(Some(tags(cx)?))
+            .send()
+            .await
+            .map_err(aws("CreateHttpNamespace"))?;
+        let operation = out.operation_id().unwrap_or_default();
+        Ok(Observed::new(format!("{OPERATION}{operation}"))
+            .tags(cx.tags.clone())
+            .status(Status::Pending("creating".into())))
+    }
+
+    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+        if changed.iter().any(|c| c == "tags") {
+            let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+            self.sd
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags(cx)?))
+                .send()
+                .await
+                .map_err(aws("TagResource"))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        self.sd.delete_namespace().id(&o.id).send().await.map_err(aws("DeleteNamespace"))?;
+        Ok(())
+    }
+
+    fn delete_is_async(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,137 @@
+//! The Amazon Managed Prometheus workspace the ADOT collector writes to.
+
+use async_trait::async_trait;
+use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, TAG_NODE, TAG_PROJECT};
+
+use crate::errors::aws;
+
+pub struct Workspace {
+    pub amp: aws_sdk_amp::Client,
+    pub alias: String,
+}
+
+fn status(s: Option<&WorkspaceStatus>) -> Option<Status> {
+    match s.map(|s| s.status_code()) {
+        Some(WorkspaceStatusCode::CreationFailed) => None,
+        Some(WorkspaceStatusCode::Active | WorkspaceStatusCode::Updating) | None => Some(Status::Ready),
+        Some(other) => Some(Status::Pending(other.as_str().to_lowercase())),
+    }
+}
+
+#[async_trait]
+impl Resource for Workspace {
+    fn kind(&self) -> &'static str {
+        "prometheus-workspace"
+    }
+
+    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([("alias".into(), self.alias.clone())]))
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        // Aliases are not unique: the id we recorded, else the workspace carrying our tags.
+        let id = match cx.recorded_id {
+            Some(id) => Some(id.to_string()),
+            None => {
+                let out = self.amp.list_workspaces().alias(&self.alias).send().await.map_err(aws("ListWorkspaces"))?;
+                let ours: Vec<String> = out
+                    .workspaces()
+                    .iter()
+                    .filter(|w| {
+                        w.tags().is_some_and(|t| {
+                            t.get(TAG_PROJECT).map(String::as_str) == Some(cx.project)
+                                && t.get(TAG_NODE).map(String::as_str) == Some(cx.node)
+                        })
+                    })
+                    .map(|w| w.workspace_id().to_string())
+                    .collect();
+                if ours.len() > 1 {
+                    return Err(ResourceError::new(
+                        temporalctl_engine::ErrorClass::Conflict,
+                        format!(
+                            "found {} Prometheus workspaces carrying this node's tags ({}); delete the extra ones",
+                            ours.len(),
+                            ours.join(", ")
+                        ),
+                    ));
+                }
+                ours.into_iter().next()
+            }
+        };
+        let Some(id) = id else { return Ok(None) };
+        let w = match self.amp.describe_workspace().workspace_id(&id).send().await.map_err(aws("DescribeWorkspace")) {
+            Ok(out) => out.workspace.ok_or_else(|| ResourceError::fatal("DescribeWorkspace returned nothing"))?,
+            Err(e) if e.is_not_found() && cx.recorded_id.is_some() => {
+                return self.read(&Cx { recorded_id: None, ..*cx }).await;
+            }
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(status) = status(w.status()) else { return Ok(None) };
+        Ok(Some(
+            Observed::new(w.workspace_id())
+                .attr("alias", w.alias().unwrap_or_default())
+                .output("arn", w.arn())
+                .output("prometheus-endpoint", w.prometheus_endpoint().unwrap_or_default())
+                .tags(w.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+                .status(status),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+        let out = self
+            .amp
+            .create_workspace()
+            .alias(&self.alias)
+            .set_tags(Some(super::tag_map(cx.tags)))
+            .send()
+            .await
+            .map_err(aws("CreateWorkspace"))?;
+        let status = status(out.status()).unwrap_or(Status::Pending("creating".into()));
+        if status == Status::Ready {
+            // Already active: one read for the endpoint dependents need.
+            if let Some(o) = self.read(&Cx { recorded_id: Some(out.workspace_id()), ..*cx }).await? {
+                return Ok(o);
+            }
+        }
+        Ok(Observed::new(out.workspace_id()).output("arn", out.arn()).tags(cx.tags.clone()).status(status))
+    }
+
+    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+        for field in changed {
+            match field.as_str() {
+                "alias" => {
+                    self.amp
+                        .update_workspace_alias()
+                        .workspace_id(&o.id)
+                        .alias(&self.alias)
+                        .send()
+                        .await
+                        .map_err(aws("UpdateWorkspaceAlias"))?;
+                }
+                "tags" => {
+                    let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+                    self.amp
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .set_tags(Some(super::tag_map(cx.tags)))
+                        .send()
+                        .await
+                        .map_err(aws("TagResource"))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        self.amp.delete_workspace().workspace_id(&o.id).send().await.map_err(aws("DeleteWorkspace"))?;
+        Ok(())
+    }
+
+    fn delete_is_async(&self) -> bool {
+        true
+    }
+}

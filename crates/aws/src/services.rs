@@ -1,0 +1,108 @@
+//! The seven ECS services of seed 002 and the facts everything else derives from:
+//! ports, Service Connect role, scale wave, whether it runs Temporal.
+
+/// How a service takes part in Service Connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// Discoverable as `temporal-<name>` on its gRPC port, and a client of the others.
+    ClientServer,
+    /// Reaches the discoverable services, is not itself discoverable.
+    ClientOnly,
+    None,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceKind {
+    /// `history`, `matching`, … (the key in deploy.yaml).
+    pub key: &'static str,
+    /// Container name; also the log stream prefix.
+    pub container: &'static str,
+    /// The Temporal role (`TEMPORAL_SERVICES`), for the four server services.
+    pub temporal_role: Option<&'static str>,
+    /// (port name, container port).
+    pub ports: &'static [(&'static str, i32)],
+    pub connect: Connect,
+    /// Scale-up wave (seed 002's order); `down` goes in reverse.
+    pub wave: u8,
+}
+
+impl ServiceKind {
+    pub fn is_temporal(&self) -> bool {
+        self.temporal_role.is_some()
+    }
+    pub fn port(&self, name: &str) -> Option<i32> {
+        self.ports.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
+    /// The Service Connect / DNS name other services use.
+    pub fn discovery_name(&self) -> String {
+        format!("temporal-{}", self.key)
+    }
+}
+
+pub const SERVICES: &[ServiceKind] = &[
+    ServiceKind {
+        key: "history",
+        container: "temporal-history",
+        temporal_role: Some("history"),
+        ports: &[("grpc", 7234), ("membership", 6934), ("metrics", 9090)],
+        connect: Connect::ClientServer,
+        wave: 1,
+    },
+    ServiceKind {
+        key: "matching",
+        container: "temporal-matching",
+        temporal_role: Some("matching"),
+        ports: &[("grpc", 7235), ("membership", 6935), ("metrics", 9090)],
+        connect: Connect::ClientServer,
+        wave: 1,
+    },
+    ServiceKind {
+        key: "frontend",
+        container: "temporal-frontend",
+        temporal_role: Some("frontend"),
+        ports: &[("grpc", 7233), ("membership", 6933), ("metrics", 9090)],
+        connect: Connect::ClientServer,
+        wave: 2,
+    },
+    ServiceKind {
+        key: "worker",
+        container: "temporal-worker",
+        temporal_role: Some("worker"),
+        ports: &[("grpc", 7239), ("membership", 6939), ("metrics", 9090)],
+        connect: Connect::ClientOnly,
+        wave: 3,
+    },
+    ServiceKind {
+        key: "ui",
+        container: "temporal-ui",
+        temporal_role: None,
+        ports: &[("http", 8080)],
+        connect: Connect::ClientOnly,
+        wave: 3,
+    },
+    ServiceKind {
+        key: "grafana",
+        container: "grafana",
+        temporal_role: None,
+        ports: &[("http", 3000)],
+        connect: Connect::None,
+        wave: 4,
+    },
+    ServiceKind {
+        key: "adot",
+        container: "adot-collector",
+        temporal_role: None,
+        ports: &[],
+        connect: Connect::ClientOnly,
+        wave: 4,
+    },
+];
+
+pub fn service(key: &str) -> &'static ServiceKind {
+    SERVICES.iter().find(|s| s.key == key).expect("known service")
+}
+
+/// Task-to-task ranges among the four Temporal services (gRPC and membership).
+pub const TEMPORAL_GRPC_RANGE: (i32, i32) = (7233, 7239);
+pub const TEMPORAL_MEMBERSHIP_RANGE: (i32, i32) = (6933, 6939);
+pub const METRICS_PORT: i32 = 9090;

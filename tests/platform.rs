@@ -1,0 +1,149 @@
+//! The shared platform (logs, Grafana secret, ECR, AMP, ADOT parameter, Cloud Map, ECS
+//! cluster) and the IAM roles, against moto through the recording proxy.
+
+mod support;
+
+use support::{Harness, block_on};
+
+const PROJECT: &str = "itplat";
+
+fn deploy() -> String {
+    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\nlogs:\n  retention_days: 14\n")
+}
+
+fn secret_value(h: &Harness) -> serde_json::Value {
+    let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
+    let out = block_on(sm.get_secret_value().secret_id(format!("{PROJECT}/grafana-admin")).send()).unwrap();
+    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+}
+
+#[test]
+fn up_builds_the_platform_with_tags_and_settings_from_the_config() {
+    let h = Harness::new("plat-up", &deploy());
+    let run = h.run(&["up"]).ok();
+    let sdk = h.sdk();
+    block_on(async {
+        // Log groups: one per service plus ECS Exec, each with the configured retention.
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
+        let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+        assert_eq!(names.len(), 8, "{names:?}");
+        assert!(names.contains(&"/ecs/itplat/ecs-exec") && names.contains(&"/ecs/itplat/temporal-history"));
+        assert!(groups.log_groups().iter().all(|g| g.retention_in_days() == Some(14)));
+
+        // The cluster: Container Insights, ECS Exec logging to its group, Service Connect namespace.
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let clusters = ecs
+            .describe_clusters()
+            .clusters("itplat-cluster")
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .include(aws_sdk_ecs::types::ClusterField::Settings)
+            .include(aws_sdk_ecs::types::ClusterField::Configurations)
+            .send()
+            .await
+            .unwrap();
+        let c = &clusters.clusters()[0];
+        assert_eq!(c.settings()[0].value(), Some("enabled"));
+        let exec = c.configuration().unwrap().execute_command_configuration().unwrap();
+        assert_eq!(exec.log_configuration().unwrap().cloud_watch_log_group_name(), Some("/ecs/itplat/ecs-exec"));
+        assert!(c.service_connect_defaults().unwrap().namespace().unwrap().contains(":namespace/"));
+        assert!(c.tags().iter().any(|t| t.key() == Some("temporalctl:node") && t.value() == Some("ecs-cluster")));
+
+        // ECR: scan on push and a lifecycle policy.
+        let ecr = aws_sdk_ecr::Client::new(&sdk);
+        let repos = ecr.describe_repositories().repository_names("itplat/temporal-server").send().await.unwrap();
+        assert_eq!(repos.repositories()[0].image_scanning_configuration().map(|s| s.scan_on_push()), Some(true));
+        assert!(ecr.get_lifecycle_policy().repository_name("itplat/temporal-server").send().await.is_ok());
+
+        // The ADOT parameter carries the collector config pointing at the workspace.
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let p = ssm.get_parameter().name("/itplat/adot/collector-config").send().await.unwrap();
+        let value = p.parameter().unwrap().value().unwrap();
+        assert!(value.contains("/api/v1/remote_write") && value.contains("temporal-history-metrics:9090"), "{value}");
+
+        // IAM: execution role with AWS's policy plus our inline one; the instance profile.
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let attached = iam.list_attached_role_policies().role_name("itplat-ecs-execution").send().await.unwrap();
+        assert!(
+            attached.attached_policies().iter().any(|p| p.policy_name() == Some("AmazonECSTaskExecutionRolePolicy"))
+        );
+        let inline =
+            iam.get_role_policy().role_name("itplat-ecs-execution").policy_name("temporalctl").send().await.unwrap();
+        assert!(inline.policy_document().contains("grafana-admin"));
+        let profile = iam.get_instance_profile().instance_profile_name("itplat-ecs-instance").send().await.unwrap();
+        assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), "itplat-ecs-instance");
+        let grafana =
+            iam.get_role_policy().role_name("itplat-grafana-task").policy_name("temporalctl").send().await.unwrap();
+        assert!(
+            grafana.policy_document().contains("aps%3AQueryMetrics")
+                || grafana.policy_document().contains("aps:QueryMetrics")
+        );
+    });
+
+    // The Grafana password lives in Secrets Manager only.
+    let secret = secret_value(&h);
+    let password = secret["admin_password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 32);
+    assert_eq!(secret["admin_user"], "admin");
+    let state = std::fs::read_to_string(h.state_path(PROJECT)).unwrap();
+    assert!(!state.contains(&password) && !run.stdout.contains(&password) && !run.stderr.contains(&password));
+    assert!(
+        !h.proxy.calls().iter().any(|c| c.operation == "GetSecretValue"),
+        "temporalctl never reads the secret back"
+    );
+}
+
+#[test]
+fn a_second_up_changes_nothing_and_never_rotates_the_password() {
+    let h = Harness::new("plat-noop", &deploy());
+    h.run(&["up"]).ok();
+    let before = secret_value(&h);
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+    assert_eq!(secret_value(&h), before);
+}
+
+#[test]
+fn a_retention_changed_out_of_band_is_set_back_and_nothing_else_changes() {
+    let h = Harness::new("plat-drift", &deploy());
+    h.run(&["up"]).ok();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.sdk());
+    block_on(logs.put_retention_policy().log_group_name("/ecs/itplat/grafana").retention_in_days(1).send()).unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    assert_eq!(ops, vec!["PutRetentionPolicy"]);
+    let groups = block_on(logs.describe_log_groups().log_group_name_prefix("/ecs/itplat/grafana").send()).unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+}
+
+#[test]
+fn down_keeps_logs_secret_and_images_and_says_so() {
+    let h = Harness::new("plat-down", &deploy());
+    h.run(&["up"]).ok();
+    let password = secret_value(&h)["admin_password"].clone();
+    let run = h.run(&["down", "--yes"]).ok();
+    assert!(run.stdout.contains("11 kept"), "{}", run.stdout);
+    let sdk = h.sdk();
+    block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
+        assert_eq!(groups.log_groups().len(), 8, "log groups are kept");
+        let ecr = aws_sdk_ecr::Client::new(&sdk);
+        assert!(ecr.describe_repositories().repository_names("itplat/temporal-server").send().await.is_ok());
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        assert!(iam.get_role().role_name("itplat-ecs-execution").send().await.is_err(), "roles are not data: deleted");
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let clusters = ecs.describe_clusters().clusters("itplat-cluster").send().await.unwrap();
+        assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")));
+    });
+    assert_eq!(secret_value(&h)["admin_password"], password, "the secret survives down");
+    // A new `up` finds the kept data and reuses it.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(
+        !h.proxy.operations().iter().any(|o| o == "CreateSecret" || o == "CreateLogGroup" || o == "CreateRepository")
+    );
+    assert_eq!(secret_value(&h)["admin_password"], password);
+}
