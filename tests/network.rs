@@ -73,7 +73,7 @@ fn expected_full() -> BTreeMap<&'static str, usize> {
         ("elastic-ip", 1),
         ("nat-gateway", 1),
         ("route-table", 2),
-        ("security-group", 1),
+        ("security-group", 10),
         ("vpc-endpoint", 9),
     ])
 }
@@ -109,7 +109,9 @@ fn fresh_up_creates_the_network_with_ownership_tags_and_safe_settings() {
             assert_eq!(s.map_public_ip_on_launch(), Some(false));
         }
         // The endpoints' security group: HTTPS from the VPC only, nothing from anywhere.
-        let sgs = ec2.describe_security_groups().filters(ours()).send().await.unwrap();
+        let endpoints_sg =
+            Filter::builder().name("tag:temporalctl:node").values("security-group/vpc-endpoints").build();
+        let sgs = ec2.describe_security_groups().filters(ours()).filters(endpoints_sg).send().await.unwrap();
         let sg = &sgs.security_groups()[0];
         let ingress: Vec<(Option<i32>, Vec<&str>)> = sg
             .ip_permissions()

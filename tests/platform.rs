@@ -125,6 +125,7 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
     let password = secret_value(&h)["admin_password"].clone();
     let run = h.run(&["down", "--yes"]).ok();
     assert!(run.stdout.contains("11 kept"), "{}", run.stdout);
+    assert!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count() >= 10);
     let sdk = h.sdk();
     block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
@@ -146,4 +147,69 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
         !h.proxy.operations().iter().any(|o| o == "CreateSecret" || o == "CreateLogGroup" || o == "CreateRepository")
     );
     assert_eq!(secret_value(&h)["admin_password"], password);
+}
+
+/// Seed 002 properties 1 and 8 on what the emulator holds: no ingress from anywhere, only
+/// from named groups; Temporal task-to-task on both ranges; metrics only from ADOT.
+#[test]
+fn security_groups_admit_only_named_groups() {
+    let h = Harness::new("plat-sg", &deploy());
+    h.run(&["up"]).ok();
+    let ec2 = h.ec2();
+    let ours = aws_sdk_ec2::types::Filter::builder().name("tag:temporalctl:project").values(PROJECT).build();
+    let groups = block_on(ec2.describe_security_groups().filters(ours).send()).unwrap();
+    let by_node: std::collections::BTreeMap<String, &aws_sdk_ec2::types::SecurityGroup> = groups
+        .security_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.tags()
+                    .iter()
+                    .find(|t| t.key() == Some("temporalctl:node"))
+                    .and_then(|t| t.value())
+                    .unwrap()
+                    .to_string(),
+                g,
+            )
+        })
+        .collect();
+    assert_eq!(by_node.len(), 10);
+    let id = |node: &str| by_node[node].group_id().unwrap().to_string();
+    for g in by_node.values() {
+        for p in g.ip_permissions() {
+            for r in p.ip_ranges() {
+                assert_ne!(r.cidr_ip(), Some("0.0.0.0/0"), "{:?} admits the internet", g.group_name());
+            }
+            assert!(p.ipv6_ranges().iter().all(|r| r.cidr_ipv6() != Some("::/0")));
+        }
+    }
+    // History admits the four Temporal groups on both ranges, and ADOT on 9090.
+    let history = by_node["security-group/history"];
+    let sources = |from: i32| -> Vec<String> {
+        let mut v: Vec<String> = history
+            .ip_permissions()
+            .iter()
+            .filter(|p| p.from_port() == Some(from))
+            .flat_map(|p| p.user_id_group_pairs().iter().filter_map(|g| g.group_id().map(String::from)))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut temporal: Vec<String> =
+        ["history", "matching", "frontend", "worker"].iter().map(|k| id(&format!("security-group/{k}"))).collect();
+    temporal.sort();
+    assert_eq!(sources(7233), temporal);
+    assert_eq!(sources(6933), temporal);
+    assert_eq!(sources(9090), vec![id("security-group/adot")]);
+    // OpenSearch: HTTPS from the Temporal groups only.
+    let os = by_node["security-group/opensearch"];
+    assert!(os.ip_permissions().iter().all(|p| p.from_port() == Some(443) && p.ip_ranges().is_empty()));
+    // UI, Grafana and ADOT take no inbound traffic at all (reached by SSM port forwarding).
+    for k in ["ui", "grafana", "adot"] {
+        assert!(by_node[&format!("security-group/{k}")].ip_permissions().is_empty(), "{k}");
+    }
+    // Nothing changes on the next run (rules split across nodes do not fight).
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
 }

@@ -17,7 +17,7 @@ use crate::network::elastic_ip::ElasticIp;
 use crate::network::internet_gateway::InternetGateway;
 use crate::network::nat_gateway::NatGateway;
 use crate::network::route_table::{RouteTable, Target};
-use crate::network::security_group::{Rule, SecurityGroup, Source};
+use crate::network::security_group::{Rule, SecurityGroup, SecurityGroupRules, Source};
 use crate::network::subnet::Subnet;
 use crate::network::vpc::Vpc;
 use crate::network::vpc_endpoint::{Placement, VpcEndpoint};
@@ -28,7 +28,7 @@ use crate::platform::parameter::AdotParameter;
 use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
 use crate::platform::secret::GrafanaSecret;
-use crate::services::SERVICES;
+use crate::services::{METRICS_PORT, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
 
 pub const VPC: &str = "vpc";
 pub const PUBLIC_SUBNET: &str = "subnet/public";
@@ -71,7 +71,84 @@ pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
     network(&mut g, d, aws);
     platform(&mut g, d, aws);
     identities(&mut g, d, aws);
+    firewalls(&mut g, d, aws);
     g.build()
+}
+
+pub fn service_sg(key: &str) -> String {
+    format!("security-group/{key}")
+}
+
+pub const OPENSEARCH_SG: &str = "security-group/opensearch";
+pub const INSTANCES_SG: &str = "security-group/instances";
+
+/// One security group per service, one for OpenSearch and one for the instances. Ingress
+/// only ever comes from named groups, never from a CIDR outside the VPC; metrics (9090)
+/// only from ADOT; Temporal task-to-task on 7233-7239 and 6933-6939.
+fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let vpc_cidr = network_layout(d).expect("validated").vpc.to_string();
+    // Anything inside the VPC (endpoints, OpenSearch, peers) and HTTPS out through the NAT
+    // gateway (DSQL's public endpoint, image registries).
+    let egress = || vec![Rule::all(Source::Cidr(vpc_cidr.clone())), Rule::tcp(443, Source::Cidr("0.0.0.0/0".into()))];
+    let group = |key: &str, what: &str, egress: Vec<Rule>| SecurityGroup {
+        ec2: aws.ec2.clone(),
+        vpc: VPC.into(),
+        group_name: format!("{p}-{key}"),
+        description: format!("temporalctl: {what}"),
+        ingress: vec![],
+        egress,
+    };
+    for kind in SERVICES {
+        g.add(
+            service_sg(kind.key),
+            format!("{p}-{}", kind.key),
+            &[VPC],
+            group(kind.key, &format!("{} tasks", kind.key), egress()),
+        );
+    }
+    g.add(OPENSEARCH_SG, format!("{p}-opensearch"), &[VPC], group("opensearch", "OpenSearch domain", vec![]));
+    g.add(INSTANCES_SG, format!("{p}-instances"), &[VPC], group("instances", "ECS container instances", egress()));
+
+    let temporal: Vec<&ServiceKind> = SERVICES.iter().filter(|k| k.is_temporal()).collect();
+    let temporal_sgs: Vec<String> = temporal.iter().map(|k| service_sg(k.key)).collect();
+    for kind in &temporal {
+        let me = service_sg(kind.key);
+        let mut rules = Vec::new();
+        for peer in &temporal_sgs {
+            let source = if *peer == me { Source::SelfRef } else { Source::Group(peer.clone()) };
+            let (g0, g1) = TEMPORAL_GRPC_RANGE;
+            let (m0, m1) = TEMPORAL_MEMBERSHIP_RANGE;
+            rules.push(Rule::tcp_range(g0, g1, source.clone()));
+            rules.push(Rule::tcp_range(m0, m1, source));
+        }
+        rules.push(Rule::tcp(METRICS_PORT, Source::Group(service_sg("adot"))));
+        if kind.key == "frontend" {
+            rules.push(Rule::tcp(7233, Source::Group(service_sg("ui"))));
+        }
+        let mut deps: Vec<String> = temporal_sgs.clone();
+        deps.push(service_sg("adot"));
+        deps.push(service_sg("ui"));
+        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+        g.add(
+            format!("security-group-rules/{}", kind.key),
+            format!("{p}-{}-rules", kind.key),
+            &deps,
+            SecurityGroupRules { ec2: aws.ec2.clone(), group: me.clone(), ingress: rules },
+        );
+    }
+    let mut deps: Vec<&str> = temporal_sgs.iter().map(String::as_str).collect();
+    deps.push(OPENSEARCH_SG);
+    g.add(
+        "security-group-rules/opensearch",
+        format!("{p}-opensearch-rules"),
+        &deps,
+        SecurityGroupRules {
+            ec2: aws.ec2.clone(),
+            group: OPENSEARCH_SG.into(),
+            ingress: temporal_sgs.iter().map(|sg| Rule::tcp(443, Source::Group(sg.clone()))).collect(),
+        },
+    );
 }
 
 /// Logs, the Grafana secret, images, metrics, service discovery and the cluster.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_PROJECT};
 
 use super::ec2::{attr, ensure_tags, lookup, members, set, set_delta, tag_map, tag_spec};
 use crate::errors::aws;
@@ -172,7 +172,7 @@ impl Resource for SecurityGroup {
                 .attr("vpc", sg.vpc_id().unwrap_or_default())
                 .attr("name", sg.group_name().unwrap_or_default())
                 .attr("description", sg.description().unwrap_or_default())
-                .attr("ingress", observe(sg.ip_permissions(), id))
+                .attr("ingress", scoped(&observe(sg.ip_permissions(), id), false))
                 .attr("egress", observe(sg.ip_permissions_egress(), id))
                 .tags(tag_map(sg.tags())),
         ))
@@ -213,33 +213,7 @@ impl Resource for SecurityGroup {
                 }
                 _ => continue,
             };
-            let (add, remove) = set_delta(o.attrs.get(field), attr(desired, field)?);
-            let to_perms =
-                |rules: Vec<String>| rules.iter().map(|r| permission(r, &o.id)).collect::<Result<Vec<_>, _>>();
-            let (add, remove) = (to_perms(add)?, to_perms(remove)?);
-            // Each direction and verb is its own API call with the same shape.
-            macro_rules! send {
-                ($call:ident, $op:literal, $perms:expr) => {
-                    self.ec2
-                        .$call()
-                        .group_id(&o.id)
-                        .set_ip_permissions(Some($perms))
-                        .send()
-                        .await
-                        .map_err(aws($op))
-                        .map(drop)
-                };
-            }
-            match (egress, add.is_empty()) {
-                (_, true) => Ok(()),
-                (true, false) => send!(authorize_security_group_egress, "AuthorizeSecurityGroupEgress", add),
-                (false, false) => send!(authorize_security_group_ingress, "AuthorizeSecurityGroupIngress", add),
-            }?;
-            match (egress, remove.is_empty()) {
-                (_, true) => Ok(()),
-                (true, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress", remove),
-                (false, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress", remove),
-            }?;
+            sync_rules(&self.ec2, &o.id, egress, o.attrs.get(field), attr(desired, field)?).await?;
         }
         Ok(())
     }
@@ -247,6 +221,125 @@ impl Resource for SecurityGroup {
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup"))?;
         Ok(())
+    }
+}
+
+/// Authorize what `desired` adds to `observed` and revoke what it drops.
+async fn sync_rules(
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    egress: bool,
+    observed: Option<&String>,
+    desired: &str,
+) -> Result<(), ResourceError> {
+    let (add, remove) = set_delta(observed, desired);
+    let to_perms = |rules: Vec<String>| rules.iter().map(|r| permission(r, group)).collect::<Result<Vec<_>, _>>();
+    let (add, remove) = (to_perms(add)?, to_perms(remove)?);
+    // Each direction and verb is its own API call with the same shape.
+    macro_rules! send {
+        ($call:ident, $op:literal, $perms:expr) => {
+            ec2.$call().group_id(group).set_ip_permissions(Some($perms)).send().await.map_err(aws($op)).map(drop)
+        };
+    }
+    match (egress, add.is_empty()) {
+        (_, true) => Ok(()),
+        (true, false) => send!(authorize_security_group_egress, "AuthorizeSecurityGroupEgress", add),
+        (false, false) => send!(authorize_security_group_ingress, "AuthorizeSecurityGroupIngress", add),
+    }?;
+    match (egress, remove.is_empty()) {
+        (_, true) => Ok(()),
+        (true, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress", remove),
+        (false, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress", remove),
+    }
+}
+
+/// Split a rule set: rules whose source is another group (or the group itself) belong
+/// to a [`SecurityGroupRules`] node, the others (CIDRs, prefix lists) to the group's own.
+fn scoped(rules: &str, group_sources: bool) -> String {
+    let is_group = |r: &&str| r.contains(":sg:") || r.ends_with(":self");
+    set(members(rules).iter().map(String::as_str).filter(|r| is_group(r) == group_sources))
+}
+
+/// Ingress between the stack's groups, kept apart from the groups themselves so that
+/// groups which admit each other form no dependency cycle (seed 002's Temporal services).
+pub struct SecurityGroupRules {
+    pub ec2: aws_sdk_ec2::Client,
+    /// The group these rules belong to.
+    pub group: NodeId,
+    /// Every source is a `Source::Group` or `Source::SelfRef`.
+    pub ingress: Vec<Rule>,
+}
+
+#[async_trait]
+impl Resource for SecurityGroupRules {
+    fn kind(&self) -> &'static str {
+        "security-group-rules"
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([
+            ("group".into(), inputs.get(&self.group, "id")?.to_string()),
+            ("ingress".into(), render(&self.ingress, inputs)?),
+        ]))
+    }
+
+    fn immutable(&self) -> &'static [&'static str] {
+        &["group"]
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        // The rules live on the group: find it by our recorded id, else by its own tags.
+        let group_cx = Cx { node: &self.group, ..*cx };
+        let Some(sg) = lookup!(
+            &group_cx,
+            "security group",
+            self.ec2.describe_security_groups(),
+            group_ids,
+            set_filters,
+            security_groups,
+            "DescribeSecurityGroups",
+            |_| true,
+            |g| g.group_id()
+        )?
+        else {
+            return Ok(None);
+        };
+        let id = sg.group_id().unwrap_or_default();
+        // Rules carry no tags of their own: they are ours when their group is.
+        let group_tags = tag_map(sg.tags());
+        let tags = if group_tags.get(TAG_PROJECT).map(String::as_str) == Some(cx.project) {
+            cx.tags.clone()
+        } else {
+            group_tags
+        };
+        let ingress = scoped(&observe(sg.ip_permissions(), id), true);
+        // No rule of ours on the group: there is nothing to update or revoke.
+        if ingress.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Observed::new(id).attr("group", id).attr("ingress", ingress).tags(tags)))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        // `read` found none of our rules, so all of them are to be added.
+        let group = attr(desired, "group")?;
+        sync_rules(&self.ec2, group, false, None, attr(desired, "ingress")?).await?;
+        Ok(Observed::new(group).tags(cx.tags.clone()))
+    }
+
+    async fn update(&self, _: &Cx<'_>, o: &Observed, desired: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+        if changed.iter().any(|c| c == "ingress") {
+            sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), attr(desired, "ingress")?).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        // Groups that reference each other cannot be deleted until these rules go.
+        match sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), "").await {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
