@@ -204,10 +204,10 @@ fn a_lost_state_file_is_recovered_by_adoption_without_duplicates() {
 }
 
 #[test]
-fn down_leaves_nothing_tagged_and_a_second_down_does_nothing() {
+fn down_destroying_data_leaves_nothing_tagged_and_a_second_down_does_nothing() {
     let h = Harness::new("down", &deploy());
     h.run(&["up"]).ok();
-    let run = h.run(&["down", "--yes"]).ok();
+    let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
     assert!(run.stdout.contains("down finished"), "{}", run.stdout);
     assert!(inventory(&h).values().all(|n| *n == 0), "{:?}", inventory(&h));
     // The NAT gateway went before its Elastic IP, endpoints before their subnets.
@@ -217,9 +217,27 @@ fn down_leaves_nothing_tagged_and_a_second_down_does_nothing() {
     assert!(pos("DeleteVpcEndpoints") < pos("DeleteSubnet"));
     assert!(ops.iter().rposition(|o| o == "DeleteSubnet").unwrap() < pos("DeleteVpc"));
     h.proxy.clear();
-    let again = h.run(&["down", "--yes"]).ok();
+    let again = h.run(&["down", "--yes", "--destroy-data"]).ok();
     assert!(!again.stdout.contains("deleted"), "{}", again.stdout);
     assert!(h.proxy.mutating().is_empty());
+}
+
+/// Keeping the OpenSearch domain means keeping what it sits in: its subnet, its security
+/// group and the VPC, said out loud, instead of failing on DependencyViolation.
+#[test]
+fn default_down_keeps_the_network_the_search_domain_sits_in() {
+    let h = Harness::new("downkeep", &deploy());
+    h.run(&["up"]).ok();
+    let run = h.run(&["down", "--yes"]).ok();
+    let mut left = inventory(&h);
+    left.retain(|_, n| *n > 0);
+    assert_eq!(left, BTreeMap::from([("security-group", 1), ("subnet", 1), ("vpc", 1)]));
+    assert!(run.stderr.contains("opensearch-domain sits in it"), "{}", run.stderr);
+    let vpc_kept = run
+        .stderr
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("vpc") && l.contains("keeping:") && l.contains("sits in it"));
+    assert!(vpc_kept, "{}", run.stderr);
 }
 
 #[test]

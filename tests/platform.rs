@@ -124,7 +124,16 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
     h.run(&["up"]).ok();
     let password = secret_value(&h)["admin_password"].clone();
     let run = h.run(&["down", "--yes"]).ok();
-    assert!(run.stdout.contains("11 kept"), "{}", run.stdout);
+    for node in [
+        "log-group/grafana",
+        "log-group/ecs-exec",
+        "secret/grafana-admin",
+        "ecr-repository/server",
+        "dsql-cluster",
+        "opensearch-domain",
+    ] {
+        assert!(run.stderr.contains(&format!("{node:<34} keeping: holds data")), "{node} not kept:\n{}", run.stderr);
+    }
     assert!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count() >= 10);
     let sdk = h.sdk();
     block_on(async {
@@ -212,4 +221,18 @@ fn security_groups_admit_only_named_groups() {
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+}
+
+/// Replacing a data store loses its data: `up` refuses unless told, and says how.
+#[test]
+fn replacing_a_data_store_needs_an_explicit_flag() {
+    let h = Harness::new("plat-replace", &deploy());
+    h.run(&["up"]).ok();
+    std::fs::write(h.dir.join("deploy.yaml"), format!("{}opensearch:\n  engine_version: OpenSearch_2.13\n", deploy())).unwrap();
+    let plan = h.run(&["plan"]).ok();
+    assert!(plan.stdout.lines().any(|l| l.contains("opensearch-domain") && l.contains("replace") && l.contains("engine-version")), "{}", plan.stdout);
+    h.proxy.clear();
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("--allow-data-replacement"), "{}", run.stderr);
+    assert!(!h.proxy.operations().iter().any(|o| o.contains("Domain") && o != "DescribeDomain"), "{:?}", h.proxy.operations());
 }

@@ -317,6 +317,11 @@ pub struct Timeouts {
     pub nat_gateway: Duration,
     #[serde(with = "duration_str")]
     pub vpc_endpoint: Duration,
+    /// OpenSearch domains take 15-20 minutes, sometimes over an hour.
+    #[serde(with = "duration_str")]
+    pub opensearch: Duration,
+    #[serde(with = "duration_str")]
+    pub dsql: Duration,
     /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
     #[serde(with = "duration_str")]
     pub delete_dependencies: Duration,
@@ -330,6 +335,8 @@ impl Default for Timeouts {
         Self {
             nat_gateway: Duration::from_secs(15 * 60),
             vpc_endpoint: Duration::from_secs(15 * 60),
+            opensearch: Duration::from_secs(90 * 60),
+            dsql: Duration::from_secs(10 * 60),
             delete_dependencies: Duration::from_secs(30 * 60),
             default: Duration::from_secs(10 * 60),
         }

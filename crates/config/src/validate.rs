@@ -221,6 +221,8 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     for (key, value) in [
         ("timeouts.nat_gateway", d.timeouts.nat_gateway),
         ("timeouts.vpc_endpoint", d.timeouts.vpc_endpoint),
+        ("timeouts.opensearch", d.timeouts.opensearch),
+        ("timeouts.dsql", d.timeouts.dsql),
         ("timeouts.delete_dependencies", d.timeouts.delete_dependencies),
         ("timeouts.default", d.timeouts.default),
     ] {

@@ -45,6 +45,11 @@ pub enum EventKind {
         node: NodeId,
         error: String,
     },
+    /// `down` leaves it in place, and why.
+    NodeKept {
+        node: NodeId,
+        reason: String,
+    },
     StateSaved,
 }
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, EventSink, Outcome};
 use crate::graph::{Graph, Node};
 use crate::resource::{
-    Change, Cx, FieldDiff, Inputs, NodeId, Observed, Status, Tags, check_owned, decide, ownership_tags,
+    Change, Cx, FieldDiff, Inputs, NodeId, Observed, Retention, Status, Tags, check_owned, decide, ownership_tags,
 };
 use crate::retry::{Retries, RetryPolicy, retry_when, wait_for};
 use crate::state::{LockedState, Phase, Recorded, StateFile};
@@ -33,6 +33,8 @@ pub struct EngineOptions {
     pub delete_deadline: Duration,
     /// `down` also removes resources that keep data.
     pub destroy_data: bool,
+    /// `up` may replace a data store (losing its data) when an immutable field changes.
+    pub replace_data: bool,
 }
 
 /// What a walk did.
@@ -102,7 +104,35 @@ impl<'a> Engine<'a> {
         let recorded = locked.state.nodes.clone();
         let run =
             Mutex::new(Run { outputs: BTreeMap::new(), recorded, locked: Some(locked), planned: BTreeMap::new() });
-        self.walk(true, |i| self.destroy_node(i, &run)).await
+        let kept = self.kept_on_destroy();
+        self.walk(true, |i| self.destroy_node(i, &run, &kept)).await
+    }
+
+    /// What `down` keeps, and why: retained resources, and what they sit in.
+    pub fn kept_on_destroy(&self) -> BTreeMap<usize, String> {
+        let g = self.graph;
+        let mut kept = BTreeMap::new();
+        let mut queue = Vec::new();
+        for i in 0..g.len() {
+            let reason = match g.node(i).resource.retention() {
+                Retention::Delete => continue,
+                Retention::Data if self.opts.destroy_data => continue,
+                Retention::Data => "holds data; `down --destroy-data` removes it",
+                Retention::Always => "shared with the whole account",
+            };
+            kept.insert(i, reason.to_string());
+            queue.push(i);
+        }
+        while let Some(i) = queue.pop() {
+            for holder in g.node(i).resource.placed_in() {
+                let Some(j) = g.find(&holder) else { continue };
+                if let std::collections::btree_map::Entry::Vacant(e) = kept.entry(j) {
+                    e.insert(format!("{} sits in it", g.node(i).id));
+                    queue.push(j);
+                }
+            }
+        }
+        kept
     }
 
     /// Read and diff every node; no mutating call. `status` renders the same result.
@@ -207,6 +237,13 @@ impl<'a> Engine<'a> {
             }
             (Change::Replace { diffs }, Some(o)) => {
                 check_owned(&self.opts.project, &node.id, &o)?;
+                if r.retention() != Retention::Delete && !self.opts.replace_data {
+                    return Err(ResourceError::fatal(format!(
+                        "{} cannot change in place, and replacing {} would destroy the data it holds; revert the change, or pass --allow-data-replacement if losing the data is intended",
+                        describe_diffs(&diffs),
+                        node.id
+                    )));
+                }
                 let dependents = self.graph.dependents_of(i);
                 if !dependents.is_empty() {
                     return Err(ResourceError::fatal(format!(
@@ -296,7 +333,12 @@ impl<'a> Engine<'a> {
         .await
     }
 
-    async fn destroy_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
+    async fn destroy_node(
+        &self,
+        i: usize,
+        run: &Mutex<Run<'_>>,
+        kept: &BTreeMap<usize, String>,
+    ) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
         // Deletes read by id or tags only: no inputs.
@@ -304,7 +346,8 @@ impl<'a> Engine<'a> {
         prepared.inputs = Inputs::default();
         let cx = prepared.cx(node, &self.opts.project);
         let recorded_id = prepared.recorded_id.clone();
-        if r.keep_on_destroy() && !self.opts.destroy_data {
+        if let Some(reason) = kept.get(&i) {
+            self.emit(EventKind::NodeKept { node: node.id.clone(), reason: reason.clone() });
             self.finished(node, Outcome::Kept, recorded_id);
             return Ok(Outcome::Kept);
         }

@@ -143,10 +143,27 @@ pub trait Resource: Send + Sync {
         Duration::from_secs(600)
     }
 
-    /// Data stores survive `down` unless the user asks (never set for the network).
-    fn keep_on_destroy(&self) -> bool {
-        false
+    /// What `down` does with it.
+    fn retention(&self) -> Retention {
+        Retention::Delete
     }
+
+    /// Dependencies it physically sits in (a domain in its subnet, a subnet in its VPC):
+    /// when `down` keeps this resource it must keep those too, or their deletes would
+    /// fail on `DependencyViolation` (or take the data with them).
+    fn placed_in(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+}
+
+/// What `down` does with a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Delete,
+    /// Holds user data: kept unless `down --destroy-data`; replaced only when allowed.
+    Data,
+    /// Shared with the rest of the account (service-linked roles): never deleted.
+    Always,
 }
 
 /// One attribute that differs.

@@ -39,6 +39,7 @@ impl Fake {
             node: node.into(),
             parent: parent.map(String::from),
             delay: Duration::from_millis(10),
+            retention: Retention::Delete,
         }
     }
 }
@@ -48,6 +49,7 @@ struct FakeResource {
     node: String,
     parent: Option<String>,
     delay: Duration,
+    retention: Retention,
 }
 
 impl FakeResource {
@@ -121,6 +123,15 @@ impl Resource for FakeResource {
         o.tags.extend(cx.tags.clone());
         Ok(())
     }
+    fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Fakes sit in their parent.
+    fn placed_in(&self) -> Vec<NodeId> {
+        self.parent.iter().cloned().collect()
+    }
+
     async fn delete(&self, _cx: &Cx<'_>, _o: &Observed) -> Result<(), ResourceError> {
         self.enter("delete").await?;
         match self.fake.cloud().objects.remove(&self.node) {
@@ -149,6 +160,7 @@ fn opts(parallelism: usize) -> EngineOptions {
         retry: RetryPolicy::default(),
         delete_deadline: Duration::from_secs(600),
         destroy_data: false,
+        replace_data: false,
     }
 }
 
@@ -399,4 +411,38 @@ fn cycles_and_unknown_dependencies_are_caught_when_the_graph_is_built() {
     let mut g = GraphBuilder::default();
     g.add("x", "x", &["nope"], fake.resource("x", None));
     assert_eq!(g.build().err().unwrap(), GraphError::UnknownDependency { node: "x".into(), dep: "nope".into() });
+}
+
+#[tokio::test(start_paused = true)]
+async fn down_keeps_data_and_what_it_sits_in_unless_told_to_destroy_data() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("a", "t-a", &[], fake.resource("a", None));
+    g.add("b", "t-b", &["a"], fake.resource("b", Some("a")));
+    g.add("c", "t-c", &["b"], FakeResource { retention: Retention::Data, ..fake.resource("c", Some("b")) });
+    g.add("d", "t-d", &["a"], fake.resource("d", Some("a")));
+    let g = g.build().unwrap();
+    let s = store("keep");
+    apply(&g, &s, 8).await;
+    let events = Recorder::default();
+    let mut locked = s.lock("down").unwrap();
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default()).destroy(&mut locked).await;
+    drop(locked);
+    assert!(report.ok());
+    // c holds data; b and a hold c; d goes.
+    assert_eq!(
+        [report.outcomes["a"], report.outcomes["b"], report.outcomes["c"], report.outcomes["d"]],
+        [Outcome::Kept, Outcome::Kept, Outcome::Kept, Outcome::Deleted]
+    );
+    assert!(
+        events.kinds().iter().any(
+            |k| matches!(k, EventKind::NodeKept { node, reason } if node == "b" && reason.contains("c sits in it"))
+        )
+    );
+    let mut locked = s.lock("down").unwrap();
+    let all = Engine::new(&g, EngineOptions { destroy_data: true, ..opts(8) }, &events, CancelToken::default())
+        .destroy(&mut locked)
+        .await;
+    assert_eq!(all.count(Outcome::Deleted), 3);
+    assert!(fake.cloud().objects.is_empty());
 }

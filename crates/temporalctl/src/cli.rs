@@ -37,7 +37,12 @@ pub enum Verb {
         output: Format,
     },
     /// Create or repair everything deploy.yaml describes.
-    Up,
+    Up {
+        /// Allow replacing a data store (DSQL, OpenSearch) when a field that cannot change
+        /// in place changed: its data is lost.
+        #[arg(long)]
+        allow_data_replacement: bool,
+    },
     /// Each resource: ok, drifted or missing; no change is made.
     Status {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -48,6 +53,10 @@ pub enum Verb {
         /// Do not ask for confirmation (required when not on a terminal).
         #[arg(long)]
         yes: bool,
+        /// Also delete what holds data: DSQL, OpenSearch, log groups, the Grafana secret
+        /// and the ECR repositories with their images. Kept by default.
+        #[arg(long)]
+        destroy_data: bool,
     },
 }
 

@@ -87,10 +87,10 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Verb::Up => mutate(cli, d, &store, "up").await,
-        Verb::Down { yes } => {
+        Verb::Up { .. } => mutate(cli, d, &store, "up").await,
+        Verb::Down { yes, destroy_data } => {
             if !yes {
-                confirm_down(d)?;
+                confirm_down(d, *destroy_data)?;
             }
             mutate(cli, d, &store, "down").await
         }
@@ -155,7 +155,8 @@ fn options(cli: &Cli, d: &Deploy) -> EngineOptions {
         parallelism: usize::from(cli.parallelism),
         retry: RetryPolicy::default(),
         delete_deadline: d.timeouts.delete_dependencies,
-        destroy_data: false,
+        destroy_data: matches!(cli.verb, Verb::Down { destroy_data: true, .. }),
+        replace_data: matches!(cli.verb, Verb::Up { allow_data_replacement: true }),
     }
 }
 
@@ -175,14 +176,19 @@ fn interrupt_token() -> CancelToken {
     token
 }
 
-fn confirm_down(d: &Deploy) -> Result<(), Failure> {
+fn confirm_down(d: &Deploy, destroy_data: bool) -> Result<(), Failure> {
+    let what = if destroy_data {
+        "every resource, data stores included (DSQL, OpenSearch, logs, the Grafana secret, images),"
+    } else {
+        "every resource except the data stores (DSQL, OpenSearch, logs, the Grafana secret, images)"
+    };
     if !std::io::stdin().is_terminal() {
         return Err(Failure::Usage(format!(
-            "`down` deletes every resource of project {} in {}; pass --yes to confirm (there is no terminal to ask on)",
+            "`down` deletes {what} of project {} in {}; pass --yes to confirm (there is no terminal to ask on)",
             d.project, d.region
         )));
     }
-    eprint!("This deletes every resource of project {} in {}. Type the project name to confirm: ", d.project, d.region);
+    eprint!("This deletes {what} of project {} in {}. Type the project name to confirm: ", d.project, d.region);
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;

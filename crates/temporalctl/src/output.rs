@@ -98,6 +98,7 @@ fn describe(kind: &EventKind) -> Option<(&str, String, bool)> {
             (node, format!("{}{}", outcome.as_str(), id.as_deref().map(|i| format!(" {i}")).unwrap_or_default()), true)
         }
         EventKind::NodeFailed { node, error } => (node, format!("FAILED: {error}"), true),
+        EventKind::NodeKept { node, reason } => (node, format!("keeping: {reason}"), false),
         EventKind::NodePlanned { .. } | EventKind::StateSaved => return None,
     })
 }

@@ -218,6 +218,10 @@ impl Resource for SecurityGroup {
         Ok(())
     }
 
+    fn placed_in(&self) -> Vec<NodeId> {
+        vec![self.vpc.clone()]
+    }
+
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup"))?;
         Ok(())

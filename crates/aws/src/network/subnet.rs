@@ -103,6 +103,10 @@ impl Resource for Subnet {
         Ok(())
     }
 
+    fn placed_in(&self) -> Vec<NodeId> {
+        vec![self.vpc.clone()]
+    }
+
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         self.ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(aws("DeleteSubnet"))?;
         Ok(())

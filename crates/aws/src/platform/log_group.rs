@@ -2,7 +2,7 @@
 //! `--destroy-data`.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
 
 use crate::errors::aws;
 use crate::network::ec2::attr;
@@ -116,7 +116,7 @@ impl Resource for LogGroup {
         Ok(())
     }
 
-    fn keep_on_destroy(&self) -> bool {
-        true
+    fn retention(&self) -> Retention {
+        Retention::Data
     }
 }

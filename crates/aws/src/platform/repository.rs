@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::json;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
 
 use crate::errors::aws;
 use crate::iam::canonical_policy;
@@ -171,7 +171,7 @@ impl Resource for Repository {
         Ok(())
     }
 
-    fn keep_on_destroy(&self) -> bool {
-        true
+    fn retention(&self) -> Retention {
+        Retention::Data
     }
 }

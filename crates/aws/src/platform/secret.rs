@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
 
 use crate::errors::aws;
 
@@ -119,8 +119,8 @@ impl Resource for GrafanaSecret {
         Ok(())
     }
 
-    fn keep_on_destroy(&self) -> bool {
-        true
+    fn retention(&self) -> Retention {
+        Retention::Data
     }
 }
 

@@ -1,0 +1,71 @@
+//! A service-linked role an AWS service needs in the account (OpenSearch in a VPC needs
+//! `AWSServiceRoleForAmazonOpenSearchService`). It belongs to the account, not to us:
+//! created if missing, never modified, never deleted.
+
+use async_trait::async_trait;
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
+
+use crate::errors::aws;
+
+pub struct ServiceLinkedRole {
+    pub iam: aws_sdk_iam::Client,
+    /// `opensearchservice.amazonaws.com`.
+    pub service: String,
+}
+
+#[async_trait]
+impl Resource for ServiceLinkedRole {
+    fn kind(&self) -> &'static str {
+        "service-linked-role"
+    }
+
+    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
+        Ok(Attrs::from([("service".into(), self.service.clone())]))
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        // Found by its path, whatever name the service gave it.
+        let prefix = format!("/aws-service-role/{}/", self.service);
+        let out = self.iam.list_roles().path_prefix(&prefix).send().await.map_err(aws("ListRoles"))?;
+        // The account's, not ours to tag: it stands as ours so it is never "drifted".
+        Ok(out.roles().first().map(|r| {
+            Observed::new(r.role_name()).attr("service", &self.service).output("arn", r.arn()).tags(cx.tags.clone())
+        }))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+        match self
+            .iam
+            .create_service_linked_role()
+            .aws_service_name(&self.service)
+            .send()
+            .await
+            .map_err(aws("CreateServiceLinkedRole"))
+        {
+            Ok(out) => {
+                let role = out.role.ok_or_else(|| ResourceError::fatal("CreateServiceLinkedRole returned no role"))?;
+                Ok(Observed::new(role.role_name()).output("arn", role.arn()).tags(cx.tags.clone()))
+            }
+            // Made meanwhile by someone else: fine, it is the account's.
+            Err(e) if e.class == temporalctl_engine::ErrorClass::Conflict => self.read(cx).await?.ok_or_else(|| {
+                ResourceError::fatal(format!(
+                    "the service-linked role for {} exists but cannot be listed",
+                    self.service
+                ))
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update(&self, _: &Cx<'_>, _: &Observed, _: &Attrs, _: &[String]) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    fn retention(&self) -> Retention {
+        Retention::Always
+    }
+}
