@@ -110,6 +110,14 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
     }
 }
 
+/// For calls that undo something: already undone is fine.
+pub fn gone_is_ok<T>(result: Result<T, ResourceError>) -> Result<(), ResourceError> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// `.await.map_err(aws(op))?` on any SDK call.
 pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> ResourceError
 where

@@ -159,20 +159,10 @@ impl Resource for Domain {
             .engine_version(&self.engine_version)
             .cluster_config(self.cluster_config())
             .ebs_options(self.ebs_options())
-            .vpc_options(
-                VpcOptions::builder()
-                    .set_subnet_ids(Some(members(attr(desired, "subnets")?)))
-                    .set_security_group_ids(Some(members(attr(desired, "security-groups")?)))
-                    .build(),
-            )
+            .vpc_options(vpc_options(desired)?)
             .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
             .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
-            .domain_endpoint_options(
-                DomainEndpointOptions::builder()
-                    .enforce_https(true)
-                    .tls_security_policy(TlsSecurityPolicy::from(TLS_POLICY))
-                    .build(),
-            )
+            .domain_endpoint_options(endpoint_options())
             .access_policies(attr(desired, "access-policy")?)
             .set_tag_list(Some(tags))
             .send()
@@ -201,20 +191,10 @@ impl Resource for Domain {
                 .domain_name(&self.name)
                 .cluster_config(self.cluster_config())
                 .ebs_options(self.ebs_options())
-                .vpc_options(
-                    VpcOptions::builder()
-                        .set_subnet_ids(Some(members(attr(desired, "subnets")?)))
-                        .set_security_group_ids(Some(members(attr(desired, "security-groups")?)))
-                        .build(),
-                )
+                .vpc_options(vpc_options(desired)?)
                 .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
                 .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
-                .domain_endpoint_options(
-                    DomainEndpointOptions::builder()
-                        .enforce_https(true)
-                        .tls_security_policy(TlsSecurityPolicy::from(TLS_POLICY))
-                        .build(),
-                )
+                .domain_endpoint_options(endpoint_options())
                 .access_policies(attr(desired, "access-policy")?)
                 .send()
                 .await
@@ -253,6 +233,21 @@ impl Resource for Domain {
     fn placed_in(&self) -> Vec<NodeId> {
         vec![self.subnet.clone(), self.security_group.clone()]
     }
+}
+
+fn vpc_options(desired: &Attrs) -> Result<VpcOptions, ResourceError> {
+    Ok(VpcOptions::builder()
+        .set_subnet_ids(Some(members(attr(desired, "subnets")?)))
+        .set_security_group_ids(Some(members(attr(desired, "security-groups")?)))
+        .build())
+}
+
+/// HTTPS only, TLS 1.2 at least.
+fn endpoint_options() -> DomainEndpointOptions {
+    DomainEndpointOptions::builder()
+        .enforce_https(true)
+        .tls_security_policy(TlsSecurityPolicy::from(TLS_POLICY))
+        .build()
 }
 
 impl Domain {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use crate::errors::aws;
+use crate::errors::{aws, gone_is_ok};
 use crate::network::ec2::attr;
 
 pub struct InstanceProfile {
@@ -124,17 +124,14 @@ impl Resource for InstanceProfile {
 impl InstanceProfile {
     async fn remove_role(&self, o: &Observed) -> Result<(), ResourceError> {
         let Some(role) = o.attrs.get("role").filter(|r| !r.is_empty()) else { return Ok(()) };
-        match self
-            .iam
-            .remove_role_from_instance_profile()
-            .instance_profile_name(&self.name)
-            .role_name(role)
-            .send()
-            .await
-            .map_err(aws("RemoveRoleFromInstanceProfile"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        gone_is_ok(
+            self.iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(&self.name)
+                .role_name(role)
+                .send()
+                .await
+                .map_err(aws("RemoveRoleFromInstanceProfile")),
+        )
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
 
 use super::canonical_policy;
-use crate::errors::aws;
+use crate::errors::{aws, gone_is_ok};
 use crate::network::ec2::{attr, members, set, set_delta};
 
 /// Name of the inline policy temporalctl manages on each role.
@@ -176,18 +176,15 @@ impl Resource for Role {
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         // IAM refuses to delete a role that still has policies.
         for arn in members(o.attrs.get("managed").map(String::as_str).unwrap_or_default()) {
-            match self
-                .iam
-                .detach_role_policy()
-                .role_name(&self.name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(aws("DetachRolePolicy"))
-            {
-                Err(e) if !e.is_not_found() => return Err(e),
-                _ => {}
-            }
+            gone_is_ok(
+                self.iam
+                    .detach_role_policy()
+                    .role_name(&self.name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws("DetachRolePolicy")),
+            )?;
         }
         self.delete_inline().await?;
         self.iam.delete_role().role_name(&self.name).send().await.map_err(aws("DeleteRole"))?;
@@ -197,17 +194,14 @@ impl Resource for Role {
 
 impl Role {
     async fn delete_inline(&self) -> Result<(), ResourceError> {
-        match self
-            .iam
-            .delete_role_policy()
-            .role_name(&self.name)
-            .policy_name(INLINE)
-            .send()
-            .await
-            .map_err(aws("DeleteRolePolicy"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        gone_is_ok(
+            self.iam
+                .delete_role_policy()
+                .role_name(&self.name)
+                .policy_name(INLINE)
+                .send()
+                .await
+                .map_err(aws("DeleteRolePolicy")),
+        )
     }
 }

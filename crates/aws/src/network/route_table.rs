@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
 use super::ec2::{attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
-use crate::errors::aws;
+use crate::errors::{aws, gone_is_ok};
 
 const DEFAULT: &str = "0.0.0.0/0";
 
@@ -166,17 +166,14 @@ impl RouteTable {
     }
 
     async fn disassociate(&self, association: &str) -> Result<(), ResourceError> {
-        match self
-            .ec2
-            .disassociate_route_table()
-            .association_id(association)
-            .send()
-            .await
-            .map_err(aws("DisassociateRouteTable"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        gone_is_ok(
+            self.ec2
+                .disassociate_route_table()
+                .association_id(association)
+                .send()
+                .await
+                .map_err(aws("DisassociateRouteTable")),
+        )
     }
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_PROJECT};
 
 use super::ec2::{attr, ensure_tags, lookup, members, set, set_delta, tag_map, tag_spec};
-use crate::errors::aws;
+use crate::errors::{aws, gone_is_ok};
 
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -340,10 +340,7 @@ impl Resource for SecurityGroupRules {
 
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         // Groups that reference each other cannot be deleted until these rules go.
-        match sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), "").await {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        gone_is_ok(sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), "").await)
     }
 }
 
