@@ -248,3 +248,94 @@ fn replacing_a_data_store_needs_an_explicit_flag() {
         h.proxy.operations()
     );
 }
+
+/// Seed 002 properties 2, 3 (init process), 5, 6, 10, 12 and 14 on the task definitions
+/// the emulator holds, and drift: a revision registered by hand is replaced by ours.
+#[test]
+fn task_definitions_hold_the_seed_properties_and_drift_is_repaired() {
+    let h = Harness::new("plat-td", &deploy());
+    h.run(&["up"]).ok();
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let describe = |family: &str| {
+        block_on(ecs.describe_task_definition().task_definition(family).send()).unwrap().task_definition.unwrap()
+    };
+    let families = [
+        "temporal-history",
+        "temporal-matching",
+        "temporal-frontend",
+        "temporal-worker",
+        "temporal-ui",
+        "grafana",
+        "adot-collector",
+    ];
+    for family in families {
+        let td = describe(&format!("{PROJECT}-{family}"));
+        let c = &td.container_definitions()[0];
+        assert_eq!(
+            td.runtime_platform().and_then(|r| r.cpu_architecture()).map(|a| a.as_str()),
+            Some("ARM64"),
+            "{family}"
+        );
+        assert_eq!(c.linux_parameters().and_then(|l| l.init_process_enabled()), Some(true), "{family}");
+        let log = c.log_configuration().unwrap();
+        assert_eq!(log.options().unwrap()["awslogs-create-group"], "true");
+        assert_eq!(log.options().unwrap()["awslogs-stream-prefix"], family);
+        let tmpfs = c.linux_parameters().map(|l| l.tmpfs().to_vec()).unwrap_or_default();
+        if family.starts_with("temporal-") && family != "temporal-ui" {
+            assert_eq!(tmpfs[0].container_path(), "/etc/temporal/config/dynamicconfig");
+            assert_eq!(tmpfs[0].mount_options(), ["noexec", "nosuid"]);
+        } else {
+            assert!(tmpfs.is_empty(), "{family}");
+        }
+        assert!(c.environment().iter().all(|e| !e.name().unwrap_or_default().contains("PASSWORD")));
+    }
+    let ports = |family: &str| {
+        describe(&format!("{PROJECT}-{family}")).container_definitions()[0]
+            .port_mappings()
+            .iter()
+            .filter_map(|p| p.container_port())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ports("temporal-history"), [7234, 6934, 9090]);
+    assert_eq!(ports("temporal-frontend"), [7233, 6933, 9090]);
+    assert_eq!(ports("temporal-ui"), [8080]);
+    let grafana = describe(&format!("{PROJECT}-grafana"));
+    assert!(grafana.container_definitions()[0].secrets().iter().any(|s| s.name() == "GF_SECURITY_ADMIN_PASSWORD"));
+
+    // Someone registers a revision by hand in our family: it is not ours, so `up` neither
+    // retires it nor registers again (services point at our revision).
+    let td = describe(&format!("{PROJECT}-temporal-ui"));
+    block_on(
+        ecs.register_task_definition()
+            .family(td.family().unwrap())
+            .set_container_definitions(Some(td.container_definitions().to_vec()))
+            .memory("512")
+            .send(),
+    )
+    .unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+    // A change of ours (more memory) registers a new revision and retires our old one.
+    std::fs::write(
+        h.dir.join("deploy.yaml"),
+        format!(
+            "{}services:\n  ui: {{ cpu: 256, memory: 768, node_group: b, image: temporalio/ui:latest }}\n",
+            deploy()
+        ),
+    )
+    .unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    ops.sort();
+    assert_eq!(ops, ["DeregisterTaskDefinition", "RegisterTaskDefinition"]);
+    assert_eq!(describe(&format!("{PROJECT}-temporal-ui")).memory(), Some("768"));
+    // `down --destroy-data` removes our revisions and leaves the hand-made one alone.
+    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let left = block_on(
+        ecs.list_task_definitions().family_prefix(format!("{PROJECT}-temporal-ui")).status("ACTIVE".into()).send(),
+    )
+    .unwrap();
+    assert_eq!(left.task_definition_arns().len(), 1, "{:?}", left.task_definition_arns());
+}

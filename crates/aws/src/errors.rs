@@ -85,7 +85,13 @@ where
             let code = se.err().code().map(str::to_string);
             let message =
                 se.err().message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-            let class = class_of(code.as_deref(), Some(se.raw().status_code()));
+            let class = match (code.as_deref(), message.as_str()) {
+                // ECS says "not found" for task definitions only in its message.
+                (Some("ClientException"), m) if m.contains("Unable to describe task definition") => {
+                    ErrorClass::NotFound
+                }
+                _ => class_of(code.as_deref(), Some(se.raw().status_code())),
+            };
             let mut e = ResourceError::new(class, format!("{op}: {message}"));
             e.code = code;
             e

@@ -4,6 +4,7 @@
 mod clients;
 pub mod data;
 pub mod documents;
+pub mod ecs;
 pub mod errors;
 pub mod iam;
 pub mod network;

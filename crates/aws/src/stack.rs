@@ -14,6 +14,7 @@ use crate::data::dsql::DsqlCluster;
 use crate::data::opensearch::Domain;
 use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
+use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
 use crate::iam::instance_profile::InstanceProfile;
 use crate::iam::role::Role;
 use crate::network::elastic_ip::ElasticIp;
@@ -76,7 +77,60 @@ pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
     identities(&mut g, d, aws);
     firewalls(&mut g, d, aws);
     data_stores(&mut g, d, aws);
+    workloads(&mut g, d, aws);
     g.build()
+}
+
+pub fn task_definition(key: &str) -> String {
+    format!("task-definition/{key}")
+}
+
+/// A task definition per service, registered from the rendered documents.
+fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
+        let temporal = kind.is_temporal();
+        let secret = match kind.key {
+            "grafana" => Some(GRAFANA_SECRET.to_string()),
+            "adot" => Some(ADOT_PARAMETER.to_string()),
+            _ => None,
+        };
+        let repository = (temporal && service.image.is_none()).then(|| "ecr-repository/server".to_string());
+        let sources = TaskSources {
+            execution_role: EXECUTION_ROLE.into(),
+            task_role: task_role(kind.key),
+            log_group: log_group(kind.key),
+            secret,
+            repository,
+            dsql: temporal.then(|| DSQL.to_string()),
+            opensearch: temporal.then(|| OPENSEARCH.to_string()),
+        };
+        let mut deps: Vec<String> =
+            vec![sources.execution_role.clone(), sources.task_role.clone(), sources.log_group.clone()];
+        deps.extend(
+            [&sources.secret, &sources.repository, &sources.dsql, &sources.opensearch].into_iter().flatten().cloned(),
+        );
+        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+        let family = crate::documents::task_definition::family(&d.project, kind);
+        g.add(
+            task_definition(kind.key),
+            family,
+            &deps,
+            TaskDefinition {
+                ecs: aws.ecs.clone(),
+                kind,
+                project: d.project.clone(),
+                region: d.region.clone(),
+                cpu: service.cpu,
+                memory: service.memory,
+                image: service.image.clone(),
+                version: d.temporal.version.clone(),
+                environment: service.environment.clone(),
+                visibility_index: d.opensearch.visibility_index.clone(),
+                history_shards: d.temporal.history_shards,
+                sources,
+            },
+        );
+    }
 }
 
 pub const DSQL: &str = "dsql-cluster";

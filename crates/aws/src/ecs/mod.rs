@@ -1,0 +1,3 @@
+//! ECS workloads: task definitions (services follow).
+
+pub mod task_definition;

@@ -1,0 +1,351 @@
+//! A service's task definition family. The document is rendered by
+//! `documents::task_definition` (pure, snapshot-tested); the revision carries a tag with
+//! the document's hash, so a change of ours, or a revision registered by someone else,
+//! shows as a difference without comparing every field AWS fills in by default.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair, LinuxParameters, LogConfiguration,
+    LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, TaskDefinitionFamilyStatus,
+    TaskDefinitionField, Tmpfs, TransportProtocol,
+};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_NODE, TAG_PROJECT};
+
+use crate::documents::task_definition::{self as doc, TaskDefinition as Document};
+use crate::documents::temporal::{ServerConfig, server_config};
+use crate::errors::{aws, gone_is_ok};
+use crate::platform::cluster::ecs_tags;
+use crate::services::ServiceKind;
+
+/// The tag holding the hash of the registered document.
+pub const SPEC_TAG: &str = "temporalctl:spec";
+
+/// Where the pieces of the document come from.
+pub struct Sources {
+    pub execution_role: NodeId,
+    pub task_role: NodeId,
+    pub log_group: NodeId,
+    /// Grafana's secret or ADOT's parameter.
+    pub secret: Option<NodeId>,
+    /// Temporal services: the server image repository and the data stores.
+    pub repository: Option<NodeId>,
+    pub dsql: Option<NodeId>,
+    pub opensearch: Option<NodeId>,
+}
+
+pub struct TaskDefinition {
+    pub ecs: aws_sdk_ecs::Client,
+    pub kind: &'static ServiceKind,
+    pub project: String,
+    pub region: String,
+    pub cpu: u32,
+    pub memory: u32,
+    /// From deploy.yaml; Temporal services default to `<repository>:<version>`.
+    pub image: Option<String>,
+    pub version: String,
+    pub environment: BTreeMap<String, String>,
+    pub visibility_index: String,
+    pub history_shards: u32,
+    pub sources: Sources,
+}
+
+/// FNV-1a: a stable fingerprint of the document (change detection, not security).
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+impl TaskDefinition {
+    fn family(&self) -> String {
+        doc::family(&self.project, self.kind)
+    }
+
+    fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
+        let s = &self.sources;
+        let get = |node: &Option<NodeId>, key: &str| -> Result<Option<String>, ResourceError> {
+            node.as_ref().map(|n| inputs.get(n, key).map(String::from)).transpose()
+        };
+        let image = match (&self.image, get(&s.repository, "uri")?) {
+            (Some(image), _) => image.clone(),
+            (None, Some(repo)) => format!("{repo}:{}", self.version),
+            (None, None) => return Err(ResourceError::fatal(format!("services.{}.image is not set", self.kind.key))),
+        };
+        let config = match (get(&s.dsql, "endpoint")?, get(&s.opensearch, "endpoint")?) {
+            (Some(dsql), Some(os)) => Some(server_config(&ServerConfig {
+                dsql_endpoint: &dsql,
+                opensearch_endpoint: &os,
+                visibility_index: &self.visibility_index,
+                region: &self.region,
+                history_shards: self.history_shards,
+            })),
+            _ => None,
+        };
+        let secret = get(&s.secret, "arn")?;
+        Ok(doc::render(
+            self.kind,
+            &doc::Inputs {
+                project: &self.project,
+                region: &self.region,
+                cpu: self.cpu,
+                memory: self.memory,
+                image: &image,
+                execution_role_arn: inputs.get(&s.execution_role, "arn")?,
+                task_role_arn: inputs.get(&s.task_role, "arn")?,
+                log_group: inputs.get(&s.log_group, "id")?,
+                environment: &self.environment,
+                temporal_config: config.as_deref(),
+                secret_arn: secret.as_deref(),
+            },
+        ))
+    }
+
+    async fn register(&self, cx: &Cx<'_>, inputs: &Inputs) -> Result<String, ResourceError> {
+        let d = self.document(inputs)?;
+        let spec = fingerprint(&serde_json::to_string(&d).unwrap_or_default());
+        let mut tags = cx.tags.clone();
+        tags.insert(SPEC_TAG.into(), spec);
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(&d.family)
+            .requires_compatibilities(Compatibility::Ec2)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu(&d.cpu)
+            .memory(&d.memory)
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .execution_role_arn(&d.execution_role_arn)
+            .task_role_arn(&d.task_role_arn)
+            .set_container_definitions(Some(d.container_definitions.iter().map(container).collect()))
+            .set_tags(Some(ecs_tags(&tags)))
+            .send()
+            .await
+            .map_err(aws("RegisterTaskDefinition"))?;
+        Ok(out.task_definition.and_then(|t| t.task_definition_arn).unwrap_or_default())
+    }
+}
+
+/// The document's container in the SDK's types.
+fn container(c: &doc::Container) -> ContainerDefinition {
+    let mut linux = LinuxParameters::builder().init_process_enabled(c.linux_parameters.init_process_enabled);
+    for t in &c.linux_parameters.tmpfs {
+        if let Ok(tmpfs) = Tmpfs::builder()
+            .container_path(&t.container_path)
+            .size(t.size)
+            .set_mount_options(Some(t.mount_options.clone()))
+            .build()
+        {
+            linux = linux.tmpfs(tmpfs);
+        }
+    }
+    let health = c.health_check.as_ref().and_then(|h| {
+        HealthCheck::builder()
+            .set_command(Some(h.command.clone()))
+            .interval(h.interval)
+            .timeout(h.timeout)
+            .retries(h.retries)
+            .start_period(h.start_period)
+            .build()
+            .ok()
+    });
+    ContainerDefinition::builder()
+        .name(&c.name)
+        .image(&c.image)
+        .essential(c.essential)
+        .memory_reservation(c.memory_reservation)
+        .set_command((!c.command.is_empty()).then(|| c.command.clone()))
+        .set_port_mappings(Some(
+            c.port_mappings
+                .iter()
+                .map(|p| {
+                    PortMapping::builder()
+                        .name(&p.name)
+                        .container_port(p.container_port)
+                        .protocol(TransportProtocol::Tcp)
+                        .app_protocol(p.app_protocol.as_str().into())
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_environment(Some(
+            c.environment.iter().map(|e| KeyValuePair::builder().name(&e.name).value(&e.value).build()).collect(),
+        ))
+        .set_secrets((!c.secrets.is_empty()).then(|| {
+            c.secrets
+                .iter()
+                .filter_map(|s| Secret::builder().name(&s.name).value_from(&s.value_from).build().ok())
+                .collect()
+        }))
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .set_options(Some(c.log_configuration.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+                .build()
+                .expect("log driver is set"),
+        )
+        .linux_parameters(linux.build())
+        .set_health_check(health)
+        .build()
+}
+
+#[async_trait]
+impl Resource for TaskDefinition {
+    fn kind(&self) -> &'static str {
+        "task-definition"
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        let d = self.document(inputs)?;
+        Ok(Attrs::from([
+            ("family".into(), d.family.clone()),
+            ("spec".into(), fingerprint(&serde_json::to_string(&d).unwrap_or_default())),
+        ]))
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        // Our newest revision: the family's latest when it is ours (the usual case, one
+        // call), else the newest active one carrying our tags. A revision someone else
+        // registered is not ours to judge or retire.
+        if let Some(o) = self.describe(&self.family(), cx).await? {
+            return Ok(Some(o));
+        }
+        for arn in self.active_revisions().await?.iter().rev() {
+            if let Some(o) = self.describe(arn, cx).await? {
+                return Ok(Some(o));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+        let arn = self.register(cx, cx.inputs).await?;
+        self.read(cx)
+            .await?
+            .filter(|o| o.id == arn)
+            .ok_or_else(|| ResourceError::fatal(format!("{arn} not found right after registering it")))
+    }
+
+    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+        if changed.iter().any(|c| c == "spec") {
+            // A new revision; our previous one is retired (services move with `up`).
+            self.register(cx, cx.inputs).await?;
+            gone_is_ok(
+                self.ecs
+                    .deregister_task_definition()
+                    .task_definition(&o.id)
+                    .send()
+                    .await
+                    .map_err(aws("DeregisterTaskDefinition")),
+            )?;
+        } else if changed.iter().any(|c| c == "tags") {
+            self.ecs
+                .tag_resource()
+                .resource_arn(&o.id)
+                .set_tags(Some(ecs_tags(cx.tags)))
+                .send()
+                .await
+                .map_err(aws("TagResource"))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        // Our active revisions only: deregister, then delete.
+        let mut ours = Vec::new();
+        for arn in self.active_revisions().await? {
+            if self.describe(&arn, cx).await?.is_some() {
+                ours.push(arn);
+            }
+        }
+        for arn in &ours {
+            gone_is_ok(
+                self.ecs
+                    .deregister_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(aws("DeregisterTaskDefinition")),
+            )?;
+        }
+        if !ours.is_empty() {
+            self.ecs
+                .delete_task_definitions()
+                .set_task_definitions(Some(ours))
+                .send()
+                .await
+                .map_err(aws("DeleteTaskDefinitions"))?;
+        }
+        Ok(())
+    }
+}
+
+impl TaskDefinition {
+    /// The revision (or family's latest), if it carries this node's tags.
+    async fn describe(&self, which: &str, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let out = match self
+            .ecs
+            .describe_task_definition()
+            .task_definition(which)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeTaskDefinition"))
+        {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(td) = out.task_definition() else { return Ok(None) };
+        let tags: temporalctl_engine::Tags = out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect();
+        if tags.get(TAG_PROJECT).map(String::as_str) != Some(cx.project)
+            || tags.get(TAG_NODE).map(String::as_str) != Some(cx.node)
+        {
+            return Ok(None);
+        }
+        let arn = td.task_definition_arn().unwrap_or_default();
+        Ok(Some(
+            Observed::new(arn)
+                .attr("family", td.family().unwrap_or_default())
+                .attr("spec", tags.get(SPEC_TAG).cloned().unwrap_or_default())
+                .output("arn", arn)
+                .output("revision", td.revision().to_string())
+                .tags(tags),
+        ))
+    }
+
+    /// The family's active revisions, oldest first.
+    async fn active_revisions(&self) -> Result<Vec<String>, ResourceError> {
+        let out = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(self.family())
+            .status(TaskDefinitionFamilyStatus::Active.as_str().into())
+            .send()
+            .await
+            .map_err(aws("ListTaskDefinitions"))?;
+        let family = format!("/{}:", self.family());
+        Ok(out.task_definition_arns().iter().filter(|a| a.contains(&family)).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_stable_and_sensitive() {
+        assert_eq!(fingerprint("abc"), fingerprint("abc"));
+        assert_ne!(fingerprint("abc"), fingerprint("abd"));
+        assert_eq!(fingerprint("").len(), 16);
+    }
+}
