@@ -243,11 +243,19 @@ pub fn ownership_tags(project: &str, node: &str, name: &str, extra: &Tags) -> Ta
     tags
 }
 
+/// Whether a resource's tags (any map of them) name this project and node.
+pub fn owned_by<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, project: &str, node: &str) -> bool {
+    let (mut project_ok, mut node_ok) = (false, false);
+    for (k, v) in tags {
+        project_ok |= k == TAG_PROJECT && v == project;
+        node_ok |= k == TAG_NODE && v == node;
+    }
+    project_ok && node_ok
+}
+
 /// Nothing without our tags is ever modified or deleted.
 pub fn check_owned(project: &str, node: &str, observed: &Observed) -> Result<(), ResourceError> {
-    let project_ok = observed.tags.get(TAG_PROJECT).map(String::as_str) == Some(project);
-    let node_ok = observed.tags.get(TAG_NODE).map(String::as_str) == Some(node);
-    if project_ok && node_ok {
+    if owned_by(&observed.tags, project, node) {
         return Ok(());
     }
     Err(ResourceError::new(

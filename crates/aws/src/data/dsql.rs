@@ -3,12 +3,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dsql::types::ClusterStatus;
-use temporalctl_engine::{
-    Attrs, Cx, ErrorClass, Inputs, Observed, Resource, ResourceError, Retention, Status, TAG_NODE, TAG_PROJECT, Tags,
-};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention, Status, Tags, owned_by};
 
 use crate::errors::aws;
 use crate::network::ec2::attr;
+use crate::network::ec2::one;
 
 pub struct DsqlCluster {
     pub dsql: aws_sdk_dsql::Client,
@@ -23,6 +22,11 @@ fn status(s: &ClusterStatus) -> Option<Status> {
         ClusterStatus::Deleted | ClusterStatus::Failed | ClusterStatus::Inactive => None,
         other => Some(Status::Pending(other.as_str().to_lowercase())),
     }
+}
+
+/// The cluster's endpoint, as AWS names it when the response leaves it out.
+fn endpoint(given: Option<&str>, identifier: &str, region: &str) -> String {
+    given.map(String::from).unwrap_or_else(|| format!("{identifier}.dsql.{region}.on.aws"))
 }
 
 fn tag_map(t: Option<&std::collections::HashMap<String, String>>) -> Tags {
@@ -55,8 +59,7 @@ impl Resource for DsqlCluster {
             Err(e) => return Err(e),
         };
         let Some(status) = status(c.status()) else { return Ok(None) };
-        let endpoint =
-            c.endpoint().map(String::from).unwrap_or_else(|| format!("{}.dsql.{}.on.aws", c.identifier(), self.region));
+        let endpoint = endpoint(c.endpoint(), c.identifier(), &self.region);
         Ok(Some(
             Observed::new(c.identifier())
                 .attr("deletion-protection", c.deletion_protection_enabled().to_string())
@@ -76,10 +79,7 @@ impl Resource for DsqlCluster {
             .send()
             .await
             .map_err(aws("CreateCluster"))?;
-        let endpoint = out
-            .endpoint()
-            .map(String::from)
-            .unwrap_or_else(|| format!("{}.dsql.{}.on.aws", out.identifier(), self.region));
+        let endpoint = endpoint(out.endpoint(), out.identifier(), &self.region);
         Ok(Observed::new(out.identifier())
             .output("arn", out.arn())
             .output("endpoint", endpoint)
@@ -159,22 +159,10 @@ impl DsqlCluster {
                 .await
                 .map_err(aws("ListTagsForResource"))?;
             let tags = tag_map(tags.tags());
-            if tags.get(TAG_PROJECT).map(String::as_str) == Some(cx.project)
-                && tags.get(TAG_NODE).map(String::as_str) == Some(cx.node)
-            {
+            if owned_by(&tags, cx.project, cx.node) {
                 ours.push(c.identifier().to_string());
             }
         }
-        if ours.len() > 1 {
-            return Err(ResourceError::new(
-                ErrorClass::Conflict,
-                format!(
-                    "found {} DSQL clusters carrying this node's tags ({}); delete the extra ones",
-                    ours.len(),
-                    ours.join(", ")
-                ),
-            ));
-        }
-        Ok(ours.pop())
+        one(ours, "DSQL cluster", |id| Some(id.as_str()))
     }
 }

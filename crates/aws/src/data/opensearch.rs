@@ -146,12 +146,7 @@ impl Resource for Domain {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let tags = cx
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ResourceError::fatal(e.to_string()))?;
+        let tags = tags(cx)?;
         let out = self
             .os
             .create_domain()
@@ -201,12 +196,7 @@ impl Resource for Domain {
                 .map_err(aws("UpdateDomainConfig"))?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let tags = cx
-                .tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            let tags = tags(cx)?;
             let arn = o.outputs.get("arn").cloned().unwrap_or_default();
             self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
         }
@@ -233,6 +223,13 @@ impl Resource for Domain {
     fn placed_in(&self) -> Vec<NodeId> {
         vec![self.subnet.clone(), self.security_group.clone()]
     }
+}
+
+fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
+    cx.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
+        .collect()
 }
 
 fn vpc_options(desired: &Attrs) -> Result<VpcOptions, ResourceError> {

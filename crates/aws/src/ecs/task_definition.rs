@@ -11,7 +11,7 @@ use aws_sdk_ecs::types::{
     LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, TaskDefinitionFamilyStatus,
     TaskDefinitionField, Tmpfs, TransportProtocol,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_NODE, TAG_PROJECT};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, owned_by};
 
 use crate::documents::task_definition::{self as doc, TaskDefinition as Document};
 use crate::documents::temporal::{ServerConfig, server_config};
@@ -55,6 +55,11 @@ pub struct TaskDefinition {
 fn fingerprint(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
+}
+
+/// The spec tag's value for a document.
+fn spec(d: &Document) -> String {
+    fingerprint(&serde_json::to_string(d).unwrap_or_default())
 }
 
 impl TaskDefinition {
@@ -103,7 +108,7 @@ impl TaskDefinition {
 
     async fn register(&self, cx: &Cx<'_>, inputs: &Inputs) -> Result<String, ResourceError> {
         let d = self.document(inputs)?;
-        let spec = fingerprint(&serde_json::to_string(&d).unwrap_or_default());
+        let spec = spec(&d);
         let mut tags = cx.tags.clone();
         tags.insert(SPEC_TAG.into(), spec);
         let out = self
@@ -202,10 +207,7 @@ impl Resource for TaskDefinition {
 
     fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
         let d = self.document(inputs)?;
-        Ok(Attrs::from([
-            ("family".into(), d.family.clone()),
-            ("spec".into(), fingerprint(&serde_json::to_string(&d).unwrap_or_default())),
-        ]))
+        Ok(Attrs::from([("family".into(), d.family.clone()), ("spec".into(), spec(&d))]))
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
@@ -307,9 +309,7 @@ impl TaskDefinition {
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
             .collect();
-        if tags.get(TAG_PROJECT).map(String::as_str) != Some(cx.project)
-            || tags.get(TAG_NODE).map(String::as_str) != Some(cx.node)
-        {
+        if !owned_by(&tags, cx.project, cx.node) {
             return Ok(None);
         }
         let arn = td.task_definition_arn().unwrap_or_default();

@@ -83,7 +83,8 @@ macro_rules! lookup {
 }
 pub(crate) use lookup;
 
-fn one<T>(mut items: Vec<T>, kind: &str, id_of: fn(&T) -> Option<&str>) -> Result<Option<T>, ResourceError> {
+/// None, the one, or a conflict naming every resource that carries the node's tags.
+pub fn one<T>(mut items: Vec<T>, kind: &str, id_of: fn(&T) -> Option<&str>) -> Result<Option<T>, ResourceError> {
     match items.len() {
         0 => Ok(None),
         1 => Ok(items.pop()),

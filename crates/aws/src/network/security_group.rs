@@ -311,11 +311,8 @@ impl Resource for SecurityGroupRules {
         let id = sg.group_id().unwrap_or_default();
         // Rules carry no tags of their own: they are ours when their group is.
         let group_tags = tag_map(sg.tags());
-        let tags = if group_tags.get(TAG_PROJECT).map(String::as_str) == Some(cx.project) {
-            cx.tags.clone()
-        } else {
-            group_tags
-        };
+        let tags =
+            if group_tags.get(TAG_PROJECT).is_some_and(|p| p == cx.project) { cx.tags.clone() } else { group_tags };
         let ingress = scoped(&observe(sg.ip_permissions(), id), true);
         // No rule of ours on the group: there is nothing to update or revoke.
         if ingress.is_empty() {

@@ -3,11 +3,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_servicediscovery::types::Tag;
-use temporalctl_engine::{
-    Attrs, Cx, ErrorClass, Inputs, Observed, Resource, ResourceError, Status, TAG_NODE, TAG_PROJECT,
-};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, owned_by};
 
 use crate::errors::aws;
+use crate::network::ec2::one;
 
 pub struct Namespace {
     pub sd: aws_sdk_servicediscovery::Client,
@@ -48,9 +47,7 @@ impl Resource for Namespace {
                 self.sd.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws("ListTagsForResource"))?;
             let tags: temporalctl_engine::Tags =
                 t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            if tags.get(TAG_PROJECT).map(String::as_str) == Some(cx.project)
-                && tags.get(TAG_NODE).map(String::as_str) == Some(cx.node)
-            {
+            if owned_by(&tags, cx.project, cx.node) {
                 ours.push(
                     Observed::new(ns.id().unwrap_or_default())
                         .attr("name", &self.name)
@@ -60,18 +57,7 @@ impl Resource for Namespace {
                 );
             }
         }
-        if ours.len() > 1 {
-            let ids: Vec<&str> = ours.iter().map(|o| o.id.as_str()).collect();
-            return Err(ResourceError::new(
-                ErrorClass::Conflict,
-                format!(
-                    "found {} namespaces carrying this node's tags ({}); delete the extra ones",
-                    ids.len(),
-                    ids.join(", ")
-                ),
-            ));
-        }
-        Ok(ours.pop())
+        one(ours, "Cloud Map namespace", |o| Some(o.id.as_str()))
     }
 
     async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, TAG_NODE, TAG_PROJECT};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, owned_by};
 
 use crate::errors::aws;
+use crate::network::ec2::one;
 
 pub struct Workspace {
     pub amp: aws_sdk_amp::Client,
@@ -38,25 +39,10 @@ impl Resource for Workspace {
                 let ours: Vec<String> = out
                     .workspaces()
                     .iter()
-                    .filter(|w| {
-                        w.tags().is_some_and(|t| {
-                            t.get(TAG_PROJECT).map(String::as_str) == Some(cx.project)
-                                && t.get(TAG_NODE).map(String::as_str) == Some(cx.node)
-                        })
-                    })
+                    .filter(|w| w.tags().is_some_and(|t| owned_by(t, cx.project, cx.node)))
                     .map(|w| w.workspace_id().to_string())
                     .collect();
-                if ours.len() > 1 {
-                    return Err(ResourceError::new(
-                        temporalctl_engine::ErrorClass::Conflict,
-                        format!(
-                            "found {} Prometheus workspaces carrying this node's tags ({}); delete the extra ones",
-                            ours.len(),
-                            ours.join(", ")
-                        ),
-                    ));
-                }
-                ours.into_iter().next()
+                one(ours, "Prometheus workspace", |id| Some(id.as_str()))?
             }
         };
         let Some(id) = id else { return Ok(None) };

@@ -31,6 +31,10 @@ pub fn generate_password() -> Result<String, ResourceError> {
     Ok(out)
 }
 
+fn tags(cx: &Cx<'_>) -> Vec<Tag> {
+    cx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
 #[async_trait]
 impl Resource for GrafanaSecret {
     fn kind(&self) -> &'static str {
@@ -68,7 +72,7 @@ impl Resource for GrafanaSecret {
     async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
         let value =
             serde_json::json!({ "admin_user": self.admin_user, "admin_password": generate_password()? }).to_string();
-        let tags: Vec<Tag> = cx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags = tags(cx);
         let out = self
             .sm
             .create_secret()
@@ -92,7 +96,7 @@ impl Resource for GrafanaSecret {
                     self.sm.restore_secret().secret_id(&o.id).send().await.map_err(aws("RestoreSecret"))?;
                 }
                 "tags" => {
-                    let tags: Vec<Tag> = cx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                    let tags = tags(cx);
                     self.sm
                         .tag_resource()
                         .secret_id(&o.id)
