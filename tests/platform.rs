@@ -325,12 +325,24 @@ fn task_definitions_hold_the_seed_properties_and_drift_is_repaired() {
         ),
     )
     .unwrap();
+    // The service was scaled meanwhile (as `scale` would): the change must not undo that.
+    let cluster = format!("{PROJECT}-cluster");
+    let ui = format!("{PROJECT}-temporal-ui");
+    block_on(ecs.update_service().cluster(&cluster).service(&ui).desired_count(2).send()).unwrap();
     h.proxy.clear();
     h.run(&["up"]).ok();
     let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
     ops.sort();
-    assert_eq!(ops, ["DeregisterTaskDefinition", "RegisterTaskDefinition"]);
-    assert_eq!(describe(&format!("{PROJECT}-temporal-ui")).memory(), Some("768"));
+    // New revision, old one retired, the service moved to it (and its spec tag refreshed).
+    assert_eq!(ops, ["DeregisterTaskDefinition", "RegisterTaskDefinition", "TagResource", "UpdateService"]);
+    let new_td = describe(&ui);
+    assert_eq!(new_td.memory(), Some("768"));
+    let service = block_on(ecs.describe_services().cluster(&cluster).services(&ui).send()).unwrap();
+    let service = &service.services()[0];
+    assert_eq!(service.task_definition(), new_td.task_definition_arn());
+    assert_eq!(service.desired_count(), 2, "a config change must never reset the desired count");
+    let update = h.proxy.calls().into_iter().find(|c| c.operation == "UpdateService").unwrap();
+    assert!(!update.body.contains("desiredCount"), "{}", update.body);
     // `down --destroy-data` removes our revisions and leaves the hand-made one alone.
     h.run(&["down", "--yes", "--destroy-data"]).ok();
     let left = block_on(

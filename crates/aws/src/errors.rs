@@ -35,11 +35,40 @@ const TRANSIENT: &[&str] = &[
     "RequestTimeout",
     "RequestTimeoutException",
     "IDPCommunicationError",
+    // ECS: another change to the same cluster or provider is still being applied.
+    "UpdateInProgressException",
 ];
 
 /// Something still uses the resource; deletes retry these until their deadline.
-const IN_USE: &[&str] =
-    &["DependencyViolation", "InvalidIPAddress.InUse", "ResourceInUse", "ResourceInUseException", "DeleteConflict"];
+const IN_USE: &[&str] = &[
+    "DependencyViolation",
+    "InvalidIPAddress.InUse",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "ResourceInUseFault",
+    "ScalingActivityInProgressFault",
+    "DeleteConflict",
+    // A cluster whose services drain, or whose instances still deregister.
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    "ClusterContainsContainerInstancesException",
+];
+
+/// How services reject a role, instance profile or service-linked role created seconds
+/// ago (IAM is eventually consistent): (code, words in the message).
+const PROPAGATION: &[(&str, &str)] = &[
+    // Auto Scaling checks the launch template's instance profile.
+    ("ValidationError", "Invalid IAM Instance Profile"),
+    ("InvalidParameterValue", "Invalid IAM Instance Profile"),
+    // ECS cannot assume a task or execution role yet.
+    ("ClientException", "unable to assume"),
+    ("InvalidParameterException", "unable to assume"),
+    // OpenSearch: the access policy's principals, or the VPC service-linked role.
+    ("ValidationException", "Invalid principal"),
+    ("ValidationException", "service-linked role"),
+    // IAM itself: a role not yet usable in another role's or profile's policy.
+    ("MalformedPolicyDocument", "Invalid principal"),
+];
 
 const CONFLICT: &[&str] = &[
     "EntityAlreadyExists",
@@ -74,6 +103,22 @@ pub fn class_of(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     }
 }
 
+/// Class of an error where the code alone is too coarse and the message decides.
+pub fn class_with_message(code: Option<&str>, message: &str, status: u16) -> ErrorClass {
+    match code {
+        // ECS says "not found" for task definitions only in its message.
+        Some("ClientException") if message.contains("Unable to describe task definition") => ErrorClass::NotFound,
+        // Auto Scaling says "not found" with a validation error.
+        Some("ValidationError") if message.contains("not found") && message.contains("AutoScalingGroup") => {
+            ErrorClass::NotFound
+        }
+        Some(c) if PROPAGATION.iter().any(|(pc, words)| *pc == c && message.contains(words)) => {
+            ErrorClass::Retryable(RetryReason::Propagation)
+        }
+        _ => class_of(code, Some(status)),
+    }
+}
+
 /// Classify an SDK error from operation `op`.
 pub fn classify<E, R>(op: &str, err: SdkError<E, R>) -> ResourceError
 where
@@ -85,13 +130,7 @@ where
             let code = se.err().code().map(str::to_string);
             let message =
                 se.err().message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-            let class = match (code.as_deref(), message.as_str()) {
-                // ECS says "not found" for task definitions only in its message.
-                (Some("ClientException"), m) if m.contains("Unable to describe task definition") => {
-                    ErrorClass::NotFound
-                }
-                _ => class_of(code.as_deref(), Some(se.raw().status_code())),
-            };
+            let class = class_with_message(code.as_deref(), &message, se.raw().status_code());
             let mut e = ResourceError::new(class, format!("{op}: {message}"));
             e.code = code;
             e
@@ -157,5 +196,47 @@ mod tests {
         assert_eq!(class_of(None, Some(429)), t);
         assert_eq!(class_of(Some("UnauthorizedOperation"), Some(403)), ErrorClass::Fatal);
         assert_eq!(class_of(Some("InvalidParameterValue"), Some(400)), ErrorClass::Fatal);
+    }
+
+    #[test]
+    fn messages_refine_coarse_codes() {
+        let p = ErrorClass::Retryable(RetryReason::Propagation);
+        assert_eq!(
+            class_with_message(
+                Some("ValidationError"),
+                "You must use a valid fully-formed launch template. Value (arn:aws:iam::1:instance-profile/x) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
+                400
+            ),
+            p
+        );
+        assert_eq!(
+            class_with_message(
+                Some("ClientException"),
+                "ECS was unable to assume the role 'arn:aws:iam::1:role/x' that was provided for this task.",
+                400
+            ),
+            p
+        );
+        assert_eq!(
+            class_with_message(
+                Some("ValidationError"),
+                "AutoScalingGroup name not found - AutoScalingGroup 'g' not found",
+                400
+            ),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            class_with_message(Some("ClientException"), "Unable to describe task definition.", 400),
+            ErrorClass::NotFound
+        );
+        // Other validation errors stay fatal: a mistake is not retried.
+        assert_eq!(
+            class_with_message(Some("ValidationError"), "Max bound, 1, must be >= desired capacity 2", 400),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            class_of(Some("ClusterContainsServicesException"), Some(400)),
+            ErrorClass::Retryable(RetryReason::DependencyViolation)
+        );
     }
 }

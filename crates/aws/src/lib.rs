@@ -2,6 +2,7 @@
 //! `Resource` trait; the stack graph built from deploy.yaml; the one error classifier.
 
 mod clients;
+pub mod compute;
 pub mod data;
 pub mod documents;
 pub mod ecs;

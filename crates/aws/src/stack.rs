@@ -10,10 +10,17 @@ use std::sync::Arc;
 use temporalctl_engine::{Inputs, ResourceError};
 
 use crate::Aws;
+use crate::compute::ami::EcsAmi;
+use crate::compute::auto_scaling_group::AutoScalingGroup;
+use crate::compute::capacity_provider::CapacityProvider;
+use crate::compute::cluster_capacity_providers::ClusterCapacityProviders;
+use crate::compute::launch_template::LaunchTemplate;
 use crate::data::dsql::DsqlCluster;
 use crate::data::opensearch::Domain;
 use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
+use crate::documents::node::ECS_AMI_PARAMETER;
+use crate::ecs::service::Service;
 use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
 use crate::iam::instance_profile::InstanceProfile;
 use crate::iam::role::Role;
@@ -47,6 +54,12 @@ pub fn private_subnet(i: usize) -> String {
     format!("subnet/private-{i}")
 }
 
+/// The private subnets' node ids, one per availability zone.
+fn private_subnets(d: &Deploy) -> Vec<String> {
+    let layout = network_layout(d).expect("deploy.yaml was validated");
+    (0..layout.private_subnets.len()).map(private_subnet).collect()
+}
+
 pub fn endpoint(suffix: &str) -> String {
     format!("vpc-endpoint/{suffix}")
 }
@@ -78,7 +91,139 @@ pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
     firewalls(&mut g, d, aws);
     data_stores(&mut g, d, aws);
     workloads(&mut g, d, aws);
+    node_groups(&mut g, d, aws);
+    services(&mut g, d, aws);
     g.build()
+}
+
+pub const ECS_AMI: &str = "ami/ecs-arm64";
+pub const CLUSTER_CAPACITY: &str = "ecs-cluster/capacity-providers";
+
+pub fn launch_template(group: &str) -> String {
+    format!("launch-template/{group}")
+}
+
+pub fn auto_scaling_group(group: &str) -> String {
+    format!("auto-scaling-group/{group}")
+}
+
+pub fn capacity_provider(group: &str) -> String {
+    format!("capacity-provider/{group}")
+}
+
+pub fn ecs_service(key: &str) -> String {
+    format!("ecs-service/{key}")
+}
+
+fn cluster_name(project: &str) -> String {
+    format!("{project}-cluster")
+}
+
+/// Node groups A, B and C: launch template (ECS AMI, instance profile, the instances'
+/// security group, user data joining the cluster with the group's workload attribute),
+/// Auto Scaling group in the private subnets, capacity provider; the three providers
+/// attached to the cluster.
+fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    g.add(
+        ECS_AMI,
+        ECS_AMI_PARAMETER,
+        &[],
+        EcsAmi { ssm: aws.ssm.clone(), parameter: ECS_AMI_PARAMETER.into(), region: d.region.clone() },
+    );
+    let privates = private_subnets(d);
+    let mut providers = Vec::new();
+    for (group, ng) in d.node_groups.iter() {
+        let name = format!("{p}-node-{group}");
+        g.add(
+            launch_template(group),
+            name.clone(),
+            &[ECS_AMI, INSTANCE_PROFILE, INSTANCES_SG, CLUSTER],
+            LaunchTemplate {
+                ec2: aws.ec2.clone(),
+                name: name.clone(),
+                cluster: cluster_name(p),
+                workload: ng.workload.clone(),
+                instance_type: ng.instance_type.clone(),
+                root_volume_gb: ng.root_volume_gb,
+                ami: ECS_AMI.into(),
+                instance_profile: INSTANCE_PROFILE.into(),
+                security_group: INSTANCES_SG.into(),
+            },
+        );
+        // Instances need the private routes (NAT) to reach ECS and pull images.
+        let lt = launch_template(group);
+        let mut deps: Vec<&str> = vec![lt.as_str(), PRIVATE_ROUTES];
+        deps.extend(privates.iter().map(String::as_str));
+        g.add(
+            auto_scaling_group(group),
+            name.clone(),
+            &deps,
+            AutoScalingGroup {
+                autoscaling: aws.autoscaling.clone(),
+                name: name.clone(),
+                launch_template: lt.clone(),
+                subnets: privates.clone(),
+                min_size: ng.min_size,
+                max_size: ng.max_size,
+                desired_capacity: ng.desired_capacity,
+                deadline: d.timeouts.default,
+            },
+        );
+        g.add(
+            capacity_provider(group),
+            name.clone(),
+            &[auto_scaling_group(group).as_str()],
+            CapacityProvider {
+                ecs: aws.ecs.clone(),
+                name,
+                auto_scaling_group: auto_scaling_group(group),
+                target_capacity: 100,
+            },
+        );
+        providers.push(capacity_provider(group));
+    }
+    let mut deps: Vec<&str> = vec![CLUSTER];
+    deps.extend(providers.iter().map(String::as_str));
+    g.add(
+        CLUSTER_CAPACITY,
+        cluster_name(p),
+        &deps,
+        ClusterCapacityProviders { ecs: aws.ecs.clone(), cluster: cluster_name(p), providers: providers.clone() },
+    );
+}
+
+/// The seven ECS services, at desired count 0, each on its node group.
+fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let privates = private_subnets(d);
+    for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
+        let group = service.node_group.as_str();
+        let workload = d.node_groups.iter().find(|(g, _)| *g == group).map(|(_, ng)| ng.workload.clone());
+        let security_groups = vec![service_sg(kind.key), INSTANCES_SG.to_string()];
+        let (td, cp) = (task_definition(kind.key), capacity_provider(group));
+        let mut deps: Vec<&str> = vec![td.as_str(), cp.as_str(), CLUSTER_CAPACITY, CLUSTER, NAMESPACE];
+        deps.extend(privates.iter().map(String::as_str));
+        deps.extend(security_groups.iter().map(String::as_str));
+        g.add(
+            ecs_service(kind.key),
+            crate::documents::service::service_name(p, kind),
+            &deps,
+            Service {
+                ecs: aws.ecs.clone(),
+                kind,
+                project: p.clone(),
+                cluster: cluster_name(p),
+                workload: workload.unwrap_or_default(),
+                task_definition: td.clone(),
+                capacity_provider: cp.clone(),
+                attachment: CLUSTER_CAPACITY.into(),
+                subnets: privates.clone(),
+                security_groups: security_groups.clone(),
+                namespace: NAMESPACE.into(),
+            },
+        );
+    }
 }
 
 pub fn task_definition(key: &str) -> String {
@@ -342,11 +487,11 @@ fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(NAMESPACE, p.clone(), &[], Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
     g.add(
         CLUSTER,
-        format!("{p}-cluster"),
+        cluster_name(p),
         &[EXEC_LOG_GROUP, NAMESPACE],
         Cluster {
             ecs: aws.ecs.clone(),
-            name: format!("{p}-cluster"),
+            name: cluster_name(p),
             exec_log_group: EXEC_LOG_GROUP.into(),
             namespace: NAMESPACE.into(),
         },
@@ -427,7 +572,7 @@ fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let t = &d.timeouts;
 
     g.add(VPC, format!("{p}-vpc"), &[], Vpc { ec2: ec2(), cidr: layout.vpc.to_string() });
-    let privates: Vec<String> = (0..layout.private_subnets.len()).map(private_subnet).collect();
+    let privates = private_subnets(d);
     for (i, (zone, cidr)) in layout.private_subnets.iter().enumerate() {
         g.add(
             &privates[i],

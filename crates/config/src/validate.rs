@@ -20,6 +20,7 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
         ));
     }
     check_project(&d.project, &mut p);
+    check_reserved_prefix(&d.project, &mut p);
     check_region(&d.region, &mut p);
     check_tags(d, &mut p);
     check_zones(d, &mut p);
@@ -46,6 +47,20 @@ fn check_project(project: &str, p: &mut Vec<Problem>) {
             "project",
             format!(
                 "`{project}` is not a usable project name: use 3 to {MAX_PROJECT_LEN} lowercase letters, digits and single hyphens, starting with a letter (it names every resource, and `<project>-visibility` must fit OpenSearch's 28-character limit)"
+            ),
+        ));
+    }
+}
+
+/// ECS rejects capacity provider names (`<project>-node-a`) that start with these.
+const RESERVED_PREFIXES: &[&str] = &["aws", "ecs", "fargate"];
+
+fn check_reserved_prefix(project: &str, p: &mut Vec<Problem>) {
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|r| project.starts_with(**r)) {
+        p.push(Problem::new(
+            "project",
+            format!(
+                "`{project}` starts with `{prefix}`, which ECS reserves: capacity providers are named `<project>-node-a`; choose a project name that does not start with aws, ecs or fargate"
             ),
         ));
     }

@@ -63,3 +63,12 @@ fn broken_yaml_is_a_problem_not_a_panic() {
     assert_eq!(err.problems.len(), 1);
     assert!(err.problems[0].at.is_some(), "{err}");
 }
+
+#[test]
+fn a_project_name_ecs_reserves_is_refused_with_the_reason() {
+    let err = parse("version: 1\nproject: ecs-prod\nregion: us-east-1\n", "p.yaml").unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.path, "project");
+    assert!(p.message.contains("capacity providers"), "{p:?}");
+    assert!(parse("version: 1\nproject: prod-ecs\nregion: us-east-1\n", "p.yaml").is_ok());
+}

@@ -3,5 +3,15 @@
 
 pub mod adot;
 pub mod iam;
+pub mod node;
+pub mod service;
 pub mod task_definition;
 pub mod temporal;
+
+/// FNV-1a of a document's JSON: a stable fingerprint for change detection (not security),
+/// kept in a tag where AWS does not return what was sent.
+pub fn fingerprint(document: &(impl serde::Serialize + ?Sized)) -> String {
+    let text = serde_json::to_string(document).unwrap_or_default();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}

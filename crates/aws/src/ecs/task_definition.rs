@@ -13,10 +13,11 @@ use aws_sdk_ecs::types::{
 };
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, owned_by};
 
+use crate::documents::fingerprint;
 use crate::documents::task_definition::{self as doc, TaskDefinition as Document};
 use crate::documents::temporal::{ServerConfig, server_config};
+use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
-use crate::platform::cluster::ecs_tags;
 use crate::services::ServiceKind;
 
 /// The tag holding the hash of the registered document.
@@ -51,15 +52,9 @@ pub struct TaskDefinition {
     pub sources: Sources,
 }
 
-/// FNV-1a: a stable fingerprint of the document (change detection, not security).
-fn fingerprint(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    format!("{hash:016x}")
-}
-
 /// The spec tag's value for a document.
 fn spec(d: &Document) -> String {
-    fingerprint(&serde_json::to_string(d).unwrap_or_default())
+    fingerprint(d)
 }
 
 impl TaskDefinition {
@@ -128,7 +123,7 @@ impl TaskDefinition {
             .execution_role_arn(&d.execution_role_arn)
             .task_role_arn(&d.task_role_arn)
             .set_container_definitions(Some(d.container_definitions.iter().map(container).collect()))
-            .set_tags(Some(ecs_tags(&tags)))
+            .set_tags(Some(to_tags(&tags)))
             .send()
             .await
             .map_err(aws("RegisterTaskDefinition"))?;
@@ -246,13 +241,7 @@ impl Resource for TaskDefinition {
                     .map_err(aws("DeregisterTaskDefinition")),
             )?;
         } else if changed.iter().any(|c| c == "tags") {
-            self.ecs
-                .tag_resource()
-                .resource_arn(&o.id)
-                .set_tags(Some(ecs_tags(cx.tags)))
-                .send()
-                .await
-                .map_err(aws("TagResource"))?;
+            ensure_tags(&self.ecs, &o.id, cx.tags).await?;
         }
         Ok(())
     }
@@ -304,11 +293,7 @@ impl TaskDefinition {
             Err(e) => return Err(e),
         };
         let Some(td) = out.task_definition() else { return Ok(None) };
-        let tags: temporalctl_engine::Tags = out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect();
+        let tags = tag_map(out.tags());
         if !owned_by(&tags, cx.project, cx.node) {
             return Ok(None);
         }

@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     ClusterConfiguration, ClusterField, ClusterServiceConnectDefaultsRequest, ClusterSetting, ClusterSettingName,
-    ExecuteCommandConfiguration, ExecuteCommandLogConfiguration, ExecuteCommandLogging, Tag,
+    ExecuteCommandConfiguration, ExecuteCommandLogConfiguration, ExecuteCommandLogging,
 };
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
+use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::aws;
 use crate::network::ec2::attr;
 
@@ -16,10 +17,6 @@ pub struct Cluster {
     pub name: String,
     pub exec_log_group: NodeId,
     pub namespace: NodeId,
-}
-
-pub fn ecs_tags(tags: &temporalctl_engine::Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 #[async_trait]
@@ -74,12 +71,7 @@ impl Resource for Cluster {
                 .attr("exec-logging", exec_logging)
                 .attr("service-connect-namespace", namespace)
                 .output("arn", c.cluster_arn().unwrap_or_default())
-                .tags(
-                    c.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect(),
-                ),
+                .tags(tag_map(c.tags())),
         ))
     }
 
@@ -92,7 +84,7 @@ impl Resource for Cluster {
             .settings(settings)
             .configuration(configuration)
             .service_connect_defaults(defaults)
-            .set_tags(Some(ecs_tags(cx.tags)))
+            .set_tags(Some(to_tags(cx.tags)))
             .send()
             .await
             .map_err(aws("CreateCluster"))?;
@@ -120,14 +112,7 @@ impl Resource for Cluster {
                 .map_err(aws("UpdateCluster"))?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-            self.ecs
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(ecs_tags(cx.tags)))
-                .send()
-                .await
-                .map_err(aws("TagResource"))?;
+            ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await?;
         }
         Ok(())
     }

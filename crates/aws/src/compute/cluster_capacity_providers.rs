@@ -1,0 +1,78 @@
+//! The node groups' capacity providers attached to the cluster. Not a resource AWS tags:
+//! it is part of the cluster, so it stands as ours exactly when the cluster is ours.
+//! No default strategy: every service names its own node group.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::ClusterField;
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_PROJECT};
+
+use crate::ecs::tag_map;
+use crate::errors::aws;
+use crate::network::ec2::{attr, members, set};
+
+pub struct ClusterCapacityProviders {
+    pub ecs: aws_sdk_ecs::Client,
+    pub cluster: String,
+    pub providers: Vec<NodeId>,
+}
+
+impl ClusterCapacityProviders {
+    async fn put(&self, providers: Vec<String>) -> Result<(), ResourceError> {
+        self.ecs
+            .put_cluster_capacity_providers()
+            .cluster(&self.cluster)
+            .set_capacity_providers(Some(providers))
+            .set_default_capacity_provider_strategy(Some(vec![]))
+            .send()
+            .await
+            .map_err(aws("PutClusterCapacityProviders"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for ClusterCapacityProviders {
+    fn kind(&self) -> &'static str {
+        "cluster-capacity-providers"
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        let names: Vec<&str> = self.providers.iter().map(|p| inputs.get(p, "name")).collect::<Result<_, _>>()?;
+        Ok(Attrs::from([("capacity-providers".into(), set(names))]))
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let out = self
+            .ecs
+            .describe_clusters()
+            .clusters(&self.cluster)
+            .include(ClusterField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeClusters"))?;
+        let Some(c) = out.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else { return Ok(None) };
+        if c.capacity_providers().is_empty() {
+            return Ok(None);
+        }
+        let cluster_tags = tag_map(c.tags());
+        let ours = cluster_tags.get(TAG_PROJECT).is_some_and(|p| p == cx.project);
+        Ok(Some(
+            Observed::new(c.cluster_name().unwrap_or_default())
+                .attr("capacity-providers", set(c.capacity_providers().iter().map(String::as_str)))
+                .tags(if ours { cx.tags.clone() } else { cluster_tags }),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        self.put(members(attr(desired, "capacity-providers")?)).await?;
+        Ok(Observed::new(&self.cluster).tags(cx.tags.clone()))
+    }
+
+    async fn update(&self, _: &Cx<'_>, _: &Observed, desired: &Attrs, _: &[String]) -> Result<(), ResourceError> {
+        self.put(members(attr(desired, "capacity-providers")?)).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        self.put(vec![]).await
+    }
+}

@@ -1,0 +1,202 @@
+//! ECS services, as the `CreateService` document (camelCase, what is sent) minus the
+//! task definition and desired count: capacity provider of the service's node group,
+//! placement on its `workload` attribute, ECS Exec, circuit breaker with rollback, and
+//! Service Connect.
+//!
+//! Service Connect, per seed 002: history, matching and frontend are discoverable as
+//! `temporal-<name>` on their gRPC port; worker and ui are clients only. Every Temporal
+//! service (the worker too) also publishes its metrics port as `temporal-<name>-metrics`,
+//! which is what the ADOT collector scrapes. Grafana does not take part.
+
+use serde::Serialize;
+
+use crate::documents::adot::metrics_name;
+use crate::services::{Connect, METRICS_PORT, ServiceKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub service_name: String,
+    pub cluster: String,
+    pub capacity_provider_strategy: Vec<Strategy>,
+    pub placement_constraints: Vec<Constraint>,
+    pub network_configuration: Network,
+    pub enable_execute_command: bool,
+    pub deployment_configuration: Deployment,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_connect_configuration: Option<ServiceConnect>,
+    pub propagate_tags: String,
+    pub enable_ecs_managed_tags: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Strategy {
+    pub capacity_provider: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Constraint {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub minimum_healthy_percent: i32,
+    pub maximum_percent: i32,
+    pub deployment_circuit_breaker: CircuitBreaker,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnect {
+    pub enabled: bool,
+    pub namespace: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ConnectService>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectService {
+    pub port_name: String,
+    pub discovery_name: String,
+    pub client_aliases: Vec<ClientAlias>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientAlias {
+    pub port: i32,
+    pub dns_name: String,
+}
+
+pub struct Inputs<'a> {
+    pub project: &'a str,
+    pub cluster: &'a str,
+    pub capacity_provider: &'a str,
+    pub workload: &'a str,
+    pub subnets: Vec<String>,
+    /// The service's own group, then the instances' group (seed 002).
+    pub security_groups: Vec<String>,
+    pub namespace_arn: &'a str,
+}
+
+pub fn service_name(project: &str, kind: &ServiceKind) -> String {
+    format!("{project}-{}", kind.container)
+}
+
+fn published(port_name: &str, discovery_name: String, port: i32) -> ConnectService {
+    ConnectService {
+        port_name: port_name.into(),
+        client_aliases: vec![ClientAlias { port, dns_name: discovery_name.clone() }],
+        discovery_name,
+    }
+}
+
+fn service_connect(kind: &ServiceKind, namespace: &str) -> Option<ServiceConnect> {
+    if kind.connect == Connect::None {
+        return None;
+    }
+    let mut services = Vec::new();
+    if let (Connect::ClientServer, Some(port)) = (kind.connect, kind.port("grpc")) {
+        services.push(published("grpc", kind.discovery_name(), port));
+    }
+    if kind.is_temporal() {
+        services.push(published("metrics", metrics_name(kind.key), METRICS_PORT));
+    }
+    Some(ServiceConnect { enabled: true, namespace: namespace.into(), services })
+}
+
+pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
+    Service {
+        service_name: service_name(i.project, kind),
+        cluster: i.cluster.into(),
+        capacity_provider_strategy: vec![Strategy {
+            capacity_provider: i.capacity_provider.into(),
+            weight: 1,
+            base: 0,
+        }],
+        placement_constraints: vec![Constraint {
+            kind: "memberOf".into(),
+            expression: format!("attribute:workload == {}", i.workload),
+        }],
+        network_configuration: Network { subnets: i.subnets.clone(), security_groups: i.security_groups.clone() },
+        enable_execute_command: true,
+        deployment_configuration: Deployment {
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            deployment_circuit_breaker: CircuitBreaker { enable: true, rollback: true },
+        },
+        service_connect_configuration: service_connect(kind, i.namespace_arn),
+        propagate_tags: "SERVICE".into(),
+        enable_ecs_managed_tags: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::{SERVICES, service};
+
+    /// Seed 002's placement: history on A, worker and ADOT on C, the rest on B.
+    fn inputs(kind: &ServiceKind) -> Inputs<'static> {
+        let (capacity_provider, workload) = match kind.key {
+            "history" => ("demo-node-a", "history"),
+            "worker" | "adot" => ("demo-node-c", "worker"),
+            _ => ("demo-node-b", "frontend"),
+        };
+        Inputs {
+            project: "demo",
+            cluster: "demo-cluster",
+            capacity_provider,
+            workload,
+            subnets: vec!["subnet-0aaa".into(), "subnet-0bbb".into()],
+            security_groups: vec!["sg-0service".into(), "sg-0instances".into()],
+            namespace_arn: "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc",
+        }
+    }
+
+    #[test]
+    fn snapshots_of_every_service() {
+        for kind in SERVICES {
+            insta::assert_json_snapshot!(format!("service-{}", kind.key), render(kind, &inputs(kind)));
+        }
+    }
+
+    #[test]
+    fn service_connect_roles_follow_seed_002() {
+        let names = |key: &str| -> Option<Vec<String>> {
+            service_connect(service(key), "ns").map(|sc| {
+                sc.services.iter().map(|s| format!("{}:{}", s.discovery_name, s.client_aliases[0].port)).collect()
+            })
+        };
+        assert_eq!(names("history").unwrap(), ["temporal-history:7234", "temporal-history-metrics:9090"]);
+        assert_eq!(names("frontend").unwrap(), ["temporal-frontend:7233", "temporal-frontend-metrics:9090"]);
+        // Client of the others; only its metrics are published, for ADOT.
+        assert_eq!(names("worker").unwrap(), ["temporal-worker-metrics:9090"]);
+        assert!(names("ui").unwrap().is_empty());
+        assert!(names("adot").unwrap().is_empty());
+        assert_eq!(names("grafana"), None);
+    }
+}

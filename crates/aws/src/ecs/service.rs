@@ -1,0 +1,291 @@
+//! An ECS service, rendered by `documents::service` (pure, snapshot-tested). Created at
+//! desired count 0 and never scaled here: the count belongs to `scale`, so no update
+//! sends it.
+//!
+//! What is compared: the task definition, subnets and security groups as ECS returns
+//! them, and the hash of the whole document, kept in a tag. ECS does not return the
+//! Service Connect configuration on the service (only on deployments), so a field-by-field
+//! comparison could never be complete; the hash catches every change of ours.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
+    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, ServiceConnectClientAlias,
+    ServiceConnectConfiguration, ServiceConnectService, ServiceField,
+};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+
+use crate::documents::fingerprint;
+use crate::documents::service::{self as doc, Service as Document};
+use crate::ecs::task_definition::SPEC_TAG;
+use crate::ecs::{ensure_tags, tag_map, to_tags};
+use crate::errors::{aws, gone_is_ok};
+use crate::network::ec2::{attr, set};
+use crate::services::ServiceKind;
+
+pub struct Service {
+    pub ecs: aws_sdk_ecs::Client,
+    pub kind: &'static ServiceKind,
+    pub project: String,
+    /// The cluster's name (static, so `read` needs no inputs).
+    pub cluster: String,
+    pub workload: String,
+    pub task_definition: NodeId,
+    pub capacity_provider: NodeId,
+    /// Attachment of the providers to the cluster: a service may only use attached ones.
+    pub attachment: NodeId,
+    pub subnets: Vec<NodeId>,
+    pub security_groups: Vec<NodeId>,
+    pub namespace: NodeId,
+}
+
+fn fatal(e: impl std::fmt::Display) -> ResourceError {
+    ResourceError::fatal(e.to_string())
+}
+
+/// The parts of the document, in the SDK's types.
+struct Request {
+    strategy: Vec<CapacityProviderStrategyItem>,
+    placement: Vec<PlacementConstraint>,
+    network: NetworkConfiguration,
+    deployment: DeploymentConfiguration,
+    connect: Option<ServiceConnectConfiguration>,
+}
+
+fn request(d: &Document) -> Result<Request, ResourceError> {
+    let strategy = d
+        .capacity_provider_strategy
+        .iter()
+        .map(|s| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(&s.capacity_provider)
+                .weight(s.weight)
+                .base(s.base)
+                .build()
+                .map_err(fatal)
+        })
+        .collect::<Result<_, _>>()?;
+    let placement = d
+        .placement_constraints
+        .iter()
+        .map(|c| {
+            PlacementConstraint::builder()
+                .r#type(PlacementConstraintType::from(c.kind.as_str()))
+                .expression(&c.expression)
+                .build()
+        })
+        .collect();
+    let n = &d.network_configuration;
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .set_subnets(Some(n.subnets.clone()))
+                .set_security_groups(Some(n.security_groups.clone()))
+                .build()
+                .map_err(fatal)?,
+        )
+        .build();
+    let dc = &d.deployment_configuration;
+    let deployment = DeploymentConfiguration::builder()
+        .minimum_healthy_percent(dc.minimum_healthy_percent)
+        .maximum_percent(dc.maximum_percent)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(dc.deployment_circuit_breaker.enable)
+                .rollback(dc.deployment_circuit_breaker.rollback)
+                .build(),
+        )
+        .build();
+    let connect = match &d.service_connect_configuration {
+        None => None,
+        Some(sc) => {
+            let mut services = Vec::new();
+            for s in &sc.services {
+                let aliases = s
+                    .client_aliases
+                    .iter()
+                    .map(|a| {
+                        ServiceConnectClientAlias::builder().port(a.port).dns_name(&a.dns_name).build().map_err(fatal)
+                    })
+                    .collect::<Result<_, _>>()?;
+                services.push(
+                    ServiceConnectService::builder()
+                        .port_name(&s.port_name)
+                        .discovery_name(&s.discovery_name)
+                        .set_client_aliases(Some(aliases))
+                        .build()
+                        .map_err(fatal)?,
+                );
+            }
+            Some(
+                ServiceConnectConfiguration::builder()
+                    .enabled(sc.enabled)
+                    .namespace(&sc.namespace)
+                    .set_services(Some(services))
+                    .build(),
+            )
+        }
+    };
+    Ok(Request { strategy, placement, network, deployment, connect })
+}
+
+impl Service {
+    fn name(&self) -> String {
+        doc::service_name(&self.project, self.kind)
+    }
+
+    fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
+        let ids = |nodes: &[NodeId]| -> Result<Vec<String>, ResourceError> {
+            nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
+        };
+        inputs.get(&self.attachment, "id")?;
+        Ok(doc::render(
+            self.kind,
+            &doc::Inputs {
+                project: &self.project,
+                cluster: &self.cluster,
+                capacity_provider: inputs.get(&self.capacity_provider, "name")?,
+                workload: &self.workload,
+                subnets: ids(&self.subnets)?,
+                security_groups: ids(&self.security_groups)?,
+                namespace_arn: inputs.get(&self.namespace, "arn")?,
+            },
+        ))
+    }
+}
+
+#[async_trait]
+impl Resource for Service {
+    fn kind(&self) -> &'static str {
+        "ecs-service"
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+        let d = self.document(inputs)?;
+        let n = &d.network_configuration;
+        Ok(Attrs::from([
+            ("task-definition".into(), inputs.get(&self.task_definition, "arn")?.to_string()),
+            ("subnets".into(), set(n.subnets.iter().map(String::as_str))),
+            ("security-groups".into(), set(n.security_groups.iter().map(String::as_str))),
+            ("spec".into(), fingerprint(&d)),
+        ]))
+    }
+
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let out = match self
+            .ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(self.name())
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeServices"))
+        {
+            Ok(out) => out,
+            // No cluster, no service.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // DRAINING and INACTIVE services are on their way out or gone.
+        let Some(s) = out.services().iter().find(|s| s.status() == Some("ACTIVE")) else { return Ok(None) };
+        let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
+        let tags = tag_map(s.tags());
+        Ok(Some(
+            Observed::new(s.service_arn().unwrap_or_default())
+                .attr("task-definition", s.task_definition().unwrap_or_default())
+                .attr("subnets", set(vpc.map(|v| v.subnets()).unwrap_or_default().iter().map(String::as_str)))
+                .attr(
+                    "security-groups",
+                    set(vpc.map(|v| v.security_groups()).unwrap_or_default().iter().map(String::as_str)),
+                )
+                .attr("spec", tags.get(SPEC_TAG).cloned().unwrap_or_default())
+                .output("name", s.service_name().unwrap_or_default())
+                .output("arn", s.service_arn().unwrap_or_default())
+                .output("desired-count", s.desired_count().to_string())
+                .tags(tags),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+        let d = self.document(cx.inputs)?;
+        let r = request(&d)?;
+        let mut tags = cx.tags.clone();
+        tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
+        let out = self
+            .ecs
+            .create_service()
+            .cluster(&self.cluster)
+            .service_name(&d.service_name)
+            .task_definition(attr(desired, "task-definition")?)
+            // Scaling is `scale`'s job: a new service starts empty.
+            .desired_count(0)
+            .set_capacity_provider_strategy(Some(r.strategy))
+            .set_placement_constraints(Some(r.placement))
+            .network_configuration(r.network)
+            .enable_execute_command(d.enable_execute_command)
+            .deployment_configuration(r.deployment)
+            .set_service_connect_configuration(r.connect)
+            .propagate_tags(PropagateTags::from(d.propagate_tags.as_str()))
+            .enable_ecs_managed_tags(d.enable_ecs_managed_tags)
+            .set_tags(Some(to_tags(&tags)))
+            .send()
+            .await
+            .map_err(aws("CreateService"))?;
+        let arn = out.service.and_then(|s| s.service_arn).unwrap_or_default();
+        Ok(Observed::new(&arn)
+            .output("name", &d.service_name)
+            .output("arn", &arn)
+            .output("desired-count", "0")
+            .tags(tags))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Observed,
+        desired: &Attrs,
+        changed: &[String],
+    ) -> Result<(), ResourceError> {
+        let mut tags = cx.tags.clone();
+        if changed.iter().any(|c| c != "tags") {
+            let d = self.document(cx.inputs)?;
+            let r = request(&d)?;
+            // Never the desired count: that is `scale`'s, and survives every `up`.
+            self.ecs
+                .update_service()
+                .cluster(&self.cluster)
+                .service(&d.service_name)
+                .task_definition(attr(desired, "task-definition")?)
+                .set_capacity_provider_strategy(Some(r.strategy))
+                .set_placement_constraints(Some(r.placement))
+                .network_configuration(r.network)
+                .enable_execute_command(d.enable_execute_command)
+                .deployment_configuration(r.deployment)
+                .set_service_connect_configuration(r.connect)
+                .propagate_tags(PropagateTags::from(d.propagate_tags.as_str()))
+                .enable_ecs_managed_tags(d.enable_ecs_managed_tags)
+                // ECS requires a new deployment for a changed capacity provider strategy.
+                .force_new_deployment(changed.iter().any(|c| c == "spec"))
+                .send()
+                .await
+                .map_err(aws("UpdateService"))?;
+            tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
+        }
+        ensure_tags(&self.ecs, &o.id, &tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        // `force` stops whatever still runs; `down` scales to zero first where it can.
+        gone_is_ok(
+            self.ecs
+                .delete_service()
+                .cluster(&self.cluster)
+                .service(self.name())
+                .force(true)
+                .send()
+                .await
+                .map_err(aws("DeleteService")),
+        )
+    }
+}
