@@ -10,6 +10,7 @@ pub mod errors;
 pub mod iam;
 pub mod network;
 pub mod platform;
+pub mod preflight;
 pub mod services;
 pub mod stack;
 

@@ -5,6 +5,7 @@
 //! AWS would reject and reports every problem at once, each with its field path and
 //! line/column.
 
+pub mod capacity;
 mod locate;
 mod model;
 mod network;

@@ -247,11 +247,19 @@ pub struct Dsql {
     pub deletion_protection: bool,
     pub schema_name: String,
     pub schema_version: String,
+    /// Refuse regions missing from the shipped list of DSQL regions; turn off when AWS
+    /// has opened DSQL in a region since the list was made.
+    pub region_check: bool,
 }
 
 impl Default for Dsql {
     fn default() -> Self {
-        Self { deletion_protection: true, schema_name: "dsql/v12/temporal".into(), schema_version: "1.12".into() }
+        Self {
+            deletion_protection: true,
+            schema_name: "dsql/v12/temporal".into(),
+            schema_version: "1.12".into(),
+            region_check: true,
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
     }
     check_project(&d.project, &mut p);
     check_reserved_prefix(&d.project, &mut p);
+    check_dsql_region(d, &mut p);
     check_region(&d.region, &mut p);
     check_tags(d, &mut p);
     check_zones(d, &mut p);
@@ -29,6 +30,7 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
     }
     check_endpoints(d, &mut p);
     check_compute(d, &mut p);
+    p.extend(crate::capacity::check(d, &crate::capacity::counts_from_config(d)));
     check_rest(d, &mut p);
     if p.is_empty() { Ok(()) } else { Err(p) }
 }
@@ -75,6 +77,37 @@ fn check_region(region: &str, p: &mut Vec<Problem>) {
         && !parts[parts.len() - 1].is_empty();
     if !shaped {
         p.push(Problem::new("region", format!("`{region}` is not an AWS region name; write it like us-east-1")));
+    }
+}
+
+/// Regions offering Aurora DSQL, from the AWS General Reference (DSQL endpoints), 2025.
+pub const DSQL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-4",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+];
+
+fn check_dsql_region(d: &Deploy, p: &mut Vec<Problem>) {
+    let malformed = p.iter().any(|x| x.path == "region");
+    if !malformed && d.dsql.region_check && !DSQL_REGIONS.contains(&d.region.as_str()) {
+        p.push(Problem::new(
+            "region",
+            format!(
+                "Aurora DSQL is not offered in {} (it is in {}); choose one of those, or set dsql.region_check: false if AWS has added {} since",
+                d.region,
+                DSQL_REGIONS.join(", "),
+                d.region
+            ),
+        ));
     }
 }
 

@@ -72,3 +72,22 @@ fn a_project_name_ecs_reserves_is_refused_with_the_reason() {
     assert!(p.message.contains("capacity providers"), "{p:?}");
     assert!(parse("version: 1\nproject: prod-ecs\nregion: us-east-1\n", "p.yaml").is_ok());
 }
+
+#[test]
+fn a_region_without_dsql_is_refused_unless_the_check_is_turned_off() {
+    let err = parse("version: 1\nproject: demo\nregion: us-west-1\n", "r.yaml").unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.path, "region");
+    assert!(p.message.contains("DSQL") && p.message.contains("region_check"), "{p:?}");
+    assert!(parse("version: 1\nproject: demo\nregion: us-west-1\ndsql:\n  region_check: false\n", "r.yaml").is_ok());
+}
+
+#[test]
+fn tasks_that_no_node_group_can_hold_are_refused_with_the_fix() {
+    let yaml = "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history: { cpu: 512, memory: 1024, count: 9, node_group: a }\n";
+    let err = parse(yaml, "c.yaml").unwrap_err();
+    assert_eq!(err.problems[0].path, "node_groups.a.max_size");
+    let yaml = "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history: { cpu: 4096, memory: 1024, node_group: a }\n";
+    let err = parse(yaml, "c.yaml").unwrap_err();
+    assert_eq!(err.problems[0].path, "services.history");
+}

@@ -72,7 +72,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Plan { output } => {
-            let planned = read_all(cli, d, &store).await?;
+            let planned = read_all(cli, d, &store, true).await?;
             match output {
                 Format::Text => print!("{}", output::plan_text(&d.project, &d.region, &planned)),
                 Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned)),
@@ -80,7 +80,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Status { output } => {
-            let planned = read_all(cli, d, &store).await?;
+            let planned = read_all(cli, d, &store, false).await?;
             match output {
                 Format::Text => print!("{}", output::status_text(&d.project, &d.region, &planned)),
                 Format::Json => println!("{}", output::status_json(&d.project, &d.region, &planned)),
@@ -97,10 +97,14 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     }
 }
 
-/// `plan` and `status`: read every node, change nothing, take no lock.
-async fn read_all(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<Vec<Planned>, Failure> {
+/// `plan` and `status`: read every node, change nothing, take no lock. `plan` runs the
+/// preflight first.
+async fn read_all(cli: &Cli, d: &Deploy, store: &StateStore, check: bool) -> Result<Vec<Planned>, Failure> {
     let state = store.read()?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    if check {
+        preflight(&aws, d).await?;
+    }
     let graph = graph(d, &aws)?;
     let progress = Progress::new(Display::Quiet);
     let cancel = interrupt_token();
@@ -121,6 +125,9 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
         eprintln!("note: {}", stale.explain(locked.lock_path()));
     }
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    if verb == "up" {
+        preflight(&aws, d).await?;
+    }
     let graph = graph(d, &aws)?;
     let progress =
         Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
@@ -137,6 +144,25 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
         return Err(Failure::Runtime(failures(&report)));
     }
     Ok(())
+}
+
+/// Stop before any change when `up` could not finish; say what else is worth knowing.
+async fn preflight(aws: &Aws, d: &Deploy) -> Result<(), Failure> {
+    let findings =
+        temporalctl_aws::preflight::run(aws, d).await.map_err(|e| Failure::Runtime(format!("preflight: {e}")))?;
+    for note in &findings.notes {
+        eprintln!("note: {note}");
+    }
+    if findings.blockers.is_empty() {
+        Ok(())
+    } else {
+        let lines: Vec<String> = findings.blockers.iter().map(|b| format!("  {b}")).collect();
+        Err(Failure::Runtime(format!(
+            "preflight found {} problem(s); nothing was changed:\n{}",
+            lines.len(),
+            lines.join("\n")
+        )))
+    }
 }
 
 fn failures(report: &RunReport) -> String {

@@ -270,9 +270,13 @@ impl Resource for Service {
                 .send()
                 .await
                 .map_err(aws("UpdateService"))?;
-            tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
         }
-        ensure_tags(&self.ecs, &o.id, &tags).await
+        // The spec tag records what was applied; rewritten only when that changed.
+        if changed.iter().any(|c| c == "spec" || c == "tags") {
+            tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
+            ensure_tags(&self.ecs, &o.id, &tags).await?;
+        }
+        Ok(())
     }
 
     async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {

@@ -1,0 +1,66 @@
+//! Cheap checks before `plan` and `up` touch anything, each explaining what to do:
+//! the ECS AMI parameter resolves in the region, the OpenSearch service-linked role
+//! exists (or will be made), and node groups whose tasks need more ENIs than the
+//! instances have are covered by `awsvpcTrunking`. What needs no AWS call (DSQL region,
+//! CPU and memory per node group) is checked with the configuration.
+
+use aws_sdk_ecs::types::SettingName;
+use temporalctl_config::Deploy;
+use temporalctl_config::capacity::{counts_from_config, needs_trunking};
+use temporalctl_engine::ResourceError;
+
+use crate::Aws;
+use crate::documents::node::ECS_AMI_PARAMETER;
+use crate::errors::aws;
+
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Stop: `up` would fail partway through.
+    pub blockers: Vec<String>,
+    /// Worth knowing; nothing fails because of them now.
+    pub notes: Vec<String>,
+}
+
+pub async fn run(clients: &Aws, d: &Deploy) -> Result<Findings, ResourceError> {
+    let mut f = Findings::default();
+    let ami = clients.ssm.get_parameter().name(ECS_AMI_PARAMETER).send().await.map_err(aws("GetParameter"));
+    match ami {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => f.blockers.push(format!(
+            "{} publishes no ECS-optimized AL2023 arm64 AMI (SSM parameter {ECS_AMI_PARAMETER} is missing); choose a region with Graviton ECS support",
+            d.region
+        )),
+        Err(e) => return Err(e),
+    }
+
+    let prefix = "/aws-service-role/opensearchservice.amazonaws.com/";
+    let roles = clients.iam.list_roles().path_prefix(prefix).send().await.map_err(aws("ListRoles"))?;
+    if roles.roles().is_empty() {
+        f.notes.push(
+            "the account has no OpenSearch service-linked role yet; `up` creates it (needs iam:CreateServiceLinkedRole) and never deletes it"
+                .into(),
+        );
+    }
+
+    let short = needs_trunking(d, &counts_from_config(d));
+    if !short.is_empty() {
+        let settings = clients
+            .ecs
+            .list_account_settings()
+            .name(SettingName::AwsvpcTrunking)
+            .effective_settings(true)
+            .send()
+            .await
+            .map_err(aws("ListAccountSettings"))?;
+        let enabled = settings.settings().iter().any(|s| s.value() == Some("enabled"));
+        if !enabled {
+            for (_, why) in short {
+                f.notes.push(format!(
+                    "{why}: the services scale only partly until awsvpcTrunking is on; run `aws ecs put-account-setting-default --name awsvpcTrunking --value enabled --region {}` (it applies to instances launched afterwards), or raise the group's max_size",
+                    d.region
+                ));
+            }
+        }
+    }
+    Ok(f)
+}

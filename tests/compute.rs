@@ -1,0 +1,218 @@
+//! Node groups (launch templates, Auto Scaling groups, capacity providers) and the ECS
+//! services on them, against moto through the recording proxy.
+
+mod support;
+
+use serde_json::Value;
+use support::{Harness, block_on};
+
+const PROJECT: &str = "itcomp";
+
+fn deploy() -> String {
+    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+}
+
+fn cluster() -> String {
+    format!("{PROJECT}-cluster")
+}
+
+fn asgs(h: &Harness) -> Vec<aws_sdk_autoscaling::types::AutoScalingGroup> {
+    let autoscaling = aws_sdk_autoscaling::Client::new(&h.sdk());
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|g| format!("{PROJECT}-node-{g}")).collect();
+    block_on(autoscaling.describe_auto_scaling_groups().set_auto_scaling_group_names(Some(names)).send())
+        .unwrap()
+        .auto_scaling_groups()
+        .to_vec()
+}
+
+fn running_instances(h: &Harness) -> usize {
+    let ec2 = h.ec2();
+    let ours = aws_sdk_ec2::types::Filter::builder().name("tag:temporalctl:project").values(PROJECT).build();
+    let running = aws_sdk_ec2::types::Filter::builder().name("instance-state-name").values("running").build();
+    let out = block_on(ec2.describe_instances().filters(ours).filters(running).send()).unwrap();
+    out.reservations().iter().map(|r| r.instances().len()).sum()
+}
+
+#[test]
+fn node_groups_join_the_cluster_with_their_workload() {
+    let h = Harness::new("comp-nodes", &deploy());
+    h.run(&["up"]).ok();
+    let ec2 = h.ec2();
+    let state = h.state(PROJECT);
+    let profile = state["nodes"]["iam-instance-profile/ecs-instance"]["outputs"]["arn"].as_str().unwrap().to_string();
+    let instances_sg = state["nodes"]["security-group/instances"]["id"].as_str().unwrap().to_string();
+    for (group, workload) in [("a", "history"), ("b", "frontend"), ("c", "worker")] {
+        let id = state["nodes"][format!("launch-template/{group}")]["id"].as_str().unwrap().to_string();
+        let v = block_on(ec2.describe_launch_template_versions().launch_template_id(&id).versions("$Latest").send())
+            .unwrap();
+        let data = v.launch_template_versions()[0].launch_template_data().unwrap();
+        let user_data =
+            String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap()).unwrap();
+        assert!(user_data.contains(&format!("ECS_CLUSTER={}\n", cluster())), "{user_data}");
+        assert!(user_data.contains(&format!(r#"ECS_INSTANCE_ATTRIBUTES={{"workload":"{workload}"}}"#)), "{user_data}");
+        let metadata = data.metadata_options().unwrap();
+        assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"), "IMDSv2 only");
+        let root = &data.block_device_mappings()[0];
+        assert_eq!(root.ebs().and_then(|e| e.encrypted()), Some(true));
+        assert_eq!(data.iam_instance_profile().and_then(|p| p.arn()), Some(profile.as_str()));
+        assert_eq!(data.network_interfaces()[0].groups(), [instances_sg.clone()]);
+    }
+    // Auto Scaling groups in both private subnets, on the latest template, tags propagated.
+    let subnets: Vec<String> =
+        (0..2).map(|i| state["nodes"][format!("subnet/private-{i}")]["id"].as_str().unwrap().to_string()).collect();
+    let groups = asgs(&h);
+    assert_eq!(groups.len(), 3);
+    for g in &groups {
+        let mut zones: Vec<&str> = g.vpc_zone_identifier().unwrap().split(',').collect();
+        zones.sort();
+        let mut expected: Vec<&str> = subnets.iter().map(String::as_str).collect();
+        expected.sort();
+        assert_eq!(zones, expected);
+        assert_eq!(g.launch_template().and_then(|t| t.version()), Some("$Latest"));
+        assert!(
+            g.tags().iter().any(|t| t.key() == Some("temporalctl:project") && t.propagate_at_launch() == Some(true))
+        );
+        assert_eq!((g.min_size(), g.max_size(), g.desired_capacity()), (Some(1), Some(2), Some(1)));
+    }
+    assert_eq!(running_instances(&h), 3, "instances carry the project tag");
+    // Capacity providers with managed scaling at 100%, all three attached to the cluster.
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|g| format!("{PROJECT}-node-{g}")).collect();
+    let cps = block_on(ecs.describe_capacity_providers().set_capacity_providers(Some(names.clone())).send()).unwrap();
+    assert_eq!(cps.capacity_providers().len(), 3);
+    for cp in cps.capacity_providers() {
+        let scaling = cp.auto_scaling_group_provider().unwrap().managed_scaling().unwrap();
+        assert_eq!(scaling.status().map(|s| s.as_str()), Some("ENABLED"));
+        assert_eq!(scaling.target_capacity(), Some(100));
+    }
+    let c = block_on(ecs.describe_clusters().clusters(cluster()).send()).unwrap();
+    let mut attached = c.clusters()[0].capacity_providers().to_vec();
+    attached.sort();
+    assert_eq!(attached, names);
+}
+
+#[test]
+fn services_follow_their_node_group_and_drift_is_repaired() {
+    let h = Harness::new("comp-svc", &deploy());
+    h.run(&["up"]).ok();
+    // Placement and strategy as sent (moto drops both from CreateService).
+    let placed: Vec<(String, String, String)> = h
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "CreateService")
+        .map(|c| {
+            let b: Value = serde_json::from_str(&c.body).unwrap();
+            (
+                b["serviceName"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-")).to_string(),
+                b["capacityProviderStrategy"][0]["capacityProvider"].as_str().unwrap().to_string(),
+                b["placementConstraints"][0]["expression"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(placed.len(), 7);
+    for (service, provider, expression) in &placed {
+        let (group, workload) = match service.as_str() {
+            "temporal-history" => ("a", "history"),
+            "temporal-worker" | "adot-collector" => ("c", "worker"),
+            _ => ("b", "frontend"),
+        };
+        assert_eq!(provider, &format!("{PROJECT}-node-{group}"), "{service}");
+        assert_eq!(expression, &format!("attribute:workload == {workload}"), "{service}");
+    }
+    let bodies: Vec<Value> = h
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "CreateService")
+        .map(|c| serde_json::from_str(&c.body).unwrap())
+        .collect();
+    for b in &bodies {
+        assert_eq!(b["desiredCount"], 0);
+        assert_eq!(
+            b["deploymentConfiguration"]["deploymentCircuitBreaker"],
+            serde_json::json!({"enable": true, "rollback": true})
+        );
+    }
+
+    // Out of band: the matching service pointed at a hand-made revision, a node group's
+    // maximum changed. `up` puts both back and touches nothing else.
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let family = format!("{PROJECT}-temporal-matching");
+    let ours = block_on(ecs.describe_task_definition().task_definition(&family).send()).unwrap();
+    let ours = ours.task_definition().unwrap().clone();
+    let other = block_on(
+        ecs.register_task_definition()
+            .family(&family)
+            .set_container_definitions(Some(ours.container_definitions().to_vec()))
+            .memory("2048")
+            .send(),
+    )
+    .unwrap();
+    let other_arn = other.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    block_on(ecs.update_service().cluster(cluster()).service(&family).task_definition(&other_arn).send()).unwrap();
+    let autoscaling = aws_sdk_autoscaling::Client::new(&h.sdk());
+    block_on(
+        autoscaling.update_auto_scaling_group().auto_scaling_group_name(format!("{PROJECT}-node-b")).max_size(5).send(),
+    )
+    .unwrap();
+    h.proxy.clear();
+    let run = h.run(&["up"]).ok();
+    let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    ops.sort();
+    assert_eq!(ops, ["UpdateAutoScalingGroup", "UpdateService"], "{}", run.stdout);
+    let s = block_on(ecs.describe_services().cluster(cluster()).services(&family).send()).unwrap();
+    assert_eq!(s.services()[0].task_definition(), ours.task_definition_arn());
+    let b = asgs(&h).into_iter().find(|g| g.auto_scaling_group_name() == Some(&format!("{PROJECT}-node-b"))).unwrap();
+    assert_eq!(b.max_size(), Some(2));
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}
+
+#[test]
+fn down_removes_services_before_node_groups_and_leaves_no_instance() {
+    let h = Harness::new("comp-down", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let ops = h.proxy.operations();
+    let first = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("{op} not called"));
+    let last = |op: &str| ops.iter().rposition(|o| o == op).unwrap();
+    // Services, then the providers' attachment, the providers, the groups, the templates,
+    // and the cluster last.
+    assert!(last("DeleteService") < first("PutClusterCapacityProviders"));
+    assert!(first("PutClusterCapacityProviders") < first("DeleteCapacityProvider"));
+    assert!(last("DeleteCapacityProvider") < first("DeleteAutoScalingGroup"));
+    assert!(last("DeleteAutoScalingGroup") < first("DeleteLaunchTemplate"));
+    assert!(last("DeleteLaunchTemplate") < first("DeleteCluster"));
+    assert!(asgs(&h).is_empty());
+    assert_eq!(running_instances(&h), 0);
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let c = block_on(ecs.describe_clusters().clusters(cluster()).send()).unwrap();
+    assert!(c.clusters().iter().all(|c| c.status() != Some("ACTIVE")));
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|g| format!("{PROJECT}-node-{g}")).collect();
+    let cps = block_on(ecs.describe_capacity_providers().set_capacity_providers(Some(names)).send()).unwrap();
+    assert!(cps.capacity_providers().iter().all(|c| c.status().map(|s| s.as_str()) == Some("INACTIVE")));
+    let ec2 = h.ec2();
+    let ours = aws_sdk_ec2::types::Filter::builder().name("tag:temporalctl:project").values(PROJECT).build();
+    let templates = block_on(ec2.describe_launch_templates().filters(ours).send()).unwrap();
+    assert!(templates.launch_templates().is_empty());
+}
+
+/// Five awsvpc tasks on node group B need more ENIs than two m7g.large have (2 each):
+/// `plan` says so and how to turn on trunking; once it is on, the note is gone.
+#[test]
+fn preflight_explains_when_a_group_needs_awsvpc_trunking() {
+    let yaml = format!("{}services:\n  frontend: {{ cpu: 512, memory: 1024, count: 2, node_group: b }}\n", deploy());
+    let h = Harness::new("comp-trunk", &yaml);
+    let plan = h.run(&["plan"]).ok();
+    assert!(plan.stderr.contains("awsvpcTrunking"), "{}", plan.stderr);
+    assert!(plan.stderr.contains("node group b runs 5 awsvpc tasks"), "{}", plan.stderr);
+    assert!(h.proxy.mutating().is_empty(), "plan changes nothing");
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    block_on(ecs.put_account_setting().name(aws_sdk_ecs::types::SettingName::AwsvpcTrunking).value("enabled").send())
+        .unwrap();
+    let plan = h.run(&["plan"]).ok();
+    assert!(!plan.stderr.contains("awsvpcTrunking"), "{}", plan.stderr);
+}
