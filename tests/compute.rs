@@ -55,7 +55,7 @@ fn node_groups_join_the_cluster_with_their_workload() {
         let root = &data.block_device_mappings()[0];
         assert_eq!(root.ebs().and_then(|e| e.encrypted()), Some(true));
         assert_eq!(data.iam_instance_profile().and_then(|p| p.arn()), Some(profile.as_str()));
-        assert_eq!(data.network_interfaces()[0].groups(), [instances_sg.clone()]);
+        assert_eq!(data.network_interfaces()[0].groups(), std::slice::from_ref(&instances_sg));
     }
     // Auto Scaling groups in both private subnets, on the latest template, tags propagated.
     let subnets: Vec<String> =
@@ -215,4 +215,21 @@ fn preflight_explains_when_a_group_needs_awsvpc_trunking() {
         .unwrap();
     let plan = h.run(&["plan"]).ok();
     assert!(!plan.stderr.contains("awsvpcTrunking"), "{}", plan.stderr);
+}
+
+/// Call counts of a fresh and a no-op `up` of the whole stack, for docs/performance.md:
+/// `cargo test --test compute -- --ignored --nocapture call_counts`.
+#[test]
+#[ignore = "measurement, not a check"]
+fn call_counts() {
+    let h = Harness::new("comp-count", &deploy());
+    let started = std::time::Instant::now();
+    h.run(&["up"]).ok();
+    let fresh = (h.proxy.calls().len(), h.proxy.mutating().len(), started.elapsed());
+    h.proxy.clear();
+    let started = std::time::Instant::now();
+    h.run(&["up"]).ok();
+    let noop = (h.proxy.calls().len(), h.proxy.mutating().len(), started.elapsed());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
+    println!("nodes {nodes}; fresh up: {fresh:?} (calls, mutating, wall); no-op up: {noop:?}");
 }

@@ -52,6 +52,21 @@ struct Request {
     connect: Option<ServiceConnectConfiguration>,
 }
 
+/// The settings `CreateService` and `UpdateService` share, on either builder.
+macro_rules! with_spec {
+    ($builder:expr, $d:expr, $r:expr) => {
+        $builder
+            .set_capacity_provider_strategy(Some($r.strategy))
+            .set_placement_constraints(Some($r.placement))
+            .network_configuration($r.network)
+            .enable_execute_command($d.enable_execute_command)
+            .deployment_configuration($r.deployment)
+            .set_service_connect_configuration($r.connect)
+            .propagate_tags(PropagateTags::from($d.propagate_tags.as_str()))
+            .enable_ecs_managed_tags($d.enable_ecs_managed_tags)
+    };
+}
+
 fn request(d: &Document) -> Result<Request, ResourceError> {
     let strategy = d
         .capacity_provider_strategy
@@ -212,7 +227,7 @@ impl Resource for Service {
         let r = request(&d)?;
         let mut tags = cx.tags.clone();
         tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
-        let out = self
+        let create = self
             .ecs
             .create_service()
             .cluster(&self.cluster)
@@ -220,18 +235,8 @@ impl Resource for Service {
             .task_definition(attr(desired, "task-definition")?)
             // Scaling is `scale`'s job: a new service starts empty.
             .desired_count(0)
-            .set_capacity_provider_strategy(Some(r.strategy))
-            .set_placement_constraints(Some(r.placement))
-            .network_configuration(r.network)
-            .enable_execute_command(d.enable_execute_command)
-            .deployment_configuration(r.deployment)
-            .set_service_connect_configuration(r.connect)
-            .propagate_tags(PropagateTags::from(d.propagate_tags.as_str()))
-            .enable_ecs_managed_tags(d.enable_ecs_managed_tags)
-            .set_tags(Some(to_tags(&tags)))
-            .send()
-            .await
-            .map_err(aws("CreateService"))?;
+            .set_tags(Some(to_tags(&tags)));
+        let out = with_spec!(create, d, r).send().await.map_err(aws("CreateService"))?;
         let arn = out.service.and_then(|s| s.service_arn).unwrap_or_default();
         Ok(Observed::new(&arn)
             .output("name", &d.service_name)
@@ -252,24 +257,15 @@ impl Resource for Service {
             let d = self.document(cx.inputs)?;
             let r = request(&d)?;
             // Never the desired count: that is `scale`'s, and survives every `up`.
-            self.ecs
+            let update = self
+                .ecs
                 .update_service()
                 .cluster(&self.cluster)
                 .service(&d.service_name)
                 .task_definition(attr(desired, "task-definition")?)
-                .set_capacity_provider_strategy(Some(r.strategy))
-                .set_placement_constraints(Some(r.placement))
-                .network_configuration(r.network)
-                .enable_execute_command(d.enable_execute_command)
-                .deployment_configuration(r.deployment)
-                .set_service_connect_configuration(r.connect)
-                .propagate_tags(PropagateTags::from(d.propagate_tags.as_str()))
-                .enable_ecs_managed_tags(d.enable_ecs_managed_tags)
                 // ECS requires a new deployment for a changed capacity provider strategy.
-                .force_new_deployment(changed.iter().any(|c| c == "spec"))
-                .send()
-                .await
-                .map_err(aws("UpdateService"))?;
+                .force_new_deployment(changed.iter().any(|c| c == "spec"));
+            with_spec!(update, d, r).send().await.map_err(aws("UpdateService"))?;
         }
         // The spec tag records what was applied; rewritten only when that changed.
         if changed.iter().any(|c| c == "spec" || c == "tags") {
