@@ -3,7 +3,6 @@
 
 mod support;
 
-use serde_json::Value;
 use support::{Harness, block_on};
 
 const PROJECT: &str = "itcomp";
@@ -96,38 +95,25 @@ fn services_follow_their_node_group_and_drift_is_repaired() {
     let h = Harness::new("comp-svc", &deploy());
     h.run(&["up"]).ok();
     // Placement and strategy as sent (moto drops both from CreateService).
-    let placed: Vec<(String, String, String)> = h
-        .proxy
-        .calls()
-        .into_iter()
-        .filter(|c| c.operation == "CreateService")
-        .map(|c| {
-            let b: Value = serde_json::from_str(&c.body).unwrap();
-            (
-                b["serviceName"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-")).to_string(),
-                b["capacityProviderStrategy"][0]["capacityProvider"].as_str().unwrap().to_string(),
-                b["placementConstraints"][0]["expression"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(placed.len(), 7);
-    for (service, provider, expression) in &placed {
-        let (group, workload) = match service.as_str() {
+    let created = h.sent("CreateService");
+    assert_eq!(created.len(), 7);
+    for b in &created {
+        let service = b["serviceName"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-"));
+        let (group, workload) = match service {
             "temporal-history" => ("a", "history"),
             "temporal-worker" | "adot-collector" => ("c", "worker"),
             _ => ("b", "frontend"),
         };
-        assert_eq!(provider, &format!("{PROJECT}-node-{group}"), "{service}");
-        assert_eq!(expression, &format!("attribute:workload == {workload}"), "{service}");
-    }
-    let bodies: Vec<Value> = h
-        .proxy
-        .calls()
-        .into_iter()
-        .filter(|c| c.operation == "CreateService")
-        .map(|c| serde_json::from_str(&c.body).unwrap())
-        .collect();
-    for b in &bodies {
+        assert_eq!(
+            b["capacityProviderStrategy"][0]["capacityProvider"],
+            format!("{PROJECT}-node-{group}"),
+            "{service}"
+        );
+        assert_eq!(
+            b["placementConstraints"][0]["expression"],
+            format!("attribute:workload == {workload}"),
+            "{service}"
+        );
         assert_eq!(b["desiredCount"], 0);
         assert_eq!(
             b["deploymentConfiguration"]["deploymentCircuitBreaker"],

@@ -30,19 +30,9 @@ fn stack(name: &str) -> Harness {
     h
 }
 
-/// The JSON bodies the binary sent for one operation.
-fn sent(h: &Harness, operation: &str) -> Vec<Value> {
-    h.proxy
-        .calls()
-        .into_iter()
-        .filter(|c| c.operation == operation)
-        .map(|c| serde_json::from_str(&c.body).unwrap_or(Value::Null))
-        .collect()
-}
-
 /// `CreateService` requests by service name.
 fn created_services(h: &Harness) -> BTreeMap<String, Value> {
-    sent(h, "CreateService").into_iter().map(|b| (b["serviceName"].as_str().unwrap().to_string(), b)).collect()
+    h.sent("CreateService").into_iter().map(|b| (b["serviceName"].as_str().unwrap().to_string(), b)).collect()
 }
 
 fn task_definition(h: &Harness, family: &str) -> aws_sdk_ecs::types::TaskDefinition {

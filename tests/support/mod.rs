@@ -93,6 +93,16 @@ impl Harness {
         Run::from(output)
     }
 
+    /// The JSON bodies the binary sent for one operation (JSON protocols), in order.
+    pub fn sent(&self, operation: &str) -> Vec<serde_json::Value> {
+        self.proxy
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == operation)
+            .map(|c| serde_json::from_str(&c.body).unwrap_or(serde_json::Value::Null))
+            .collect()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_temporalctl"));
         cmd.args(args).current_dir(&self.dir).stdin(Stdio::null());

@@ -199,9 +199,10 @@ fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let privates = private_subnets(d);
     for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
         let group = service.node_group.as_str();
-        let workload = d.node_groups.iter().find(|(g, _)| *g == group).map(|(_, ng)| ng.workload.clone());
+        let workload = d.node_groups.get(group).map(|ng| ng.workload.clone());
         let security_groups = vec![service_sg(kind.key), INSTANCES_SG.to_string()];
         let (td, cp) = (task_definition(kind.key), capacity_provider(group));
+        // A service may only use providers attached to the cluster: CLUSTER_CAPACITY first.
         let mut deps: Vec<&str> = vec![td.as_str(), cp.as_str(), CLUSTER_CAPACITY, CLUSTER, NAMESPACE];
         deps.extend(privates.iter().map(String::as_str));
         deps.extend(security_groups.iter().map(String::as_str));
@@ -217,7 +218,6 @@ fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 workload: workload.unwrap_or_default(),
                 task_definition: td.clone(),
                 capacity_provider: cp.clone(),
-                attachment: CLUSTER_CAPACITY.into(),
                 subnets: privates.clone(),
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),

@@ -114,7 +114,7 @@ pub fn loads(d: &Deploy, counts: &Counts) -> Vec<Load> {
 pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (key, s) in d.services.iter() {
-        let Some(g) = d.node_groups.iter().find(|(name, _)| *name == s.node_group).map(|(_, g)| g) else { continue };
+        let Some(g) = d.node_groups.get(&s.node_group) else { continue };
         let Some(shape) = shape(&g.instance_type) else { continue };
         if s.cpu > shape.cpu_units || s.memory > shape.memory_mib {
             problems.push(Problem::new(
@@ -127,7 +127,7 @@ pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
         }
     }
     for load in loads(d, counts) {
-        let g = d.node_groups.iter().find(|(name, _)| *name == load.group).map(|(_, g)| g).expect("own group");
+        let g = d.node_groups.get(load.group).expect("own group");
         let Some(shape) = shape(&g.instance_type) else { continue };
         let max = g.max_size;
         let per_instance = shape.tasks_with_trunking.max(shape.tasks_without_trunking);
@@ -168,7 +168,7 @@ pub fn needs_trunking(d: &Deploy, counts: &Counts) -> Vec<(Load, String)> {
     loads(d, counts)
         .into_iter()
         .filter_map(|load| {
-            let g = d.node_groups.iter().find(|(name, _)| *name == load.group).map(|(_, g)| g)?;
+            let g = d.node_groups.get(load.group)?;
             let shape = shape(&g.instance_type)?;
             let without = g.max_size * shape.tasks_without_trunking;
             (load.tasks > without).then(|| {

@@ -96,6 +96,11 @@ impl NodeGroups {
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &NodeGroup)> {
         [("a", &self.a), ("b", &self.b), ("c", &self.c)].into_iter()
     }
+
+    /// The group a service's `node_group` names (`a`, `b` or `c`).
+    pub fn get(&self, name: &str) -> Option<&NodeGroup> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, g)| g)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -243,6 +243,14 @@ pub fn ownership_tags(project: &str, node: &str, name: &str, extra: &Tags) -> Ta
     tags
 }
 
+/// Tags for a part AWS does not tag itself (a group's rules, a cluster's capacity
+/// providers): it is ours exactly when the thing it belongs to carries our project, so
+/// it stands with the node's own tags then, and with the parent's (failing the ownership
+/// check) otherwise.
+pub fn inherited_tags(parent: Tags, cx: &Cx<'_>) -> Tags {
+    if parent.get(TAG_PROJECT).is_some_and(|p| p == cx.project) { cx.tags.clone() } else { parent }
+}
+
 /// Whether a resource's tags (any map of them) name this project and node.
 pub fn owned_by<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, project: &str, node: &str) -> bool {
     let (mut project_ok, mut node_ok) = (false, false);

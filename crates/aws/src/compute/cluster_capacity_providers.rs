@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::ClusterField;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_PROJECT};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
 
 use crate::ecs::tag_map;
 use crate::errors::aws;
@@ -54,12 +54,10 @@ impl Resource for ClusterCapacityProviders {
         if c.capacity_providers().is_empty() {
             return Ok(None);
         }
-        let cluster_tags = tag_map(c.tags());
-        let ours = cluster_tags.get(TAG_PROJECT).is_some_and(|p| p == cx.project);
         Ok(Some(
             Observed::new(c.cluster_name().unwrap_or_default())
                 .attr("capacity-providers", set(c.capacity_providers().iter().map(String::as_str)))
-                .tags(if ours { cx.tags.clone() } else { cluster_tags }),
+                .tags(inherited_tags(tag_map(c.tags()), cx)),
         ))
     }
 

@@ -32,8 +32,6 @@ pub struct Service {
     pub workload: String,
     pub task_definition: NodeId,
     pub capacity_provider: NodeId,
-    /// Attachment of the providers to the cluster: a service may only use attached ones.
-    pub attachment: NodeId,
     pub subnets: Vec<NodeId>,
     pub security_groups: Vec<NodeId>,
     pub namespace: NodeId,
@@ -153,7 +151,6 @@ impl Service {
         let ids = |nodes: &[NodeId]| -> Result<Vec<String>, ResourceError> {
             nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
         };
-        inputs.get(&self.attachment, "id")?;
         Ok(doc::render(
             self.kind,
             &doc::Inputs {

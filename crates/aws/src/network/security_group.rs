@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, TAG_PROJECT};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
 
 use super::ec2::{attr, ensure_tags, lookup, members, set, set_delta, tag_map, tag_spec};
 use crate::errors::{aws, gone_is_ok};
@@ -46,6 +46,24 @@ pub struct SecurityGroup {
     pub ingress: Vec<Rule>,
     /// Empty means no egress at all (AWS's default allow-all rule is removed).
     pub egress: Vec<Rule>,
+}
+
+/// The security group of `cx.node`, by recorded id, else by its ownership tags.
+async fn find_group(
+    ec2: &aws_sdk_ec2::Client,
+    cx: &Cx<'_>,
+) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ResourceError> {
+    lookup!(
+        cx,
+        "security group",
+        ec2.describe_security_groups(),
+        group_ids,
+        set_filters,
+        security_groups,
+        "DescribeSecurityGroups",
+        |_| true,
+        |g| g.group_id()
+    )
 }
 
 /// `tcp:443-443:cidr:10.0.0.0/16`, `all:sg:sg-123`, `tcp:7233-7233:self`.
@@ -152,18 +170,7 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let Some(sg) = lookup!(
-            cx,
-            "security group",
-            self.ec2.describe_security_groups(),
-            group_ids,
-            set_filters,
-            security_groups,
-            "DescribeSecurityGroups",
-            |_| true,
-            |g| g.group_id()
-        )?
-        else {
+        let Some(sg) = find_group(&self.ec2, cx).await? else {
             return Ok(None);
         };
         let id = sg.group_id().unwrap_or_default();
@@ -294,25 +301,12 @@ impl Resource for SecurityGroupRules {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         // The rules live on the group: find it by our recorded id, else by its own tags.
         let group_cx = Cx { node: &self.group, ..*cx };
-        let Some(sg) = lookup!(
-            &group_cx,
-            "security group",
-            self.ec2.describe_security_groups(),
-            group_ids,
-            set_filters,
-            security_groups,
-            "DescribeSecurityGroups",
-            |_| true,
-            |g| g.group_id()
-        )?
-        else {
+        let Some(sg) = find_group(&self.ec2, &group_cx).await? else {
             return Ok(None);
         };
         let id = sg.group_id().unwrap_or_default();
         // Rules carry no tags of their own: they are ours when their group is.
-        let group_tags = tag_map(sg.tags());
-        let tags =
-            if group_tags.get(TAG_PROJECT).is_some_and(|p| p == cx.project) { cx.tags.clone() } else { group_tags };
+        let tags = inherited_tags(tag_map(sg.tags()), cx);
         let ingress = scoped(&observe(sg.ip_permissions(), id), true);
         // No rule of ours on the group: there is nothing to update or revoke.
         if ingress.is_empty() {
