@@ -23,11 +23,12 @@ fn up_builds_the_platform_with_tags_and_settings_from_the_config() {
     let run = h.run(&["up"]).ok();
     let sdk = h.sdk();
     block_on(async {
-        // Log groups: one per service plus ECS Exec, each with the configured retention.
+        // Log groups: one per service, the one-off admin tools and ECS Exec, each with the
+        // configured retention.
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
         let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
-        assert_eq!(names.len(), 8, "{names:?}");
+        assert_eq!(names.len(), 9, "{names:?}");
         assert!(names.contains(&"/ecs/itplat/ecs-exec") && names.contains(&"/ecs/itplat/temporal-history"));
         assert!(groups.log_groups().iter().all(|g| g.retention_in_days() == Some(14)));
 
@@ -140,7 +141,7 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
     block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
-        assert_eq!(groups.log_groups().len(), 8, "log groups are kept");
+        assert_eq!(groups.log_groups().len(), 9, "log groups are kept");
         let ecr = aws_sdk_ecr::Client::new(&sdk);
         assert!(ecr.describe_repositories().repository_names("itplat/temporal-server").send().await.is_ok());
         let iam = aws_sdk_iam::Client::new(&sdk);
@@ -285,10 +286,10 @@ fn task_definition_changes_move_the_service_and_keep_its_count() {
         ),
     )
     .unwrap();
-    // The service was scaled meanwhile (as `scale` would): the change must not undo that.
+    // The service was scaled meanwhile: the change must not undo that.
     let cluster = format!("{PROJECT}-cluster");
     let ui = format!("{PROJECT}-temporal-ui");
-    block_on(ecs.update_service().cluster(&cluster).service(&ui).desired_count(2).send()).unwrap();
+    h.run(&["scale", "up", "--service", "ui", "--count", "2"]).ok();
     h.proxy.clear();
     h.run(&["up"]).ok();
     let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();

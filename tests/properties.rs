@@ -351,8 +351,11 @@ fn property_12_separate_task_definitions_and_services() {
     )
     .unwrap();
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    for created in h.sent("CreateService") {
+        assert_eq!(created["desiredCount"], 0, "services are created at 0; the scale waves raise them: {created}");
+    }
     for s in services.services() {
-        assert_eq!(s.desired_count(), 0, "services start at 0; scaling is `scale`'s job");
+        assert_eq!(s.desired_count(), 1, "after up's waves: deploy.yaml's count");
         by_name.insert(s.service_name().unwrap().to_string(), s.task_definition().unwrap().to_string());
     }
     for family in FAMILIES {
@@ -393,7 +396,7 @@ fn property_13_interface_completeness() {
     let resources = doc["resources"].as_array().unwrap();
     let id_of = |node: &str| -> String {
         let r = resources.iter().find(|r| r["node"] == node).unwrap_or_else(|| panic!("{node} missing"));
-        assert_eq!(r["state"], "ok", "{node}");
+        assert_eq!(r["state"], "ok", "{node}: {r}");
         r["id"].as_str().unwrap_or_default().to_string()
     };
     assert_eq!(id_of("ecs-cluster"), format!("{PROJECT}-cluster"));

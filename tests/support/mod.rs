@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
+pub mod schema;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,11 +30,18 @@ impl Emulator {
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            // MOTO_LOG=<file> keeps the emulator's own log (tracebacks of its 500s).
+            let log = || match std::env::var_os("MOTO_LOG") {
+                Some(path) => {
+                    std::fs::OpenOptions::new().create(true).append(true).open(path).map(Stdio::from).unwrap()
+                }
+                None => Stdio::null(),
+            };
             let child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(log())
+                .stderr(log())
                 .spawn()
                 .expect("start moto_server");
             let mut emulator = Emulator { child, addr };
@@ -59,6 +69,21 @@ impl Emulator {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// POST a JSON body to moto's own API (state manager, reset…).
+    pub fn moto_api(&self, path: &str, body: &str) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr).expect("connect to moto");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.starts_with("HTTP/1.1 2") || response.starts_with("HTTP/1.0 2"), "{path}: {response}");
+    }
 }
 
 impl Drop for Emulator {
@@ -70,9 +95,11 @@ impl Drop for Emulator {
 
 /// Everything one test needs.
 pub struct Harness {
-    pub emulator: Emulator,
     pub proxy: Proxy,
     pub dir: PathBuf,
+    /// Stands in for the ECS agent and scheduler; stopped before the emulator.
+    agent: Option<agent::Agent>,
+    pub emulator: Emulator,
 }
 
 impl Harness {
@@ -84,7 +111,14 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("deploy.yaml"), deploy_yaml).unwrap();
-        Harness { emulator, proxy, dir }
+        // One-off tasks stop on their first describe: the lifecycle is not under test here.
+        emulator.moto_api(
+            "/moto-api/state-manager/set-transition",
+            r#"{"model_name":"ecs::task","transition":{"progression":"immediate"}}"#,
+        );
+        let mut h = Harness { emulator, proxy, dir, agent: None };
+        h.agent = Some(agent::Agent::start(h.sdk()));
+        h
     }
 
     /// Run the real binary in the working directory, through the proxy.
@@ -149,6 +183,7 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        self.agent.take();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -135,8 +135,14 @@ where
             e.code = code;
             e
         }
-        // No answer, or one the SDK could not read (an emulator's HTML 500): try again.
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ResourceError::new(
+        // An answer the SDK could not read (an HTML 500 from a proxy or an emulator): say
+        // what it was in a line, not the whole response, and try again.
+        SdkError::ResponseError(re) => ResourceError::new(
+            ErrorClass::Retryable(RetryReason::Transient),
+            format!("{op}: HTTP {} with a body that is not an AWS error", re.raw().status_code()),
+        ),
+        // No answer: try again.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ResourceError::new(
             ErrorClass::Retryable(RetryReason::Transient),
             format!("{op}: {}", DisplayErrorContext(&err)),
         ),

@@ -9,9 +9,11 @@ pub mod ecs;
 pub mod errors;
 pub mod iam;
 pub mod network;
+pub mod operate;
 pub mod platform;
 pub mod preflight;
 pub mod services;
 pub mod stack;
+pub mod sweep;
 
 pub use clients::Aws;

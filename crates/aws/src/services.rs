@@ -98,11 +98,48 @@ pub const SERVICES: &[ServiceKind] = &[
     },
 ];
 
+/// The container of the one-off tasks (schema and namespace steps); not a service.
+pub const ADMIN_TOOLS: ServiceKind = ServiceKind {
+    key: "admin-tools",
+    container: "temporal-admin-tools",
+    temporal_role: None,
+    ports: &[],
+    connect: Connect::None,
+    wave: 0,
+};
+
+/// Whose task role and security group the one-off tasks use: the frontend's role may
+/// connect to DSQL and is admitted by the OpenSearch domain, and its group reaches
+/// OpenSearch (443) and the frontend (7233). No extra role or group to keep.
+pub const ONE_OFF_IDENTITY: &str = "frontend";
+/// Whose node group runs the one-off tasks: the worker's has the most room.
+pub const ONE_OFF_PLACEMENT: &str = "worker";
+
+/// The services by scale-up wave, first wave first (`down` goes in reverse).
+pub fn waves() -> Vec<Vec<&'static ServiceKind>> {
+    let last = SERVICES.iter().map(|s| s.wave).max().unwrap_or(0);
+    (1..=last).map(|w| SERVICES.iter().filter(|s| s.wave == w).collect()).filter(|w: &Vec<_>| !w.is_empty()).collect()
+}
+
 pub fn service(key: &str) -> &'static ServiceKind {
-    SERVICES.iter().find(|s| s.key == key).expect("known service")
+    SERVICES.iter().chain([&ADMIN_TOOLS]).find(|s| s.key == key).expect("known service")
 }
 
 /// Task-to-task ranges among the four Temporal services (gRPC and membership).
 pub const TEMPORAL_GRPC_RANGE: (i32, i32) = (7233, 7239);
 pub const TEMPORAL_MEMBERSHIP_RANGE: (i32, i32) = (6933, 6939);
 pub const METRICS_PORT: i32 = 9090;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_follow_seed_002() {
+        let keys: Vec<Vec<&str>> = waves().iter().map(|w| w.iter().map(|s| s.key).collect()).collect();
+        assert_eq!(
+            keys,
+            vec![vec!["history", "matching"], vec!["frontend"], vec!["worker", "ui"], vec!["grafana", "adot"]]
+        );
+    }
+}

@@ -39,7 +39,9 @@ use crate::platform::parameter::AdotParameter;
 use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
 use crate::platform::secret::GrafanaSecret;
-use crate::services::{METRICS_PORT, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
+use crate::services::{
+    ADMIN_TOOLS, METRICS_PORT, ONE_OFF_IDENTITY, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE,
+};
 
 pub const VPC: &str = "vpc";
 pub const PUBLIC_SUBNET: &str = "subnet/public";
@@ -55,7 +57,7 @@ pub fn private_subnet(i: usize) -> String {
 }
 
 /// The private subnets' node ids, one per availability zone.
-fn private_subnets(d: &Deploy) -> Vec<String> {
+pub fn private_subnets(d: &Deploy) -> Vec<String> {
     let layout = network_layout(d).expect("deploy.yaml was validated");
     (0..layout.private_subnets.len()).map(private_subnet).collect()
 }
@@ -115,7 +117,7 @@ pub fn ecs_service(key: &str) -> String {
     format!("ecs-service/{key}")
 }
 
-fn cluster_name(project: &str) -> String {
+pub fn cluster_name(project: &str) -> String {
     format!("{project}-cluster")
 }
 
@@ -230,7 +232,8 @@ pub fn task_definition(key: &str) -> String {
     format!("task-definition/{key}")
 }
 
-/// A task definition per service, registered from the rendered documents.
+/// A task definition per service, registered from the rendered documents, and one for
+/// the one-off steps' admin tools.
 fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
         let temporal = kind.is_temporal();
@@ -239,43 +242,66 @@ fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             "adot" => Some(ADOT_PARAMETER.to_string()),
             _ => None,
         };
-        let repository = (temporal && service.image.is_none()).then(|| "ecr-repository/server".to_string());
         let sources = TaskSources {
             execution_role: EXECUTION_ROLE.into(),
             task_role: task_role(kind.key),
             log_group: log_group(kind.key),
             secret,
-            repository,
+            repository: (temporal && service.image.is_none()).then(|| "ecr-repository/server".to_string()),
             dsql: temporal.then(|| DSQL.to_string()),
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
         };
-        let mut deps: Vec<String> =
-            vec![sources.execution_role.clone(), sources.task_role.clone(), sources.log_group.clone()];
-        deps.extend(
-            [&sources.secret, &sources.repository, &sources.dsql, &sources.opensearch].into_iter().flatten().cloned(),
-        );
-        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
-        let family = crate::documents::task_definition::family(&d.project, kind);
-        g.add(
-            task_definition(kind.key),
-            family,
-            &deps,
-            TaskDefinition {
-                ecs: aws.ecs.clone(),
-                kind,
-                project: d.project.clone(),
-                region: d.region.clone(),
-                cpu: service.cpu,
-                memory: service.memory,
-                image: service.image.clone(),
-                version: d.temporal.version.clone(),
-                environment: service.environment.clone(),
-                visibility_index: d.opensearch.visibility_index.clone(),
-                history_shards: d.temporal.history_shards,
-                sources,
-            },
-        );
+        let shape = (service.cpu, service.memory, service.image.clone(), service.environment.clone());
+        add_task_definition(g, d, aws, kind, shape, sources);
     }
+    let sources = TaskSources {
+        execution_role: EXECUTION_ROLE.into(),
+        task_role: task_role(ONE_OFF_IDENTITY),
+        log_group: log_group(ADMIN_TOOLS.key),
+        secret: None,
+        repository: Some("ecr-repository/admin-tools".into()),
+        dsql: None,
+        opensearch: None,
+    };
+    add_task_definition(g, d, aws, &ADMIN_TOOLS, (256, 512, None, Default::default()), sources);
+}
+
+/// (cpu, memory, image, extra environment) of a task definition.
+type Shape = (u32, u32, Option<String>, std::collections::BTreeMap<String, String>);
+
+fn add_task_definition(
+    g: &mut GraphBuilder,
+    d: &Deploy,
+    aws: &Aws,
+    kind: &'static ServiceKind,
+    (cpu, memory, image, environment): Shape,
+    sources: TaskSources,
+) {
+    let mut deps: Vec<String> =
+        vec![sources.execution_role.clone(), sources.task_role.clone(), sources.log_group.clone()];
+    deps.extend(
+        [&sources.secret, &sources.repository, &sources.dsql, &sources.opensearch].into_iter().flatten().cloned(),
+    );
+    let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+    g.add(
+        task_definition(kind.key),
+        crate::documents::task_definition::family(&d.project, kind),
+        &deps,
+        TaskDefinition {
+            ecs: aws.ecs.clone(),
+            kind,
+            project: d.project.clone(),
+            region: d.region.clone(),
+            cpu,
+            memory,
+            image,
+            version: d.temporal.version.clone(),
+            environment,
+            visibility_index: d.opensearch.visibility_index.clone(),
+            history_shards: d.temporal.history_shards,
+            sources,
+        },
+    );
 }
 
 pub const DSQL: &str = "dsql-cluster";
@@ -446,7 +472,7 @@ fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let retention = d.logs.retention_days as i32;
-    for kind in SERVICES {
+    for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
         let name = format!("/ecs/{p}/{}", kind.container);
         g.add(
             log_group(kind.key),

@@ -186,6 +186,11 @@ impl Services {
         ]
         .into_iter()
     }
+
+    /// A service by its key (`history`, `frontend`…).
+    pub fn get(&self, key: &str) -> Option<&Service> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, s)| s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -338,6 +343,15 @@ pub struct Timeouts {
     /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
     #[serde(with = "duration_str")]
     pub delete_dependencies: Duration,
+    /// Node group instances booting and registering with the cluster (2-5 min usually).
+    #[serde(with = "duration_str")]
+    pub container_instances: Duration,
+    /// A one-off task (schema, namespace) from RunTask to STOPPED, image pull included.
+    #[serde(with = "duration_str")]
+    pub one_off_task: Duration,
+    /// A scale wave: running = desired and the rollout completed.
+    #[serde(with = "duration_str")]
+    pub service_stable: Duration,
     /// Default for any other wait.
     #[serde(with = "duration_str")]
     pub default: Duration,
@@ -351,6 +365,9 @@ impl Default for Timeouts {
             opensearch: Duration::from_secs(90 * 60),
             dsql: Duration::from_secs(10 * 60),
             delete_dependencies: Duration::from_secs(30 * 60),
+            container_instances: Duration::from_secs(10 * 60),
+            one_off_task: Duration::from_secs(15 * 60),
+            service_stable: Duration::from_secs(20 * 60),
             default: Duration::from_secs(10 * 60),
         }
     }

@@ -272,6 +272,9 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ("timeouts.opensearch", d.timeouts.opensearch),
         ("timeouts.dsql", d.timeouts.dsql),
         ("timeouts.delete_dependencies", d.timeouts.delete_dependencies),
+        ("timeouts.container_instances", d.timeouts.container_instances),
+        ("timeouts.one_off_task", d.timeouts.one_off_task),
+        ("timeouts.service_stable", d.timeouts.service_stable),
         ("timeouts.default", d.timeouts.default),
     ] {
         if value.is_zero() {

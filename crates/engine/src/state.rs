@@ -26,6 +26,14 @@ pub struct StateFile {
     pub updated_at: String,
     #[serde(default)]
     pub nodes: BTreeMap<NodeId, Recorded>,
+    /// One-off steps after the resources (schema, namespace): step → what was applied,
+    /// so a re-run skips what is done.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, String>,
+    /// Desired task count per service, set by the first scale-up or by `scale`; later
+    /// `up` runs keep them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub desired_counts: BTreeMap<String, u32>,
 }
 
 /// One node as last seen by temporalctl. Never holds a secret.
@@ -60,6 +68,8 @@ impl StateFile {
             region: region.into(),
             updated_at: now(),
             nodes: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            desired_counts: BTreeMap::new(),
         }
     }
     pub fn recorded_id(&self, node: &str) -> Option<&str> {

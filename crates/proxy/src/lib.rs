@@ -2,6 +2,10 @@
 //! and logged with its service and operation, so tests can count calls and inspect what
 //! the binary actually sent (fields the emulator stores but never returns included).
 //!
+//! It can also script answers where the emulator cannot show what AWS does: answer an
+//! operation itself (a `DependencyViolation` while ENIs linger) or rewrite the emulator's
+//! answer (a task's exit code, a log stream's lines).
+//!
 //! It runs on its own thread and runtime, so blocking test code can drive it.
 
 use std::convert::Infallible;
@@ -43,9 +47,72 @@ impl Call {
     }
 }
 
+/// Rewrites an emulator answer: (status, body) in, (status, body) out.
+pub type Rewriter = Arc<dyn Fn(u16, &str) -> (u16, String) + Send + Sync>;
+
+/// What the proxy does with a matching request instead of plain forwarding.
+#[derive(Clone)]
+pub enum Script {
+    /// Answer without asking the emulator.
+    Respond { status: u16, content_type: &'static str, body: String },
+    /// Ask the emulator, then rewrite its (status, body).
+    Rewrite(Rewriter),
+}
+
+impl Script {
+    /// An EC2/IAM/Auto Scaling (query protocol) error answer.
+    pub fn query_error(status: u16, code: &str, message: &str) -> Script {
+        Script::Respond {
+            status,
+            content_type: "text/xml",
+            body: format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>scripted</RequestID></Response>"
+            ),
+        }
+    }
+
+    /// A JSON-protocol (ECS, Logs…) error answer.
+    pub fn json_error(status: u16, code: &str, message: &str) -> Script {
+        Script::Respond {
+            status,
+            content_type: "application/x-amz-json-1.1",
+            body: serde_json::json!({ "__type": code, "message": message }).to_string(),
+        }
+    }
+
+    /// Rewrite a JSON answer (any status becomes 200).
+    pub fn rewrite_json(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Script {
+        Script::Rewrite(Arc::new(move |_, body| {
+            let mut v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| serde_json::json!({}));
+            f(&mut v);
+            (200, v.to_string())
+        }))
+    }
+}
+
+struct Rule {
+    operation: String,
+    /// How many more requests it applies to; `None`: all of them.
+    remaining: Option<usize>,
+    script: Script,
+}
+
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
+    rules: Mutex<Vec<Rule>>,
+}
+
+impl Shared {
+    /// The script for this operation, if one still applies (and count it used).
+    fn take_script(&self, operation: &str) -> Option<Script> {
+        let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let rule = rules.iter_mut().find(|r| r.operation == operation && r.remaining != Some(0))?;
+        if let Some(n) = rule.remaining.as_mut() {
+            *n -= 1;
+        }
+        Some(rule.script.clone())
+    }
 }
 
 pub struct Proxy {
@@ -112,6 +179,17 @@ impl Proxy {
         self.calls().into_iter().map(|c| c.operation).collect()
     }
 
+    /// Apply `script` to the next `times` requests of `operation` (`None`: every one).
+    pub fn script(&self, operation: &str, times: Option<usize>, script: Script) {
+        let rule = Rule { operation: operation.into(), remaining: times, script };
+        self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
+    }
+
+    /// Forget every script.
+    pub fn unscript(&self) {
+        self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
@@ -137,6 +215,16 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut call = identify(&parts, &body);
+    let script = shared.take_script(&call.operation);
+    if let Some(Script::Respond { status: code, content_type, body }) = &script {
+        call.status = *code;
+        shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+        let mut r = status(*code, body);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        return Ok(r);
+    }
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     parts.uri = match format!("http://{upstream}{path_and_query}").parse() {
         Ok(uri) => uri,
@@ -147,9 +235,15 @@ async fn forward(
         Err(e) => return Ok(status(502, &format!("emulator unreachable: {e}"))),
     };
     let (mut rparts, rbody) = response.into_parts();
-    let rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     rparts.headers.remove(hyper::header::CONNECTION);
     rparts.headers.remove(hyper::header::TRANSFER_ENCODING);
+    if let Some(Script::Rewrite(f)) = &script {
+        let (code, text) = f(rparts.status.as_u16(), &String::from_utf8_lossy(&rbody));
+        rparts.status = hyper::StatusCode::from_u16(code).unwrap_or(rparts.status);
+        rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+        rbody = Bytes::from(text);
+    }
     call.status = rparts.status.as_u16();
     shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
     Ok(Response::from_parts(rparts, Full::new(rbody)))

@@ -43,6 +43,11 @@ pub enum Verb {
         #[arg(long)]
         allow_data_replacement: bool,
     },
+    /// Set the services' desired counts, wave by wave, each wave waited until stable.
+    Scale {
+        #[command(subcommand)]
+        direction: Direction,
+    },
     /// Each resource: ok, drifted or missing; no change is made.
     Status {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -57,6 +62,25 @@ pub enum Verb {
         /// and the ECR repositories with their images. Kept by default.
         #[arg(long)]
         destroy_data: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Direction {
+    /// Scale up in seed 002's order: history + matching, frontend, worker + ui, grafana + adot.
+    Up {
+        /// Tasks per service; without it, each service's `count` from deploy.yaml.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100))]
+        count: Option<u32>,
+        /// Only this service (repeatable): history, matching, frontend, worker, ui, grafana, adot.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+    },
+    /// Scale to 0 in reverse order.
+    Down {
+        /// Only this service (repeatable).
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
     },
 }
 

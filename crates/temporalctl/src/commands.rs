@@ -3,14 +3,18 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
+use temporalctl_config::capacity::{self, Counts};
 use temporalctl_engine::{
-    CancelToken, Engine, EngineOptions, Graph, Planned, RetryPolicy, RunReport, StateError, StateStore,
+    CancelToken, Engine, EngineOptions, ErrorClass, Graph, Phase, Planned, Recorded, ResourceError, RetryPolicy,
+    RunReport, StateError, StateStore,
 };
 
-use crate::cli::{Cli, Format, Verb};
+use crate::cli::{Cli, Direction, Format, Verb};
+use crate::day2::{Phases, desired_counts};
 use crate::output::{self, Display, Progress};
 
 /// Why a command stopped.
@@ -21,6 +25,12 @@ enum Failure {
     Runtime(String),
     /// Ctrl-C: exit 130.
     Interrupted,
+}
+
+impl From<ResourceError> for Failure {
+    fn from(e: ResourceError) -> Self {
+        if e.class == ErrorClass::Cancelled { Failure::Interrupted } else { Failure::Runtime(e.to_string()) }
+    }
 }
 
 impl From<StateError> for Failure {
@@ -72,7 +82,8 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Plan { output } => {
-            let planned = read_all(cli, d, &store, true).await?;
+            let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+            let planned = read_all(cli, d, &aws, &store, true).await?;
             match output {
                 Format::Text => print!("{}", output::plan_text(&d.project, &d.region, &planned)),
                 Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned)),
@@ -80,14 +91,29 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Status { output } => {
-            let planned = read_all(cli, d, &store, false).await?;
+            let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+            let planned = read_all(cli, d, &aws, &store, false).await?;
+            // The recorded outputs as this read found them (endpoints, ids).
+            let nodes = planned
+                .iter()
+                .map(|p| {
+                    let id = p.id.clone().unwrap_or_default();
+                    let rec = Recorded { kind: p.kind.into(), id, phase: Phase::Ready, outputs: p.outputs.clone() };
+                    (p.node.clone(), rec)
+                })
+                .collect();
+            let quiet = Progress::new(Display::Quiet);
+            let phases =
+                Phases { aws: &aws, deploy: d, events: &quiet, cancel: interrupt_token(), started: Instant::now() };
+            let runtime = phases.runtime(&nodes).await?;
             match output {
-                Format::Text => print!("{}", output::status_text(&d.project, &d.region, &planned)),
-                Format::Json => println!("{}", output::status_json(&d.project, &d.region, &planned)),
+                Format::Text => print!("{}", output::status_text(&d.project, &d.region, &planned, &runtime)),
+                Format::Json => println!("{}", output::status_json(&d.project, &d.region, &planned, &runtime)),
             }
             Ok(())
         }
         Verb::Up { .. } => mutate(cli, d, &store, "up").await,
+        Verb::Scale { direction } => scale(d, &store, direction).await,
         Verb::Down { yes, destroy_data } => {
             if !yes {
                 confirm_down(d, *destroy_data)?;
@@ -99,13 +125,12 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
 
 /// `plan` and `status`: read every node, change nothing, take no lock. `plan` runs the
 /// preflight first.
-async fn read_all(cli: &Cli, d: &Deploy, store: &StateStore, check: bool) -> Result<Vec<Planned>, Failure> {
+async fn read_all(cli: &Cli, d: &Deploy, aws: &Aws, store: &StateStore, check: bool) -> Result<Vec<Planned>, Failure> {
     let state = store.read()?;
-    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     if check {
-        preflight(&aws, d).await?;
+        preflight(aws, d).await?;
     }
-    let graph = graph(d, &aws)?;
+    let graph = graph(d, aws)?;
     let progress = Progress::new(Display::Quiet);
     let cancel = interrupt_token();
     let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
@@ -132,8 +157,33 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     let progress =
         Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
     let cancel = interrupt_token();
+    let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: cancel.clone(), started: Instant::now() };
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
+    let mut swept = Vec::new();
+    if verb == "down" {
+        // Nothing is deleted under running tasks: every service goes to 0 first. Then our
+        // tagged leftovers go, so none is inside the VPC when its turn comes.
+        let nodes: std::collections::BTreeSet<String> = graph.ids().into_iter().map(String::from).collect();
+        let before =
+            async { Ok::<_, ResourceError>((phases.drain(&locked).await?, phases.sweep(&nodes, &locked).await?)) };
+        match before.await {
+            Ok((_, removed)) => swept = removed,
+            Err(e) => {
+                progress.finish();
+                return Err(e.into());
+            }
+        }
+    }
     let report = if verb == "up" { engine.apply(&mut locked).await } else { engine.destroy(&mut locked).await };
+    if verb == "down" && report.ok() && matches!(cli.verb, Verb::Down { destroy_data: true, .. }) {
+        // The schema and namespace went with DSQL and OpenSearch.
+        locked.state.steps.clear();
+        locked.save()?;
+    }
+    let mut after = Ok(Vec::new());
+    if verb == "up" && report.ok() {
+        after = phases.after_up(&mut locked).await;
+    }
     progress.finish();
     drop(locked);
     println!("{}", output::summary(verb, &report));
@@ -143,6 +193,64 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     if !report.ok() {
         return Err(Failure::Runtime(failures(&report)));
     }
+    for line in swept.iter().chain(after?.iter()) {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// `scale up|down`: check the node groups can hold the new counts (exit 2, no call, when
+/// not), record them, then run the waves.
+async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<(), Failure> {
+    let (names, down) = match direction {
+        Direction::Up { services, .. } => (services, false),
+        Direction::Down { services } => (services, true),
+    };
+    let known: Vec<&str> = d.services.iter().map(|(k, _)| k).collect();
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(Failure::Usage(format!(
+            "--service {bad}: no such service; choose from {}. Nothing was sent to AWS.",
+            known.join(", ")
+        )));
+    }
+    let chosen: Vec<&'static str> =
+        known.iter().copied().filter(|k| names.is_empty() || names.iter().any(|n| n == k)).collect();
+    let change: Counts = chosen
+        .iter()
+        .map(|k| {
+            let n = match direction {
+                Direction::Down { .. } => 0,
+                Direction::Up { count: Some(n), .. } => *n,
+                Direction::Up { count: None, .. } => d.services.get(k).map(|s| s.count).unwrap_or_default(),
+            };
+            (*k, n)
+        })
+        .collect();
+    let recorded = store.read()?.desired_counts;
+    let problems = capacity::check(d, &desired_counts(d, &recorded, Some(&change)));
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.path, p.message)).collect();
+        return Err(Failure::Usage(format!(
+            "the node groups cannot hold these counts:\n{}\nNothing was sent to AWS.",
+            lines.join("\n")
+        )));
+    }
+    let mut locked = store.lock("scale")?;
+    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    let progress =
+        Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
+    let started = Instant::now();
+    let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: interrupt_token(), started };
+    let result = phases.scale(&mut locked, &change, down).await;
+    progress.finish();
+    let changed = result?;
+    let counts: Vec<String> = change.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    println!(
+        "scale {}: {changed} service(s) changed, all stable ({}) in {}",
+        if down { "down" } else { "up" },
+        counts.join(" "),
+        humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs()))
+    );
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod day2;
 mod output;
 
 use std::process::ExitCode;

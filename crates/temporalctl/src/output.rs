@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use temporalctl_engine::{Change, Event, EventKind, EventSink, Outcome, Planned, RunReport};
+use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow};
+use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Outcome, Planned, RunReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
@@ -198,15 +199,27 @@ struct StatusRow<'a> {
     state: &'static str,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     outputs: &'a BTreeMap<String, String>,
+    /// What differs, for a drifted resource.
+    #[serde(skip_serializing_if = "<[FieldDiff]>::is_empty")]
+    changes: &'a [FieldDiff],
 }
 
+/// `status --output json`, schema `temporalctl.status/v1` (docs/status.schema.json).
+/// Fields are only ever added; a removal or change of meaning bumps the version.
 #[derive(Serialize)]
 struct StatusDoc<'a> {
+    schema: &'static str,
     project: &'a str,
     region: &'a str,
+    /// Every resource ok and every service running its desired count.
     healthy: bool,
     resources: Vec<StatusRow<'a>>,
+    services: &'a [ServiceRow],
+    endpoints: &'a BTreeMap<&'static str, String>,
+    commands: &'a [Access],
 }
+
+pub const STATUS_SCHEMA: &str = "temporalctl.status/v1";
 
 fn state_of(change: &Change) -> &'static str {
     match change {
@@ -216,7 +229,7 @@ fn state_of(change: &Change) -> &'static str {
     }
 }
 
-fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned]) -> StatusDoc<'a> {
+fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned], runtime: &'a Runtime) -> StatusDoc<'a> {
     let resources: Vec<StatusRow> = planned
         .iter()
         .map(|p| StatusRow {
@@ -225,22 +238,74 @@ fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned]) -> 
             id: p.id.as_deref(),
             state: state_of(&p.change),
             outputs: &p.outputs,
+            changes: match &p.change {
+                Change::Update { diffs } | Change::Replace { diffs } => diffs,
+                _ => &[],
+            },
         })
         .collect();
-    StatusDoc { project, region, healthy: resources.iter().all(|r| r.state == "ok"), resources }
+    let healthy = resources.iter().all(|r| r.state == "ok") && runtime.services.iter().all(|s| s.health == "running");
+    StatusDoc {
+        schema: STATUS_SCHEMA,
+        project,
+        region,
+        healthy,
+        resources,
+        services: &runtime.services,
+        endpoints: &runtime.endpoints,
+        commands: &runtime.commands,
+    }
 }
 
-pub fn status_json(project: &str, region: &str, planned: &[Planned]) -> String {
-    serde_json::to_string_pretty(&status_doc(project, region, planned)).unwrap_or_default()
+pub fn status_json(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {
+    serde_json::to_string_pretty(&status_doc(project, region, planned, runtime)).unwrap_or_default()
 }
 
-pub fn status_text(project: &str, region: &str, planned: &[Planned]) -> String {
-    let doc = status_doc(project, region, planned);
-    let mut out =
-        format!("{project} in {region}: {}\n", if doc.healthy { "all resources ok" } else { "attention needed" });
+pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {
+    let doc = status_doc(project, region, planned, runtime);
+    let ok = doc.resources.iter().filter(|r| r.state == "ok").count();
+    let mut out = format!(
+        "{project} in {region}: {}\n\nResources: {ok} of {} ok\n",
+        if doc.healthy { "healthy" } else { "attention needed" },
+        doc.resources.len()
+    );
     out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
     for r in &doc.resources {
         out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", r.node, r.kind, r.state, r.id.unwrap_or("-")));
+    }
+    out.push_str(&format!(
+        "\nServices:\n  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",
+        "SERVICE", "HEALTH", "DESIRED", "RUNNING", "PENDING", "TASK DEFINITION", "ROLLOUT"
+    ));
+    for s in doc.services {
+        let st = &s.state;
+        out.push_str(&format!(
+            "  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",
+            st.service,
+            s.health,
+            st.desired,
+            st.running,
+            st.pending,
+            st.task_definition.as_deref().unwrap_or("-"),
+            st.rollout.as_deref().unwrap_or("-")
+        ));
+        if s.health != "running"
+            && s.health != "absent"
+            && let Some(e) = &st.last_event
+        {
+            out.push_str(&format!("             last event: {e}\n"));
+        }
+    }
+    out.push_str("\nEndpoints:\n");
+    for (name, value) in doc.endpoints {
+        out.push_str(&format!("  {name:<14} {value}\n"));
+    }
+    out.push_str("\nCommands:\n");
+    for a in doc.commands {
+        out.push_str(&format!("  # {}\n  {}\n", a.what, a.command));
+        if let Some(note) = &a.note {
+            out.push_str(&format!("  # ({note})\n"));
+        }
     }
     out
 }

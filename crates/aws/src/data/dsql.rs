@@ -60,14 +60,14 @@ impl Resource for DsqlCluster {
         };
         let Some(status) = status(c.status()) else { return Ok(None) };
         let endpoint = endpoint(c.endpoint(), c.identifier(), &self.region);
-        Ok(Some(
+        Ok(Some(crate::operate::expose_step_tags(
             Observed::new(c.identifier())
                 .attr("deletion-protection", c.deletion_protection_enabled().to_string())
                 .output("arn", c.arn())
                 .output("endpoint", endpoint)
                 .tags(tag_map(c.tags()))
                 .status(status),
-        ))
+        )))
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {

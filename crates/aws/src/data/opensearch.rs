@@ -116,7 +116,7 @@ impl Resource for Domain {
                 o.tls_security_policy().map(|p| p.as_str()).unwrap_or_default()
             )
         });
-        Ok(Some(
+        Ok(Some(crate::operate::expose_step_tags(
             Observed::new(d.domain_name())
                 .attr("name", d.domain_name())
                 .attr("engine-version", d.engine_version().unwrap_or_default())
@@ -142,7 +142,7 @@ impl Resource for Domain {
                 .output("endpoint", endpoint.unwrap_or_default())
                 .tags(tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
                 .status(status),
-        ))
+        )))
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {

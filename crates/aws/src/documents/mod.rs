@@ -1,10 +1,12 @@
 //! Documents sent to AWS, as pure functions of the deployment: IAM policies, the ADOT
-//! collector configuration, the Temporal server configuration. Each is snapshot-tested.
+//! collector configuration, the Temporal server configuration, the one-off steps' scripts.
+//! Each is snapshot-tested.
 
 pub mod adot;
 pub mod iam;
 pub mod node;
 pub mod service;
+pub mod steps;
 pub mod task_definition;
 pub mod temporal;
 

@@ -40,6 +40,8 @@ pub struct Container {
     /// Soft limit: leaves room in the task for the Service Connect proxy.
     pub memory_reservation: i32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry_point: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     pub port_mappings: Vec<PortMapping>,
     pub environment: Vec<NameValue>,
@@ -138,6 +140,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
     let mut command = Vec::new();
     let mut tmpfs = Vec::new();
     let mut health_check = None;
+    let mut entry_point = Vec::new();
     if let Some(role) = kind.temporal_role {
         env.insert("TEMPORAL_SERVICES".into(), role.into());
         env.insert("SERVICES".into(), role.into());
@@ -178,6 +181,11 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
                 value_from: format!("{secret}:admin_password::"),
             });
         }
+        "admin-tools" => {
+            // Each one-off step sends its script as the command (RunTask overrides); a
+            // shell entry point makes that independent of the image's own ENTRYPOINT.
+            entry_point = vec!["/bin/sh".into(), "-c".into()];
+        }
         "adot" => {
             command = vec!["--config".into(), "env:AOT_CONFIG_CONTENT".into()];
             secrets.push(Secret {
@@ -208,6 +216,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
             image: i.image.into(),
             essential: true,
             memory_reservation: i.memory.saturating_sub(PROXY_MEMORY).max(64) as i32,
+            entry_point,
             command,
             port_mappings: kind
                 .ports
@@ -231,7 +240,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::{SERVICES, service};
+    use crate::services::{ADMIN_TOOLS, SERVICES, service};
 
     fn inputs<'a>(kind: &ServiceKind, env: &'a BTreeMap<String, String>) -> Inputs<'a> {
         Inputs {
@@ -256,7 +265,7 @@ mod tests {
     #[test]
     fn snapshots_of_every_service() {
         let env = BTreeMap::new();
-        for kind in SERVICES {
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
             insta::assert_json_snapshot!(format!("task-definition-{}", kind.key), render(kind, &inputs(kind, &env)));
         }
     }
@@ -265,7 +274,7 @@ mod tests {
     #[test]
     fn seed_properties_hold_for_every_service() {
         let env = BTreeMap::new();
-        for kind in SERVICES {
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
             let td = render(kind, &inputs(kind, &env));
             let c = &td.container_definitions[0];
             assert_eq!(td.runtime_platform.cpu_architecture, "ARM64", "{}", kind.key);

@@ -159,6 +159,7 @@ fn container(c: &doc::Container) -> ContainerDefinition {
         .image(&c.image)
         .essential(c.essential)
         .memory_reservation(c.memory_reservation)
+        .set_entry_point((!c.entry_point.is_empty()).then(|| c.entry_point.clone()))
         .set_command((!c.command.is_empty()).then(|| c.command.clone()))
         .set_port_mappings(Some(
             c.port_mappings

@@ -136,3 +136,41 @@ pub fn attr<'a>(desired: &'a temporalctl_engine::Attrs, key: &str) -> Result<&'a
         .map(String::as_str)
         .ok_or_else(|| ResourceError::fatal(format!("desired attribute `{key}` missing")))
 }
+
+/// When a delete meets `DependencyViolation`, name the network interfaces still in the
+/// way (`filter`: `subnet-id`, `group-id` or `vpc-id`), so the wait says what it waits
+/// for: task ENIs linger for minutes after their task stops, and OpenSearch's for longer.
+pub async fn name_blockers(ec2: &aws_sdk_ec2::Client, filter_name: &str, id: &str, e: ResourceError) -> ResourceError {
+    if e.code.as_deref() != Some("DependencyViolation") {
+        return e;
+    }
+    let found = ec2.describe_network_interfaces().filters(filter(filter_name, id)).send().await;
+    let Ok(found) = found else { return e };
+    let enis: Vec<String> = found
+        .network_interfaces()
+        .iter()
+        .take(5)
+        .map(|n| {
+            let what =
+                n.description().filter(|d| !d.is_empty()).or(n.interface_type().map(|t| t.as_str())).unwrap_or("?");
+            format!(
+                "{} ({what}, {})",
+                n.network_interface_id().unwrap_or("?"),
+                n.status().map(|s| s.as_str()).unwrap_or("?")
+            )
+        })
+        .collect();
+    if enis.is_empty() {
+        return e;
+    }
+    let more = found.network_interfaces().len().saturating_sub(enis.len());
+    ResourceError {
+        message: format!(
+            "{}; blocked by {}{}",
+            e.message,
+            enis.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ),
+        ..e
+    }
+}

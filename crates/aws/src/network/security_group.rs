@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
 
-use super::ec2::{attr, ensure_tags, lookup, members, set, set_delta, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, members, name_blockers, set, set_delta, tag_map, tag_spec};
 use crate::errors::{aws, gone_is_ok};
 
 #[derive(Debug, Clone)]
@@ -230,8 +230,10 @@ impl Resource for SecurityGroup {
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup"))?;
-        Ok(())
+        match self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup")) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(name_blockers(&self.ec2, "group-id", &o.id, e).await),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, name_blockers, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct Subnet {
@@ -108,7 +108,9 @@ impl Resource for Subnet {
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        self.ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(aws("DeleteSubnet"))?;
-        Ok(())
+        match self.ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(aws("DeleteSubnet")) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(name_blockers(&self.ec2, "subnet-id", &o.id, e).await),
+        }
     }
 }

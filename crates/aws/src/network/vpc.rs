@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, tag_spec};
+use super::ec2::{attr, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::aws;
 
 pub struct Vpc {
@@ -96,8 +96,10 @@ impl Resource for Vpc {
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        self.ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(aws("DeleteVpc"))?;
-        Ok(())
+        match self.ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(aws("DeleteVpc")) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(name_blockers(&self.ec2, "vpc-id", &o.id, e).await),
+        }
     }
 }
 

@@ -2,10 +2,10 @@
 //! asynchronous operations; the engine waits on the namespace itself.
 
 use async_trait::async_trait;
-use aws_sdk_servicediscovery::types::Tag;
+use aws_sdk_servicediscovery::types::{FilterCondition, ServiceFilter, ServiceFilterName, Tag};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, owned_by};
 
-use crate::errors::aws;
+use crate::errors::{aws, gone_is_ok};
 use crate::network::ec2::one;
 
 pub struct Namespace {
@@ -91,6 +91,20 @@ impl Resource for Namespace {
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        // ECS Service Connect made a Cloud Map service in our namespace for each of our
+        // discoverable services; AWS refuses to delete a namespace that still holds them.
+        // They exist only inside a namespace we own, so they go with it.
+        let filter = ServiceFilter::builder()
+            .name(ServiceFilterName::NamespaceId)
+            .values(&o.id)
+            .condition(FilterCondition::Eq)
+            .build()
+            .map_err(|e| ResourceError::fatal(e.to_string()))?;
+        let services = self.sd.list_services().filters(filter).send().await.map_err(aws("ListServices"))?;
+        for service in services.services() {
+            let Some(id) = service.id() else { continue };
+            gone_is_ok(self.sd.delete_service().id(id).send().await.map_err(aws("DeleteService")))?;
+        }
         self.sd.delete_namespace().id(&o.id).send().await.map_err(aws("DeleteNamespace"))?;
         Ok(())
     }

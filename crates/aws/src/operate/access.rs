@@ -1,0 +1,191 @@
+//! How an operator reaches the cluster: the running tasks (one batched list and
+//! describe), the endpoints, and the exact commands for a shell in a task (ECS Exec) and
+//! for port-forwarding to the UI, Grafana and the frontend through Session Manager.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::DesiredStatus;
+use serde::Serialize;
+use temporalctl_engine::ResourceError;
+
+use super::Operator;
+use super::services::{ServiceState, Stability};
+use super::tasks::task_ip;
+use crate::documents::service::service_name;
+use crate::services::{SERVICES, ServiceKind};
+use crate::stack;
+
+/// One running task of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub ip: Option<String>,
+    /// The EC2 instance it runs on: the Session Manager target for port-forwarding.
+    pub instance: Option<String>,
+}
+
+/// A way in, as a command to paste.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    pub name: String,
+    pub what: String,
+    pub command: String,
+    /// Why the command has placeholders (no running task), when it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What runs and how to reach it: `status`'s second half.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runtime {
+    pub services: Vec<ServiceRow>,
+    pub endpoints: BTreeMap<&'static str, String>,
+    pub commands: Vec<Access>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRow {
+    #[serde(flatten)]
+    pub state: ServiceState,
+    /// running / settling / failed / absent.
+    pub health: &'static str,
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// (name, service key, port): what `status` offers to forward.
+pub const FORWARDS: &[(&str, &str, i32)] =
+    &[("ui", "ui", 8080), ("grafana", "grafana", 3000), ("frontend", "frontend", 7233)];
+
+impl Operator<'_> {
+    /// Services, their tasks, the endpoints and the access commands: five read calls
+    /// (DescribeServices, ListTasks, DescribeTasks, DescribeContainerInstances) at most.
+    pub async fn runtime(&self) -> Result<Runtime, ResourceError> {
+        let kinds: Vec<&'static ServiceKind> = SERVICES.iter().collect();
+        let states = self.describe(&kinds).await?;
+        let any = states.iter().any(|(s, _)| s.exists);
+        let mut tasks = if any { self.running_tasks().await? } else { BTreeMap::new() };
+        let services = states
+            .into_iter()
+            .map(|(state, _)| {
+                let health = match (state.exists, state.stability(state.desired)) {
+                    (false, _) => "absent",
+                    (true, Stability::Stable) => "running",
+                    (true, Stability::Settling(_)) => "settling",
+                    (true, Stability::Failed(_)) => "failed",
+                };
+                ServiceRow { tasks: tasks.remove(state.service).unwrap_or_default(), state, health }
+            })
+            .collect::<Vec<_>>();
+        let by_key: BTreeMap<&'static str, Vec<TaskInfo>> =
+            services.iter().map(|s| (s.state.service, s.tasks.clone())).collect();
+        Ok(Runtime {
+            commands: access_commands(&self.deploy.region, &self.cluster(), &by_key),
+            endpoints: self.endpoints(),
+            services,
+        })
+    }
+
+    /// Running tasks by service key: ListTasks and DescribeTasks for the whole cluster,
+    /// DescribeContainerInstances for their instances — three calls whatever the size.
+    pub async fn running_tasks(&self) -> Result<BTreeMap<&'static str, Vec<TaskInfo>>, ResourceError> {
+        let arns = self.list_tasks("ListTasks", None, DesiredStatus::Running).await?;
+        let tasks = self.describe_tasks("DescribeTasks", &arns).await?;
+        let mut by_service: BTreeMap<&'static str, Vec<TaskInfo>> = BTreeMap::new();
+        let groups: Vec<(String, &'static ServiceKind)> =
+            SERVICES.iter().map(|k| (format!("service:{}", service_name(&self.deploy.project, k)), k)).collect();
+        let mut instances: Vec<String> =
+            tasks.iter().filter_map(|t| t.container_instance_arn().map(String::from)).collect();
+        instances.sort();
+        instances.dedup();
+        let ec2_of: BTreeMap<String, String> = self
+            .describe_instances("DescribeContainerInstances", &instances)
+            .await?
+            .iter()
+            .filter_map(|ci| Some((ci.container_instance_arn()?.to_string(), ci.ec2_instance_id()?.to_string())))
+            .collect();
+        for t in tasks.iter().filter(|t| t.desired_status() == Some("RUNNING")) {
+            let Some((_, kind)) = groups.iter().find(|(g, _)| t.group() == Some(g.as_str())) else { continue };
+            let arn = t.task_arn().unwrap_or_default();
+            by_service.entry(kind.key).or_default().push(TaskInfo {
+                id: arn.rsplit('/').next().unwrap_or(arn).to_string(),
+                ip: task_ip(t),
+                instance: t.container_instance_arn().and_then(|ci| ec2_of.get(ci).cloned()),
+            });
+        }
+        Ok(by_service)
+    }
+
+    /// The data and metrics endpoints, from the recorded outputs.
+    pub fn endpoints(&self) -> BTreeMap<&'static str, String> {
+        let get = |node: &str, key: &str| self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned();
+        let mut e = BTreeMap::new();
+        if let Some(v) = get(stack::DSQL, "endpoint") {
+            e.insert("dsql", format!("{v}:5432 (user admin, database postgres, IAM auth)"));
+        }
+        if let Some(v) = get(stack::OPENSEARCH, "endpoint").filter(|v| !v.is_empty()) {
+            e.insert("opensearch", format!("https://{v}"));
+        }
+        if let Some(v) = get(stack::WORKSPACE, "prometheus-endpoint").filter(|v| !v.is_empty()) {
+            e.insert("prometheus", v);
+        }
+        e.insert("frontend-grpc", "temporal-frontend:7233 (Service Connect, inside the cluster)".into());
+        e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
+        e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
+        e
+    }
+}
+
+/// The commands to reach the cluster, given its running tasks. Pure, so tested as text.
+pub fn access_commands(region: &str, cluster: &str, tasks: &BTreeMap<&'static str, Vec<TaskInfo>>) -> Vec<Access> {
+    let first = |key: &str| tasks.get(key).and_then(|t| t.first());
+    let missing =
+        |key: &str| first(key).is_none().then(|| format!("no running {key} task: run `temporalctl scale up` first"));
+    let frontend = first("frontend");
+    let mut out = vec![Access {
+        name: "shell".into(),
+        what: "a shell in a frontend task (ECS Exec; `temporal operator cluster health` works there)".into(),
+        command: format!(
+            "aws ecs execute-command --region {region} --cluster {cluster} --task {} --container temporal-frontend --interactive --command /bin/sh",
+            frontend.map_or("<TASK_ID>", |t| t.id.as_str())
+        ),
+        note: missing("frontend"),
+    }];
+    for (name, key, port) in FORWARDS {
+        let task = first(key);
+        let target = task.and_then(|t| t.instance.as_deref()).unwrap_or("<INSTANCE_ID>");
+        let host = task.and_then(|t| t.ip.as_deref()).unwrap_or("<TASK_IP>");
+        out.push(Access {
+            name: (*name).into(),
+            what: format!("{name} on localhost:{port}"),
+            command: format!(
+                "aws ssm start-session --region {region} --target {target} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host={host},portNumber={port},localPortNumber={port}"
+            ),
+            note: missing(key),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_name_the_task_and_its_instance_or_say_why_not() {
+        let mut tasks = BTreeMap::new();
+        tasks.insert(
+            "frontend",
+            vec![TaskInfo { id: "0a1b2c".into(), ip: Some("10.0.3.7".into()), instance: Some("i-0123".into()) }],
+        );
+        let got = access_commands("eu-west-1", "demo-cluster", &tasks);
+        insta::assert_json_snapshot!("access-commands", got);
+        assert!(got[0].command.contains("--task 0a1b2c --container temporal-frontend"));
+        let ui = got.iter().find(|a| a.name == "ui").unwrap();
+        assert!(ui.command.contains("<TASK_IP>") && ui.note.as_deref().unwrap().contains("scale up"));
+        let frontend = got.iter().find(|a| a.name == "frontend").unwrap();
+        assert!(
+            frontend.command.contains("--target i-0123") && frontend.command.contains("host=10.0.3.7,portNumber=7233")
+        );
+        assert!(frontend.note.is_none());
+    }
+}

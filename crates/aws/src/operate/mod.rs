@@ -1,0 +1,220 @@
+//! Day-2 work on a reconciled stack: the one-off steps (schema, namespace) run as ECS
+//! tasks, the scale waves, and the service snapshots `status` shows. Everything it
+//! needs to know about the stack comes from the state file's recorded outputs.
+
+pub mod access;
+pub mod services;
+pub mod tasks;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Instant;
+
+use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Task};
+use temporalctl_config::Deploy;
+use temporalctl_engine::{
+    CancelToken, Event, EventKind, EventSink, NodeId, Observed, Outcome, Recorded, ResourceError, Retries, RetryPolicy,
+    retry_when,
+};
+
+use crate::Aws;
+use crate::documents::steps::{self, Step};
+use crate::errors::aws;
+use crate::stack;
+
+/// A finished step is recorded as a tag on the data store it changed, so the record
+/// lives and dies with the data: a lost state file does not re-run a schema setup, and a
+/// replaced cluster gets its schema again.
+pub const STEP_TAG_PREFIX: &str = "temporalctl:step/";
+
+/// The data store a step changes: the schema and the namespace live in DSQL, the
+/// visibility index in OpenSearch.
+pub fn store_of(step: &str) -> &'static str {
+    if step == steps::VISIBILITY { stack::OPENSEARCH } else { stack::DSQL }
+}
+
+/// For the data stores' reads: their step tags become outputs (`step/<name>`), which the
+/// state file records with the rest, at no extra call.
+pub fn expose_step_tags(mut o: Observed) -> Observed {
+    let found: Vec<(String, String)> = o
+        .tags
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(STEP_TAG_PREFIX).map(|step| (format!("step/{step}"), v.clone())))
+        .collect();
+    o.outputs.extend(found);
+    o
+}
+
+/// What the day-2 operations work with.
+pub struct Operator<'a> {
+    pub aws: &'a Aws,
+    pub deploy: &'a Deploy,
+    /// The state file's nodes: ids and outputs of everything `up` made.
+    pub nodes: &'a BTreeMap<NodeId, Recorded>,
+    pub policy: RetryPolicy,
+    pub cancel: CancelToken,
+    pub events: &'a dyn EventSink,
+    pub started: Instant,
+}
+
+impl Operator<'_> {
+    /// What a step last applied, as its data store's tag says (read by `up`).
+    pub fn applied(&self, step: &str) -> Option<String> {
+        self.nodes.get(store_of(step)).and_then(|r| r.outputs.get(&format!("step/{step}"))).cloned()
+    }
+
+    /// Tag the data store with what the step applied.
+    pub async fn mark_done(&self, step: &Step) -> Result<(), ResourceError> {
+        let arn = self.output(store_of(step.name), "arn")?;
+        let key = format!("{STEP_TAG_PREFIX}{}", step.name);
+        let node = format!("step/{}", step.name);
+        if store_of(step.name) == stack::OPENSEARCH {
+            let tag = aws_sdk_opensearch::types::Tag::builder()
+                .key(&key)
+                .value(&step.applied)
+                .build()
+                .map_err(|e| ResourceError::fatal(e.to_string()))?;
+            self.call(&node, || async {
+                self.aws.opensearch.add_tags().arn(&arn).tag_list(tag.clone()).send().await.map_err(aws("AddTags"))
+            })
+            .await?;
+        } else {
+            self.call(&node, || async {
+                self.aws
+                    .dsql
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .tags(&key, &step.applied)
+                    .send()
+                    .await
+                    .map_err(aws("TagResource"))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub fn cluster(&self) -> String {
+        crate::stack::cluster_name(&self.deploy.project)
+    }
+
+    /// A recorded output of a node, or an error saying to run `up` first.
+    pub fn output(&self, node: &str, key: &str) -> Result<String, ResourceError> {
+        self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned().ok_or_else(|| {
+            ResourceError::fatal(format!(
+                "the state file has no {key} for {node}: run `temporalctl up` first (it creates and records it)"
+            ))
+        })
+    }
+
+    /// One AWS call, retried on throttling and transient errors within the policy's deadline.
+    pub async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, ResourceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResourceError>>,
+    {
+        let node = what.to_string();
+        let on_retry = |attempt, delay, e: &ResourceError| {
+            self.emit(EventKind::NodeRetrying { node: node.clone(), attempt, delay, error: e.to_string() })
+        };
+        retry_when(&self.policy, &self.cancel, self.policy.deadline, Retries::Transient, on_retry, op).await
+    }
+
+    /// Task ARNs in the cluster with this desired status, of one service or all (at most
+    /// 100: one DescribeTasks call). A missing cluster has none.
+    pub async fn list_tasks(
+        &self,
+        node: &str,
+        service: Option<&str>,
+        status: DesiredStatus,
+    ) -> Result<Vec<String>, ResourceError> {
+        let cluster = self.cluster();
+        let listed = self
+            .call(node, || async {
+                self.aws
+                    .ecs
+                    .list_tasks()
+                    .cluster(&cluster)
+                    .set_service_name(service.map(String::from))
+                    .desired_status(status.clone())
+                    .send()
+                    .await
+                    .map_err(aws("ListTasks"))
+            })
+            .await;
+        match listed {
+            Ok(l) => Ok(l.task_arns().iter().take(100).cloned().collect()),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DescribeTasks for up to 100 ARNs (none: no call).
+    pub async fn describe_tasks(&self, node: &str, arns: &[String]) -> Result<Vec<Task>, ResourceError> {
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cluster = self.cluster();
+        let out = self
+            .call(node, || async {
+                self.aws
+                    .ecs
+                    .describe_tasks()
+                    .cluster(&cluster)
+                    .set_tasks(Some(arns.to_vec()))
+                    .send()
+                    .await
+                    .map_err(aws("DescribeTasks"))
+            })
+            .await?;
+        Ok(out.tasks().to_vec())
+    }
+
+    /// DescribeContainerInstances for up to 100 ids or ARNs (none: no call).
+    pub async fn describe_instances(
+        &self,
+        node: &str,
+        ids: &[String],
+    ) -> Result<Vec<ContainerInstance>, ResourceError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cluster = self.cluster();
+        let out = self
+            .call(node, || async {
+                self.aws
+                    .ecs
+                    .describe_container_instances()
+                    .cluster(&cluster)
+                    .set_container_instances(Some(ids.to_vec()))
+                    .send()
+                    .await
+                    .map_err(aws("DescribeContainerInstances"))
+            })
+            .await?;
+        Ok(out.container_instances().to_vec())
+    }
+
+    pub fn emit(&self, kind: EventKind) {
+        self.events.emit(Event { elapsed: self.started.elapsed(), kind });
+    }
+
+    pub fn started(&self, node: &str, kind: &'static str, doing: &'static str) {
+        self.emit(EventKind::NodeStarted { node: node.into(), kind, doing });
+    }
+
+    pub fn waiting(&self, node: &str, what: String) {
+        self.emit(EventKind::NodeWaiting { node: node.into(), what });
+    }
+
+    pub fn finished(&self, node: &str, outcome: Outcome, id: Option<String>) {
+        self.emit(EventKind::NodeFinished { node: node.into(), outcome, id });
+    }
+
+    pub fn failed(&self, node: &str, error: &ResourceError) {
+        self.emit(EventKind::NodeFailed {
+            node: node.into(),
+            error: error.message.lines().next().unwrap_or("").into(),
+        });
+    }
+}

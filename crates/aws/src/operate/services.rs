@@ -1,0 +1,367 @@
+//! The ECS services at run time: one batched describe for all of them, whether a wave is
+//! stable, and the scale waves themselves (seed 002's order up, the reverse down).
+
+use aws_sdk_ecs::types::{DesiredStatus, Service};
+use serde::Serialize;
+use temporalctl_engine::{Outcome, ResourceError, wait_for};
+
+use super::Operator;
+use crate::documents::service::service_name;
+use crate::errors::aws;
+use crate::services::{ServiceKind, waves};
+
+/// What `status` and the waits need to know about one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceState {
+    pub service: &'static str,
+    pub name: String,
+    /// False when ECS does not know the service (or it is draining away).
+    pub exists: bool,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// `family:revision` of the primary deployment's task definition.
+    pub task_definition: Option<String>,
+    /// The primary deployment's rollout: COMPLETED, IN_PROGRESS or FAILED.
+    pub rollout: Option<String>,
+    pub deployments: usize,
+    /// ECS's newest service event.
+    pub last_event: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stability {
+    Stable,
+    /// Still moving; the text says how far.
+    Settling(String),
+    /// The rollout failed (circuit breaker): waiting longer will not help.
+    Failed(String),
+}
+
+impl ServiceState {
+    fn from_sdk(kind: &'static ServiceKind, name: &str, s: Option<&Service>) -> Self {
+        let Some(s) = s.filter(|s| s.status() == Some("ACTIVE")) else {
+            return Self {
+                service: kind.key,
+                name: name.into(),
+                exists: false,
+                desired: 0,
+                running: 0,
+                pending: 0,
+                task_definition: None,
+                rollout: None,
+                deployments: 0,
+                last_event: None,
+            };
+        };
+        let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+        let task_definition = primary.and_then(|d| d.task_definition()).or(s.task_definition()).map(|arn| {
+            // arn:aws:ecs:region:account:task-definition/family:3 → family:3
+            arn.rsplit('/').next().unwrap_or(arn).to_string()
+        });
+        Self {
+            service: kind.key,
+            name: name.into(),
+            exists: true,
+            desired: s.desired_count(),
+            running: s.running_count(),
+            pending: s.pending_count(),
+            task_definition,
+            rollout: primary.and_then(|d| d.rollout_state()).map(|r| r.as_str().to_string()),
+            deployments: s.deployments().len(),
+            last_event: s.events().first().and_then(|e| e.message()).map(String::from),
+        }
+    }
+
+    /// Whether the service runs `want` tasks on one completed deployment.
+    pub fn stability(&self, want: i32) -> Stability {
+        if !self.exists {
+            return if want == 0 {
+                Stability::Stable
+            } else {
+                Stability::Failed(format!("service {} does not exist: run `temporalctl up`", self.name))
+            };
+        }
+        if self.rollout.as_deref() == Some("FAILED") {
+            return Stability::Failed(format!("{}: the deployment failed and was rolled back", self.service));
+        }
+        let mut waiting = Vec::new();
+        if self.desired != want || self.running != want {
+            waiting.push(format!("{}/{want} running", self.running));
+        }
+        if self.pending > 0 {
+            waiting.push(format!("{} pending", self.pending));
+        }
+        if self.deployments > 1 {
+            waiting.push(format!("{} deployments", self.deployments));
+        }
+        if let Some(r) = self.rollout.as_deref().filter(|r| *r != "COMPLETED") {
+            waiting.push(format!("rollout {}", r.to_lowercase().replace('_', " ")));
+        }
+        if waiting.is_empty() {
+            Stability::Stable
+        } else {
+            Stability::Settling(format!("{} {}", self.service, waiting.join(", ")))
+        }
+    }
+}
+
+impl Operator<'_> {
+    fn service_name(&self, kind: &ServiceKind) -> String {
+        service_name(&self.deploy.project, kind)
+    }
+
+    /// All the given services in one DescribeServices call (ECS takes up to 10 names).
+    pub async fn describe(
+        &self,
+        kinds: &[&'static ServiceKind],
+    ) -> Result<Vec<(ServiceState, Option<Service>)>, ResourceError> {
+        let names: Vec<String> = kinds.iter().map(|k| self.service_name(k)).collect();
+        let cluster = self.cluster();
+        let out = self
+            .call("DescribeServices", || async {
+                self.aws
+                    .ecs
+                    .describe_services()
+                    .cluster(&cluster)
+                    .set_services(Some(names.clone()))
+                    .send()
+                    .await
+                    .map_err(aws("DescribeServices"))
+            })
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            // No cluster: nothing runs.
+            Err(e) if e.is_not_found() => {
+                return Ok(kinds.iter().zip(&names).map(|(k, n)| (ServiceState::from_sdk(k, n, None), None)).collect());
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(kinds
+            .iter()
+            .zip(&names)
+            .map(|(k, n)| {
+                // A deleted service lingers as INACTIVE next to a new ACTIVE one of the same name.
+                let s = out
+                    .services()
+                    .iter()
+                    .find(|s| s.service_name() == Some(n.as_str()) && s.status() == Some("ACTIVE"));
+                (ServiceState::from_sdk(k, n, s), s.cloned())
+            })
+            .collect())
+    }
+
+    /// Set each service's desired count and wait for it, wave by wave: seed 002's order
+    /// going up, the reverse going down. A wave starts only when the one before it is
+    /// stable. Returns how many services changed.
+    pub async fn scale(&self, targets: &[(&'static ServiceKind, u32)], down: bool) -> Result<usize, ResourceError> {
+        let mut order = waves();
+        if down {
+            order.reverse();
+        }
+        let mut changed = 0;
+        for wave in order {
+            let wave: Vec<(&'static ServiceKind, i32)> = wave
+                .into_iter()
+                .filter_map(|k| targets.iter().find(|(t, _)| t.key == k.key).map(|(_, n)| (k, *n as i32)))
+                .collect();
+            if !wave.is_empty() {
+                changed += self.scale_wave(&wave).await?;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn scale_wave(&self, wave: &[(&'static ServiceKind, i32)]) -> Result<usize, ResourceError> {
+        let kinds: Vec<&'static ServiceKind> = wave.iter().map(|(k, _)| *k).collect();
+        let cluster = self.cluster();
+        let mut changed = Vec::new();
+        for ((kind, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
+            let node = format!("service/{}", kind.key);
+            if !state.exists && *want == 0 {
+                continue;
+            }
+            if !state.exists {
+                let e =
+                    ResourceError::fatal(format!("service {} does not exist: run `temporalctl up` first", state.name));
+                self.failed(&node, &e);
+                return Err(e);
+            }
+            if state.desired == *want {
+                continue;
+            }
+            self.started(&node, "ecs-service", "scaling");
+            self.call(&node, || async {
+                self.aws
+                    .ecs
+                    .update_service()
+                    .cluster(&cluster)
+                    .service(&state.name)
+                    .desired_count(*want)
+                    .send()
+                    .await
+                    .map_err(aws("UpdateService"))
+            })
+            .await?;
+            changed.push(kind.key);
+        }
+        let what: Vec<String> = wave.iter().map(|(k, n)| format!("{} at {n}", k.key)).collect();
+        let what = format!("{} to be stable", what.join(", "));
+        let lead = format!("service/{}", wave[0].0.key);
+        let waited = wait_for(
+            &self.policy,
+            &self.cancel,
+            self.deploy.timeouts.service_stable,
+            &what,
+            |s| {
+                for (k, _) in wave {
+                    if changed.contains(&k.key) {
+                        self.waiting(&format!("service/{}", k.key), s.to_string());
+                    }
+                }
+            },
+            || async {
+                let mut settling = Vec::new();
+                for ((_, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
+                    match state.stability(*want) {
+                        Stability::Stable => {}
+                        Stability::Settling(s) => settling.push(s),
+                        Stability::Failed(why) => return Err(ResourceError::fatal(why)),
+                    }
+                }
+                Ok(if settling.is_empty() { Ok(()) } else { Err(settling.join("; ")) })
+            },
+        )
+        .await;
+        if let Err(e) = waited {
+            let mut message = e.message.clone();
+            for (kind, _) in wave {
+                message.push_str(&self.diagnose(kind).await);
+            }
+            let e = ResourceError { message, ..e };
+            self.failed(&lead, &e);
+            return Err(e);
+        }
+        for (kind, want) in wave {
+            let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
+            self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
+        }
+        Ok(changed.len())
+    }
+
+    /// Why a service is not stable: its newest events and the stopped reasons of its
+    /// recently failed tasks (image pull, no capacity, failing health check…).
+    pub async fn diagnose(&self, kind: &'static ServiceKind) -> String {
+        let mut text = format!("\n  {}:", kind.key);
+        if let Ok(found) = self.describe(&[kind]).await
+            && let Some((_, Some(s))) = found.first()
+        {
+            for e in s.events().iter().take(5) {
+                text.push_str(&format!("\n    event: {}", e.message().unwrap_or_default()));
+            }
+        }
+        let name = self.service_name(kind);
+        let node = format!("service/{}", kind.key);
+        let stopped = async {
+            let arns = self.list_tasks(&node, Some(&name), DesiredStatus::Stopped).await?;
+            let arns: Vec<String> = arns.into_iter().take(5).collect();
+            let group = format!("service:{name}");
+            Ok::<_, ResourceError>(
+                self.describe_tasks(&node, &arns)
+                    .await?
+                    .iter()
+                    .filter(|t| t.group() == Some(group.as_str()))
+                    .map(|t| {
+                        let containers: Vec<String> = t
+                            .containers()
+                            .iter()
+                            .filter_map(|c| c.reason().map(|r| format!("{}: {r}", c.name().unwrap_or("container"))))
+                            .collect();
+                        format!(
+                            "stopped task {}: {}{}",
+                            t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(),
+                            t.stopped_reason().unwrap_or("no reason given"),
+                            if containers.is_empty() { String::new() } else { format!(" ({})", containers.join("; ")) }
+                        )
+                    })
+                    .collect::<Vec<String>>(),
+            )
+        };
+        match stopped.await {
+            Ok(lines) if lines.is_empty() => text.push_str("\n    no stopped tasks"),
+            Ok(lines) => lines.iter().for_each(|l| text.push_str(&format!("\n    {l}"))),
+            Err(e) => text.push_str(&format!("\n    (could not list stopped tasks: {e})")),
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::service;
+
+    fn state(desired: i32, running: i32, rollout: Option<&str>, deployments: usize) -> ServiceState {
+        ServiceState {
+            service: "history",
+            name: "demo-history".into(),
+            exists: true,
+            desired,
+            running,
+            pending: desired - running,
+            task_definition: Some("demo-temporal-history:3".into()),
+            rollout: rollout.map(String::from),
+            deployments,
+            last_event: None,
+        }
+    }
+
+    #[test]
+    fn stable_means_running_equals_desired_on_one_completed_deployment() {
+        assert_eq!(state(2, 2, Some("COMPLETED"), 1).stability(2), Stability::Stable);
+        assert_eq!(state(2, 2, None, 1).stability(2), Stability::Stable, "no rollout state: counts decide");
+        assert!(
+            matches!(state(2, 1, Some("IN_PROGRESS"), 1).stability(2), Stability::Settling(s) if s.contains("1/2 running") && s.contains("rollout in progress"))
+        );
+        assert!(
+            matches!(state(2, 2, Some("COMPLETED"), 2).stability(2), Stability::Settling(s) if s.contains("2 deployments"))
+        );
+        assert!(
+            matches!(state(1, 1, Some("COMPLETED"), 1).stability(2), Stability::Settling(_)),
+            "desired not yet raised"
+        );
+        assert!(matches!(state(2, 0, Some("FAILED"), 1).stability(2), Stability::Failed(_)));
+        let gone = ServiceState::from_sdk(service("history"), "demo-history", None);
+        assert!(matches!(gone.stability(1), Stability::Failed(s) if s.contains("temporalctl up")));
+        assert_eq!(gone.stability(0), Stability::Stable, "nothing to drain");
+    }
+
+    #[test]
+    fn reads_the_primary_deployment() {
+        use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, ServiceEvent};
+        let s = Service::builder()
+            .service_name("demo-history")
+            .status("ACTIVE")
+            .desired_count(2)
+            .running_count(1)
+            .pending_count(1)
+            .deployments(
+                Deployment::builder()
+                    .status("PRIMARY")
+                    .task_definition("arn:aws:ecs:us-east-1:1:task-definition/demo-temporal-history:4")
+                    .rollout_state(DeploymentRolloutState::InProgress)
+                    .build(),
+            )
+            .deployments(Deployment::builder().status("ACTIVE").build())
+            .events(ServiceEvent::builder().message("(service demo-history) has started 1 tasks").build())
+            .build();
+        let st = ServiceState::from_sdk(service("history"), "demo-history", Some(&s));
+        assert_eq!(st.task_definition.as_deref(), Some("demo-temporal-history:4"));
+        assert_eq!(st.rollout.as_deref(), Some("IN_PROGRESS"));
+        assert_eq!(st.deployments, 2);
+        assert_eq!(st.last_event.as_deref(), Some("(service demo-history) has started 1 tasks"));
+        let draining = Service::builder().service_name("demo-history").status("DRAINING").build();
+        assert!(!ServiceState::from_sdk(service("history"), "demo-history", Some(&draining)).exists);
+    }
+}

@@ -1,0 +1,221 @@
+//! What runs around the resource graph: `up`'s final phases (schema steps, scale waves,
+//! default namespace), `scale`, and `down`'s draining before anything is deleted. The
+//! state file records what each phase finished, after each step.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use temporalctl_aws::documents::steps;
+use temporalctl_aws::operate::Operator;
+use temporalctl_aws::operate::access::Runtime;
+use temporalctl_aws::services::{SERVICES, ServiceKind};
+use temporalctl_aws::{Aws, stack, sweep};
+use temporalctl_config::Deploy;
+use temporalctl_config::capacity::Counts;
+use temporalctl_engine::{
+    CancelToken, Event, EventKind, EventSink, LockedState, NodeId, Outcome, Recorded, ResourceError, Retries,
+    RetryPolicy, retry_when,
+};
+
+pub struct Phases<'a> {
+    pub aws: &'a Aws,
+    pub deploy: &'a Deploy,
+    pub events: &'a dyn EventSink,
+    pub cancel: CancelToken,
+    pub started: Instant,
+}
+
+impl Phases<'_> {
+    fn operator<'n>(&'n self, nodes: &'n BTreeMap<NodeId, Recorded>) -> Operator<'n> {
+        Operator {
+            aws: self.aws,
+            deploy: self.deploy,
+            nodes,
+            policy: RetryPolicy::default(),
+            cancel: self.cancel.clone(),
+            events: self.events,
+            started: self.started,
+        }
+    }
+
+    /// `status`'s services, endpoints and access commands.
+    pub async fn runtime(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<Runtime, ResourceError> {
+        self.operator(nodes).runtime().await
+    }
+
+    /// `up`'s final phases, each skipped when its data store's tag says it is done:
+    /// 1. the DSQL schema and the OpenSearch visibility index, with every service at 0;
+    /// 2. the scale waves to the recorded counts (deploy.yaml's on the first run);
+    /// 3. the default namespace, once the frontend runs.
+    ///
+    /// Returns lines for the closing summary.
+    pub async fn after_up(&self, locked: &mut LockedState) -> Result<Vec<String>, ResourceError> {
+        let d = self.deploy;
+        let nodes = locked.state.nodes.clone();
+        let op = self.operator(&nodes);
+        let mut summary = Vec::new();
+
+        let schema = [
+            steps::dsql_schema(
+                &op.output(stack::DSQL, "endpoint")?,
+                &d.region,
+                &d.dsql.schema_name,
+                &d.dsql.schema_version,
+                op.applied(steps::DSQL_SCHEMA).as_deref(),
+            ),
+            steps::visibility(
+                &op.output(stack::OPENSEARCH, "endpoint")?,
+                &d.opensearch.visibility_index,
+                op.applied(steps::VISIBILITY).as_deref(),
+            ),
+        ];
+        for step in schema.into_iter().flatten() {
+            op.run_step(&step).await?;
+            op.mark_done(&step).await?;
+            record_step(locked, &step)?;
+            summary.push(format!("ran {}", step.title));
+        }
+
+        let targets = self.recorded_counts(locked, None)?;
+        let changed = op.scale(&targets, false).await?;
+        if changed > 0 {
+            summary.push(format!("scaled {changed} service(s) in waves"));
+        }
+        for (kind, n) in &targets {
+            let configured = d.services.get(kind.key).map(|s| s.count).unwrap_or_default();
+            if *n != configured {
+                eprintln!(
+                    "note: services.{0}.count is {configured} in deploy.yaml but `scale` set {n}; `up` keeps {n} (run `temporalctl scale up --service {0}` to apply deploy.yaml's count)",
+                    kind.key
+                );
+            }
+        }
+
+        let frontend_runs = targets.iter().any(|(k, n)| k.key == "frontend" && *n > 0);
+        let ns = &d.temporal.namespace;
+        match op.applied(steps::NAMESPACE) {
+            Some(done) if done == ns.name => {}
+            _ if !frontend_runs => {
+                eprintln!("note: the frontend is scaled to 0, so namespace {} waits for a later `up`", ns.name)
+            }
+            _ => {
+                let node = format!("step/{}", steps::NAMESPACE);
+                let address = op.frontend_address(&node).await?;
+                if let Some(step) = steps::namespace(&address, &ns.name, ns.retention_days, None) {
+                    op.run_step(&step).await?;
+                    op.mark_done(&step).await?;
+                    record_step(locked, &step)?;
+                    summary.push(format!("registered {}", step.title));
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// `scale`: record the new counts first (so a later `up` keeps them even if this run
+    /// is interrupted), then run the waves.
+    pub async fn scale(&self, locked: &mut LockedState, change: &Counts, down: bool) -> Result<usize, ResourceError> {
+        let targets = self.recorded_counts(locked, Some(change))?;
+        let nodes = locked.state.nodes.clone();
+        let only: Vec<(&'static ServiceKind, u32)> =
+            targets.into_iter().filter(|(k, _)| change.contains_key(k.key)).collect();
+        self.operator(&nodes).scale(&only, down).await
+    }
+
+    /// `down`: every service to 0 in reverse wave order, waiting for the tasks to drain,
+    /// so nothing is deleted under running tasks. Recorded counts stay for the next `up`.
+    pub async fn drain(&self, locked: &LockedState) -> Result<usize, ResourceError> {
+        let nodes = locked.state.nodes.clone();
+        let zero: Vec<(&'static ServiceKind, u32)> = SERVICES.iter().map(|k| (k, 0)).collect();
+        self.operator(&nodes).scale(&zero, true).await
+    }
+
+    /// `down`'s sweep, before the graph's deletes: remove our tagged network resources
+    /// that the graph and the state do not account for, each delete retried with backoff
+    /// while ENIs or dependents linger. Returns what was removed, for the summary.
+    pub async fn sweep(
+        &self,
+        graph_nodes: &BTreeSet<String>,
+        locked: &LockedState,
+    ) -> Result<Vec<String>, ResourceError> {
+        let recorded: BTreeMap<String, String> =
+            locked.state.nodes.iter().map(|(node, r)| (node.clone(), r.id.clone())).collect();
+        let found = sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded).await?;
+        let policy = RetryPolicy::default();
+        let mut removed = Vec::new();
+        for l in &found {
+            let row = format!("sweep/{}", l.id);
+            self.events.emit(Event {
+                elapsed: self.started.elapsed(),
+                kind: EventKind::NodeStarted { node: row.clone(), kind: l.kind.name(), doing: "deleting leftover" },
+            });
+            let on_retry = |attempt, delay, e: &ResourceError| {
+                self.events.emit(Event {
+                    elapsed: self.started.elapsed(),
+                    kind: EventKind::NodeRetrying { node: row.clone(), attempt, delay, error: e.to_string() },
+                })
+            };
+            let deadline = self.deploy.timeouts.delete_dependencies;
+            retry_when(&policy, &self.cancel, deadline, Retries::AlsoDependencies, on_retry, || {
+                sweep::remove(self.aws, l)
+            })
+            .await?;
+            self.events.emit(Event {
+                elapsed: self.started.elapsed(),
+                kind: EventKind::NodeFinished { node: row, outcome: Outcome::Deleted, id: Some(l.node.clone()) },
+            });
+            removed.push(format!("swept {} {} (tagged {})", l.kind.name(), l.id, l.node));
+        }
+        Ok(removed)
+    }
+
+    /// The counts every service should run: `change` over the recorded counts over
+    /// deploy.yaml's. Records them.
+    fn recorded_counts(
+        &self,
+        locked: &mut LockedState,
+        change: Option<&Counts>,
+    ) -> Result<Vec<(&'static ServiceKind, u32)>, ResourceError> {
+        let counts = desired_counts(self.deploy, &locked.state.desired_counts, change);
+        let before = locked.state.desired_counts.clone();
+        locked.state.desired_counts = counts.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        if locked.state.desired_counts != before {
+            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
+        }
+        Ok(SERVICES.iter().map(|k| (k, counts.get(k.key).copied().unwrap_or(0))).collect())
+    }
+}
+
+/// `change` over `recorded` over deploy.yaml's counts.
+pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Option<&Counts>) -> Counts {
+    d.services
+        .iter()
+        .map(|(key, s)| {
+            let n = change.and_then(|c| c.get(key).copied()).or_else(|| recorded.get(key).copied()).unwrap_or(s.count);
+            (key, n)
+        })
+        .collect()
+}
+
+fn record_step(locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
+    locked.state.steps.insert(step.name.to_string(), step.applied.clone());
+    locked.save().map_err(|e| ResourceError::fatal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_wins_over_recorded_counts_which_win_over_the_config() {
+        let d: Deploy = temporalctl_config::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t").unwrap();
+        let none = desired_counts(&d, &BTreeMap::new(), None);
+        assert!(none.values().all(|n| *n == 1), "deploy.yaml's counts: {none:?}");
+        let recorded = BTreeMap::from([("history".to_string(), 2)]);
+        let kept = desired_counts(&d, &recorded, None);
+        assert_eq!((kept["history"], kept["matching"]), (2, 1));
+        let change: Counts = BTreeMap::from([("history", 3), ("ui", 0)]);
+        let changed = desired_counts(&d, &recorded, Some(&change));
+        assert_eq!((changed["history"], changed["ui"], changed["frontend"]), (3, 0, 1));
+    }
+}

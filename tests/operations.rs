@@ -1,0 +1,328 @@
+//! Issue 5: `up`'s final phases (schema tasks, scale waves, default namespace), `scale`,
+//! `status` and the ordered `down`, against moto through the recording proxy. The test
+//! harness stands in for the ECS agent and scheduler (support/agent.rs).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::Harness;
+use temporalctl_proxy::Script;
+
+const PROJECT: &str = "itops";
+
+fn deploy() -> String {
+    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+}
+
+/// The services named in UpdateService calls, with the desired count sent, in order.
+fn scaled(h: &Harness) -> Vec<(String, i64)> {
+    h.sent("UpdateService")
+        .iter()
+        .filter_map(|b| {
+            let n = b.get("desiredCount")?.as_i64()?;
+            // Service names are `<project>-<container>`: itops-temporal-history, itops-adot-collector.
+            let name = b["service"].as_str()?.trim_start_matches(&format!("{PROJECT}-"));
+            let key = name.trim_start_matches("temporal-").trim_end_matches("-collector").to_string();
+            Some((key, n))
+        })
+        .collect()
+}
+
+/// The one-off steps' scripts, in the order RunTask was called.
+fn steps_run(h: &Harness) -> Vec<String> {
+    h.sent("RunTask")
+        .iter()
+        .map(|b| b["overrides"]["containerOverrides"][0]["command"][0].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn position(ops: &[String], op: &str) -> usize {
+    ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("{op} not called: {ops:?}"))
+}
+
+#[test]
+fn fresh_up_runs_schema_before_any_scaling_then_waves_in_order_then_the_namespace() {
+    let h = Harness::new("ops-fresh", &deploy());
+    let run = h.run(&["up"]).ok();
+    let ops = h.proxy.operations();
+    let scripts = steps_run(&h);
+    assert_eq!(scripts.len(), 3, "{scripts:#?}");
+    assert!(
+        scripts[0].contains("temporal-dsql-tool")
+            && scripts[0].contains("setup-schema --schema-name 'dsql/v12/temporal' --version '1.12'")
+    );
+    assert!(
+        scripts[1].contains("temporal-elasticsearch-tool")
+            && scripts[1].contains("create-index --index 'temporal_visibility_v1_dev'")
+    );
+    assert!(scripts[2].contains("temporal operator namespace create") && scripts[2].contains("--retention 72h"));
+    // Schema tasks run while every service is at 0: both RunTasks come before any scaling.
+    let runs: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| *o == "RunTask").map(|(i, _)| i).collect();
+    let first_scale = ops
+        .iter()
+        .zip(h.proxy.calls())
+        .position(|(o, c)| o == "UpdateService" && c.body.contains("desiredCount"))
+        .expect("a scale-up");
+    assert!(runs[1] < first_scale && first_scale < runs[2], "schema, waves, namespace: {ops:?}");
+    // seed 002's waves.
+    let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
+    assert_eq!(order, ["history=1", "matching=1", "frontend=1", "worker=1", "ui=1", "grafana=1", "adot=1"]);
+    // Each one-off task ran in the private subnets, on the worker's node group, without a public IP.
+    let state = h.state(PROJECT);
+    let run_task = &h.sent("RunTask")[0];
+    let vpc = &run_task["networkConfiguration"]["awsvpcConfiguration"];
+    assert_eq!(vpc["assignPublicIp"], "DISABLED");
+    assert_eq!(vpc["subnets"][0], state["nodes"]["subnet/private-0"]["id"]);
+    assert_eq!(run_task["placementConstraints"][0]["expression"], "attribute:workload == worker");
+    assert_eq!(run_task["capacityProviderStrategy"][0]["capacityProvider"], format!("{PROJECT}-node-c"));
+    // Recorded: what each step applied and the counts.
+    assert_eq!(state["steps"]["dsql-schema"], "dsql/v12/temporal@1.12");
+    assert_eq!(state["steps"]["opensearch-visibility"], "temporal_visibility_v1_dev");
+    assert_eq!(state["steps"]["namespace"], "default");
+    assert_eq!(state["desired-counts"]["history"], 1);
+    assert!(run.stdout.contains("ran DSQL schema"), "{}", run.stdout);
+    let _ = position(&ops, "DescribeServices");
+
+    // A second up runs no step and scales nothing.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.sent("RunTask").is_empty(), "no schema task on a re-run");
+    assert!(scaled(&h).is_empty(), "{:?}", scaled(&h));
+    let mutating: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    assert!(mutating.is_empty(), "no-op up changed something: {mutating:?}");
+}
+
+#[test]
+fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
+    let h = Harness::new("ops-scale", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    let run = h.run(&["scale", "up", "--count", "2"]).ok();
+    assert!(run.stdout.contains("7 service(s) changed"), "{}", run.stdout);
+    let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
+    assert_eq!(order, ["history=2", "matching=2", "frontend=2", "worker=2", "ui=2", "grafana=2", "adot=2"]);
+    assert_eq!(h.state(PROJECT)["desired-counts"]["adot"], 2);
+
+    // A later up keeps 2.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(scaled(&h).is_empty(), "up must not touch the counts: {:?}", scaled(&h));
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let names: Vec<String> = ["history", "adot"].iter().map(|s| format!("{PROJECT}-{s}")).collect();
+    let out = support::block_on(
+        ecs.describe_services().cluster(format!("{PROJECT}-cluster")).set_services(Some(names)).send(),
+    )
+    .unwrap();
+    assert!(out.services().iter().all(|s| s.desired_count() == 2));
+
+    // Down, in reverse wave order; one service only when named.
+    h.proxy.clear();
+    h.run(&["scale", "down", "--service", "ui"]).ok();
+    assert_eq!(scaled(&h), [("ui".to_string(), 0)]);
+    h.proxy.clear();
+    h.run(&["scale", "down"]).ok();
+    let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
+    assert_eq!(order, ["grafana=0", "adot=0", "worker=0", "frontend=0", "history=0", "matching=0"]);
+    let counts: Value = h.state(PROJECT)["desired-counts"].clone();
+    assert!(counts.as_object().unwrap().values().all(|n| n == 0), "{counts}");
+}
+
+#[test]
+fn scale_checks_capacity_and_names_before_any_call() {
+    let h = Harness::new("ops-scale-bad", &deploy());
+    let run = h.run(&["scale", "up", "--count", "9"]).code(2);
+    assert!(run.stderr.contains("node_groups.b.max_size") && run.stderr.contains("raise max_size"), "{}", run.stderr);
+    let run = h.run(&["scale", "up", "--service", "histroy"]).code(2);
+    assert!(run.stderr.contains("--service histroy: no such service"), "{}", run.stderr);
+    assert!(h.proxy.calls().is_empty(), "no AWS call for bad input: {:?}", h.proxy.operations());
+}
+
+#[test]
+fn a_failing_schema_task_stops_up_with_its_log_lines_and_the_next_up_runs_it_again() {
+    let h = Harness::new("ops-schema-fail", &deploy());
+    // moto always reports exit code 0 and keeps no container logs: script what ECS and
+    // CloudWatch say when temporal-dsql-tool fails.
+    h.proxy.script(
+        "DescribeTasks",
+        None,
+        Script::rewrite_json(|v| {
+            for task in v["tasks"].as_array_mut().into_iter().flatten() {
+                task["stoppedReason"] = json!("Essential container in task exited");
+                task["containers"][0]["exitCode"] = json!(1);
+            }
+        }),
+    );
+    h.proxy.script(
+        "GetLogEvents",
+        None,
+        Script::Respond {
+            status: 200,
+            content_type: "application/x-amz-json-1.1",
+            body: json!({
+                "events": [
+                    { "timestamp": 1, "ingestionTime": 1, "message": "setup-schema dsql/v12/temporal 1.12" },
+                    { "timestamp": 2, "ingestionTime": 2, "message": "FATAL: unable to connect to DSQL: access denied" }
+                ],
+                "nextForwardToken": "f/1",
+                "nextBackwardToken": "b/1"
+            })
+            .to_string(),
+        },
+    );
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("step DSQL schema dsql/v12/temporal 1.12 (setup-schema) failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("exit code 1; stopped reason: Essential container in task exited"), "{}", run.stderr);
+    assert!(run.stderr.contains("| FATAL: unable to connect to DSQL: access denied"), "{}", run.stderr);
+    assert!(run.stderr.contains("temporal-admin-tools/temporal-admin-tools/"), "names the log stream: {}", run.stderr);
+    assert_eq!(h.sent("RunTask").len(), 1, "stops at the first failing step");
+    assert!(scaled(&h).is_empty(), "no service is scaled after a failed schema step");
+    assert!(h.state(PROJECT).get("steps").is_none(), "nothing recorded as applied");
+
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(steps_run(&h).len(), 3, "the next up runs the schema steps again, then the namespace");
+}
+
+#[test]
+fn down_drains_in_reverse_waves_then_waits_out_lingering_enis() {
+    let h = Harness::new("ops-down", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    // ENIs of stopped tasks linger on real AWS; moto never says so.
+    h.proxy.script(
+        "DeleteSubnet",
+        Some(2),
+        Script::query_error(400, "DependencyViolation", "The subnet has dependencies and cannot be deleted."),
+    );
+    let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
+    assert_eq!(order, ["grafana=0", "adot=0", "worker=0", "ui=0", "frontend=0", "history=0", "matching=0"]);
+    let ops = h.proxy.operations();
+    let last_scale = ops.iter().rposition(|o| o == "UpdateService").unwrap();
+    assert!(last_scale < position(&ops, "DeleteService"), "drained before any service is deleted");
+    assert!(run.stderr.contains("DependencyViolation") && run.stderr.contains("blocked by eni-"), "{}", run.stderr);
+    let deletes = ops.iter().filter(|o| *o == "DeleteSubnet").count();
+    assert!(deletes >= 4, "two subnets, one retried twice: {deletes}");
+    let subnets = support::block_on(
+        h.ec2()
+            .describe_subnets()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("tag:temporalctl:project").values(PROJECT).build())
+            .send(),
+    )
+    .unwrap();
+    assert!(subnets.subnets().is_empty(), "every subnet deleted in the end");
+    // Idempotent: a second down finds nothing to do.
+    h.proxy.clear();
+    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    assert!(scaled(&h).is_empty());
+    assert!(h.state(PROJECT).get("steps").is_none(), "the schema went with DSQL: nothing recorded as applied");
+}
+
+#[test]
+fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_changing_anything() {
+    let h = Harness::new("ops-status", &deploy());
+    h.run(&["up"]).ok();
+    h.run(&["scale", "up", "--count", "2", "--service", "frontend", "--service", "ui"]).ok();
+    h.proxy.clear();
+    let run = h.run(&["status", "--output", "json"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "status changed something: {:?}", h.proxy.mutating());
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(support::repo().join("docs/status.schema.json")).unwrap())
+            .unwrap();
+    let broken = support::schema::violations(&schema, &doc);
+    assert!(broken.is_empty(), "status JSON breaks docs/status.schema.json: {broken:#?}");
+    let not_ok: Vec<String> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] != "ok")
+        .chain(doc["services"].as_array().unwrap().iter().filter(|s| s["health"] != "running"))
+        .map(|v| v.to_string())
+        .collect();
+    assert!(not_ok.is_empty() && doc["healthy"] == true, "{not_ok:#?}");
+    let frontend = doc["services"].as_array().unwrap().iter().find(|s| s["service"] == "frontend").unwrap().clone();
+    assert_eq!((frontend["desired"].as_i64(), frontend["running"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(frontend["tasks"].as_array().unwrap().len(), 2, "{frontend:#}");
+    let task = &frontend["tasks"][0];
+    let (task_id, instance) = (task["id"].as_str().unwrap(), task["instance"].as_str().unwrap());
+    assert!(instance.starts_with("i-"), "{task}");
+    let commands = doc["commands"].as_array().unwrap();
+    let shell = commands.iter().find(|c| c["name"] == "shell").unwrap()["command"].as_str().unwrap();
+    assert!(
+        shell.contains(&format!("aws ecs execute-command --region us-east-1 --cluster {PROJECT}-cluster --task ")),
+        "{shell}"
+    );
+    let ui = commands.iter().find(|c| c["name"] == "ui").unwrap()["command"].as_str().unwrap();
+    assert!(
+        ui.contains("--document-name AWS-StartPortForwardingSessionToRemoteHost") && ui.contains("portNumber=8080"),
+        "{ui}"
+    );
+    let grafana = commands.iter().find(|c| c["name"] == "grafana").unwrap();
+    assert!(grafana["command"].as_str().unwrap().contains("portNumber=3000"));
+    assert!(doc["endpoints"]["dsql"].as_str().unwrap().contains(":5432"));
+    assert!(doc["endpoints"]["opensearch"].as_str().unwrap().starts_with("https://"));
+    assert!(!task_id.is_empty());
+    // Batched: the runtime half costs one DescribeServices for all seven (beside the
+    // resource reads' own seven), and ListTasks, DescribeTasks, DescribeContainerInstances
+    // once each.
+    let ops = h.proxy.operations();
+    let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+    assert_eq!(count("DescribeServices"), 7 + 1, "{ops:?}");
+    for op in ["ListTasks", "DescribeTasks", "DescribeContainerInstances"] {
+        assert_eq!(count(op), 1, "{op}: {ops:?}");
+    }
+    // The text form says the same for a person.
+    let text = h.run(&["status"]).ok().stdout;
+    assert!(
+        text.contains("Services:") && text.contains("frontend   running") && text.contains("aws ssm start-session"),
+        "{text}"
+    );
+}
+
+#[test]
+fn down_sweeps_tagged_leftovers_the_state_does_not_know_and_nothing_untagged() {
+    let h = Harness::new("ops-sweep", &deploy());
+    h.run(&["up"]).ok();
+    let vpc = h.state(PROJECT)["nodes"]["vpc"]["id"].as_str().unwrap().to_string();
+    let ec2 = h.ec2();
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let group = |name: &str, tags: Vec<aws_sdk_ec2::types::Tag>| {
+        let spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+            .set_tags(Some(tags))
+            .build();
+        support::block_on(
+            ec2.create_security_group().group_name(name).description("x").vpc_id(&vpc).tag_specifications(spec).send(),
+        )
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string()
+    };
+    // Left by an interrupted run of an older config: both ownership tags, no node in the graph.
+    let leftover =
+        group("itops-old", vec![tag("temporalctl:project", PROJECT), tag("temporalctl:node", "security-group/old")]);
+    // Someone else's, with only half of our tags: never touched.
+    let foreign = group("someone-elses", vec![tag("temporalctl:project", PROJECT)]);
+    let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
+    assert!(
+        run.stdout.contains(&format!("swept security-group {leftover} (tagged security-group/old)")),
+        "{}",
+        run.stdout
+    );
+    let left = support::block_on(ec2.describe_security_groups().group_ids(&foreign).send()).unwrap();
+    assert_eq!(left.security_groups().len(), 1, "the half-tagged group stays");
+    let deleted: Vec<String> =
+        h.proxy.calls().into_iter().filter(|c| c.operation == "DeleteSecurityGroup").map(|c| c.body).collect();
+    assert!(deleted.iter().any(|b| b.contains(&leftover)) && !deleted.iter().any(|b| b.contains(&foreign)));
+    let ops = h.proxy.operations();
+    let swept_at = h
+        .proxy
+        .calls()
+        .iter()
+        .position(|c| c.body.contains(&leftover) && c.operation == "DeleteSecurityGroup")
+        .unwrap();
+    assert!(swept_at < position(&ops, "DeleteVpc"), "swept before the VPC goes");
+}
