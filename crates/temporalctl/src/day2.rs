@@ -81,14 +81,16 @@ impl Phases<'_> {
         if changed > 0 {
             summary.push(format!("scaled {changed} service(s) in waves"));
         }
-        for (kind, n) in &targets {
-            let configured = d.services.get(kind.key).map(|s| s.count).unwrap_or_default();
-            if *n != configured {
-                eprintln!(
-                    "note: services.{0}.count is {configured} in deploy.yaml but `scale` set {n}; `up` keeps {n} (run `temporalctl scale up --service {0}` to apply deploy.yaml's count)",
-                    kind.key
-                );
-            }
+        let kept: Vec<String> = targets
+            .iter()
+            .filter(|(k, n)| d.services.get(k.key).is_some_and(|s| s.count != *n))
+            .map(|(k, n)| format!("{}={n}", k.key))
+            .collect();
+        if !kept.is_empty() {
+            eprintln!(
+                "note: `up` keeps the counts `scale` set ({}), not deploy.yaml's; `temporalctl scale up` applies deploy.yaml's",
+                kept.join(" ")
+            );
         }
 
         let frontend_runs = targets.iter().any(|(k, n)| k.key == "frontend" && *n > 0);
