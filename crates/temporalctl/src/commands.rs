@@ -174,7 +174,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
             }
         }
     }
-    let report = if verb == "up" { engine.apply(&mut locked).await } else { engine.destroy(&mut locked).await };
+    let mut report = if verb == "up" { engine.apply(&mut locked).await } else { engine.destroy(&mut locked).await };
     if verb == "down" && report.ok() && matches!(cli.verb, Verb::Down { destroy_data: true, .. }) {
         // The schema and namespace went with DSQL and OpenSearch.
         locked.state.steps.clear();
@@ -186,6 +186,8 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     }
     progress.finish();
     drop(locked);
+    // Wall time of the whole command: drain and sweep, the graph, the final phases.
+    report.elapsed = phases.started.elapsed();
     println!("{}", output::summary(verb, &report));
     if report.cancelled {
         return Err(Failure::Interrupted);

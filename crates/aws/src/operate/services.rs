@@ -176,10 +176,11 @@ impl Operator<'_> {
     async fn scale_wave(&self, wave: &[(&'static ServiceKind, i32)]) -> Result<usize, ResourceError> {
         let kinds: Vec<&'static ServiceKind> = wave.iter().map(|(k, _)| *k).collect();
         let cluster = self.cluster();
-        let mut changed = Vec::new();
+        let (mut changed, mut absent) = (Vec::new(), Vec::new());
         for ((kind, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
             let node = format!("service/{}", kind.key);
             if !state.exists && *want == 0 {
+                absent.push(kind.key);
                 continue;
             }
             if !state.exists {
@@ -243,7 +244,7 @@ impl Operator<'_> {
             self.failed(&lead, &e);
             return Err(e);
         }
-        for (kind, want) in wave {
+        for (kind, want) in wave.iter().filter(|(k, _)| !absent.contains(&k.key)) {
             let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
             self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
         }
