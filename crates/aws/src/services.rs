@@ -108,6 +108,9 @@ pub const ADMIN_TOOLS: ServiceKind = ServiceKind {
     wave: 0,
 };
 
+/// The one-off task's CPU units and MiB: the tools are small and short-lived.
+pub const ADMIN_TOOLS_SIZE: (u32, u32) = (256, 512);
+
 /// Whose task role and security group the one-off tasks use: the frontend's role may
 /// connect to DSQL and is admitted by the OpenSearch domain, and its group reaches
 /// OpenSearch (443) and the frontend (7233). No extra role or group to keep.

@@ -40,7 +40,8 @@ use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
 use crate::platform::secret::GrafanaSecret;
 use crate::services::{
-    ADMIN_TOOLS, METRICS_PORT, ONE_OFF_IDENTITY, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE,
+    ADMIN_TOOLS, ADMIN_TOOLS_SIZE, METRICS_PORT, ONE_OFF_IDENTITY, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE,
+    TEMPORAL_MEMBERSHIP_RANGE,
 };
 
 pub const VPC: &str = "vpc";
@@ -263,7 +264,8 @@ fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         dsql: None,
         opensearch: None,
     };
-    add_task_definition(g, d, aws, &ADMIN_TOOLS, (256, 512, None, Default::default()), sources);
+    let (cpu, memory) = ADMIN_TOOLS_SIZE;
+    add_task_definition(g, d, aws, &ADMIN_TOOLS, (cpu, memory, None, Default::default()), sources);
 }
 
 /// (cpu, memory, image, extra environment) of a task definition.

@@ -154,8 +154,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
         preflight(&aws, d).await?;
     }
     let graph = graph(d, &aws)?;
-    let progress =
-        Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
+    let progress = live_progress();
     let cancel = interrupt_token();
     let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: cancel.clone(), started: Instant::now() };
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
@@ -239,8 +238,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
     }
     let mut locked = store.lock("scale")?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-    let progress =
-        Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false));
+    let progress = live_progress();
     let started = Instant::now();
     let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: interrupt_token(), started };
     let result = phases.scale(&mut locked, &change, down).await;
@@ -294,6 +292,11 @@ fn options(cli: &Cli, d: &Deploy) -> EngineOptions {
         destroy_data: matches!(cli.verb, Verb::Down { destroy_data: true, .. }),
         replace_data: matches!(cli.verb, Verb::Up { allow_data_replacement: true }),
     }
+}
+
+/// Rows on a terminal, one line per event in CI and pipes.
+fn live_progress() -> Progress {
+    Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false))
 }
 
 /// Ctrl-C stops new work; a second Ctrl-C exits at once.

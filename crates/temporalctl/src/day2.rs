@@ -9,13 +9,10 @@ use temporalctl_aws::documents::steps;
 use temporalctl_aws::operate::Operator;
 use temporalctl_aws::operate::access::Runtime;
 use temporalctl_aws::services::{SERVICES, ServiceKind};
-use temporalctl_aws::{Aws, stack, sweep};
+use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
-use temporalctl_engine::{
-    CancelToken, Event, EventKind, EventSink, LockedState, NodeId, Outcome, Recorded, ResourceError, Retries,
-    RetryPolicy, retry_when,
-};
+use temporalctl_engine::{CancelToken, EventSink, LockedState, NodeId, Recorded, ResourceError, RetryPolicy};
 
 pub struct Phases<'a> {
     pub aws: &'a Aws,
@@ -70,9 +67,7 @@ impl Phases<'_> {
             ),
         ];
         for step in schema.into_iter().flatten() {
-            op.run_step(&step).await?;
-            op.mark_done(&step).await?;
-            record_step(locked, &step)?;
+            run_and_record(&op, locked, &step).await?;
             summary.push(format!("ran {}", step.title));
         }
 
@@ -104,9 +99,7 @@ impl Phases<'_> {
                 let node = format!("step/{}", steps::NAMESPACE);
                 let address = op.frontend_address(&node).await?;
                 if let Some(step) = steps::namespace(&address, &ns.name, ns.retention_days, None) {
-                    op.run_step(&step).await?;
-                    op.mark_done(&step).await?;
-                    record_step(locked, &step)?;
+                    run_and_record(&op, locked, &step).await?;
                     summary.push(format!("registered {}", step.title));
                 }
             }
@@ -118,18 +111,16 @@ impl Phases<'_> {
     /// is interrupted), then run the waves.
     pub async fn scale(&self, locked: &mut LockedState, change: &Counts, down: bool) -> Result<usize, ResourceError> {
         let targets = self.recorded_counts(locked, Some(change))?;
-        let nodes = locked.state.nodes.clone();
         let only: Vec<(&'static ServiceKind, u32)> =
             targets.into_iter().filter(|(k, _)| change.contains_key(k.key)).collect();
-        self.operator(&nodes).scale(&only, down).await
+        self.operator(&locked.state.nodes).scale(&only, down).await
     }
 
     /// `down`: every service to 0 in reverse wave order, waiting for the tasks to drain,
     /// so nothing is deleted under running tasks. Recorded counts stay for the next `up`.
     pub async fn drain(&self, locked: &LockedState) -> Result<usize, ResourceError> {
-        let nodes = locked.state.nodes.clone();
         let zero: Vec<(&'static ServiceKind, u32)> = SERVICES.iter().map(|k| (k, 0)).collect();
-        self.operator(&nodes).scale(&zero, true).await
+        self.operator(&locked.state.nodes).scale(&zero, true).await
     }
 
     /// `down`'s sweep, before the graph's deletes: remove our tagged network resources
@@ -140,35 +131,7 @@ impl Phases<'_> {
         graph_nodes: &BTreeSet<String>,
         locked: &LockedState,
     ) -> Result<Vec<String>, ResourceError> {
-        let recorded: BTreeMap<String, String> =
-            locked.state.nodes.iter().map(|(node, r)| (node.clone(), r.id.clone())).collect();
-        let found = sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded).await?;
-        let policy = RetryPolicy::default();
-        let mut removed = Vec::new();
-        for l in &found {
-            let row = format!("sweep/{}", l.id);
-            self.events.emit(Event {
-                elapsed: self.started.elapsed(),
-                kind: EventKind::NodeStarted { node: row.clone(), kind: l.kind.name(), doing: "deleting leftover" },
-            });
-            let on_retry = |attempt, delay, e: &ResourceError| {
-                self.events.emit(Event {
-                    elapsed: self.started.elapsed(),
-                    kind: EventKind::NodeRetrying { node: row.clone(), attempt, delay, error: e.to_string() },
-                })
-            };
-            let deadline = self.deploy.timeouts.delete_dependencies;
-            retry_when(&policy, &self.cancel, deadline, Retries::AlsoDependencies, on_retry, || {
-                sweep::remove(self.aws, l)
-            })
-            .await?;
-            self.events.emit(Event {
-                elapsed: self.started.elapsed(),
-                kind: EventKind::NodeFinished { node: row, outcome: Outcome::Deleted, id: Some(l.node.clone()) },
-            });
-            removed.push(format!("swept {} {} (tagged {})", l.kind.name(), l.id, l.node));
-        }
-        Ok(removed)
+        self.operator(&locked.state.nodes).sweep(graph_nodes).await
     }
 
     /// The counts every service should run: `change` over the recorded counts over
@@ -199,7 +162,10 @@ pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Opti
         .collect()
 }
 
-fn record_step(locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
+/// Run a step, tag its data store with what it applied, and copy that to the state file.
+async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
+    op.run_step(step).await?;
+    op.mark_done(step).await?;
     locked.state.steps.insert(step.name.to_string(), step.applied.clone());
     locked.save().map_err(|e| ResourceError::fatal(e.to_string()))
 }

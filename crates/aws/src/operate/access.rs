@@ -117,7 +117,7 @@ impl Operator<'_> {
 
     /// The data and metrics endpoints, from the recorded outputs.
     pub fn endpoints(&self) -> BTreeMap<&'static str, String> {
-        let get = |node: &str, key: &str| self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned();
+        let get = |node: &str, key: &str| self.recorded(node, key);
         let mut e = BTreeMap::new();
         if let Some(v) = get(stack::DSQL, "endpoint") {
             e.insert("dsql", format!("{v}:5432 (user admin, database postgres, IAM auth)"));

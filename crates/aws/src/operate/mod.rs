@@ -6,7 +6,7 @@ pub mod access;
 pub mod services;
 pub mod tasks;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ use temporalctl_engine::{
 use crate::Aws;
 use crate::documents::steps::{self, Step};
 use crate::errors::aws;
-use crate::stack;
+use crate::{stack, sweep};
 
 /// A finished step is recorded as a tag on the data store it changed, so the record
 /// lives and dies with the data: a lost state file does not re-run a schema setup, and a
@@ -60,7 +60,7 @@ pub struct Operator<'a> {
 impl Operator<'_> {
     /// What a step last applied, as its data store's tag says (read by `up`).
     pub fn applied(&self, step: &str) -> Option<String> {
-        self.nodes.get(store_of(step)).and_then(|r| r.outputs.get(&format!("step/{step}"))).cloned()
+        self.recorded(store_of(step), &format!("step/{step}"))
     }
 
     /// Tag the data store with what the step applied.
@@ -98,9 +98,14 @@ impl Operator<'_> {
         crate::stack::cluster_name(&self.deploy.project)
     }
 
+    /// A recorded output of a node, if there is one.
+    pub fn recorded(&self, node: &str, key: &str) -> Option<String> {
+        self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned()
+    }
+
     /// A recorded output of a node, or an error saying to run `up` first.
     pub fn output(&self, node: &str, key: &str) -> Result<String, ResourceError> {
-        self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned().ok_or_else(|| {
+        self.recorded(node, key).ok_or_else(|| {
             ResourceError::fatal(format!(
                 "the state file has no {key} for {node}: run `temporalctl up` first (it creates and records it)"
             ))
@@ -193,6 +198,31 @@ impl Operator<'_> {
             })
             .await?;
         Ok(out.container_instances().to_vec())
+    }
+
+    /// `down`'s sweep (crate::sweep): find our tagged leftovers that neither the graph
+    /// nor the state's ids account for and delete them in order, each retried with
+    /// backoff while ENIs or dependents linger. Returns a line per removal.
+    pub async fn sweep(&self, graph_nodes: &BTreeSet<String>) -> Result<Vec<String>, ResourceError> {
+        let recorded: BTreeMap<String, String> =
+            self.nodes.iter().map(|(node, r)| (node.clone(), r.id.clone())).collect();
+        let found = sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded).await?;
+        let mut removed = Vec::new();
+        for l in &found {
+            let row = format!("sweep/{}", l.id);
+            self.started(&row, l.kind.name(), "deleting leftover");
+            let on_retry = |attempt, delay, e: &ResourceError| {
+                self.emit(EventKind::NodeRetrying { node: row.clone(), attempt, delay, error: e.to_string() })
+            };
+            let deadline = self.deploy.timeouts.delete_dependencies;
+            retry_when(&self.policy, &self.cancel, deadline, Retries::AlsoDependencies, on_retry, || {
+                sweep::remove(self.aws, l)
+            })
+            .await?;
+            self.finished(&row, Outcome::Deleted, Some(l.node.clone()));
+            removed.push(format!("swept {} {} (tagged {})", l.kind.name(), l.id, l.node));
+        }
+        Ok(removed)
     }
 
     pub fn emit(&self, kind: EventKind) {

@@ -12,7 +12,7 @@ use temporalctl_engine::{Outcome, ResourceError, ownership_tags, wait_for};
 use super::Operator;
 use crate::documents::steps::Step;
 use crate::errors::aws;
-use crate::services::{ADMIN_TOOLS, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT};
+use crate::services::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT};
 use crate::stack;
 
 /// How many log lines a failed step shows.
@@ -180,8 +180,9 @@ impl Operator<'_> {
             .iter()
             .map(|f| format!("{} {}", f.reason().unwrap_or("unknown"), f.detail().unwrap_or_default()))
             .collect();
+        let (cpu, memory) = ADMIN_TOOLS_SIZE;
         Err(fatal(format!(
-            "ECS placed no task for step {} on node group {group} ({}); the group needs a free instance with 256 CPU units and 512 MiB: raise node_groups.{group}.max_size or desired_capacity",
+            "ECS placed no task for step {} on node group {group} ({}); the group needs a free instance with {cpu} CPU units and {memory} MiB: raise node_groups.{group}.max_size or desired_capacity",
             step.title,
             if failures.is_empty() { "no failure reported".to_string() } else { failures.join(", ") }
         )))
