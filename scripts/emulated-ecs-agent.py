@@ -39,8 +39,8 @@ def schedule():
         if not arns:
             continue
         task_arns = ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
-        tasks = ecs.describe_tasks(cluster=cluster, tasks=task_arns)["tasks"] if task_arns else []
-        for s in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=task_arns, include=["TAGS"])["tasks"] if task_arns else []
+        for s in ecs.describe_services(cluster=cluster, services=arns, include=["TAGS"])["services"]:
             if s["status"] != "ACTIVE":
                 continue
             group = "service:" + s["serviceName"]

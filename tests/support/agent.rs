@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{Attribute, DesiredStatus};
+use aws_sdk_ecs::types::{Attribute, DesiredStatus, ServiceField, TaskField};
 
 pub struct Agent {
     stop: Arc<AtomicBool>,
@@ -115,10 +115,19 @@ async fn schedule_services(c: &Clients) -> Result<(), Error> {
             Vec::new()
         } else {
             let described =
-                c.ecs.describe_tasks().cluster(cluster).set_tasks(Some(tasks.task_arns().to_vec())).send().await?;
+                c.ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(tasks.task_arns().to_vec()))
+                    .include(TaskField::Tags)
+                    .send()
+                    .await?;
             described.tasks().to_vec()
         };
-        let services = c.ecs.describe_services().cluster(cluster).set_services(Some(arns)).send().await?;
+        // Always with tags: moto 5.2.5 keeps "include tags or not" in one class-wide table, so a
+        // describe without tags racing the binary's describe with tags strips the binary's.
+        let services =
+            c.ecs.describe_services().cluster(cluster).set_services(Some(arns)).include(ServiceField::Tags).send().await?;
         for s in services.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
             let group = format!("service:{}", s.service_name().unwrap_or_default());
             let mine: Vec<_> = running
