@@ -326,3 +326,188 @@ fn down_sweeps_tagged_leftovers_the_state_does_not_know_and_nothing_untagged() {
         .unwrap();
     assert!(swept_at < position(&ops, "DeleteVpc"), "swept before the VPC goes");
 }
+
+#[test]
+fn down_sweeps_a_leftover_node_group_still_on_the_cluster() {
+    let h = Harness::new("ops-sweep-group", &deploy());
+    h.run(&["up"]).ok();
+    // A node group an older run left: Auto Scaling group and capacity provider with both
+    // ownership tags and nodes the graph does not have, the provider still on the cluster.
+    let name = format!("{PROJECT}-node-old");
+    let (asg, ecs) = (aws_sdk_autoscaling::Client::new(&h.sdk()), aws_sdk_ecs::Client::new(&h.sdk()));
+    let subnet = h.state(PROJECT)["nodes"]["subnet/private-0"]["id"].as_str().unwrap().to_string();
+    let asg_tag = |k: &str, v: &str| {
+        aws_sdk_autoscaling::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .resource_id(&name)
+            .resource_type("auto-scaling-group")
+            .build()
+    };
+    let template = aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+        .launch_template_name(format!("{PROJECT}-node-a"))
+        .build();
+    support::block_on(
+        asg.create_auto_scaling_group()
+            .auto_scaling_group_name(&name)
+            .launch_template(template)
+            .min_size(1)
+            .max_size(1)
+            .vpc_zone_identifier(&subnet)
+            .tags(asg_tag("temporalctl:project", PROJECT))
+            .tags(asg_tag("temporalctl:node", "auto-scaling-group/old"))
+            .send(),
+    )
+    .unwrap();
+    let group_arn = support::block_on(asg.describe_auto_scaling_groups().auto_scaling_group_names(&name).send())
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .auto_scaling_group_arn()
+        .unwrap()
+        .to_string();
+    let ecs_tag = |k: &str, v: &str| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build();
+    support::block_on(
+        ecs.create_capacity_provider()
+            .name(&name)
+            .auto_scaling_group_provider(
+                aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
+                    .auto_scaling_group_arn(group_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .tags(ecs_tag("temporalctl:project", PROJECT))
+            .tags(ecs_tag("temporalctl:node", "capacity-provider/old"))
+            .send(),
+    )
+    .unwrap();
+    let cluster = format!("{PROJECT}-cluster");
+    let on_cluster = |names: Vec<String>| {
+        support::block_on(
+            ecs.put_cluster_capacity_providers()
+                .cluster(&cluster)
+                .set_capacity_providers(Some(names))
+                .set_default_capacity_provider_strategy(Some(vec![]))
+                .send(),
+        )
+        .unwrap();
+    };
+    let mut providers: Vec<String> = ["a", "b", "c"].iter().map(|g| format!("{PROJECT}-node-{g}")).collect();
+    providers.push(name.clone());
+    on_cluster(providers);
+
+    h.proxy.clear();
+    let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
+    for kind in ["capacity-provider", "auto-scaling-group"] {
+        assert!(run.stdout.contains(&format!("swept {kind} {name} (tagged {kind}/old)")), "{kind}: {}", run.stdout);
+    }
+    let ops = h.proxy.operations();
+    let swept = |op: &str| {
+        h.proxy
+            .calls()
+            .iter()
+            .position(|c| c.operation == op && c.body.contains(&name))
+            .unwrap_or_else(|| panic!("{op}"))
+    };
+    assert!(
+        position(&ops, "PutClusterCapacityProviders") < swept("DeleteCapacityProvider"),
+        "leaves the cluster first"
+    );
+    assert!(swept("DeleteCapacityProvider") < swept("DeleteAutoScalingGroup"), "the provider before its group");
+    assert!(swept("DeleteAutoScalingGroup") < position(&ops, "DeleteSubnet"), "its instances go before the network");
+    let left = support::block_on(asg.describe_auto_scaling_groups().send()).unwrap();
+    assert!(left.auto_scaling_groups().is_empty(), "{:?}", left.auto_scaling_groups());
+}
+
+/// A DescribeTasks rewrite: every stopped task failed to pull its image, as ECS reports it.
+fn image_pull_failures() -> Script {
+    Script::rewrite_json(|v| {
+        for t in v["tasks"].as_array_mut().into_iter().flatten() {
+            if t["lastStatus"] == "STOPPED" {
+                t["stoppedReason"] = "CannotPullContainerError: pull image manifest has been retried 5 time(s)".into();
+                for c in t["containers"].as_array_mut().into_iter().flatten() {
+                    c["reason"] = "CannotPullContainerError: ref not found".into();
+                }
+            }
+        }
+    })
+}
+
+/// A DescribeServices rewrite for the frontend: what `f` makes of it, and one event.
+fn frontend_answer(f: impl Fn(&mut Value) + Send + Sync + 'static, event: &'static str) -> Script {
+    Script::rewrite_json(move |v| {
+        for s in v["services"].as_array_mut().into_iter().flatten() {
+            if s["serviceName"] == format!("{PROJECT}-temporal-frontend") {
+                f(s);
+                s["events"] = serde_json::json!([{ "id": "e1", "message": event }]);
+            }
+        }
+    })
+}
+
+/// DescribeServices calls that asked about the frontend.
+fn frontend_reads(h: &Harness) -> usize {
+    let name = format!("{PROJECT}-temporal-frontend");
+    h.sent("DescribeServices").iter().filter(|b| b["services"].to_string().contains(&name)).count()
+}
+
+#[test]
+fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_reasons() {
+    let h = Harness::new("ops-unstable", &deploy());
+    h.run(&["up"]).ok();
+    // The agent stops frontend's task: a stopped task of the service for the diagnosis.
+    h.run(&["scale", "down", "--service", "frontend"]).ok();
+    h.proxy.script("DescribeTasks", None, image_pull_failures());
+
+    // 1. Never settles: running stays 0, so the wave's deadline (3 s here) ends the wait.
+    std::fs::write(h.dir.join("deploy.yaml"), format!("{}timeouts: {{ service_stable: 3s }}\n", deploy())).unwrap();
+    h.proxy.script(
+        "DescribeServices",
+        None,
+        frontend_answer(
+            |s| s["runningCount"] = 0.into(),
+            "(service itops-temporal-frontend) was unable to place a task because no container instance met all of its requirements.",
+        ),
+    );
+    h.proxy.clear();
+    let run = h.run(&["scale", "up", "--count", "2"]).code(1);
+    for expected in [
+        "frontend 0/2 running",
+        "event: (service itops-temporal-frontend) was unable to place a task",
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+    ] {
+        assert!(run.stderr.contains(expected), "missing {expected:?}:\n{}", run.stderr);
+    }
+    let scaled: Vec<String> = scaled(&h).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(scaled, ["history", "matching", "frontend"], "later waves wait for frontend");
+    assert!(
+        frontend_reads(&h) < 12,
+        "3 s of waiting is a few backed-off reads, not a busy loop: {}",
+        frontend_reads(&h)
+    );
+
+    // 2. The rollout fails (circuit breaker): no point waiting out the deadline.
+    std::fs::write(h.dir.join("deploy.yaml"), deploy()).unwrap();
+    h.proxy.unscript();
+    h.proxy.script("DescribeTasks", None, image_pull_failures());
+    h.proxy.script(
+        "DescribeServices",
+        None,
+        frontend_answer(
+            |s| {
+                let task_definition = s["taskDefinition"].clone();
+                s["deployments"] = json!([{ "id": "ecs-svc/1", "status": "PRIMARY", "rolloutState": "FAILED",
+                    "taskDefinition": task_definition, "desiredCount": 2, "runningCount": 0 }]);
+            },
+            "(service itops-temporal-frontend) (deployment ecs-svc/1) deployment failed: tasks failed to start.",
+        ),
+    );
+    h.proxy.clear();
+    let run = h.run(&["scale", "up", "--count", "2"]).code(1);
+    for expected in
+        ["frontend: the deployment failed", "deployment failed: tasks failed to start", "CannotPullContainerError"]
+    {
+        assert!(run.stderr.contains(expected), "missing {expected:?}:\n{}", run.stderr);
+    }
+    // The wave's first look, one wait read that sees FAILED, one for the diagnosis.
+    assert_eq!(frontend_reads(&h), 3, "a failed rollout ends the wait at its first read");
+}

@@ -114,20 +114,26 @@ async fn schedule_services(c: &Clients) -> Result<(), Error> {
         let running = if tasks.task_arns().is_empty() {
             Vec::new()
         } else {
-            let described =
-                c.ecs
-                    .describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(tasks.task_arns().to_vec()))
-                    .include(TaskField::Tags)
-                    .send()
-                    .await?;
+            let described = c
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(tasks.task_arns().to_vec()))
+                .include(TaskField::Tags)
+                .send()
+                .await?;
             described.tasks().to_vec()
         };
         // Always with tags: moto 5.2.5 keeps "include tags or not" in one class-wide table, so a
         // describe without tags racing the binary's describe with tags strips the binary's.
-        let services =
-            c.ecs.describe_services().cluster(cluster).set_services(Some(arns)).include(ServiceField::Tags).send().await?;
+        let services = c
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(arns))
+            .include(ServiceField::Tags)
+            .send()
+            .await?;
         for s in services.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
             let group = format!("service:{}", s.service_name().unwrap_or_default());
             let mine: Vec<_> = running

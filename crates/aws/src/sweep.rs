@@ -1,14 +1,22 @@
-//! `down`'s sweep: network resources carrying this project's tags that the graph does not
-//! account for — left by an interrupted run, by an older deploy.yaml (a zone or endpoint
-//! since removed), or created by hand with our tags. It runs before the graph's own
+//! `down`'s sweep: resources carrying this project's tags that the graph does not account
+//! for — left by an interrupted run, by an older deploy.yaml (a zone, an endpoint or a node
+//! group since removed), or created by hand with our tags. It runs before the graph's own
 //! deletes, so nothing of ours is left inside the VPC when the VPC's turn comes.
+//!
+//! Which kinds: those AWS identifies by a generated id (an interrupted create cannot be
+//! found by name, so it can be duplicated), and those whose set depends on deploy.yaml
+//! (a node group's Auto Scaling group and capacity provider). Everything else — roles, log
+//! groups, the cluster, services, secrets, data stores — has a name fixed by the project
+//! and the service, so the graph itself finds (and deletes) whatever a run left.
 //!
 //! Only what carries both ownership tags is touched.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_autoscaling::types::Filter as AsgFilter;
 use aws_sdk_ec2::types::Tag;
-use temporalctl_engine::{ResourceError, TAG_NODE, TAG_PROJECT, owned_by};
+use aws_sdk_ecs::types::{CapacityProviderField, CapacityProviderStatus, ClusterField};
+use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, owned_by};
 
 use crate::Aws;
 use crate::errors::{aws, gone_is_ok};
@@ -26,6 +34,10 @@ pub struct Leftover {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
+    /// Leaves the cluster and goes before its group.
+    CapacityProvider,
+    /// Its instances' ENIs are in our subnets and security groups.
+    AutoScalingGroup,
     VpcEndpoint,
     NatGateway,
     LaunchTemplate,
@@ -39,6 +51,8 @@ pub enum Kind {
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
+            Kind::CapacityProvider => "capacity-provider",
+            Kind::AutoScalingGroup => "auto-scaling-group",
             Kind::VpcEndpoint => "vpc-endpoint",
             Kind::NatGateway => "nat-gateway",
             Kind::LaunchTemplate => "launch-template",
@@ -51,15 +65,14 @@ impl Kind {
     }
 }
 
-fn node_of(tags: &[Tag]) -> (BTreeMap<String, String>, String) {
-    let map: BTreeMap<String, String> =
-        tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-    let node = map.get(TAG_NODE).cloned().unwrap_or_default();
-    (map, node)
+type Tags = BTreeMap<String, String>;
+
+fn ec2_tags(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
 }
 
-/// Our tagged network resources that are neither graph nodes nor the ids the state
-/// records for them. `recorded`: node → id from the state file.
+/// Our tagged resources (of the kinds above) that are neither graph nodes nor the ids the
+/// state records for them. `recorded`: node → id from the state file.
 pub async fn find(
     aws_: &Aws,
     project: &str,
@@ -68,40 +81,41 @@ pub async fn find(
 ) -> Result<Vec<Leftover>, ResourceError> {
     let ec2 = &aws_.ec2;
     let ours = || filter(&format!("tag:{TAG_PROJECT}"), project);
-    let mut found: Vec<(Kind, String, Vec<Tag>)> = Vec::new();
+    let mut found: Vec<(Kind, String, Tags)> = Vec::new();
+    found.extend(node_groups(aws_, project).await?);
     let out = ec2.describe_vpc_endpoints().filters(ours()).send().await.map_err(aws("DescribeVpcEndpoints"))?;
     for e in out.vpc_endpoints().iter().filter(|e| e.state().map(|s| s.as_str()) != Some("deleted")) {
-        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), e.tags().to_vec()));
+        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), ec2_tags(e.tags())));
     }
     let out = ec2.describe_nat_gateways().filter(ours()).send().await.map_err(aws("DescribeNatGateways"))?;
     for n in
         out.nat_gateways().iter().filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting")))
     {
-        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), n.tags().to_vec()));
+        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), ec2_tags(n.tags())));
     }
     let out = ec2.describe_launch_templates().filters(ours()).send().await.map_err(aws("DescribeLaunchTemplates"))?;
     for t in out.launch_templates() {
-        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), t.tags().to_vec()));
+        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), ec2_tags(t.tags())));
     }
     let out = ec2.describe_addresses().filters(ours()).send().await.map_err(aws("DescribeAddresses"))?;
     for a in out.addresses() {
-        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), a.tags().to_vec()));
+        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), ec2_tags(a.tags())));
     }
     let out = ec2.describe_security_groups().filters(ours()).send().await.map_err(aws("DescribeSecurityGroups"))?;
     for g in out.security_groups() {
-        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), g.tags().to_vec()));
+        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), ec2_tags(g.tags())));
     }
     let out = ec2.describe_subnets().filters(ours()).send().await.map_err(aws("DescribeSubnets"))?;
     for s in out.subnets() {
-        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), s.tags().to_vec()));
+        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), ec2_tags(s.tags())));
     }
     let out = ec2.describe_route_tables().filters(ours()).send().await.map_err(aws("DescribeRouteTables"))?;
     for r in out.route_tables() {
-        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), r.tags().to_vec()));
+        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), ec2_tags(r.tags())));
     }
     let out = ec2.describe_vpcs().filters(ours()).send().await.map_err(aws("DescribeVpcs"))?;
     for v in out.vpcs() {
-        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), v.tags().to_vec()));
+        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), ec2_tags(v.tags())));
     }
     Ok(leftovers(project, graph_nodes, recorded, found))
 }
@@ -112,13 +126,13 @@ fn leftovers(
     project: &str,
     graph_nodes: &BTreeSet<String>,
     recorded: &BTreeMap<String, String>,
-    found: Vec<(Kind, String, Vec<Tag>)>,
+    found: Vec<(Kind, String, Tags)>,
 ) -> Vec<Leftover> {
     let mut out: Vec<Leftover> = found
         .into_iter()
         .filter_map(|(kind, id, tags)| {
-            let (map, node) = node_of(&tags);
-            if id.is_empty() || !owned_by(&map, project, &node) {
+            let node = tags.get(TAG_NODE).cloned().unwrap_or_default();
+            if id.is_empty() || !owned_by(&tags, project, &node) {
                 return None;
             }
             let stale = !graph_nodes.contains(&node);
@@ -130,12 +144,116 @@ fn leftovers(
     out
 }
 
-/// Delete one leftover. `DependencyViolation` comes back as such, for the caller's
-/// backoff; already gone is success.
-pub async fn remove(aws_: &Aws, l: &Leftover) -> Result<(), ResourceError> {
+/// Our Auto Scaling groups, and the capacity provider of each (same name, found by name:
+/// ECS cannot list providers by tag).
+async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tags)>, ResourceError> {
+    let ours = AsgFilter::builder().name(format!("tag:{TAG_PROJECT}")).values(project).build();
+    let out = aws_
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .filters(ours)
+        .send()
+        .await
+        .map_err(aws("DescribeAutoScalingGroups"))?;
+    let mut found = Vec::new();
+    for g in out.auto_scaling_groups() {
+        let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
+        let tags = g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        found.push((Kind::AutoScalingGroup, name.clone(), tags));
+        let providers = aws_
+            .ecs
+            .describe_capacity_providers()
+            .capacity_providers(&name)
+            .include(CapacityProviderField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeCapacityProviders"))?;
+        for c in providers.capacity_providers().iter().filter(|c| c.status() == Some(&CapacityProviderStatus::Active)) {
+            found.push((Kind::CapacityProvider, name.clone(), crate::ecs::tag_map(c.tags())));
+        }
+    }
+    Ok(found)
+}
+
+/// Still there, still going: the caller's backoff asks again.
+fn still_deleting(what: String) -> ResourceError {
+    ResourceError::new(ErrorClass::Retryable(RetryReason::DependencyViolation), what)
+}
+
+/// A provider must leave every cluster before ECS deletes it (the cluster's own provider
+/// list only names the current groups after an `up`; not after a deploy.yaml edit alone).
+async fn remove_capacity_provider(ecs: &aws_sdk_ecs::Client, cluster: &str, name: &str) -> Result<(), ResourceError> {
+    let out = ecs
+        .describe_clusters()
+        .clusters(cluster)
+        .include(ClusterField::Tags)
+        .send()
+        .await
+        .map_err(aws("DescribeClusters"))?;
+    if let Some(c) = out.clusters().iter().find(|c| c.capacity_providers().iter().any(|p| p == name)) {
+        let keep: Vec<String> = c.capacity_providers().iter().filter(|p| *p != name).cloned().collect();
+        let strategy =
+            c.default_capacity_provider_strategy().iter().filter(|s| s.capacity_provider() != name).cloned().collect();
+        ecs.put_cluster_capacity_providers()
+            .cluster(cluster)
+            .set_capacity_providers(Some(keep))
+            .set_default_capacity_provider_strategy(Some(strategy))
+            .send()
+            .await
+            .map_err(aws("PutClusterCapacityProviders"))?;
+    }
+    gone_is_ok(
+        ecs.delete_capacity_provider()
+            .capacity_provider(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(aws("DeleteCapacityProvider")),
+    )
+}
+
+/// Force-delete terminates the instances; done when the group is gone, so their ENIs no
+/// longer hold the subnets.
+async fn remove_auto_scaling_group(asg: &aws_sdk_autoscaling::Client, name: &str) -> Result<(), ResourceError> {
+    let describe = || async {
+        let out = asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(aws("DescribeAutoScalingGroups"))?;
+        Ok::<_, ResourceError>(out.auto_scaling_groups().first().map(|g| (g.status().is_some(), g.instances().len())))
+    };
+    match describe().await? {
+        None => return Ok(()),
+        // "Delete in progress": asked already.
+        Some((true, _)) => {}
+        Some((false, _)) => gone_is_ok(
+            asg.delete_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .force_delete(true)
+                .send()
+                .await
+                .map(drop)
+                .map_err(aws("DeleteAutoScalingGroup")),
+        )?,
+    }
+    match describe().await? {
+        None => Ok(()),
+        Some((_, instances)) => {
+            Err(still_deleting(format!("Auto Scaling group {name} is still terminating {instances} instance(s)")))
+        }
+    }
+}
+
+/// Delete one leftover. `DependencyViolation` (and a group still terminating) comes back
+/// as such, for the caller's backoff; already gone is success.
+pub async fn remove(aws_: &Aws, cluster: &str, l: &Leftover) -> Result<(), ResourceError> {
     let ec2 = &aws_.ec2;
     let id = l.id.as_str();
     let result = match l.kind {
+        Kind::CapacityProvider => return remove_capacity_provider(&aws_.ecs, cluster, id).await,
+        Kind::AutoScalingGroup => return remove_auto_scaling_group(&aws_.autoscaling, id).await,
         Kind::VpcEndpoint => {
             ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map(drop).map_err(aws("DeleteVpcEndpoints"))
         }
@@ -168,8 +286,8 @@ pub async fn remove(aws_: &Aws, l: &Leftover) -> Result<(), ResourceError> {
 mod tests {
     use super::*;
 
-    fn tags(project: &str, node: &str) -> Vec<Tag> {
-        vec![Tag::builder().key(TAG_PROJECT).value(project).build(), Tag::builder().key(TAG_NODE).value(node).build()]
+    fn tags(project: &str, node: &str) -> Tags {
+        Tags::from([(TAG_PROJECT.into(), project.into()), (TAG_NODE.into(), node.into())])
     }
 
     #[test]
@@ -182,10 +300,21 @@ mod tests {
             (Kind::SecurityGroup, "sg-ui".into(), tags("p", "security-group/ui")),
             (Kind::SecurityGroup, "sg-old".into(), tags("p", "security-group/old")),
             (Kind::SecurityGroup, "sg-other".into(), tags("other", "security-group/old")),
-            (Kind::Subnet, "subnet-x".into(), vec![Tag::builder().key(TAG_PROJECT).value("p").build()]),
+            (Kind::Subnet, "subnet-x".into(), Tags::from([(TAG_PROJECT.into(), "p".into())])),
+            (Kind::AutoScalingGroup, "p-node-old".into(), tags("p", "auto-scaling-group/old")),
+            (Kind::CapacityProvider, "p-node-old".into(), tags("p", "capacity-provider/old")),
         ];
         let got = leftovers("p", &graph, &recorded, found);
-        let ids: Vec<&str> = got.iter().map(|l| l.id.as_str()).collect();
-        assert_eq!(ids, ["sg-old", "vpc-2"], "a stale node and a duplicate; security groups before the VPC");
+        let ids: Vec<(Kind, &str)> = got.iter().map(|l| (l.kind, l.id.as_str())).collect();
+        assert_eq!(
+            ids,
+            [
+                (Kind::CapacityProvider, "p-node-old"),
+                (Kind::AutoScalingGroup, "p-node-old"),
+                (Kind::SecurityGroup, "sg-old"),
+                (Kind::Vpc, "vpc-2")
+            ],
+            "stale nodes and a duplicate; the provider before its group, the group before the network, the VPC last"
+        );
     }
 }

@@ -207,6 +207,7 @@ impl Operator<'_> {
         let recorded: BTreeMap<String, String> =
             self.nodes.iter().map(|(node, r)| (node.clone(), r.id.clone())).collect();
         let found = sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded).await?;
+        let cluster = self.cluster();
         let mut removed = Vec::new();
         for l in &found {
             let row = format!("sweep/{}", l.id);
@@ -216,7 +217,7 @@ impl Operator<'_> {
             };
             let deadline = self.deploy.timeouts.delete_dependencies;
             retry_when(&self.policy, &self.cancel, deadline, Retries::AlsoDependencies, on_retry, || {
-                sweep::remove(self.aws, l)
+                sweep::remove(self.aws, &cluster, l)
             })
             .await?;
             self.finished(&row, Outcome::Deleted, Some(l.node.clone()));
