@@ -246,10 +246,10 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
     let changed = result?;
     let counts: Vec<String> = change.iter().map(|(k, n)| format!("{k}={n}")).collect();
     println!(
-        "scale {}: {changed} service(s) changed, all stable ({}) in {}",
+        "scale {}: {changed} service(s) changed, all stable ({}) in {:.1}s",
         if down { "down" } else { "up" },
         counts.join(" "),
-        humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs()))
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

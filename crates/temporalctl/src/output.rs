@@ -269,9 +269,12 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
         if doc.healthy { "healthy" } else { "attention needed" },
         doc.resources.len()
     );
-    out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
+    // Columns as wide as their longest entry: kinds run to `cluster-capacity-providers`.
+    let node_w = doc.resources.iter().map(|r| r.node.len()).max().unwrap_or(0).max(8);
+    let kind_w = doc.resources.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
+    out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
     for r in &doc.resources {
-        out.push_str(&format!("  {:<34} {:<18} {:<8} {}\n", r.node, r.kind, r.state, r.id.unwrap_or("-")));
+        out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", r.node, r.kind, r.state, r.id.unwrap_or("-")));
     }
     out.push_str(&format!(
         "\nServices:\n  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",
