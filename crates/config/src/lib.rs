@@ -47,6 +47,13 @@ pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
         ConfigErrors { file: file.to_string(), problems }
     };
 
+    // Comments and blank lines only: say so, rather than "unexpected end of input".
+    if src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(fail(vec![Problem::new(
+            "",
+            "the file is empty: it needs at least `version: 1`, `project` and `region` (the repository's deploy.yaml documents every key)",
+        )]));
+    }
     let mut unknown = Vec::new();
     let mut failed_at: Option<String> = None;
     let parsed = serde_saphyr::with_deserializer_from_str(src, |de| {
@@ -80,11 +87,33 @@ pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
 }
 
 /// The deserializer's own message, without the location it also carries (we print ours).
+/// The parser's message in the user's terms: the location is printed beside it already,
+/// and Rust type names or library options mean nothing to someone editing YAML.
 fn explain_serde(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default().trim();
-    let first = first.split(" at line ").next().unwrap_or(first);
-    first.trim_start_matches("error: ").to_string()
+    let first = first.split(" at line ").next().unwrap_or(first).trim_start_matches("error: ");
+    let first = strip_location(first);
+    if let Some(key) = first.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return format!("`{key}` is set twice in the same mapping; keep one");
+    }
+    match first {
+        "invalid u32" | "invalid u16" | "invalid u64" | "invalid i32" => {
+            "expected a whole number, 0 or more (no sign, no quotes)".into()
+        }
+        "invalid boolean" => "expected true or false".into(),
+        "expected string scalar" => "expected a single text value here, not a list or mapping".into(),
+        other => other.to_string(),
+    }
+}
+
+/// "line 5 column 30: invalid boolean" → "invalid boolean".
+fn strip_location(message: &str) -> &str {
+    match message.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((at, rest)) if at.contains(" column ") => rest,
+        _ => message,
+    }
 }
 
 fn ignored_path(path: &serde_ignored::Path<'_>) -> String {

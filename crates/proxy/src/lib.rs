@@ -4,7 +4,9 @@
 //!
 //! It can also script answers where the emulator cannot show what AWS does: answer an
 //! operation itself (a `DependencyViolation` while ENIs linger) or rewrite the emulator's
-//! answer (a task's exit code, a log stream's lines).
+//! answer (a task's exit code, a log stream's lines). And it can inject faults: a share
+//! of all requests answered with throttling or a 5xx in the caller's own protocol, before
+//! the emulator sees them (as AWS rejects a throttled call before doing anything).
 //!
 //! It runs on its own thread and runtime, so blocking test code can drive it.
 
@@ -97,10 +99,43 @@ struct Rule {
     script: Script,
 }
 
+/// Throttling and server errors on a share of every request, from a seeded sequence so a
+/// failing run can be replayed.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    /// 0.0 to 1.0: the share of requests that fail.
+    pub share: f64,
+    pub seed: u64,
+}
+
+#[derive(Default)]
+struct FaultState {
+    faults: Option<Faults>,
+    /// The sequence's state (xorshift64*), advanced once per request.
+    rng: u64,
+    injected: usize,
+}
+
+impl FaultState {
+    /// Whether this request fails, and which of the four faults it gets.
+    fn roll(&mut self) -> Option<u64> {
+        let f = self.faults?;
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (((r >> 11) as f64 / (1u64 << 53) as f64) < f.share).then(|| {
+            self.injected += 1;
+            r % 4
+        })
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
     rules: Mutex<Vec<Rule>>,
+    faults: Mutex<FaultState>,
 }
 
 impl Shared {
@@ -185,6 +220,18 @@ impl Proxy {
         self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
     }
 
+    /// Fail `faults.share` of the requests from now on (`None`: stop).
+    pub fn faults(&self, faults: Option<Faults>) {
+        let mut state = self.shared.faults.lock().unwrap_or_else(|e| e.into_inner());
+        state.faults = faults;
+        state.rng = faults.map(|f| f.seed | 1).unwrap_or(0);
+    }
+
+    /// How many requests got an injected fault so far.
+    pub fn faults_injected(&self) -> usize {
+        self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()).injected
+    }
+
     /// Forget every script.
     pub fn unscript(&self) {
         self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -215,7 +262,11 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut call = identify(&parts, &body);
-    let script = shared.take_script(&call.operation);
+    let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).roll();
+    let script = match fault {
+        Some(kind) => Some(fault_answer(&parts, &call, kind)),
+        None => shared.take_script(&call.operation),
+    };
     if let Some(Script::Respond { status: code, content_type, body }) = &script {
         call.status = *code;
         shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
@@ -247,6 +298,33 @@ async fn forward(
     call.status = rparts.status.as_u16();
     shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
     Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// A throttling answer in the request's protocol (three of four), or a bare 503.
+fn fault_answer(parts: &hyper::http::request::Parts, call: &Call, kind: u64) -> Script {
+    if kind == 3 {
+        return Script::Respond { status: 503, content_type: "text/plain", body: "Service Unavailable".into() };
+    }
+    if parts.headers.contains_key("x-amz-target") {
+        return Script::json_error(400, "ThrottlingException", "Rate exceeded");
+    }
+    if call.operation.contains(' ') {
+        // REST-JSON (DSQL, AMP, OpenSearch): the code rides in a header.
+        return Script::Respond {
+            status: 429,
+            content_type: "application/json",
+            body: r#"{"message":"Rate exceeded","__type":"ThrottlingException"}"#.into(),
+        };
+    }
+    if call.service == "ec2" {
+        return Script::query_error(503, "RequestLimitExceeded", "Request limit exceeded.");
+    }
+    // IAM, Auto Scaling, STS: the AWS query protocol's own error document.
+    Script::Respond {
+        status: 400,
+        content_type: "text/xml",
+        body: "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>".into(),
+    }
 }
 
 fn status(code: u16, text: &str) -> Response<Full<Bytes>> {
@@ -315,6 +393,21 @@ mod tests {
         assert!(call("ModifyVpcAttribute", "POST").is_mutating());
         assert!(!call("GET /cluster/abc", "GET").is_mutating());
         assert!(call("POST /cluster", "POST").is_mutating());
+    }
+
+    #[test]
+    fn faults_hit_the_share_asked_for_and_replay_from_the_seed() {
+        let rolls = |share, seed| {
+            let mut state = FaultState { faults: Some(Faults { share, seed }), rng: seed | 1, injected: 0 };
+            (0..10_000).map(|_| state.roll()).collect::<Vec<_>>()
+        };
+        let hits = rolls(0.3, 7).iter().filter(|r| r.is_some()).count();
+        assert!((2_800..3_200).contains(&hits), "{hits} of 10000 at 30%");
+        assert_eq!(rolls(0.3, 7), rolls(0.3, 7), "same seed, same faults");
+        assert_ne!(rolls(0.3, 7), rolls(0.3, 8));
+        assert!(rolls(0.0, 7).iter().all(Option::is_none));
+        let kinds: std::collections::BTreeSet<u64> = rolls(1.0, 3).into_iter().flatten().collect();
+        assert_eq!(kinds.len(), 4, "every kind of fault comes up");
     }
 
     #[test]
