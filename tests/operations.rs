@@ -454,8 +454,20 @@ fn frontend_reads(h: &Harness) -> usize {
 fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_reasons() {
     let h = Harness::new("ops-unstable", &deploy());
     h.run(&["up"]).ok();
-    // The agent stops frontend's task: a stopped task of the service for the diagnosis.
+    // A stopped task of the service for the diagnosis: stop frontend's tasks now rather
+    // than wait for the stand-in scheduler's next pass (the rewrite gives the reason).
     h.run(&["scale", "down", "--service", "frontend"]).ok();
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let cluster = format!("{PROJECT}-cluster");
+    let group = format!("service:{PROJECT}-temporal-frontend");
+    support::block_on(async {
+        let listed = ecs.list_tasks().cluster(&cluster).send().await.unwrap();
+        let tasks =
+            ecs.describe_tasks().cluster(&cluster).set_tasks(Some(listed.task_arns().to_vec())).send().await.unwrap();
+        for t in tasks.tasks().iter().filter(|t| t.group() == Some(group.as_str())) {
+            ecs.stop_task().cluster(&cluster).task(t.task_arn().unwrap()).send().await.unwrap();
+        }
+    });
     h.proxy.script("DescribeTasks", None, image_pull_failures());
 
     // 1. Never settles: running stays 0, so the wave's deadline (3 s here) ends the wait.

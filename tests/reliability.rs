@@ -5,9 +5,11 @@
 mod support;
 
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use support::{Harness, block_on};
-use temporalctl_proxy::Faults;
+use temporalctl_proxy::{Faults, Script};
 
 const PROJECT: &str = "itrel";
 
@@ -115,11 +117,15 @@ fn the_grafana_password_appears_nowhere_even_with_verbose_logging() {
     }
 }
 
-/// Resources still carrying our project tag, by kind (EC2 by tag filter; ECS clusters and
-/// IAM roles by name, as they are named after the project).
+/// Resources of ours still there, by kind: EC2 by our project tag, the rest by the names
+/// the project gives them.
 fn tagged_leftovers(h: &Harness) -> Vec<String> {
     let ec2 = h.ec2();
+    let sdk = h.sdk();
     let ours = || aws_sdk_ec2::types::Filter::builder().name("tag:temporalctl:project").values(PROJECT).build();
+    let named = |kind: &str, names: Vec<String>| -> Vec<String> {
+        names.into_iter().filter(|n| n.contains(PROJECT)).map(|n| format!("{kind} {n}")).collect()
+    };
     block_on(async {
         let mut left = Vec::new();
         let vpcs = ec2.describe_vpcs().filters(ours()).send().await.unwrap();
@@ -128,36 +134,81 @@ fn tagged_leftovers(h: &Harness) -> Vec<String> {
         left.extend(subnets.subnets().iter().map(|s| format!("subnet {}", s.subnet_id().unwrap_or_default())));
         let groups = ec2.describe_security_groups().filters(ours()).send().await.unwrap();
         left.extend(groups.security_groups().iter().map(|g| format!("sg {}", g.group_id().unwrap_or_default())));
-        let asg = aws_sdk_autoscaling::Client::new(&h.sdk());
-        let groups = asg.describe_auto_scaling_groups().send().await.unwrap();
+        let tables = ec2.describe_route_tables().filters(ours()).send().await.unwrap();
+        left.extend(tables.route_tables().iter().map(|t| format!("rtb {}", t.route_table_id().unwrap_or_default())));
+        let igws = ec2.describe_internet_gateways().filters(ours()).send().await.unwrap();
         left.extend(
-            groups
-                .auto_scaling_groups()
-                .iter()
-                .map(|g| format!("asg {}", g.auto_scaling_group_name().unwrap_or_default())),
+            igws.internet_gateways().iter().map(|g| format!("igw {}", g.internet_gateway_id().unwrap_or_default())),
         );
-        let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+        let eips = ec2.describe_addresses().filters(ours()).send().await.unwrap();
+        left.extend(eips.addresses().iter().map(|a| format!("eip {}", a.allocation_id().unwrap_or_default())));
+        let nats = ec2.describe_nat_gateways().filter(ours()).send().await.unwrap();
+        left.extend(
+            nats.nat_gateways()
+                .iter()
+                .filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting")))
+                .map(|n| format!("nat {}", n.nat_gateway_id().unwrap_or_default())),
+        );
+        let endpoints = ec2.describe_vpc_endpoints().filters(ours()).send().await.unwrap();
+        left.extend(
+            endpoints
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| e.state().map(|s| s.as_str()) != Some("deleted"))
+                .map(|e| format!("vpce {}", e.vpc_endpoint_id().unwrap_or_default())),
+        );
+        let templates = ec2.describe_launch_templates().filters(ours()).send().await.unwrap();
+        left.extend(
+            templates.launch_templates().iter().map(|t| format!("lt {}", t.launch_template_id().unwrap_or_default())),
+        );
+        let asg = aws_sdk_autoscaling::Client::new(&sdk);
+        let groups = asg.describe_auto_scaling_groups().send().await.unwrap();
+        left.extend(named(
+            "asg",
+            groups.auto_scaling_groups().iter().filter_map(|g| g.auto_scaling_group_name().map(String::from)).collect(),
+        ));
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
         let clusters = ecs.list_clusters().send().await.unwrap();
         if !clusters.cluster_arns().is_empty() {
             let described =
                 ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
-            left.extend(
-                described
-                    .clusters()
-                    .iter()
-                    .filter(|c| c.status() == Some("ACTIVE"))
-                    .map(|c| format!("cluster {}", c.cluster_name().unwrap_or_default())),
-            );
+            let active = described.clusters().iter().filter(|c| c.status() == Some("ACTIVE"));
+            left.extend(named("cluster", active.filter_map(|c| c.cluster_name().map(String::from)).collect()));
         }
-        let iam = aws_sdk_iam::Client::new(&h.sdk());
+        let iam = aws_sdk_iam::Client::new(&sdk);
         let roles = iam.list_roles().send().await.unwrap();
-        left.extend(
-            roles
-                .roles()
-                .iter()
-                .filter(|r| r.role_name().starts_with(PROJECT))
-                .map(|r| format!("role {}", r.role_name())),
-        );
+        left.extend(named("role", roles.roles().iter().map(|r| r.role_name().to_string()).collect()));
+        let profiles = iam.list_instance_profiles().send().await.unwrap();
+        left.extend(named(
+            "profile",
+            profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
+        ));
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let groups = logs.describe_log_groups().send().await.unwrap();
+        left.extend(named(
+            "log-group",
+            groups.log_groups().iter().filter_map(|g| g.log_group_name().map(String::from)).collect(),
+        ));
+        let domains = aws_sdk_opensearch::Client::new(&sdk).list_domain_names().send().await.unwrap();
+        left.extend(named(
+            "domain",
+            domains.domain_names().iter().filter_map(|d| d.domain_name().map(String::from)).collect(),
+        ));
+        let namespaces = aws_sdk_servicediscovery::Client::new(&sdk).list_namespaces().send().await.unwrap();
+        left.extend(named(
+            "namespace",
+            namespaces.namespaces().iter().filter_map(|n| n.name().map(String::from)).collect(),
+        ));
+        let repos = aws_sdk_ecr::Client::new(&sdk).describe_repositories().send().await.unwrap();
+        left.extend(named(
+            "repository",
+            repos.repositories().iter().filter_map(|r| r.repository_name().map(String::from)).collect(),
+        ));
+        let params = aws_sdk_ssm::Client::new(&sdk).describe_parameters().send().await.unwrap();
+        left.extend(named(
+            "parameter",
+            params.parameters().iter().filter_map(|p| p.name().map(String::from)).collect(),
+        ));
         left
     })
 }
@@ -203,4 +254,200 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     );
     assert_eq!(tagged_leftovers(&h), Vec::<String>::new(), "after down --destroy-data nothing of ours is left");
     eprintln!("faults injected: up {up_faults}, down {}", all_faults - up_faults);
+}
+
+/// Run `args` and SIGKILL it the moment the proxy holds the answer to its `after + 1`-th
+/// mutating call (which the emulator has carried out). False when it finished first.
+fn kill_after(h: &Harness, args: &[&str], after: usize) -> bool {
+    h.proxy.crash_after(Some(after));
+    let mut child = h.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let killed = loop {
+        if h.proxy.wait_tripped(Duration::from_millis(50)) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+    };
+    h.proxy.crash_after(None);
+    killed
+}
+
+/// (up, down) crash points: after this many mutating calls, spread over each command's
+/// whole run (on a fresh emulator `up` makes 151, `down --destroy-data` 119; fewer once
+/// account-wide parts such as the OpenSearch service-linked role exist).
+const CRASH_POINTS: [(usize, usize); 10] =
+    [(0, 0), (2, 3), (6, 8), (12, 15), (25, 25), (45, 40), (70, 55), (100, 75), (120, 95), (140, 110)];
+
+#[test]
+fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves_nothing() {
+    let h = Harness::new("rel-crash", &deploy());
+    let mut report = Vec::new();
+    for (up_at, down_at) in CRASH_POINTS {
+        assert!(kill_after(&h, &["up"], up_at), "up finished before mutating call {}", up_at + 1);
+        let run = h.run(&["up"]).ok();
+        let left = tagged_leftovers(&h);
+        let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
+        let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
+        assert_eq!(counts, (1, 3, 10, 3, 1, 9), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
+
+        assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
+        h.run(&["down", "--yes", "--destroy-data"]).ok();
+        let left = tagged_leftovers(&h);
+        assert!(left.is_empty(), "after a crash at down call {}: {left:?}", down_at + 1);
+        report.push(format!("up@{} down@{}", up_at + 1, down_at + 1));
+    }
+    eprintln!("crash points survived: {}", report.join(", "));
+}
+
+/// A rewrite of the emulator's answer by plain text replacement (XML or JSON alike).
+fn replace(from: &'static str, to: &'static str) -> Script {
+    Script::Rewrite(std::sync::Arc::new(move |status, body| (status, body.replace(from, to))))
+}
+
+#[test]
+fn fresh_roles_not_yet_usable_and_slow_resources_are_waited_out_on_their_state() {
+    let h = Harness::new("rel-slow", &deploy());
+    // Eventual consistency, as each service reports a role or profile it cannot use yet.
+    h.proxy.script(
+        "CreateAutoScalingGroup",
+        Some(2),
+        Script::aws_query_error(
+            400,
+            "ValidationError",
+            "You must use a valid fully-formed launch template. Value (arn:aws:iam::123456789012:instance-profile/itrel-ecs-instance) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
+        ),
+    );
+    h.proxy.script(
+        "CreateService",
+        Some(2),
+        Script::json_error(
+            400,
+            "ClientException",
+            "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/itrel-ecs-execution' that was provided for this task.",
+        ),
+    );
+    h.proxy.script(
+        "POST /2021-01-01/opensearch/domain",
+        Some(2),
+        Script::rest_json_error(
+            400,
+            "ValidationException",
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:role/itrel-history-task\"",
+        ),
+    );
+    // Slow states: NAT gateway pending, DSQL creating, OpenSearch processing, for a few reads.
+    // (Counts include each kind's first read, before it exists.)
+    let pending = || replace("<state>available</state>", "<state>pending</state>");
+    h.proxy.script("CreateNatGateway", Some(1), pending());
+    h.proxy.script("DescribeNatGateways", Some(4), pending());
+    h.proxy.script("GET /cluster/*", Some(3), replace("\"ACTIVE\"", "\"CREATING\""));
+    h.proxy.script(
+        &format!("GET /2021-01-01/opensearch/domain/{PROJECT}-visibility"),
+        Some(4),
+        replace("\"Processing\":false", "\"Processing\":true"),
+    );
+    let run = h.run(&["up"]).ok();
+
+    for op in ["CreateAutoScalingGroup", "CreateService"] {
+        let calls = h.proxy.calls().iter().filter(|c| c.operation == op && c.status == 400).count();
+        assert_eq!(calls, 2, "{op}: both not-yet-usable answers were retried");
+    }
+    assert!(run.stderr.contains("Invalid IAM Instance Profile"), "the retry is shown:\n{}", run.stderr);
+    for waited in ["nat-gateway", "dsql-cluster", "opensearch-domain"] {
+        assert!(
+            run.stderr.lines().any(|l| l.contains(waited) && l.contains("waiting for")),
+            "{waited} was waited on:\n{}",
+            run.stderr
+        );
+    }
+    let reads = |prefix: &str| h.proxy.operations().iter().filter(|o| o.starts_with(prefix)).count();
+    assert!(reads("DescribeNatGateways") >= 4, "waited on the state: {} reads", reads("DescribeNatGateways"));
+    assert!(reads("GET /cluster/") >= 3, "{}", reads("GET /cluster/"));
+    // Converged, and nothing was created twice for the retries.
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(h.proxy.mutating().len(), 0);
+    let left = tagged_leftovers(&h);
+    assert_eq!(left.iter().filter(|l| l.starts_with("asg ")).count(), 3, "{left:?}");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_saving_state_and_releasing_the_lock() {
+    let h = Harness::new("rel-sigint", &deploy());
+    let child = h.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    assert!(h.proxy.wait_mutating(30, Duration::from_secs(120)), "up made 30 changes");
+    let interrupt = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupt.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // Whatever it finished is recorded; the lock is free and says nothing of a crash.
+    let recorded = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
+    assert!(recorded >= 10, "{recorded} nodes recorded:\n{stderr}");
+    let plan = h.run(&["plan"]).ok();
+    assert!(!plan.stderr.contains("killed or crashed"), "{}", plan.stderr);
+    // The next run finishes the job with nothing doubled.
+    h.run(&["up"]).ok();
+    let left = tagged_leftovers(&h);
+    let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
+    assert_eq!((count("vpc"), count("subnet"), count("sg"), count("asg")), (1, 3, 10, 3), "{left:?}");
+}
+
+#[test]
+fn access_denied_on_one_node_stops_the_run_saves_the_rest_and_the_next_run_continues() {
+    let h = Harness::new("rel-denied", &deploy());
+    let denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:CreateRepository";
+    h.proxy.script("CreateRepository", None, Script::json_error(400, "AccessDeniedException", denied));
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("ecr-repository/") && run.stderr.contains(denied), "{}", run.stderr);
+    let denied_calls = h.proxy.calls().iter().filter(|c| c.operation == "CreateRepository").count();
+    assert!(denied_calls <= 2, "a fatal error is not retried: {denied_calls} calls (one per repository)");
+    assert!(!h.proxy.operations().contains(&"RunTask".to_string()), "no final phase after a failure");
+    let first = h.proxy.mutating().len();
+    let recorded = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
+    assert!(recorded >= 10, "what finished is saved: {recorded} nodes");
+
+    // Permission granted: the next run finishes the job without redoing what was done.
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    // A fresh up makes 151 mutating calls; this one only the ones the first did not.
+    let second = h.proxy.mutating().len();
+    assert!(second + recorded <= 151 + 5, "continued, not restarted: {second} now, {first} before");
+    let left = tagged_leftovers(&h);
+    assert_eq!(left.iter().filter(|l| l.starts_with("repository ")).count(), 2, "{left:?}");
+}
+
+#[test]
+fn down_waits_out_dependency_violations_on_every_network_kind() {
+    let h = Harness::new("rel-deps", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    // What AWS answers while ENIs or mapped addresses linger; moto never does.
+    let blocked = [
+        ("DeleteSubnet", "The subnet 'subnet-0' has dependencies and cannot be deleted."),
+        ("DeleteSecurityGroup", "resource sg-0 has a dependent object"),
+        (
+            "DetachInternetGateway",
+            "Network vpc-0 has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.",
+        ),
+        ("DeleteVpc", "The vpc 'vpc-0' has dependencies and cannot be deleted."),
+    ];
+    for (op, message) in blocked {
+        h.proxy.script(op, Some(2), Script::query_error(400, "DependencyViolation", message));
+    }
+    let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let calls = h.proxy.calls();
+    for (op, _) in blocked {
+        let refused = calls.iter().filter(|c| c.operation == op && c.status == 400).count();
+        let done = calls.iter().filter(|c| c.operation == op && c.status == 200).count();
+        assert_eq!(refused, 2, "{op}: both refusals seen");
+        assert!(done >= 1, "{op}: then done");
+    }
+    assert!(run.stderr.matches("DependencyViolation").count() >= 8, "each retry is shown:\n{}", run.stderr);
+    assert_eq!(tagged_leftovers(&h), Vec::<String>::new());
 }

@@ -62,7 +62,7 @@ pub enum Script {
 }
 
 impl Script {
-    /// An EC2/IAM/Auto Scaling (query protocol) error answer.
+    /// An EC2 (query protocol) error answer.
     pub fn query_error(status: u16, code: &str, message: &str) -> Script {
         Script::Respond {
             status,
@@ -70,6 +70,27 @@ impl Script {
             body: format!(
                 "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>scripted</RequestID></Response>"
             ),
+        }
+    }
+
+    /// An IAM/Auto Scaling/STS error answer: the AWS query protocol's own document (EC2's
+    /// differs, see `query_error`).
+    pub fn aws_query_error(status: u16, code: &str, message: &str) -> Script {
+        Script::Respond {
+            status,
+            content_type: "text/xml",
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>scripted</RequestId></ErrorResponse>"
+            ),
+        }
+    }
+
+    /// A REST-JSON (OpenSearch, DSQL, AMP) error answer.
+    pub fn rest_json_error(status: u16, code: &str, message: &str) -> Script {
+        Script::Respond {
+            status,
+            content_type: "application/json",
+            body: serde_json::json!({ "__type": code, "message": message }).to_string(),
         }
     }
 
@@ -99,8 +120,9 @@ struct Rule {
     script: Script,
 }
 
-/// Throttling and server errors on a share of every request, from a seeded sequence so a
-/// failing run can be replayed.
+/// Throttling and server errors on a share of every request. Each service has its own
+/// seeded sequence, so which of its calls fail does not depend on how the binary's
+/// concurrent calls to other services interleave: a failing run can be replayed.
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
     /// 0.0 to 1.0: the share of requests that fail.
@@ -111,19 +133,21 @@ pub struct Faults {
 #[derive(Default)]
 struct FaultState {
     faults: Option<Faults>,
-    /// The sequence's state (xorshift64*), advanced once per request.
-    rng: u64,
+    /// Per service: the sequence's state (xorshift64*), advanced once per request.
+    sequences: std::collections::HashMap<String, u64>,
     injected: usize,
 }
 
 impl FaultState {
-    /// Whether this request fails, and which of the four faults it gets.
-    fn roll(&mut self) -> Option<u64> {
+    /// Whether this request to `service` fails, and which of the four faults it gets.
+    fn roll(&mut self, service: &str) -> Option<u64> {
         let f = self.faults?;
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let start = service.bytes().fold(f.seed | 1, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let x = self.sequences.entry(service.to_string()).or_insert(start | 1);
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
         (((r >> 11) as f64 / (1u64 << 53) as f64) < f.share).then(|| {
             self.injected += 1;
             r % 4
@@ -131,18 +155,38 @@ impl FaultState {
     }
 }
 
+/// A crash point: after `after` mutating calls have been answered, the next one reaches
+/// the emulator (AWS does the work) but its answer never comes, and nothing after it is
+/// forwarded: the moment a process dies with a call in flight.
+#[derive(Default)]
+struct CrashPoint {
+    after: Option<usize>,
+    seen: usize,
+    tripped: bool,
+}
+
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
     rules: Mutex<Vec<Rule>>,
     faults: Mutex<FaultState>,
+    crash: Mutex<CrashPoint>,
+    /// Wakes `wait_tripped` and `wait_mutating` on every mutating call.
+    tripped: std::sync::Condvar,
+    /// Wakes held requests when the crash point is cleared.
+    released: tokio::sync::Notify,
 }
 
 impl Shared {
     /// The script for this operation, if one still applies (and count it used).
     fn take_script(&self, operation: &str) -> Option<Script> {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        let rule = rules.iter_mut().find(|r| r.operation == operation && r.remaining != Some(0))?;
+        // `GET /cluster/*` matches every path under `/cluster/` (REST ids are not known ahead).
+        let matches = |r: &Rule| match r.operation.strip_suffix('*') {
+            Some(prefix) => operation.starts_with(prefix),
+            None => r.operation == operation,
+        };
+        let rule = rules.iter_mut().find(|r| matches(r) && r.remaining != Some(0))?;
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
         }
@@ -214,7 +258,8 @@ impl Proxy {
         self.calls().into_iter().map(|c| c.operation).collect()
     }
 
-    /// Apply `script` to the next `times` requests of `operation` (`None`: every one).
+    /// Apply `script` to the next `times` requests of `operation` (`None`: every one). An
+    /// operation ending in `*` matches by prefix: `GET /cluster/*`.
     pub fn script(&self, operation: &str, times: Option<usize>, script: Script) {
         let rule = Rule { operation: operation.into(), remaining: times, script };
         self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
@@ -224,12 +269,38 @@ impl Proxy {
     pub fn faults(&self, faults: Option<Faults>) {
         let mut state = self.shared.faults.lock().unwrap_or_else(|e| e.into_inner());
         state.faults = faults;
-        state.rng = faults.map(|f| f.seed | 1).unwrap_or(0);
+        state.sequences.clear();
     }
 
     /// How many requests got an injected fault so far.
     pub fn faults_injected(&self) -> usize {
         self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()).injected
+    }
+
+    /// Hold every answer from the `(after + 1)`-th mutating call on (`None`: release the
+    /// held ones with a 503 and stop holding). See `tripped`.
+    pub fn crash_after(&self, after: Option<usize>) {
+        *self.shared.crash.lock().unwrap_or_else(|e| e.into_inner()) = CrashPoint { after, ..Default::default() };
+        if after.is_none() {
+            self.shared.released.notify_waiters();
+        }
+    }
+
+    /// Wait up to `timeout` for the crash point: true once a call is in flight, unanswered.
+    pub fn wait_tripped(&self, timeout: std::time::Duration) -> bool {
+        let crash = self.shared.crash.lock().unwrap_or_else(|e| e.into_inner());
+        let (crash, _) =
+            self.shared.tripped.wait_timeout_while(crash, timeout, |c| !c.tripped).unwrap_or_else(|e| e.into_inner());
+        crash.tripped
+    }
+
+    /// Wait up to `timeout` until `n` mutating calls were answered since the last
+    /// `crash_after` (or the start): true if they were.
+    pub fn wait_mutating(&self, n: usize, timeout: std::time::Duration) -> bool {
+        let crash = self.shared.crash.lock().unwrap_or_else(|e| e.into_inner());
+        let (crash, _) =
+            self.shared.tripped.wait_timeout_while(crash, timeout, |c| c.seen < n).unwrap_or_else(|e| e.into_inner());
+        crash.seen >= n
     }
 
     /// Forget every script.
@@ -262,7 +333,10 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut call = identify(&parts, &body);
-    let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).roll();
+    if shared.crash.lock().unwrap_or_else(|e| e.into_inner()).tripped {
+        return Ok(held(&shared).await);
+    }
+    let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).roll(&call.service);
     let script = match fault {
         Some(kind) => Some(fault_answer(&parts, &call, kind)),
         None => shared.take_script(&call.operation),
@@ -296,8 +370,30 @@ async fn forward(
         rbody = Bytes::from(text);
     }
     call.status = rparts.status.as_u16();
+    let crash_now = call.is_mutating() && {
+        let mut crash = shared.crash.lock().unwrap_or_else(|e| e.into_inner());
+        crash.seen += 1;
+        crash.tripped |= crash.after.is_some_and(|after| crash.seen > after);
+        shared.tripped.notify_all();
+        crash.tripped
+    };
     shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    if crash_now {
+        return Ok(held(&shared).await);
+    }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// An answer that comes only when the crash point is cleared (by then nobody listens).
+async fn held(shared: &Shared) -> Response<Full<Bytes>> {
+    let released = shared.released.notified();
+    tokio::pin!(released);
+    // Registered before the check, so a release in between is not missed.
+    released.as_mut().enable();
+    if shared.crash.lock().unwrap_or_else(|e| e.into_inner()).tripped {
+        released.await;
+    }
+    status(503, "the crash point was released")
 }
 
 /// A throttling answer in the request's protocol (three of four), or a bare 503.
@@ -309,22 +405,12 @@ fn fault_answer(parts: &hyper::http::request::Parts, call: &Call, kind: u64) -> 
         return Script::json_error(400, "ThrottlingException", "Rate exceeded");
     }
     if call.operation.contains(' ') {
-        // REST-JSON (DSQL, AMP, OpenSearch): the code rides in a header.
-        return Script::Respond {
-            status: 429,
-            content_type: "application/json",
-            body: r#"{"message":"Rate exceeded","__type":"ThrottlingException"}"#.into(),
-        };
+        return Script::rest_json_error(429, "ThrottlingException", "Rate exceeded");
     }
     if call.service == "ec2" {
         return Script::query_error(503, "RequestLimitExceeded", "Request limit exceeded.");
     }
-    // IAM, Auto Scaling, STS: the AWS query protocol's own error document.
-    Script::Respond {
-        status: 400,
-        content_type: "text/xml",
-        body: "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>".into(),
-    }
+    Script::aws_query_error(400, "Throttling", "Rate exceeded")
 }
 
 fn status(code: u16, text: &str) -> Response<Full<Bytes>> {
@@ -398,8 +484,8 @@ mod tests {
     #[test]
     fn faults_hit_the_share_asked_for_and_replay_from_the_seed() {
         let rolls = |share, seed| {
-            let mut state = FaultState { faults: Some(Faults { share, seed }), rng: seed | 1, injected: 0 };
-            (0..10_000).map(|_| state.roll()).collect::<Vec<_>>()
+            let mut state = FaultState { faults: Some(Faults { share, seed }), ..Default::default() };
+            (0..10_000).map(|i| state.roll(["ec2", "ecs", "iam"][i % 3])).collect::<Vec<_>>()
         };
         let hits = rolls(0.3, 7).iter().filter(|r| r.is_some()).count();
         assert!((2_800..3_200).contains(&hits), "{hits} of 10000 at 30%");
@@ -408,6 +494,12 @@ mod tests {
         assert!(rolls(0.0, 7).iter().all(Option::is_none));
         let kinds: std::collections::BTreeSet<u64> = rolls(1.0, 3).into_iter().flatten().collect();
         assert_eq!(kinds.len(), 4, "every kind of fault comes up");
+        // One service's fate does not depend on the others' calls in between.
+        let mut alone = FaultState { faults: Some(Faults { share: 0.3, seed: 7 }), ..Default::default() };
+        let ecs_alone: Vec<_> = (0..100).map(|_| alone.roll("ecs")).collect();
+        let mixed = rolls(0.3, 7);
+        let ecs_mixed: Vec<_> = (0..300).filter(|i| i % 3 == 1).map(|i| mixed[i]).collect();
+        assert_eq!(ecs_alone, ecs_mixed);
     }
 
     #[test]

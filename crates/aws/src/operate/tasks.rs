@@ -265,11 +265,11 @@ impl Operator<'_> {
             &self.cancel,
             self.deploy.timeouts.service_stable,
             &what,
-            |s| self.waiting(node, s.to_string()),
+            |s| self.waiting(node, format!("{what} (now {s})")),
             || async {
                 let arns = self.list_tasks(node, Some(&name), DesiredStatus::Running).await?;
                 if arns.is_empty() {
-                    return Ok(Err("no frontend task yet".to_string()));
+                    return Ok(Err("none running".to_string()));
                 }
                 let tasks = self.describe_tasks(node, &arns).await?;
                 let group = format!("service:{name}");
@@ -277,9 +277,7 @@ impl Operator<'_> {
                     .iter()
                     .filter(|t| t.group() == Some(group.as_str()) && t.desired_status() == Some("RUNNING"))
                     .find_map(task_ip);
-                Ok(ip
-                    .map(|ip| format!("{ip}:{port}"))
-                    .ok_or_else(|| "no frontend task with an address yet".to_string()))
+                Ok(ip.map(|ip| format!("{ip}:{port}")).ok_or_else(|| "none with an address yet".to_string()))
             },
         )
         .await
