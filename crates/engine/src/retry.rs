@@ -1,5 +1,11 @@
-//! Retries and waits: exponential backoff with jitter, bounded by a wall-clock deadline.
-//! Never a fixed sleep: the first retry comes quickly, later ones spread out.
+//! Retries and waits, bounded by a wall-clock deadline; never a fixed sleep.
+//! - Retries back off exponentially with jitter: the first comes quickly, later ones
+//!   spread out, and many clients retrying at once do not stay in step.
+//! - Waits for a resource to become ready poll at a fifth of the time waited so far,
+//!   within the policy's bounds: a resource AWS readies in 90 s is seen within ~18 s of
+//!   it, one that takes 20 minutes within `max_delay`, a quick one within `min_delay`.
+//!   How late a wait notices is what separates `up` from its critical path
+//!   (docs/performance.md).
 
 use std::future::Future;
 use std::time::Duration;
@@ -101,8 +107,21 @@ where
     }
 }
 
-/// Poll `probe` until it reports `Some(done)`, backing off between polls, or fail with a
+/// Poll `probe` until it reports `Some(done)`, at `poll_delay` intervals, or fail with a
 /// timeout naming `what` and the last state seen.
+/// Share of the time already waited that the next poll waits.
+const POLL_FRACTION: f64 = 0.2;
+
+/// The delay before a wait's next poll, `waited` into it: proportional to the wait, within
+/// the policy's bounds, with ±10% jitter so waits started together drift apart.
+fn poll_delay(policy: &RetryPolicy, waited: Duration, polls: u64) -> Duration {
+    use std::hash::BuildHasher;
+    let base = waited.mul_f64(POLL_FRACTION).clamp(policy.min_delay, policy.max_delay);
+    let random = std::collections::hash_map::RandomState::new().hash_one(polls);
+    let jitter = 0.9 + 0.2 * (random % 1000) as f64 / 1000.0;
+    base.mul_f64(jitter)
+}
+
 pub async fn wait_for<T, F, Fut>(
     policy: &RetryPolicy,
     cancel: &CancelToken,
@@ -115,13 +134,15 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Result<T, String>, ResourceError>>,
 {
-    let until = Instant::now() + deadline;
-    let mut delays = policy.backoff();
+    let started = Instant::now();
+    let until = started + deadline;
+    let mut polls = 0;
     loop {
         match probe().await? {
             Ok(done) => return Ok(done),
             Err(state) => {
-                let delay = delays.next().unwrap_or(policy.max_delay);
+                polls += 1;
+                let delay = poll_delay(policy, started.elapsed(), polls);
                 if Instant::now() + delay > until {
                     return Err(ResourceError::new(
                         ErrorClass::Timeout,
@@ -267,5 +288,39 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.class, ErrorClass::Timeout);
         assert!(err.message.contains("nat-gateway nat-1") && err.message.contains("last state: pending"), "{err}");
+    }
+
+    #[test]
+    fn polls_keep_pace_with_the_wait_within_bounds() {
+        let p = RetryPolicy::default();
+        let around = |d: Duration, secs: f64| {
+            let s = d.as_secs_f64();
+            s >= secs * 0.9 - 1e-9 && s <= secs * 1.1 + 1e-9
+        };
+        assert!(around(poll_delay(&p, Duration::ZERO, 1), 1.0), "the first poll comes after min_delay");
+        assert!(around(poll_delay(&p, Duration::from_secs(90), 5), 18.0), "a fifth of the time waited");
+        assert!(around(poll_delay(&p, Duration::from_secs(1200), 9), 20.0), "never more than max_delay");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_minute_of_waiting_is_a_bounded_number_of_polls() {
+        let started = Instant::now();
+        let polls = Cell::new(0);
+        let _ = wait_for::<(), _, _>(
+            &RetryPolicy::default(),
+            &CancelToken::default(),
+            Duration::from_secs(60),
+            "opensearch-domain d",
+            |_| {},
+            || {
+                polls.set(polls.get() + 1);
+                async { Ok(Err("processing".to_string())) }
+            },
+        )
+        .await;
+        assert!(started.elapsed() <= Duration::from_secs(60));
+        // 1 s apart for the first 5 s, then a fifth of the time waited: ~18 in a minute, where
+        // a fixed 1 s loop would make 60.
+        assert!((12..=22).contains(&polls.get()), "{} polls in 60 s", polls.get());
     }
 }
