@@ -175,6 +175,8 @@ struct Shared {
     tripped: std::sync::Condvar,
     /// Wakes held requests when the crash point is cleared.
     released: tokio::sync::Notify,
+    /// Added before each request is forwarded: AWS's round trip, which loopback lacks.
+    latency: Mutex<std::time::Duration>,
 }
 
 impl Shared {
@@ -303,6 +305,11 @@ impl Proxy {
         crash.seen >= n
     }
 
+    /// Delay every request by `latency` before forwarding it (benchmarks: AWS's ~50 ms).
+    pub fn latency(&self, latency: std::time::Duration) {
+        *self.shared.latency.lock().unwrap_or_else(|e| e.into_inner()) = latency;
+    }
+
     /// Forget every script.
     pub fn unscript(&self) {
         self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -333,6 +340,10 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut call = identify(&parts, &body);
+    let latency = *shared.latency.lock().unwrap_or_else(|e| e.into_inner());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if shared.crash.lock().unwrap_or_else(|e| e.into_inner()).tripped {
         return Ok(held(&shared).await);
     }
