@@ -75,7 +75,7 @@ fn e2e_benchmark() {
             *ops.entry(op).or_default() += 1;
         }
         let mut top: Vec<(String, usize)> = ops.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         let top: Vec<String> = top.iter().take(4).map(|(o, n)| format!("{o} {n}")).collect();
         println!(
             "| {label} | {:.1} s | {} | {} | {} |",

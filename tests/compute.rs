@@ -218,11 +218,4 @@ fn call_counts() {
     let noop = (h.proxy.calls().len(), h.proxy.mutating().len(), started.elapsed());
     let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
     println!("nodes {nodes}; fresh up: {fresh:?} (calls, mutating, wall); no-op up: {noop:?}");
-    let mut by_op = std::collections::BTreeMap::<String, usize>::new();
-    for op in h.proxy.operations() {
-        *by_op.entry(op).or_default() += 1;
-    }
-    let mut by_op: Vec<(String, usize)> = by_op.into_iter().collect();
-    by_op.sort_by(|a, b| b.1.cmp(&a.1));
-    println!("no-op up reads by operation: {by_op:?}");
 }
