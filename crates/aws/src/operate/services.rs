@@ -177,8 +177,11 @@ impl Operator<'_> {
         let kinds: Vec<&'static ServiceKind> = wave.iter().map(|(k, _)| *k).collect();
         let cluster = self.cluster();
         let (mut changed, mut absent) = (Vec::new(), Vec::new());
+        // Already there and settled: the wave needs no wait, and no second look.
+        let mut settled = true;
         for ((kind, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
             let node = format!("service/{}", kind.key);
+            settled &= state.stability(*want) == Stability::Stable;
             if !state.exists && *want == 0 {
                 absent.push(kind.key);
                 continue;
@@ -207,6 +210,24 @@ impl Operator<'_> {
             .await?;
             changed.push(kind.key);
         }
+        if !(changed.is_empty() && settled) {
+            self.wait_stable(wave, &kinds, &changed).await?;
+        }
+        for (kind, want) in wave.iter().filter(|(k, _)| !absent.contains(&k.key)) {
+            let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
+            self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
+        }
+        Ok(changed.len())
+    }
+
+    /// Wait until every service of the wave is stable at its count; on failure or at the
+    /// deadline, the error carries each service's events and stopped tasks.
+    async fn wait_stable(
+        &self,
+        wave: &[(&'static ServiceKind, i32)],
+        kinds: &[&'static ServiceKind],
+        changed: &[&'static str],
+    ) -> Result<(), ResourceError> {
         let what: Vec<String> = wave.iter().map(|(k, n)| format!("{} at {n}", k.key)).collect();
         let what = format!("{} to be stable", what.join(", "));
         let lead = format!("service/{}", wave[0].0.key);
@@ -224,7 +245,7 @@ impl Operator<'_> {
             },
             || async {
                 let mut settling = Vec::new();
-                for ((_, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
+                for ((_, want), (state, _)) in wave.iter().zip(self.describe(kinds).await?) {
                     match state.stability(*want) {
                         Stability::Stable => {}
                         Stability::Settling(s) => settling.push(s),
@@ -244,11 +265,7 @@ impl Operator<'_> {
             self.failed(&lead, &e);
             return Err(e);
         }
-        for (kind, want) in wave.iter().filter(|(k, _)| !absent.contains(&k.key)) {
-            let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
-            self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
-        }
-        Ok(changed.len())
+        Ok(())
     }
 
     /// Why a service is not stable: its newest events and the stopped reasons of its
