@@ -40,11 +40,7 @@ fn noop_up_plan_and_status_change_nothing_and_keep_within_their_read_budgets() {
 #[test]
 fn a_minute_long_wait_polls_with_backoff_not_a_fast_loop() {
     let h = Harness::new("bud-poll", &format!("{}timeouts: {{ nat_gateway: 60s }}\n", deploy()));
-    let pending = || {
-        Script::Rewrite(std::sync::Arc::new(|status, body| {
-            (status, body.replace("<state>available</state>", "<state>pending</state>"))
-        }))
-    };
+    let pending = || Script::replace("<state>available</state>", "<state>pending</state>");
     h.proxy.script("CreateNatGateway", None, pending());
     h.proxy.script("DescribeNatGateways", None, pending());
     let run = h.run(&["up"]).code(1);

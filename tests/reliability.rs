@@ -320,11 +320,6 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
     eprintln!("crash points survived: {}", report.join(", "));
 }
 
-/// A rewrite of the emulator's answer by plain text replacement (XML or JSON alike).
-fn replace(from: &'static str, to: &'static str) -> Script {
-    Script::Rewrite(std::sync::Arc::new(move |status, body| (status, body.replace(from, to))))
-}
-
 #[test]
 fn fresh_roles_not_yet_usable_and_slow_resources_are_waited_out_on_their_state() {
     let h = Harness::new("rel-slow", &deploy());
@@ -358,14 +353,14 @@ fn fresh_roles_not_yet_usable_and_slow_resources_are_waited_out_on_their_state()
     );
     // Slow states: NAT gateway pending, DSQL creating, OpenSearch processing, for a few reads.
     // (Counts include each kind's first read, before it exists.)
-    let pending = || replace("<state>available</state>", "<state>pending</state>");
+    let pending = || Script::replace("<state>available</state>", "<state>pending</state>");
     h.proxy.script("CreateNatGateway", Some(1), pending());
     h.proxy.script("DescribeNatGateways", Some(4), pending());
-    h.proxy.script("GET /cluster/*", Some(3), replace("\"ACTIVE\"", "\"CREATING\""));
+    h.proxy.script("GET /cluster/*", Some(3), Script::replace("\"ACTIVE\"", "\"CREATING\""));
     h.proxy.script(
         &format!("GET /2021-01-01/opensearch/domain/{PROJECT}-visibility"),
         Some(4),
-        replace("\"Processing\":false", "\"Processing\":true"),
+        Script::replace("\"Processing\":false", "\"Processing\":true"),
     );
     let run = h.run(&["up"]).ok();
 

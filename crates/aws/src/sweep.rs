@@ -14,13 +14,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_autoscaling::types::Filter as AsgFilter;
-use aws_sdk_ec2::types::Tag;
 use aws_sdk_ecs::types::{CapacityProviderField, CapacityProviderStatus, ClusterField};
-use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, owned_by};
+use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, Tags, owned_by};
 
 use crate::Aws;
+use crate::compute::auto_scaling_group::group_tags;
 use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::filter;
+use crate::network::ec2::{filter, tag_map};
 
 /// One resource found with our tags and no place in the graph or the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,12 +65,6 @@ impl Kind {
     }
 }
 
-type Tags = BTreeMap<String, String>;
-
-fn ec2_tags(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
-}
-
 /// Our tagged resources (of the kinds above) that are neither graph nodes nor the ids the
 /// state records for them. `recorded`: node → id from the state file.
 pub async fn find(
@@ -85,37 +79,37 @@ pub async fn find(
     found.extend(node_groups(aws_, project).await?);
     let out = ec2.describe_vpc_endpoints().filters(ours()).send().await.map_err(aws("DescribeVpcEndpoints"))?;
     for e in out.vpc_endpoints().iter().filter(|e| e.state().map(|s| s.as_str()) != Some("deleted")) {
-        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), ec2_tags(e.tags())));
+        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), tag_map(e.tags())));
     }
     let out = ec2.describe_nat_gateways().filter(ours()).send().await.map_err(aws("DescribeNatGateways"))?;
     for n in
         out.nat_gateways().iter().filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting")))
     {
-        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), ec2_tags(n.tags())));
+        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), tag_map(n.tags())));
     }
     let out = ec2.describe_launch_templates().filters(ours()).send().await.map_err(aws("DescribeLaunchTemplates"))?;
     for t in out.launch_templates() {
-        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), ec2_tags(t.tags())));
+        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), tag_map(t.tags())));
     }
     let out = ec2.describe_addresses().filters(ours()).send().await.map_err(aws("DescribeAddresses"))?;
     for a in out.addresses() {
-        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), ec2_tags(a.tags())));
+        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), tag_map(a.tags())));
     }
     let out = ec2.describe_security_groups().filters(ours()).send().await.map_err(aws("DescribeSecurityGroups"))?;
     for g in out.security_groups() {
-        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), ec2_tags(g.tags())));
+        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), tag_map(g.tags())));
     }
     let out = ec2.describe_subnets().filters(ours()).send().await.map_err(aws("DescribeSubnets"))?;
     for s in out.subnets() {
-        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), ec2_tags(s.tags())));
+        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), tag_map(s.tags())));
     }
     let out = ec2.describe_route_tables().filters(ours()).send().await.map_err(aws("DescribeRouteTables"))?;
     for r in out.route_tables() {
-        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), ec2_tags(r.tags())));
+        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), tag_map(r.tags())));
     }
     let out = ec2.describe_vpcs().filters(ours()).send().await.map_err(aws("DescribeVpcs"))?;
     for v in out.vpcs() {
-        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), ec2_tags(v.tags())));
+        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), tag_map(v.tags())));
     }
     Ok(leftovers(project, graph_nodes, recorded, found))
 }
@@ -158,8 +152,7 @@ async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tag
     let mut found = Vec::new();
     for g in out.auto_scaling_groups() {
         let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
-        let tags = g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-        found.push((Kind::AutoScalingGroup, name.clone(), tags));
+        found.push((Kind::AutoScalingGroup, name.clone(), group_tags(g)));
         let providers = aws_
             .ecs
             .describe_capacity_providers()

@@ -103,6 +103,11 @@ impl Script {
         }
     }
 
+    /// Rewrite an answer by plain text replacement (XML or JSON alike), status kept.
+    pub fn replace(from: &'static str, to: &'static str) -> Script {
+        Script::Rewrite(Arc::new(move |status, body| (status, body.replace(from, to))))
+    }
+
     /// Rewrite a JSON answer (any status becomes 200).
     pub fn rewrite_json(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Script {
         Script::Rewrite(Arc::new(move |_, body| {

@@ -25,6 +25,11 @@ pub struct AutoScalingGroup {
 
 const LATEST: &str = "$Latest";
 
+/// A group's tags as a map (Auto Scaling has its own tag type).
+pub fn group_tags(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Tags {
+    g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
 fn asg_tags(name: &str, tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
@@ -84,11 +89,7 @@ impl Resource for AutoScalingGroup {
             .map(|t| format!("{}:{}", t.launch_template_id().unwrap_or_default(), t.version().unwrap_or_default()))
             .unwrap_or_else(|| "none".into());
         let subnets = set(g.vpc_zone_identifier().unwrap_or_default().split(','));
-        let tags: Tags = g
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect();
+        let tags = group_tags(&g);
         // A group being deleted says so in `status`; a live one has none.
         let status = match g.status() {
             Some(s) => Status::Pending(s.to_string()),
