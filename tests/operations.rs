@@ -304,11 +304,24 @@ fn down_sweeps_tagged_leftovers_the_state_does_not_know_and_nothing_untagged() {
     // Left by an interrupted run of an older config: both ownership tags, no node in the graph.
     let leftover =
         group("itops-old", vec![tag("temporalctl:project", PROJECT), tag("temporalctl:node", "security-group/old")]);
+    // A second gateway for the graph's own node, as a retried create once left: a duplicate.
+    let ours = vec![tag("temporalctl:project", PROJECT), tag("temporalctl:node", "internet-gateway")];
+    let spec = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::InternetGateway)
+        .set_tags(Some(ours))
+        .build();
+    let duplicate = support::block_on(ec2.create_internet_gateway().tag_specifications(spec).send()).unwrap();
+    let duplicate = duplicate.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap().to_string();
     // Someone else's, with only half of our tags: never touched.
     let foreign = group("someone-elses", vec![tag("temporalctl:project", PROJECT)]);
     let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
     assert!(
         run.stdout.contains(&format!("swept security-group {leftover} (tagged security-group/old)")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("swept internet-gateway {duplicate} (tagged internet-gateway)")),
         "{}",
         run.stdout
     );

@@ -213,17 +213,14 @@ fn tagged_leftovers(h: &Harness) -> Vec<String> {
     })
 }
 
-// Found two bugs, so it is kept out of CI until they are fixed (issue 6 stays open):
-// - a create made of several calls (a security group, then its rules) that fails after the
-//   first call is retried whole by the engine: `CreateSecurityGroup` answers
-//   `InvalidGroup.Duplicate`. The engine must read (and adopt) before creating again;
-// - once in three CI runs `down --destroy-data` succeeded and left the internet gateway.
-// Run it: `cargo nextest run -p temporalctl --test reliability --run-ignored all -E 'test(thirty)'`.
 #[test]
-#[ignore = "exposes a non-idempotent create retry and a leftover internet gateway; see the comment"]
 fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let h = Harness::new("rel-throttle", &deploy());
-    h.proxy.faults(Some(Faults { share: 0.3, seed: 0x7e57 }));
+    // Fixed seeds keep CI reproducible; FAULT_SEED=n explores others (where a service
+    // with a handful of calls, DSQL or AMP, may then draw no fault at all).
+    let explored: Option<u64> = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok());
+    let seed = explored.unwrap_or(0x7e57);
+    h.proxy.faults(Some(Faults { share: 0.3, seed }));
     h.run(&["up"]).ok();
     let up_faults = h.proxy.faults_injected();
 
@@ -232,46 +229,62 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let calls = h.proxy.calls();
     let failed_in = |service: &str| calls.iter().filter(|c| c.service == service && c.status >= 400).count();
     for service in ["ec2", "iam", "autoscaling", "ecs", "logs", "es", "dsql", "aps"] {
-        assert!(failed_in(service) > 0, "no fault reached {service}");
+        assert!(failed_in(service) > 0 || explored.is_some(), "no fault reached {service}");
     }
 
     // Converged: with the faults off, a second up has nothing to do, and nothing is doubled.
     h.proxy.faults(None);
     h.proxy.clear();
     h.run(&["up"]).ok();
-    assert_eq!(
-        h.proxy.mutating().len(),
-        0,
-        "{:?}",
-        h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>()
-    );
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
     assert_eq!((count("vpc"), count("subnet"), count("asg"), count("cluster")), (1, 3, 3, 1), "{left:?}");
-    assert_eq!(count("role"), 9, "{left:?}");
+    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 9), "{left:?}");
 
-    h.proxy.faults(Some(Faults { share: 0.3, seed: 0xd0e5 }));
+    h.proxy.faults(Some(Faults { share: 0.3, seed: seed ^ 0xd0e5 }));
     let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
     let all_faults = h.proxy.faults_injected();
     h.proxy.faults(None);
-    let left = tagged_leftovers(&h);
-    if !left.is_empty() {
-        let igw: Vec<String> = h
-            .proxy
-            .calls()
-            .iter()
-            .filter(|c| c.operation.contains("InternetGateway"))
-            .map(|c| format!("{} {} {}", c.operation, c.status, c.body))
-            .collect();
-        panic!("left after down: {left:?}\nIGW calls: {igw:#?}\n{}", down.stderr);
-    }
+    assert_eq!(tagged_leftovers(&h), Vec::<String>::new(), "after down --destroy-data:\n{}", down.stderr);
     assert!(
         up_faults >= 50 && all_faults - up_faults >= 30,
         "faults injected: up {up_faults}, down {}",
         all_faults - up_faults
     );
-    assert_eq!(tagged_leftovers(&h), Vec::<String>::new(), "after down --destroy-data nothing of ours is left");
     eprintln!("faults injected: up {up_faults}, down {}", all_faults - up_faults);
+}
+
+/// Found by the throttling test: a security group is created, then its rules set; an
+/// internet gateway is created, then attached. When the second call fails past the SDK's
+/// own retries, the engine's retry must finish the first attempt's resource, not make
+/// another (a duplicate group is refused by name; a duplicate gateway is not).
+#[test]
+fn a_create_whose_second_call_fails_is_finished_by_the_retry_not_duplicated() {
+    let h = Harness::new("rel-second-call", &deploy());
+    // One call at a time, so all four throttles land on one create and outlast the SDK's
+    // four attempts: the engine sees the failure and retries the create.
+    let throttled = Script::query_error(503, "RequestLimitExceeded", "Request limit exceeded.");
+    h.proxy.script("AuthorizeSecurityGroupEgress", Some(4), throttled.clone());
+    h.proxy.script("AttachInternetGateway", Some(4), throttled);
+    let up = h.run(&["up", "--parallelism", "1"]).ok();
+    let calls = h.proxy.calls();
+    let count = |op: &str, status: u16| calls.iter().filter(|c| c.operation == op && c.status == status).count();
+    assert_eq!(count("AuthorizeSecurityGroupEgress", 503), 4, "the script was used up");
+    assert_eq!(count("AttachInternetGateway", 503), 4);
+    assert!(up.stderr.contains("RequestLimitExceeded"), "the engine's retry is shown:\n{}", up.stderr);
+    assert_eq!(count("CreateInternetGateway", 200), 1, "the gateway was created once");
+    assert_eq!(count("AttachInternetGateway", 200), 1, "and attached by the retry");
+    assert_eq!(count("CreateSecurityGroup", 200), 10, "one create per group");
+    assert_eq!(count("CreateSecurityGroup", 400), 0, "no InvalidGroup.Duplicate");
+    let left = tagged_leftovers(&h);
+    let kind = |k: &str| left.iter().filter(|l| l.starts_with(&format!("{k} "))).count();
+    assert_eq!((kind("igw"), kind("sg")), (1, 10), "{left:?}");
+
+    // The adopted group got its rules: nothing left to do.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
 }
 
 /// Run `args` and SIGKILL it the moment the proxy holds the answer to its `after + 1`-th

@@ -126,6 +126,15 @@ where
     R: std::fmt::Debug + HttpStatus,
 {
     match &err {
+        // An error answer that is not an AWS error document (a plain-text 503 from a load
+        // balancer): classed by its status, named in a line.
+        SdkError::ServiceError(se) if se.err().code().is_none() && se.err().message().is_none() => {
+            let status = se.raw().status_code();
+            ResourceError::new(
+                class_of(None, Some(status)),
+                format!("{op}: HTTP {status} with a body that is not an AWS error"),
+            )
+        }
         SdkError::ServiceError(se) => {
             let code = se.err().code().map(str::to_string);
             let message =

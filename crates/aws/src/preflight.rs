@@ -7,7 +7,7 @@
 use aws_sdk_ecs::types::SettingName;
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{counts_from_config, needs_trunking};
-use temporalctl_engine::ResourceError;
+use temporalctl_engine::{CancelToken, ResourceError, Retries, RetryPolicy, retry_when};
 
 use crate::Aws;
 use crate::documents::node::ECS_AMI_PARAMETER;
@@ -21,9 +21,21 @@ pub struct Findings {
     pub notes: Vec<String>,
 }
 
-pub async fn run(clients: &Aws, d: &Deploy) -> Result<Findings, ResourceError> {
+/// A preflight read, retried on throttling and transient errors like every other call.
+async fn retried<T, Fut>(cancel: &CancelToken, op: impl FnMut() -> Fut) -> Result<T, ResourceError>
+where
+    Fut: std::future::Future<Output = Result<T, ResourceError>>,
+{
+    let policy = RetryPolicy::default();
+    retry_when(&policy, cancel, policy.deadline, Retries::Transient, |_, _, _| {}, op).await
+}
+
+pub async fn run(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Findings, ResourceError> {
     let mut f = Findings::default();
-    let ami = clients.ssm.get_parameter().name(ECS_AMI_PARAMETER).send().await.map_err(aws("GetParameter"));
+    let ami = retried(cancel, || async {
+        clients.ssm.get_parameter().name(ECS_AMI_PARAMETER).send().await.map_err(aws("GetParameter"))
+    })
+    .await;
     match ami {
         Ok(_) => {}
         Err(e) if e.is_not_found() => f.blockers.push(format!(
@@ -34,7 +46,10 @@ pub async fn run(clients: &Aws, d: &Deploy) -> Result<Findings, ResourceError> {
     }
 
     let prefix = "/aws-service-role/opensearchservice.amazonaws.com/";
-    let roles = clients.iam.list_roles().path_prefix(prefix).send().await.map_err(aws("ListRoles"))?;
+    let roles = retried(cancel, || async {
+        clients.iam.list_roles().path_prefix(prefix).send().await.map_err(aws("ListRoles"))
+    })
+    .await?;
     if roles.roles().is_empty() {
         f.notes.push(
             "the account has no OpenSearch service-linked role yet; `up` creates it (needs iam:CreateServiceLinkedRole) and never deletes it"
@@ -44,14 +59,17 @@ pub async fn run(clients: &Aws, d: &Deploy) -> Result<Findings, ResourceError> {
 
     let short = needs_trunking(d, &counts_from_config(d));
     if !short.is_empty() {
-        let settings = clients
-            .ecs
-            .list_account_settings()
-            .name(SettingName::AwsvpcTrunking)
-            .effective_settings(true)
-            .send()
-            .await
-            .map_err(aws("ListAccountSettings"))?;
+        let settings = retried(cancel, || async {
+            clients
+                .ecs
+                .list_account_settings()
+                .name(SettingName::AwsvpcTrunking)
+                .effective_settings(true)
+                .send()
+                .await
+                .map_err(aws("ListAccountSettings"))
+        })
+        .await?;
         let enabled = settings.settings().iter().any(|s| s.value() == Some("enabled"));
         if !enabled {
             for (_, why) in short {

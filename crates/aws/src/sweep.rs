@@ -41,7 +41,9 @@ pub enum Kind {
     VpcEndpoint,
     NatGateway,
     LaunchTemplate,
+    /// After the addresses: AWS refuses to detach a gateway while public addresses are mapped.
     ElasticIp,
+    InternetGateway,
     SecurityGroup,
     Subnet,
     RouteTable,
@@ -57,6 +59,7 @@ impl Kind {
             Kind::NatGateway => "nat-gateway",
             Kind::LaunchTemplate => "launch-template",
             Kind::ElasticIp => "elastic-ip",
+            Kind::InternetGateway => "internet-gateway",
             Kind::SecurityGroup => "security-group",
             Kind::Subnet => "subnet",
             Kind::RouteTable => "route-table",
@@ -94,6 +97,10 @@ pub async fn find(
     let out = ec2.describe_addresses().filters(ours()).send().await.map_err(aws("DescribeAddresses"))?;
     for a in out.addresses() {
         found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), tag_map(a.tags())));
+    }
+    let out = ec2.describe_internet_gateways().filters(ours()).send().await.map_err(aws("DescribeInternetGateways"))?;
+    for g in out.internet_gateways() {
+        found.push((Kind::InternetGateway, g.internet_gateway_id().unwrap_or_default().into(), tag_map(g.tags())));
     }
     let out = ec2.describe_security_groups().filters(ours()).send().await.map_err(aws("DescribeSecurityGroups"))?;
     for g in out.security_groups() {
@@ -239,6 +246,28 @@ async fn remove_auto_scaling_group(asg: &aws_sdk_autoscaling::Client, name: &str
     }
 }
 
+/// Detach from whatever VPC it is in, then delete.
+async fn remove_internet_gateway(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), ResourceError> {
+    let out = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(id)
+        .send()
+        .await
+        .map_err(aws("DescribeInternetGateways"))?;
+    for vpc in out.internet_gateways().iter().flat_map(|g| g.attachments()).filter_map(|a| a.vpc_id()) {
+        gone_is_ok(
+            ec2.detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc)
+                .send()
+                .await
+                .map(drop)
+                .map_err(aws("DetachInternetGateway")),
+        )?;
+    }
+    ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map(drop).map_err(aws("DeleteInternetGateway"))
+}
+
 /// Delete one leftover. `DependencyViolation` (and a group still terminating) comes back
 /// as such, for the caller's backoff; already gone is success.
 pub async fn remove(aws_: &Aws, cluster: &str, l: &Leftover) -> Result<(), ResourceError> {
@@ -263,6 +292,7 @@ pub async fn remove(aws_: &Aws, cluster: &str, l: &Leftover) -> Result<(), Resou
         Kind::ElasticIp => {
             ec2.release_address().allocation_id(id).send().await.map(drop).map_err(aws("ReleaseAddress"))
         }
+        Kind::InternetGateway => remove_internet_gateway(ec2, id).await,
         Kind::SecurityGroup => {
             ec2.delete_security_group().group_id(id).send().await.map(drop).map_err(aws("DeleteSecurityGroup"))
         }
@@ -285,8 +315,12 @@ mod tests {
 
     #[test]
     fn only_ours_and_only_what_the_graph_and_state_do_not_account_for() {
-        let graph: BTreeSet<String> = ["vpc", "security-group/ui"].iter().map(|s| s.to_string()).collect();
-        let recorded = BTreeMap::from([("vpc".to_string(), "vpc-1".to_string())]);
+        let graph: BTreeSet<String> =
+            ["vpc", "internet-gateway", "security-group/ui"].iter().map(|s| s.to_string()).collect();
+        let recorded = BTreeMap::from([
+            ("vpc".to_string(), "vpc-1".to_string()),
+            ("internet-gateway".to_string(), "igw-1".to_string()),
+        ]);
         let found = vec![
             (Kind::Vpc, "vpc-1".into(), tags("p", "vpc")),
             (Kind::Vpc, "vpc-2".into(), tags("p", "vpc")),
@@ -294,6 +328,7 @@ mod tests {
             (Kind::SecurityGroup, "sg-old".into(), tags("p", "security-group/old")),
             (Kind::SecurityGroup, "sg-other".into(), tags("other", "security-group/old")),
             (Kind::Subnet, "subnet-x".into(), Tags::from([(TAG_PROJECT.into(), "p".into())])),
+            (Kind::InternetGateway, "igw-2".into(), tags("p", "internet-gateway")),
             (Kind::AutoScalingGroup, "p-node-old".into(), tags("p", "auto-scaling-group/old")),
             (Kind::CapacityProvider, "p-node-old".into(), tags("p", "capacity-provider/old")),
         ];
@@ -304,6 +339,7 @@ mod tests {
             [
                 (Kind::CapacityProvider, "p-node-old"),
                 (Kind::AutoScalingGroup, "p-node-old"),
+                (Kind::InternetGateway, "igw-2"),
                 (Kind::SecurityGroup, "sg-old"),
                 (Kind::Vpc, "vpc-2")
             ],

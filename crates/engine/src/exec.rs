@@ -228,11 +228,7 @@ impl<'a> Engine<'a> {
             }
             (Change::Update { diffs }, Some(o)) => {
                 check_owned(&self.opts.project, &node.id, &o)?;
-                self.started_doing(node, "updating");
-                let changed: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
-                self.call(node, Retries::Transient, self.opts.retry.deadline, || r.update(&cx, &o, &desired, &changed))
-                    .await?;
-                let o = self.reread_ready(node, &cx).await?;
+                let o = self.update(node, &cx, &o, &desired, &diffs).await?;
                 (Outcome::Updated, o)
             }
             (Change::Replace { diffs }, Some(o)) => {
@@ -260,11 +256,11 @@ impl<'a> Engine<'a> {
                     )));
                 }
                 self.delete_and_wait(node, &cx, &o, run).await?;
-                let o = self.create(node, &cx, &desired, run).await?;
+                let o = self.create(node, &cx, &desired, &prepared.tags, run).await?;
                 (Outcome::Replaced, o)
             }
             (_, _) => {
-                let o = self.create(node, &cx, &desired, run).await?;
+                let o = self.create(node, &cx, &desired, &prepared.tags, run).await?;
                 (Outcome::Created, o)
             }
         };
@@ -273,20 +269,66 @@ impl<'a> Engine<'a> {
         Ok(outcome)
     }
 
+    async fn update(
+        &self,
+        node: &Node,
+        cx: &Cx<'_>,
+        observed: &Observed,
+        desired: &crate::Attrs,
+        diffs: &[FieldDiff],
+    ) -> Result<Observed, ResourceError> {
+        self.started_doing(node, "updating");
+        let changed: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
+        self.call(node, Retries::Transient, self.opts.retry.deadline, || {
+            node.resource.update(cx, observed, desired, &changed)
+        })
+        .await?;
+        self.reread_ready(node, cx).await
+    }
+
+    /// Creates the node. A create can be several calls (a security group, then its
+    /// rules); when a later one fails, the first may already have made the resource.
+    /// So every retry looks first, and adopts what an earlier attempt left (it carries
+    /// our tags) and brings it to the desired state, instead of making a duplicate.
     async fn create(
         &self,
         node: &Node,
         cx: &Cx<'_>,
         desired: &crate::Attrs,
+        tags: &Tags,
         run: &Mutex<Run<'_>>,
     ) -> Result<Observed, ResourceError> {
         self.started_doing(node, "creating");
-        let created =
-            self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.create(cx, desired)).await?;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let (made, adopted) = self
+            .call(node, Retries::Transient, self.opts.retry.deadline, || async {
+                if attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0
+                    && let Some(left_by_earlier_attempt) = node.resource.read(cx).await?
+                {
+                    return Ok((left_by_earlier_attempt, true));
+                }
+                node.resource.create(cx, desired).await.map(|o| (o, false))
+            })
+            .await?;
+        if adopted {
+            check_owned(&self.opts.project, &node.id, &made)?;
+        }
         // Persist the id before waiting: a crash now leaves a known resource, not a leak.
-        self.record(run, node, &created, Phase::Creating)?;
-        let cx = Cx { recorded_id: Some(&created.id), ..*cx };
-        self.wait_ready(node, &cx, created.clone()).await
+        self.record(run, node, &made, Phase::Creating)?;
+        let id = made.id.clone();
+        let cx = Cx { recorded_id: Some(&id), ..*cx };
+        if !adopted {
+            return self.wait_ready(node, &cx, made).await;
+        }
+        match decide(desired, tags, Some(&made), node.resource.immutable()) {
+            Change::NoChange | Change::Create => self.wait_ready(node, &cx, made).await,
+            Change::Update { diffs } => self.update(node, &cx, &made, desired, &diffs).await,
+            Change::Replace { diffs } => Err(ResourceError::fatal(format!(
+                "an interrupted create left {} with {}; run `up` again to replace it, or delete it by hand",
+                made.id,
+                describe_diffs(&diffs)
+            ))),
+        }
     }
 
     async fn reread_ready(&self, node: &Node, cx: &Cx<'_>) -> Result<Observed, ResourceError> {

@@ -101,9 +101,20 @@ impl Resource for FakeResource {
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
         self.enter("create").await?;
         let mut c = self.fake.cloud();
+        if c.objects.contains_key(&self.node) {
+            return Err(ResourceError::new(ErrorClass::Conflict, "duplicate"));
+        }
         c.next_id += 1;
         let mut o = Observed::new(format!("{}-{}", self.node, c.next_id)).tags(cx.tags.clone());
         o.attrs = desired.clone();
+        // A create of two calls whose second fails: the object exists, half configured.
+        if let Some(class) =
+            c.scripted.get_mut(&(self.node.clone(), "create-second-call")).and_then(VecDeque::pop_front)
+        {
+            o.attrs.remove("size");
+            c.objects.insert(self.node.clone(), o);
+            return Err(ResourceError::new(class, "scripted failure of the create's second call"));
+        }
         c.objects.insert(self.node.clone(), o.clone());
         // Async kinds come back from create still pending, as a NAT gateway does.
         let pending = c.pending_reads.get(&self.node).is_some_and(|n| *n > 0);
@@ -245,6 +256,22 @@ async fn a_failure_stops_new_work_lets_in_flight_finish_and_saves_state() {
     assert!(report.ok());
     assert_eq!(report.count(Outcome::Unchanged), report.outcomes.len() - report.count(Outcome::Created));
     assert_eq!(fake.cloud().objects.len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_create_adopts_what_its_failed_attempt_made_instead_of_duplicating_it() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("partial-create");
+    fake.fail("b", "create-second-call", &[ErrorClass::Retryable(RetryReason::Throttling)]);
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let b: Vec<&'static str> = fake.cloud().log.iter().filter(|(n, _)| n == "b").map(|(_, op)| *op).collect::<Vec<_>>();
+    // The retry looked, found the half-made b and finished it, with no second create.
+    assert_eq!(b, ["read", "create", "read", "update", "read"]);
+    let c = fake.cloud();
+    assert_eq!(c.objects["b"].attrs["size"], "small", "the failed second call's work was done by the update");
+    assert_eq!(c.objects["b"].id, s.read().unwrap().nodes["b"].id);
 }
 
 #[tokio::test(start_paused = true)]

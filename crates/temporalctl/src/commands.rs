@@ -127,12 +127,12 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
 /// preflight first.
 async fn read_all(cli: &Cli, d: &Deploy, aws: &Aws, store: &StateStore, check: bool) -> Result<Vec<Planned>, Failure> {
     let state = store.read()?;
+    let cancel = interrupt_token();
     if check {
-        preflight(aws, d).await?;
+        preflight(aws, d, &cancel).await?;
     }
     let graph = graph(d, aws)?;
     let progress = Progress::new(Display::Quiet);
-    let cancel = interrupt_token();
     let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
     if report.cancelled {
         return Err(Failure::Interrupted);
@@ -150,12 +150,12 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
         eprintln!("note: {}", stale.explain(locked.lock_path()));
     }
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    let cancel = interrupt_token();
     if verb == "up" {
-        preflight(&aws, d).await?;
+        preflight(&aws, d, &cancel).await?;
     }
     let graph = graph(d, &aws)?;
     let progress = live_progress();
-    let cancel = interrupt_token();
     let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: cancel.clone(), started: Instant::now() };
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
     let mut swept = Vec::new();
@@ -255,9 +255,11 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
 }
 
 /// Stop before any change when `up` could not finish; say what else is worth knowing.
-async fn preflight(aws: &Aws, d: &Deploy) -> Result<(), Failure> {
-    let findings =
-        temporalctl_aws::preflight::run(aws, d).await.map_err(|e| Failure::Runtime(format!("preflight: {e}")))?;
+async fn preflight(aws: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<(), Failure> {
+    let findings = temporalctl_aws::preflight::run(aws, d, cancel).await.map_err(|e| match e.class {
+        ErrorClass::Cancelled => Failure::Interrupted,
+        _ => Failure::Runtime(format!("preflight: {e}")),
+    })?;
     for note in &findings.notes {
         eprintln!("note: {note}");
     }

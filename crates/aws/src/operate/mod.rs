@@ -206,7 +206,7 @@ impl Operator<'_> {
     pub async fn sweep(&self, graph_nodes: &BTreeSet<String>) -> Result<Vec<String>, ResourceError> {
         let recorded: BTreeMap<String, String> =
             self.nodes.iter().map(|(node, r)| (node.clone(), r.id.clone())).collect();
-        let found = sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded).await?;
+        let found = self.call("sweep", || sweep::find(self.aws, &self.deploy.project, graph_nodes, &recorded)).await?;
         let cluster = self.cluster();
         let mut removed = Vec::new();
         for l in &found {
