@@ -12,7 +12,7 @@ use aws_credential_types::provider::ProvideCredentials;
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub region: String,
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: crate::network::ec2::Ec2,
     pub iam: aws_sdk_iam::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -24,6 +24,8 @@ pub struct Aws {
     pub dsql: aws_sdk_dsql::Client,
     pub opensearch: aws_sdk_opensearch::Client,
     pub amp: aws_sdk_amp::Client,
+    /// This run's listings, shared by every resource that reads through one.
+    pub listings: crate::listings::Listings,
 }
 
 impl Aws {
@@ -61,9 +63,10 @@ impl Aws {
     }
 
     fn from_config(region: &str, config: &aws_config::SdkConfig) -> Self {
+        let listings = crate::listings::Listings::default();
         Self {
             region: region.to_string(),
-            ec2: aws_sdk_ec2::Client::new(config),
+            ec2: crate::network::ec2::Ec2 { client: aws_sdk_ec2::Client::new(config), listings: listings.clone() },
             iam: aws_sdk_iam::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
@@ -75,6 +78,7 @@ impl Aws {
             dsql: aws_sdk_dsql::Client::new(config),
             opensearch: aws_sdk_opensearch::Client::new(config),
             amp: aws_sdk_amp::Client::new(config),
+            listings,
         }
     }
 

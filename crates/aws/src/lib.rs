@@ -8,6 +8,7 @@ pub mod documents;
 pub mod ecs;
 pub mod errors;
 pub mod iam;
+pub mod listings;
 pub mod network;
 pub mod operate;
 pub mod platform;

@@ -136,6 +136,7 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     );
     let privates = private_subnets(d);
     let mut providers = Vec::new();
+    let family: Vec<String> = d.node_groups.iter().map(|(group, _)| format!("{p}-node-{group}")).collect();
     for (group, ng) in d.node_groups.iter() {
         let name = format!("{p}-node-{group}");
         g.add(
@@ -171,6 +172,8 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 max_size: ng.max_size,
                 desired_capacity: ng.desired_capacity,
                 deadline: d.timeouts.default,
+                family: family.clone(),
+                listings: aws.listings.clone(),
             },
         );
         g.add(
@@ -182,6 +185,8 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 name,
                 auto_scaling_group: auto_scaling_group(group),
                 target_capacity: 100,
+                family: family.clone(),
+                listings: aws.listings.clone(),
             },
         );
         providers.push(capacity_provider(group));
@@ -200,6 +205,7 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let privates = private_subnets(d);
+    let family: Vec<String> = SERVICES.iter().map(|kind| crate::documents::service::service_name(p, kind)).collect();
     for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
         let group = service.node_group.as_str();
         let workload = d.node_groups.get(group).map(|ng| ng.workload.clone());
@@ -224,6 +230,8 @@ fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 subnets: privates.clone(),
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),
+                family: family.clone(),
+                listings: aws.listings.clone(),
             },
         );
     }
@@ -474,13 +482,20 @@ fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let retention = d.logs.retention_days as i32;
+    let (family_prefix, listings) = (|| format!("/ecs/{p}/"), || aws.listings.clone());
     for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
         let name = format!("/ecs/{p}/{}", kind.container);
         g.add(
             log_group(kind.key),
             name.clone(),
             &[],
-            LogGroup { logs: aws.logs.clone(), name, retention_days: retention },
+            LogGroup {
+                logs: aws.logs.clone(),
+                name,
+                retention_days: retention,
+                family_prefix: family_prefix(),
+                listings: listings(),
+            },
         );
     }
     let exec_logs = format!("/ecs/{p}/ecs-exec");
@@ -488,7 +503,13 @@ fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         EXEC_LOG_GROUP,
         exec_logs.clone(),
         &[],
-        LogGroup { logs: aws.logs.clone(), name: exec_logs, retention_days: retention },
+        LogGroup {
+            logs: aws.logs.clone(),
+            name: exec_logs,
+            retention_days: retention,
+            family_prefix: family_prefix(),
+            listings: listings(),
+        },
     );
     let secret = format!("{p}/grafana-admin");
     g.add(

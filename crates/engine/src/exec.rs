@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -83,12 +84,14 @@ pub struct Engine<'a> {
     cancel: CancelToken,
     permits: Semaphore,
     started: Instant,
+    /// A create, update or delete has been sent: listings made before may be stale.
+    changed: AtomicBool,
 }
 
 impl<'a> Engine<'a> {
     pub fn new(graph: &'a Graph, opts: EngineOptions, events: &'a dyn EventSink, cancel: CancelToken) -> Self {
         let permits = Semaphore::new(opts.parallelism.max(1));
-        Self { graph, opts, events, cancel, permits, started: Instant::now() }
+        Self { graph, opts, events, cancel, permits, started: Instant::now(), changed: AtomicBool::new(false) }
     }
 
     /// Reconcile every node; state is saved after each change.
@@ -219,7 +222,8 @@ impl<'a> Engine<'a> {
         let inputs = &prepared.inputs;
         let desired = r.desired(inputs)?;
         self.started_doing(node, "reading");
-        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
+        let look = self.first_look(&cx);
+        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?;
         let change = decide(&desired, &prepared.tags, observed.as_ref(), r.immutable());
         let (outcome, observed) = match (change, observed) {
             (Change::NoChange, Some(o)) => {
@@ -278,6 +282,7 @@ impl<'a> Engine<'a> {
         diffs: &[FieldDiff],
     ) -> Result<Observed, ResourceError> {
         self.started_doing(node, "updating");
+        self.changed.store(true, Ordering::Relaxed);
         let changed: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
         self.call(node, Retries::Transient, self.opts.retry.deadline, || {
             node.resource.update(cx, observed, desired, &changed)
@@ -299,10 +304,11 @@ impl<'a> Engine<'a> {
         run: &Mutex<Run<'_>>,
     ) -> Result<Observed, ResourceError> {
         self.started_doing(node, "creating");
-        let attempts = std::sync::atomic::AtomicU32::new(0);
+        self.changed.store(true, Ordering::Relaxed);
+        let attempts = AtomicU32::new(0);
         let (made, adopted) = self
             .call(node, Retries::Transient, self.opts.retry.deadline, || async {
-                if attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0
+                if attempts.fetch_add(1, Ordering::Relaxed) > 0
                     && let Some(left_by_earlier_attempt) = node.resource.read(cx).await?
                 {
                     return Ok((left_by_earlier_attempt, true));
@@ -394,7 +400,8 @@ impl<'a> Engine<'a> {
             return Ok(Outcome::Kept);
         }
         self.started_doing(node, "reading");
-        let Some(observed) = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?
+        let look = self.first_look(&cx);
+        let Some(observed) = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?
         else {
             self.forget(run, node)?;
             self.finished(node, Outcome::Absent, None);
@@ -415,6 +422,7 @@ impl<'a> Engine<'a> {
         run: &Mutex<Run<'_>>,
     ) -> Result<(), ResourceError> {
         self.started_doing(node, "deleting");
+        self.changed.store(true, Ordering::Relaxed);
         self.record(run, node, observed, Phase::Deleting)?;
         let deleted = self
             .call(node, Retries::AlsoDependencies, self.opts.delete_deadline, || node.resource.delete(cx, observed))
@@ -459,7 +467,8 @@ impl<'a> Engine<'a> {
         let cx = prepared.cx(node, &self.opts.project);
         let inputs = &prepared.inputs;
         self.started_doing(node, "reading");
-        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&cx)).await?;
+        let look = self.first_look(&cx);
+        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?;
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
         let change = match (missing_dep, &observed) {
             (Some(_), None) => Change::Create,
@@ -518,6 +527,11 @@ impl<'a> Engine<'a> {
             },
         )
         .await
+    }
+
+    /// The context for a node's first read: from a listing while nothing has changed.
+    fn first_look<'c>(&self, cx: &Cx<'c>) -> Cx<'c> {
+        Cx { may_read_from_listing: !self.changed.load(Ordering::Relaxed), ..*cx }
     }
 
     /// What a node's methods get: its dependencies' outputs, its recorded id, its tags.
@@ -586,7 +600,14 @@ struct Prepared {
 
 impl Prepared {
     fn cx<'a>(&'a self, node: &'a Node, project: &'a str) -> Cx<'a> {
-        Cx { node: &node.id, project, recorded_id: self.recorded_id.as_deref(), inputs: &self.inputs, tags: &self.tags }
+        Cx {
+            node: &node.id,
+            project,
+            recorded_id: self.recorded_id.as_deref(),
+            inputs: &self.inputs,
+            tags: &self.tags,
+            may_read_from_listing: false,
+        }
     }
 }
 

@@ -101,6 +101,11 @@ pub struct Cx<'a> {
     pub inputs: &'a Inputs,
     /// Ownership tags, `Name` and the user's extra tags, to set at creation.
     pub tags: &'a Tags,
+    /// Set only for the walk's first look at this node while the walk has changed
+    /// nothing yet: the read may then come from one listing of the whole kind made
+    /// earlier in the walk (one call for many nodes). Waits and reads after a change are
+    /// always fresh.
+    pub may_read_from_listing: bool,
 }
 
 #[async_trait]

@@ -13,6 +13,8 @@ use temporalctl_engine::*;
 struct Cloud {
     objects: BTreeMap<String, Observed>, // by node
     log: Vec<(String, &'static str)>,
+    /// For each read: its place in `log`, and whether it could come from a listing.
+    reads: Vec<(usize, bool)>,
     scripted: BTreeMap<(String, &'static str), VecDeque<ErrorClass>>,
     pending_reads: BTreeMap<String, u32>,
     in_flight: usize,
@@ -86,7 +88,12 @@ impl Resource for FakeResource {
     fn immutable(&self) -> &'static [&'static str] {
         &["parent"]
     }
-    async fn read(&self, _cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        {
+            let mut c = self.fake.cloud();
+            let at = c.log.len();
+            c.reads.push((at, cx.may_read_from_listing));
+        }
         self.enter("read").await?;
         let mut c = self.fake.cloud();
         let pending = c.pending_reads.get_mut(&self.node).map(|n| {
@@ -272,6 +279,30 @@ async fn a_retried_create_adopts_what_its_failed_attempt_made_instead_of_duplica
     let c = fake.cloud();
     assert_eq!(c.objects["b"].attrs["size"], "small", "the failed second call's work was done by the update");
     assert_eq!(c.objects["b"].id, s.read().unwrap().nodes["b"].id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_first_looks_before_any_change_may_come_from_a_listing() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("listing");
+    fake.cloud().pending_reads.insert("e".into(), 3);
+    apply(&g, &s, 8).await;
+    {
+        let c = fake.cloud();
+        let first_change = c.log.iter().position(|(_, op)| *op != "read").unwrap();
+        let listed: Vec<usize> = c.reads.iter().filter(|(_, listed)| *listed).map(|(at, _)| *at).collect();
+        assert!(!listed.is_empty(), "the first looks, before any create, may be listed");
+        assert!(listed.iter().all(|at| *at <= first_change), "none after the first change: {:?}", c.reads);
+        // e's waits (reads after its create) are fresh.
+        let e_reads = c.log.iter().enumerate().filter(|(_, (n, op))| n == "e" && *op == "read").count();
+        assert!(e_reads >= 3 && c.reads.iter().filter(|(_, listed)| !*listed).count() >= 3);
+    }
+    // A walk that changes nothing: every read is a first look before any change.
+    fake.cloud().reads.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.count(Outcome::Unchanged), 5);
+    assert_eq!(fake.cloud().reads.iter().filter(|(_, listed)| *listed).count(), 5);
 }
 
 #[tokio::test(start_paused = true)]

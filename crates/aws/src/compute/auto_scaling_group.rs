@@ -10,6 +10,7 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup as Group, LaunchTemplateSpecif
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status, Tags};
 
 use crate::errors::aws;
+use crate::listings::Listings;
 use crate::network::ec2::{attr, set};
 
 pub struct AutoScalingGroup {
@@ -21,6 +22,9 @@ pub struct AutoScalingGroup {
     pub max_size: u32,
     pub desired_capacity: u32,
     pub deadline: Duration,
+    /// Every node group's Auto Scaling group: one listing answers all their first looks.
+    pub family: Vec<String>,
+    pub listings: Listings,
 }
 
 const LATEST: &str = "$Latest";
@@ -49,15 +53,34 @@ fn number(desired: &Attrs, key: &str) -> Result<i32, ResourceError> {
 }
 
 impl AutoScalingGroup {
-    async fn describe(&self) -> Result<Option<Group>, ResourceError> {
-        let out = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&self.name)
-            .send()
-            .await
-            .map_err(aws("DescribeAutoScalingGroups"))?;
-        Ok(out.auto_scaling_groups.unwrap_or_default().into_iter().next())
+    async fn describe(&self, cx: &Cx<'_>) -> Result<Option<Group>, ResourceError> {
+        let this = |g: &&Group| g.auto_scaling_group_name() == Some(self.name.as_str());
+        if cx.may_read_from_listing {
+            let listed = self.listings.get("auto scaling group", || self.describe_named(&self.family)).await?;
+            return Ok(listed.iter().find(this).cloned());
+        }
+        Ok(self.describe_named(std::slice::from_ref(&self.name)).await?.iter().find(this).cloned())
+    }
+
+    /// The named groups that exist, every page.
+    async fn describe_named(&self, names: &[String]) -> Result<Vec<Group>, ResourceError> {
+        let mut groups = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .set_auto_scaling_group_names(Some(names.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(aws("DescribeAutoScalingGroups"))?;
+            groups.extend(page.auto_scaling_groups().iter().cloned());
+            token = page.next_token().map(String::from);
+            if token.is_none() {
+                return Ok(groups);
+            }
+        }
     }
 
     fn template(desired: &Attrs) -> Result<LaunchTemplateSpecification, ResourceError> {
@@ -82,8 +105,8 @@ impl Resource for AutoScalingGroup {
         ]))
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let Some(g) = self.describe().await? else { return Ok(None) };
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let Some(g) = self.describe(cx).await? else { return Ok(None) };
         let template = g
             .launch_template()
             .map(|t| format!("{}:{}", t.launch_template_id().unwrap_or_default(), t.version().unwrap_or_default()))

@@ -3,22 +3,40 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderField, CapacityProviderStatus,
-    CapacityProviderUpdateStatus, ManagedDraining, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider as Provider, CapacityProviderField,
+    CapacityProviderStatus, CapacityProviderUpdateStatus, ManagedDraining, ManagedScaling, ManagedScalingStatus,
+    ManagedTerminationProtection,
 };
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
 use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::aws;
+use crate::listings::Listings;
 
 pub struct CapacityProvider {
     pub ecs: aws_sdk_ecs::Client,
     pub name: String,
     pub auto_scaling_group: NodeId,
     pub target_capacity: i32,
+    /// Every node group's provider: one listing answers all their first looks.
+    pub family: Vec<String>,
+    pub listings: Listings,
 }
 
 impl CapacityProvider {
+    /// The named providers (at most 100 names per call, far more than node groups).
+    async fn describe(&self, names: &[String]) -> Result<Vec<Provider>, ResourceError> {
+        let out = self
+            .ecs
+            .describe_capacity_providers()
+            .set_capacity_providers(Some(names.to_vec()))
+            .include(CapacityProviderField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeCapacityProviders"))?;
+        Ok(out.capacity_providers().to_vec())
+    }
+
     fn scaling(&self) -> ManagedScaling {
         ManagedScaling::builder().status(ManagedScalingStatus::Enabled).target_capacity(self.target_capacity).build()
     }
@@ -42,18 +60,17 @@ impl Resource for CapacityProvider {
         &["auto-scaling-group"]
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let out = self
-            .ecs
-            .describe_capacity_providers()
-            .capacity_providers(&self.name)
-            .include(CapacityProviderField::Tags)
-            .send()
-            .await
-            .map_err(aws("DescribeCapacityProviders"))?;
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         // Unknown names come back as failures; deleted ones as INACTIVE.
-        let Some(c) = out.capacity_providers().iter().find(|c| c.status() != Some(&CapacityProviderStatus::Inactive))
-        else {
+        let this = |c: &&Provider| {
+            c.name() == Some(self.name.as_str()) && c.status() != Some(&CapacityProviderStatus::Inactive)
+        };
+        let found = if cx.may_read_from_listing {
+            self.listings.get("capacity provider", || self.describe(&self.family)).await?.iter().find(this).cloned()
+        } else {
+            self.describe(std::slice::from_ref(&self.name)).await?.iter().find(this).cloned()
+        };
+        let Some(c) = found else {
             return Ok(None);
         };
         let asg = c.auto_scaling_group_provider();

@@ -17,10 +17,10 @@ use crate::documents::fingerprint;
 use crate::documents::node::{self as doc, LaunchTemplateData};
 use crate::ecs::task_definition::SPEC_TAG;
 use crate::errors::aws;
-use crate::network::ec2::{ensure_tags, lookup, tag_map, tag_spec};
+use crate::network::ec2::{Ec2, ensure_tags, lookup, tag_map, tag_spec};
 
 pub struct LaunchTemplate {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub name: String,
     pub cluster: String,
     pub workload: String,
@@ -116,6 +116,7 @@ impl Resource for LaunchTemplate {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(t) = lookup!(
             cx,
+            &self.ec2.listings,
             "launch template",
             self.ec2.describe_launch_templates(),
             launch_template_ids,

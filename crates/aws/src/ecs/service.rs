@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
-    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, ServiceConnectClientAlias,
-    ServiceConnectConfiguration, ServiceConnectService, ServiceField,
+    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, Service as EcsService,
+    ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService, ServiceField,
 };
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
@@ -20,6 +20,7 @@ use crate::documents::service::{self as doc, Service as Document};
 use crate::ecs::task_definition::SPEC_TAG;
 use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
+use crate::listings::Listings;
 use crate::network::ec2::{attr, set};
 use crate::services::ServiceKind;
 
@@ -35,6 +36,10 @@ pub struct Service {
     pub subnets: Vec<NodeId>,
     pub security_groups: Vec<NodeId>,
     pub namespace: NodeId,
+    /// Every service of the stack (seven: DescribeServices takes ten): one listing
+    /// answers all their first looks.
+    pub family: Vec<String>,
+    pub listings: Listings,
 }
 
 fn fatal(e: impl std::fmt::Display) -> ResourceError {
@@ -147,6 +152,24 @@ impl Service {
         doc::service_name(&self.project, self.kind)
     }
 
+    /// The named services, with their tags; none when the cluster is missing.
+    async fn describe(&self, names: &[String]) -> Result<Vec<EcsService>, ResourceError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .set_services(Some(names.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(aws("DescribeServices"));
+        match described {
+            Ok(out) => Ok(out.services().to_vec()),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
         let ids = |nodes: &[NodeId]| -> Result<Vec<String>, ResourceError> {
             nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
@@ -183,24 +206,16 @@ impl Resource for Service {
         ]))
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let out = match self
-            .ecs
-            .describe_services()
-            .cluster(&self.cluster)
-            .services(self.name())
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .map_err(aws("DescribeServices"))
-        {
-            Ok(out) => out,
-            // No cluster, no service.
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let name = self.name();
         // DRAINING and INACTIVE services are on their way out or gone.
-        let Some(s) = out.services().iter().find(|s| s.status() == Some("ACTIVE")) else { return Ok(None) };
+        let this = |s: &&EcsService| s.service_name() == Some(name.as_str()) && s.status() == Some("ACTIVE");
+        let found = if cx.may_read_from_listing {
+            self.listings.get("ecs service", || self.describe(&self.family)).await?.iter().find(this).cloned()
+        } else {
+            self.describe(std::slice::from_ref(&name)).await?.iter().find(this).cloned()
+        };
+        let Some(s) = found else { return Ok(None) };
         let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
         let tags = tag_map(s.tags());
         Ok(Some(

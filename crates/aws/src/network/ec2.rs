@@ -2,11 +2,27 @@
 //! and tag repair.
 
 use std::future::Future;
+use std::ops::Deref;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use temporalctl_engine::{Cx, ErrorClass, ResourceError, TAG_NODE, TAG_PROJECT, Tags};
 
 use crate::errors::aws;
+use crate::listings::Listings;
+
+/// The EC2 client, with the run's listings for first looks.
+#[derive(Clone, Debug)]
+pub struct Ec2 {
+    pub client: aws_sdk_ec2::Client,
+    pub listings: Listings,
+}
+
+impl Deref for Ec2 {
+    type Target = aws_sdk_ec2::Client;
+    fn deref(&self) -> &aws_sdk_ec2::Client {
+        &self.client
+    }
+}
 
 pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(kind).set_tags(Some(to_tags(tags))).build()
@@ -31,18 +47,45 @@ pub enum Query {
 }
 
 /// Find the node's resource: by its recorded id when there is one and it still exists,
-/// else by the ownership tags. `alive` drops lifecycle states that mean gone.
+/// else by the ownership tags. `alive` drops lifecycle states that mean gone. A first
+/// look comes from the run's listing of `kind` (everything with the project's tag) when
+/// the engine allows it; what the listing lacks (a recorded id whose tags are gone) is
+/// then looked up as usual.
 pub async fn find<T, F, Fut>(
     cx: &Cx<'_>,
-    kind: &str,
+    listings: &Listings,
+    kind: &'static str,
     describe: F,
     alive: fn(&T) -> bool,
     id_of: fn(&T) -> Option<&str>,
+    tags_of: fn(&T) -> &[Tag],
 ) -> Result<Option<T>, ResourceError>
 where
+    T: Clone + Send + Sync + 'static,
     F: Fn(Query) -> Fut,
     Fut: Future<Output = Result<Vec<T>, ResourceError>>,
 {
+    let by_tags = |node: Option<&str>| {
+        let mut filters = vec![filter(&format!("tag:{TAG_PROJECT}"), cx.project)];
+        filters.extend(node.map(|n| filter(&format!("tag:{TAG_NODE}"), n)));
+        Query::Owned(filters)
+    };
+    if cx.may_read_from_listing {
+        let listed = listings.get(kind, || describe(by_tags(None))).await?;
+        let mut live = listed.iter().filter(|t| alive(t));
+        match cx.recorded_id {
+            Some(id) => {
+                if let Some(found) = live.find(|t| id_of(t) == Some(id)) {
+                    return Ok(Some(found.clone()));
+                }
+            }
+            None => {
+                let node_tag =
+                    |t: &&T| tags_of(t).iter().any(|g| g.key() == Some(TAG_NODE) && g.value() == Some(cx.node));
+                return one(live.filter(node_tag).cloned().collect(), kind, id_of);
+            }
+        }
+    }
     if let Some(id) = cx.recorded_id {
         match describe(Query::Id(id.to_string())).await {
             Ok(items) => {
@@ -55,18 +98,18 @@ where
             Err(e) => return Err(e),
         }
     }
-    let owned = vec![filter(&format!("tag:{TAG_PROJECT}"), cx.project), filter(&format!("tag:{TAG_NODE}"), cx.node)];
-    let items: Vec<T> = describe(Query::Owned(owned)).await?.into_iter().filter(alive).collect();
+    let items: Vec<T> = describe(by_tags(Some(cx.node))).await?.into_iter().filter(alive).collect();
     one(items, kind, id_of)
 }
 
 /// The describe half of [`find`] for EC2's `Describe*` calls, which all take an id list
 /// or filters and answer with a list:
-/// `lookup!(cx, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", alive, id_of)`.
+/// `lookup!(cx, &self.ec2.listings, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", alive, id_of)`.
 macro_rules! lookup {
-    ($cx:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
+    ($cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
         $crate::network::ec2::find(
             $cx,
+            $listings,
             $kind,
             |q| async {
                 let req = match q {
@@ -77,6 +120,7 @@ macro_rules! lookup {
             },
             $alive,
             $id_of,
+            |t| t.tags(),
         )
         .await
     };

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
 
-use super::ec2::{ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct ElasticIp {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
 }
 
 #[async_trait]
@@ -28,6 +28,7 @@ impl Resource for ElasticIp {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(a) = lookup!(
             cx,
+            &self.ec2.listings,
             "Elastic IP",
             self.ec2.describe_addresses(),
             allocation_ids,

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct InternetGateway {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub vpc: NodeId,
 }
 
@@ -25,6 +25,7 @@ impl Resource for InternetGateway {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(igw) = lookup!(
             cx,
+            &self.ec2.listings,
             "internet gateway",
             self.ec2.describe_internet_gateways(),
             internet_gateway_ids,

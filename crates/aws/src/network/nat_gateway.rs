@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct NatGateway {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub subnet: NodeId,
     pub elastic_ip: NodeId,
     pub deadline: Duration,
@@ -41,6 +41,7 @@ impl Resource for NatGateway {
         };
         let Some(n) = lookup!(
             cx,
+            &self.ec2.listings,
             "NAT gateway",
             self.ec2.describe_nat_gateways(),
             nat_gateway_ids,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
-use super::ec2::{attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
 use crate::errors::{aws, gone_is_ok};
 
 const DEFAULT: &str = "0.0.0.0/0";
@@ -17,7 +17,7 @@ pub enum Target {
 }
 
 pub struct RouteTable {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub vpc: NodeId,
     pub default_route: Target,
     pub subnets: Vec<NodeId>,
@@ -48,6 +48,7 @@ impl Resource for RouteTable {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(rt) = lookup!(
             cx,
+            &self.ec2.listings,
             "route table",
             self.ec2.describe_route_tables(),
             route_table_ids,

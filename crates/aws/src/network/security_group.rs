@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
 
-use super::ec2::{attr, ensure_tags, lookup, members, name_blockers, set, set_delta, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, members, name_blockers, set, set_delta, tag_map, tag_spec};
 use crate::errors::{aws, gone_is_ok};
 
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Rule {
 }
 
 pub struct SecurityGroup {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub vpc: NodeId,
     pub group_name: String,
     pub description: String,
@@ -49,12 +49,10 @@ pub struct SecurityGroup {
 }
 
 /// The security group of `cx.node`, by recorded id, else by its ownership tags.
-async fn find_group(
-    ec2: &aws_sdk_ec2::Client,
-    cx: &Cx<'_>,
-) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ResourceError> {
+async fn find_group(ec2: &Ec2, cx: &Cx<'_>) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ResourceError> {
     lookup!(
         cx,
+        &ec2.listings,
         "security group",
         ec2.describe_security_groups(),
         group_ids,
@@ -276,7 +274,7 @@ fn scoped(rules: &str, group_sources: bool) -> String {
 /// Ingress between the stack's groups, kept apart from the groups themselves so that
 /// groups which admit each other form no dependency cycle (seed 002's Temporal services).
 pub struct SecurityGroupRules {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     /// The group these rules belong to.
     pub group: NodeId,
     /// Every source is a `Source::Group` or `Source::SelfRef`.

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, name_blockers, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, name_blockers, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub struct Subnet {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub vpc: NodeId,
     pub cidr: String,
     pub zone: String,
@@ -37,6 +37,7 @@ impl Resource for Subnet {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(s) = lookup!(
             cx,
+            &self.ec2.listings,
             "subnet",
             self.ec2.describe_subnets(),
             subnet_ids,

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, name_blockers, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::aws;
 
 pub struct Vpc {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub cidr: String,
 }
 
@@ -31,9 +31,18 @@ impl Resource for Vpc {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let Some(vpc) =
-            lookup!(cx, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", |_| true, |v| v
-                .vpc_id())?
+        let Some(vpc) = lookup!(
+            cx,
+            &self.ec2.listings,
+            "VPC",
+            self.ec2.describe_vpcs(),
+            vpc_ids,
+            set_filters,
+            vpcs,
+            "DescribeVpcs",
+            |_| true,
+            |v| v.vpc_id()
+        )?
         else {
             return Ok(None);
         };

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
 
-use super::ec2::{attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
+use super::ec2::{Ec2, attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
 use crate::errors::aws;
 
 pub enum Placement {
@@ -16,7 +16,7 @@ pub enum Placement {
 }
 
 pub struct VpcEndpoint {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub vpc: NodeId,
     /// Full service name, `com.amazonaws.<region>.<suffix>`.
     pub service: String,
@@ -78,6 +78,7 @@ impl Resource for VpcEndpoint {
         };
         let Some(e) = lookup!(
             cx,
+            &self.ec2.listings,
             "VPC endpoint",
             self.ec2.describe_vpc_endpoints(),
             vpc_endpoint_ids,

@@ -2,15 +2,44 @@
 //! `--destroy-data`.
 
 use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
 
 use crate::errors::aws;
+use crate::listings::Listings;
 use crate::network::ec2::attr;
 
 pub struct LogGroup {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub name: String,
     pub retention_days: i32,
+    /// What every log group of the stack starts with (`/ecs/<project>/`): one listing
+    /// by it answers every group's first look.
+    pub family_prefix: String,
+    pub listings: Listings,
+}
+
+impl LogGroup {
+    /// The groups whose names start with `prefix`, every page.
+    async fn list(&self, prefix: &str) -> Result<Vec<Group>, ResourceError> {
+        let mut groups = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(aws("DescribeLogGroups"))?;
+            groups.extend(page.log_groups().iter().cloned());
+            token = page.next_token().map(String::from);
+            if token.is_none() {
+                return Ok(groups);
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -30,15 +59,14 @@ impl Resource for LogGroup {
         &["name"]
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let out = self
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&self.name)
-            .send()
-            .await
-            .map_err(aws("DescribeLogGroups"))?;
-        let Some(group) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+        let this = |g: &&Group| g.log_group_name() == Some(self.name.as_str());
+        let group = if cx.may_read_from_listing && self.name.starts_with(&self.family_prefix) {
+            self.listings.get("log group", || self.list(&self.family_prefix)).await?.iter().find(this).cloned()
+        } else {
+            self.list(&self.name).await?.iter().find(this).cloned()
+        };
+        let Some(group) = group else {
             return Ok(None);
         };
         // Tags are read with the ARN without its `:*` suffix.

@@ -1,0 +1,73 @@
+//! One listing per kind per run: a first look at fifteen security groups is one
+//! `DescribeSecurityGroups` by the project's tag, not fifteen. The engine allows it only
+//! while its walk has changed nothing (`Cx::may_read_from_listing`), so a listing never
+//! hides a change the run made; waits and re-reads stay per resource.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use temporalctl_engine::ResourceError;
+use tokio::sync::OnceCell;
+
+/// One kind's items, as a `Vec` of the SDK's type for that kind.
+type Listing = Arc<dyn Any + Send + Sync>;
+type ByKind = HashMap<&'static str, Arc<OnceCell<Listing>>>;
+
+#[derive(Clone, Default)]
+pub struct Listings(Arc<Mutex<ByKind>>);
+
+impl std::fmt::Debug for Listings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<&str> = self.0.lock().map(|m| m.keys().copied().collect()).unwrap_or_default();
+        f.debug_tuple("Listings").field(&kinds).finish()
+    }
+}
+
+impl Listings {
+    /// Everything `list` returns for `kind`, listed once: callers that come while the
+    /// call is in flight wait for it. A failed listing is not kept; the next caller lists
+    /// again.
+    pub async fn get<T, F, Fut>(&self, kind: &'static str, list: F) -> Result<Arc<Vec<T>>, ResourceError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<T>, ResourceError>>,
+    {
+        let cell = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(kind).or_default().clone();
+        let listing =
+            cell.get_or_try_init(|| async { list().await.map(|items| Arc::new(items) as Listing) }).await?.clone();
+        listing
+            .downcast::<Vec<T>>()
+            .map_err(|_| ResourceError::fatal(format!("the {kind} listing holds items of another type (a bug)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn one_call_per_kind_however_many_ask_at_once_and_failures_are_not_kept() {
+        let listings = Listings::default();
+        let calls = AtomicUsize::new(0);
+        let list = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(vec!["sg-1", "sg-2"])
+        };
+        let kind = "security group";
+        let (a, b, c) = tokio::join!(listings.get(kind, list), listings.get(kind, list), listings.get(kind, list));
+        assert!([a, b, c].iter().all(|got| got.as_ref().unwrap().len() == 2));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "three callers at once, one listing");
+
+        let failing = Listings::default();
+        let err =
+            failing.get::<&str, _, _>("vpc", || async { Err(ResourceError::fatal("throttled")) }).await.unwrap_err();
+        assert!(err.message.contains("throttled"));
+        let ok = failing.get("vpc", || async { Ok(vec!["vpc-1"]) }).await.unwrap();
+        assert_eq!(*ok, ["vpc-1"], "the failed listing was not kept");
+    }
+}
