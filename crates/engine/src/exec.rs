@@ -75,6 +75,8 @@ struct Run<'s> {
     recorded: BTreeMap<NodeId, Recorded>,
     locked: Option<&'s mut LockedState>,
     planned: BTreeMap<NodeId, Planned>,
+    /// `plan`'s reads, made before its walk.
+    looks: BTreeMap<usize, Result<Option<Observed>, ResourceError>>,
 }
 
 pub struct Engine<'a> {
@@ -97,16 +99,26 @@ impl<'a> Engine<'a> {
     /// Reconcile every node; state is saved after each change.
     pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
         let recorded = locked.state.nodes.clone();
-        let run =
-            Mutex::new(Run { outputs: BTreeMap::new(), recorded, locked: Some(locked), planned: BTreeMap::new() });
+        let run = Mutex::new(Run {
+            outputs: BTreeMap::new(),
+            recorded,
+            locked: Some(locked),
+            planned: BTreeMap::new(),
+            looks: BTreeMap::new(),
+        });
         self.walk(false, |i| self.apply_node(i, &run)).await
     }
 
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
         let recorded = locked.state.nodes.clone();
-        let run =
-            Mutex::new(Run { outputs: BTreeMap::new(), recorded, locked: Some(locked), planned: BTreeMap::new() });
+        let run = Mutex::new(Run {
+            outputs: BTreeMap::new(),
+            recorded,
+            locked: Some(locked),
+            planned: BTreeMap::new(),
+            looks: BTreeMap::new(),
+        });
         let kept = self.kept_on_destroy();
         self.walk(true, |i| self.destroy_node(i, &run, &kept)).await
     }
@@ -145,7 +157,12 @@ impl<'a> Engine<'a> {
             recorded: state.nodes.clone(),
             locked: None,
             planned: BTreeMap::new(),
+            looks: BTreeMap::new(),
         });
+        // Reads use no inputs, so every node is looked at at once (within the parallelism)
+        // and the walk then diffs in dependency order without a network wait per level.
+        let looks = self.look_at_all(&run).await;
+        lock(&run).looks = looks;
         let report = self.walk(false, |i| self.plan_node(i, &run)).await;
         let mut planned = run.into_inner().unwrap_or_else(|e| e.into_inner()).planned;
         let ordered = self.graph.topo().iter().filter_map(|i| planned.remove(&self.graph.node(*i).id)).collect();
@@ -460,15 +477,31 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    async fn look_at_all(&self, run: &Mutex<Run<'_>>) -> BTreeMap<usize, Result<Option<Observed>, ResourceError>> {
+        let mut reads: FuturesUnordered<_> = (0..self.graph.len())
+            .map(|i| async move {
+                let node = self.graph.node(i);
+                let prepared = self.prepare(i, run);
+                let cx = self.first_look(&prepared.cx(node, &self.opts.project));
+                self.started_doing(node, "reading");
+                (i, self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&cx)).await)
+            })
+            .collect();
+        let mut looks = BTreeMap::new();
+        while let Some((i, read)) = reads.next().await {
+            looks.insert(i, read);
+        }
+        looks
+    }
+
     async fn plan_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
         let prepared = self.prepare(i, run);
-        let cx = prepared.cx(node, &self.opts.project);
         let inputs = &prepared.inputs;
-        self.started_doing(node, "reading");
-        let look = self.first_look(&cx);
-        let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?;
+        let looked = lock(run).looks.remove(&i);
+        let observed =
+            looked.unwrap_or_else(|| Err(ResourceError::fatal(format!("{} was not read (a bug)", node.id))))?;
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
         let change = match (missing_dep, &observed) {
             (Some(_), None) => Change::Create,

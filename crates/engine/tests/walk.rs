@@ -447,6 +447,7 @@ async fn plan_makes_no_mutating_call_and_marks_dependents_of_new_nodes() {
     fake.cloud().objects.remove("a");
     fake.cloud().objects.get_mut("e").unwrap().attrs.insert("size".into(), "huge".into());
     fake.cloud().log.clear();
+    fake.cloud().max_in_flight = 0;
     let events = Recorder::default();
     let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default()).plan(&s.read().unwrap()).await;
     assert!(report.ok());
@@ -455,6 +456,12 @@ async fn plan_makes_no_mutating_call_and_marks_dependents_of_new_nodes() {
     assert_eq!(by["a"], "create");
     assert_eq!(by["b"], "replace");
     assert_eq!(by["e"], "update");
+    // Reads use no inputs: all five were in flight at once, not level by level (a and e
+    // first, then b and d, then c), and each was a first look that a listing may answer.
+    let c = fake.cloud();
+    assert_eq!(c.log.len(), 5);
+    assert_eq!(c.max_in_flight, 5, "a plan reads every node at once");
+    assert!(c.reads.iter().rev().take(5).all(|(_, listed)| *listed));
 }
 
 #[test]
