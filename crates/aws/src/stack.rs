@@ -136,9 +136,11 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     );
     let privates = private_subnets(d);
     let mut providers = Vec::new();
-    let family: Vec<String> = d.node_groups.iter().map(|(group, _)| format!("{p}-node-{group}")).collect();
+    // A node group's launch template, Auto Scaling group and capacity provider share a name.
+    let name_of = |group: &str| format!("{p}-node-{group}");
+    let family: Vec<String> = d.node_groups.iter().map(|(group, _)| name_of(group)).collect();
     for (group, ng) in d.node_groups.iter() {
-        let name = format!("{p}-node-{group}");
+        let name = name_of(group);
         g.add(
             launch_template(group),
             name.clone(),

@@ -79,6 +79,12 @@ struct Run<'s> {
     looks: BTreeMap<usize, Result<Option<Observed>, ResourceError>>,
 }
 
+impl<'s> Run<'s> {
+    fn new(recorded: BTreeMap<NodeId, Recorded>, locked: Option<&'s mut LockedState>) -> Self {
+        Run { outputs: BTreeMap::new(), recorded, locked, planned: BTreeMap::new(), looks: BTreeMap::new() }
+    }
+}
+
 pub struct Engine<'a> {
     graph: &'a Graph,
     opts: EngineOptions,
@@ -98,27 +104,13 @@ impl<'a> Engine<'a> {
 
     /// Reconcile every node; state is saved after each change.
     pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
-        let recorded = locked.state.nodes.clone();
-        let run = Mutex::new(Run {
-            outputs: BTreeMap::new(),
-            recorded,
-            locked: Some(locked),
-            planned: BTreeMap::new(),
-            looks: BTreeMap::new(),
-        });
+        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
         self.walk(false, |i| self.apply_node(i, &run)).await
     }
 
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
-        let recorded = locked.state.nodes.clone();
-        let run = Mutex::new(Run {
-            outputs: BTreeMap::new(),
-            recorded,
-            locked: Some(locked),
-            planned: BTreeMap::new(),
-            looks: BTreeMap::new(),
-        });
+        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
         let kept = self.kept_on_destroy();
         self.walk(true, |i| self.destroy_node(i, &run, &kept)).await
     }
@@ -152,13 +144,7 @@ impl<'a> Engine<'a> {
 
     /// Read and diff every node; no mutating call. `status` renders the same result.
     pub async fn plan(&self, state: &StateFile) -> (Vec<Planned>, RunReport) {
-        let run = Mutex::new(Run {
-            outputs: BTreeMap::new(),
-            recorded: state.nodes.clone(),
-            locked: None,
-            planned: BTreeMap::new(),
-            looks: BTreeMap::new(),
-        });
+        let run = Mutex::new(Run::new(state.nodes.clone(), None));
         // Reads use no inputs, so every node is looked at at once (within the parallelism)
         // and the walk then diffs in dependency order without a network wait per level.
         let looks = self.look_at_all(&run).await;
