@@ -42,6 +42,29 @@ impl Listings {
             .downcast::<Vec<T>>()
             .map_err(|_| ResourceError::fatal(format!("the {kind} listing holds items of another type (a bug)")))
     }
+
+    /// One resource, looked up either from the listing of its whole `family` (when
+    /// `may_list`: the engine's first look) or by a describe of just it (`one`); `is_it`
+    /// picks it out of either answer.
+    pub async fn find<Q, T, F, Fut>(
+        &self,
+        may_list: bool,
+        kind: &'static str,
+        (family, one): (Q, Q),
+        describe: F,
+        is_it: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>, ResourceError>
+    where
+        Q: Copy,
+        T: Clone + Send + Sync + 'static,
+        F: Fn(Q) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, ResourceError>>,
+    {
+        if may_list {
+            return Ok(self.get(kind, || describe(family)).await?.iter().find(|t| is_it(t)).cloned());
+        }
+        Ok(describe(one).await?.into_iter().find(|t| is_it(t)))
+    }
 }
 
 #[cfg(test)]
@@ -69,5 +92,24 @@ mod tests {
         assert!(err.message.contains("throttled"));
         let ok = failing.get("vpc", || async { Ok(vec!["vpc-1"]) }).await.unwrap();
         assert_eq!(*ok, ["vpc-1"], "the failed listing was not kept");
+    }
+
+    #[tokio::test]
+    async fn find_lists_the_family_for_a_first_look_and_describes_just_the_one_otherwise() {
+        let listings = Listings::default();
+        let asked = Mutex::new(Vec::new());
+        let describe = |q: &'static str| {
+            asked.lock().unwrap().push(q);
+            async move { Ok(vec![format!("{q}/a"), format!("{q}/b")]) }
+        };
+        let is_b = |t: &String| t.ends_with("/b");
+        let first = listings.find(true, "group", ("family", "b"), describe, is_b).await.unwrap();
+        let again = listings.find(true, "group", ("family", "b"), describe, is_b).await.unwrap();
+        let fresh = listings.find(false, "group", ("family", "b"), describe, is_b).await.unwrap();
+        assert_eq!(
+            (first.as_deref(), again.as_deref(), fresh.as_deref()),
+            (Some("family/b"), Some("family/b"), Some("b/b"))
+        );
+        assert_eq!(*asked.lock().unwrap(), ["family", "b"], "one listing, then one describe of the one");
     }
 }

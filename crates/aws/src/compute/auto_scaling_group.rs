@@ -54,12 +54,15 @@ fn number(desired: &Attrs, key: &str) -> Result<i32, ResourceError> {
 
 impl AutoScalingGroup {
     async fn describe(&self, cx: &Cx<'_>) -> Result<Option<Group>, ResourceError> {
-        let this = |g: &&Group| g.auto_scaling_group_name() == Some(self.name.as_str());
-        if cx.may_read_from_listing {
-            let listed = self.listings.get("auto scaling group", || self.describe_named(&self.family)).await?;
-            return Ok(listed.iter().find(this).cloned());
-        }
-        Ok(self.describe_named(std::slice::from_ref(&self.name)).await?.iter().find(this).cloned())
+        self.listings
+            .find(
+                cx.may_read_from_listing,
+                "auto scaling group",
+                (self.family.as_slice(), std::slice::from_ref(&self.name)),
+                |names| self.describe_named(names),
+                |g: &Group| g.auto_scaling_group_name() == Some(self.name.as_str()),
+            )
+            .await
     }
 
     /// The named groups that exist, every page.

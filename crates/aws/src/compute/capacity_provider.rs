@@ -62,14 +62,18 @@ impl Resource for CapacityProvider {
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         // Unknown names come back as failures; deleted ones as INACTIVE.
-        let this = |c: &&Provider| {
-            c.name() == Some(self.name.as_str()) && c.status() != Some(&CapacityProviderStatus::Inactive)
-        };
-        let found = if cx.may_read_from_listing {
-            self.listings.get("capacity provider", || self.describe(&self.family)).await?.iter().find(this).cloned()
-        } else {
-            self.describe(std::slice::from_ref(&self.name)).await?.iter().find(this).cloned()
-        };
+        let found = self
+            .listings
+            .find(
+                cx.may_read_from_listing,
+                "capacity provider",
+                (self.family.as_slice(), std::slice::from_ref(&self.name)),
+                |names| self.describe(names),
+                |c: &Provider| {
+                    c.name() == Some(self.name.as_str()) && c.status() != Some(&CapacityProviderStatus::Inactive)
+                },
+            )
+            .await?;
         let Some(c) = found else {
             return Ok(None);
         };

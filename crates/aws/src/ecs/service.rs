@@ -209,12 +209,16 @@ impl Resource for Service {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let name = self.name();
         // DRAINING and INACTIVE services are on their way out or gone.
-        let this = |s: &&EcsService| s.service_name() == Some(name.as_str()) && s.status() == Some("ACTIVE");
-        let found = if cx.may_read_from_listing {
-            self.listings.get("ecs service", || self.describe(&self.family)).await?.iter().find(this).cloned()
-        } else {
-            self.describe(std::slice::from_ref(&name)).await?.iter().find(this).cloned()
-        };
+        let found = self
+            .listings
+            .find(
+                cx.may_read_from_listing,
+                "ecs service",
+                (self.family.as_slice(), std::slice::from_ref(&name)),
+                |names| self.describe(names),
+                |s: &EcsService| s.service_name() == Some(name.as_str()) && s.status() == Some("ACTIVE"),
+            )
+            .await?;
         let Some(s) = found else { return Ok(None) };
         let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
         let tags = tag_map(s.tags());

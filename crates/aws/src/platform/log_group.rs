@@ -60,12 +60,16 @@ impl Resource for LogGroup {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let this = |g: &&Group| g.log_group_name() == Some(self.name.as_str());
-        let group = if cx.may_read_from_listing && self.name.starts_with(&self.family_prefix) {
-            self.listings.get("log group", || self.list(&self.family_prefix)).await?.iter().find(this).cloned()
-        } else {
-            self.list(&self.name).await?.iter().find(this).cloned()
-        };
+        let group = self
+            .listings
+            .find(
+                cx.may_read_from_listing && self.name.starts_with(&self.family_prefix),
+                "log group",
+                (self.family_prefix.as_str(), self.name.as_str()),
+                |prefix| self.list(prefix),
+                |g: &Group| g.log_group_name() == Some(self.name.as_str()),
+            )
+            .await?;
         let Some(group) = group else {
             return Ok(None);
         };
