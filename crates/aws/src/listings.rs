@@ -26,6 +26,11 @@ impl std::fmt::Debug for Listings {
 }
 
 impl Listings {
+    /// Forget every listing: the next reads list again (`status --watch`'s next round).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Everything `list` returns for `kind`, listed once: callers that come while the
     /// call is in flight wait for it. A failed listing is not kept; the next caller lists
     /// again.

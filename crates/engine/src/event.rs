@@ -65,6 +65,8 @@ pub enum Outcome {
     Absent,
     /// Left in place on purpose (data stores on `down`).
     Kept,
+    /// A lookup `down` forgot: not ours, nothing was deleted.
+    Forgotten,
     /// Never started: a failure or an interrupt stopped the run first.
     Skipped,
     Failed,
@@ -80,6 +82,7 @@ impl Outcome {
             Outcome::Deleted => "deleted",
             Outcome::Absent => "absent",
             Outcome::Kept => "kept",
+            Outcome::Forgotten => "forgotten (a lookup, not ours to delete)",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
         }

@@ -122,7 +122,7 @@ impl<'a> Engine<'a> {
         let mut queue = Vec::new();
         for i in 0..g.len() {
             let reason = match g.node(i).resource.retention() {
-                Retention::Delete => continue,
+                Retention::Delete | Retention::Lookup => continue,
                 Retention::Data if self.opts.destroy_data => continue,
                 Retention::Data => "holds data; `down --destroy-data` removes it",
                 Retention::Always => "shared with the whole account",
@@ -401,6 +401,11 @@ impl<'a> Engine<'a> {
             self.emit(EventKind::NodeKept { node: node.id.clone(), reason: reason.clone() });
             self.finished(node, Outcome::Kept, recorded_id);
             return Ok(Outcome::Kept);
+        }
+        if r.retention() == Retention::Lookup {
+            self.forget(run, node)?;
+            self.finished(node, Outcome::Forgotten, None);
+            return Ok(Outcome::Forgotten);
         }
         self.started_doing(node, "reading");
         let look = self.first_look(&cx);

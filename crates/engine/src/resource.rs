@@ -169,6 +169,9 @@ pub enum Retention {
     Data,
     /// Shared with the rest of the account (service-linked roles): never deleted.
     Always,
+    /// Only looked up, never created (AWS's published AMI): `down` has nothing to delete
+    /// and only forgets it.
+    Lookup,
 }
 
 /// One attribute that differs.

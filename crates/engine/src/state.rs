@@ -34,6 +34,10 @@ pub struct StateFile {
     /// `up` runs keep them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub desired_counts: BTreeMap<String, u32>,
+    /// The deployment description the last successful `up` applied (deploy.yaml holds
+    /// no secret), so `plan` can price a change against it. Opaque to the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<serde_json::Value>,
 }
 
 /// One node as last seen by temporalctl. Never holds a secret.
@@ -70,6 +74,7 @@ impl StateFile {
             nodes: BTreeMap::new(),
             steps: BTreeMap::new(),
             desired_counts: BTreeMap::new(),
+            applied: None,
         }
     }
     pub fn recorded_id(&self, node: &str) -> Option<&str> {

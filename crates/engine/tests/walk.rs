@@ -511,3 +511,25 @@ async fn down_keeps_data_and_what_it_sits_in_unless_told_to_destroy_data() {
     assert_eq!(all.count(Outcome::Deleted), 3);
     assert!(fake.cloud().objects.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn down_forgets_a_lookup_without_calling_delete_or_calling_it_kept() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("ami", "t-ami", &[], FakeResource { retention: Retention::Lookup, ..fake.resource("ami", None) });
+    g.add("lt", "t-lt", &["ami"], fake.resource("lt", None));
+    let g = g.build().unwrap();
+    let s = store("lookup");
+    apply(&g, &s, 8).await;
+    assert!(s.read().unwrap().nodes.contains_key("ami"));
+    let events = Recorder::default();
+    let mut locked = s.lock("down").unwrap();
+    let report = Engine::new(&g, opts(8), &events, CancelToken::default()).destroy(&mut locked).await;
+    drop(locked);
+    assert!(report.ok());
+    assert_eq!([report.outcomes["ami"], report.outcomes["lt"]], [Outcome::Forgotten, Outcome::Deleted]);
+    assert_eq!(report.count(Outcome::Kept), 0);
+    let deletes: Vec<_> = fake.mutating_calls().into_iter().filter(|(_, op)| *op == "delete").collect();
+    assert_eq!(deletes, [("lt".to_string(), "delete")], "the lookup is never deleted");
+    assert!(s.read().unwrap().nodes.is_empty(), "and the state forgets it");
+}

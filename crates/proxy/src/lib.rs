@@ -44,7 +44,8 @@ impl Call {
         if self.operation.contains(' ') {
             return !matches!(self.method.as_str(), "GET" | "HEAD");
         }
-        const READS: &[&str] = &["Describe", "Get", "List", "Search", "BatchGet", "Query", "Head", "Lookup", "Check"];
+        const READS: &[&str] =
+            &["Describe", "Get", "List", "Search", "BatchGet", "Query", "Head", "Lookup", "Check", "Filter"];
         !READS.iter().any(|r| self.operation.starts_with(r))
     }
 }
@@ -489,6 +490,7 @@ mod tests {
     #[test]
     fn reads_and_writes_are_told_apart() {
         assert!(!call("DescribeVpcs", "POST").is_mutating());
+        assert!(!call("FilterLogEvents", "POST").is_mutating());
         assert!(!call("ListTagsForResource", "POST").is_mutating());
         assert!(!call("GetCluster", "POST").is_mutating());
         assert!(call("CreateVpc", "POST").is_mutating());

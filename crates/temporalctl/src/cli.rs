@@ -1,6 +1,7 @@
 //! The command line, exactly: global options, then one verb.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -52,7 +53,62 @@ pub enum Verb {
     Status {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         output: Format,
+        /// Redraw until interrupted (Ctrl-C).
+        #[arg(long)]
+        watch: bool,
+        /// Time between redraws with --watch, e.g. 5s or 1m.
+        #[arg(long, default_value = "10s", value_parser = duration, requires = "watch")]
+        interval: Duration,
     },
+    /// Monthly cost estimate of deploy.yaml, line by line, from the shipped price table; no AWS call.
+    Cost {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        /// Hours a month the stack runs (730 = always on; 176 = 8 h × 22 working days).
+        #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u16).range(1..=744))]
+        hours_per_month: u16,
+    },
+    /// Forward a local port to the Temporal UI, Grafana or the frontend's gRPC port (Session Manager).
+    Connect {
+        target: Target,
+        /// Local port; defaults to the service's own (8080, 3000, 7233).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        local_port: Option<u16>,
+        /// Print the command instead of running it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// A service's CloudWatch logs.
+    Logs {
+        /// history, matching, frontend, worker, ui, grafana, adot or admin-tools.
+        service: String,
+        /// Keep printing new lines until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// How far back to start, e.g. 10m, 2h, 1d.
+        #[arg(long, default_value = "10m", value_parser = duration)]
+        since: Duration,
+    },
+    /// Run a command in a running task of a service through ECS Exec (default: a shell).
+    Exec {
+        /// history, matching, frontend, worker, ui, grafana or adot.
+        service: String,
+        /// Print the command instead of running it.
+        #[arg(long)]
+        print: bool,
+        /// The command, after `--`; e.g. `-- temporal operator cluster health`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// The resource graph, for a picture: Graphviz dot or Mermaid; no AWS call.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Shell completions, to stdout: `temporalctl completions bash > /etc/bash_completion.d/temporalctl`.
+    Completions { shell: clap_complete::Shell },
+    /// The man page (roff), to stdout: `temporalctl man > temporalctl.1`.
+    Man,
     /// Delete everything, in reverse dependency order.
     Down {
         /// Do not ask for confirmation (required when not on a terminal).
@@ -82,6 +138,34 @@ pub enum Direction {
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    Ui,
+    Grafana,
+    Frontend,
+}
+
+impl Target {
+    /// The service key, as in deploy.yaml and `status`'s commands.
+    pub fn key(self) -> &'static str {
+        match self {
+            Target::Ui => "ui",
+            Target::Grafana => "grafana",
+            Target::Frontend => "frontend",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e}; write e.g. 30s, 10m or 2h"))
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

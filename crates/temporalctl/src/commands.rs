@@ -13,18 +13,23 @@ use temporalctl_engine::{
     RunReport, StateError, StateStore,
 };
 
-use crate::cli::{Cli, Direction, Format, Verb};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Direction, Format, GraphFormat, Verb};
 use crate::day2::{Phases, desired_counts};
 use crate::output::{self, Display, Progress};
+use crate::reach;
 
 /// Why a command stopped.
-enum Failure {
+pub enum Failure {
     /// The user must fix something (config, flags, the state file): exit 2.
     Usage(String),
     /// AWS or the machine failed: exit 1.
     Runtime(String),
     /// Ctrl-C: exit 130.
     Interrupted,
+    /// A session we started (ECS Exec, port forwarding) ended with this code.
+    Exit(u8),
 }
 
 impl From<ResourceError> for Failure {
@@ -41,6 +46,23 @@ impl From<StateError> for Failure {
 
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.verbose);
+    // These describe the binary, not a deployment: no deploy.yaml needed.
+    match &cli.verb {
+        Verb::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "temporalctl", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Verb::Man => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the man page: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        _ => {}
+    }
     let result = match temporalctl_config::load(&cli.config) {
         Err(e) => Err(Failure::Usage(format!("{e}Nothing was sent to AWS."))),
         Ok(deploy) => match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -50,6 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Exit(code)) => ExitCode::from(code),
         Err(Failure::Usage(msg)) => {
             eprintln!("error: {}", msg.trim_end());
             ExitCode::from(2)
@@ -83,35 +106,90 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         }
         Verb::Plan { output } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-            let planned = read_all(cli, d, &aws, &store, true).await?;
+            let cancel = interrupt_token();
+            let planned = read_all(cli, d, &aws, &store, true, &cancel).await?;
+            let cost = cost_change(d, &store.read()?);
             match output {
-                Format::Text => print!("{}", output::plan_text(&d.project, &d.region, &planned)),
-                Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned)),
+                Format::Text => {
+                    print!("{}", output::plan_text(&d.project, &d.region, &planned));
+                    print!("{}", output::cost_change_text(&cost));
+                }
+                Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned, &cost)),
             }
             Ok(())
         }
-        Verb::Status { output } => {
+        Verb::Status { output, watch, interval } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-            let planned = read_all(cli, d, &aws, &store, false).await?;
-            // The recorded outputs as this read found them (endpoints, ids).
-            let nodes = planned
-                .iter()
-                .map(|p| {
-                    let id = p.id.clone().unwrap_or_default();
-                    let rec = Recorded { kind: p.kind.into(), id, phase: Phase::Ready, outputs: p.outputs.clone() };
-                    (p.node.clone(), rec)
-                })
-                .collect();
-            let quiet = Progress::new(Display::Quiet);
-            let phases =
-                Phases { aws: &aws, deploy: d, events: &quiet, cancel: interrupt_token(), started: Instant::now() };
-            let runtime = phases.runtime(&nodes).await?;
+            let cancel = interrupt_token();
+            let on_terminal = std::io::stdout().is_terminal();
+            loop {
+                let shown = match status_once(cli, d, &aws, &store, *output, *watch, &cancel).await {
+                    Err(Failure::Interrupted) if *watch => return Ok(()),
+                    other => other?,
+                };
+                if !*watch {
+                    print!("{shown}");
+                    return Ok(());
+                }
+                let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+                match (output, on_terminal) {
+                    (Format::Json, _) => println!("{shown}"),
+                    // Redraw in place: clear the screen, then home the cursor.
+                    (Format::Text, true) => print!(
+                        "\x1b[2J\x1b[H{shown}\nEvery {}, last read {now}; Ctrl-C to stop.\n",
+                        humantime::format_duration(*interval)
+                    ),
+                    (Format::Text, false) => print!("--- {now}\n{shown}"),
+                }
+                let _ = std::io::stdout().flush();
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(*interval) => aws.listings.clear(),
+                }
+            }
+        }
+        Verb::Cost { output, hours_per_month } => {
+            let e =
+                temporalctl_cost::estimate(d, &temporalctl_cost::PriceTable::shipped(), f64::from(*hours_per_month));
             match output {
-                Format::Text => print!("{}", output::status_text(&d.project, &d.region, &planned, &runtime)),
-                Format::Json => println!("{}", output::status_json(&d.project, &d.region, &planned, &runtime)),
+                Format::Text => print!("{}", temporalctl_cost::render(&e)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
             }
             Ok(())
         }
+        Verb::Graph { format } => {
+            let graph = graph(d, &Aws::offline(&d.region))?;
+            match format {
+                GraphFormat::Dot => print!("{}", output::graph_dot(&graph)),
+                GraphFormat::Mermaid => print!("{}", output::graph_mermaid(&graph)),
+            }
+            Ok(())
+        }
+        Verb::Connect { target, local_port, print } => {
+            let kind = reach::service(target.key(), false)?;
+            let (aws, nodes, quiet) = operating(d, &store).await?;
+            let phases = phases(&aws, d, &quiet, interrupt_token());
+            let op = phases.operator(&nodes);
+            let task = reach::running_task(&op, kind).await?;
+            let argv = reach::connect_command(&op, kind, &task, *local_port)?;
+            exited(reach::launch(&format!("connect {}", kind.key), &argv, *print)?)
+        }
+        Verb::Exec { service, print, command } => {
+            let kind = reach::service(service, false)?;
+            let (aws, nodes, quiet) = operating(d, &store).await?;
+            let phases = phases(&aws, d, &quiet, interrupt_token());
+            let op = phases.operator(&nodes);
+            let task = reach::running_task(&op, kind).await?;
+            let argv = reach::exec_command(&op, kind, &task, command);
+            exited(reach::launch(&format!("exec {}", kind.key), &argv, *print)?)
+        }
+        Verb::Logs { service, follow, since } => {
+            let kind = reach::service(service, true)?;
+            let (aws, nodes, quiet) = operating(d, &store).await?;
+            let phases = phases(&aws, d, &quiet, interrupt_token());
+            reach::logs(&phases.operator(&nodes), kind, *since, *follow, &phases.cancel).await
+        }
+        Verb::Completions { .. } | Verb::Man => unreachable!("answered before deploy.yaml is read"),
         Verb::Up { .. } => mutate(cli, d, &store, "up").await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
         Verb::Down { yes, destroy_data } => {
@@ -125,9 +203,16 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
 
 /// `plan` and `status`: read every node, change nothing, take no lock. `plan` runs the
 /// preflight first.
-async fn read_all(cli: &Cli, d: &Deploy, aws: &Aws, store: &StateStore, check: bool) -> Result<Vec<Planned>, Failure> {
+async fn read_all(
+    cli: &Cli,
+    d: &Deploy,
+    aws: &Aws,
+    store: &StateStore,
+    check: bool,
+    cancel: &CancelToken,
+) -> Result<Vec<Planned>, Failure> {
     let state = store.read()?;
-    let cancel = interrupt_token();
+    let cancel = cancel.clone();
     if check {
         preflight(aws, d, &cancel).await?;
     }
@@ -143,6 +228,62 @@ async fn read_all(cli: &Cli, d: &Deploy, aws: &Aws, store: &StateStore, check: b
     Ok(planned)
 }
 
+/// One reading of `status`, rendered.
+async fn status_once(
+    cli: &Cli,
+    d: &Deploy,
+    aws: &Aws,
+    store: &StateStore,
+    format: Format,
+    compact: bool,
+    cancel: &CancelToken,
+) -> Result<String, Failure> {
+    let planned = read_all(cli, d, aws, store, false, cancel).await?;
+    // The recorded outputs as this read found them (endpoints, ids).
+    let nodes = planned
+        .iter()
+        .map(|p| {
+            let id = p.id.clone().unwrap_or_default();
+            let rec = Recorded { kind: p.kind.into(), id, phase: Phase::Ready, outputs: p.outputs.clone() };
+            (p.node.clone(), rec)
+        })
+        .collect();
+    let quiet = Progress::new(Display::Quiet);
+    let phases = phases(aws, d, &quiet, cancel.clone());
+    let runtime = phases.runtime(&nodes).await?;
+    Ok(match format {
+        Format::Text => output::status_text(&d.project, &d.region, &planned, &runtime),
+        Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, compact),
+    })
+}
+
+/// What `connect`, `exec` and `logs` work from: clients, the recorded stack, no progress.
+async fn operating(
+    d: &Deploy,
+    store: &StateStore,
+) -> Result<(Aws, std::collections::BTreeMap<String, Recorded>, Progress), Failure> {
+    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    Ok((aws, store.read()?.nodes, Progress::new(Display::Quiet)))
+}
+
+fn phases<'a>(aws: &'a Aws, d: &'a Deploy, events: &'a Progress, cancel: CancelToken) -> Phases<'a> {
+    Phases { aws, deploy: d, events, cancel, started: Instant::now() }
+}
+
+fn exited(code: u8) -> Result<(), Failure> {
+    if code == 0 { Ok(()) } else { Err(Failure::Exit(code)) }
+}
+
+/// `plan`'s cost line: deploy.yaml priced against what the last `up` applied.
+fn cost_change(d: &Deploy, state: &temporalctl_engine::StateFile) -> output::CostChange {
+    let table = temporalctl_cost::PriceTable::shipped();
+    let hours = temporalctl_cost::HOURS_PER_MONTH;
+    let after = temporalctl_cost::estimate(d, &table, hours);
+    let applied: Option<Deploy> = state.applied.clone().and_then(|v| serde_json::from_value(v).ok());
+    let before = applied.map(|a| temporalctl_cost::estimate(&a, &table, hours));
+    output::CostChange::new(before, after)
+}
+
 /// `up` and `down`: hold the deployment's lock for the whole run.
 async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result<(), Failure> {
     let mut locked = store.lock(verb)?;
@@ -156,7 +297,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     }
     let graph = graph(d, &aws)?;
     let progress = live_progress();
-    let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: cancel.clone(), started: Instant::now() };
+    let phases = phases(&aws, d, &progress, cancel.clone());
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
     let mut swept = Vec::new();
     if verb == "down" {
@@ -182,6 +323,11 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     let mut after = Ok(Vec::new());
     if verb == "up" && report.ok() {
         after = phases.after_up(&mut locked).await;
+    }
+    if report.ok() && after.is_ok() {
+        // What `plan` prices the next change against; `down` leaves nothing applied.
+        locked.state.applied = if verb == "up" { serde_json::to_value(d).ok() } else { None };
+        locked.save()?;
     }
     progress.finish();
     drop(locked);
@@ -239,8 +385,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
     let mut locked = store.lock("scale")?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     let progress = live_progress();
-    let started = Instant::now();
-    let phases = Phases { aws: &aws, deploy: d, events: &progress, cancel: interrupt_token(), started };
+    let phases = phases(&aws, d, &progress, interrupt_token());
     let result = phases.scale(&mut locked, &change, down).await;
     progress.finish();
     let changed = result?;
@@ -249,7 +394,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
         "scale {}: {changed} service(s) changed, all stable ({}) in {:.1}s",
         if down { "down" } else { "up" },
         counts.join(" "),
-        started.elapsed().as_secs_f64()
+        phases.started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -23,7 +23,7 @@ pub struct Phases<'a> {
 }
 
 impl Phases<'_> {
-    fn operator<'n>(&'n self, nodes: &'n BTreeMap<NodeId, Recorded>) -> Operator<'n> {
+    pub fn operator<'n>(&'n self, nodes: &'n BTreeMap<NodeId, Recorded>) -> Operator<'n> {
         Operator {
             aws: self.aws,
             deploy: self.deploy,

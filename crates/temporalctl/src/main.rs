@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod day2;
 mod output;
+mod reach;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow};
-use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Outcome, Planned, RunReport};
+use temporalctl_cost::{Delta, Estimate};
+use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Outcome, Planned, RunReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
@@ -139,6 +140,50 @@ struct PlanDoc<'a> {
     region: &'a str,
     summary: BTreeMap<&'static str, usize>,
     nodes: &'a [Planned],
+    cost: &'a CostChange,
+}
+
+/// `plan`'s monthly cost change: deploy.yaml against what the last `up` applied.
+#[derive(Debug, Serialize)]
+pub struct CostChange {
+    pub priced_on: String,
+    /// USD a month as last applied; `None` when nothing is recorded as applied.
+    pub before_usd: Option<f64>,
+    pub after_usd: f64,
+    pub delta_usd: f64,
+    pub lines: Vec<Delta>,
+}
+
+impl CostChange {
+    pub fn new(before: Option<Estimate>, after: Estimate) -> Self {
+        let (lines, delta_usd) = match &before {
+            Some(b) => temporalctl_cost::delta(b, &after),
+            None => (Vec::new(), after.total_usd),
+        };
+        Self {
+            priced_on: after.priced_on.clone(),
+            before_usd: before.map(|b| b.total_usd),
+            after_usd: after.total_usd,
+            delta_usd,
+            lines,
+        }
+    }
+}
+
+pub fn cost_change_text(c: &CostChange) -> String {
+    let usd = |v: Option<f64>| v.map_or("unpriced".to_string(), |v| format!("${v:.2}"));
+    let mut out = match c.before_usd {
+        None => format!(
+            "Cost: ${:.2}/month once applied (nothing applied yet; `temporalctl cost` itemizes it).\n",
+            c.after_usd
+        ),
+        Some(b) if c.lines.is_empty() => format!("Cost: unchanged at ${b:.2}/month.\n"),
+        Some(b) => format!("Cost: ${b:.2} -> ${:.2}/month ({:+.2}):\n", c.after_usd, c.delta_usd),
+    };
+    for l in &c.lines {
+        out.push_str(&format!("  {:<34} {} -> {}\n", l.item, usd(l.before_usd), usd(l.after_usd)));
+    }
+    out
 }
 
 pub fn plan_text(project: &str, region: &str, planned: &[Planned]) -> String {
@@ -185,8 +230,8 @@ fn plan_summary(planned: &[Planned]) -> BTreeMap<&'static str, usize> {
     s
 }
 
-pub fn plan_json(project: &str, region: &str, planned: &[Planned]) -> String {
-    let doc = PlanDoc { project, region, summary: plan_summary(planned), nodes: planned };
+pub fn plan_json(project: &str, region: &str, planned: &[Planned], cost: &CostChange) -> String {
+    let doc = PlanDoc { project, region, summary: plan_summary(planned), nodes: planned, cost };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -257,8 +302,42 @@ fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned], run
     }
 }
 
-pub fn status_json(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {
-    serde_json::to_string_pretty(&status_doc(project, region, planned, runtime)).unwrap_or_default()
+/// Pretty for a person; `compact` is one line per reading (`status --watch`'s stream).
+pub fn status_json(project: &str, region: &str, planned: &[Planned], runtime: &Runtime, compact: bool) -> String {
+    let doc = status_doc(project, region, planned, runtime);
+    if compact { serde_json::to_string(&doc) } else { serde_json::to_string_pretty(&doc) }.unwrap_or_default()
+}
+
+/// The resource graph in Graphviz dot: an edge from each dependency to what needs it.
+pub fn graph_dot(g: &Graph) -> String {
+    let mut out = String::from("digraph temporalctl {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+    for &i in g.topo() {
+        let n = g.node(i);
+        out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.id, n.id, n.resource.kind()));
+    }
+    for &i in g.topo() {
+        for d in g.deps_of(i) {
+            out.push_str(&format!("  \"{}\" -> \"{}\";\n", g.node(d).id, g.node(i).id));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The resource graph as a Mermaid flowchart (renders on GitHub). Node ids carry `/`,
+/// which Mermaid does not take, so each node is `n<i>` with the id as its label.
+pub fn graph_mermaid(g: &Graph) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for &i in g.topo() {
+        let n = g.node(i);
+        out.push_str(&format!("  n{i}[\"{}<br/><i>{}</i>\"]\n", n.id, n.resource.kind()));
+    }
+    for &i in g.topo() {
+        for d in g.deps_of(i) {
+            out.push_str(&format!("  n{d} --> n{i}\n"));
+        }
+    }
+    out
 }
 
 pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {

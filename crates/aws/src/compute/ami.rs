@@ -50,6 +50,6 @@ impl Resource for EcsAmi {
     }
 
     fn retention(&self) -> Retention {
-        Retention::Always
+        Retention::Lookup
     }
 }

@@ -141,13 +141,11 @@ pub fn access_commands(region: &str, cluster: &str, tasks: &BTreeMap<&'static st
     let missing =
         |key: &str| first(key).is_none().then(|| format!("no running {key} task: run `temporalctl scale up` first"));
     let frontend = first("frontend");
+    let task = frontend.map_or("<TASK_ID>", |t| t.id.as_str());
     let mut out = vec![Access {
         name: "shell".into(),
         what: "a shell in a frontend task (ECS Exec; `temporal operator cluster health` works there)".into(),
-        command: format!(
-            "aws ecs execute-command --region {region} --cluster {cluster} --task {} --container temporal-frontend --interactive --command /bin/sh",
-            frontend.map_or("<TASK_ID>", |t| t.id.as_str())
-        ),
+        command: shell_line(&exec_argv(region, cluster, task, "temporal-frontend", DEFAULT_EXEC_COMMAND)),
         note: missing("frontend"),
     }];
     for (name, key, port) in FORWARDS {
@@ -157,13 +155,74 @@ pub fn access_commands(region: &str, cluster: &str, tasks: &BTreeMap<&'static st
         out.push(Access {
             name: (*name).into(),
             what: format!("{name} on localhost:{port}"),
-            command: format!(
-                "aws ssm start-session --region {region} --target {target} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host={host},portNumber={port},localPortNumber={port}"
-            ),
+            command: shell_line(&forward_argv(region, target, host, *port, u16::try_from(*port).unwrap_or_default())),
             note: missing(key),
         });
     }
     out
+}
+
+/// What ECS Exec runs when no command is given.
+pub const DEFAULT_EXEC_COMMAND: &str = "/bin/sh";
+
+/// `aws ecs execute-command`: an interactive command in one container of a task.
+pub fn exec_argv(region: &str, cluster: &str, task: &str, container: &str, command: &str) -> Vec<String> {
+    [
+        "aws",
+        "ecs",
+        "execute-command",
+        "--region",
+        region,
+        "--cluster",
+        cluster,
+        "--task",
+        task,
+        "--container",
+        container,
+        "--interactive",
+        "--command",
+        command,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `aws ssm start-session` forwarding `local_port` to `host:port` through the instance
+/// `target` (the task's own IP: bridge or awsvpc alike).
+pub fn forward_argv(region: &str, target: &str, host: &str, port: i32, local_port: u16) -> Vec<String> {
+    let parameters = format!("host={host},portNumber={port},localPortNumber={local_port}");
+    [
+        "aws",
+        "ssm",
+        "start-session",
+        "--region",
+        region,
+        "--target",
+        target,
+        "--document-name",
+        "AWS-StartPortForwardingSessionToRemoteHost",
+        "--parameters",
+        &parameters,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A command line to paste into a POSIX shell: arguments quoted only where they must be.
+pub fn shell_line(argv: &[String]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,@%+<>".contains(c);
+    argv.iter()
+        .map(
+            |a| {
+                if !a.is_empty() && a.chars().all(plain) {
+                    a.clone()
+                } else {
+                    format!("'{}'", a.replace('\'', r"'\''"))
+                }
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -187,5 +246,15 @@ mod tests {
             frontend.command.contains("--target i-0123") && frontend.command.contains("host=10.0.3.7,portNumber=7233")
         );
         assert!(frontend.note.is_none());
+    }
+
+    #[test]
+    fn shell_lines_quote_only_what_a_shell_would_split_or_expand() {
+        let argv = exec_argv("us-east-1", "c", "t1", "temporal-frontend", "temporal operator cluster health");
+        assert!(shell_line(&argv).ends_with("--command 'temporal operator cluster health'"));
+        let odd = ["echo".to_string(), "it's $HOME".to_string(), String::new()];
+        assert_eq!(shell_line(&odd), r"echo 'it'\''s $HOME' ''");
+        let fwd = forward_argv("eu-west-1", "i-1", "10.0.0.9", 8080, 18080);
+        assert_eq!(fwd.last().unwrap(), "host=10.0.0.9,portNumber=8080,localPortNumber=18080");
     }
 }

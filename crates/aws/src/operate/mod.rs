@@ -3,6 +3,7 @@
 //! needs to know about the stack comes from the state file's recorded outputs.
 
 pub mod access;
+pub mod logs;
 pub mod services;
 pub mod tasks;
 

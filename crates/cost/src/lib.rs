@@ -1,0 +1,321 @@
+//! A monthly cost estimate of a `deploy.yaml`, line by line, from the price table shipped
+//! in `prices.yaml`. Pure: no AWS call, so `cost` works offline and `plan` can price both
+//! sides of a change.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use temporalctl_config::Deploy;
+
+/// Hours in an average month (365 × 24 / 12), AWS's own convention.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+const SHIPPED: &str = include_str!("../prices.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PriceTable {
+    /// When the prices were last checked against AWS's pages.
+    pub priced_on: String,
+    pub assumptions: Assumptions,
+    pub regions: BTreeMap<String, RegionPrices>,
+}
+
+/// Monthly usage deploy.yaml cannot tell.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Assumptions {
+    pub nat_data_gb: f64,
+    pub logs_ingested_gb: f64,
+    pub logs_stored_gb: f64,
+    pub prometheus_samples_millions: f64,
+    pub prometheus_stored_gb: f64,
+    pub dsql_dpu_millions: f64,
+    pub dsql_stored_gb: f64,
+    pub ecr_stored_gb: f64,
+}
+
+/// One region's prices in USD. A missing price leaves its line unpriced, never zero.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RegionPrices {
+    pub ec2_hourly: BTreeMap<String, f64>,
+    pub ebs_gp3_gb_month: Option<f64>,
+    pub nat_gateway_hourly: Option<f64>,
+    pub nat_gateway_gb: Option<f64>,
+    pub public_ipv4_hourly: Option<f64>,
+    /// Per endpoint and availability zone.
+    pub interface_endpoint_hourly: Option<f64>,
+    pub opensearch_hourly: BTreeMap<String, f64>,
+    pub opensearch_gp3_gb_month: Option<f64>,
+    pub dsql_dpu_million: Option<f64>,
+    pub dsql_storage_gb_month: Option<f64>,
+    pub prometheus_samples_10m: Option<f64>,
+    pub prometheus_storage_gb_month: Option<f64>,
+    pub logs_ingest_gb: Option<f64>,
+    pub logs_storage_gb_month: Option<f64>,
+    pub secret_month: Option<f64>,
+    pub ecr_gb_month: Option<f64>,
+}
+
+impl PriceTable {
+    /// The table compiled into the binary.
+    pub fn shipped() -> Self {
+        // A broken shipped table is a build defect, caught by the unit tests.
+        serde_saphyr::from_str(SHIPPED).expect("prices.yaml parses")
+    }
+}
+
+/// One line of the estimate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineItem {
+    /// What is priced (`node group a`, `NAT gateway`…).
+    pub item: String,
+    /// How the line is made up, e.g. `1 × m7g.large × 730 h`.
+    pub basis: String,
+    /// USD per month; `None` when the table has no price for it.
+    pub monthly_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub region: String,
+    pub priced_on: String,
+    pub hours_per_month: f64,
+    pub items: Vec<LineItem>,
+    /// Sum of the priced lines.
+    pub total_usd: f64,
+    /// The total with every node group at its `max_size`: what scaling out can reach.
+    pub ceiling_usd: f64,
+    /// Lines the table has no price for; the totals leave them out.
+    pub unpriced: Vec<String>,
+    pub assumptions: Assumptions,
+}
+
+/// Price `d` for `hours` a month (730 for always on).
+pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
+    let empty = RegionPrices::default();
+    let p = table.regions.get(&d.region).unwrap_or(&empty);
+    let a = &table.assumptions;
+    let mut items = Vec::new();
+    let mut line = |item: String, basis: String, price: Option<f64>, quantity: f64| {
+        items.push(LineItem { item, basis, monthly_usd: price.map(|p| round(p * quantity)) });
+    };
+
+    let mut ceiling_extra = 0.0;
+    for (name, g) in d.node_groups.iter() {
+        let hourly = p.ec2_hourly.get(&g.instance_type).copied();
+        let n = f64::from(g.desired_capacity);
+        line(
+            format!("node group {name} ({})", g.workload),
+            format!("{} × {} × {hours} h", g.desired_capacity, g.instance_type),
+            hourly,
+            n * hours,
+        );
+        line(
+            format!("node group {name} root volumes"),
+            format!("{} × {} GB gp3", g.desired_capacity, g.root_volume_gb),
+            p.ebs_gp3_gb_month,
+            n * f64::from(g.root_volume_gb) * hours / HOURS_PER_MONTH,
+        );
+        let more = f64::from(g.max_size.saturating_sub(g.desired_capacity));
+        let per_instance =
+            hourly.unwrap_or(0.0) * hours + p.ebs_gp3_gb_month.unwrap_or(0.0) * f64::from(g.root_volume_gb);
+        ceiling_extra += more * per_instance;
+    }
+
+    line("NAT gateway".into(), format!("1 × {hours} h"), p.nat_gateway_hourly, hours);
+    line(
+        "NAT gateway data".into(),
+        format!("{} GB processed (assumed)", a.nat_data_gb),
+        p.nat_gateway_gb,
+        a.nat_data_gb,
+    );
+    line("NAT public IPv4 address".into(), format!("1 × {hours} h"), p.public_ipv4_hourly, hours);
+    let endpoints = d.network.interface_endpoints.len();
+    let zones = d.network.availability_zones.len().max(2);
+    line(
+        "interface VPC endpoints".into(),
+        format!("{endpoints} endpoints × {zones} AZs × {hours} h"),
+        p.interface_endpoint_hourly,
+        (endpoints * zones) as f64 * hours,
+    );
+
+    let os = &d.opensearch;
+    line(
+        "OpenSearch instances".into(),
+        format!("{} × {} × {hours} h", os.instance_count, os.instance_type),
+        p.opensearch_hourly.get(&os.instance_type).copied(),
+        f64::from(os.instance_count) * hours,
+    );
+    line(
+        "OpenSearch storage".into(),
+        format!("{} × {} GB gp3", os.instance_count, os.volume_size_gb),
+        p.opensearch_gp3_gb_month,
+        f64::from(os.instance_count * os.volume_size_gb),
+    );
+
+    line(
+        "Aurora DSQL compute".into(),
+        format!("{}M DPUs (assumed)", a.dsql_dpu_millions),
+        p.dsql_dpu_million,
+        a.dsql_dpu_millions,
+    );
+    line(
+        "Aurora DSQL storage".into(),
+        format!("{} GB (assumed)", a.dsql_stored_gb),
+        p.dsql_storage_gb_month,
+        a.dsql_stored_gb,
+    );
+    line(
+        "Managed Prometheus ingestion".into(),
+        format!("{}M samples (assumed)", a.prometheus_samples_millions),
+        p.prometheus_samples_10m,
+        a.prometheus_samples_millions / 10.0,
+    );
+    line(
+        "Managed Prometheus storage".into(),
+        format!("{} GB (assumed)", a.prometheus_stored_gb),
+        p.prometheus_storage_gb_month,
+        a.prometheus_stored_gb,
+    );
+    line(
+        "CloudWatch Logs ingestion".into(),
+        format!("{} GB (assumed)", a.logs_ingested_gb),
+        p.logs_ingest_gb,
+        a.logs_ingested_gb,
+    );
+    line(
+        "CloudWatch Logs storage".into(),
+        format!("{} GB kept {} days (assumed)", a.logs_stored_gb, d.logs.retention_days),
+        p.logs_storage_gb_month,
+        a.logs_stored_gb,
+    );
+    line("Secrets Manager".into(), "1 secret (Grafana admin)".into(), p.secret_month, 1.0);
+    line("ECR storage".into(), format!("{} GB of images (assumed)", a.ecr_stored_gb), p.ecr_gb_month, a.ecr_stored_gb);
+
+    let total_usd = round(items.iter().filter_map(|i| i.monthly_usd).sum());
+    let unpriced = items.iter().filter(|i| i.monthly_usd.is_none()).map(|i| i.item.clone()).collect();
+    Estimate {
+        region: d.region.clone(),
+        priced_on: table.priced_on.clone(),
+        hours_per_month: hours,
+        total_usd,
+        ceiling_usd: round(total_usd + ceiling_extra),
+        items,
+        unpriced,
+        assumptions: a.clone(),
+    }
+}
+
+/// A line whose monthly cost differs between two estimates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delta {
+    pub item: String,
+    pub before_usd: Option<f64>,
+    pub after_usd: Option<f64>,
+}
+
+/// What changes from `before` to `after`, line by line, and the change of the total.
+pub fn delta(before: &Estimate, after: &Estimate) -> (Vec<Delta>, f64) {
+    let old: BTreeMap<&str, Option<f64>> = before.items.iter().map(|i| (i.item.as_str(), i.monthly_usd)).collect();
+    let new: BTreeMap<&str, Option<f64>> = after.items.iter().map(|i| (i.item.as_str(), i.monthly_usd)).collect();
+    let mut names: Vec<&str> = old.keys().chain(new.keys()).copied().collect();
+    names.sort();
+    names.dedup();
+    let lines = names
+        .into_iter()
+        .filter_map(|n| {
+            let (b, a) = (old.get(n).copied().flatten(), new.get(n).copied().flatten());
+            (b != a).then(|| Delta { item: n.to_string(), before_usd: b, after_usd: a })
+        })
+        .collect();
+    (lines, round(after.total_usd - before.total_usd))
+}
+
+fn round(usd: f64) -> f64 {
+    (usd * 100.0).round() / 100.0
+}
+
+/// `cost`'s text rendering.
+pub fn render(e: &Estimate) -> String {
+    let w = e.items.iter().map(|i| i.item.len()).max().unwrap_or(0);
+    let mut out = format!(
+        "Monthly estimate for {} ({} h/month, on-demand list prices of {}):\n",
+        e.region, e.hours_per_month, e.priced_on
+    );
+    for i in &e.items {
+        let usd = i.monthly_usd.map_or("unpriced".to_string(), |u| format!("${u:.2}"));
+        out.push_str(&format!("  {:<w$}  {usd:>10}  {}\n", i.item, i.basis));
+    }
+    out.push_str(&format!("  {:<w$}  {:>10}\n", "total", format!("${:.2}", e.total_usd)));
+    out.push_str(&format!(
+        "Every node group at max_size: ${:.2}. Lines marked (assumed) are usage guesses; see docs/cost.md.\n",
+        e.ceiling_usd
+    ));
+    if !e.unpriced.is_empty() {
+        out.push_str(&format!(
+            "Not in the price table for {} (left out of the total): {}.\n",
+            e.region,
+            e.unpriced.join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deploy(extra: &str) -> Deploy {
+        temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\n{extra}"), "t").unwrap()
+    }
+
+    #[test]
+    fn the_shipped_table_parses_and_prices_every_default_line_in_us_east_1() {
+        let t = PriceTable::shipped();
+        assert!(t.regions.contains_key("us-east-2"), "the alias is expanded");
+        let e = estimate(&deploy(""), &t, HOURS_PER_MONTH);
+        assert!(e.unpriced.is_empty(), "{:?}", e.unpriced);
+        insta::assert_snapshot!("default-us-east-1", render(&e));
+    }
+
+    #[test]
+    fn lines_follow_the_config() {
+        let t = PriceTable::shipped();
+        let base = estimate(&deploy(""), &t, HOURS_PER_MONTH);
+        let two = estimate(&deploy("node_groups:\n  a:\n    workload: history\n    desired_capacity: 2\n"), &t, 730.0);
+        let a = |e: &Estimate| e.items.iter().find(|i| i.item.starts_with("node group a (")).unwrap().monthly_usd;
+        assert_eq!(a(&base), Some(59.57), "0.0816 × 730");
+        assert_eq!(a(&two), Some(119.14));
+        let (lines, total) = delta(&base, &two);
+        let changed: Vec<&str> = lines.iter().map(|l| l.item.as_str()).collect();
+        assert_eq!(changed, ["node group a (history)", "node group a root volumes"]);
+        assert!((total - (59.57 + 2.4)).abs() < 0.011, "{total}");
+        assert!(base.ceiling_usd > base.total_usd, "max_size 2 leaves room to scale out");
+    }
+
+    #[test]
+    fn a_price_the_table_lacks_is_unpriced_not_free() {
+        let t = PriceTable::shipped();
+        let e =
+            estimate(&deploy("node_groups:\n  c:\n    workload: worker\n    instance_type: m8g.large\n"), &t, 730.0);
+        assert_eq!(e.unpriced, ["node group c (worker)"]);
+        let eu = deploy("").clone();
+        let eu = Deploy { region: "eu-west-1".into(), ..eu };
+        let e = estimate(&eu, &t, 730.0);
+        assert_eq!(e.unpriced, ["Aurora DSQL compute", "Aurora DSQL storage"]);
+        assert!(render(&e).contains("left out of the total): Aurora DSQL compute, Aurora DSQL storage"));
+        let nowhere = Deploy { region: "xx-nowhere-1".into(), ..deploy("") };
+        let e = estimate(&nowhere, &t, 730.0);
+        assert_eq!((e.total_usd, e.unpriced.len()), (0.0, e.items.len()));
+    }
+
+    #[test]
+    fn fewer_hours_scale_the_hourly_lines_only() {
+        let t = PriceTable::shipped();
+        let dev = estimate(&deploy(""), &t, 176.0);
+        let nat = dev.items.iter().find(|i| i.item == "NAT gateway").unwrap();
+        assert_eq!(nat.monthly_usd, Some(7.92), "0.045 × 176");
+        let secret = dev.items.iter().find(|i| i.item == "Secrets Manager").unwrap();
+        assert_eq!(secret.monthly_usd, Some(0.4));
+    }
+}
