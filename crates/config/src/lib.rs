@@ -10,6 +10,7 @@ mod locate;
 mod model;
 mod network;
 mod problem;
+pub mod reference;
 mod suggest;
 mod validate;
 

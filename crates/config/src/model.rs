@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The newest `deploy.yaml` schema version this binary understands.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole deployment, as written in `deploy.yaml`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Deploy {
     /// Schema version of this file; must be 1.
     pub version: u32,
@@ -21,29 +22,39 @@ pub struct Deploy {
     /// Extra tags put on every taggable resource.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The VPC: subnets, NAT gateway, VPC endpoints.
     #[serde(default)]
     pub network: Network,
+    /// The three EC2 Auto Scaling groups the services run on.
     #[serde(default)]
     pub node_groups: NodeGroups,
+    /// Size, count and placement of the seven ECS services.
     #[serde(default)]
     pub services: Services,
+    /// Temporal itself: version, shards, the default namespace.
     #[serde(default)]
     pub temporal: Temporal,
+    /// Aurora DSQL, Temporal's persistence store.
     #[serde(default)]
     pub dsql: Dsql,
+    /// The OpenSearch domain for Temporal's visibility store.
     #[serde(default)]
     pub opensearch: OpenSearch,
+    /// The Amazon Managed Prometheus workspace the ADOT collector writes to.
     #[serde(default)]
     pub prometheus: Prometheus,
+    /// Grafana, reading Prometheus; its admin password lives in Secrets Manager.
     #[serde(default)]
     pub grafana: Grafana,
+    /// The services' CloudWatch log groups.
     #[serde(default)]
     pub logs: Logs,
+    /// How long each wait on AWS may take before the run stops with what it saw.
     #[serde(default)]
     pub timeouts: Timeouts,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Network {
     /// IPv4 CIDR of the VPC.
@@ -78,11 +89,14 @@ pub const DEFAULT_INTERFACE_ENDPOINTS: &[&str] =
     &["ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages", "secretsmanager", "aps-workspaces"];
 
 /// The three EC2 node groups of seed 002, each pinned to one workload attribute.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct NodeGroups {
+    /// The history nodes.
     pub a: NodeGroup,
+    /// The frontend, matching, UI and Grafana nodes.
     pub b: NodeGroup,
+    /// The worker and collector nodes; one-off tasks (schema, namespace) run here.
     pub c: NodeGroup,
 }
 
@@ -103,16 +117,20 @@ impl NodeGroups {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct NodeGroup {
     /// Value of the ECS instance attribute `workload` that services are placed by.
     pub workload: String,
+    /// EC2 instance type; must be Graviton (arm64), as the task definitions are.
     #[serde(default = "default_instance_type")]
     pub instance_type: String,
+    /// Fewest instances the Auto Scaling group keeps.
     #[serde(default = "one")]
     pub min_size: u32,
+    /// Most instances the capacity provider may scale out to.
     #[serde(default = "two")]
     pub max_size: u32,
+    /// Instances started by `up`; `cost` prices this many.
     #[serde(default = "one")]
     pub desired_capacity: u32,
     /// Root volume size in GiB (encrypted gp3).
@@ -147,15 +165,22 @@ fn two() -> u32 {
 }
 
 /// The seven ECS services of seed 002.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Services {
+    /// Temporal history (workflow state, timers, shards).
     pub history: Service,
+    /// Temporal matching (task queues).
     pub matching: Service,
+    /// Temporal frontend (the gRPC API on 7233).
     pub frontend: Service,
+    /// Temporal's internal worker (system workflows).
     pub worker: Service,
+    /// The Temporal web UI (8080).
     pub ui: Service,
+    /// Grafana dashboards (3000).
     pub grafana: Service,
+    /// The ADOT collector: scrapes the services' metrics into Prometheus.
     pub adot: Service,
 }
 
@@ -193,7 +218,7 @@ impl Services {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Service {
     /// CPU units (1024 = one vCPU).
     pub cpu: u32,
@@ -222,13 +247,14 @@ impl Service {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Temporal {
     /// Tag of the server and admin-tools images in the project's ECR repositories.
     pub version: String,
     /// Fixed when the schema is created: changing it later needs a new cluster.
     pub history_shards: u32,
+    /// The namespace `up` registers once the frontend runs.
     pub namespace: Namespace,
 }
 
@@ -238,10 +264,12 @@ impl Default for Temporal {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Namespace {
+    /// Namespace name.
     pub name: String,
+    /// How long closed workflows are kept, in days.
     pub retention_days: u32,
 }
 
@@ -251,11 +279,14 @@ impl Default for Namespace {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Dsql {
+    /// AWS refuses to delete the cluster while on; `down --destroy-data` turns it off first.
     pub deletion_protection: bool,
+    /// The schema directory `temporal-dsql-tool` sets up.
     pub schema_name: String,
+    /// Schema version; raising it makes the next `up` run `update-schema`.
     pub schema_version: String,
     /// Refuse regions missing from the shipped list of DSQL regions; turn off when AWS
     /// has opened DSQL in a region since the list was made.
@@ -273,13 +304,18 @@ impl Default for Dsql {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct OpenSearch {
+    /// Domain engine version; changing it is an in-place upgrade AWS runs for an hour or more.
     pub engine_version: String,
+    /// Data node instance type.
     pub instance_type: String,
+    /// Data nodes.
     pub instance_count: u32,
+    /// gp3 storage per data node, in GiB.
     pub volume_size_gb: u32,
+    /// The visibility index Temporal writes to.
     pub visibility_index: String,
 }
 
@@ -295,16 +331,17 @@ impl Default for OpenSearch {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 #[serde(default)]
 pub struct Prometheus {
     /// Workspace alias; defaults to `<project>-metrics`.
     pub alias: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Grafana {
+    /// Grafana's admin user; the password is generated into Secrets Manager, never shown.
     pub admin_user: String,
 }
 
@@ -314,7 +351,7 @@ impl Default for Grafana {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Logs {
     /// CloudWatch Logs retention; must be one of the values CloudWatch accepts.
@@ -328,32 +365,44 @@ impl Default for Logs {
 }
 
 /// Deadlines for the waits AWS imposes (slow tails from `aws-timings.md`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Timeouts {
+    /// A NAT gateway becoming available (1-5 min usually) or deleted.
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub nat_gateway: Duration,
+    /// An interface VPC endpoint becoming available (2-5 min usually).
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub vpc_endpoint: Duration,
     /// OpenSearch domains take 15-20 minutes, sometimes over an hour.
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub opensearch: Duration,
+    /// A DSQL cluster becoming ACTIVE (about a minute usually).
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub dsql: Duration,
     /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub delete_dependencies: Duration,
     /// Node group instances booting and registering with the cluster (2-5 min usually).
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub container_instances: Duration,
     /// A one-off task (schema, namespace) from RunTask to STOPPED, image pull included.
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub one_off_task: Duration,
     /// A scale wave: running = desired and the rollout completed.
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub service_stable: Duration,
     /// Default for any other wait.
     #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
     pub default: Duration,
 }
 
