@@ -348,6 +348,7 @@ fn logs_print_the_window_asked_for_and_follow_new_lines_until_interrupted() {
     assert_eq!((times("five minutes ago"), times("just now")), (1, 1), "{:#?}", follow.seen);
     let (code, stderr) = follow.interrupt();
     assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "Ctrl-C ends a follow quietly: {stderr}");
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
     let ops = h.proxy.operations();
     assert!(ops.iter().filter(|o| *o == "FilterLogEvents").count() >= 2, "{ops:?}");
@@ -364,6 +365,7 @@ fn status_watch_redraws_until_interrupted_without_changing_anything() {
     assert!(second.contains(PROJECT));
     let (code, stderr) = watch.interrupt();
     assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("saving state"), "a read-only verb has nothing to save: {stderr}");
     let reads = h.proxy.operations().iter().filter(|o| *o == "DescribeVpcs").count();
     assert!(reads >= 2, "each redraw reads again, not from the first round's listings: {reads}");
     assert!(h.proxy.mutating().is_empty());

@@ -106,7 +106,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         }
         Verb::Plan { output } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-            let cancel = interrupt_token();
+            let cancel = read_only_interrupt();
             let planned = read_all(cli, d, &aws, &store, true, &cancel).await?;
             let cost = cost_change(d, &store.read()?);
             match output {
@@ -120,7 +120,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         }
         Verb::Status { output, watch, interval } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-            let cancel = interrupt_token();
+            let cancel = read_only_interrupt();
             let on_terminal = std::io::stdout().is_terminal();
             loop {
                 let shown = match status_once(cli, d, &aws, &store, *output, *watch, &cancel).await {
@@ -168,7 +168,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         Verb::Connect { target, local_port, print } => {
             let kind = reach::service(target.key(), false)?;
             let (aws, nodes, quiet) = operating(d, &store).await?;
-            let phases = phases(&aws, d, &quiet, interrupt_token());
+            let phases = phases(&aws, d, &quiet, read_only_interrupt());
             let op = phases.operator(&nodes);
             let task = reach::running_task(&op, kind).await?;
             let argv = reach::connect_command(&op, kind, &task, *local_port)?;
@@ -177,7 +177,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         Verb::Exec { service, print, command } => {
             let kind = reach::service(service, false)?;
             let (aws, nodes, quiet) = operating(d, &store).await?;
-            let phases = phases(&aws, d, &quiet, interrupt_token());
+            let phases = phases(&aws, d, &quiet, read_only_interrupt());
             let op = phases.operator(&nodes);
             let task = reach::running_task(&op, kind).await?;
             let argv = reach::exec_command(&op, kind, &task, command);
@@ -186,7 +186,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         Verb::Logs { service, follow, since } => {
             let kind = reach::service(service, true)?;
             let (aws, nodes, quiet) = operating(d, &store).await?;
-            let phases = phases(&aws, d, &quiet, interrupt_token());
+            let phases = phases(&aws, d, &quiet, read_only_interrupt());
             reach::logs(&phases.operator(&nodes), kind, *since, *follow, &phases.cancel).await
         }
         Verb::Completions { .. } | Verb::Man => unreachable!("answered before deploy.yaml is read"),
@@ -448,11 +448,23 @@ fn live_progress() -> Progress {
 
 /// Ctrl-C stops new work; a second Ctrl-C exits at once.
 fn interrupt_token() -> CancelToken {
+    on_ctrl_c(Some("finishing calls in flight and saving state (Ctrl-C again to abort)"))
+}
+
+/// For the verbs that change nothing (`plan`, `status --watch`, `logs --follow`…): Ctrl-C
+/// stops them quietly, there being nothing to save.
+fn read_only_interrupt() -> CancelToken {
+    on_ctrl_c(None)
+}
+
+fn on_ctrl_c(note: Option<&'static str>) -> CancelToken {
     let token = CancelToken::default();
     let t = token.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupt: finishing calls in flight and saving state (Ctrl-C again to abort)");
+            if let Some(note) = note {
+                eprintln!("\ninterrupt: {note}");
+            }
             t.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
