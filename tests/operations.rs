@@ -255,10 +255,7 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
         "{shell}"
     );
     let ui = commands.iter().find(|c| c["name"] == "ui").unwrap()["command"].as_str().unwrap();
-    assert!(
-        ui.contains("--document-name AWS-StartPortForwardingSessionToRemoteHost") && ui.contains("portNumber=8080"),
-        "{ui}"
-    );
+    assert!(ui.contains("--document-name AWS-StartPortForwardingSession ") && ui.contains("portNumber=8080"), "{ui}");
     let grafana = commands.iter().find(|c| c["name"] == "grafana").unwrap();
     assert!(grafana["command"].as_str().unwrap().contains("portNumber=3000"));
     assert!(doc["endpoints"]["dsql"].as_str().unwrap().contains(":5432"));

@@ -96,11 +96,26 @@ fn status_doc(h: &Harness) -> Value {
     serde_json::from_str(&h.run(&["status", "--output", "json"]).ok().stdout).unwrap()
 }
 
-fn first_task(doc: &Value, service: &str) -> (String, String, String) {
+/// (task id, the service container's runtime id) of a service's first task.
+fn first_task(doc: &Value, service: &str) -> (String, String) {
     let s = doc["services"].as_array().unwrap().iter().find(|s| s["service"] == service).unwrap();
     let t = &s["tasks"][0];
     let text = |k: &str| t[k].as_str().unwrap_or_else(|| panic!("{service} task has no {k}: {s:#}")).to_string();
-    (text("id"), text("instance"), text("ip"))
+    (text("id"), text("runtime_id"))
+}
+
+/// ECS reports each started container's runtime id in DescribeTasks; moto does not. The
+/// proxy adds one, shaped as ECS's (`<task id>-<number>`), to every container.
+fn report_runtime_ids(h: &Harness) {
+    let script = temporalctl_proxy::Script::rewrite_json(|v| {
+        for task in v["tasks"].as_array_mut().into_iter().flatten() {
+            let id = task["taskArn"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+            for (i, c) in task["containers"].as_array_mut().into_iter().flatten().enumerate() {
+                c["runtimeId"] = Value::String(format!("{id}-{}", 3_100_000_000u64 + i as u64));
+            }
+        }
+    });
+    h.proxy.script("DescribeTasks", None, script);
 }
 
 #[test]
@@ -210,16 +225,17 @@ fn plan_prices_a_change_against_what_up_applied() {
 fn connect_and_exec_start_the_session_through_the_cli_or_say_what_to_install() {
     let h = Harness::new("op-reach", &deploy());
     h.run(&["up"]).ok();
+    report_runtime_ids(&h);
     let doc = status_doc(&h);
-    let (ui_task, ui_instance, ui_ip) = first_task(&doc, "ui");
-    let (frontend_task, _, _) = first_task(&doc, "frontend");
+    let (ui_task, ui_runtime) = first_task(&doc, "ui");
+    let (frontend_task, _) = first_task(&doc, "frontend");
     h.proxy.clear();
 
     // Both tools present: the session runs with this terminal, and its exit code is ours.
     let both = fake_tools(&h, &["aws", "session-manager-plugin"]);
     let run = run_with_path(&h, &both, &["connect", "ui", "--local-port", "18080"]).code(3);
     let want = format!(
-        "ssm start-session --region us-east-1 --target {ui_instance} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host={ui_ip},portNumber=8080,localPortNumber=18080"
+        "ssm start-session --region us-east-1 --target ecs:{PROJECT}-cluster_{ui_task}_{ui_runtime} --document-name AWS-StartPortForwardingSession --parameters portNumber=8080,localPortNumber=18080"
     );
     assert_eq!(recorded_args(&both, "aws").join(" "), want);
     assert!(run.stderr.contains("connect ui: aws ssm start-session"), "{}", run.stderr);
@@ -248,7 +264,8 @@ fn connect_and_exec_start_the_session_through_the_cli_or_say_what_to_install() {
     // The plugin missing: the exact command on stdout, what to install on stderr, exit 1.
     let cli_only = fake_tools(&h, &["aws"]);
     let run = run_with_path(&h, &cli_only, &["connect", "grafana"]).code(1);
-    assert!(run.stdout.trim().starts_with("aws ssm start-session --region us-east-1 --target i-"), "{}", run.stdout);
+    let target = format!("aws ssm start-session --region us-east-1 --target ecs:{PROJECT}-cluster_");
+    assert!(run.stdout.trim().starts_with(&target), "{}", run.stdout);
     assert!(run.stdout.contains("portNumber=3000,localPortNumber=3000"), "{}", run.stdout);
     assert!(
         run.stderr.contains("not on PATH: session-manager-plugin.")
@@ -275,6 +292,11 @@ fn connect_and_exec_start_the_session_through_the_cli_or_say_what_to_install() {
     assert!(printed.contains("portNumber=7233,localPortNumber=7233") && printed.lines().count() == 1, "{printed}");
     let printed = run_with_path(&h, &nothing, &["exec", "ui", "--print"]).ok().stdout;
     assert!(printed.contains(&format!("--task {ui_task} --container temporal-ui")), "{printed}");
+
+    // A container that has not reported its runtime id yet cannot be a target: say so.
+    h.proxy.unscript();
+    let run = run_with_path(&h, &both, &["connect", "ui"]).code(1);
+    assert!(run.stderr.contains("has not reported its container's runtime id yet"), "{}", run.stderr);
 
     // Bad names fail before any call; a scaled-down service says how to start it.
     h.proxy.clear();

@@ -6,7 +6,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use temporalctl_aws::operate::Operator;
-use temporalctl_aws::operate::access::{DEFAULT_EXEC_COMMAND, TaskInfo, exec_argv, forward_argv, shell_line};
+use temporalctl_aws::operate::access::{
+    DEFAULT_EXEC_COMMAND, TaskInfo, ecs_target, exec_argv, forward_argv, shell_line,
+};
 use temporalctl_aws::operate::logs::{Cursor, LogLine};
 use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use temporalctl_engine::CancelToken;
@@ -53,7 +55,8 @@ pub fn exec_command(op: &Operator<'_>, kind: &ServiceKind, task: &TaskInfo, comm
     exec_argv(&op.deploy.region, &op.cluster(), &task.id, kind.container, &command)
 }
 
-/// `connect`: port forwarding through the task's instance to the task's own address.
+/// `connect`: port forwarding into the service's first running task, through its ECS
+/// Exec agent.
 pub fn connect_command(
     op: &Operator<'_>,
     kind: &ServiceKind,
@@ -61,14 +64,14 @@ pub fn connect_command(
     local_port: Option<u16>,
 ) -> Result<Vec<String>, Failure> {
     let port = kind.ports.first().map(|(_, p)| *p).unwrap_or_default();
-    let (Some(instance), Some(ip)) = (task.instance.as_deref(), task.ip.as_deref()) else {
+    let Some(runtime_id) = task.runtime_id.as_deref() else {
         return Err(Failure::Runtime(format!(
-            "{} task {} has no instance or address yet; try again once `temporalctl status` shows it running",
+            "{} task {} has not reported its container's runtime id yet (the container is still starting); try again once `temporalctl status` shows it running",
             kind.key, task.id
         )));
     };
     let local = local_port.unwrap_or(u16::try_from(port).unwrap_or_default());
-    Ok(forward_argv(&op.deploy.region, instance, ip, port, local))
+    Ok(forward_argv(&op.deploy.region, &ecs_target(&op.cluster(), &task.id, runtime_id), port, local))
 }
 
 /// Print the command (`--print`), or run it with this terminal when the tools are

@@ -20,8 +20,11 @@ use crate::stack;
 pub struct TaskInfo {
     pub id: String,
     pub ip: Option<String>,
-    /// The EC2 instance it runs on: the Session Manager target for port-forwarding.
+    /// The EC2 instance it runs on.
     pub instance: Option<String>,
+    /// The service container's runtime id, which ECS reports once it started: with the
+    /// task id, the Session Manager target for port forwarding into the task.
+    pub runtime_id: Option<String>,
 }
 
 /// A way in, as a command to paste.
@@ -106,10 +109,12 @@ impl Operator<'_> {
         for t in tasks.iter().filter(|t| t.desired_status() == Some("RUNNING")) {
             let Some((_, kind)) = groups.iter().find(|(g, _)| t.group() == Some(g.as_str())) else { continue };
             let arn = t.task_arn().unwrap_or_default();
+            let main = t.containers().iter().find(|c| c.name() == Some(kind.container));
             by_service.entry(kind.key).or_default().push(TaskInfo {
                 id: arn.rsplit('/').next().unwrap_or(arn).to_string(),
                 ip: task_ip(t),
                 instance: t.container_instance_arn().and_then(|ci| ec2_of.get(ci).cloned()),
+                runtime_id: main.and_then(|c| c.runtime_id()).map(String::from),
             });
         }
         Ok(by_service)
@@ -150,12 +155,15 @@ pub fn access_commands(region: &str, cluster: &str, tasks: &BTreeMap<&'static st
     }];
     for (name, key, port) in FORWARDS {
         let task = first(key);
-        let target = task.and_then(|t| t.instance.as_deref()).unwrap_or("<INSTANCE_ID>");
-        let host = task.and_then(|t| t.ip.as_deref()).unwrap_or("<TASK_IP>");
+        let target = ecs_target(
+            cluster,
+            task.map_or("<TASK_ID>", |t| t.id.as_str()),
+            task.and_then(|t| t.runtime_id.as_deref()).unwrap_or("<RUNTIME_ID>"),
+        );
         out.push(Access {
             name: (*name).into(),
             what: format!("{name} on localhost:{port}"),
-            command: shell_line(&forward_argv(region, target, host, *port, u16::try_from(*port).unwrap_or_default())),
+            command: shell_line(&forward_argv(region, &target, *port, u16::try_from(*port).unwrap_or_default())),
             note: missing(key),
         });
     }
@@ -187,10 +195,16 @@ pub fn exec_argv(region: &str, cluster: &str, task: &str, container: &str, comma
     .to_vec()
 }
 
-/// `aws ssm start-session` forwarding `local_port` to `host:port` through the instance
-/// `target` (the task's own IP: bridge or awsvpc alike).
-pub fn forward_argv(region: &str, target: &str, host: &str, port: i32, local_port: u16) -> Vec<String> {
-    let parameters = format!("host={host},portNumber={port},localPortNumber={local_port}");
+/// The Session Manager target of one container: the ECS Exec agent inside the task.
+pub fn ecs_target(cluster: &str, task: &str, runtime_id: &str) -> String {
+    format!("ecs:{cluster}_{task}_{runtime_id}")
+}
+
+/// `aws ssm start-session` forwarding `local_port` to `port` inside the task `target`
+/// (`ecs_target`). The session runs through the task's own ECS Exec agent, so it needs no
+/// security group opening and works whatever the instance.
+pub fn forward_argv(region: &str, target: &str, port: i32, local_port: u16) -> Vec<String> {
+    let parameters = format!("portNumber={port},localPortNumber={local_port}");
     [
         "aws",
         "ssm",
@@ -200,7 +214,7 @@ pub fn forward_argv(region: &str, target: &str, host: &str, port: i32, local_por
         "--target",
         target,
         "--document-name",
-        "AWS-StartPortForwardingSessionToRemoteHost",
+        "AWS-StartPortForwardingSession",
         "--parameters",
         &parameters,
     ]
@@ -234,16 +248,22 @@ mod tests {
         let mut tasks = BTreeMap::new();
         tasks.insert(
             "frontend",
-            vec![TaskInfo { id: "0a1b2c".into(), ip: Some("10.0.3.7".into()), instance: Some("i-0123".into()) }],
+            vec![TaskInfo {
+                id: "0a1b2c".into(),
+                ip: Some("10.0.3.7".into()),
+                instance: Some("i-0123".into()),
+                runtime_id: Some("0a1b2c-3579".into()),
+            }],
         );
         let got = access_commands("eu-west-1", "demo-cluster", &tasks);
         insta::assert_json_snapshot!("access-commands", got);
         assert!(got[0].command.contains("--task 0a1b2c --container temporal-frontend"));
         let ui = got.iter().find(|a| a.name == "ui").unwrap();
-        assert!(ui.command.contains("<TASK_IP>") && ui.note.as_deref().unwrap().contains("scale up"));
+        assert!(ui.command.contains("<RUNTIME_ID>") && ui.note.as_deref().unwrap().contains("scale up"));
         let frontend = got.iter().find(|a| a.name == "frontend").unwrap();
         assert!(
-            frontend.command.contains("--target i-0123") && frontend.command.contains("host=10.0.3.7,portNumber=7233")
+            frontend.command.contains("--target ecs:demo-cluster_0a1b2c_0a1b2c-3579")
+                && frontend.command.ends_with("--parameters portNumber=7233,localPortNumber=7233")
         );
         assert!(frontend.note.is_none());
     }
@@ -254,7 +274,8 @@ mod tests {
         assert!(shell_line(&argv).ends_with("--command 'temporal operator cluster health'"));
         let odd = ["echo".to_string(), "it's $HOME".to_string(), String::new()];
         assert_eq!(shell_line(&odd), r"echo 'it'\''s $HOME' ''");
-        let fwd = forward_argv("eu-west-1", "i-1", "10.0.0.9", 8080, 18080);
-        assert_eq!(fwd.last().unwrap(), "host=10.0.0.9,portNumber=8080,localPortNumber=18080");
+        let fwd = forward_argv("eu-west-1", &ecs_target("c", "t1", "r1"), 8080, 18080);
+        assert_eq!(fwd[6], "ecs:c_t1_r1");
+        assert_eq!(fwd.last().unwrap(), "portNumber=8080,localPortNumber=18080");
     }
 }
