@@ -395,6 +395,15 @@ fn status_watch_redraws_until_interrupted_without_changing_anything() {
     let line = json.wait_for("temporalctl.status/v1");
     assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["project"], PROJECT, "one document per line");
     json.interrupt();
+    // Before any `up` there is no log group to read.
+    let run = h.run(&["logs", "frontend"]).code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "log group /ecs/{PROJECT}/temporal-frontend does not exist: run `temporalctl up` first"
+        )),
+        "{}",
+        run.stderr
+    );
     let run = h.run(&["status", "--interval", "5s"]).code(2);
     assert!(run.stderr.contains("--watch"), "{}", run.stderr);
 }
