@@ -167,6 +167,16 @@ fn offline_verbs_describe_the_deployment_and_the_binary_without_calling_aws() {
     }
     let man = Run::from(h.command(&["man"]).current_dir(&empty).output().unwrap()).ok().stdout;
     assert!(man.contains(".TH temporalctl 1") && man.contains("connect") && man.contains("completions"), "{man}");
+    // The pages the main page refers to (temporalctl-up(1)…), one per verb.
+    let pages = h.dir.join("man1");
+    std::fs::create_dir_all(&pages).unwrap();
+    Run::from(h.command(&["man", "--out-dir", pages.to_str().unwrap()]).current_dir(&empty).output().unwrap()).ok();
+    for verb in ["up", "scale-up", "connect", "logs", "exec", "cost", "status"] {
+        let page = std::fs::read_to_string(pages.join(format!("temporalctl-{verb}.1"))).unwrap_or_default();
+        assert!(page.contains(&format!(".TH temporalctl-{verb} 1")), "temporalctl-{verb}.1: {page}");
+    }
+    let logs = std::fs::read_to_string(pages.join("temporalctl-logs.1")).unwrap();
+    assert!(logs.contains("\\-\\-follow") && logs.contains("\\-\\-since"), "{logs}");
     assert!(h.proxy.calls().is_empty(), "offline verbs called AWS: {:?}", h.proxy.operations());
 }
 

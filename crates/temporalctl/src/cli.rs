@@ -108,7 +108,11 @@ pub enum Verb {
     /// Shell completions, to stdout: `temporalctl completions bash > /etc/bash_completion.d/temporalctl`.
     Completions { shell: clap_complete::Shell },
     /// The man page (roff), to stdout: `temporalctl man > temporalctl.1`.
-    Man,
+    Man {
+        /// Write temporalctl.1 and one page per verb (temporalctl-up.1…) into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Delete everything, in reverse dependency order.
     Down {
         /// Do not ask for confirmation (required when not on a terminal).

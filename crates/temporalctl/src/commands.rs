@@ -52,8 +52,12 @@ pub fn run(cli: Cli) -> ExitCode {
             clap_complete::generate(*shell, &mut Cli::command(), "temporalctl", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
-        Verb::Man => {
-            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Verb::Man { out_dir } => {
+            let written = match out_dir {
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()),
+                Some(dir) => clap_mangen::generate_to(Cli::command(), dir),
+            };
+            return match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: cannot write the man page: {e}");
@@ -189,7 +193,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             let phases = phases(&aws, d, &quiet, read_only_interrupt());
             reach::logs(&phases.operator(&nodes), kind, *since, *follow, &phases.cancel).await
         }
-        Verb::Completions { .. } | Verb::Man => unreachable!("answered before deploy.yaml is read"),
+        Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
         Verb::Up { .. } => mutate(cli, d, &store, "up").await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
         Verb::Down { yes, destroy_data } => {
