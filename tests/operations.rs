@@ -533,3 +533,42 @@ fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_
     // The wave's first look, one wait read that sees FAILED, one for the diagnosis.
     assert_eq!(frontend_reads(&h), 3, "a failed rollout ends the wait at its first read");
 }
+
+#[test]
+fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
+    let h = Harness::new("ops-upgrade", &deploy());
+    h.run(&["up"]).ok();
+    let upgraded = format!("{}temporal:\n  version: 1.29.1\ndsql:\n  schema_version: '1.13'\n", deploy());
+    std::fs::write(h.dir.join("deploy.yaml"), upgraded).unwrap();
+    h.proxy.clear();
+    let run = h.run(&["up"]).ok();
+    let calls = h.proxy.calls();
+    let at = |pred: &dyn Fn(&temporalctl_proxy::Call) -> bool| -> Vec<usize> {
+        calls.iter().enumerate().filter(|(_, c)| pred(c)).map(|(i, _)| i).collect()
+    };
+    let tools = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains("temporal-admin-tools:1.29.1"));
+    let update = at(&|c| c.operation == "RunTask" && c.body.contains("update-schema"));
+    let servers = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains("temporal-server:1.29.1"));
+    let rolls = at(&|c| c.operation == "UpdateService" && c.body.contains("taskDefinition"));
+    assert_eq!((tools.len(), update.len()), (1, 1), "{:?}", h.proxy.operations());
+    assert_eq!(servers.len(), 4, "the four server task definitions move to the new version");
+    assert!(rolls.len() >= 4, "{:?}", h.proxy.operations());
+    assert!(tools[0] < update[0], "the new tools run the update");
+    assert!(
+        update[0] < servers[0] && update[0] < rolls[0],
+        "the schema is updated before any server task definition or rollout: {:?}",
+        h.proxy.operations()
+    );
+    assert!(
+        steps_run(&h).iter().any(|s| s.contains("update-schema --schema-name 'dsql/v12/temporal' --version '1.13'"))
+    );
+    assert!(
+        run.stdout.contains("ran DSQL schema dsql/v12/temporal 1.13 (update-schema) before any service rolled"),
+        "{}",
+        run.stdout
+    );
+    // Recorded once: the next up has nothing to run.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}

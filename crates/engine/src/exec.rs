@@ -108,6 +108,22 @@ impl<'a> Engine<'a> {
         self.walk(false, |i| self.apply_node(i, &run)).await
     }
 
+    /// Reconcile only `targets` and everything they depend on; the other nodes are not
+    /// read and not in the report. `up` uses it to put a new one-off task definition in
+    /// place (and run its step) before the services roll to a new version.
+    pub async fn apply_only(&self, locked: &mut LockedState, targets: &[&str]) -> RunReport {
+        let wanted = self.graph.with_dependencies(targets);
+        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
+        let (run, wanted_ref) = (&run, &wanted);
+        let mut report = self
+            .walk(false, |i| async move {
+                if wanted_ref.contains(&i) { self.apply_node(i, run).await } else { Ok(Outcome::Skipped) }
+            })
+            .await;
+        report.outcomes.retain(|id, _| self.graph.find(id).is_some_and(|i| wanted.contains(&i)));
+        report
+    }
+
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
         let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));

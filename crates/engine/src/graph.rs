@@ -100,6 +100,17 @@ impl Graph {
     pub fn dependents_of(&self, i: usize) -> &[usize] {
         &self.dependents[i]
     }
+    /// The nodes `ids` name and everything they depend on, directly or not.
+    pub fn with_dependencies(&self, ids: &[&str]) -> BTreeSet<usize> {
+        let mut found = BTreeSet::new();
+        let mut queue: Vec<usize> = ids.iter().filter_map(|id| self.find(id)).collect();
+        while let Some(i) = queue.pop() {
+            if found.insert(i) {
+                queue.extend(self.deps_of(i));
+            }
+        }
+        found
+    }
     pub fn ids(&self) -> BTreeSet<&str> {
         self.nodes.iter().map(|n| n.id.as_str()).collect()
     }

@@ -533,3 +533,31 @@ async fn down_forgets_a_lookup_without_calling_delete_or_calling_it_kept() {
     assert_eq!(deletes, [("lt".to_string(), "delete")], "the lookup is never deleted");
     assert!(s.read().unwrap().nodes.is_empty(), "and the state forgets it");
 }
+
+#[tokio::test(start_paused = true)]
+async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_else() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("net", "t-net", &[], fake.resource("net", None));
+    g.add("role", "t-role", &[], fake.resource("role", None));
+    g.add("tools", "t-tools", &["net", "role"], fake.resource("tools", Some("net")));
+    g.add("svc", "t-svc", &["net"], fake.resource("svc", Some("net")));
+    g.add("other", "t-other", &[], fake.resource("other", None));
+    let g = g.build().unwrap();
+    assert_eq!(g.with_dependencies(&["tools"]).len(), 3);
+    let s = store("only");
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let engine = Engine::new(&g, opts(8), &events, CancelToken::default());
+    let report = engine.apply_only(&mut locked, &["tools"]).await;
+    assert!(report.ok());
+    let touched: Vec<&str> = report.outcomes.keys().map(String::as_str).collect();
+    assert_eq!(touched, ["net", "role", "tools"], "only the target and what it needs");
+    let logged: Vec<String> = fake.cloud().log.iter().map(|(n, _)| n.clone()).collect();
+    assert!(!logged.iter().any(|n| n == "svc" || n == "other"), "never read: {logged:?}");
+    assert_eq!(locked.state.nodes.len(), 3, "and recorded");
+    // The whole walk afterwards finds the first three in place and makes the rest.
+    let all = engine.apply(&mut locked).await;
+    drop(locked);
+    assert_eq!((all.count(Outcome::Unchanged), all.count(Outcome::Created)), (3, 2), "{:?}", all.outcomes);
+}

@@ -303,7 +303,15 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     let progress = live_progress();
     let phases = phases(&aws, d, &progress, cancel.clone());
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
-    let mut swept = Vec::new();
+    // Lines for the summary from before the graph's walk: the sweep, a schema run first.
+    let mut before_walk = Vec::new();
+    if verb == "up" {
+        let first = phases.schema_first(&engine, &mut locked).await;
+        if first.is_err() {
+            progress.finish();
+        }
+        before_walk.extend(first?);
+    }
     if verb == "down" {
         // Nothing is deleted under running tasks: every service goes to 0 first. Then our
         // tagged leftovers go, so none is inside the VPC when its turn comes.
@@ -311,7 +319,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
         let before =
             async { Ok::<_, ResourceError>((phases.drain(&locked).await?, phases.sweep(&nodes, &locked).await?)) };
         match before.await {
-            Ok((_, removed)) => swept = removed,
+            Ok((_, removed)) => before_walk = removed,
             Err(e) => {
                 progress.finish();
                 return Err(e.into());
@@ -344,7 +352,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     if !report.ok() {
         return Err(Failure::Runtime(failures(&report)));
     }
-    for line in swept.iter().chain(after?.iter()) {
+    for line in before_walk.iter().chain(after?.iter()) {
         println!("  {line}");
     }
     Ok(())
@@ -424,7 +432,7 @@ async fn preflight(aws: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<(), Fa
     }
 }
 
-fn failures(report: &RunReport) -> String {
+pub fn failures(report: &RunReport) -> String {
     let lines: Vec<String> = report.failures.iter().map(|(node, e)| format!("  {node}: {e}")).collect();
     format!("{} resource(s) failed:\n{}", report.failures.len(), lines.join("\n"))
 }

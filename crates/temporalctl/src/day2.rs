@@ -8,11 +8,13 @@ use std::time::Instant;
 use temporalctl_aws::documents::steps;
 use temporalctl_aws::operate::Operator;
 use temporalctl_aws::operate::access::Runtime;
-use temporalctl_aws::services::{SERVICES, ServiceKind};
+use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
-use temporalctl_engine::{CancelToken, EventSink, LockedState, NodeId, Recorded, ResourceError, RetryPolicy};
+use temporalctl_engine::{CancelToken, Engine, EventSink, LockedState, NodeId, Recorded, ResourceError, RetryPolicy};
+
+use crate::commands::{Failure, failures};
 
 pub struct Phases<'a> {
     pub aws: &'a Aws,
@@ -105,6 +107,40 @@ impl Phases<'_> {
             }
         }
         Ok(summary)
+    }
+
+    /// `up` on a stack whose services exist, when `dsql.schema_version` moved on: a new
+    /// server refuses an older schema at start, so the schema goes first. Reconcile the
+    /// admin-tools task definition (the new `temporal.version`'s tools) and what it needs,
+    /// run `update-schema`, and only then let the whole walk roll the services. `None`
+    /// when there is nothing to do first (a fresh stack gets its schema in `after_up`).
+    pub async fn schema_first(&self, engine: &Engine<'_>, locked: &mut LockedState) -> Result<Option<String>, Failure> {
+        let d = self.deploy;
+        let nodes = locked.state.nodes.clone();
+        let services_exist = SERVICES.iter().any(|k| nodes.contains_key(&stack::ecs_service(k.key)));
+        let op = self.operator(&nodes);
+        // The state's copy is written when the step runs; the data store's tag reaches the
+        // recorded outputs only with the next read of the cluster.
+        let applied = locked.state.steps.get(steps::DSQL_SCHEMA).cloned().or_else(|| op.applied(steps::DSQL_SCHEMA));
+        let Some(endpoint) = op.recorded(stack::DSQL, "endpoint") else { return Ok(None) };
+        if !services_exist || applied.is_none() {
+            return Ok(None);
+        }
+        let Some(step) =
+            steps::dsql_schema(&endpoint, &d.region, &d.dsql.schema_name, &d.dsql.schema_version, applied.as_deref())
+        else {
+            return Ok(None);
+        };
+        let report = engine.apply_only(locked, &[&stack::task_definition(ADMIN_TOOLS.key)]).await;
+        if report.cancelled {
+            return Err(Failure::Interrupted);
+        }
+        if !report.ok() {
+            return Err(Failure::Runtime(failures(&report)));
+        }
+        let nodes = locked.state.nodes.clone();
+        run_and_record(&self.operator(&nodes), locked, &step).await?;
+        Ok(Some(format!("ran {} before any service rolled", step.title)))
     }
 
     /// `scale`: record the new counts first (so a later `up` keeps them even if this run
