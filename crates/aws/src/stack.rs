@@ -81,6 +81,11 @@ pub fn log_group(service: &str) -> String {
     format!("log-group/{service}")
 }
 
+/// The CloudWatch log group a service's (or the one-off tasks') containers write to.
+pub fn log_group_name(project: &str, kind: &ServiceKind) -> String {
+    format!("/ecs/{project}/{}", kind.container)
+}
+
 pub fn task_role(service: &str) -> String {
     format!("iam-role/task-{service}")
 }
@@ -486,7 +491,7 @@ fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let retention = d.logs.retention_days as i32;
     let (family_prefix, listings) = (|| format!("/ecs/{p}/"), || aws.listings.clone());
     for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
-        let name = format!("/ecs/{p}/{}", kind.container);
+        let name = log_group_name(p, kind);
         g.add(
             log_group(kind.key),
             name.clone(),

@@ -5,6 +5,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use temporalctl_aws::operate::Operator;
+use temporalctl_aws::operate::access::TaskInfo;
+use temporalctl_aws::services::ServiceKind;
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{self, Counts};
@@ -170,22 +173,16 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Connect { target, local_port, print } => {
-            let kind = reach::service(target.key(), false)?;
-            let (aws, nodes, quiet) = operating(d, &store).await?;
-            let phases = phases(&aws, d, &quiet, read_only_interrupt());
-            let op = phases.operator(&nodes);
-            let task = reach::running_task(&op, kind).await?;
-            let argv = reach::connect_command(&op, kind, &task, *local_port)?;
-            exited(reach::launch(&format!("connect {}", kind.key), &argv, *print)?)
+            session(d, &store, "connect", target.key(), *print, |op, kind, task| {
+                reach::connect_command(op, kind, task, *local_port)
+            })
+            .await
         }
         Verb::Exec { service, print, command } => {
-            let kind = reach::service(service, false)?;
-            let (aws, nodes, quiet) = operating(d, &store).await?;
-            let phases = phases(&aws, d, &quiet, read_only_interrupt());
-            let op = phases.operator(&nodes);
-            let task = reach::running_task(&op, kind).await?;
-            let argv = reach::exec_command(&op, kind, &task, command);
-            exited(reach::launch(&format!("exec {}", kind.key), &argv, *print)?)
+            session(d, &store, "exec", service, *print, |op, kind, task| {
+                Ok(reach::exec_command(op, kind, task, command))
+            })
+            .await
         }
         Verb::Logs { service, follow, since } => {
             let kind = reach::service(service, true)?;
@@ -270,12 +267,30 @@ async fn operating(
     Ok((aws, store.read()?.nodes, Progress::new(Display::Quiet)))
 }
 
-fn phases<'a>(aws: &'a Aws, d: &'a Deploy, events: &'a Progress, cancel: CancelToken) -> Phases<'a> {
-    Phases { aws, deploy: d, events, cancel, started: Instant::now() }
+/// `connect` and `exec`: the service's first running task, the command `build` makes for
+/// it, then run or printed (`reach::launch`); the session's exit code becomes ours.
+async fn session(
+    d: &Deploy,
+    store: &StateStore,
+    verb: &str,
+    service: &str,
+    print: bool,
+    build: impl FnOnce(&Operator<'_>, &ServiceKind, &TaskInfo) -> Result<Vec<String>, Failure>,
+) -> Result<(), Failure> {
+    let kind = reach::service(service, false)?;
+    let (aws, nodes, quiet) = operating(d, store).await?;
+    let phases = phases(&aws, d, &quiet, read_only_interrupt());
+    let op = phases.operator(&nodes);
+    let task = reach::running_task(&op, kind).await?;
+    let argv = build(&op, kind, &task)?;
+    match reach::launch(&format!("{verb} {}", kind.key), &argv, print)? {
+        0 => Ok(()),
+        code => Err(Failure::Exit(code)),
+    }
 }
 
-fn exited(code: u8) -> Result<(), Failure> {
-    if code == 0 { Ok(()) } else { Err(Failure::Exit(code)) }
+fn phases<'a>(aws: &'a Aws, d: &'a Deploy, events: &'a Progress, cancel: CancelToken) -> Phases<'a> {
+    Phases { aws, deploy: d, events, cancel, started: Instant::now() }
 }
 
 /// `plan`'s cost line: deploy.yaml priced against what the last `up` applied.

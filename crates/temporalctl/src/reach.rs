@@ -11,6 +11,7 @@ use temporalctl_aws::operate::access::{
 };
 use temporalctl_aws::operate::logs::{Cursor, LogLine};
 use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
+use temporalctl_aws::stack;
 use temporalctl_engine::CancelToken;
 
 use crate::commands::Failure;
@@ -121,7 +122,7 @@ pub async fn logs(
     follow: bool,
     cancel: &CancelToken,
 ) -> Result<(), Failure> {
-    let group = format!("/ecs/{}/{}", op.deploy.project, kind.container);
+    let group = stack::log_group_name(&op.deploy.project, kind);
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
     let mut cursor = Cursor::starting_at(now_ms - since.as_millis() as i64);
     loop {
