@@ -316,6 +316,7 @@ fn add_task_definition(
             environment,
             visibility_index: d.opensearch.visibility_index.clone(),
             history_shards: d.temporal.history_shards,
+            dsql_pool: d.dsql.pool.clone(),
             sources,
         },
     );

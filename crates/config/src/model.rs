@@ -291,6 +291,42 @@ pub struct Dsql {
     /// Refuse regions missing from the shipped list of DSQL regions; turn off when AWS
     /// has opened DSQL in a region since the list was made.
     pub region_check: bool,
+    /// Each Temporal task's connection pool to DSQL (seed 003's sizing).
+    pub pool: DsqlPool,
+}
+
+/// A Temporal task's DSQL connection pool. An IAM auth token is checked only when a
+/// connection opens, and DSQL ends every session after one hour (AWS, "Cluster quotas and
+/// database limits in Amazon Aurora DSQL"): connections are recycled well inside that.
+/// Idle equals max by default: a pool that closes idle connections reopens them under
+/// load, and each open counts against DSQL's 100 new connections per second per cluster
+/// (the reference deployment keeps idle = max for the same reason).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct DsqlPool {
+    /// Open connections per task at most.
+    pub max_conns: u32,
+    /// Idle connections kept per task; below max_conns, connections churn under load.
+    pub max_idle_conns: u32,
+    /// How long one connect may take before it fails.
+    #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
+    pub connect_timeout: Duration,
+    /// Age after which a connection is closed and replaced; under DSQL's 1-hour session limit.
+    #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
+    pub max_conn_lifetime: Duration,
+}
+
+impl Default for DsqlPool {
+    fn default() -> Self {
+        Self {
+            max_conns: 20,
+            max_idle_conns: 20,
+            connect_timeout: Duration::from_secs(30),
+            max_conn_lifetime: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 impl Default for Dsql {
@@ -300,6 +336,7 @@ impl Default for Dsql {
             schema_name: "dsql/v12/temporal".into(),
             schema_version: "1.12".into(),
             region_check: true,
+            pool: DsqlPool::default(),
         }
     }
 }

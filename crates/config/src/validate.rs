@@ -251,6 +251,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
             "history shards must be 1 to 16384 (and cannot change after the schema is created)",
         ));
     }
+    check_dsql_pool(&d.dsql.pool, p);
     if d.temporal.namespace.retention_days == 0 {
         p.push(Problem::new("temporal.namespace.retention_days", "retention must be at least 1 day"));
     }
@@ -280,6 +281,33 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         if value.is_zero() {
             p.push(Problem::new(key, "a deadline must be longer than zero"));
         }
+    }
+}
+
+/// DSQL ends every session after one hour (AWS, "Cluster quotas and database limits in
+/// Amazon Aurora DSQL"): a pool must recycle its connections before DSQL cuts them.
+fn check_dsql_pool(pool: &crate::DsqlPool, p: &mut Vec<Problem>) {
+    if pool.max_conns == 0 {
+        p.push(Problem::new("dsql.pool.max_conns", "a pool needs at least one connection"));
+    }
+    if pool.max_idle_conns > pool.max_conns {
+        p.push(Problem::new(
+            "dsql.pool.max_idle_conns",
+            format!(
+                "{} idle connections exceed max_conns {}; lower it to at most max_conns",
+                pool.max_idle_conns, pool.max_conns
+            ),
+        ));
+    }
+    if pool.connect_timeout.is_zero() {
+        p.push(Problem::new("dsql.pool.connect_timeout", "a connect timeout must be longer than zero, e.g. 30s"));
+    }
+    let session_limit = std::time::Duration::from_secs(60 * 60);
+    if pool.max_conn_lifetime.is_zero() || pool.max_conn_lifetime >= session_limit {
+        p.push(Problem::new(
+            "dsql.pool.max_conn_lifetime",
+            "DSQL ends sessions after one hour: recycle connections sooner, with a duration from 1s to 59m (default 5m)",
+        ));
     }
 }
 

@@ -55,8 +55,14 @@ pub fn dsql_schema(
     })
 }
 
+/// Pings of the visibility step, ten seconds apart.
+const PING_TRIES: u32 = 30;
+
 /// OpenSearch visibility: ping, the index template, the index. Every command is
-/// re-runnable; requests are SigV4-signed with the task role.
+/// re-runnable (Temporal's `tools/elasticsearch/setuptask.go` treats an existing index as
+/// done); requests are SigV4-signed with the task role. A domain that just left
+/// `Processing` can take a while to answer from inside the VPC, so ping is retried for up
+/// to five minutes (the reference deployment does the same) before the step fails.
 pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<Step> {
     if applied == Some(index) {
         return None;
@@ -65,7 +71,17 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
         "temporal-elasticsearch-tool --ep {} --aws-credentials aws-sdk-default",
         quote(&format!("https://{endpoint}:443"))
     );
-    let script = format!("set -eu\n{tool} ping\n{tool} setup-schema\n{tool} create-index --index {}\n", quote(index));
+    let script = format!(
+        "set -eu\n\
+         tries=0\n\
+         until {tool} ping; do\n\
+         \x20 tries=$((tries + 1))\n\
+         \x20 if [ \"$tries\" -ge {PING_TRIES} ]; then echo \"OpenSearch did not answer after $tries pings\" >&2; exit 1; fi\n\
+         \x20 sleep 10\n\
+         done\n\
+         {tool} setup-schema\n{tool} create-index --index {}\n",
+        quote(index)
+    );
     Some(Step {
         name: VISIBILITY,
         title: format!("OpenSearch visibility index {index}"),

@@ -59,7 +59,9 @@ pub struct PortMapping {
     pub name: String,
     pub container_port: i32,
     pub protocol: String,
-    pub app_protocol: String,
+    /// None is plain TCP to Service Connect: no per-request timeout (see `app_protocol`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -134,6 +136,16 @@ pub fn family(project: &str, kind: &ServiceKind) -> String {
     format!("{project}-{}", kind.container)
 }
 
+/// Service Connect's protocol for a port. With `http`, `http2` or `grpc` Envoy ends any
+/// request after 15 s (ECS API, `TimeoutConfiguration`: perRequestTimeout applies only when
+/// appProtocol is not TCP); Temporal's long polls last 60-70 s and its membership port
+/// speaks ringpop (TChannel), not HTTP. So Temporal's gRPC and membership ports are plain
+/// TCP (idle timeout 1 hour); metrics and web ports keep `http` for Envoy's HTTP stats.
+fn app_protocol(kind: &ServiceKind, port_name: &str) -> Option<String> {
+    let tcp = kind.is_temporal() && matches!(port_name, "grpc" | "membership");
+    (!tcp).then(|| "http".to_string())
+}
+
 pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
     let mut env: BTreeMap<String, String> = BTreeMap::from([("AWS_REGION".into(), i.region.into())]);
     let mut secrets = Vec::new();
@@ -147,7 +159,8 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("BIND_ON_IP".into(), "0.0.0.0".into());
         env.insert("PROMETHEUS_ENDPOINT".into(), "0.0.0.0:9090".into());
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
-        command = temporal::start_command(kind);
+        entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
+        command = vec![temporal::start_script(kind)];
         tmpfs.push(Tmpfs {
             container_path: temporal::CONFIG_DIR.into(),
             size: 1,
@@ -184,7 +197,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         "admin-tools" => {
             // Each one-off step sends its script as the command (RunTask overrides); a
             // shell entry point makes that independent of the image's own ENTRYPOINT.
-            entry_point = vec!["/bin/sh".into(), "-c".into()];
+            entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
         }
         "adot" => {
             command = vec!["--config".into(), "env:AOT_CONFIG_CONTENT".into()];
@@ -200,8 +213,9 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         ("awslogs-group".to_string(), i.log_group.to_string()),
         ("awslogs-region".to_string(), i.region.to_string()),
         ("awslogs-stream-prefix".to_string(), kind.container.to_string()),
-        ("awslogs-create-group".to_string(), "true".to_string()),
     ]);
+    // No `awslogs-create-group`: the graph owns every log group (retention, tags, kept by
+    // `down`), and the option would need `logs:CreateLogGroup` the execution role lacks.
     TaskDefinition {
         family: family(i.project, kind),
         requires_compatibilities: vec!["EC2".into()],
@@ -225,7 +239,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
                     name: (*name).into(),
                     container_port: *port,
                     protocol: "tcp".into(),
-                    app_protocol: if *name == "grpc" { "grpc" } else { "http" }.into(),
+                    app_protocol: app_protocol(kind, name),
                 })
                 .collect(),
             environment: env.into_iter().map(|(name, value)| NameValue { name, value }).collect(),
@@ -280,7 +294,8 @@ mod tests {
             assert_eq!(td.runtime_platform.cpu_architecture, "ARM64", "{}", kind.key);
             assert!(c.linux_parameters.init_process_enabled);
             assert_eq!(c.log_configuration.log_driver, "awslogs");
-            assert_eq!(c.log_configuration.options["awslogs-create-group"], "true");
+            assert!(!c.log_configuration.options.contains_key("awslogs-create-group"), "we own the log groups");
+            assert_eq!(c.log_configuration.options["awslogs-group"], "/ecs/demo/service");
             assert_eq!(c.log_configuration.options["awslogs-stream-prefix"], kind.container);
             assert!(c.environment.iter().all(|e| !e.name.contains("PASSWORD")), "no secret in environment");
             let tmpfs = &c.linux_parameters.tmpfs;
@@ -321,5 +336,190 @@ mod tests {
                 .environment
                 .contains(&NameValue { name: "LOG_LEVEL".into(), value: "debug".into() })
         );
+    }
+}
+
+/// Each Temporal task definition run the way ECS runs it: `entryPoint` + `command`, or
+/// the image's own ENTRYPOINT + `command` when no entry point is set. The script then
+/// really runs under `/bin/sh`, with stand-ins for `wget` (the metadata endpoint) and
+/// `temporal-server` on PATH, and the tmpfs moved to a temporary directory.
+#[cfg(test)]
+mod container_start {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::*;
+    use crate::documents::temporal::{CONFIG_DIR, METADATA_VARIABLE};
+    use crate::services::SERVICES;
+
+    /// The server images' ENTRYPOINT: a program that does not run its arguments as shell.
+    const IMAGE_ENTRYPOINT: &str = "/usr/local/bin/entrypoint.sh";
+    const TASK_IP: &str = "10.0.2.106";
+
+    fn rendered(kind: &ServiceKind) -> TaskDefinition {
+        let env = BTreeMap::new();
+        let config = "# enable-template\nservices: {}\n";
+        render(
+            kind,
+            &Inputs {
+                project: "demo",
+                region: "us-east-1",
+                cpu: 512,
+                memory: 1024,
+                image: "server:1",
+                execution_role_arn: "arn:aws:iam::1:role/x",
+                task_role_arn: "arn:aws:iam::1:role/y",
+                log_group: "/ecs/demo/x",
+                environment: &env,
+                temporal_config: Some(config),
+                secret_arn: None,
+            },
+        )
+    }
+
+    /// What the container runs: argv as ECS assembles it.
+    fn argv(c: &Container) -> Vec<String> {
+        let entry = if c.entry_point.is_empty() { vec![IMAGE_ENTRYPOINT.to_string()] } else { c.entry_point.clone() };
+        entry.into_iter().chain(c.command.iter().cloned()).collect()
+    }
+
+    fn write_stub(dir: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    struct Started {
+        status: std::process::ExitStatus,
+        stderr: String,
+        /// What the stand-in server saw: its argv, broadcast address, and the config file.
+        server: Option<String>,
+        config_dir: PathBuf,
+    }
+
+    /// Run the container's script. `metadata` is what the endpoint answers; None fails it.
+    fn start(c: &Container, metadata: Option<&str>) -> Started {
+        let argv = argv(c);
+        assert_eq!(argv[..2], ["/bin/sh", "-c"], "{}: the start script must be what runs", c.name);
+        let dir = std::env::temp_dir().join(format!("temporalctl-start-{}-{}", c.name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (bin, config_dir) = (dir.join("bin"), dir.join("tmpfs"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&config_dir).unwrap();
+        let answer = match metadata {
+            Some(json) => {
+                format!("[ \"$*\" = \"-q -T 5 -O- http://169.254.170.2/v4/c\" ] || exit 9\nprintf '%s' '{json}'")
+            }
+            None => "exit 1".to_string(),
+        };
+        write_stub(&bin, "wget", &answer);
+        write_stub(
+            &bin,
+            "temporal-server",
+            "{ echo \"argv: $*\"; echo \"broadcast: $TEMPORAL_BROADCAST_ADDRESS\"; \
+             f=$(echo \"$*\" | sed -n 's/.*--config-file \\([^ ]*\\).*/\\1/p'); echo \"config:\"; cat \"$f\"; } > \"$SERVER_SAW\"",
+        );
+        let script = argv[2].replace(CONFIG_DIR, config_dir.to_str().unwrap());
+        let saw = dir.join("server-saw");
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(&script).env_clear();
+        cmd.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+        cmd.env(METADATA_VARIABLE, "http://169.254.170.2/v4/c").env("SERVER_SAW", &saw);
+        for e in &c.environment {
+            cmd.env(&e.name, &e.value);
+        }
+        let out = cmd.output().expect("run /bin/sh");
+        Started {
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+            server: std::fs::read_to_string(&saw).ok(),
+            config_dir,
+        }
+    }
+
+    fn metadata() -> String {
+        format!(
+            "{{\"Name\":\"temporal-history\",\"Networks\":[{{\"NetworkMode\":\"awsvpc\",\"IPv4Addresses\":[\"{TASK_IP}\"]}}]}}"
+        )
+    }
+
+    #[test]
+    fn the_start_script_runs_writes_the_config_then_starts_the_server() {
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            let td = rendered(kind);
+            let c = &td.container_definitions[0];
+            let started = start(c, Some(&metadata()));
+            assert!(started.status.success(), "{}: {}", kind.key, started.stderr);
+            let saw = started.server.expect("temporal-server was started");
+            let role = kind.temporal_role.unwrap();
+            assert!(saw.contains(&format!("start --service {role}")), "{saw}");
+            assert!(saw.contains(&format!("broadcast: {TASK_IP}")), "{saw}");
+            let config = &c.environment.iter().find(|e| e.name == "TEMPORAL_SERVER_CONFIG").unwrap().value;
+            assert!(saw.ends_with(&format!("config:\n{config}")), "the config was written before the start: {saw}");
+            assert!(started.config_dir.join("temporal.yaml").exists());
+        }
+    }
+
+    #[test]
+    fn a_failed_metadata_read_or_a_missing_address_stops_the_container_loudly() {
+        let td = rendered(crate::services::service("history"));
+        let c = &td.container_definitions[0];
+        let unreachable = start(c, None);
+        assert!(!unreachable.status.success());
+        assert!(unreachable.server.is_none(), "the server must not start without its address");
+        assert!(unreachable.stderr.contains("cannot read the task metadata"), "{}", unreachable.stderr);
+        let no_ip = start(c, Some("{\"Networks\":[]}"));
+        assert!(!no_ip.status.success() && no_ip.server.is_none());
+        assert!(no_ip.stderr.contains("no IPv4 address"), "{}", no_ip.stderr);
+    }
+
+    /// Every file, port and variable the script and its config use exists in the task
+    /// definition: the config dir is a tmpfs mount, the config's ports are mapped, and
+    /// every `$VAR` is in the environment or set by ECS or by the script itself.
+    #[test]
+    fn what_the_script_uses_is_in_the_task_definition() {
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            let td = rendered(kind);
+            let c = &td.container_definitions[0];
+            let script = &argv(c)[2];
+            assert!(c.linux_parameters.tmpfs.iter().any(|t| t.container_path == CONFIG_DIR), "{}", kind.key);
+            assert!(script.contains(&format!("> {CONFIG_DIR}/temporal.yaml")));
+            let defined: BTreeSet<&str> = c.environment.iter().map(|e| e.name.as_str()).collect();
+            let own = ["metadata", "TEMPORAL_BROADCAST_ADDRESS", METADATA_VARIABLE];
+            for var in script.split('$').skip(1) {
+                let name: String = var
+                    .trim_start_matches('{')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if name.is_empty() {
+                    continue; // `$(`, `$*`: not a variable
+                }
+                assert!(
+                    defined.contains(name.as_str()) || own.contains(&name.as_str()),
+                    "{}: ${name} is never set",
+                    kind.key
+                );
+            }
+            let mapped: BTreeSet<i32> = c.port_mappings.iter().map(|p| p.container_port).collect();
+            for name in ["grpc", "membership"] {
+                assert!(mapped.contains(&kind.port(name).unwrap()), "{}: {name} port not mapped", kind.key);
+            }
+        }
+    }
+
+    /// Service Connect gives http/grpc ports a 15 s per-request timeout; Temporal's long
+    /// polls last 60-70 s, so its gRPC and membership ports must be TCP.
+    #[test]
+    fn temporal_ports_are_plain_tcp_for_service_connect() {
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            let td = rendered(kind);
+            for p in &td.container_definitions[0].port_mappings {
+                let tcp = p.app_protocol.is_none();
+                assert_eq!(tcp, p.name != "metrics", "{} port {}: {:?}", kind.key, p.name, p.app_protocol);
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ pub struct ServerConfig<'a> {
     pub visibility_index: &'a str,
     pub region: &'a str,
     pub history_shards: u32,
+    pub pool: &'a temporalctl_config::DsqlPool,
 }
 
 /// The server config YAML shared by the four Temporal services. `{{ env … }}` is
@@ -50,9 +51,12 @@ persistence:
         connectAddr: \"{dsql}:5432\"
         connectProtocol: tcp
         user: admin
-        maxConns: 20
-        maxIdleConns: 20
-        maxConnLifetime: 55m
+        maxConns: {max_conns}
+        maxIdleConns: {max_idle}
+        # The plugin signs a fresh IAM token per connect; DSQL ends sessions after 1 h.
+        maxConnLifetime: {lifetime}s
+        connectAttributes:
+          connect_timeout: \"{connect_timeout}\"
         tls:
           enabled: true
     opensearch:
@@ -69,7 +73,8 @@ persistence:
           credentialProvider: aws-sdk-default
 global:
   membership:
-    maxJoinDuration: 30s
+    # Waves start minutes apart on a cold start; the reference deployment allows 120 s.
+    maxJoinDuration: 120s
     broadcastAddress: \"{{{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}}}\"
   metrics:
     prometheus:
@@ -108,20 +113,38 @@ publicClient:
         os = c.opensearch_endpoint,
         index = c.visibility_index,
         region = c.region,
+        max_conns = c.pool.max_conns,
+        max_idle = c.pool.max_idle_conns,
+        lifetime = c.pool.max_conn_lifetime.as_secs(),
+        connect_timeout = c.pool.connect_timeout.as_secs(),
     )
 }
 
-/// The container command for a Temporal service: install the config, find our IP, start.
-pub fn start_command(kind: &ServiceKind) -> Vec<String> {
+/// The shell entry point of every container that runs a script of ours. ECS hands
+/// `command` to the image's ENTRYPOINT, and the Temporal server images' entrypoint does not
+/// run a shell command (temporal-notes, "Corrections"; the reference deployment sets it too).
+pub const SHELL_ENTRY_POINT: [&str; 2] = ["/bin/sh", "-c"];
+
+/// Where ECS's task metadata endpoint v4 is announced to every container (AWS, "Amazon
+/// ECS task metadata endpoint version 4").
+pub const METADATA_VARIABLE: &str = "ECS_CONTAINER_METADATA_URI_V4";
+
+/// The start script of a Temporal service (run by [`SHELL_ENTRY_POINT`]): learn the task's
+/// IP from the metadata endpoint for the membership broadcast address, write the config,
+/// start the server. Any failure stops the container with a line saying what failed: a
+/// server broadcasting an empty address would join the ring unreachable.
+pub fn start_script(kind: &ServiceKind) -> String {
     let role = kind.temporal_role.unwrap_or(kind.key);
-    let script = format!(
+    format!(
         "set -eu\n\
-         printf '%s' \"$TEMPORAL_SERVER_CONFIG\" > {CONFIG_DIR}/temporal.yaml\n\
-         TEMPORAL_BROADCAST_ADDRESS=$(wget -qO- \"$ECS_CONTAINER_METADATA_URI_V4\" | sed -n 's/.*\"IPv4Addresses\":\\[\"\\([0-9.]*\\)\".*/\\1/p')\n\
+         metadata=$(wget -q -T 5 -O- \"${METADATA_VARIABLE}\") || {{ echo \"temporalctl: cannot read the task metadata at ${METADATA_VARIABLE}\" >&2; exit 1; }}\n\
+         TEMPORAL_BROADCAST_ADDRESS=$(printf '%s' \"$metadata\" | sed -n 's/.*\"IPv4Addresses\":\\[\"\\([0-9.]*\\)\".*/\\1/p')\n\
+         [ -n \"$TEMPORAL_BROADCAST_ADDRESS\" ] || {{ echo \"temporalctl: the task metadata holds no IPv4 address\" >&2; exit 1; }}\n\
          export TEMPORAL_BROADCAST_ADDRESS\n\
+         printf '%s' \"$TEMPORAL_SERVER_CONFIG\" > {CONFIG_DIR}/temporal.yaml\n\
+         echo \"temporalctl: starting {role}, broadcasting $TEMPORAL_BROADCAST_ADDRESS\"\n\
          exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml --allow-no-auth start --service {role}"
-    );
-    vec!["/bin/sh".into(), "-c".into(), script]
+    )
 }
 
 #[cfg(test)]
@@ -136,13 +159,14 @@ mod tests {
             visibility_index: "temporal_visibility_v1_dev",
             region: "us-east-1",
             history_shards: 4,
+            pool: &Default::default(),
         })
     }
 
     #[test]
     fn snapshots() {
         insta::assert_snapshot!("temporal-server-config", config());
-        insta::assert_snapshot!("temporal-start-history", start_command(service("history")).join("\n"));
+        insta::assert_snapshot!("temporal-start-history", start_script(service("history")));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub struct TaskDefinition {
     pub environment: BTreeMap<String, String>,
     pub visibility_index: String,
     pub history_shards: u32,
+    pub dsql_pool: temporalctl_config::DsqlPool,
     pub sources: Sources,
 }
 
@@ -79,6 +80,7 @@ impl TaskDefinition {
                 visibility_index: &self.visibility_index,
                 region: &self.region,
                 history_shards: self.history_shards,
+                pool: &self.dsql_pool,
             })),
             _ => None,
         };
@@ -169,7 +171,7 @@ fn container(c: &doc::Container) -> ContainerDefinition {
                         .name(&p.name)
                         .container_port(p.container_port)
                         .protocol(TransportProtocol::Tcp)
-                        .app_protocol(p.app_protocol.as_str().into())
+                        .set_app_protocol(p.app_protocol.as_deref().map(Into::into))
                         .build()
                 })
                 .collect(),
