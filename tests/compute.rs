@@ -146,7 +146,8 @@ fn services_follow_their_node_group_and_drift_is_repaired() {
     let run = h.run(&["up"]).ok();
     let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
     ops.sort();
-    assert_eq!(ops, ["UpdateAutoScalingGroup", "UpdateService"], "{}", run.stdout);
+    // The repaired service rolls: `up` then proves the cluster still serves (RunTask).
+    assert_eq!(ops, ["RunTask", "UpdateAutoScalingGroup", "UpdateService"], "{}", run.stdout);
     let s = block_on(ecs.describe_services().cluster(cluster()).services(&family).send()).unwrap();
     assert_eq!(s.services()[0].task_definition(), ours.task_definition_arn());
     let b = asgs(&h).into_iter().find(|g| g.auto_scaling_group_name() == Some(&format!("{PROJECT}-node-b"))).unwrap();
@@ -201,6 +202,36 @@ fn preflight_explains_when_a_group_needs_awsvpc_trunking() {
         .unwrap();
     let plan = h.run(&["plan"]).ok();
     assert!(!plan.stderr.contains("awsvpcTrunking"), "{}", plan.stderr);
+}
+
+/// ECS decides trunking by the principal that registers the instances: the instance role.
+/// Preflight asks about that role once it exists; `node_groups.awsvpc_trunking: true`
+/// turns it on for that role (and only then), before any launch template.
+#[test]
+fn trunking_is_checked_for_the_instance_role_and_turned_on_only_when_asked() {
+    let services = "services:\n  frontend: { cpu: 512, memory: 1024, count: 2, node_group: b }\n";
+    let h = Harness::new("comp-trunk-role", &format!("{}{services}", deploy()));
+    h.run(&["up"]).ok();
+    assert!(h.sent("PutAccountSetting").is_empty(), "never turned on unasked");
+    let role = h.state(PROJECT)["nodes"]["iam-role/ecs-instance"]["outputs"]["arn"].as_str().unwrap().to_string();
+    h.proxy.clear();
+    let plan = h.run(&["plan"]).ok();
+    assert_eq!(h.sent("ListAccountSettings")[0]["principalArn"], role.as_str(), "asks about the instance role");
+    assert!(plan.stderr.contains(&format!("awsvpcTrunking is off for the instance role {role}")), "{}", plan.stderr);
+
+    let asked = format!("{}{services}node_groups:\n  awsvpc_trunking: true\n", deploy());
+    std::fs::write(h.dir.join("deploy.yaml"), asked).unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let put = h.sent("PutAccountSetting");
+    assert_eq!(put.len(), 1, "{put:?}");
+    assert_eq!((put[0]["name"].as_str(), put[0]["value"].as_str()), (Some("awsvpcTrunking"), Some("enabled")));
+    assert_eq!(put[0]["principalArn"], role.as_str());
+    h.proxy.clear();
+    let plan = h.run(&["plan"]).ok();
+    assert!(!plan.stderr.contains("awsvpcTrunking is off"), "{}", plan.stderr);
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().iter().all(|c| c.operation != "PutAccountSetting"), "set once");
 }
 
 /// Call counts of a fresh and a no-op `up` of the whole stack, for docs/performance.md:

@@ -329,3 +329,58 @@ fn status_reports_ok_then_missing_and_its_json_is_stable() {
     assert_eq!(states["nat-gateway"], "missing");
     assert_eq!(states["vpc"], "ok");
 }
+
+/// `verify` proves every declared flow on the account `up` built, with no mutating call;
+/// broken out of band (the DSQL egress revoked, then the NAT route deleted), it exits 1
+/// and names the flows and what is missing. moto enforces no rule or route, so this is
+/// the only place such a break can show before a real task times out.
+#[test]
+fn verify_proves_every_flow_and_names_what_breaks_out_of_band() {
+    let h = Harness::new("net-verify", &deploy());
+    let up = h.run(&["up"]).ok();
+    assert!(up.stdout.contains("verified") && up.stdout.contains("network flows"), "{}", up.stdout);
+
+    h.proxy.clear();
+    let started = std::time::Instant::now();
+    let ok = h.run(&["verify"]).ok();
+    eprintln!("verify: {} calls in {:.2}s", h.proxy.calls().len(), started.elapsed().as_secs_f64());
+    assert!(ok.stdout.contains("0 blocked"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("ok      history -> dsql tcp/5432"), "{}", ok.stdout);
+    assert!(h.proxy.mutating().is_empty(), "verify changed something");
+    let reads: Vec<String> = h.proxy.calls().into_iter().map(|c| c.operation).collect();
+    assert!(reads.len() <= 7, "one call per kind of network resource (and the credentials check): {reads:?}");
+
+    let ec2 = h.ec2();
+    let state = h.state(PROJECT);
+    let id = |node: &str| state["nodes"][node]["id"].as_str().unwrap().to_string();
+    let history = id("security-group/history");
+    let dsql_egress = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    block_on(ec2.revoke_security_group_egress().group_id(&history).ip_permissions(dsql_egress).send()).unwrap();
+    let broken = h.run(&["verify"]).code(1);
+    assert!(broken.stdout.contains("BLOCKED history -> dsql tcp/5432"), "{}", broken.stdout);
+    assert!(
+        broken.stdout.contains(&format!("{history} (security-group/history) has no egress rule for tcp/(5432, 5432)"))
+    );
+    assert!(broken.stdout.contains("ok      matching -> dsql tcp/5432"), "only the group changed breaks");
+    assert!(broken.stdout.contains("1 blocked"), "{}", broken.stdout);
+
+    let routes = id("route-table/private");
+    block_on(ec2.delete_route().route_table_id(&routes).destination_cidr_block("0.0.0.0/0").send()).unwrap();
+    let json = h.run(&["verify", "--output", "json"]).code(1);
+    let verdicts: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let dsql = verdicts.iter().find(|v| v["flow"] == "matching -> dsql tcp/5432").unwrap();
+    assert_eq!(dsql["allowed"], false);
+    assert!(dsql["missing"][0].as_str().unwrap().contains(&format!("route table {routes}")), "{dsql}");
+    let inside = verdicts.iter().find(|v| v["flow"] == "history -> frontend tcp/7233-7239").unwrap();
+    assert_eq!(inside["allowed"], true, "traffic inside the VPC needs no NAT route");
+
+    // `up` repairs both (drift), then proves the flows again before anything else.
+    let repaired = h.run(&["up"]).ok();
+    assert!(repaired.stdout.contains("verified"), "{}", repaired.stdout);
+    h.run(&["verify"]).ok();
+}

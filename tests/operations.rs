@@ -36,6 +36,17 @@ fn steps_run(h: &Harness) -> Vec<String> {
         .collect()
 }
 
+/// A GetLogEvents answer holding `lines` (moto keeps no container logs).
+fn log_lines(lines: &[&str]) -> Script {
+    let events: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({ "timestamp": i + 1, "ingestionTime": i + 1, "message": m }))
+        .collect();
+    let body = json!({ "events": events, "nextForwardToken": "f/1", "nextBackwardToken": "b/1" });
+    Script::Respond { status: 200, content_type: "application/x-amz-json-1.1", body: body.to_string() }
+}
+
 fn position(ops: &[String], op: &str) -> usize {
     ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("{op} not called: {ops:?}"))
 }
@@ -46,7 +57,8 @@ fn fresh_up_runs_schema_before_any_scaling_then_waves_in_order_then_the_namespac
     let run = h.run(&["up"]).ok();
     let ops = h.proxy.operations();
     let scripts = steps_run(&h);
-    assert_eq!(scripts.len(), 3, "{scripts:#?}");
+    assert_eq!(scripts.len(), 4, "schema, index, namespace, then the end-to-end check: {scripts:#?}");
+    assert!(scripts[3].contains("temporal workflow start"), "{}", scripts[3]);
     assert!(
         scripts[0].contains("temporal-dsql-tool")
             && scripts[0].contains("setup-schema --schema-name 'dsql/v12/temporal' --version '1.12'")
@@ -102,6 +114,20 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
     assert_eq!(order, ["history=2", "matching=2", "frontend=2", "worker=2", "ui=2", "grafana=2", "adot=2"]);
     assert_eq!(h.state(PROJECT)["desired-counts"]["adot"], 2);
+    // Each scaled service is told how to roll at its new count: group a (history, 2 of
+    // 4 ENI slots) surges; group c (worker and adot, 4 of 4) replaces one task at a time.
+    let rollout = |service: &str| {
+        let sent = h.sent("UpdateService");
+        let body = sent.iter().find(|b| b["service"] == format!("{PROJECT}-{service}")).unwrap().clone();
+        let dc = &body["deploymentConfiguration"];
+        (
+            dc["minimumHealthyPercent"].as_i64().unwrap(),
+            dc["maximumPercent"].as_i64().unwrap(),
+            dc["deploymentCircuitBreaker"]["rollback"].clone(),
+        )
+    };
+    assert_eq!(rollout("temporal-history"), (100, 200, json!(true)));
+    assert_eq!(rollout("temporal-worker"), (50, 100, json!(true)));
 
     // A later up keeps 2.
     h.proxy.clear();
@@ -155,19 +181,7 @@ fn a_failing_schema_task_stops_up_with_its_log_lines_and_the_next_up_runs_it_aga
     h.proxy.script(
         "GetLogEvents",
         None,
-        Script::Respond {
-            status: 200,
-            content_type: "application/x-amz-json-1.1",
-            body: json!({
-                "events": [
-                    { "timestamp": 1, "ingestionTime": 1, "message": "setup-schema dsql/v12/temporal 1.12" },
-                    { "timestamp": 2, "ingestionTime": 2, "message": "FATAL: unable to connect to DSQL: access denied" }
-                ],
-                "nextForwardToken": "f/1",
-                "nextBackwardToken": "b/1"
-            })
-            .to_string(),
-        },
+        log_lines(&["setup-schema dsql/v12/temporal 1.12", "FATAL: unable to connect to DSQL: access denied"]),
     );
     let run = h.run(&["up"]).code(1);
     assert!(run.stderr.contains("step DSQL schema dsql/v12/temporal 1.12 (setup-schema) failed"), "{}", run.stderr);
@@ -181,7 +195,7 @@ fn a_failing_schema_task_stops_up_with_its_log_lines_and_the_next_up_runs_it_aga
     h.proxy.unscript();
     h.proxy.clear();
     h.run(&["up"]).ok();
-    assert_eq!(steps_run(&h).len(), 3, "the next up runs the schema steps again, then the namespace");
+    assert_eq!(steps_run(&h).len(), 4, "the next up runs the schema steps again, the namespace and the check");
 }
 
 #[test]
@@ -571,4 +585,179 @@ fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}
+
+/// The shard count is fixed once the schema exists: `up` and `plan` refuse a change with
+/// exit 2 before any AWS call, naming the field and the count to keep.
+#[test]
+fn history_shards_cannot_change_once_the_schema_exists() {
+    let h = Harness::new("ops-shards", &deploy());
+    h.run(&["up"]).ok();
+    assert_eq!(h.state(PROJECT)["steps"]["history-shards"], "4");
+    std::fs::write(h.dir.join("deploy.yaml"), format!("{}temporal: {{ history_shards: 8 }}\n", deploy())).unwrap();
+    for verb in ["up", "plan"] {
+        h.proxy.clear();
+        let refused = h.run(&[verb]).code(2);
+        assert!(
+            refused.stderr.contains("temporal.history_shards: the schema was created with 4"),
+            "{}",
+            refused.stderr
+        );
+        assert!(refused.stderr.contains("set it back to 4"), "{}", refused.stderr);
+        assert!(h.proxy.calls().is_empty(), "{verb} sent {:?}", h.proxy.operations());
+    }
+    // A lost state file: the DSQL cluster's tag still knows, and `up` stops before any
+    // task or service is touched.
+    std::fs::remove_file(h.state_path(PROJECT)).unwrap();
+    h.proxy.clear();
+    let adopted = h.run(&["up"]);
+    assert_ne!(adopted.code, 0, "{}", adopted.stdout);
+    assert!(adopted.stderr.contains("the schema was created with 4"), "{}", adopted.stderr);
+    assert!(!h.proxy.operations().iter().any(|o| o == "RunTask" || o == "UpdateService"), "{:?}", h.proxy.operations());
+}
+
+/// The stopped tasks of the frontend, rewritten the way ECS reports a crash: exit code 1.
+fn crashed_tasks() -> Script {
+    Script::rewrite_json(|v| {
+        for t in v["tasks"].as_array_mut().into_iter().flatten() {
+            if t["lastStatus"] == "STOPPED" && t["stoppedReason"] == "Essential container in task exited" {
+                for c in t["containers"].as_array_mut().into_iter().flatten() {
+                    c["exitCode"] = 1.into();
+                    c["reason"] = Value::Null;
+                }
+            }
+        }
+    })
+}
+
+/// A service that crash-loops fails its wave after `rollout.failed_tasks` failed tasks,
+/// not at the 20-minute deadline: scaling the count starts no deployment, so ECS's
+/// circuit breaker never trips for it.
+#[test]
+fn a_crash_looping_wave_fails_after_three_failed_tasks_with_their_reasons() {
+    let h = Harness::new("ops-crashloop", &deploy());
+    h.run(&["up"]).ok();
+    // Never stable, as on AWS while the tasks keep dying (moto reports running = desired).
+    h.proxy.script(
+        "DescribeServices",
+        None,
+        frontend_answer(|s| s["runningCount"] = 0.into(), "(service) has started 1 tasks"),
+    );
+    h.proxy.script("DescribeTasks", None, crashed_tasks());
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let (cluster, group) = (format!("{PROJECT}-cluster"), format!("service:{PROJECT}-temporal-frontend"));
+    let mut child = h
+        .command(&["scale", "up", "--count", "2", "--service", "frontend"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stand-in scheduler starts the tasks; each one "crashes" as soon as it runs.
+    let started = std::time::Instant::now();
+    let (mut crashed, mut first_crash) = (0, None);
+    while child.try_wait().unwrap().is_none() && started.elapsed() < std::time::Duration::from_secs(300) {
+        support::block_on(async {
+            let listed = ecs
+                .list_tasks()
+                .cluster(&cluster)
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                .send()
+                .await
+                .unwrap();
+            if listed.task_arns().is_empty() {
+                return;
+            }
+            let tasks = ecs
+                .describe_tasks()
+                .cluster(&cluster)
+                .set_tasks(Some(listed.task_arns().to_vec()))
+                .send()
+                .await
+                .unwrap();
+            for t in tasks.tasks().iter().filter(|t| t.group() == Some(group.as_str())) {
+                ecs.stop_task()
+                    .cluster(&cluster)
+                    .task(t.task_arn().unwrap())
+                    .reason("Essential container in task exited")
+                    .send()
+                    .await
+                    .unwrap();
+                crashed += 1;
+                first_crash.get_or_insert_with(std::time::Instant::now);
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let to_error = first_crash.map(|t| t.elapsed()).unwrap_or_default();
+    eprintln!("crash loop: {crashed} tasks crashed; error {:.1}s after the first", to_error.as_secs_f64());
+    // At least 3: the stand-in scheduler restarts tasks two at a time.
+    assert!(stderr.contains("of the tasks this wave started failed (rollout.failed_tasks: 3)"), "{stderr}");
+    assert!(crashed >= 3, "{crashed} tasks crashed");
+    assert!(stderr.contains("Essential container in task exited (temporal-frontend: exit 1)"), "{stderr}");
+    assert!(stderr.contains("last log lines of task"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(300), "stopped by the failures, not by a deadline");
+}
+
+/// A one-off task that outlives its deadline is stopped, never left running with the
+/// step's rights.
+#[test]
+fn a_one_off_task_past_its_deadline_is_stopped() {
+    let h = Harness::new("ops-stoptask", &format!("{}timeouts: {{ one_off_task: 3s }}\n", deploy()));
+    // Tasks stay RUNNING on every describe.
+    h.emulator.moto_api(
+        "/moto-api/state-manager/set-transition",
+        r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#,
+    );
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("was stopped"), "{}", run.stderr);
+    let run_task = h.proxy.calls().into_iter().filter(|c| c.operation == "RunTask").count();
+    let stops = h.sent("StopTask");
+    assert_eq!((run_task, stops.len()), (1, 1), "{:?}", h.proxy.operations());
+    assert!(stops[0]["reason"].as_str().unwrap().contains("step dsql-schema did not finish in time"), "{stops:?}");
+}
+
+/// `up` ends with the end-to-end check when it changed something, and `status --check`
+/// runs it on demand; a failing check names its stage from the task's log and exits 1.
+#[test]
+fn the_end_to_end_check_runs_after_up_and_on_demand_and_names_a_failing_stage() {
+    let h = Harness::new("ops-check", &deploy());
+    let up = h.run(&["up"]).ok();
+    assert!(up.stdout.contains("checked the cluster end to end"), "{}", up.stdout);
+    let scripts = steps_run(&h);
+    assert!(scripts.last().unwrap().contains("stage '1/5 cluster health'"), "the check runs last: {scripts:#?}");
+    assert!(scripts.last().unwrap().contains("--address '"), "at a frontend task's own address");
+
+    // A no-op up proves nothing new and starts no task.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.sent("RunTask").is_empty());
+
+    h.proxy.clear();
+    let on_demand = h.run(&["status", "--check"]).ok();
+    assert!(on_demand.stdout.contains("checked the cluster end to end"), "{}", on_demand.stdout);
+    assert_eq!(h.sent("RunTask").len(), 1);
+
+    h.proxy.script(
+        "DescribeTasks",
+        None,
+        Script::rewrite_json(|v| {
+            for task in v["tasks"].as_array_mut().into_iter().flatten() {
+                if task["lastStatus"] == "STOPPED" {
+                    task["stoppedReason"] = json!("Essential container in task exited");
+                    task["containers"][0]["exitCode"] = json!(1);
+                }
+            }
+        }),
+    );
+    h.proxy.script(
+        "GetLogEvents",
+        None,
+        log_lines(&["check 4/5 find it through visibility (OpenSearch)", "check failed at stage 4/5 visibility"]),
+    );
+    let failed = h.run(&["status", "--check"]).code(1);
+    assert!(failed.stderr.contains("step end-to-end check through"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("check failed at stage 4/5 visibility"), "{}", failed.stderr);
 }

@@ -294,8 +294,9 @@ fn task_definition_changes_move_the_service_and_keep_its_count() {
     h.run(&["up"]).ok();
     let mut ops: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
     ops.sort();
-    // New revision, old one retired, the service moved to it.
-    assert_eq!(ops, ["DeregisterTaskDefinition", "RegisterTaskDefinition", "UpdateService"]);
+    // New revision, old one retired, the service moved to it; then the end-to-end check
+    // (a one-off task) proves the cluster still serves.
+    assert_eq!(ops, ["DeregisterTaskDefinition", "RegisterTaskDefinition", "RunTask", "UpdateService"]);
     let new_td = describe(&ui);
     assert_eq!(new_td.memory(), Some("768"));
     let service = block_on(ecs.describe_services().cluster(&cluster).services(&ui).send()).unwrap();

@@ -263,13 +263,30 @@ fn property_08_security_group_isolation() {
                 assert!(!p.user_id_group_pairs().is_empty(), "{name}");
             }
         }
-        // Egress: within the VPC, and HTTPS out; the endpoints and OpenSearch none at all.
+        // Egress: within the VPC, and out of it only on the ports a flow needs: HTTPS for
+        // AWS APIs, and PostgreSQL (5432) to DSQL from the four Temporal services alone.
+        // Least privilege that works: without 5432 Temporal never reaches its store.
+        let temporal = TEMPORAL.iter().any(|k| name == format!("{PROJECT}-{k}"));
+        let mut out_ports = Vec::new();
         for p in g.ip_permissions_egress() {
             for r in p.ip_ranges() {
                 let cidr = r.cidr_ip().unwrap_or_default();
-                assert!(cidr == vpc_cidr || (cidr == "0.0.0.0/0" && p.from_port() == Some(443)), "{name}: {p:?}");
+                if cidr == vpc_cidr {
+                    continue;
+                }
+                assert_eq!(cidr, "0.0.0.0/0", "{name}: {p:?}");
+                out_ports.push(p.from_port().unwrap_or(-1));
             }
         }
+        out_ports.sort();
+        let expected: &[i32] = if temporal {
+            &[443, 5432]
+        } else if name.ends_with("-vpc-endpoints") || name.ends_with("-opensearch") {
+            &[]
+        } else {
+            &[443]
+        };
+        assert_eq!(out_ports, expected, "{name}: egress beyond the VPC");
         if name.ends_with("-vpc-endpoints") || name.ends_with("-opensearch") {
             assert!(g.ip_permissions_egress().is_empty(), "{name}");
         }

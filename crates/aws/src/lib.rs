@@ -7,6 +7,7 @@ pub mod data;
 pub mod documents;
 pub mod ecs;
 pub mod errors;
+pub mod flows;
 pub mod iam;
 pub mod listings;
 pub mod network;
@@ -16,5 +17,6 @@ pub mod preflight;
 pub mod services;
 pub mod stack;
 pub mod sweep;
+pub mod verify;
 
 pub use clients::Aws;

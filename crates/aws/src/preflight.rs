@@ -1,7 +1,8 @@
 //! Cheap checks before `plan` and `up` touch anything, each explaining what to do:
 //! the ECS AMI parameter resolves in the region, the OpenSearch service-linked role
 //! exists (or will be made), and node groups whose tasks need more ENIs than the
-//! instances have are covered by `awsvpcTrunking`. What needs no AWS call (DSQL region,
+//! instances have are covered by `awsvpcTrunking` for the principal that registers the
+//! instances (the instance role), or by `node_groups.awsvpc_trunking`. What needs no AWS call (DSQL region,
 //! CPU and memory per node group) is checked with the configuration.
 
 use aws_sdk_ecs::types::SettingName;
@@ -30,7 +31,13 @@ where
     retry_when(&policy, cancel, policy.deadline, Retries::Transient, |_, _, _| {}, op).await
 }
 
-pub async fn run(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Findings, ResourceError> {
+/// `instance_role`: the instance role's ARN when the state file records it.
+pub async fn run(
+    clients: &Aws,
+    d: &Deploy,
+    instance_role: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<Findings, ResourceError> {
     let mut f = Findings::default();
     let ami = retried(cancel, || async {
         clients.ssm.get_parameter().name(ECS_AMI_PARAMETER).send().await.map_err(aws("GetParameter"))
@@ -58,12 +65,15 @@ pub async fn run(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Find
     }
 
     let short = needs_trunking(d, &counts_from_config(d));
-    if !short.is_empty() {
+    if !short.is_empty() && !d.node_groups.awsvpc_trunking {
+        // ECS decides by the setting of the principal that registers the instances: the
+        // instance role (recorded once `up` made it), not whoever runs temporalctl.
         let settings = retried(cancel, || async {
             clients
                 .ecs
                 .list_account_settings()
                 .name(SettingName::AwsvpcTrunking)
+                .set_principal_arn(instance_role.map(String::from))
                 .effective_settings(true)
                 .send()
                 .await
@@ -71,10 +81,14 @@ pub async fn run(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Find
         })
         .await?;
         let enabled = settings.settings().iter().any(|s| s.value() == Some("enabled"));
+        let whose = match instance_role {
+            Some(arn) => format!("the instance role {arn}"),
+            None => "your own principal (the instance role does not exist yet; it inherits the account default)".into(),
+        };
         if !enabled {
             for (_, why) in short {
                 f.notes.push(format!(
-                    "{why}: the services scale only partly until awsvpcTrunking is on; run `aws ecs put-account-setting-default --name awsvpcTrunking --value enabled --region {}` (it applies to instances launched afterwards), or raise the group's max_size",
+                    "{why}: awsvpcTrunking is off for {whose}, so the services scale only partly; set node_groups.awsvpc_trunking: true (temporalctl turns it on for the instance role), or run `aws ecs put-account-setting-default --name awsvpcTrunking --value enabled --region {}` for the whole account, or raise the group's max_size",
                     d.region
                 ));
             }

@@ -2,7 +2,7 @@
 //! Node ids are stable (they are the ownership tag `temporalctl:node`), so renaming one
 //! means a new resource.
 
-use temporalctl_config::{Deploy, network_layout};
+use temporalctl_config::{Deploy, capacity, network_layout};
 use temporalctl_engine::{Graph, GraphBuilder, GraphError};
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use crate::compute::auto_scaling_group::AutoScalingGroup;
 use crate::compute::capacity_provider::CapacityProvider;
 use crate::compute::cluster_capacity_providers::ClusterCapacityProviders;
 use crate::compute::launch_template::LaunchTemplate;
+use crate::compute::trunking::AwsvpcTrunking;
 use crate::data::dsql::DsqlCluster;
 use crate::data::opensearch::Domain;
 use crate::data::service_linked_role::ServiceLinkedRole;
@@ -22,6 +23,7 @@ use crate::documents::iam as iam_doc;
 use crate::documents::node::ECS_AMI_PARAMETER;
 use crate::ecs::service::Service;
 use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
+use crate::flows::{self, Needed};
 use crate::iam::instance_profile::InstanceProfile;
 use crate::iam::role::Role;
 use crate::network::elastic_ip::ElasticIp;
@@ -39,10 +41,7 @@ use crate::platform::parameter::AdotParameter;
 use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
 use crate::platform::secret::GrafanaSecret;
-use crate::services::{
-    ADMIN_TOOLS, ADMIN_TOOLS_SIZE, METRICS_PORT, ONE_OFF_IDENTITY, SERVICES, ServiceKind, TEMPORAL_GRPC_RANGE,
-    TEMPORAL_MEMBERSHIP_RANGE,
-};
+use crate::services::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, SERVICES, ServiceKind};
 
 pub const VPC: &str = "vpc";
 pub const PUBLIC_SUBNET: &str = "subnet/public";
@@ -90,8 +89,9 @@ pub fn task_role(service: &str) -> String {
     format!("iam-role/task-{service}")
 }
 
-/// Build the whole graph for a validated deployment.
-pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
+/// Build the whole graph for a validated deployment. `counts` are the services' desired
+/// counts (deploy.yaml's, or what `scale` recorded): they choose how each service rolls.
+pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts) -> Result<Graph, GraphError> {
     let mut g = GraphBuilder::default();
     network(&mut g, d, aws);
     platform(&mut g, d, aws);
@@ -100,12 +100,13 @@ pub fn build(d: &Deploy, aws: &Aws) -> Result<Graph, GraphError> {
     data_stores(&mut g, d, aws);
     workloads(&mut g, d, aws);
     node_groups(&mut g, d, aws);
-    services(&mut g, d, aws);
+    services(&mut g, d, aws, counts);
     g.build()
 }
 
 pub const ECS_AMI: &str = "ami/ecs-arm64";
 pub const CLUSTER_CAPACITY: &str = "ecs-cluster/capacity-providers";
+pub const TRUNKING: &str = "ecs-account-setting/awsvpc-trunking";
 
 pub fn launch_template(group: &str) -> String {
     format!("launch-template/{group}")
@@ -141,6 +142,17 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     );
     let privates = private_subnets(d);
     let mut providers = Vec::new();
+    let mut template_deps = vec![ECS_AMI, INSTANCE_PROFILE, INSTANCES_SG, CLUSTER];
+    if d.node_groups.awsvpc_trunking {
+        g.add(
+            TRUNKING,
+            "awsvpcTrunking",
+            &[INSTANCE_ROLE],
+            AwsvpcTrunking { ecs: aws.ecs.clone(), role: INSTANCE_ROLE.into() },
+        );
+        // Instances launched before the setting would get no trunk interface.
+        template_deps.push(TRUNKING);
+    }
     // A node group's launch template, Auto Scaling group and capacity provider share a name.
     let name_of = |group: &str| format!("{p}-node-{group}");
     let family: Vec<String> = d.node_groups.iter().map(|(group, _)| name_of(group)).collect();
@@ -149,7 +161,7 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             launch_template(group),
             name.clone(),
-            &[ECS_AMI, INSTANCE_PROFILE, INSTANCES_SG, CLUSTER],
+            &template_deps,
             LaunchTemplate {
                 ec2: aws.ec2.clone(),
                 name: name.clone(),
@@ -209,7 +221,7 @@ fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 }
 
 /// The seven ECS services, at desired count 0, each on its node group.
-fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &capacity::Counts) {
     let p = &d.project;
     let privates = private_subnets(d);
     let family: Vec<String> = SERVICES.iter().map(|kind| crate::documents::service::service_name(p, kind)).collect();
@@ -237,6 +249,7 @@ fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 subnets: privates.clone(),
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),
+                rollout: capacity::rollout(d, kind.key, counts),
                 family: family.clone(),
                 listings: aws.listings.clone(),
             },
@@ -417,73 +430,67 @@ pub fn service_sg(key: &str) -> String {
 pub const OPENSEARCH_SG: &str = "security-group/opensearch";
 pub const INSTANCES_SG: &str = "security-group/instances";
 
-/// One security group per service, one for OpenSearch and one for the instances. Ingress
-/// only ever comes from named groups, never from a CIDR outside the VPC; metrics (9090)
-/// only from ADOT; Temporal task-to-task on 7233-7239 and 6933-6939.
+/// One security group per service, one for OpenSearch and one for the instances, with
+/// every rule derived from the declared flows (`flows.rs`): ingress only ever from named
+/// groups; egress to the VPC's CIDR for flows inside it, and to the internet only on the
+/// ports a flow leaves on (443 for AWS APIs, 5432 for DSQL from the Temporal services).
 fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let vpc_cidr = network_layout(d).expect("validated").vpc.to_string();
-    // Anything inside the VPC (endpoints, OpenSearch, peers) and HTTPS out through the NAT
-    // gateway (DSQL's public endpoint, image registries).
-    let egress = || vec![Rule::all(Source::Cidr(vpc_cidr.clone())), Rule::tcp(443, Source::Cidr("0.0.0.0/0".into()))];
-    let group = |key: &str, what: &str, egress: Vec<Rule>| SecurityGroup {
-        ec2: aws.ec2.clone(),
-        vpc: VPC.into(),
-        group_name: format!("{p}-{key}"),
-        description: format!("temporalctl: {what}"),
-        ingress: vec![],
-        egress,
+    let flows = flows::flows();
+    let egress = |node: &str| {
+        let (inside, beyond) = flows::egress_of(node, &flows);
+        let mut rules: Vec<Rule> = inside.then(|| Rule::all(Source::Cidr(vpc_cidr.clone()))).into_iter().collect();
+        for needed in beyond {
+            if let Needed::ToInternet { ports: (from, to) } = needed {
+                rules.push(Rule::tcp_range(from, to, Source::Cidr("0.0.0.0/0".into())));
+            }
+        }
+        rules
     };
-    for kind in SERVICES {
+    let mut groups: Vec<(String, String, String)> =
+        SERVICES.iter().map(|k| (service_sg(k.key), k.key.to_string(), format!("{} tasks", k.key))).collect();
+    groups.push((OPENSEARCH_SG.into(), "opensearch".into(), "OpenSearch domain".into()));
+    groups.push((INSTANCES_SG.into(), "instances".into(), "ECS container instances".into()));
+    for (node, key, what) in &groups {
         g.add(
-            service_sg(kind.key),
-            format!("{p}-{}", kind.key),
+            node,
+            format!("{p}-{key}"),
             &[VPC],
-            group(kind.key, &format!("{} tasks", kind.key), egress()),
+            SecurityGroup {
+                ec2: aws.ec2.clone(),
+                vpc: VPC.into(),
+                group_name: format!("{p}-{key}"),
+                description: format!("temporalctl: {what}"),
+                ingress: vec![],
+                egress: egress(node),
+            },
         );
     }
-    g.add(OPENSEARCH_SG, format!("{p}-opensearch"), &[VPC], group("opensearch", "OpenSearch domain", vec![]));
-    g.add(INSTANCES_SG, format!("{p}-instances"), &[VPC], group("instances", "ECS container instances", egress()));
-
-    let temporal: Vec<&ServiceKind> = SERVICES.iter().filter(|k| k.is_temporal()).collect();
-    let temporal_sgs: Vec<String> = temporal.iter().map(|k| service_sg(k.key)).collect();
-    for kind in &temporal {
-        let me = service_sg(kind.key);
+    // Ingress names other groups, so it is a node of its own after all of them exist.
+    for (node, key, _) in &groups {
+        let needed = flows::ingress_of(node, &flows);
+        if needed.is_empty() {
+            continue;
+        }
+        let mut deps: Vec<&str> = vec![node.as_str()];
         let mut rules = Vec::new();
-        for peer in &temporal_sgs {
-            let source = if *peer == me { Source::SelfRef } else { Source::Group(peer.clone()) };
-            let (g0, g1) = TEMPORAL_GRPC_RANGE;
-            let (m0, m1) = TEMPORAL_MEMBERSHIP_RANGE;
-            rules.push(Rule::tcp_range(g0, g1, source.clone()));
-            rules.push(Rule::tcp_range(m0, m1, source));
+        for n in &needed {
+            if let Needed::FromGroup { from, ports: (lo, hi) } = n {
+                let source = if from == node { Source::SelfRef } else { Source::Group(from.clone()) };
+                rules.push(Rule::tcp_range(*lo, *hi, source));
+                if !deps.contains(&from.as_str()) {
+                    deps.push(from);
+                }
+            }
         }
-        rules.push(Rule::tcp(METRICS_PORT, Source::Group(service_sg("adot"))));
-        if kind.key == "frontend" {
-            rules.push(Rule::tcp(7233, Source::Group(service_sg("ui"))));
-        }
-        let mut deps: Vec<String> = temporal_sgs.clone();
-        deps.push(service_sg("adot"));
-        deps.push(service_sg("ui"));
-        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
         g.add(
-            format!("security-group-rules/{}", kind.key),
-            format!("{p}-{}-rules", kind.key),
+            format!("security-group-rules/{key}"),
+            format!("{p}-{key}-rules"),
             &deps,
-            SecurityGroupRules { ec2: aws.ec2.clone(), group: me.clone(), ingress: rules },
+            SecurityGroupRules { ec2: aws.ec2.clone(), group: node.clone(), ingress: rules },
         );
     }
-    let mut deps: Vec<&str> = temporal_sgs.iter().map(String::as_str).collect();
-    deps.push(OPENSEARCH_SG);
-    g.add(
-        "security-group-rules/opensearch",
-        format!("{p}-opensearch-rules"),
-        &deps,
-        SecurityGroupRules {
-            ec2: aws.ec2.clone(),
-            group: OPENSEARCH_SG.into(),
-            ingress: temporal_sgs.iter().map(|sg| Rule::tcp(443, Source::Group(sg.clone()))).collect(),
-        },
-    );
 }
 
 /// Logs, the Grafana secret, images, metrics, service discovery and the cluster.

@@ -163,6 +163,45 @@ pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
     problems
 }
 
+/// Whether every service of `group` can roll with a surge at `counts` (ECS starts the new
+/// tasks before it stops the old ones, `maximumPercent` 200): twice the group's tasks must
+/// fit at `max_size`, in CPU, memory and network interfaces, counting ENIs without
+/// trunking (whether trunking is on is an account setting, unknown until a call). When
+/// they do not, the group's services replace their tasks in place instead: a surge that
+/// cannot be placed stalls every rolling update until the deadline. Unknown instance
+/// types are not judged (surge).
+pub fn surge_fits(d: &Deploy, group: &str, counts: &Counts) -> bool {
+    let Some(g) = d.node_groups.get(group) else { return true };
+    let (Some(shape), Some(load)) = (shape(&g.instance_type), loads(d, counts).into_iter().find(|l| l.group == group))
+    else {
+        return true;
+    };
+    let max = g.max_size;
+    2 * load.tasks <= max * shape.tasks_without_trunking
+        && 2 * load.cpu_units <= max * shape.cpu_units
+        && 2 * load.memory_mib <= max * shape.memory_mib
+}
+
+/// The (minimumHealthyPercent, maximumPercent) of service `key` at `counts`.
+pub fn rollout(d: &Deploy, key: &str, counts: &Counts) -> (i32, i32) {
+    let group = d.services.get(key).map(|s| s.node_group.clone()).unwrap_or_default();
+    rollout_percents(surge_fits(d, &group, counts), counts.get(key).copied().unwrap_or(0))
+}
+
+/// ECS's (minimumHealthyPercent, maximumPercent) for a service of `count` tasks: a surge
+/// of up to `count` new tasks where the group has room, else one task replaced at a time
+/// (maximumPercent 100; ECS rounds the minimum up, so (count-1)/count keeps all but one
+/// running; a single task is replaced with a short gap).
+pub fn rollout_percents(surge: bool, count: u32) -> (i32, i32) {
+    if surge {
+        (100, 200)
+    } else if count <= 1 {
+        (0, 100)
+    } else {
+        ((100 * (count - 1) / count) as i32, 100)
+    }
+}
+
 /// Node groups whose tasks only fit with `awsvpcTrunking` (one ENI per task otherwise).
 pub fn needs_trunking(d: &Deploy, counts: &Counts) -> Vec<(Load, String)> {
     loads(d, counts)
@@ -208,6 +247,23 @@ mod tests {
         let need = needs_trunking(&d, &counts);
         assert_eq!(need.len(), 1);
         assert_eq!(need[0].0.group, "b");
+    }
+
+    /// Seed 002's group b: matching, frontend, ui and grafana in 2 × m7g.large, 4 ENI
+    /// slots without trunking. A surge would need 8: its services replace in place.
+    #[test]
+    fn a_group_without_room_for_a_surge_rolls_in_place() {
+        let d = crate::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t.yaml").unwrap();
+        let counts = counts_from_config(&d);
+        assert!(!surge_fits(&d, "b", &counts), "4 tasks in 4 slots");
+        assert!(surge_fits(&d, "a", &counts), "history alone on group a");
+        assert_eq!(rollout(&d, "frontend", &counts), (0, 100), "one task: replaced with a short gap");
+        assert_eq!(rollout(&d, "history", &counts), (100, 200));
+        assert_eq!(rollout_percents(false, 3), (66, 100), "ECS rounds 66% of 3 up to 2: one at a time");
+        // `scale up --count 2`: group c (worker and adot) then fills its 4 slots.
+        let doubled: Counts = counts.keys().map(|k| (*k, 2)).collect();
+        assert_eq!(rollout(&d, "worker", &doubled), (50, 100));
+        assert_eq!(rollout(&d, "history", &doubled), (100, 200), "4 tasks during the roll, in 4 slots");
     }
 
     #[test]

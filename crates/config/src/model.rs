@@ -49,9 +49,28 @@ pub struct Deploy {
     /// The services' CloudWatch log groups.
     #[serde(default)]
     pub logs: Logs,
+    /// How scale waves judge the tasks they start.
+    #[serde(default)]
+    pub rollout: Rollout,
     /// How long each wait on AWS may take before the run stops with what it saw.
     #[serde(default)]
     pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct Rollout {
+    /// A wave stops at once, with the stop reasons and the last log lines, when this many
+    /// of the tasks it started have failed (a non-zero exit, TaskFailedToStart, an image
+    /// that cannot be pulled, failed health checks). Scaling a service's count starts no
+    /// ECS deployment, so the deployment circuit breaker never trips for it.
+    pub failed_tasks: u32,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Self { failed_tasks: 3 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -98,11 +117,20 @@ pub struct NodeGroups {
     pub b: NodeGroup,
     /// The worker and collector nodes; one-off tasks (schema, namespace) run here.
     pub c: NodeGroup,
+    /// Turn ECS `awsvpcTrunking` on for the instance role, the principal that registers the
+    /// instances (an m7g.large then holds 10 awsvpc tasks instead of 2). Off by default: it
+    /// is an account setting, changed only when asked.
+    pub awsvpc_trunking: bool,
 }
 
 impl Default for NodeGroups {
     fn default() -> Self {
-        Self { a: NodeGroup::new("history"), b: NodeGroup::new("frontend"), c: NodeGroup::new("worker") }
+        Self {
+            a: NodeGroup::new("history"),
+            b: NodeGroup::new("frontend"),
+            c: NodeGroup::new("worker"),
+            awsvpc_trunking: false,
+        }
     }
 }
 

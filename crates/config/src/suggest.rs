@@ -49,6 +49,7 @@ fn example() -> Deploy {
         prometheus: Default::default(),
         grafana: Default::default(),
         logs: Default::default(),
+        rollout: Default::default(),
         timeouts: Default::default(),
     }
 }

@@ -252,6 +252,9 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ));
     }
     check_dsql_pool(&d.dsql.pool, p);
+    if d.rollout.failed_tasks == 0 {
+        p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));
+    }
     if d.temporal.namespace.retention_days == 0 {
         p.push(Problem::new("temporal.namespace.retention_days", "retention must be at least 1 day"));
     }

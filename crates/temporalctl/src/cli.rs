@@ -59,6 +59,10 @@ pub enum Verb {
         /// Time between redraws with --watch, e.g. 5s or 1m.
         #[arg(long, default_value = "10s", value_parser = duration, requires = "watch")]
         interval: Duration,
+        /// Then prove the cluster serves: a one-off task checks health, the namespace, and
+        /// a workflow started, found through visibility and terminated; exit 1 on failure.
+        #[arg(long, conflicts_with = "watch")]
+        check: bool,
     },
     /// Monthly cost estimate of deploy.yaml, line by line, from the shipped price table; no AWS call.
     Cost {
@@ -77,6 +81,13 @@ pub enum Verb {
         /// Print the command instead of running it.
         #[arg(long)]
         print: bool,
+    },
+    /// Prove every network flow the deployment needs against the live security groups,
+    /// routes, NAT and internet gateways, endpoints and network ACLs; exit 1 when one is
+    /// blocked. Makes no change.
+    Verify {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// A service's CloudWatch logs.
     Logs {

@@ -13,13 +13,13 @@ use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{self, Counts};
 use temporalctl_engine::{
     CancelToken, Engine, EngineOptions, ErrorClass, Graph, Phase, Planned, Recorded, ResourceError, RetryPolicy,
-    RunReport, StateError, StateStore,
+    RunReport, StateError, StateFile, StateStore,
 };
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Direction, Format, GraphFormat, Verb};
-use crate::day2::{Phases, desired_counts};
+use crate::day2::{Phases, check_fixed_settings, desired_counts};
 use crate::output::{self, Display, Progress};
 use crate::reach;
 
@@ -101,7 +101,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     let store = StateStore::new(&cli.state_dir, &d.project, &d.region);
     match &cli.verb {
         Verb::Validate => {
-            let graph = graph(d, &Aws::offline(&d.region))?;
+            let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
             println!(
                 "{} is valid: project {} in {}, {} resources.",
                 cli.config.display(),
@@ -125,7 +125,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Verb::Status { output, watch, interval } => {
+        Verb::Status { output, watch, interval, check } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
             let cancel = read_only_interrupt();
             let on_terminal = std::io::stdout().is_terminal();
@@ -136,6 +136,12 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                 };
                 if !*watch {
                     print!("{shown}");
+                    if *check {
+                        let quiet = Progress::new(Display::Quiet);
+                        let phases = phases(&aws, d, &quiet, interrupt_token());
+                        let nodes = store.read()?.nodes;
+                        println!("{}", phases.cluster_check(&nodes).await?);
+                    }
                     return Ok(());
                 }
                 let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
@@ -165,7 +171,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Graph { format } => {
-            let graph = graph(d, &Aws::offline(&d.region))?;
+            let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
             match format {
                 GraphFormat::Dot => print!("{}", output::graph_dot(&graph)),
                 GraphFormat::Mermaid => print!("{}", output::graph_mermaid(&graph)),
@@ -183,6 +189,16 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                 Ok(reach::exec_command(op, kind, task, command))
             })
             .await
+        }
+        Verb::Verify { output } => {
+            let (aws, nodes, quiet) = operating(d, &store).await?;
+            let phases = phases(&aws, d, &quiet, read_only_interrupt());
+            let verdicts = phases.verify(&nodes).await?;
+            match output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&verdicts).unwrap_or_default()),
+                Format::Text => print!("{}", output::verdicts(&verdicts, true)),
+            }
+            if verdicts.iter().any(|v| !v.allowed) { Err(Failure::Exit(1)) } else { Ok(()) }
         }
         Verb::Logs { service, follow, since } => {
             let kind = reach::service(service, true)?;
@@ -215,9 +231,10 @@ async fn read_all(
     let state = store.read()?;
     let cancel = cancel.clone();
     if check {
-        preflight(aws, d, &cancel).await?;
+        check_fixed_settings(d, &state)?;
+        preflight(aws, d, &state, &cancel).await?;
     }
-    let graph = graph(d, aws)?;
+    let graph = graph(d, aws, &state.desired_counts)?;
     let progress = Progress::new(Display::Quiet);
     let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
     if report.cancelled {
@@ -309,12 +326,15 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     if let Some(stale) = &locked.stale {
         eprintln!("note: {}", stale.explain(locked.lock_path()));
     }
+    if verb == "up" {
+        check_fixed_settings(d, &locked.state)?;
+    }
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     let cancel = interrupt_token();
     if verb == "up" {
-        preflight(&aws, d, &cancel).await?;
+        preflight(&aws, d, &locked.state, &cancel).await?;
     }
-    let graph = graph(d, &aws)?;
+    let graph = graph(d, &aws, &locked.state.desired_counts)?;
     let progress = live_progress();
     let phases = phases(&aws, d, &progress, cancel.clone());
     let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
@@ -349,7 +369,13 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     }
     let mut after = Ok(Vec::new());
     if verb == "up" && report.ok() {
-        after = phases.after_up(&mut locked).await;
+        let changed: Vec<&str> = report
+            .outcomes
+            .iter()
+            .filter(|(_, o)| **o != temporalctl_engine::Outcome::Unchanged)
+            .map(|(node, _)| node.as_str())
+            .collect();
+        after = phases.after_up(&mut locked, &changed).await;
     }
     if report.ok() && after.is_ok() {
         // What `plan` prices the next change against; `down` leaves nothing applied.
@@ -427,11 +453,14 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
 }
 
 /// Stop before any change when `up` could not finish; say what else is worth knowing.
-async fn preflight(aws: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<(), Failure> {
-    let findings = temporalctl_aws::preflight::run(aws, d, cancel).await.map_err(|e| match e.class {
-        ErrorClass::Cancelled => Failure::Interrupted,
-        _ => Failure::Runtime(format!("preflight: {e}")),
-    })?;
+async fn preflight(aws: &Aws, d: &Deploy, state: &StateFile, cancel: &CancelToken) -> Result<(), Failure> {
+    let instance_role = state.nodes.get(stack::INSTANCE_ROLE).and_then(|r| r.outputs.get("arn"));
+    let findings = temporalctl_aws::preflight::run(aws, d, instance_role.map(String::as_str), cancel).await.map_err(
+        |e| match e.class {
+            ErrorClass::Cancelled => Failure::Interrupted,
+            _ => Failure::Runtime(format!("preflight: {e}")),
+        },
+    )?;
     for note in &findings.notes {
         eprintln!("note: {note}");
     }
@@ -452,8 +481,10 @@ pub fn failures(report: &RunReport) -> String {
     format!("{} resource(s) failed:\n{}", report.failures.len(), lines.join("\n"))
 }
 
-fn graph(d: &Deploy, aws: &Aws) -> Result<Graph, Failure> {
-    stack::build(d, aws).map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
+/// The graph, its services rolling as `recorded` counts (what `scale` set) over deploy.yaml's allow.
+fn graph(d: &Deploy, aws: &Aws, recorded: &std::collections::BTreeMap<String, u32>) -> Result<Graph, Failure> {
+    stack::build(d, aws, &desired_counts(d, recorded, None))
+        .map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
 }
 
 fn options(cli: &Cli, d: &Deploy) -> EngineOptions {

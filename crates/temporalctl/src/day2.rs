@@ -9,7 +9,8 @@ use temporalctl_aws::documents::steps;
 use temporalctl_aws::operate::Operator;
 use temporalctl_aws::operate::access::Runtime;
 use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
-use temporalctl_aws::{Aws, stack};
+use temporalctl_aws::verify::{self, Verdict};
+use temporalctl_aws::{Aws, flows, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
 use temporalctl_engine::{CancelToken, Engine, EventSink, LockedState, NodeId, Recorded, ResourceError, RetryPolicy};
@@ -42,13 +43,25 @@ impl Phases<'_> {
         self.operator(nodes).runtime().await
     }
 
+    /// Every declared flow, proven against the live network (`temporalctl verify`).
+    pub async fn verify(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<Vec<Verdict>, ResourceError> {
+        let network = self.operator(nodes).network().await?;
+        Ok(verify::check(&flows::flows(), &network))
+    }
+
     /// `up`'s final phases, each skipped when its data store's tag says it is done:
+    /// 0. `verify`, when the walk changed something or a step is pending;
     /// 1. the DSQL schema and the OpenSearch visibility index, with every service at 0;
     /// 2. the scale waves to the recorded counts (deploy.yaml's on the first run);
-    /// 3. the default namespace, once the frontend runs.
+    /// 3. the default namespace, once the frontend runs;
+    /// 4. the end-to-end check, when a step, a wave, a service or a task definition changed.
     ///
     /// Returns lines for the closing summary.
-    pub async fn after_up(&self, locked: &mut LockedState) -> Result<Vec<String>, ResourceError> {
+    pub async fn after_up(
+        &self,
+        locked: &mut LockedState,
+        walk_changed: &[&str],
+    ) -> Result<Vec<String>, ResourceError> {
         let d = self.deploy;
         let nodes = locked.state.nodes.clone();
         let op = self.operator(&nodes);
@@ -68,13 +81,29 @@ impl Phases<'_> {
                 op.applied(steps::VISIBILITY).as_deref(),
             ),
         ];
+        // Before anything starts a task on a changed network: a blocked flow fails here in
+        // seconds, not as a one-off task's 15-minute timeout. A no-op `up` skips it.
+        let namespace_pending = op.applied(steps::NAMESPACE).as_deref() != Some(d.temporal.namespace.name.as_str());
+        let steps_pending = namespace_pending || schema.iter().any(Option::is_some);
+        if !walk_changed.is_empty() || steps_pending {
+            let verdicts = self.verify(&nodes).await?;
+            let blocked = verdicts.iter().filter(|v| !v.allowed).count();
+            if blocked > 0 {
+                return Err(ResourceError::fatal(format!(
+                    "verify: {blocked} of {} network flows are blocked; no task was started:\n{}run `temporalctl verify` for every flow and what carries it",
+                    verdicts.len(),
+                    crate::output::verdicts(&verdicts, false)
+                )));
+            }
+            summary.push(format!("verified {} network flows", verdicts.len()));
+        }
         for step in schema.into_iter().flatten() {
             run_and_record(&op, locked, &step).await?;
             summary.push(format!("ran {}", step.title));
         }
 
         let targets = self.recorded_counts(locked, None)?;
-        let changed = op.scale(&targets, false).await?;
+        let changed = op.scale(&targets, false, &counts_of(&targets)).await?;
         if changed > 0 {
             summary.push(format!("scaled {changed} service(s) in waves"));
         }
@@ -106,7 +135,27 @@ impl Phases<'_> {
                 }
             }
         }
+        // Proof that the cluster serves, whenever this run changed what serves: a step, a
+        // wave, a service or a task definition (not a log retention or a route).
+        let serving_changed =
+            walk_changed.iter().any(|n| n.starts_with("ecs-service/") || n.starts_with("task-definition/"));
+        if frontend_runs && (steps_pending || changed > 0 || serving_changed) {
+            summary.push(self.cluster_check(&locked.state.nodes).await?);
+        }
         Ok(summary)
+    }
+
+    /// The end-to-end check (`up`, `status --check`) as a one-off task against a running
+    /// frontend; a failure names the stage and shows the task's log lines.
+    pub async fn cluster_check(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<String, ResourceError> {
+        let op = self.operator(nodes);
+        let address = op.frontend_address(&format!("step/{}", steps::CLUSTER_CHECK)).await?;
+        let step = steps::cluster_check(&address, &self.deploy.temporal.namespace.name);
+        op.run_step(&step).await?;
+        Ok(format!(
+            "checked the cluster end to end: health, namespace {}, a workflow started, found through visibility and terminated",
+            self.deploy.temporal.namespace.name
+        ))
     }
 
     /// `up` on a stack whose services exist, when `dsql.schema_version` moved on: a new
@@ -147,16 +196,17 @@ impl Phases<'_> {
     /// is interrupted), then run the waves.
     pub async fn scale(&self, locked: &mut LockedState, change: &Counts, down: bool) -> Result<usize, ResourceError> {
         let targets = self.recorded_counts(locked, Some(change))?;
+        let all = counts_of(&targets);
         let only: Vec<(&'static ServiceKind, u32)> =
             targets.into_iter().filter(|(k, _)| change.contains_key(k.key)).collect();
-        self.operator(&locked.state.nodes).scale(&only, down).await
+        self.operator(&locked.state.nodes).scale(&only, down, &all).await
     }
 
     /// `down`: every service to 0 in reverse wave order, waiting for the tasks to drain,
     /// so nothing is deleted under running tasks. Recorded counts stay for the next `up`.
     pub async fn drain(&self, locked: &LockedState) -> Result<usize, ResourceError> {
         let zero: Vec<(&'static ServiceKind, u32)> = SERVICES.iter().map(|k| (k, 0)).collect();
-        self.operator(&locked.state.nodes).scale(&zero, true).await
+        self.operator(&locked.state.nodes).scale(&zero, true, &counts_of(&zero)).await
     }
 
     /// `down`'s sweep, before the graph's deletes: remove our tagged network resources
@@ -187,6 +237,10 @@ impl Phases<'_> {
     }
 }
 
+fn counts_of(targets: &[(&'static ServiceKind, u32)]) -> Counts {
+    targets.iter().map(|(k, n)| (k.key, *n)).collect()
+}
+
 /// `change` over `recorded` over deploy.yaml's counts.
 pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Option<&Counts>) -> Counts {
     d.services
@@ -199,11 +253,27 @@ pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Opti
 }
 
 /// Run a step, tag its data store with what it applied, and copy that to the state file.
+/// The schema step also records the shard count it was created with, which no later
+/// `up` may change.
 async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
     op.run_step(step).await?;
-    op.mark_done(step).await?;
-    locked.state.steps.insert(step.name.to_string(), step.applied.clone());
+    let mut records = vec![(step.name, step.applied.clone())];
+    if step.name == steps::DSQL_SCHEMA {
+        records.push((steps::HISTORY_SHARDS, op.deploy.temporal.history_shards.to_string()));
+    }
+    for (name, applied) in records {
+        op.mark_done(name, &applied).await?;
+        locked.state.steps.insert(name.to_string(), applied);
+    }
     locked.save().map_err(|e| ResourceError::fatal(e.to_string()))
+}
+
+/// `up` and `plan` refuse, before any AWS call, a change of what the schema fixed.
+pub fn check_fixed_settings(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result<(), Failure> {
+    let tag = state.nodes.get(stack::DSQL).and_then(|r| r.outputs.get(&format!("step/{}", steps::HISTORY_SHARDS)));
+    let recorded = steps::recorded_shards(&state.steps, tag.map(String::as_str), state.applied.as_ref());
+    steps::check_shards(recorded, d.temporal.history_shards)
+        .map_err(|e| Failure::Usage(format!("{e}\nNothing was sent to AWS.")))
 }
 
 #[cfg(test)]

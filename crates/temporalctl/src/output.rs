@@ -405,3 +405,21 @@ mod tests {
         assert_eq!(display(true, false, true), Display::Quiet);
     }
 }
+
+/// `verify`'s report: each flow allowed or blocked, with what carries it or what is
+/// missing. `all` false lists the blocked flows only (for `up`'s error).
+pub fn verdicts(verdicts: &[temporalctl_aws::verify::Verdict], all: bool) -> String {
+    let mut out = String::new();
+    let blocked = verdicts.iter().filter(|v| !v.allowed).count();
+    for v in verdicts.iter().filter(|v| all || !v.allowed) {
+        out.push_str(&format!("{} {}  ({})\n", if v.allowed { "ok     " } else { "BLOCKED" }, v.flow, v.why));
+        let detail = if v.allowed { &v.carried_by } else { &v.missing };
+        for line in detail {
+            out.push_str(&format!("          {}{line}\n", if v.allowed { "via " } else { "missing: " }));
+        }
+    }
+    if all {
+        out.push_str(&format!("{} flows: {} allowed, {blocked} blocked\n", verdicts.len(), verdicts.len() - blocked));
+    }
+    out
+}

@@ -6,3 +6,4 @@ pub mod auto_scaling_group;
 pub mod capacity_provider;
 pub mod cluster_capacity_providers;
 pub mod launch_template;
+pub mod trunking;

@@ -5,6 +5,8 @@
 pub mod adot;
 pub mod iam;
 pub mod node;
+#[cfg(test)]
+pub mod sandbox;
 pub mod service;
 pub mod steps;
 pub mod task_definition;

@@ -100,6 +100,9 @@ pub struct Inputs<'a> {
     /// The service's own group, then the instances' group (seed 002).
     pub security_groups: Vec<String>,
     pub namespace_arn: &'a str,
+    /// (minimumHealthyPercent, maximumPercent), chosen per node group so a rolling update
+    /// fits (`temporalctl_config::capacity::rollout_percents`).
+    pub rollout: (i32, i32),
 }
 
 pub fn service_name(project: &str, kind: &ServiceKind) -> String {
@@ -128,6 +131,16 @@ fn service_connect(kind: &ServiceKind, namespace: &str) -> Option<ServiceConnect
     Some(ServiceConnect { enabled: true, namespace: namespace.into(), services })
 }
 
+/// How a service rolls: the percents of its node group's choice, always with the circuit
+/// breaker and rollback.
+pub fn deployment((minimum_healthy_percent, maximum_percent): (i32, i32)) -> Deployment {
+    Deployment {
+        minimum_healthy_percent,
+        maximum_percent,
+        deployment_circuit_breaker: CircuitBreaker { enable: true, rollback: true },
+    }
+}
+
 pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
     Service {
         service_name: service_name(i.project, kind),
@@ -143,11 +156,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
         }],
         network_configuration: Network { subnets: i.subnets.clone(), security_groups: i.security_groups.clone() },
         enable_execute_command: true,
-        deployment_configuration: Deployment {
-            minimum_healthy_percent: 100,
-            maximum_percent: 200,
-            deployment_circuit_breaker: CircuitBreaker { enable: true, rollback: true },
-        },
+        deployment_configuration: deployment(i.rollout),
         service_connect_configuration: service_connect(kind, i.namespace_arn),
         propagate_tags: "SERVICE".into(),
         enable_ecs_managed_tags: true,
@@ -174,6 +183,7 @@ mod tests {
             subnets: vec!["subnet-0aaa".into(), "subnet-0bbb".into()],
             security_groups: vec!["sg-0service".into(), "sg-0instances".into()],
             namespace_arn: "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc",
+            rollout: if kind.key == "frontend" { (0, 100) } else { (100, 200) },
         }
     }
 

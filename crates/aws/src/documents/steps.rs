@@ -17,15 +17,47 @@ pub struct Step {
 pub const DSQL_SCHEMA: &str = "dsql-schema";
 pub const VISIBILITY: &str = "opensearch-visibility";
 pub const NAMESPACE: &str = "namespace";
+/// Not a task: the shard count the schema was created with, recorded beside it, because
+/// it can never change afterwards (Temporal: `numHistoryShards` is fixed once a cluster's
+/// persistence is initialised).
+pub const HISTORY_SHARDS: &str = "history-shards";
+
+/// The shard count a deployment's schema was created with, when anything recorded it:
+/// the step record (state file, else the DSQL cluster's tag, which survives a lost state
+/// file), else the last applied deploy.yaml of a stack whose schema exists.
+pub fn recorded_shards(
+    steps: &std::collections::BTreeMap<String, String>,
+    dsql_tag: Option<&str>,
+    applied: Option<&serde_json::Value>,
+) -> Option<u32> {
+    let recorded = steps.get(HISTORY_SHARDS).map(String::as_str).or(dsql_tag).and_then(|v| v.parse().ok());
+    let schema_exists = steps.contains_key(DSQL_SCHEMA);
+    recorded.or_else(|| {
+        schema_exists.then(|| applied?.pointer("/temporal/history_shards")?.as_u64().map(|n| n as u32)).flatten()
+    })
+}
+
+/// Refuse a shard count that differs from the one the schema was created with.
+pub fn check_shards(recorded: Option<u32>, wanted: u32) -> Result<(), String> {
+    match recorded {
+        Some(n) if n != wanted => Err(format!(
+            "temporal.history_shards: the schema was created with {n} history shards and cannot change to {wanted} (Temporal fixes the shard count when persistence is initialised); set it back to {n}, or build a new deployment (a new project) for {wanted}"
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// `'value'`, safe for `sh` whatever the value holds.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-/// The DSQL schema (seed 003's canonical form): `setup-schema` on a fresh cluster,
-/// `update-schema` when the configured version moved on since the last run, nothing
-/// when it is already applied. The tool authenticates with IAM by itself.
+/// The DSQL schema (seed 003's canonical form): `update-schema` when the configured
+/// version moved on since the last run, nothing when it is already applied. When nothing
+/// is recorded (a fresh cluster, or a run that stopped between the tool and the record),
+/// the script asks the cluster: `update-schema` succeeds only where a versioned schema
+/// exists, and `setup-schema` runs only when it failed. Neither ever passes `--overwrite`
+/// (it drops every table). The tool authenticates with IAM by itself.
 pub fn dsql_schema(
     endpoint: &str,
     region: &str,
@@ -34,19 +66,25 @@ pub fn dsql_schema(
     applied: Option<&str>,
 ) -> Option<Step> {
     let want = format!("{schema_name}@{version}");
-    let verb = match applied {
+    let tool = format!("temporal-dsql-tool --endpoint {} --region {}", quote(endpoint), quote(region));
+    let args = format!("--schema-name {} --version {}", quote(schema_name), quote(version));
+    let (verb, body) = match applied {
         Some(done) if done == want => return None,
-        Some(_) => "update-schema",
-        None => "setup-schema",
+        Some(_) => ("update-schema", format!("{tool} update-schema {args}\n")),
+        None => (
+            "setup-schema",
+            format!(
+                "if {tool} update-schema {args}; then\n\
+                 \x20 echo 'a versioned schema was already there: brought to {version}'\n\
+                 else\n\
+                 \x20 echo 'no versioned schema (update-schema failed above): setting it up'\n\
+                 \x20 {tool} setup-schema {args}\n\
+                 fi\n"
+            ),
+        ),
     };
-    let script = format!(
-        "set -eu\necho {what}\ntemporal-dsql-tool --endpoint {e} --region {r} {verb} --schema-name {n} --version {v}\n",
-        what = quote(&format!("{verb} {schema_name} {version} on {endpoint}")),
-        e = quote(endpoint),
-        r = quote(region),
-        n = quote(schema_name),
-        v = quote(version),
-    );
+    let script =
+        format!("set -eu\necho {what}\n{body}", what = quote(&format!("{verb} {schema_name} {version} on {endpoint}")));
     Some(Step {
         name: DSQL_SCHEMA,
         title: format!("DSQL schema {schema_name} {version} ({verb})"),
@@ -117,6 +155,42 @@ pub fn namespace(frontend: &str, name: &str, retention_days: u32, applied: Optio
     })
 }
 
+pub const CLUSTER_CHECK: &str = "cluster-check";
+
+/// The end-to-end proof that the cluster serves, run with the admin-tools image (it
+/// carries the `temporal` CLI) against a frontend task's address: cluster health, the
+/// namespace described, a workflow started on a task queue nobody polls (frontend,
+/// history and DSQL answer), found again through a visibility query (OpenSearch), then
+/// terminated. Each stage prints `check <n>/5 <what>` first, so a failure names its stage
+/// in the task's log; nothing is left running. Never recorded: it proves the present.
+pub fn cluster_check(frontend: &str, namespace: &str) -> Step {
+    let (a, n) = (quote(frontend), quote(namespace));
+    let cli = format!("--address {a} --namespace {n}");
+    let script = format!(
+        "set -eu\n\
+         stage() {{ echo \"check $1\"; }}\n\
+         fail() {{ echo \"check failed at stage $1\" >&2; exit 1; }}\n\
+         id=\"temporalctl-check-$(date +%s)-$$\"\n\
+         stage '1/5 cluster health'\n\
+         temporal operator cluster health --address {a} || fail '1/5 cluster health'\n\
+         stage '2/5 namespace {namespace}'\n\
+         temporal operator namespace describe {cli} >/dev/null || fail '2/5 namespace'\n\
+         stage '3/5 start a workflow (frontend, history, DSQL)'\n\
+         temporal workflow start {cli} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '3/5 start a workflow'\n\
+         stage '4/5 find it through visibility (OpenSearch)'\n\
+         found=''\n\
+         for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do\n\
+         \x20 if temporal workflow list {cli} --query \"WorkflowId='$id'\" | grep -q \"$id\"; then found=yes; break; fi\n\
+         \x20 sleep 2\n\
+         done\n\
+         [ -n \"$found\" ] || {{ temporal workflow terminate {cli} --workflow-id \"$id\" --reason 'temporalctl check' || true; fail '4/5 visibility'; }}\n\
+         stage '5/5 terminate it'\n\
+         temporal workflow terminate {cli} --workflow-id \"$id\" --reason 'temporalctl check' || fail '5/5 terminate'\n\
+         echo 'check passed: the cluster serves'\n"
+    );
+    Step { name: CLUSTER_CHECK, title: format!("end-to-end check through {frontend}"), applied: String::new(), script }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +207,31 @@ mod tests {
             dsql_schema(DSQL, "us-east-1", "dsql/v12/temporal", "1.13", Some("dsql/v12/temporal@1.12")).unwrap();
         assert!(newer.script.contains(" update-schema --schema-name 'dsql/v12/temporal' --version '1.13'"));
         assert!(!newer.script.contains("--overwrite"), "never drops tables");
+        assert!(!newer.script.contains("setup-schema"), "a recorded schema is only ever updated");
+        assert!(!fresh.script.contains("--overwrite"));
+    }
+
+    /// The fresh-cluster script run under /bin/sh with a stand-in tool: `setup-schema`
+    /// runs only where `update-schema` finds no versioned schema.
+    #[test]
+    fn setup_schema_runs_only_when_the_cluster_has_no_schema() {
+        let script = dsql_schema(DSQL, "us-east-1", "dsql/v12/temporal", "1.12", None).unwrap().script;
+        let sandbox = crate::documents::sandbox::Sandbox::new("dsql-schema");
+        sandbox.stub(
+            "temporal-dsql-tool",
+            "verb=$5; echo \"$verb\" >> \"$SANDBOX/calls\"\n\
+             case \"$verb:$SCHEMA\" in update-schema:present|setup-schema:*) exit \"${FAIL_SETUP:-0}\" ;; *) exit 1 ;; esac",
+        );
+        let calls = || std::fs::read_to_string(sandbox.dir.join("calls")).unwrap_or_default();
+        let present = sandbox.run(&script, &[("SCHEMA", "present")]);
+        assert!(present.status.success());
+        assert_eq!(calls(), "update-schema\n", "an existing schema is never set up again");
+        std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
+        let absent = sandbox.run(&script, &[("SCHEMA", "absent")]);
+        assert!(absent.status.success());
+        assert_eq!(calls(), "update-schema\nsetup-schema\n");
+        let broken = sandbox.run(&script, &[("SCHEMA", "absent"), ("FAIL_SETUP", "3")]);
+        assert!(!broken.status.success(), "a failed setup fails the step");
     }
 
     #[test]
@@ -146,6 +245,58 @@ mod tests {
         assert!(visibility(os, "temporal_visibility_v2", Some("temporal_visibility_v1")).is_some());
         insta::assert_snapshot!("namespace", namespace("10.0.3.7:7233", "default", 3, None).unwrap().script);
         assert!(namespace("10.0.3.7:7233", "default", 3, Some("default")).is_none());
+    }
+
+    #[test]
+    fn the_shard_count_is_fixed_once_the_schema_exists() {
+        use std::collections::BTreeMap;
+        let none = BTreeMap::new();
+        assert_eq!(recorded_shards(&none, None, None), None, "a fresh deployment may choose");
+        let steps = BTreeMap::from([(HISTORY_SHARDS.to_string(), "4".to_string())]);
+        assert_eq!(recorded_shards(&steps, Some("8"), None), Some(4), "the state's record first");
+        assert_eq!(recorded_shards(&none, Some("8"), None), Some(8), "the cluster's tag when the state is lost");
+        let applied = serde_json::json!({ "temporal": { "history_shards": 16 } });
+        let schema = BTreeMap::from([(DSQL_SCHEMA.to_string(), "dsql/v12/temporal@1.12".to_string())]);
+        assert_eq!(recorded_shards(&schema, None, Some(&applied)), Some(16), "a stack from before the record");
+        assert_eq!(recorded_shards(&none, None, Some(&applied)), None, "no schema yet: nothing is fixed");
+        assert!(check_shards(Some(4), 4).is_ok() && check_shards(None, 512).is_ok());
+        let e = check_shards(Some(4), 8).unwrap_err();
+        assert!(e.starts_with("temporal.history_shards:") && e.contains("set it back to 4"), "{e}");
+    }
+
+    /// The check run under /bin/sh with a stand-in `temporal` CLI: every stage runs in
+    /// order when the cluster serves, and a failing stage is named and stops the rest.
+    #[test]
+    fn the_end_to_end_check_names_the_stage_that_fails() {
+        let step = cluster_check("10.0.3.7:7233", "default");
+        insta::assert_snapshot!("cluster-check", step.script);
+        let sandbox = crate::documents::sandbox::Sandbox::new("cluster-check");
+        sandbox.stub("sleep", "exit 0");
+        sandbox.stub(
+            "temporal",
+            "echo \"$1 $2\" >> \"$SANDBOX/calls\"\n\
+             [ \"$1 $2\" = \"${BROKEN:-none}\" ] && exit 1\n\
+             case \"$1 $2\" in 'workflow list') echo \"$*\" | sed -n \"s/.*WorkflowId='\\([^']*\\)'.*/\\1/p\" ;; esac\n\
+             exit 0",
+        );
+        let calls = || std::fs::read_to_string(sandbox.dir.join("calls")).unwrap_or_default();
+        let ok = sandbox.run(&step.script, &[]);
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert_eq!(
+            calls(),
+            "operator cluster\noperator namespace\nworkflow start\nworkflow list\nworkflow terminate\n",
+            "all five stages, in order"
+        );
+        for (broken, stage) in [("workflow start", "3/5 start a workflow"), ("workflow list", "4/5 visibility")] {
+            std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
+            let out = sandbox.run(&step.script, &[("BROKEN", broken)]);
+            assert!(!out.status.success());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&format!("check failed at stage {stage}")), "{stderr}");
+            if broken == "workflow list" {
+                assert!(calls().ends_with("workflow terminate\n"), "the started workflow is not left behind");
+            }
+        }
     }
 
     #[test]

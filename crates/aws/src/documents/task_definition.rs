@@ -159,6 +159,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("BIND_ON_IP".into(), "0.0.0.0".into());
         env.insert("PROMETHEUS_ENDPOINT".into(), "0.0.0.0:9090".into());
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
+        env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), temporal::dynamic_config());
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
         command = vec![temporal::start_script(kind)];
         tmpfs.push(Tmpfs {
@@ -346,10 +347,9 @@ mod tests {
 #[cfg(test)]
 mod container_start {
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     use super::*;
+    use crate::documents::sandbox::Sandbox;
     use crate::documents::temporal::{CONFIG_DIR, METADATA_VARIABLE};
     use crate::services::SERVICES;
 
@@ -384,29 +384,21 @@ mod container_start {
         entry.into_iter().chain(c.command.iter().cloned()).collect()
     }
 
-    fn write_stub(dir: &Path, name: &str, body: &str) {
-        use std::os::unix::fs::PermissionsExt;
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
     struct Started {
         status: std::process::ExitStatus,
         stderr: String,
         /// What the stand-in server saw: its argv, broadcast address, and the config file.
         server: Option<String>,
-        config_dir: PathBuf,
+        config_written: bool,
+        dynamic_config: Option<String>,
     }
 
     /// Run the container's script. `metadata` is what the endpoint answers; None fails it.
     fn start(c: &Container, metadata: Option<&str>) -> Started {
         let argv = argv(c);
         assert_eq!(argv[..2], ["/bin/sh", "-c"], "{}: the start script must be what runs", c.name);
-        let dir = std::env::temp_dir().join(format!("temporalctl-start-{}-{}", c.name, std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (bin, config_dir) = (dir.join("bin"), dir.join("tmpfs"));
-        std::fs::create_dir_all(&bin).unwrap();
+        let sandbox = Sandbox::new(&format!("start-{}", c.name));
+        let config_dir = sandbox.dir.join("tmpfs");
         std::fs::create_dir_all(&config_dir).unwrap();
         let answer = match metadata {
             Some(json) => {
@@ -414,28 +406,23 @@ mod container_start {
             }
             None => "exit 1".to_string(),
         };
-        write_stub(&bin, "wget", &answer);
-        write_stub(
-            &bin,
+        sandbox.stub("wget", &answer);
+        sandbox.stub(
             "temporal-server",
             "{ echo \"argv: $*\"; echo \"broadcast: $TEMPORAL_BROADCAST_ADDRESS\"; \
-             f=$(echo \"$*\" | sed -n 's/.*--config-file \\([^ ]*\\).*/\\1/p'); echo \"config:\"; cat \"$f\"; } > \"$SERVER_SAW\"",
+             f=$(echo \"$*\" | sed -n 's/.*--config-file \\([^ ]*\\).*/\\1/p'); echo \"config:\"; cat \"$f\"; } > \"$SANDBOX/server-saw\"",
         );
         let script = argv[2].replace(CONFIG_DIR, config_dir.to_str().unwrap());
-        let saw = dir.join("server-saw");
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(&script).env_clear();
-        cmd.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-        cmd.env(METADATA_VARIABLE, "http://169.254.170.2/v4/c").env("SERVER_SAW", &saw);
-        for e in &c.environment {
-            cmd.env(&e.name, &e.value);
-        }
-        let out = cmd.output().expect("run /bin/sh");
+        let mut env: Vec<(&str, &str)> = vec![(METADATA_VARIABLE, "http://169.254.170.2/v4/c")];
+        env.extend(c.environment.iter().map(|e| (e.name.as_str(), e.value.as_str())));
+        let out = sandbox.run(&script, &env);
         Started {
             status: out.status,
             stderr: String::from_utf8_lossy(&out.stderr).into(),
-            server: std::fs::read_to_string(&saw).ok(),
-            config_dir,
+            server: std::fs::read_to_string(sandbox.dir.join("server-saw")).ok(),
+            config_written: config_dir.join("temporal.yaml").exists(),
+            dynamic_config: std::fs::read_to_string(config_dir.join(crate::documents::temporal::DYNAMIC_CONFIG_FILE))
+                .ok(),
         }
     }
 
@@ -458,7 +445,9 @@ mod container_start {
             assert!(saw.contains(&format!("broadcast: {TASK_IP}")), "{saw}");
             let config = &c.environment.iter().find(|e| e.name == "TEMPORAL_SERVER_CONFIG").unwrap().value;
             assert!(saw.ends_with(&format!("config:\n{config}")), "the config was written before the start: {saw}");
-            assert!(started.config_dir.join("temporal.yaml").exists());
+            assert!(started.config_written);
+            let dynamic = started.dynamic_config.expect("dynamic config written");
+            assert!(dynamic.contains("persistence.enableDSQLMode:\n  - value: true"), "{dynamic}");
         }
     }
 

@@ -107,6 +107,9 @@ namespaceDefaults:
       state: disabled
 publicClient:
   hostPort: temporal-frontend:7233
+dynamicConfigClient:
+  filepath: {CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}
+  pollInterval: 60s
 ",
         shards = c.history_shards,
         dsql = c.dsql_endpoint,
@@ -120,6 +123,26 @@ publicClient:
     )
 }
 
+/// The dynamic config file the start script writes beside the server config.
+pub const DYNAMIC_CONFIG_FILE: &str = "dynamic.yaml";
+
+/// Dynamic config every DSQL deployment needs (the fork's DSQL plugin documentation,
+/// repository `iw/temporal`, and the reference deployment's `docker/config/README.md`):
+/// DSQL mode on (the plugin's optimistic-concurrency handling), DSQL's transaction size
+/// limit, and Nexus off (not supported on DSQL). Recent images ship no dynamic config
+/// file, so it is written at start like the server config.
+pub fn dynamic_config() -> String {
+    "\
+persistence.enableDSQLMode:
+  - value: true
+persistence.transactionSizeLimit:
+  - value: 4000000
+system.enableNexus:
+  - value: false
+"
+    .to_string()
+}
+
 /// The shell entry point of every container that runs a script of ours. ECS hands
 /// `command` to the image's ENTRYPOINT, and the Temporal server images' entrypoint does not
 /// run a shell command (temporal-notes, "Corrections"; the reference deployment sets it too).
@@ -131,7 +154,9 @@ pub const METADATA_VARIABLE: &str = "ECS_CONTAINER_METADATA_URI_V4";
 
 /// The start script of a Temporal service (run by [`SHELL_ENTRY_POINT`]): learn the task's
 /// IP from the metadata endpoint for the membership broadcast address, write the config,
-/// start the server. Any failure stops the container with a line saying what failed: a
+/// start the server. The server CLI reads TEMPORAL_ENVIRONMENT, TEMPORAL_ROOT and their
+/// kin as flags that clash with `--config-file`, so they are unset whatever
+/// `services.*.environment` says (the reference deployment does the same). Any failure stops the container with a line saying what failed: a
 /// server broadcasting an empty address would join the ring unreachable.
 pub fn start_script(kind: &ServiceKind) -> String {
     let role = kind.temporal_role.unwrap_or(kind.key);
@@ -142,6 +167,8 @@ pub fn start_script(kind: &ServiceKind) -> String {
          [ -n \"$TEMPORAL_BROADCAST_ADDRESS\" ] || {{ echo \"temporalctl: the task metadata holds no IPv4 address\" >&2; exit 1; }}\n\
          export TEMPORAL_BROADCAST_ADDRESS\n\
          printf '%s' \"$TEMPORAL_SERVER_CONFIG\" > {CONFIG_DIR}/temporal.yaml\n\
+         printf '%s' \"$TEMPORAL_DYNAMIC_CONFIG\" > {CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}\n\
+         unset TEMPORAL_ENVIRONMENT TEMPORAL_ROOT TEMPORAL_CONFIG_DIR TEMPORAL_AVAILABILITY_ZONE TEMPORAL_AVAILABILTY_ZONE\n\
          echo \"temporalctl: starting {role}, broadcasting $TEMPORAL_BROADCAST_ADDRESS\"\n\
          exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml --allow-no-auth start --service {role}"
     )
@@ -173,6 +200,10 @@ mod tests {
     fn binds_everywhere_broadcasts_the_task_ip_and_uses_the_configured_shards() {
         let c = config();
         assert_eq!(c.lines().next(), Some("# enable-template"));
+        // The server reads the dynamic config from the file the start script writes.
+        let dynamic = format!("{CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}");
+        assert!(c.contains(&format!("dynamicConfigClient:\n  filepath: {dynamic}")));
+        assert!(start_script(service("history")).contains(&format!("> {dynamic}\n")));
         assert_eq!(c.matches("bindOnIP: 0.0.0.0").count(), 4);
         assert!(c.contains("broadcastAddress: \"{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}\""));
         assert!(c.contains("numHistoryShards: 4"));

@@ -18,6 +18,15 @@ use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, Resource
 use crate::documents::fingerprint;
 use crate::documents::service::{self as doc, Service as Document};
 use crate::ecs::task_definition::SPEC_TAG;
+
+/// The tag holding how the service rolls (`50/100`: minimum healthy and maximum percent).
+/// Kept apart from the spec hash because `scale` changes it with the counts, and
+/// writes this tag, so `plan` does not call a scaled service drifted.
+pub const ROLLOUT_TAG: &str = "temporalctl:rollout";
+
+pub fn rollout_text((min, max): (i32, i32)) -> String {
+    format!("{min}/{max}")
+}
 use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
 use crate::listings::Listings;
@@ -36,10 +45,26 @@ pub struct Service {
     pub subnets: Vec<NodeId>,
     pub security_groups: Vec<NodeId>,
     pub namespace: NodeId,
+    /// (minimumHealthyPercent, maximumPercent): `capacity::rollout_percents`.
+    pub rollout: (i32, i32),
     /// Every service of the stack (seven: DescribeServices takes ten): one listing
     /// answers all their first looks.
     pub family: Vec<String>,
     pub listings: Listings,
+}
+
+/// The document's deployment configuration in the SDK's types (also sent by `scale`).
+pub fn deployment_configuration(dc: &doc::Deployment) -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(dc.minimum_healthy_percent)
+        .maximum_percent(dc.maximum_percent)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(dc.deployment_circuit_breaker.enable)
+                .rollback(dc.deployment_circuit_breaker.rollback)
+                .build(),
+        )
+        .build()
 }
 
 fn fatal(e: impl std::fmt::Display) -> ResourceError {
@@ -103,17 +128,7 @@ fn request(d: &Document) -> Result<Request, ResourceError> {
                 .map_err(fatal)?,
         )
         .build();
-    let dc = &d.deployment_configuration;
-    let deployment = DeploymentConfiguration::builder()
-        .minimum_healthy_percent(dc.minimum_healthy_percent)
-        .maximum_percent(dc.maximum_percent)
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(dc.deployment_circuit_breaker.enable)
-                .rollback(dc.deployment_circuit_breaker.rollback)
-                .build(),
-        )
-        .build();
+    let deployment = deployment_configuration(&d.deployment_configuration);
     let connect = match &d.service_connect_configuration {
         None => None,
         Some(sc) => {
@@ -184,6 +199,7 @@ impl Service {
                 subnets: ids(&self.subnets)?,
                 security_groups: ids(&self.security_groups)?,
                 namespace_arn: inputs.get(&self.namespace, "arn")?,
+                rollout: self.rollout,
             },
         ))
     }
@@ -202,7 +218,9 @@ impl Resource for Service {
             ("task-definition".into(), inputs.get(&self.task_definition, "arn")?.to_string()),
             ("subnets".into(), set(n.subnets.iter().map(String::as_str))),
             ("security-groups".into(), set(n.security_groups.iter().map(String::as_str))),
-            ("spec".into(), fingerprint(&d)),
+            ("rollout".into(), rollout_text(self.rollout)),
+            // The spec hash leaves the rollout out: it is its own field (see ROLLOUT_TAG).
+            ("spec".into(), fingerprint(&Document { deployment_configuration: doc::deployment((0, 0)), ..d })),
         ]))
     }
 
@@ -231,6 +249,7 @@ impl Resource for Service {
                     set(vpc.map(|v| v.security_groups()).unwrap_or_default().iter().map(String::as_str)),
                 )
                 .attr("spec", tags.get(SPEC_TAG).cloned().unwrap_or_default())
+                .attr("rollout", tags.get(ROLLOUT_TAG).cloned().unwrap_or_default())
                 .output("name", s.service_name().unwrap_or_default())
                 .output("arn", s.service_arn().unwrap_or_default())
                 .output("desired-count", s.desired_count().to_string())
@@ -243,6 +262,7 @@ impl Resource for Service {
         let r = request(&d)?;
         let mut tags = cx.tags.clone();
         tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
+        tags.insert(ROLLOUT_TAG.into(), attr(desired, "rollout")?.to_string());
         let create = self
             .ecs
             .create_service()
@@ -283,9 +303,10 @@ impl Resource for Service {
                 .force_new_deployment(changed.iter().any(|c| c == "spec"));
             with_spec!(update, d, r).send().await.map_err(aws("UpdateService"))?;
         }
-        // The spec tag records what was applied; rewritten only when that changed.
-        if changed.iter().any(|c| c == "spec" || c == "tags") {
+        // The spec and rollout tags record what was applied; rewritten only when that changed.
+        if changed.iter().any(|c| c == "spec" || c == "rollout" || c == "tags") {
             tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
+            tags.insert(ROLLOUT_TAG.into(), attr(desired, "rollout")?.to_string());
             ensure_tags(&self.ecs, &o.id, &tags).await?;
         }
         Ok(())

@@ -73,6 +73,14 @@ impl TaskDefinition {
             (None, Some(repo)) => format!("{repo}:{}", self.version),
             (None, None) => return Err(ResourceError::fatal(format!("services.{}.image is not set", self.kind.key))),
         };
+        // The shard count the schema was created with, from the cluster's own tag: even with
+        // a lost state file, no task definition ever runs Temporal with another count.
+        let recorded = s
+            .dsql
+            .as_ref()
+            .and_then(|n| inputs.get(n, &format!("step/{}", crate::documents::steps::HISTORY_SHARDS)).ok());
+        crate::documents::steps::check_shards(recorded.and_then(|v| v.parse().ok()), self.history_shards)
+            .map_err(ResourceError::fatal)?;
         let config = match (get(&s.dsql, "endpoint")?, get(&s.opensearch, "endpoint")?) {
             (Some(dsql), Some(os)) => Some(server_config(&ServerConfig {
                 dsql_endpoint: &dsql,

@@ -19,7 +19,7 @@ use temporalctl_engine::{
 };
 
 use crate::Aws;
-use crate::documents::steps::{self, Step};
+use crate::documents::steps;
 use crate::errors::aws;
 use crate::{stack, sweep};
 
@@ -64,15 +64,15 @@ impl Operator<'_> {
         self.recorded(store_of(step), &format!("step/{step}"))
     }
 
-    /// Tag the data store with what the step applied.
-    pub async fn mark_done(&self, step: &Step) -> Result<(), ResourceError> {
-        let arn = self.output(store_of(step.name), "arn")?;
-        let key = format!("{STEP_TAG_PREFIX}{}", step.name);
-        let node = format!("step/{}", step.name);
-        if store_of(step.name) == stack::OPENSEARCH {
+    /// Tag the data store with what the step `name` applied.
+    pub async fn mark_done(&self, name: &str, applied: &str) -> Result<(), ResourceError> {
+        let arn = self.output(store_of(name), "arn")?;
+        let key = format!("{STEP_TAG_PREFIX}{name}");
+        let node = format!("step/{name}");
+        if store_of(name) == stack::OPENSEARCH {
             let tag = aws_sdk_opensearch::types::Tag::builder()
                 .key(&key)
-                .value(&step.applied)
+                .value(applied)
                 .build()
                 .map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.call(&node, || async {
@@ -85,7 +85,7 @@ impl Operator<'_> {
                     .dsql
                     .tag_resource()
                     .resource_arn(&arn)
-                    .tags(&key, &step.applied)
+                    .tags(&key, applied)
                     .send()
                     .await
                     .map_err(aws("TagResource"))

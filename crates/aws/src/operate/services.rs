@@ -1,12 +1,17 @@
 //! The ECS services at run time: one batched describe for all of them, whether a wave is
 //! stable, and the scale waves themselves (seed 002's order up, the reverse down).
 
-use aws_sdk_ecs::types::{DesiredStatus, Service};
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::types::{DesiredStatus, Service, Tag, Task};
 use serde::Serialize;
 use temporalctl_engine::{Outcome, ResourceError, wait_for};
 
 use super::Operator;
-use crate::documents::service::service_name;
+use temporalctl_config::capacity::{self, Counts};
+
+use crate::documents::service::{deployment, service_name};
+use crate::ecs::service::{ROLLOUT_TAG, deployment_configuration, rollout_text};
 use crate::errors::aws;
 use crate::services::{ServiceKind, waves};
 
@@ -154,8 +159,15 @@ impl Operator<'_> {
 
     /// Set each service's desired count and wait for it, wave by wave: seed 002's order
     /// going up, the reverse going down. A wave starts only when the one before it is
-    /// stable. Returns how many services changed.
-    pub async fn scale(&self, targets: &[(&'static ServiceKind, u32)], down: bool) -> Result<usize, ResourceError> {
+    /// stable. `all` are every service's counts once this is done: they choose how each
+    /// changed service rolls (a surge where its node group has room, else in place), sent
+    /// with the count. Returns how many services changed.
+    pub async fn scale(
+        &self,
+        targets: &[(&'static ServiceKind, u32)],
+        down: bool,
+        all: &Counts,
+    ) -> Result<usize, ResourceError> {
         let mut order = waves();
         if down {
             order.reverse();
@@ -167,19 +179,19 @@ impl Operator<'_> {
                 .filter_map(|k| targets.iter().find(|(t, _)| t.key == k.key).map(|(_, n)| (k, *n as i32)))
                 .collect();
             if !wave.is_empty() {
-                changed += self.scale_wave(&wave).await?;
+                changed += self.scale_wave(&wave, all).await?;
             }
         }
         Ok(changed)
     }
 
-    async fn scale_wave(&self, wave: &[(&'static ServiceKind, i32)]) -> Result<usize, ResourceError> {
+    async fn scale_wave(&self, wave: &[(&'static ServiceKind, i32)], all: &Counts) -> Result<usize, ResourceError> {
         let kinds: Vec<&'static ServiceKind> = wave.iter().map(|(k, _)| *k).collect();
         let cluster = self.cluster();
         let (mut changed, mut absent) = (Vec::new(), Vec::new());
         // Already there and settled: the wave needs no wait, and no second look.
         let mut settled = true;
-        for ((kind, want), (state, _)) in wave.iter().zip(self.describe(&kinds).await?) {
+        for ((kind, want), (state, found)) in wave.iter().zip(self.describe(&kinds).await?) {
             let node = format!("service/{}", kind.key);
             settled &= state.stability(*want) == Stability::Stable;
             if !state.exists && *want == 0 {
@@ -196,6 +208,8 @@ impl Operator<'_> {
                 continue;
             }
             self.started(&node, "ecs-service", "scaling");
+            let percents = capacity::rollout(self.deploy, kind.key, all);
+            let rollout = deployment_configuration(&deployment(percents));
             self.call(&node, || async {
                 self.aws
                     .ecs
@@ -203,11 +217,27 @@ impl Operator<'_> {
                     .cluster(&cluster)
                     .service(&state.name)
                     .desired_count(*want)
+                    .deployment_configuration(rollout.clone())
                     .send()
                     .await
                     .map_err(aws("UpdateService"))
             })
             .await?;
+            // What `up` compares the service's rollout with (ROLLOUT_TAG).
+            if let Some(arn) = found.as_ref().and_then(|s| s.service_arn()) {
+                let tag = Tag::builder().key(ROLLOUT_TAG).value(rollout_text(percents)).build();
+                self.call(&node, || async {
+                    self.aws
+                        .ecs
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .tags(tag.clone())
+                        .send()
+                        .await
+                        .map_err(aws("TagResource"))
+                })
+                .await?;
+            }
             changed.push(kind.key);
         }
         if !(changed.is_empty() && settled) {
@@ -231,6 +261,12 @@ impl Operator<'_> {
         let what: Vec<String> = wave.iter().map(|(k, n)| format!("{} at {n}", k.key)).collect();
         let what = format!("{} to be stable", what.join(", "));
         let lead = format!("service/{}", wave[0].0.key);
+        // The stopped tasks from before this wave: only the ones it starts can fail it.
+        let mut before = BTreeMap::new();
+        for kind in kinds.iter().filter(|k| changed.contains(&k.key)) {
+            let arns = self.stopped_tasks(kind).await?.iter().filter_map(|t| t.task_arn().map(String::from)).collect();
+            before.insert(kind.key, arns);
+        }
         let waited = wait_for(
             &self.policy,
             &self.cancel,
@@ -252,7 +288,11 @@ impl Operator<'_> {
                         Stability::Failed(why) => return Err(ResourceError::fatal(why)),
                     }
                 }
-                Ok(if settling.is_empty() { Ok(()) } else { Err(settling.join("; ")) })
+                if settling.is_empty() {
+                    return Ok(Ok(()));
+                }
+                self.crash_loop(kinds, &before).await?;
+                Ok(Err(settling.join("; ")))
             },
         )
         .await;
@@ -268,6 +308,57 @@ impl Operator<'_> {
         Ok(())
     }
 
+    /// The service's stopped tasks that ECS still lists (about an hour after they stop).
+    async fn stopped_tasks(&self, kind: &'static ServiceKind) -> Result<Vec<Task>, ResourceError> {
+        let name = self.service_name(kind);
+        let node = format!("service/{}", kind.key);
+        let arns = self.list_tasks(&node, Some(&name), DesiredStatus::Stopped).await?;
+        let group = format!("service:{name}");
+        let tasks = self.describe_tasks(&node, &arns).await?;
+        Ok(tasks.into_iter().filter(|t| t.group() == Some(group.as_str())).collect())
+    }
+
+    /// Tasks of the wave's services that failed since `before` was taken; an error once
+    /// `rollout.failed_tasks` of one service have, with their stop reasons and the last
+    /// log lines of the newest.
+    async fn crash_loop(
+        &self,
+        kinds: &[&'static ServiceKind],
+        before: &BTreeMap<&'static str, BTreeSet<String>>,
+    ) -> Result<(), ResourceError> {
+        let limit = self.deploy.rollout.failed_tasks as usize;
+        for kind in kinds {
+            let Some(seen) = before.get(kind.key) else { continue };
+            let stopped = self.stopped_tasks(kind).await?;
+            let failed: Vec<&Task> = stopped
+                .iter()
+                .filter(|t| !seen.contains(t.task_arn().unwrap_or_default()) && failure(t).is_some())
+                .collect();
+            if failed.len() < limit {
+                continue;
+            }
+            let mut message = format!(
+                "{}: {} of the tasks this wave started failed (rollout.failed_tasks: {limit}); the service will not become stable by waiting:",
+                kind.key,
+                failed.len()
+            );
+            for t in failed.iter().take(5) {
+                message.push_str(&format!("\n    {}", stop_line(t)));
+            }
+            let id = failed[0].task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+            let group = self.output(&crate::stack::log_group(kind.key), "id")?;
+            let stream = format!("{0}/{0}/{id}", kind.container);
+            message.push_str(&format!("\n  last log lines of task {id} ({group} {stream}):\n"));
+            message.push_str(&self.last_log_lines(&group, &stream).await);
+            message.push_str(&format!(
+                "\n  fix the cause (image, configuration, network: `temporalctl verify`), then scale again; `temporalctl logs {}` shows more",
+                kind.key
+            ));
+            return Err(ResourceError::fatal(message));
+        }
+        Ok(())
+    }
+
     /// Why a service is not stable: its newest events and the stopped reasons of its
     /// recently failed tasks (image pull, no capacity, failing health check…).
     pub async fn diagnose(&self, kind: &'static ServiceKind) -> String {
@@ -279,32 +370,9 @@ impl Operator<'_> {
                 text.push_str(&format!("\n    event: {}", e.message().unwrap_or_default()));
             }
         }
-        let name = self.service_name(kind);
-        let node = format!("service/{}", kind.key);
         let stopped = async {
-            let arns = self.list_tasks(&node, Some(&name), DesiredStatus::Stopped).await?;
-            let arns: Vec<String> = arns.into_iter().take(5).collect();
-            let group = format!("service:{name}");
-            Ok::<_, ResourceError>(
-                self.describe_tasks(&node, &arns)
-                    .await?
-                    .iter()
-                    .filter(|t| t.group() == Some(group.as_str()))
-                    .map(|t| {
-                        let containers: Vec<String> = t
-                            .containers()
-                            .iter()
-                            .filter_map(|c| c.reason().map(|r| format!("{}: {r}", c.name().unwrap_or("container"))))
-                            .collect();
-                        format!(
-                            "stopped task {}: {}{}",
-                            t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(),
-                            t.stopped_reason().unwrap_or("no reason given"),
-                            if containers.is_empty() { String::new() } else { format!(" ({})", containers.join("; ")) }
-                        )
-                    })
-                    .collect::<Vec<String>>(),
-            )
+            let tasks = self.stopped_tasks(kind).await?;
+            Ok::<_, ResourceError>(tasks.iter().take(5).map(stop_line).collect::<Vec<String>>())
         };
         match stopped.await {
             Ok(lines) if lines.is_empty() => text.push_str("\n    no stopped tasks"),
@@ -313,6 +381,47 @@ impl Operator<'_> {
         }
         text
     }
+}
+
+/// Why a stopped task counts as a failed start, or None when it was stopped on purpose
+/// (a scale-in, a deployment replacing it). ECS's stop codes and reasons: AWS, "Amazon ECS
+/// stopped tasks error messages".
+pub fn failure(t: &Task) -> Option<String> {
+    let reason = t.stopped_reason().unwrap_or_default();
+    if t.stop_code().is_some_and(|c| c.as_str() == "TaskFailedToStart") {
+        return Some(format!("failed to start: {reason}"));
+    }
+    if let Some(c) = t.containers().iter().find(|c| c.exit_code().is_some_and(|e| e != 0)) {
+        return Some(format!("{} exited {}", c.name().unwrap_or("container"), c.exit_code().unwrap_or_default()));
+    }
+    const FAILED: [&str; 5] = [
+        "Essential container in task exited",
+        "CannotPullContainerError",
+        "failed container health checks",
+        "ResourceInitializationError",
+        "CannotStartContainerError",
+    ];
+    FAILED.iter().any(|f| reason.contains(f)).then(|| reason.to_string())
+}
+
+/// `stopped task abc: Essential container in task exited (temporal-history: exit 1)`.
+fn stop_line(t: &Task) -> String {
+    let containers: Vec<String> = t
+        .containers()
+        .iter()
+        .filter(|c| c.reason().is_some() || c.exit_code().is_some_and(|e| e != 0))
+        .map(|c| {
+            let exit = c.exit_code().filter(|e| *e != 0).map(|e| format!("exit {e}"));
+            let parts: Vec<String> = [c.reason().map(String::from), exit].into_iter().flatten().collect();
+            format!("{}: {}", c.name().unwrap_or("container"), parts.join(", "))
+        })
+        .collect();
+    format!(
+        "stopped task {}: {}{}",
+        t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(),
+        t.stopped_reason().unwrap_or("no reason given"),
+        if containers.is_empty() { String::new() } else { format!(" ({})", containers.join("; ")) }
+    )
 }
 
 #[cfg(test)]

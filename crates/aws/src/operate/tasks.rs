@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, DesiredStatus,
     NetworkConfiguration, PlacementConstraint, PlacementConstraintType, Tag, TargetType, Task, TaskOverride,
 };
-use temporalctl_engine::{Outcome, ResourceError, ownership_tags, wait_for};
+use temporalctl_engine::{ErrorClass, Outcome, ResourceError, ownership_tags, wait_for};
 
 use super::Operator;
 use crate::documents::steps::Step;
@@ -91,7 +91,21 @@ impl Operator<'_> {
         self.waiting(node, format!("{} to start", step.title));
         let arn = self.start_task(node, step, &group, &workload).await?;
         let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
-        let task = self.wait_stopped(node, step, &arn).await?;
+        let task = match self.wait_stopped(node, step, &arn).await {
+            Ok(task) => task,
+            Err(e) => {
+                // Past its deadline or interrupted, the task still runs with the step's
+                // rights (DSQL admin, OpenSearch writes): stop it, never leave it behind.
+                let why = if e.class == ErrorClass::Cancelled { "interrupted" } else { "did not finish in time" };
+                let stopped =
+                    self.stop_task_anyway(node, &arn, &format!("temporalctl: step {} {why}", step.name)).await;
+                let note = match stopped {
+                    Ok(()) => format!("; task {id} was stopped"),
+                    Err(s) => format!("; stopping task {id} failed too ({s}): stop it by hand"),
+                };
+                return Err(ResourceError { message: format!("{}{note}", e.message), ..e });
+            }
+        };
         let container = task.containers().iter().find(|c| c.name() == Some(ADMIN_TOOLS.container));
         let exit = container.and_then(|c| c.exit_code());
         if exit == Some(0) {
@@ -188,6 +202,40 @@ impl Operator<'_> {
         )))
     }
 
+    /// StopTask, retried on transient errors for up to 30 s, even when the run was
+    /// cancelled: this is the clean-up of a cancelled run.
+    async fn stop_task_anyway(&self, node: &str, arn: &str, reason: &str) -> Result<(), ResourceError> {
+        let cluster = self.cluster();
+        let not_cancelled = temporalctl_engine::CancelToken::default();
+        let stopped = temporalctl_engine::retry_when(
+            &self.policy,
+            &not_cancelled,
+            std::time::Duration::from_secs(30),
+            temporalctl_engine::Retries::Transient,
+            |_, _, _| {},
+            || async {
+                self.aws
+                    .ecs
+                    .stop_task()
+                    .cluster(&cluster)
+                    .task(arn)
+                    .reason(reason)
+                    .send()
+                    .await
+                    .map_err(aws("StopTask"))
+            },
+        )
+        .await;
+        match stopped {
+            Ok(_) => {
+                self.waiting(node, format!("stopped task {}", arn.rsplit('/').next().unwrap_or(arn)));
+                Ok(())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn wait_stopped(&self, node: &str, step: &Step, arn: &str) -> Result<Task, ResourceError> {
         let what = format!("{} (task {}) to finish", step.title, arn.rsplit('/').next().unwrap_or(arn));
         let deadline = self.deploy.timeouts.one_off_task;
@@ -216,7 +264,7 @@ impl Operator<'_> {
     }
 
     /// The last lines of a log stream, indented; a note instead when there are none.
-    async fn last_log_lines(&self, group: &str, stream: &str) -> String {
+    pub(crate) async fn last_log_lines(&self, group: &str, stream: &str) -> String {
         let out = self
             .call("GetLogEvents", || async {
                 self.aws

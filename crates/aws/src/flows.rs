@@ -1,0 +1,245 @@
+//! Every network flow the deployment needs, declared once: who talks to whom, on which
+//! port, and why. The security group rules are derived from this list (`ingress_of`,
+//! `egress_of`), and `temporalctl verify` proves each flow against the live account
+//! (`verify`). docs/network-flows.md is this list as a table.
+//!
+//! Sources for what each flow needs:
+//! - Temporal services reach each other on their gRPC ports (7233-7239) and their ringpop
+//!   membership ports (6933-6939): temporal-notes, and Temporal's `config/development*.yaml`.
+//! - Aurora DSQL speaks the PostgreSQL protocol on TCP 5432 at its public endpoint (AWS,
+//!   "Connecting to Aurora DSQL clusters"), reached here through the NAT gateway; the
+//!   reference deployment `iw/temporal-dsql-deploy-ecs` opens exactly this egress.
+//! - The OpenSearch VPC domain answers HTTPS on 443 inside the VPC.
+//! - With awsvpc on EC2, the ECS agent on the instance pulls images, fetches `secrets` and
+//!   ships awslogs over the instance's own network interface; the task's interface
+//!   carries what the containers themselves send (AMP remote write, Grafana's queries,
+//!   ECS Exec's Session Manager channel, DSQL, OpenSearch).
+
+use serde::Serialize;
+
+use crate::services::{METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
+use crate::stack::{INSTANCES_SG, OPENSEARCH_SG, service_sg};
+
+/// The far end of a flow.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peer {
+    /// A security group of the stack, by node id.
+    Group(String),
+    /// An AWS API on 443: through its interface endpoint when the VPC has one for this
+    /// service (`ecr.dkr`, `logs`, …), else through the NAT gateway.
+    AwsApi(&'static str),
+    /// A public endpoint that is not an interface endpoint here: DSQL's PostgreSQL port.
+    Public(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    /// The security group node the traffic leaves from.
+    pub from: String,
+    pub to: Peer,
+    pub ports: (i32, i32),
+    pub why: &'static str,
+}
+
+impl Flow {
+    fn new(from: impl Into<String>, to: Peer, ports: (i32, i32), why: &'static str) -> Self {
+        Flow { from: from.into(), to, ports, why }
+    }
+
+    /// `temporal-history → temporal-frontend tcp 7233-7239`, for messages.
+    pub fn label(&self) -> String {
+        let to = match &self.to {
+            Peer::Group(g) => short(g).to_string(),
+            Peer::AwsApi(s) => format!("aws:{s}"),
+            Peer::Public(what) => what.to_string(),
+        };
+        let ports = if self.ports.0 == self.ports.1 {
+            self.ports.0.to_string()
+        } else {
+            format!("{}-{}", self.ports.0, self.ports.1)
+        };
+        format!("{} -> {to} tcp/{ports}", short(&self.from))
+    }
+}
+
+/// `security-group/history` → `history`.
+fn short(node: &str) -> &str {
+    node.strip_prefix("security-group/").unwrap_or(node)
+}
+
+/// The AWS APIs the ECS agent on each instance calls (registration, image pulls from ECR
+/// and the S3 layers behind it, secrets, logs) and Session Manager for `connect`.
+const INSTANCE_APIS: &[&str] = &["ecs", "ecr.api", "ecr.dkr", "s3", "logs", "secretsmanager", "ssm", "ssmmessages"];
+
+/// Every flow the deployment needs. Order is the order of the docs' table.
+pub fn flows() -> Vec<Flow> {
+    let temporal: Vec<&str> = SERVICES.iter().filter(|k| k.is_temporal()).map(|k| k.key).collect();
+    let mut out = Vec::new();
+    for from in &temporal {
+        for to in &temporal {
+            out.push(Flow::new(
+                service_sg(from),
+                Peer::Group(service_sg(to)),
+                TEMPORAL_GRPC_RANGE,
+                "Temporal gRPC between services",
+            ));
+            out.push(Flow::new(
+                service_sg(from),
+                Peer::Group(service_sg(to)),
+                TEMPORAL_MEMBERSHIP_RANGE,
+                "ringpop membership between services",
+            ));
+        }
+    }
+    out.push(Flow::new(
+        service_sg("ui"),
+        Peer::Group(service_sg("frontend")),
+        (7233, 7233),
+        "the UI calls the frontend",
+    ));
+    for to in &temporal {
+        out.push(Flow::new(
+            service_sg("adot"),
+            Peer::Group(service_sg(to)),
+            (METRICS_PORT, METRICS_PORT),
+            "ADOT scrapes Prometheus metrics",
+        ));
+    }
+    for from in &temporal {
+        out.push(Flow::new(
+            service_sg(from),
+            Peer::Group(OPENSEARCH_SG.into()),
+            (443, 443),
+            "visibility reads and writes",
+        ));
+        out.push(Flow::new(
+            service_sg(from),
+            Peer::Public("dsql"),
+            (5432, 5432),
+            "persistence: DSQL's PostgreSQL endpoint through the NAT gateway",
+        ));
+    }
+    out.push(Flow::new(service_sg("adot"), Peer::AwsApi("aps-workspaces"), (443, 443), "remote write to Prometheus"));
+    out.push(Flow::new(
+        service_sg("grafana"),
+        Peer::AwsApi("aps-workspaces"),
+        (443, 443),
+        "Grafana queries Prometheus",
+    ));
+    for kind in SERVICES {
+        out.push(Flow::new(service_sg(kind.key), Peer::AwsApi("ssmmessages"), (443, 443), "ECS Exec session channel"));
+    }
+    for api in INSTANCE_APIS {
+        out.push(Flow::new(
+            INSTANCES_SG,
+            Peer::AwsApi(api),
+            (443, 443),
+            "ECS agent: registration, images, secrets, logs",
+        ));
+    }
+    out
+}
+
+/// A rule a security group needs, derived from the flows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Needed {
+    /// Ingress from another group (or this group itself when `from` is the group).
+    FromGroup { from: String, ports: (i32, i32) },
+    /// Egress to any IPv4 address on these ports (through the NAT gateway).
+    ToInternet { ports: (i32, i32) },
+}
+
+/// Ingress rules of `group`: one per flow arriving at it, duplicates dropped.
+pub fn ingress_of(group: &str, flows: &[Flow]) -> Vec<Needed> {
+    let mut out: Vec<Needed> = flows
+        .iter()
+        .filter(|f| f.to == Peer::Group(group.to_string()))
+        .map(|f| Needed::FromGroup { from: f.from.clone(), ports: f.ports })
+        .collect();
+    out.dedup();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Egress of `group` beyond the VPC: one rule per port range its flows leave the VPC on.
+/// Traffic inside the VPC (peers, OpenSearch, interface endpoints, the DNS resolver) is
+/// carried by one rule to the VPC's CIDR, which every group with any flow gets.
+pub fn egress_of(group: &str, flows: &[Flow]) -> (bool, Vec<Needed>) {
+    let mine: Vec<&Flow> = flows.iter().filter(|f| f.from == group).collect();
+    let mut out: Vec<Needed> = mine
+        .iter()
+        .filter(|f| !matches!(f.to, Peer::Group(_)))
+        .map(|f| Needed::ToInternet { ports: f.ports })
+        .collect();
+    out.sort();
+    out.dedup();
+    (!mine.is_empty(), out)
+}
+
+/// The flows as the Markdown table of docs/network-flows.md.
+pub fn table() -> String {
+    let mut out = String::from("| from | to | tcp port(s) | why |\n| --- | --- | --- | --- |\n");
+    for f in flows() {
+        let to = match &f.to {
+            Peer::Group(g) => format!("`{g}`"),
+            Peer::AwsApi(s) => format!("AWS API `{s}` (endpoint or NAT)"),
+            Peer::Public(what) => format!("{what} public endpoint (NAT)"),
+        };
+        let ports = if f.ports.0 == f.ports.1 { f.ports.0.to_string() } else { format!("{}-{}", f.ports.0, f.ports.1) };
+        out.push_str(&format!("| `{}` | {to} | {ports} | {} |\n", f.from, f.why));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/network-flows.md carries this list between its markers; UPDATE_DOCS=1 rewrites it.
+    #[test]
+    fn the_docs_table_is_the_declared_list() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/network-flows.md");
+        let doc = std::fs::read_to_string(&path).unwrap_or_default();
+        let (begin, end) = ("<!-- flows:begin -->\n", "<!-- flows:end -->");
+        let (Some(a), Some(b)) = (doc.find(begin), doc.find(end)) else {
+            panic!("docs/network-flows.md lacks the {begin:?} and {end:?} markers");
+        };
+        let fresh = format!("{}{begin}{}{}", &doc[..a], table(), &doc[b..]);
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        assert!(
+            doc == fresh,
+            "docs/network-flows.md is out of date: run `UPDATE_DOCS=1 cargo test -p temporalctl-aws flows` and commit it"
+        );
+    }
+
+    #[test]
+    fn every_group_reaches_what_it_must_and_nothing_more() {
+        let f = flows();
+        let (_, history_out) = egress_of(&service_sg("history"), &f);
+        assert_eq!(
+            history_out,
+            vec![Needed::ToInternet { ports: (443, 443) }, Needed::ToInternet { ports: (5432, 5432) }],
+            "Temporal reaches DSQL on 5432 and AWS APIs on 443"
+        );
+        let (_, ui_out) = egress_of(&service_sg("ui"), &f);
+        assert_eq!(ui_out, vec![Needed::ToInternet { ports: (443, 443) }], "no DSQL from the UI");
+        assert_eq!(egress_of(OPENSEARCH_SG, &f), (false, vec![]), "OpenSearch starts no flow");
+        let frontend_in = ingress_of(&service_sg("frontend"), &f);
+        assert!(frontend_in.contains(&Needed::FromGroup { from: service_sg("ui"), ports: (7233, 7233) }));
+        assert!(frontend_in.contains(&Needed::FromGroup { from: service_sg("adot"), ports: (9090, 9090) }));
+        assert!(ingress_of(&service_sg("grafana"), &f).is_empty(), "nothing calls Grafana but Session Manager");
+        let os_in = ingress_of(OPENSEARCH_SG, &f);
+        assert_eq!(os_in.len(), 4, "the four Temporal services: {os_in:?}");
+    }
+
+    #[test]
+    fn labels_read_like_the_docs_table() {
+        let f = flows();
+        assert!(f.iter().any(|f| f.label() == "history -> dsql tcp/5432"));
+        assert!(f.iter().any(|f| f.label() == "matching -> frontend tcp/6933-6939"));
+    }
+}
