@@ -141,41 +141,33 @@ pub fn flows() -> Vec<Flow> {
     out
 }
 
-/// A rule a security group needs, derived from the flows.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Needed {
-    /// Ingress from another group (or this group itself when `from` is the group).
-    FromGroup { from: String, ports: (i32, i32) },
-    /// Egress to any IPv4 address on these ports (through the NAT gateway).
-    ToInternet { ports: (i32, i32) },
-}
+/// A TCP port range, both ends included.
+pub type Ports = (i32, i32);
 
-/// Ingress rules of `group`: one per flow arriving at it, duplicates dropped.
-pub fn ingress_of(group: &str, flows: &[Flow]) -> Vec<Needed> {
-    let mut out: Vec<Needed> = flows
-        .iter()
-        .filter(|f| f.to == Peer::Group(group.to_string()))
-        .map(|f| Needed::FromGroup { from: f.from.clone(), ports: f.ports })
-        .collect();
-    out.dedup();
+/// Ingress `group` needs: (source group, ports), one per flow arriving at it. A source
+/// equal to `group` means members of the group itself.
+pub fn ingress_of(group: &str, flows: &[Flow]) -> Vec<(String, Ports)> {
+    let mut out: Vec<(String, Ports)> =
+        flows.iter().filter(|f| f.to == Peer::Group(group.to_string())).map(|f| (f.from.clone(), f.ports)).collect();
     out.sort();
     out.dedup();
     out
 }
 
-/// Egress of `group` beyond the VPC: one rule per port range its flows leave the VPC on.
-/// Traffic inside the VPC (peers, OpenSearch, interface endpoints, the DNS resolver) is
-/// carried by one rule to the VPC's CIDR, which every group with any flow gets.
-pub fn egress_of(group: &str, flows: &[Flow]) -> (bool, Vec<Needed>) {
+/// Egress of `group`: whether it has any flow (then one rule to the VPC's CIDR carries the
+/// traffic inside the VPC: peers, OpenSearch, interface endpoints, the DNS resolver), and
+/// the port ranges its flows leave the VPC on (each a rule to `0.0.0.0/0`).
+pub fn egress_of(group: &str, flows: &[Flow]) -> (bool, Vec<Ports>) {
     let mine: Vec<&Flow> = flows.iter().filter(|f| f.from == group).collect();
-    let mut out: Vec<Needed> = mine
-        .iter()
-        .filter(|f| !matches!(f.to, Peer::Group(_)))
-        .map(|f| Needed::ToInternet { ports: f.ports })
-        .collect();
+    let mut out: Vec<Ports> = mine.iter().filter(|f| !matches!(f.to, Peer::Group(_))).map(|f| f.ports).collect();
     out.sort();
     out.dedup();
     (!mine.is_empty(), out)
+}
+
+/// `443` or `7233-7239`.
+fn ports_text((from, to): Ports) -> String {
+    if from == to { from.to_string() } else { format!("{from}-{to}") }
 }
 
 /// The flows as the Markdown table of docs/network-flows.md.
@@ -187,8 +179,7 @@ pub fn table() -> String {
             Peer::AwsApi(s) => format!("AWS API `{s}` (endpoint or NAT)"),
             Peer::Public(what) => format!("{what} public endpoint (NAT)"),
         };
-        let ports = if f.ports.0 == f.ports.1 { f.ports.0.to_string() } else { format!("{}-{}", f.ports.0, f.ports.1) };
-        out.push_str(&format!("| `{}` | {to} | {ports} | {} |\n", f.from, f.why));
+        out.push_str(&format!("| `{}` | {to} | {} | {} |\n", f.from, ports_text(f.ports), f.why));
     }
     out
 }
@@ -220,17 +211,13 @@ mod tests {
     fn every_group_reaches_what_it_must_and_nothing_more() {
         let f = flows();
         let (_, history_out) = egress_of(&service_sg("history"), &f);
-        assert_eq!(
-            history_out,
-            vec![Needed::ToInternet { ports: (443, 443) }, Needed::ToInternet { ports: (5432, 5432) }],
-            "Temporal reaches DSQL on 5432 and AWS APIs on 443"
-        );
+        assert_eq!(history_out, vec![(443, 443), (5432, 5432)], "Temporal reaches DSQL on 5432 and AWS APIs on 443");
         let (_, ui_out) = egress_of(&service_sg("ui"), &f);
-        assert_eq!(ui_out, vec![Needed::ToInternet { ports: (443, 443) }], "no DSQL from the UI");
+        assert_eq!(ui_out, vec![(443, 443)], "no DSQL from the UI");
         assert_eq!(egress_of(OPENSEARCH_SG, &f), (false, vec![]), "OpenSearch starts no flow");
         let frontend_in = ingress_of(&service_sg("frontend"), &f);
-        assert!(frontend_in.contains(&Needed::FromGroup { from: service_sg("ui"), ports: (7233, 7233) }));
-        assert!(frontend_in.contains(&Needed::FromGroup { from: service_sg("adot"), ports: (9090, 9090) }));
+        assert!(frontend_in.contains(&(service_sg("ui"), (7233, 7233))));
+        assert!(frontend_in.contains(&(service_sg("adot"), (9090, 9090))));
         assert!(ingress_of(&service_sg("grafana"), &f).is_empty(), "nothing calls Grafana but Session Manager");
         let os_in = ingress_of(OPENSEARCH_SG, &f);
         assert_eq!(os_in.len(), 4, "the four Temporal services: {os_in:?}");

@@ -23,7 +23,7 @@ use crate::documents::iam as iam_doc;
 use crate::documents::node::ECS_AMI_PARAMETER;
 use crate::ecs::service::Service;
 use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
-use crate::flows::{self, Needed};
+use crate::flows;
 use crate::iam::instance_profile::InstanceProfile;
 use crate::iam::role::Role;
 use crate::network::elastic_ip::ElasticIp;
@@ -441,10 +441,8 @@ fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let egress = |node: &str| {
         let (inside, beyond) = flows::egress_of(node, &flows);
         let mut rules: Vec<Rule> = inside.then(|| Rule::all(Source::Cidr(vpc_cidr.clone()))).into_iter().collect();
-        for needed in beyond {
-            if let Needed::ToInternet { ports: (from, to) } = needed {
-                rules.push(Rule::tcp_range(from, to, Source::Cidr("0.0.0.0/0".into())));
-            }
+        for (from, to) in beyond {
+            rules.push(Rule::tcp_range(from, to, Source::Cidr("0.0.0.0/0".into())));
         }
         rules
     };
@@ -475,13 +473,11 @@ fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         }
         let mut deps: Vec<&str> = vec![node.as_str()];
         let mut rules = Vec::new();
-        for n in &needed {
-            if let Needed::FromGroup { from, ports: (lo, hi) } = n {
-                let source = if from == node { Source::SelfRef } else { Source::Group(from.clone()) };
-                rules.push(Rule::tcp_range(*lo, *hi, source));
-                if !deps.contains(&from.as_str()) {
-                    deps.push(from);
-                }
+        for (from, (lo, hi)) in &needed {
+            let source = if from == node { Source::SelfRef } else { Source::Group(from.clone()) };
+            rules.push(Rule::tcp_range(*lo, *hi, source));
+            if !deps.contains(&from.as_str()) {
+                deps.push(from);
             }
         }
         g.add(

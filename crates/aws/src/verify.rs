@@ -142,13 +142,22 @@ fn permits(perms: &[Permission], ports: (i32, i32), peer_group: Option<&str>, pe
         .map(describe)
 }
 
-/// Network ACLs decide by the lowest-numbered matching entry.
+/// Whether two CIDRs share any address.
+fn overlaps(a: &str, b: &str) -> bool {
+    matches!((net(a), net(b)), (Some(x), Some(y)) if x.contains(&y.network()) || y.contains(&x.network()))
+}
+
+/// Network ACLs decide by the lowest-numbered matching entry. An allow must hold all of the
+/// peer; a deny that touches any part of a subnet blocks (some of its tasks are cut off).
+/// Toward the internet only a deny of everything blocks: which public addresses DSQL or
+/// an AWS API answer from is not known here.
 fn acl_decides(entries: &[AclEntry], egress: bool, ports: (i32, i32), peer: &str) -> Option<(bool, i32)> {
     let mut mine: Vec<&AclEntry> = entries.iter().filter(|e| e.egress == egress).collect();
     mine.sort_by_key(|e| e.number);
     mine.into_iter()
         .find(|e| {
-            protocol_matches(&e.protocol) && ports_match(&e.protocol, e.from, e.to, ports) && covers(&e.cidr, peer)
+            let reaches = if e.allow || peer == ANYWHERE { covers(&e.cidr, peer) } else { overlaps(&e.cidr, peer) };
+            protocol_matches(&e.protocol) && ports_match(&e.protocol, e.from, e.to, ports) && reaches
         })
         .map(|e| (e.allow, e.number))
 }
@@ -188,7 +197,7 @@ fn check_one(f: &Flow, n: &Network) -> Verdict {
                     proof.need(ingress.flatten().map(|r| format!("{dst} ingress {r}")), || {
                         format!("{dst} ({dst_node}) has no ingress rule for tcp/{:?} from {src}", f.ports)
                     });
-                    acl_path(n, f.ports, &subnet_cidrs, &mut proof);
+                    acl_path(n, f.ports, &subnet_cidrs, false, &mut proof);
                 }
             },
             Peer::AwsApi(service) => {
@@ -214,19 +223,26 @@ fn check_one(f: &Flow, n: &Network) -> Verdict {
     }
 }
 
-/// Both directions through the ACLs of every subnet involved, inside the VPC.
-fn acl_path(n: &Network, ports: (i32, i32), peers: &[String], proof: &mut Proof) {
+/// Through the ACLs of the task subnets. Inside the VPC the subnets are both ends, so
+/// both directions are checked, each with its replies to ephemeral ports; a connection
+/// leaving the VPC needs only the way out and its replies in.
+fn acl_path(n: &Network, ports: (i32, i32), peers: &[String], leaves_vpc: bool, proof: &mut Proof) {
+    let directions: &[(bool, (i32, i32), &str)] = if leaves_vpc {
+        &[(true, ports, "out"), (false, EPHEMERAL, "replies in")]
+    } else {
+        &[
+            (true, ports, "out"),
+            (false, ports, "in"),
+            (true, EPHEMERAL, "replies out"),
+            (false, EPHEMERAL, "replies in"),
+        ]
+    };
     for (subnet, (acl, entries)) in &n.acls {
         if !n.subnets.contains_key(subnet) {
             continue;
         }
         for peer in peers {
-            for (egress, p, what) in [
-                (true, ports, "out"),
-                (false, ports, "in"),
-                (true, EPHEMERAL, "replies out"),
-                (false, EPHEMERAL, "replies in"),
-            ] {
+            for &(egress, p, what) in directions {
                 match acl_decides(entries, egress, p, peer) {
                     Some((true, _)) => {}
                     Some((false, number)) => proof.missing.push(format!(
@@ -271,7 +287,7 @@ fn through_endpoint(n: &Network, src: &str, f: &Flow, e: &Endpoint, subnets: &[S
     });
     proof.need(ingress, || format!("endpoint {}'s groups admit no tcp/{:?} from {src}", e.id, f.ports));
     proof.carried_by.push(format!("endpoint {} ({})", e.id, e.service));
-    acl_path(n, f.ports, subnets, proof);
+    acl_path(n, f.ports, subnets, false, proof);
 }
 
 fn through_nat(n: &Network, src: &str, f: &Flow, gateway: Option<&Endpoint>, proof: &mut Proof) {
@@ -317,7 +333,7 @@ fn through_nat(n: &Network, src: &str, f: &Flow, gateway: Option<&Endpoint>, pro
             None => proof.missing.push(format!("NAT gateway {nat} (routed to from {table}) does not exist")),
         }
     }
-    acl_path(n, f.ports, &[ANYWHERE.to_string()], proof);
+    acl_path(n, f.ports, &[ANYWHERE.to_string()], true, proof);
 }
 
 impl crate::operate::Operator<'_> {
@@ -342,16 +358,23 @@ impl crate::operate::Operator<'_> {
         let in_vpc = || Filter::builder().name("vpc-id").values(&vpc).build();
         let ec2 = &self.aws.ec2;
 
+        // By filter, not by id: a recorded group deleted out of band is then missing from
+        // the answer (its flows blocked, by name) instead of failing the whole call; and
+        // no ids must not mean every group of the region.
         let ids: Vec<String> = n.group_ids.values().cloned().collect();
-        let groups = self
-            .call("DescribeSecurityGroups", || async {
+        let by_id = Filter::builder().name("group-id").set_values(Some(ids.clone())).build();
+        let groups = if ids.is_empty() {
+            aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder().build()
+        } else {
+            self.call("DescribeSecurityGroups", || async {
                 ec2.describe_security_groups()
-                    .set_group_ids(Some(ids.clone()))
+                    .filters(by_id.clone())
                     .send()
                     .await
                     .map_err(aws("DescribeSecurityGroups"))
             })
-            .await?;
+            .await?
+        };
         for g in groups.security_groups() {
             let rules =
                 GroupRules { ingress: permissions(g.ip_permissions()), egress: permissions(g.ip_permissions_egress()) };
@@ -547,19 +570,15 @@ mod tests {
         for node in &nodes {
             let id = n.group_ids[node].clone();
             let mut rules = GroupRules::default();
-            for needed in crate::flows::ingress_of(node, &f) {
-                if let crate::flows::Needed::FromGroup { from, ports } = needed {
-                    rules.ingress.push(perm("tcp", ports.0, ports.1, &[], &[&n.group_ids[&from]]));
-                }
+            for (from, ports) in crate::flows::ingress_of(node, &f) {
+                rules.ingress.push(perm("tcp", ports.0, ports.1, &[], &[&n.group_ids[&from]]));
             }
             let (inside, beyond) = crate::flows::egress_of(node, &f);
             if inside {
                 rules.egress.push(perm("-1", -1, -1, &["10.0.0.0/16"], &[]));
             }
-            for b in beyond {
-                if let crate::flows::Needed::ToInternet { ports } = b {
-                    rules.egress.push(perm("tcp", ports.0, ports.1, &[ANYWHERE], &[]));
-                }
+            for ports in beyond {
+                rules.egress.push(perm("tcp", ports.0, ports.1, &[ANYWHERE], &[]));
             }
             if node == ENDPOINTS_SG {
                 rules.ingress.push(perm("tcp", 443, 443, &["10.0.0.0/16"], &[]));
@@ -684,6 +703,62 @@ mod tests {
         n.groups.get_mut(&frontend).unwrap().ingress.retain(|p| !p.groups.contains(&ui));
         let b = blocked(&n);
         assert_eq!(b.iter().map(|v| v.flow.as_str()).collect::<Vec<_>>(), ["ui -> frontend tcp/7233"]);
+    }
+
+    /// A locked-down ACL that allows only what a connection through the NAT needs (the way
+    /// out, and replies in on ephemeral ports) passes; a deny on half a subnet blocks.
+    #[test]
+    fn acls_are_judged_by_direction_and_a_partial_deny_blocks() {
+        let mut n = healthy();
+        let tight = vec![
+            AclEntry {
+                number: 100,
+                egress: true,
+                protocol: "-1".into(),
+                from: 0,
+                to: 0,
+                cidr: ANYWHERE.into(),
+                allow: true,
+            },
+            AclEntry {
+                number: 100,
+                egress: false,
+                protocol: "-1".into(),
+                from: 0,
+                to: 0,
+                cidr: "10.0.0.0/16".into(),
+                allow: true,
+            },
+            AclEntry {
+                number: 110,
+                egress: false,
+                protocol: "tcp".into(),
+                from: 1024,
+                to: 65535,
+                cidr: ANYWHERE.into(),
+                allow: true,
+            },
+        ];
+        for (_, entries) in n.acls.values_mut() {
+            *entries = tight.clone();
+        }
+        assert_eq!(blocked(&n), vec![], "no inbound 5432 from the internet is needed");
+        let entries = &mut n.acls.get_mut("subnet-b").unwrap().1;
+        entries.push(AclEntry {
+            number: 50,
+            egress: false,
+            protocol: "-1".into(),
+            from: 0,
+            to: 0,
+            cidr: "10.0.1.0/25".into(),
+            allow: false,
+        });
+        let b = blocked(&n);
+        assert!(b.iter().any(|v| v.flow == "history -> frontend tcp/7233-7239"), "{b:?}");
+        assert!(
+            !b.iter().any(|v| v.flow == "history -> dsql tcp/5432"),
+            "traffic leaving the VPC is not from 10.0.1.0/25"
+        );
     }
 
     #[test]

@@ -166,7 +166,8 @@ pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
 /// Whether every service of `group` can roll with a surge at `counts` (ECS starts the new
 /// tasks before it stops the old ones, `maximumPercent` 200): twice the group's tasks must
 /// fit at `max_size`, in CPU, memory and network interfaces, counting ENIs without
-/// trunking (whether trunking is on is an account setting, unknown until a call). When
+/// trunking unless `node_groups.awsvpc_trunking` turns it on (otherwise it is an account
+/// setting, unknown until a call). When
 /// they do not, the group's services replace their tasks in place instead: a surge that
 /// cannot be placed stalls every rolling update until the deadline. Unknown instance
 /// types are not judged (surge).
@@ -177,7 +178,12 @@ pub fn surge_fits(d: &Deploy, group: &str, counts: &Counts) -> bool {
         return true;
     };
     let max = g.max_size;
-    2 * load.tasks <= max * shape.tasks_without_trunking
+    let per_instance = if d.node_groups.awsvpc_trunking {
+        shape.tasks_with_trunking.max(shape.tasks_without_trunking)
+    } else {
+        shape.tasks_without_trunking
+    };
+    2 * load.tasks <= max * per_instance
         && 2 * load.cpu_units <= max * shape.cpu_units
         && 2 * load.memory_mib <= max * shape.memory_mib
 }

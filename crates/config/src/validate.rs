@@ -302,11 +302,13 @@ fn check_dsql_pool(pool: &crate::DsqlPool, p: &mut Vec<Problem>) {
             ),
         ));
     }
-    if pool.connect_timeout.is_zero() {
-        p.push(Problem::new("dsql.pool.connect_timeout", "a connect timeout must be longer than zero, e.g. 30s"));
+    // Rendered in whole seconds, where 0 would mean "wait forever" / "no limit".
+    let second = std::time::Duration::from_secs(1);
+    if pool.connect_timeout < second {
+        p.push(Problem::new("dsql.pool.connect_timeout", "a connect timeout of at least 1s, e.g. 30s"));
     }
     let session_limit = std::time::Duration::from_secs(60 * 60);
-    if pool.max_conn_lifetime.is_zero() || pool.max_conn_lifetime >= session_limit {
+    if pool.max_conn_lifetime < second || pool.max_conn_lifetime >= session_limit {
         p.push(Problem::new(
             "dsql.pool.max_conn_lifetime",
             "DSQL ends sessions after one hour: recycle connections sooner, with a duration from 1s to 59m (default 5m)",

@@ -101,6 +101,18 @@ impl Phases<'_> {
             run_and_record(&op, locked, &step).await?;
             summary.push(format!("ran {}", step.title));
         }
+        // A schema applied before the shard count was recorded: record it now, from what
+        // that run applied, so a lost state file still knows it.
+        let recorded =
+            op.applied(steps::HISTORY_SHARDS).is_some() || locked.state.steps.contains_key(steps::HISTORY_SHARDS);
+        if !recorded && locked.state.steps.contains_key(steps::DSQL_SCHEMA) {
+            let shards = steps::recorded_shards(&locked.state.steps, None, locked.state.applied.as_ref())
+                .unwrap_or(d.temporal.history_shards)
+                .to_string();
+            op.mark_done(steps::HISTORY_SHARDS, &shards).await?;
+            locked.state.steps.insert(steps::HISTORY_SHARDS.to_string(), shards);
+            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
+        }
 
         let targets = self.recorded_counts(locked, None)?;
         let changed = op.scale(&targets, false, &counts_of(&targets)).await?;
@@ -195,11 +207,15 @@ impl Phases<'_> {
     /// `scale`: record the new counts first (so a later `up` keeps them even if this run
     /// is interrupted), then run the waves.
     pub async fn scale(&self, locked: &mut LockedState, change: &Counts, down: bool) -> Result<usize, ResourceError> {
+        let before = desired_counts(self.deploy, &locked.state.desired_counts, None);
         let targets = self.recorded_counts(locked, Some(change))?;
         let all = counts_of(&targets);
         let only: Vec<(&'static ServiceKind, u32)> =
             targets.into_iter().filter(|(k, _)| change.contains_key(k.key)).collect();
-        self.operator(&locked.state.nodes).scale(&only, down, &all).await
+        let op = self.operator(&locked.state.nodes);
+        let changed = op.scale(&only, down, &all).await?;
+        op.align_rollouts(&only, &before, &all).await?;
+        Ok(changed)
     }
 
     /// `down`: every service to 0 in reverse wave order, waiting for the tasks to drain,

@@ -56,7 +56,8 @@ fn quote(value: &str) -> String {
 /// version moved on since the last run, nothing when it is already applied. When nothing
 /// is recorded (a fresh cluster, or a run that stopped between the tool and the record),
 /// the script asks the cluster: `update-schema` succeeds only where a versioned schema
-/// exists, and `setup-schema` runs only when it failed. Neither ever passes `--overwrite`
+/// exists, and `setup-schema` runs only when it failed because the `schema_version` table
+/// does not exist; any other failure (auth, network, a conflict) fails the step. Neither ever passes `--overwrite`
 /// (it drops every table). The tool authenticates with IAM by itself.
 pub fn dsql_schema(
     endpoint: &str,
@@ -74,11 +75,13 @@ pub fn dsql_schema(
         None => (
             "setup-schema",
             format!(
-                "if {tool} update-schema {args}; then\n\
-                 \x20 echo 'a versioned schema was already there: brought to {version}'\n\
-                 else\n\
-                 \x20 echo 'no versioned schema (update-schema failed above): setting it up'\n\
+                "if out=$({tool} update-schema {args} 2>&1); then\n\
+                 \x20 printf '%s\\n' \"$out\"; echo 'a versioned schema was already there: brought to {version}'\n\
+                 elif printf '%s' \"$out\" | grep -qiE 'schema_version.*(does not exist|not found)'; then\n\
+                 \x20 printf '%s\\n' \"$out\"; echo 'no versioned schema: setting it up'\n\
                  \x20 {tool} setup-schema {args}\n\
+                 else\n\
+                 \x20 printf '%s\\n' \"$out\" >&2; echo 'update-schema failed for another reason than a missing schema: nothing set up' >&2; exit 1\n\
                  fi\n"
             ),
         ),
@@ -166,6 +169,7 @@ pub const CLUSTER_CHECK: &str = "cluster-check";
 pub fn cluster_check(frontend: &str, namespace: &str) -> Step {
     let (a, n) = (quote(frontend), quote(namespace));
     let cli = format!("--address {a} --namespace {n}");
+    let stage2 = quote(&format!("2/5 namespace {namespace}"));
     let script = format!(
         "set -eu\n\
          stage() {{ echo \"check $1\"; }}\n\
@@ -173,7 +177,7 @@ pub fn cluster_check(frontend: &str, namespace: &str) -> Step {
          id=\"temporalctl-check-$(date +%s)-$$\"\n\
          stage '1/5 cluster health'\n\
          temporal operator cluster health --address {a} || fail '1/5 cluster health'\n\
-         stage '2/5 namespace {namespace}'\n\
+         stage {stage2}\n\
          temporal operator namespace describe {cli} >/dev/null || fail '2/5 namespace'\n\
          stage '3/5 start a workflow (frontend, history, DSQL)'\n\
          temporal workflow start {cli} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '3/5 start a workflow'\n\
@@ -220,7 +224,11 @@ mod tests {
         sandbox.stub(
             "temporal-dsql-tool",
             "verb=$5; echo \"$verb\" >> \"$SANDBOX/calls\"\n\
-             case \"$verb:$SCHEMA\" in update-schema:present|setup-schema:*) exit \"${FAIL_SETUP:-0}\" ;; *) exit 1 ;; esac",
+             case \"$verb:$SCHEMA\" in\n\
+             \x20 update-schema:present|setup-schema:*) exit \"${FAIL_SETUP:-0}\" ;;\n\
+             \x20 update-schema:absent) echo 'unable to read schema version: relation \"schema_version\" does not exist'; exit 1 ;;\n\
+             \x20 *) echo 'connection refused'; exit 1 ;;\n\
+             esac",
         );
         let calls = || std::fs::read_to_string(sandbox.dir.join("calls")).unwrap_or_default();
         let present = sandbox.run(&script, &[("SCHEMA", "present")]);
@@ -232,6 +240,10 @@ mod tests {
         assert_eq!(calls(), "update-schema\nsetup-schema\n");
         let broken = sandbox.run(&script, &[("SCHEMA", "absent"), ("FAIL_SETUP", "3")]);
         assert!(!broken.status.success(), "a failed setup fails the step");
+        std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
+        let unreachable = sandbox.run(&script, &[("SCHEMA", "unreachable")]);
+        assert!(!unreachable.status.success());
+        assert_eq!(calls(), "update-schema\n", "another failure never leads to setup-schema");
     }
 
     #[test]

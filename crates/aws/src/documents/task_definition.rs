@@ -459,6 +459,9 @@ mod container_start {
         assert!(!unreachable.status.success());
         assert!(unreachable.server.is_none(), "the server must not start without its address");
         assert!(unreachable.stderr.contains("cannot read the task metadata"), "{}", unreachable.stderr);
+        let no_endpoint = Sandbox::new("start-no-endpoint").run(&argv(c)[2], &[]);
+        assert!(!no_endpoint.status.success());
+        assert!(String::from_utf8_lossy(&no_endpoint.stderr).contains("no task metadata endpoint"));
         let no_ip = start(c, Some("{\"Networks\":[]}"));
         assert!(!no_ip.status.success() && no_ip.server.is_none());
         assert!(no_ip.stderr.contains("no IPv4 address"), "{}", no_ip.stderr);

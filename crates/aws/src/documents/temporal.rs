@@ -162,6 +162,7 @@ pub fn start_script(kind: &ServiceKind) -> String {
     let role = kind.temporal_role.unwrap_or(kind.key);
     format!(
         "set -eu\n\
+         : \"${{{METADATA_VARIABLE}:?temporalctl: ECS gave this container no task metadata endpoint}}\"\n\
          metadata=$(wget -q -T 5 -O- \"${METADATA_VARIABLE}\") || {{ echo \"temporalctl: cannot read the task metadata at ${METADATA_VARIABLE}\" >&2; exit 1; }}\n\
          TEMPORAL_BROADCAST_ADDRESS=$(printf '%s' \"$metadata\" | sed -n 's/.*\"IPv4Addresses\":\\[\"\\([0-9.]*\\)\".*/\\1/p')\n\
          [ -n \"$TEMPORAL_BROADCAST_ADDRESS\" ] || {{ echo \"temporalctl: the task metadata holds no IPv4 address\" >&2; exit 1; }}\n\

@@ -187,12 +187,10 @@ impl Operator<'_> {
 
     async fn scale_wave(&self, wave: &[(&'static ServiceKind, i32)], all: &Counts) -> Result<usize, ResourceError> {
         let kinds: Vec<&'static ServiceKind> = wave.iter().map(|(k, _)| *k).collect();
-        let cluster = self.cluster();
-        let (mut changed, mut absent) = (Vec::new(), Vec::new());
+        let (mut changing, mut absent) = (Vec::new(), Vec::new());
         // Already there and settled: the wave needs no wait, and no second look.
         let mut settled = true;
         for ((kind, want), (state, found)) in wave.iter().zip(self.describe(&kinds).await?) {
-            let node = format!("service/{}", kind.key);
             settled &= state.stability(*want) == Stability::Stable;
             if !state.exists && *want == 0 {
                 absent.push(kind.key);
@@ -201,53 +199,106 @@ impl Operator<'_> {
             if !state.exists {
                 let e =
                     ResourceError::fatal(format!("service {} does not exist: run `temporalctl up` first", state.name));
-                self.failed(&node, &e);
+                self.failed(&format!("service/{}", kind.key), &e);
                 return Err(e);
             }
-            if state.desired == *want {
-                continue;
+            if state.desired != *want {
+                let arn = found.as_ref().and_then(|s| s.service_arn()).map(String::from);
+                changing.push((*kind, *want, state.name.clone(), arn));
             }
-            self.started(&node, "ecs-service", "scaling");
-            let percents = capacity::rollout(self.deploy, kind.key, all);
-            let rollout = deployment_configuration(&deployment(percents));
-            self.call(&node, || async {
-                self.aws
-                    .ecs
-                    .update_service()
-                    .cluster(&cluster)
-                    .service(&state.name)
-                    .desired_count(*want)
-                    .deployment_configuration(rollout.clone())
-                    .send()
-                    .await
-                    .map_err(aws("UpdateService"))
-            })
-            .await?;
-            // What `up` compares the service's rollout with (ROLLOUT_TAG).
-            if let Some(arn) = found.as_ref().and_then(|s| s.service_arn()) {
-                let tag = Tag::builder().key(ROLLOUT_TAG).value(rollout_text(percents)).build();
-                self.call(&node, || async {
-                    self.aws
-                        .ecs
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .tags(tag.clone())
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))
-                })
-                .await?;
-            }
-            changed.push(kind.key);
         }
+        // The stopped tasks from before this wave, taken before it starts any: only the
+        // ones it starts can fail it. A wave going down starts none.
+        let mut before = BTreeMap::new();
+        for (kind, ..) in changing.iter().filter(|(_, want, ..)| *want > 0) {
+            let arns = self
+                .stopped_tasks(kind, usize::MAX)
+                .await?
+                .iter()
+                .filter_map(|t| t.task_arn().map(String::from))
+                .collect();
+            before.insert(kind.key, arns);
+        }
+        for (kind, want, name, arn) in &changing {
+            let node = format!("service/{}", kind.key);
+            self.started(&node, "ecs-service", "scaling");
+            // Going up, the service is told how to roll at its new count; a service going
+            // to 0 rolls no more.
+            let percents = (*want > 0).then(|| capacity::rollout(self.deploy, kind.key, all));
+            self.update_service(&node, name, Some(*want), percents, arn.as_deref()).await?;
+        }
+        let changed: Vec<&'static str> = changing.iter().map(|(k, ..)| k.key).collect();
         if !(changed.is_empty() && settled) {
-            self.wait_stable(wave, &kinds, &changed).await?;
+            self.wait_stable(wave, &kinds, &changed, &before).await?;
         }
         for (kind, want) in wave.iter().filter(|(k, _)| !absent.contains(&k.key)) {
             let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
             self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
         }
         Ok(changed.len())
+    }
+
+    /// UpdateService with a desired count and/or how the service rolls; the rollout is
+    /// also written to the service's ROLLOUT_TAG, which `up` compares.
+    async fn update_service(
+        &self,
+        node: &str,
+        name: &str,
+        count: Option<i32>,
+        percents: Option<(i32, i32)>,
+        arn: Option<&str>,
+    ) -> Result<(), ResourceError> {
+        let cluster = self.cluster();
+        let rollout = percents.map(|p| deployment_configuration(&deployment(p)));
+        self.call(node, || async {
+            self.aws
+                .ecs
+                .update_service()
+                .cluster(&cluster)
+                .service(name)
+                .set_desired_count(count)
+                .set_deployment_configuration(rollout.clone())
+                .send()
+                .await
+                .map_err(aws("UpdateService"))
+        })
+        .await?;
+        if let (Some(p), Some(arn)) = (percents, arn) {
+            let tag = Tag::builder().key(ROLLOUT_TAG).value(rollout_text(p)).build();
+            self.call(node, || async {
+                self.aws.ecs.tag_resource().resource_arn(arn).tags(tag.clone()).send().await.map_err(aws("TagResource"))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// After `scale` changed some counts: the other services of the same node groups roll
+    /// differently too when their group's room for a surge changed (`before` → `all`).
+    /// Their counts stay; only how they roll, and its tag, change.
+    pub async fn align_rollouts(
+        &self,
+        scaled: &[(&'static ServiceKind, u32)],
+        before: &Counts,
+        all: &Counts,
+    ) -> Result<(), ResourceError> {
+        let others: Vec<&'static ServiceKind> = crate::services::SERVICES
+            .iter()
+            .filter(|k| !scaled.iter().any(|(s, _)| s.key == k.key))
+            .filter(|k| capacity::rollout(self.deploy, k.key, before) != capacity::rollout(self.deploy, k.key, all))
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        for (state, found) in self.describe(&others).await? {
+            if !state.exists {
+                continue;
+            }
+            let percents = capacity::rollout(self.deploy, state.service, all);
+            let arn = found.as_ref().and_then(|s| s.service_arn());
+            self.update_service(&format!("service/{}", state.service), &state.name, None, Some(percents), arn).await?;
+        }
+        Ok(())
     }
 
     /// Wait until every service of the wave is stable at its count; on failure or at the
@@ -257,16 +308,11 @@ impl Operator<'_> {
         wave: &[(&'static ServiceKind, i32)],
         kinds: &[&'static ServiceKind],
         changed: &[&'static str],
+        before: &BTreeMap<&'static str, BTreeSet<String>>,
     ) -> Result<(), ResourceError> {
         let what: Vec<String> = wave.iter().map(|(k, n)| format!("{} at {n}", k.key)).collect();
         let what = format!("{} to be stable", what.join(", "));
         let lead = format!("service/{}", wave[0].0.key);
-        // The stopped tasks from before this wave: only the ones it starts can fail it.
-        let mut before = BTreeMap::new();
-        for kind in kinds.iter().filter(|k| changed.contains(&k.key)) {
-            let arns = self.stopped_tasks(kind).await?.iter().filter_map(|t| t.task_arn().map(String::from)).collect();
-            before.insert(kind.key, arns);
-        }
         let waited = wait_for(
             &self.policy,
             &self.cancel,
@@ -291,7 +337,7 @@ impl Operator<'_> {
                 if settling.is_empty() {
                     return Ok(Ok(()));
                 }
-                self.crash_loop(kinds, &before).await?;
+                self.crash_loop(kinds, before).await?;
                 Ok(Err(settling.join("; ")))
             },
         )
@@ -308,11 +354,13 @@ impl Operator<'_> {
         Ok(())
     }
 
-    /// The service's stopped tasks that ECS still lists (about an hour after they stop).
-    async fn stopped_tasks(&self, kind: &'static ServiceKind) -> Result<Vec<Task>, ResourceError> {
+    /// The service's stopped tasks that ECS still lists (about an hour after they stop),
+    /// at most `limit` of them (ListTasks answers at most 100).
+    async fn stopped_tasks(&self, kind: &'static ServiceKind, limit: usize) -> Result<Vec<Task>, ResourceError> {
         let name = self.service_name(kind);
         let node = format!("service/{}", kind.key);
-        let arns = self.list_tasks(&node, Some(&name), DesiredStatus::Stopped).await?;
+        let mut arns = self.list_tasks(&node, Some(&name), DesiredStatus::Stopped).await?;
+        arns.truncate(limit);
         let group = format!("service:{name}");
         let tasks = self.describe_tasks(&node, &arns).await?;
         Ok(tasks.into_iter().filter(|t| t.group() == Some(group.as_str())).collect())
@@ -329,11 +377,13 @@ impl Operator<'_> {
         let limit = self.deploy.rollout.failed_tasks as usize;
         for kind in kinds {
             let Some(seen) = before.get(kind.key) else { continue };
-            let stopped = self.stopped_tasks(kind).await?;
-            let failed: Vec<&Task> = stopped
+            let stopped = self.stopped_tasks(kind, usize::MAX).await?;
+            let mut failed: Vec<&Task> = stopped
                 .iter()
                 .filter(|t| !seen.contains(t.task_arn().unwrap_or_default()) && failure(t).is_some())
                 .collect();
+            // Newest first (ListTasks keeps no order); moto reports no stop time.
+            failed.sort_by_key(|t| std::cmp::Reverse(t.stopped_at().map(|d| d.secs())));
             if failed.len() < limit {
                 continue;
             }
@@ -346,10 +396,10 @@ impl Operator<'_> {
                 message.push_str(&format!("\n    {}", stop_line(t)));
             }
             let id = failed[0].task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
-            let group = self.output(&crate::stack::log_group(kind.key), "id")?;
-            let stream = format!("{0}/{0}/{id}", kind.container);
-            message.push_str(&format!("\n  last log lines of task {id} ({group} {stream}):\n"));
-            message.push_str(&self.last_log_lines(&group, &stream).await);
+            if let Some((group, stream)) = self.log_stream(kind, &id) {
+                message.push_str(&format!("\n  last log lines of task {id} ({group} {stream}):\n"));
+                message.push_str(&self.last_log_lines(&group, &stream).await);
+            }
             message.push_str(&format!(
                 "\n  fix the cause (image, configuration, network: `temporalctl verify`), then scale again; `temporalctl logs {}` shows more",
                 kind.key
@@ -371,8 +421,8 @@ impl Operator<'_> {
             }
         }
         let stopped = async {
-            let tasks = self.stopped_tasks(kind).await?;
-            Ok::<_, ResourceError>(tasks.iter().take(5).map(stop_line).collect::<Vec<String>>())
+            let tasks = self.stopped_tasks(kind, 5).await?;
+            Ok::<_, ResourceError>(tasks.iter().map(stop_line).collect::<Vec<String>>())
         };
         match stopped.await {
             Ok(lines) if lines.is_empty() => text.push_str("\n    no stopped tasks"),
@@ -388,6 +438,12 @@ impl Operator<'_> {
 /// stopped tasks error messages".
 pub fn failure(t: &Task) -> Option<String> {
     let reason = t.stopped_reason().unwrap_or_default();
+    // Stopped on purpose (a scale-in, a deployment, a person): a container that exits 143
+    // on SIGTERM then is no crash. ECS stops unhealthy tasks as the scheduler too.
+    let on_purpose = t.stop_code().is_some_and(|c| matches!(c.as_str(), "ServiceSchedulerInitiated" | "UserInitiated"));
+    if on_purpose && !reason.contains("health check") {
+        return None;
+    }
     if t.stop_code().is_some_and(|c| c.as_str() == "TaskFailedToStart") {
         return Some(format!("failed to start: {reason}"));
     }

@@ -12,7 +12,7 @@ use temporalctl_engine::{ErrorClass, Outcome, ResourceError, ownership_tags, wai
 use super::Operator;
 use crate::documents::steps::Step;
 use crate::errors::aws;
-use crate::services::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT};
+use crate::services::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT, ServiceKind};
 use crate::stack;
 
 /// How many log lines a failed step shows.
@@ -118,7 +118,12 @@ impl Operator<'_> {
         ];
         let reason: Vec<String> = reason.into_iter().flatten().filter(|s| !s.ends_with(": ")).collect();
         let exit = exit.map_or("no exit code (the container never ran)".to_string(), |c| format!("exit code {c}"));
-        let (log_group, stream) = self.log_stream(&id)?;
+        let (log_group, stream) = self.log_stream(&ADMIN_TOOLS, &id).ok_or_else(|| {
+            fatal(format!(
+                "the state file has no id for {}: run `temporalctl up` first",
+                stack::log_group(ADMIN_TOOLS.key)
+            ))
+        })?;
         let logs = self.last_log_lines(&log_group, &stream).await;
         let because = if reason.is_empty() { String::new() } else { format!("; {}", reason.join("; ")) };
         let script = indent(&step.script, "    ");
@@ -257,10 +262,11 @@ impl Operator<'_> {
         .await
     }
 
-    /// The awslogs stream of a one-off task: `<prefix>/<container>/<task id>`.
-    fn log_stream(&self, task_id: &str) -> Result<(String, String), ResourceError> {
-        let group = self.output(&stack::log_group(ADMIN_TOOLS.key), "id")?;
-        Ok((group, format!("{0}/{0}/{task_id}", ADMIN_TOOLS.container)))
+    /// The awslogs log group and stream of a task of `kind`: `<prefix>/<container>/<task
+    /// id>`, the prefix being the container's name. None before `up` recorded the group.
+    pub(crate) fn log_stream(&self, kind: &ServiceKind, task_id: &str) -> Option<(String, String)> {
+        let group = self.recorded(&stack::log_group(kind.key), "id")?;
+        Some((group, format!("{0}/{0}/{task_id}", kind.container)))
     }
 
     /// The last lines of a log stream, indented; a note instead when there are none.
