@@ -36,6 +36,19 @@ fn steps_run(h: &Harness) -> Vec<String> {
         .collect()
 }
 
+/// A DescribeTasks rewrite: every stopped task's container exited 1, as ECS reports a
+/// failed step (moto always reports exit code 0).
+fn stopped_with_exit_1() -> Script {
+    Script::rewrite_json(|v| {
+        for task in v["tasks"].as_array_mut().into_iter().flatten() {
+            if task["lastStatus"] == "STOPPED" {
+                task["stoppedReason"] = json!("Essential container in task exited");
+                task["containers"][0]["exitCode"] = json!(1);
+            }
+        }
+    })
+}
+
 /// A GetLogEvents answer holding `lines` (moto keeps no container logs).
 fn log_lines(lines: &[&str]) -> Script {
     let events: Vec<Value> = lines
@@ -168,16 +181,7 @@ fn a_failing_schema_task_stops_up_with_its_log_lines_and_the_next_up_runs_it_aga
     let h = Harness::new("ops-schema-fail", &deploy());
     // moto always reports exit code 0 and keeps no container logs: script what ECS and
     // CloudWatch say when temporal-dsql-tool fails.
-    h.proxy.script(
-        "DescribeTasks",
-        None,
-        Script::rewrite_json(|v| {
-            for task in v["tasks"].as_array_mut().into_iter().flatten() {
-                task["stoppedReason"] = json!("Essential container in task exited");
-                task["containers"][0]["exitCode"] = json!(1);
-            }
-        }),
-    );
+    h.proxy.script("DescribeTasks", None, stopped_with_exit_1());
     h.proxy.script(
         "GetLogEvents",
         None,
@@ -740,18 +744,7 @@ fn the_end_to_end_check_runs_after_up_and_on_demand_and_names_a_failing_stage() 
     assert!(on_demand.stdout.contains("checked the cluster end to end"), "{}", on_demand.stdout);
     assert_eq!(h.sent("RunTask").len(), 1);
 
-    h.proxy.script(
-        "DescribeTasks",
-        None,
-        Script::rewrite_json(|v| {
-            for task in v["tasks"].as_array_mut().into_iter().flatten() {
-                if task["lastStatus"] == "STOPPED" {
-                    task["stoppedReason"] = json!("Essential container in task exited");
-                    task["containers"][0]["exitCode"] = json!(1);
-                }
-            }
-        }),
-    );
+    h.proxy.script("DescribeTasks", None, stopped_with_exit_1());
     h.proxy.script(
         "GetLogEvents",
         None,

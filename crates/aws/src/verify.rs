@@ -539,6 +539,10 @@ mod tests {
     use crate::flows::flows;
     use crate::stack::{ENDPOINTS_SG, OPENSEARCH_SG, service_sg};
 
+    fn acl(number: i32, egress: bool, protocol: &str, (from, to): (i32, i32), cidr: &str, allow: bool) -> AclEntry {
+        AclEntry { number, egress, protocol: protocol.into(), from, to, cidr: cidr.into(), allow }
+    }
+
     fn perm(protocol: &str, from: i32, to: i32, cidrs: &[&str], groups: &[&str]) -> Permission {
         Permission {
             protocol: protocol.into(),
@@ -606,26 +610,8 @@ mod tests {
             groups: vec![n.group_ids[ENDPOINTS_SG].clone()],
             route_tables: vec![],
         });
-        let default_acl = vec![
-            AclEntry {
-                number: 100,
-                egress: true,
-                protocol: "-1".into(),
-                from: 0,
-                to: 0,
-                cidr: ANYWHERE.into(),
-                allow: true,
-            },
-            AclEntry {
-                number: 100,
-                egress: false,
-                protocol: "-1".into(),
-                from: 0,
-                to: 0,
-                cidr: ANYWHERE.into(),
-                allow: true,
-            },
-        ];
+        let default_acl =
+            vec![acl(100, true, "-1", (0, 0), ANYWHERE, true), acl(100, false, "-1", (0, 0), ANYWHERE, true)];
         for s in ["subnet-a", "subnet-b"] {
             n.acls.insert(s.into(), ("acl-1".into(), default_acl.clone()));
         }
@@ -711,48 +697,16 @@ mod tests {
     fn acls_are_judged_by_direction_and_a_partial_deny_blocks() {
         let mut n = healthy();
         let tight = vec![
-            AclEntry {
-                number: 100,
-                egress: true,
-                protocol: "-1".into(),
-                from: 0,
-                to: 0,
-                cidr: ANYWHERE.into(),
-                allow: true,
-            },
-            AclEntry {
-                number: 100,
-                egress: false,
-                protocol: "-1".into(),
-                from: 0,
-                to: 0,
-                cidr: "10.0.0.0/16".into(),
-                allow: true,
-            },
-            AclEntry {
-                number: 110,
-                egress: false,
-                protocol: "tcp".into(),
-                from: 1024,
-                to: 65535,
-                cidr: ANYWHERE.into(),
-                allow: true,
-            },
+            acl(100, true, "-1", (0, 0), ANYWHERE, true),
+            acl(100, false, "-1", (0, 0), "10.0.0.0/16", true),
+            acl(110, false, "tcp", (1024, 65535), ANYWHERE, true),
         ];
         for (_, entries) in n.acls.values_mut() {
             *entries = tight.clone();
         }
         assert_eq!(blocked(&n), vec![], "no inbound 5432 from the internet is needed");
         let entries = &mut n.acls.get_mut("subnet-b").unwrap().1;
-        entries.push(AclEntry {
-            number: 50,
-            egress: false,
-            protocol: "-1".into(),
-            from: 0,
-            to: 0,
-            cidr: "10.0.1.0/25".into(),
-            allow: false,
-        });
+        entries.push(acl(50, false, "-1", (0, 0), "10.0.1.0/25", false));
         let b = blocked(&n);
         assert!(b.iter().any(|v| v.flow == "history -> frontend tcp/7233-7239"), "{b:?}");
         assert!(
@@ -768,15 +722,7 @@ mod tests {
         assert!(blocked(&n).iter().any(|v| v.flow == "instances -> aws:logs tcp/443"));
         let mut n = healthy();
         let entries = &mut n.acls.get_mut("subnet-a").unwrap().1;
-        entries.push(AclEntry {
-            number: 50,
-            egress: false,
-            protocol: "tcp".into(),
-            from: 1024,
-            to: 65535,
-            cidr: ANYWHERE.into(),
-            allow: false,
-        });
+        entries.push(acl(50, false, "tcp", (1024, 65535), ANYWHERE, false));
         let b = blocked(&n);
         assert!(
             !b.is_empty()

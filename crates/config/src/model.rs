@@ -119,7 +119,8 @@ pub struct NodeGroups {
     pub c: NodeGroup,
     /// Turn ECS `awsvpcTrunking` on for the instance role, the principal that registers the
     /// instances (an m7g.large then holds 10 awsvpc tasks instead of 2). Off by default: it
-    /// is an account setting, changed only when asked.
+    /// is an account setting, changed only when asked. Instances already running keep no
+    /// trunk interface until they are replaced.
     pub awsvpc_trunking: bool,
 }
 
