@@ -107,11 +107,8 @@ impl Phases<'_> {
             op.applied(steps::HISTORY_SHARDS).is_some() || locked.state.steps.contains_key(steps::HISTORY_SHARDS);
         if !recorded && locked.state.steps.contains_key(steps::DSQL_SCHEMA) {
             let shards = steps::recorded_shards(&locked.state.steps, None, locked.state.applied.as_ref())
-                .unwrap_or(d.temporal.history_shards)
-                .to_string();
-            op.mark_done(steps::HISTORY_SHARDS, &shards).await?;
-            locked.state.steps.insert(steps::HISTORY_SHARDS.to_string(), shards);
-            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
+                .unwrap_or(d.temporal.history_shards);
+            record(&op, locked, steps::HISTORY_SHARDS, shards.to_string()).await?;
         }
 
         let targets = self.recorded_counts(locked, None)?;
@@ -278,9 +275,15 @@ async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &step
         records.push((steps::HISTORY_SHARDS, op.deploy.temporal.history_shards.to_string()));
     }
     for (name, applied) in records {
-        op.mark_done(name, &applied).await?;
-        locked.state.steps.insert(name.to_string(), applied);
+        record(op, locked, name, applied).await?;
     }
+    Ok(())
+}
+
+/// What a step applied: a tag on its data store, then the state file's copy, saved.
+async fn record(op: &Operator<'_>, locked: &mut LockedState, name: &str, applied: String) -> Result<(), ResourceError> {
+    op.mark_done(name, &applied).await?;
+    locked.state.steps.insert(name.to_string(), applied);
     locked.save().map_err(|e| ResourceError::fatal(e.to_string()))
 }
 

@@ -378,10 +378,8 @@ impl Operator<'_> {
         for kind in kinds {
             let Some(seen) = before.get(kind.key) else { continue };
             let stopped = self.stopped_tasks(kind, usize::MAX).await?;
-            let mut failed: Vec<&Task> = stopped
-                .iter()
-                .filter(|t| !seen.contains(t.task_arn().unwrap_or_default()) && failure(t).is_some())
-                .collect();
+            let mut failed: Vec<&Task> =
+                stopped.iter().filter(|t| !seen.contains(t.task_arn().unwrap_or_default()) && failed(t)).collect();
             // Newest first (ListTasks keeps no order); moto reports no stop time.
             failed.sort_by_key(|t| std::cmp::Reverse(t.stopped_at().map(|d| d.secs())));
             if failed.len() < limit {
@@ -433,22 +431,16 @@ impl Operator<'_> {
     }
 }
 
-/// Why a stopped task counts as a failed start, or None when it was stopped on purpose
-/// (a scale-in, a deployment replacing it). ECS's stop codes and reasons: AWS, "Amazon ECS
-/// stopped tasks error messages".
-pub fn failure(t: &Task) -> Option<String> {
+/// Whether a stopped task failed (a crash, a start that never happened), as opposed to
+/// being stopped on purpose (a scale-in, a deployment replacing it, a person). ECS's stop
+/// codes and reasons: AWS, "Amazon ECS stopped tasks error messages".
+pub fn failed(t: &Task) -> bool {
     let reason = t.stopped_reason().unwrap_or_default();
-    // Stopped on purpose (a scale-in, a deployment, a person): a container that exits 143
-    // on SIGTERM then is no crash. ECS stops unhealthy tasks as the scheduler too.
-    let on_purpose = t.stop_code().is_some_and(|c| matches!(c.as_str(), "ServiceSchedulerInitiated" | "UserInitiated"));
-    if on_purpose && !reason.contains("health check") {
-        return None;
-    }
-    if t.stop_code().is_some_and(|c| c.as_str() == "TaskFailedToStart") {
-        return Some(format!("failed to start: {reason}"));
-    }
-    if let Some(c) = t.containers().iter().find(|c| c.exit_code().is_some_and(|e| e != 0)) {
-        return Some(format!("{} exited {}", c.name().unwrap_or("container"), c.exit_code().unwrap_or_default()));
+    let code = t.stop_code().map(|c| c.as_str());
+    // A container that exits 143 on SIGTERM during a scale-in is no crash; ECS also stops
+    // unhealthy tasks as the scheduler, and those did fail.
+    if matches!(code, Some("ServiceSchedulerInitiated" | "UserInitiated")) && !reason.contains("health check") {
+        return false;
     }
     const FAILED: [&str; 5] = [
         "Essential container in task exited",
@@ -457,7 +449,9 @@ pub fn failure(t: &Task) -> Option<String> {
         "ResourceInitializationError",
         "CannotStartContainerError",
     ];
-    FAILED.iter().any(|f| reason.contains(f)).then(|| reason.to_string())
+    code == Some("TaskFailedToStart")
+        || t.containers().iter().any(|c| c.exit_code().is_some_and(|e| e != 0))
+        || FAILED.iter().any(|f| reason.contains(f))
 }
 
 /// `stopped task abc: Essential container in task exited (temporal-history: exit 1)`.
@@ -518,6 +512,32 @@ mod tests {
         let gone = ServiceState::from_sdk(service("history"), "demo-history", None);
         assert!(matches!(gone.stability(1), Stability::Failed(s) if s.contains("temporalctl up")));
         assert_eq!(gone.stability(0), Stability::Stable, "nothing to drain");
+    }
+
+    #[test]
+    fn a_stopped_task_failed_unless_it_was_stopped_on_purpose() {
+        use aws_sdk_ecs::types::{Container, TaskStopCode};
+        let task = |code: Option<TaskStopCode>, reason: &str, exit: Option<i32>| {
+            Task::builder()
+                .set_stop_code(code)
+                .stopped_reason(reason)
+                .containers(Container::builder().name("temporal-history").set_exit_code(exit).build())
+                .build()
+        };
+        assert!(failed(&task(None, "Essential container in task exited", Some(1))));
+        assert!(failed(&task(Some(TaskStopCode::TaskFailedToStart), "CannotPullContainerError: not found", None)));
+        assert!(failed(&task(Some(TaskStopCode::EssentialContainerExited), "", Some(2))));
+        let scaled_in = task(
+            Some(TaskStopCode::ServiceSchedulerInitiated),
+            "Scaling activity initiated by (deployment ecs-svc/1)",
+            Some(143),
+        );
+        assert!(!failed(&scaled_in), "SIGTERM on a scale-in is no crash");
+        assert!(!failed(&task(Some(TaskStopCode::UserInitiated), "stopped by temporalctl", Some(137))));
+        let unhealthy =
+            task(Some(TaskStopCode::ServiceSchedulerInitiated), "Task failed container health checks", Some(143));
+        assert!(failed(&unhealthy), "ECS stops unhealthy tasks as the scheduler");
+        assert!(!failed(&task(None, "", Some(0))), "a clean exit with no reason");
     }
 
     #[test]
