@@ -20,8 +20,38 @@ const THROTTLING: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "SlowDown",
     "PriorRequestNotComplete",
-    "LimitExceededException",
 ];
+
+/// An account quota or a service limit reached: no wait will clear it, so the run stops
+/// at once and says so (`LimitExceededException` is a quota, not throttling, in IAM,
+/// OpenSearch, ECS and Cloud Map).
+const QUOTA: &[&str] = &[
+    "LimitExceededException",
+    "LimitExceeded",
+    "LimitExceededFault",
+    "ServiceQuotaExceededException",
+    "QuotaExceededException",
+    "ResourceLimitExceeded",
+    "ResourceLimitExceededException",
+    "TagLimitExceeded",
+    "TooManyTagsException",
+    "VpcLimitExceeded",
+    "SubnetLimitExceeded",
+    "AddressLimitExceeded",
+    "InternetGatewayLimitExceeded",
+    "NatGatewayLimitExceeded",
+    "RouteTableLimitExceeded",
+    "RouteLimitExceeded",
+    "SecurityGroupLimitExceeded",
+    "RulesPerSecurityGroupLimitExceeded",
+    "VpcEndpointLimitExceeded",
+    "NetworkInterfaceLimitExceeded",
+    "InstanceLimitExceeded",
+    "VcpuLimitExceeded",
+];
+
+/// What to do about a quota error, added to its message.
+const QUOTA_HINT: &str = "this is an account quota or service limit, not a passing condition: free some of it, or raise the quota in the Service Quotas console (or `aws service-quotas request-service-quota-increase`), then run again";
 
 const TRANSIENT: &[&str] = &[
     "InternalError",
@@ -55,19 +85,26 @@ const IN_USE: &[&str] = &[
 ];
 
 /// How services reject a role, instance profile or service-linked role created seconds
-/// ago (IAM is eventually consistent): (code, words in the message).
+/// ago (IAM is eventually consistent): (code, words in the message, lower case).
 const PROPAGATION: &[(&str, &str)] = &[
     // Auto Scaling checks the launch template's instance profile.
-    ("ValidationError", "Invalid IAM Instance Profile"),
-    ("InvalidParameterValue", "Invalid IAM Instance Profile"),
+    ("ValidationError", "invalid iam instance profile"),
+    ("InvalidParameterValue", "invalid iam instance profile"),
     // ECS cannot assume a task or execution role yet.
     ("ClientException", "unable to assume"),
     ("InvalidParameterException", "unable to assume"),
     // OpenSearch: the access policy's principals, or the VPC service-linked role.
-    ("ValidationException", "Invalid principal"),
+    ("ValidationException", "invalid principal"),
     ("ValidationException", "service-linked role"),
+    // ECS on a new account, before its service-linked role exists or is usable.
+    ("InvalidParameterException", "service linked role"),
+    ("ClientException", "service linked role"),
     // IAM itself: a role not yet usable in another role's or profile's policy.
-    ("MalformedPolicyDocument", "Invalid principal"),
+    ("MalformedPolicyDocument", "invalid principal"),
+    // ECS checking a service's subnets and groups made moments ago (EC2's eventual
+    // consistency, seen through ECS's own error).
+    ("InvalidParameterException", "invalidgroup.notfound"),
+    ("InvalidParameterException", "invalidsubnetid.notfound"),
 ];
 
 const CONFLICT: &[&str] = &[
@@ -82,6 +119,47 @@ const CONFLICT: &[&str] = &[
     "IncorrectState",
 ];
 
+/// What EC2 answers for an id a create returned moments ago, while the id propagates
+/// (AWS, EC2 API reference, "Eventual consistency in the Amazon EC2 API"). Only the calls a
+/// create makes on its own new id read these as "not visible yet" ([`on_new_id`]);
+/// everywhere else they keep their meaning.
+const NEW_ID_NOT_VISIBLE: &[&str] = &[
+    "InvalidGroup.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "NatGatewayNotFound",
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidAllocationID.NotFound",
+];
+
+/// Whether an error is EC2 not yet knowing an id it just issued.
+pub fn not_visible_yet(e: &ResourceError) -> bool {
+    e.is_not_found() && e.code.as_deref().is_some_and(|c| NEW_ID_NOT_VISIBLE.contains(&c))
+}
+
+/// How long the calls on a new id wait for it to become visible.
+pub const NEW_ID_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The calls a create makes on the id it was just given (rules on a new group, routes in
+/// a new table): "not found" is propagation there, retried with jittered backoff up to
+/// [`NEW_ID_DEADLINE`]; any other error returns at once.
+pub async fn on_new_id<T, F, Fut>(op: F) -> Result<T, ResourceError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ResourceError>>,
+{
+    use backon::{ExponentialBuilder, Retryable};
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(500))
+        .with_max_delay(std::time::Duration::from_secs(10))
+        .with_jitter()
+        .with_total_delay(Some(NEW_ID_DEADLINE))
+        .without_max_times();
+    op.retry(backoff).sleep(tokio::time::sleep).when(not_visible_yet).await
+}
+
 fn not_found(code: &str) -> bool {
     code.ends_with(".NotFound")
         || code.ends_with("NotFoundException")
@@ -93,6 +171,7 @@ fn not_found(code: &str) -> bool {
 pub fn class_of(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     match code {
         Some(c) if THROTTLING.contains(&c) => ErrorClass::Retryable(RetryReason::Throttling),
+        Some(c) if QUOTA.contains(&c) => ErrorClass::Fatal,
         Some(c) if IN_USE.contains(&c) => ErrorClass::Retryable(RetryReason::DependencyViolation),
         Some(c) if not_found(c) => ErrorClass::NotFound,
         Some(c) if CONFLICT.contains(&c) || c.contains("AlreadyExists") => ErrorClass::Conflict,
@@ -112,7 +191,10 @@ pub fn class_with_message(code: Option<&str>, message: &str, status: u16) -> Err
         Some("ValidationError") if message.contains("not found") && message.contains("AutoScalingGroup") => {
             ErrorClass::NotFound
         }
-        Some(c) if PROPAGATION.iter().any(|(pc, words)| *pc == c && message.contains(words)) => {
+        // IAM, when another process created the same service-linked role a moment before.
+        Some("InvalidInput") if message.contains("has been taken") => ErrorClass::Conflict,
+        // AWS's wording varies in case ("Unable to assume", "ECS Service Linked Role").
+        Some(c) if PROPAGATION.iter().any(|(pc, words)| *pc == c && message.to_lowercase().contains(words)) => {
             ErrorClass::Retryable(RetryReason::Propagation)
         }
         _ => class_of(code, Some(status)),
@@ -140,7 +222,12 @@ where
             let message =
                 se.err().message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
             let class = class_with_message(code.as_deref(), &message, se.raw().status_code());
-            let mut e = ResourceError::new(class, format!("{op}: {message}"));
+            let hint = if code.as_deref().is_some_and(|c| QUOTA.contains(&c)) {
+                format!(" ({} quota: {QUOTA_HINT})", code.as_deref().unwrap_or_default())
+            } else {
+                String::new()
+            };
+            let mut e = ResourceError::new(class, format!("{op}: {message}{hint}"));
             e.code = code;
             e
         }
@@ -211,6 +298,34 @@ mod tests {
         assert_eq!(class_of(None, Some(429)), t);
         assert_eq!(class_of(Some("UnauthorizedOperation"), Some(403)), ErrorClass::Fatal);
         assert_eq!(class_of(Some("InvalidParameterValue"), Some(400)), ErrorClass::Fatal);
+        // Quotas are not throttling: no backoff clears them.
+        for quota in ["LimitExceededException", "LimitExceeded", "VpcLimitExceeded", "AddressLimitExceeded"] {
+            assert_eq!(class_of(Some(quota), Some(400)), ErrorClass::Fatal, "{quota}");
+        }
+    }
+
+    #[test]
+    fn a_new_ids_not_found_is_propagation_only_on_the_calls_that_use_it() {
+        let fresh = ResourceError::new(ErrorClass::NotFound, "x").with_code("InvalidGroup.NotFound");
+        assert!(not_visible_yet(&fresh));
+        let other = ResourceError::new(ErrorClass::NotFound, "x").with_code("NoSuchEntity");
+        assert!(!not_visible_yet(&other));
+        // The class itself stays "not found": reads and deletes keep that meaning.
+        assert_eq!(class_of(Some("InvalidGroup.NotFound"), Some(400)), ErrorClass::NotFound);
+    }
+
+    #[test]
+    fn a_new_account_s_ecs_service_linked_role_is_waited_for_in_any_case() {
+        let p = ErrorClass::Retryable(RetryReason::Propagation);
+        for message in [
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists.",
+            "ECS Service Linked Role does not exist. Please create it and try again.",
+        ] {
+            assert_eq!(class_with_message(Some("InvalidParameterException"), message, 400), p, "{message}");
+        }
+        let taken =
+            "Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix.";
+        assert_eq!(class_with_message(Some("InvalidInput"), taken, 400), ErrorClass::Conflict);
     }
 
     #[test]

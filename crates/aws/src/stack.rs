@@ -338,6 +338,10 @@ fn add_task_definition(
 pub const DSQL: &str = "dsql-cluster";
 pub const OPENSEARCH: &str = "opensearch-domain";
 pub const OPENSEARCH_SLR: &str = "service-linked-role/opensearch";
+/// ECS's service-linked role: ECS makes it itself on a cluster's first create, but on a
+/// new account that first `CreateCluster` or `CreateCapacityProvider` can fail before it
+/// exists ("Unable to assume the service linked role"); made first, the race is gone.
+pub const ECS_SLR: &str = "service-linked-role/ecs";
 
 pub fn opensearch_domain_name(project: &str) -> String {
     format!("{project}-visibility")
@@ -544,11 +548,17 @@ fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         &[WORKSPACE],
         AdotParameter { ssm: aws.ssm.clone(), name: parameter, region: d.region.clone(), workspace: WORKSPACE.into() },
     );
+    g.add(
+        ECS_SLR,
+        "AWSServiceRoleForECS",
+        &[],
+        ServiceLinkedRole { iam: aws.iam.clone(), service: "ecs.amazonaws.com".into() },
+    );
     g.add(NAMESPACE, p.clone(), &[], Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
     g.add(
         CLUSTER,
         cluster_name(p),
-        &[EXEC_LOG_GROUP, NAMESPACE],
+        &[EXEC_LOG_GROUP, NAMESPACE, ECS_SLR],
         Cluster {
             ecs: aws.ecs.clone(),
             name: cluster_name(p),

@@ -36,11 +36,30 @@ pub struct ResourceError {
     /// The AWS error code, when there is one.
     pub code: Option<String>,
     pub message: String,
+    /// Set when several resources carry one node's ownership tags: every id, so `status`
+    /// can show them and `down` can delete the recorded one and report the rest.
+    pub claimants: Vec<String>,
 }
 
 impl ResourceError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self { class, code: None, message: message.into() }
+        Self { class, code: None, message: message.into(), claimants: Vec::new() }
+    }
+    /// Several resources carry the tags of one node: a conflict naming them all, never a
+    /// guess at which one is ours. `recorded` is the id the state file holds, if any.
+    pub fn claimed(kind: &str, node: &str, ids: Vec<String>, recorded: Option<&str>) -> Self {
+        let which = match recorded {
+            Some(r) if ids.iter().any(|i| i == r) => format!(
+                "the state records {r}; delete the other(s) or remove their temporalctl:node tag, then run again (`down` deletes only the recorded one)"
+            ),
+            _ => "the state records none of them; keep one, delete the others or remove their temporalctl:node tag, then run again".to_string(),
+        };
+        let mut e = Self::new(
+            ErrorClass::Conflict,
+            format!("{} {kind}s carry the tags of node {node} ({}): {which}", ids.len(), ids.join(", ")),
+        );
+        e.claimants = ids;
+        e
     }
     pub fn fatal(message: impl Into<String>) -> Self {
         Self::new(ErrorClass::Fatal, message)

@@ -22,6 +22,10 @@ use crate::retry::{Retries, RetryPolicy, retry_when, wait_for};
 use crate::state::{LockedState, Phase, Recorded, StateFile};
 use crate::{CancelToken, ErrorClass, ResourceError};
 
+/// How long a wait may find nothing at a known id before it means "gone": AWS's reads
+/// can lag the create that issued the id.
+const NEW_ID_GRACE: Duration = Duration::from_secs(120);
+
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub project: String,
@@ -76,7 +80,7 @@ struct Run<'s> {
     locked: Option<&'s mut LockedState>,
     planned: BTreeMap<NodeId, Planned>,
     /// `plan`'s reads, made before its walk.
-    looks: BTreeMap<usize, Result<Option<Observed>, ResourceError>>,
+    looks: BTreeMap<usize, Result<FirstLook, ResourceError>>,
 }
 
 impl<'s> Run<'s> {
@@ -242,6 +246,7 @@ impl<'a> Engine<'a> {
         let desired = r.desired(inputs)?;
         self.started_doing(node, "reading");
         let look = self.first_look(&cx);
+        // Several resources claiming the node (`claim`) fail it here, before any change.
         let observed = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?;
         let change = decide(&desired, &prepared.tags, observed.as_ref(), r.immutable());
         let (outcome, observed) = match (change, observed) {
@@ -283,6 +288,7 @@ impl<'a> Engine<'a> {
                 (Outcome::Replaced, o)
             }
             (_, _) => {
+                self.refuse_data_recreation(node, &prepared)?;
                 let o = self.create(node, &cx, &desired, &prepared.tags, run).await?;
                 (Outcome::Created, o)
             }
@@ -307,7 +313,7 @@ impl<'a> Engine<'a> {
             node.resource.update(cx, observed, desired, &changed)
         })
         .await?;
-        self.reread_ready(node, cx).await
+        self.reread_ready(node, &following(cx, &observed.id)).await
     }
 
     /// Creates the node. A create can be several calls (a security group, then its
@@ -341,12 +347,12 @@ impl<'a> Engine<'a> {
         // Persist the id before waiting: a crash now leaves a known resource, not a leak.
         self.record(run, node, &made, Phase::Creating)?;
         let id = made.id.clone();
-        let cx = Cx { recorded_id: Some(&id), ..*cx };
+        let cx = following(cx, &id);
         if !adopted {
             return self.wait_ready(node, &cx, made).await;
         }
         match decide(desired, tags, Some(&made), node.resource.immutable()) {
-            Change::NoChange | Change::Create => self.wait_ready(node, &cx, made).await,
+            Change::NoChange | Change::Create | Change::Conflict { .. } => self.wait_ready(node, &cx, made).await,
             Change::Update { diffs } => self.update(node, &cx, &made, desired, &diffs).await,
             Change::Replace { diffs } => Err(ResourceError::fatal(format!(
                 "an interrupted create left {} with {}; run `up` again to replace it, or delete it by hand",
@@ -369,7 +375,8 @@ impl<'a> Engine<'a> {
             return Ok(observed);
         }
         let what = format!("{} {} to become ready", node.resource.kind(), observed.id);
-        let cx = Cx { recorded_id: Some(&observed.id), ..*cx };
+        let cx = following(cx, &observed.id);
+        let waiting_since = Instant::now();
         if let Status::Pending(state) = &observed.status {
             self.emit(EventKind::NodeWaiting { node: node.id.clone(), what: format!("{what} (now {state})") });
         }
@@ -383,6 +390,9 @@ impl<'a> Engine<'a> {
                 let o =
                     self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&cx)).await?;
                 Ok(match o {
+                    // A new id can be unknown to reads for a while (EC2's eventual
+                    // consistency): not yet visible, not gone.
+                    None if waiting_since.elapsed() < NEW_ID_GRACE => Err("not visible yet".to_string()),
                     None => {
                         return Err(ResourceError::new(
                             ErrorClass::NotFound,
@@ -424,18 +434,49 @@ impl<'a> Engine<'a> {
             return Ok(Outcome::Forgotten);
         }
         self.started_doing(node, "reading");
-        let look = self.first_look(&cx);
-        let Some(observed) = self.call(node, Retries::Transient, self.opts.retry.deadline, || r.read(&look)).await?
-        else {
-            self.forget(run, node)?;
-            self.finished(node, Outcome::Absent, None);
-            return Ok(Outcome::Absent);
+        let (read, claimants) = self.read_first(node, &cx).await?;
+        let outcome = match &read {
+            None => Outcome::Absent,
+            Some(observed) => {
+                check_owned(&self.opts.project, &node.id, observed)?;
+                self.delete_and_wait(node, &cx, observed, run).await?;
+                Outcome::Deleted
+            }
         };
-        check_owned(&self.opts.project, &node.id, &observed)?;
-        self.delete_and_wait(node, &cx, &observed, run).await?;
+        let id = read.map(|o| o.id);
+        let others: Vec<String> = claimants.into_iter().filter(|c| Some(c) != id.as_ref()).collect();
+        if !others.is_empty() {
+            self.emit(EventKind::NodeKept {
+                node: node.id.clone(),
+                reason: format!(
+                    "{} also carr{} this node's tags but {} not the one the state records; not deleted: check {} and delete {} by hand",
+                    others.join(", "),
+                    if others.len() == 1 { "ies" } else { "y" },
+                    if others.len() == 1 { "is" } else { "are" },
+                    if others.len() == 1 { "it" } else { "them" },
+                    if others.len() == 1 { "it" } else { "them" },
+                ),
+            });
+        }
         self.forget(run, node)?;
-        self.finished(node, Outcome::Deleted, Some(observed.id));
-        Ok(Outcome::Deleted)
+        self.finished(node, outcome, id);
+        Ok(outcome)
+    }
+
+    /// A data store the state records as made, and that is now missing, is not silently
+    /// made again empty: AWS may show it as gone while it still holds data elsewhere (a
+    /// renamed tag, another account's view), and a new empty one would hide the loss.
+    fn refuse_data_recreation(&self, node: &Node, prepared: &Prepared) -> Result<(), ResourceError> {
+        let made_before = prepared.recorded_phase.is_some_and(|p| p != Phase::Creating);
+        if node.resource.retention() != Retention::Data || !made_before || self.opts.replace_data {
+            return Ok(());
+        }
+        Err(ResourceError::fatal(format!(
+            "{} was recorded as {} but is gone now; temporalctl does not make a new, empty {} in its place. Check the account (a deleted or renamed resource, lost tags); pass --allow-data-replacement to create a new one",
+            node.id,
+            prepared.recorded_id.as_deref().unwrap_or("?"),
+            node.resource.kind()
+        )))
     }
 
     async fn delete_and_wait(
@@ -456,7 +497,7 @@ impl<'a> Engine<'a> {
             _ => {}
         }
         if node.resource.delete_is_async() {
-            let cx = Cx { recorded_id: Some(&observed.id), ..*cx };
+            let cx = following(cx, &observed.id);
             let what = format!("{} {} to be deleted", node.resource.kind(), observed.id);
             wait_for(
                 &self.opts.retry,
@@ -484,14 +525,13 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    async fn look_at_all(&self, run: &Mutex<Run<'_>>) -> BTreeMap<usize, Result<Option<Observed>, ResourceError>> {
+    async fn look_at_all(&self, run: &Mutex<Run<'_>>) -> BTreeMap<usize, Result<FirstLook, ResourceError>> {
         let mut reads: FuturesUnordered<_> = (0..self.graph.len())
             .map(|i| async move {
                 let node = self.graph.node(i);
                 let prepared = self.prepare(i, run);
-                let cx = self.first_look(&prepared.cx(node, &self.opts.project));
                 self.started_doing(node, "reading");
-                (i, self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&cx)).await)
+                (i, self.read_first(node, &prepared.cx(node, &self.opts.project)).await)
             })
             .collect();
         let mut looks = BTreeMap::new();
@@ -501,16 +541,38 @@ impl<'a> Engine<'a> {
         looks
     }
 
+    /// A node's first read, from a listing while nothing has changed. When several
+    /// resources carry the node's tags and the state records one of them, that one is read
+    /// by its id alone and returned with every claimant; otherwise the conflict stands.
+    async fn read_first(&self, node: &Node, cx: &Cx<'_>) -> Result<FirstLook, ResourceError> {
+        let look = self.first_look(cx);
+        let read = self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&look)).await;
+        match (read, cx.recorded_id) {
+            (Err(e), Some(recorded)) if e.claimants.iter().any(|c| c == recorded) => {
+                let by_id = following(cx, recorded);
+                let o = self
+                    .call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(&by_id))
+                    .await?;
+                Ok((o, e.claimants))
+            }
+            (read, _) => Ok((read?, Vec::new())),
+        }
+    }
+
     async fn plan_node(&self, i: usize, run: &Mutex<Run<'_>>) -> Result<Outcome, ResourceError> {
         let node = self.graph.node(i);
         let r = &node.resource;
         let prepared = self.prepare(i, run);
         let inputs = &prepared.inputs;
         let looked = lock(run).looks.remove(&i);
-        let observed =
-            looked.unwrap_or_else(|| Err(ResourceError::fatal(format!("{} was not read (a bug)", node.id))))?;
+        let looked = looked.unwrap_or_else(|| Err(ResourceError::fatal(format!("{} was not read (a bug)", node.id))));
+        let (observed, claimants) = match looked {
+            Err(e) if !e.claimants.is_empty() => (None, e.claimants),
+            other => other?,
+        };
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
         let change = match (missing_dep, &observed) {
+            _ if !claimants.is_empty() => Change::Conflict { claimants, recorded: prepared.recorded_id.clone() },
             (Some(_), None) => Change::Create,
             // Its dependency is new or replaced, so this one must be made again too.
             (Some(dep), Some(_)) => Change::Replace {
@@ -524,7 +586,7 @@ impl<'a> Engine<'a> {
             (None, o) => decide(&r.desired(inputs)?, &prepared.tags, o.as_ref(), r.immutable()),
         };
         let mut guard = lock(run);
-        if let (Change::NoChange | Change::Update { .. }, Some(o)) = (&change, &observed) {
+        if let (Change::NoChange | Change::Update { .. } | Change::Conflict { .. }, Some(o)) = (&change, &observed) {
             guard.outputs.insert(node.id.clone(), o.outputs.clone());
         }
         self.emit(EventKind::NodePlanned { node: node.id.clone(), kind: r.kind(), change: change.clone() });
@@ -533,7 +595,7 @@ impl<'a> Engine<'a> {
             Planned {
                 node: node.id.clone(),
                 kind: r.kind(),
-                id: observed.as_ref().map(|o| o.id.clone()),
+                id: observed.as_ref().map(|o| o.id.clone()).or(prepared.recorded_id.clone()),
                 change,
                 outputs: observed.map(|o| o.outputs).unwrap_or_default(),
             },
@@ -585,9 +647,10 @@ impl<'a> Engine<'a> {
             }
         }
         let node = self.graph.node(i);
-        let recorded_id = guard.recorded.get(&node.id).map(|r| r.id.clone());
+        let recorded = guard.recorded.get(&node.id);
+        let (recorded_id, recorded_phase) = (recorded.map(|r| r.id.clone()), recorded.map(|r| r.phase));
         let tags = ownership_tags(&self.opts.project, &node.id, &node.name, &self.opts.extra_tags);
-        Prepared { inputs, recorded_id, tags }
+        Prepared { inputs, recorded_id, recorded_phase, tags }
     }
 
     fn record(&self, run: &Mutex<Run<'_>>, node: &Node, o: &Observed, phase: Phase) -> Result<(), ResourceError> {
@@ -632,9 +695,13 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// What a first read found, and every resource claiming the node when there are several.
+type FirstLook = (Option<Observed>, Vec<String>);
+
 struct Prepared {
     inputs: Inputs,
     recorded_id: Option<String>,
+    recorded_phase: Option<Phase>,
     tags: Tags,
 }
 
@@ -647,8 +714,14 @@ impl Prepared {
             inputs: &self.inputs,
             tags: &self.tags,
             may_read_from_listing: false,
+            follow_id: false,
         }
     }
+}
+
+/// The context for reading `id` alone (see [`Cx::follow_id`]).
+fn following<'c>(cx: &Cx<'c>, id: &'c str) -> Cx<'c> {
+    Cx { recorded_id: Some(id), follow_id: true, may_read_from_listing: false, ..*cx }
 }
 
 fn lock<'m, 's>(run: &'m Mutex<Run<'s>>) -> std::sync::MutexGuard<'m, Run<'s>> {

@@ -17,7 +17,7 @@ pub use exec::{Engine, EngineOptions, Planned, RunReport};
 pub use graph::{Graph, GraphBuilder, GraphError, Node};
 pub use resource::{
     Attrs, Change, Cx, FieldDiff, Inputs, NodeId, Observed, Resource, Retention, Status, TAG_NODE, TAG_PROJECT, Tags,
-    check_owned, decide, inherited_tags, owned_by, ownership_tags,
+    check_owned, claim, decide, inherited_tags, owned_by, ownership_tags,
 };
 pub use retry::{Retries, RetryPolicy, retry_when, wait_for};
 pub use state::{FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore};

@@ -106,6 +106,10 @@ pub struct Cx<'a> {
     /// earlier in the walk (one call for many nodes). Waits and reads after a change are
     /// always fresh.
     pub may_read_from_listing: bool,
+    /// Read `recorded_id` alone: a wait after a create, an update or a delete follows the
+    /// id it acted on, and never falls back to the lookup by tags (which may find another
+    /// resource carrying the same node's tags and take it for the one just deleted).
+    pub follow_id: bool,
 }
 
 #[async_trait]
@@ -189,9 +193,19 @@ pub struct FieldDiff {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
     Create,
-    Update { diffs: Vec<FieldDiff> },
-    Replace { diffs: Vec<FieldDiff> },
+    Update {
+        diffs: Vec<FieldDiff>,
+    },
+    Replace {
+        diffs: Vec<FieldDiff>,
+    },
     NoChange,
+    /// Several resources carry this node's tags: nothing is changed until the user
+    /// removes the extra ones. `recorded` is the one the state file names, if any.
+    Conflict {
+        claimants: Vec<String>,
+        recorded: Option<String>,
+    },
 }
 
 impl Change {
@@ -201,10 +215,11 @@ impl Change {
             Change::Update { .. } => "update",
             Change::Replace { .. } => "replace",
             Change::NoChange => "no change",
+            Change::Conflict { .. } => "conflict",
         }
     }
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Change::NoChange)
+        !matches!(self, Change::NoChange | Change::Conflict { .. })
     }
 }
 
@@ -257,6 +272,22 @@ pub fn ownership_tags(project: &str, node: &str, name: &str, extra: &Tags) -> Ta
 /// check) otherwise.
 pub fn inherited_tags(parent: Tags, cx: &Cx<'_>) -> Tags {
     if parent.get(TAG_PROJECT).is_some_and(|p| p == cx.project) { cx.tags.clone() } else { parent }
+}
+
+/// What a lookup by ownership tags found for one node: nothing, the one, or a conflict
+/// naming every claimant ([`ResourceError::claimed`]). With a recorded id among several,
+/// it is still a conflict: the others must be dealt with before the node is changed.
+pub fn claim<T>(
+    mut found: Vec<T>,
+    kind: &str,
+    cx: &Cx<'_>,
+    id_of: impl Fn(&T) -> Option<&str>,
+) -> Result<Option<T>, ResourceError> {
+    if found.len() <= 1 {
+        return Ok(found.pop());
+    }
+    let ids = found.iter().filter_map(&id_of).map(String::from).collect();
+    Err(ResourceError::claimed(kind, cx.node, ids, cx.recorded_id))
 }
 
 /// Whether a resource's tags (any map of them) name this project and node.

@@ -90,13 +90,12 @@ where
                 let delay = delays.next().unwrap_or(policy.max_delay);
                 if Instant::now() + delay > until {
                     return Err(ResourceError {
-                        class: e.class,
-                        code: e.code,
                         message: format!(
                             "{} (still failing after {attempt} attempts over {})",
                             e.message,
                             humantime::format_duration(round(deadline))
                         ),
+                        ..e
                     });
                 }
                 on_retry(attempt, delay, &e);

@@ -17,6 +17,8 @@ struct Cloud {
     reads: Vec<(usize, bool)>,
     scripted: BTreeMap<(String, &'static str), VecDeque<ErrorClass>>,
     pending_reads: BTreeMap<String, u32>,
+    /// A second object carrying a node's tags (left by an earlier run, made by hand).
+    twins: BTreeMap<String, Observed>,
     in_flight: usize,
     max_in_flight: usize,
     next_id: u32,
@@ -42,6 +44,7 @@ impl Fake {
             parent: parent.map(String::from),
             delay: Duration::from_millis(10),
             retention: Retention::Delete,
+            async_delete: false,
         }
     }
 }
@@ -52,6 +55,7 @@ struct FakeResource {
     parent: Option<String>,
     delay: Duration,
     retention: Retention,
+    async_delete: bool,
 }
 
 impl FakeResource {
@@ -100,10 +104,23 @@ impl Resource for FakeResource {
             *n = n.saturating_sub(1);
             *n > 0
         });
-        Ok(c.objects
-            .get(&self.node)
-            .cloned()
-            .map(|o| if pending == Some(true) { o.status(Status::Pending("pending".into())) } else { o }))
+        let pend = |o: Observed| if pending == Some(true) { o.status(Status::Pending("pending".into())) } else { o };
+        // As the AWS kinds read: by the recorded id, else by the node's tags.
+        let mine = c.objects.get(&self.node).cloned().map(pend);
+        let twin = c.twins.get(&self.node).cloned();
+        let tagged: Vec<Observed> = mine.into_iter().chain(twin).collect();
+        if let Some(id) = cx.recorded_id
+            && let Some(found) = tagged.iter().find(|o| o.id == id)
+        {
+            if cx.may_read_from_listing && tagged.len() > 1 {
+                return claim(tagged, "fake", cx, |o| Some(o.id.as_str()));
+            }
+            return Ok(Some(found.clone()));
+        }
+        if cx.follow_id {
+            return Ok(None);
+        }
+        claim(tagged, "fake", cx, |o| Some(o.id.as_str()))
     }
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
         self.enter("create").await?;
@@ -143,6 +160,9 @@ impl Resource for FakeResource {
     }
     fn retention(&self) -> Retention {
         self.retention
+    }
+    fn delete_is_async(&self) -> bool {
+        self.async_delete
     }
 
     /// Fakes sit in their parent.
@@ -560,4 +580,101 @@ async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_el
     let all = engine.apply(&mut locked).await;
     drop(locked);
     assert_eq!((all.count(Outcome::Unchanged), all.count(Outcome::Created)), (3, 2), "{:?}", all.outcomes);
+}
+
+/// A fake holding data, deleted asynchronously, as the DSQL cluster is.
+fn data_store(fake: &Fake, node: &str) -> FakeResource {
+    FakeResource { retention: Retention::Data, async_delete: true, ..fake.resource(node, None) }
+}
+
+fn twin_of(fake: &Fake, node: &str) -> String {
+    let mut c = fake.cloud();
+    let tags = c.objects[node].tags.clone();
+    let twin = Observed::new(format!("{node}-twin")).tags(tags);
+    c.twins.insert(node.into(), twin);
+    format!("{node}-twin")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_waits_on_the_id_it_deleted_never_on_another_claimant_of_the_node() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("db", "t-db", &[], data_store(&fake, "db"));
+    let g = g.build().unwrap();
+    let s = store("twin-down");
+    apply(&g, &s, 8).await;
+    let recorded = s.read().unwrap().nodes["db"].id.clone();
+    let twin = twin_of(&fake, "db");
+    let events = Recorder::default();
+    let mut locked = s.lock("down").unwrap();
+    let destroy_data = EngineOptions { destroy_data: true, ..opts(8) };
+    let report = Engine::new(&g, destroy_data, &events, CancelToken::default()).destroy(&mut locked).await;
+    drop(locked);
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.outcomes["db"], Outcome::Deleted);
+    // Without following the id, the wait's read falls back to the tags, finds the twin and
+    // waits out the whole deadline "for db to be deleted".
+    assert!(report.elapsed < Duration::from_secs(30), "waited {:?}", report.elapsed);
+    let deletes: Vec<_> = fake.mutating_calls().into_iter().filter(|(_, op)| *op == "delete").collect();
+    assert_eq!(deletes.len(), 1, "only the recorded one is deleted");
+    assert!(fake.cloud().twins.contains_key("db"), "the twin stays");
+    assert!(
+        events
+            .kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::NodeKept { node, reason } if node == "db" && reason.contains(&twin))),
+        "the twin is reported: {:?}",
+        events.kinds()
+    );
+    assert!(s.read().unwrap().nodes.is_empty(), "the recorded {recorded} is forgotten");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_claimants_of_a_node_are_a_conflict_in_plan_and_stop_apply_before_any_change() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("twin-up");
+    apply(&g, &s, 8).await;
+    let twin = twin_of(&fake, "b");
+    let recorded = s.read().unwrap().nodes["b"].id.clone();
+    let events = Recorder::default();
+    let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default()).plan(&s.read().unwrap()).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let b = planned.iter().find(|p| p.node == "b").unwrap();
+    assert_eq!(
+        b.change,
+        Change::Conflict { claimants: vec![recorded.clone(), twin.clone()], recorded: Some(recorded.clone()) }
+    );
+    let c = planned.iter().find(|p| p.node == "c").unwrap();
+    assert_eq!(c.change, Change::NoChange, "the recorded one's outputs still reach its dependents");
+
+    // Drift on b: apply must not repair it while the node is claimed twice.
+    fake.cloud().objects.get_mut("b").unwrap().attrs.insert("size".into(), "large".into());
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    let failure = &report.failures.iter().find(|(n, _)| n == "b").expect("b fails").1;
+    assert_eq!(failure.class, ErrorClass::Conflict);
+    assert!(failure.message.contains(&twin) && failure.message.contains(&recorded), "{failure}");
+    assert!(!fake.mutating_calls().iter().any(|(n, _)| n == "b"), "b untouched: {:?}", fake.mutating_calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_data_store_that_is_gone_is_not_recreated_empty_unless_allowed() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("db", "t-db", &[], data_store(&fake, "db"));
+    let g = g.build().unwrap();
+    let s = store("data-gone");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.clear();
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    let failure = &report.failures.first().expect("refused").1;
+    assert!(failure.message.contains("--allow-data-replacement"), "{failure}");
+    assert!(fake.mutating_calls().is_empty(), "no create");
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let allowed = EngineOptions { replace_data: true, ..opts(8) };
+    let report = Engine::new(&g, allowed, &events, CancelToken::default()).apply(&mut locked).await;
+    assert_eq!(report.outcomes["db"], Outcome::Created);
 }

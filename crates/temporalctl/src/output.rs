@@ -192,6 +192,7 @@ pub fn plan_text(project: &str, region: &str, planned: &[Planned]) -> String {
         let (mark, details) = match &p.change {
             Change::Create => ("+", String::new()),
             Change::NoChange => ("=", String::new()),
+            Change::Conflict { claimants, recorded } => ("!", conflict_text(claimants, recorded.as_deref())),
             Change::Update { diffs } | Change::Replace { diffs } => {
                 let mark = if matches!(p.change, Change::Replace { .. }) { "±" } else { "~" };
                 let text = diffs
@@ -213,17 +214,24 @@ pub fn plan_text(project: &str, region: &str, planned: &[Planned]) -> String {
         "Plan: {} to create, {} to update, {} to replace, {} unchanged.\n",
         s["create"], s["update"], s["replace"], s["no-change"]
     ));
+    if s["conflict"] > 0 {
+        out.push_str(&format!(
+            "{} resource(s) in conflict (marked !): `up` stops before changing them until they are resolved.\n",
+            s["conflict"]
+        ));
+    }
     out
 }
 
 fn plan_summary(planned: &[Planned]) -> BTreeMap<&'static str, usize> {
-    let mut s = BTreeMap::from([("create", 0), ("update", 0), ("replace", 0), ("no-change", 0)]);
+    let mut s = BTreeMap::from([("create", 0), ("update", 0), ("replace", 0), ("no-change", 0), ("conflict", 0)]);
     for p in planned {
         let key = match p.change {
             Change::Create => "create",
             Change::Update { .. } => "update",
             Change::Replace { .. } => "replace",
             Change::NoChange => "no-change",
+            Change::Conflict { .. } => "conflict",
         };
         *s.entry(key).or_default() += 1;
     }
@@ -240,8 +248,11 @@ struct StatusRow<'a> {
     node: &'a str,
     kind: &'a str,
     id: Option<&'a str>,
-    /// ok, drifted or missing.
+    /// ok, drifted, missing or conflict.
     state: &'static str,
+    /// For a conflict: every resource carrying this node's tags.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    claimants: &'a [String],
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     outputs: &'a BTreeMap<String, String>,
     /// What differs, for a drifted resource.
@@ -271,6 +282,23 @@ fn state_of(change: &Change) -> &'static str {
         Change::NoChange => "ok",
         Change::Create => "missing",
         Change::Update { .. } | Change::Replace { .. } => "drifted",
+        Change::Conflict { .. } => "conflict",
+    }
+}
+
+/// A conflict in words: the ids, which one the state records, how to resolve it.
+fn conflict_text(claimants: &[String], recorded: Option<&str>) -> String {
+    let others: Vec<&str> = claimants.iter().map(String::as_str).filter(|c| Some(*c) != recorded).collect();
+    match recorded {
+        Some(r) if others.len() < claimants.len() => format!(
+            "{} carry this node's tags; the state records {r}: delete {} or remove its temporalctl:node tag",
+            claimants.join(", "),
+            others.join(", ")
+        ),
+        _ => format!(
+            "{} carry this node's tags and the state records none: keep one, delete the others or remove their temporalctl:node tag",
+            claimants.join(", ")
+        ),
     }
 }
 
@@ -282,6 +310,10 @@ fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned], run
             kind: p.kind,
             id: p.id.as_deref(),
             state: state_of(&p.change),
+            claimants: match &p.change {
+                Change::Conflict { claimants, .. } => claimants,
+                _ => &[],
+            },
             outputs: &p.outputs,
             changes: match &p.change {
                 Change::Update { diffs } | Change::Replace { diffs } => diffs,
@@ -353,7 +385,8 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
     let kind_w = doc.resources.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
     out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
     for r in &doc.resources {
-        out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", r.node, r.kind, r.state, r.id.unwrap_or("-")));
+        let id = if r.claimants.is_empty() { r.id.unwrap_or("-").to_string() } else { r.claimants.join(" ") };
+        out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {id}\n", r.node, r.kind, r.state));
     }
     out.push_str(&format!(
         "\nServices:\n  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_dsql::types::ClusterStatus;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention, Status, Tags, owned_by};
+use temporalctl_engine::{
+    Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention, Status, Tags, claim, owned_by,
+};
 
 use crate::errors::aws;
 use crate::network::ec2::attr;
-use crate::network::ec2::one;
 
 pub struct DsqlCluster {
     pub dsql: aws_sdk_dsql::Client,
@@ -16,10 +17,14 @@ pub struct DsqlCluster {
     pub deadline: std::time::Duration,
 }
 
+/// IDLE and INACTIVE clusters are scaled down after a quiet spell but keep their data,
+/// and the next connection brings them back to ACTIVE (AWS, "Aurora DSQL cluster
+/// lifecycle"): present and usable, never "gone" (reading them as gone would make `up`
+/// create a second, empty cluster).
 fn status(s: &ClusterStatus) -> Option<Status> {
     match s {
-        ClusterStatus::Active | ClusterStatus::Idle => Some(Status::Ready),
-        ClusterStatus::Deleted | ClusterStatus::Failed | ClusterStatus::Inactive => None,
+        ClusterStatus::Active | ClusterStatus::Idle | ClusterStatus::Inactive => Some(Status::Ready),
+        ClusterStatus::Deleted | ClusterStatus::Failed => None,
         other => Some(Status::Pending(other.as_str().to_lowercase())),
     }
 }
@@ -44,15 +49,21 @@ impl Resource for DsqlCluster {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let id = match cx.recorded_id {
-            Some(id) => Some(id.to_string()),
-            None => self.find_by_tags(cx).await?,
+        // Every look but a wait's also lists the tagged clusters: a second cluster claiming
+        // this node (an earlier run's) is a conflict to report, never one to pick or wait on.
+        let id = match (cx.recorded_id, cx.follow_id) {
+            (Some(id), true) => Some(id.to_string()),
+            (recorded, false) => {
+                let tagged = claim(self.tagged(cx).await?, "DSQL cluster", cx, |id| Some(id.as_str()))?;
+                recorded.map(String::from).or(tagged)
+            }
+            (None, true) => None,
         };
         let Some(id) = id else { return Ok(None) };
         let c = match self.dsql.get_cluster().identifier(&id).send().await.map_err(aws("GetCluster")) {
             Ok(c) => c,
             // Recorded but gone: maybe recreated by an interrupted run, so look by tags.
-            Err(e) if e.is_not_found() && cx.recorded_id.is_some() => {
+            Err(e) if e.is_not_found() && cx.recorded_id.is_some() && !cx.follow_id => {
                 return self.read(&Cx { recorded_id: None, ..*cx }).await;
             }
             Err(e) if e.is_not_found() => return Ok(None),
@@ -147,22 +158,24 @@ impl DsqlCluster {
         Ok(())
     }
 
-    async fn find_by_tags(&self, cx: &Cx<'_>) -> Result<Option<String>, ResourceError> {
-        let out = self.dsql.list_clusters().send().await.map_err(aws("ListClusters"))?;
+    /// Every cluster carrying this node's ownership tags.
+    async fn tagged(&self, cx: &Cx<'_>) -> Result<Vec<String>, ResourceError> {
         let mut ours = Vec::new();
-        for c in out.clusters() {
-            let tags = self
-                .dsql
-                .list_tags_for_resource()
-                .resource_arn(c.arn())
-                .send()
-                .await
-                .map_err(aws("ListTagsForResource"))?;
-            let tags = tag_map(tags.tags());
-            if owned_by(&tags, cx.project, cx.node) {
-                ours.push(c.identifier().to_string());
+        let mut pages = self.dsql.list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for c in page.map_err(aws("ListClusters"))?.clusters() {
+                let tags = self
+                    .dsql
+                    .list_tags_for_resource()
+                    .resource_arn(c.arn())
+                    .send()
+                    .await
+                    .map_err(aws("ListTagsForResource"))?;
+                if owned_by(&tag_map(tags.tags()), cx.project, cx.node) {
+                    ours.push(c.identifier().to_string());
+                }
             }
         }
-        one(ours, "DSQL cluster", |id| Some(id.as_str()))
+        Ok(ours)
     }
 }

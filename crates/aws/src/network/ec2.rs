@@ -5,7 +5,7 @@ use std::future::Future;
 use std::ops::Deref;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use temporalctl_engine::{Cx, ErrorClass, ResourceError, TAG_NODE, TAG_PROJECT, Tags};
+use temporalctl_engine::{Cx, ResourceError, TAG_NODE, TAG_PROJECT, Tags, claim};
 
 use crate::errors::aws;
 use crate::listings::Listings;
@@ -72,34 +72,35 @@ where
     };
     if cx.may_read_from_listing {
         let listed = listings.get(kind, || describe(by_tags(None))).await?;
-        let mut live = listed.iter().filter(|t| alive(t));
-        match cx.recorded_id {
-            Some(id) => {
-                if let Some(found) = live.find(|t| id_of(t) == Some(id)) {
-                    return Ok(Some(found.clone()));
-                }
+        let live = listed.iter().filter(|t| alive(t));
+        let node_tag = |t: &&T| tags_of(t).iter().any(|g| g.key() == Some(TAG_NODE) && g.value() == Some(cx.node));
+        let mut claimants: Vec<T> = live.clone().filter(node_tag).cloned().collect();
+        let Some(id) = cx.recorded_id else { return claim(claimants, kind, cx, id_of) };
+        if let Some(found) = live.clone().find(|t| id_of(t) == Some(id)) {
+            // The recorded one, and any other resource carrying this node's tags: a
+            // conflict to report before anything is changed.
+            if !claimants.iter().any(|c| id_of(c) == Some(id)) {
+                claimants.push(found.clone());
             }
-            None => {
-                let node_tag =
-                    |t: &&T| tags_of(t).iter().any(|g| g.key() == Some(TAG_NODE) && g.value() == Some(cx.node));
-                return one(live.filter(node_tag).cloned().collect(), kind, id_of);
-            }
+            return claim(claimants, kind, cx, id_of);
         }
     }
     if let Some(id) = cx.recorded_id {
         match describe(Query::Id(id.to_string())).await {
             Ok(items) => {
                 let items: Vec<T> = items.into_iter().filter(alive).collect();
-                if !items.is_empty() {
-                    return one(items, kind, id_of);
+                if !items.is_empty() || cx.follow_id {
+                    return claim(items, kind, cx, id_of);
                 }
             }
+            // A wait follows its id: gone is gone, whatever else carries the tags.
+            Err(e) if e.is_not_found() && cx.follow_id => return Ok(None),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
     }
     let items: Vec<T> = describe(by_tags(Some(cx.node))).await?.into_iter().filter(alive).collect();
-    one(items, kind, id_of)
+    claim(items, kind, cx, id_of)
 }
 
 /// The describe half of [`find`] for EC2's `Describe*` calls, which all take an id list
@@ -126,25 +127,6 @@ macro_rules! lookup {
     };
 }
 pub(crate) use lookup;
-
-/// None, the one, or a conflict naming every resource that carries the node's tags.
-pub fn one<T>(mut items: Vec<T>, kind: &str, id_of: fn(&T) -> Option<&str>) -> Result<Option<T>, ResourceError> {
-    match items.len() {
-        0 => Ok(None),
-        1 => Ok(items.pop()),
-        _ => {
-            let ids: Vec<&str> = items.iter().filter_map(id_of).collect();
-            Err(ResourceError::new(
-                ErrorClass::Conflict,
-                format!(
-                    "found {} {kind}s carrying this node's tags ({}); delete the extra ones, then run again",
-                    ids.len(),
-                    ids.join(", ")
-                ),
-            ))
-        }
-    }
-}
 
 /// Put the desired tags on (values are overwritten; tags others added are left alone).
 pub async fn ensure_tags(ec2: &aws_sdk_ec2::Client, id: &str, tags: &Tags) -> Result<(), ResourceError> {

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
 use super::ec2::{Ec2, attr, ensure_tags, lookup, tag_map, tag_spec};
-use crate::errors::aws;
+use crate::errors::{aws, on_new_id};
 
 pub struct InternetGateway {
     pub ec2: Ec2,
@@ -58,7 +58,8 @@ impl Resource for InternetGateway {
             .internet_gateway
             .and_then(|g| g.internet_gateway_id)
             .ok_or_else(|| ResourceError::fatal("CreateInternetGateway returned no gateway"))?;
-        self.attach(&id, attr(desired, "attached-to")?).await?;
+        let vpc = attr(desired, "attached-to")?;
+        on_new_id(|| self.attach(&id, vpc)).await?;
         Ok(Observed::new(id).tags(cx.tags.clone()))
     }
 

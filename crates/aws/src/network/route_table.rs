@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::ResourceType;
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
 
 use super::ec2::{Ec2, attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
-use crate::errors::{aws, gone_is_ok};
+use crate::errors::{aws, gone_is_ok, on_new_id};
 
 const DEFAULT: &str = "0.0.0.0/0";
 
@@ -99,7 +99,8 @@ impl Resource for RouteTable {
             .and_then(|r| r.route_table_id)
             .ok_or_else(|| ResourceError::fatal("CreateRouteTable returned no table"))?;
         let created = Observed::new(&id).tags(cx.tags.clone());
-        self.update(cx, &created, desired, &["default-route".into(), "subnets".into()]).await?;
+        let fields = ["default-route".to_string(), "subnets".to_string()];
+        on_new_id(|| self.update(cx, &created, desired, &fields)).await?;
         Ok(created)
     }
 

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
 
 use super::ec2::{Ec2, attr, ensure_tags, lookup, members, name_blockers, set, set_delta, tag_map, tag_spec};
-use crate::errors::{aws, gone_is_ok};
+use crate::errors::{aws, gone_is_ok, on_new_id};
 
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -197,7 +197,8 @@ impl Resource for SecurityGroup {
         let id = out.group_id().ok_or_else(|| ResourceError::fatal("CreateSecurityGroup returned no id"))?;
         // A new group allows all egress; the rule sets below make it exactly what we want.
         let created = Observed::new(id).attr("ingress", "").attr("egress", "all:cidr:0.0.0.0/0").tags(cx.tags.clone());
-        self.update(cx, &created, desired, &["ingress".into(), "egress".into()]).await?;
+        let fields = ["ingress".to_string(), "egress".to_string()];
+        on_new_id(|| self.update(cx, &created, desired, &fields)).await?;
         Ok(created)
     }
 

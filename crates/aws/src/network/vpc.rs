@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, 
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
 
 use super::ec2::{Ec2, attr, ensure_tags, lookup, name_blockers, tag_spec};
-use crate::errors::aws;
+use crate::errors::{aws, on_new_id};
 
 pub struct Vpc {
     pub ec2: Ec2,
@@ -77,8 +77,8 @@ impl Resource for Vpc {
             .map_err(aws("CreateVpc"))?;
         let vpc = out.vpc.ok_or_else(|| ResourceError::fatal("CreateVpc returned no VPC"))?;
         let id = vpc.vpc_id().unwrap_or_default().to_string();
-        self.set_dns(&id, VpcAttributeName::EnableDnsSupport, true).await?;
-        self.set_dns(&id, VpcAttributeName::EnableDnsHostnames, true).await?;
+        on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsSupport, true)).await?;
+        on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsHostnames, true)).await?;
         Ok(Observed::new(id).output("cidr", vpc.cidr_block().unwrap_or_default()).tags(cx.tags.clone()))
     }
 

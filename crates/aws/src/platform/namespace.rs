@@ -2,11 +2,12 @@
 //! asynchronous operations; the engine waits on the namespace itself.
 
 use async_trait::async_trait;
-use aws_sdk_servicediscovery::types::{FilterCondition, ServiceFilter, ServiceFilterName, Tag};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, owned_by};
+use aws_sdk_servicediscovery::types::{
+    FilterCondition, OperationStatus, OperationTargetType, ServiceFilter, ServiceFilterName, Tag,
+};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, claim, owned_by};
 
 use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::one;
 
 pub struct Namespace {
     pub sd: aws_sdk_servicediscovery::Client,
@@ -21,6 +22,70 @@ fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
         .collect()
+}
+
+impl Namespace {
+    /// Every namespace of our name that carries this node's tags.
+    async fn tagged(&self, cx: &Cx<'_>) -> Result<Vec<Observed>, ResourceError> {
+        let mut ours = Vec::new();
+        let mut pages = self.sd.list_namespaces().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws("ListNamespaces"))?;
+            for ns in page.namespaces().iter().filter(|n| n.name() == Some(self.name.as_str())) {
+                let arn = ns.arn().unwrap_or_default();
+                let t = self
+                    .sd
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws("ListTagsForResource"))?;
+                let tags: temporalctl_engine::Tags =
+                    t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                if owned_by(&tags, cx.project, cx.node) {
+                    ours.push(
+                        Observed::new(ns.id().unwrap_or_default())
+                            .attr("name", &self.name)
+                            .output("arn", arn)
+                            .output("name", &self.name)
+                            .tags(tags),
+                    );
+                }
+            }
+        }
+        Ok(ours)
+    }
+
+    /// A create in flight. `CreateHttpNamespace` only starts an operation; the namespace
+    /// exists once `GetOperation` says SUCCESS and names it (AWS, Cloud Map API reference,
+    /// "CreateHttpNamespace" and "GetOperation"). Until then it is pending, not missing.
+    async fn operation(&self, cx: &Cx<'_>, operation: &str) -> Result<Option<Observed>, ResourceError> {
+        let out = self.sd.get_operation().operation_id(operation).send().await.map_err(aws("GetOperation"))?;
+        let op = out.operation.ok_or_else(|| ResourceError::fatal("GetOperation returned no operation"))?;
+        let status = op.status.as_ref().map(|s| s.as_str()).unwrap_or("UNKNOWN").to_string();
+        let namespace = op.targets.as_ref().and_then(|t| t.get(&OperationTargetType::Namespace)).cloned();
+        match (op.status, namespace) {
+            (Some(OperationStatus::Fail), _) => Err(ResourceError::fatal(format!(
+                "Cloud Map could not create namespace {}: {} {}",
+                self.name,
+                op.error_code.unwrap_or_default(),
+                op.error_message.unwrap_or_default()
+            ))),
+            (Some(OperationStatus::Success), Some(id)) => {
+                let found = self.read(&Cx { recorded_id: Some(&id), follow_id: true, ..*cx }).await?;
+                // Listings can lag the operation by a moment: still pending, not gone.
+                Ok(Some(found.unwrap_or_else(|| self.in_flight(cx, "created, not listed yet"))))
+            }
+            _ => Ok(Some(self.in_flight(cx, &status.to_lowercase()))),
+        }
+    }
+
+    fn in_flight(&self, cx: &Cx<'_>, state: &str) -> Observed {
+        Observed::new(cx.recorded_id.unwrap_or_default())
+            .attr("name", &self.name)
+            .tags(cx.tags.clone())
+            .status(Status::Pending(state.into()))
+    }
 }
 
 #[async_trait]
@@ -38,26 +103,18 @@ impl Resource for Namespace {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        // Names are not unique in Cloud Map: ours is the one carrying our tags.
-        let out = self.sd.list_namespaces().send().await.map_err(aws("ListNamespaces"))?;
-        let mut ours = Vec::new();
-        for ns in out.namespaces().iter().filter(|n| n.name() == Some(self.name.as_str())) {
-            let arn = ns.arn().unwrap_or_default();
-            let t =
-                self.sd.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws("ListTagsForResource"))?;
-            let tags: temporalctl_engine::Tags =
-                t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            if owned_by(&tags, cx.project, cx.node) {
-                ours.push(
-                    Observed::new(ns.id().unwrap_or_default())
-                        .attr("name", &self.name)
-                        .output("arn", arn)
-                        .output("name", &self.name)
-                        .tags(tags),
-                );
+        if let Some(operation) = cx.recorded_id.and_then(|id| id.strip_prefix(OPERATION)) {
+            match self.operation(cx, operation).await {
+                Err(e) if e.is_not_found() && !cx.follow_id => {}
+                found => return found,
             }
         }
-        one(ours, "Cloud Map namespace", |o| Some(o.id.as_str()))
+        // Names are not unique in Cloud Map: ours is the one carrying our tags.
+        let ours = self.tagged(cx).await?;
+        if cx.follow_id {
+            return Ok(ours.into_iter().find(|o| Some(o.id.as_str()) == cx.recorded_id));
+        }
+        claim(ours, "Cloud Map namespace", cx, |o| Some(o.id.as_str()))
     }
 
     async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {

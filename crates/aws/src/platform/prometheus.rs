@@ -2,10 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, owned_by};
+use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, claim, owned_by};
 
 use crate::errors::aws;
-use crate::network::ec2::one;
 
 pub struct Workspace {
     pub amp: aws_sdk_amp::Client,
@@ -31,24 +30,31 @@ impl Resource for Workspace {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        // Aliases are not unique: the id we recorded, else the workspace carrying our tags.
-        let id = match cx.recorded_id {
-            Some(id) => Some(id.to_string()),
-            None => {
-                let out = self.amp.list_workspaces().alias(&self.alias).send().await.map_err(aws("ListWorkspaces"))?;
-                let ours: Vec<String> = out
-                    .workspaces()
-                    .iter()
-                    .filter(|w| w.tags().is_some_and(|t| owned_by(t, cx.project, cx.node)))
-                    .map(|w| w.workspace_id().to_string())
-                    .collect();
-                one(ours, "Prometheus workspace", |id| Some(id.as_str()))?
+        // Aliases are not unique: the id we recorded, else the workspace carrying our tags;
+        // a second one carrying them is a conflict (a wait reads its id alone).
+        let id = match (cx.recorded_id, cx.follow_id) {
+            (Some(id), true) => Some(id.to_string()),
+            (recorded, false) => {
+                let mut ours = Vec::new();
+                let mut pages = self.amp.list_workspaces().alias(&self.alias).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws("ListWorkspaces"))?;
+                    ours.extend(
+                        page.workspaces()
+                            .iter()
+                            .filter(|w| w.tags().is_some_and(|t| owned_by(t, cx.project, cx.node)))
+                            .map(|w| w.workspace_id().to_string()),
+                    );
+                }
+                let tagged = claim(ours, "Prometheus workspace", cx, |id| Some(id.as_str()))?;
+                recorded.map(String::from).or(tagged)
             }
+            (None, true) => None,
         };
         let Some(id) = id else { return Ok(None) };
         let w = match self.amp.describe_workspace().workspace_id(&id).send().await.map_err(aws("DescribeWorkspace")) {
             Ok(out) => out.workspace.ok_or_else(|| ResourceError::fatal("DescribeWorkspace returned nothing"))?,
-            Err(e) if e.is_not_found() && cx.recorded_id.is_some() => {
+            Err(e) if e.is_not_found() && cx.recorded_id.is_some() && !cx.follow_id => {
                 return self.read(&Cx { recorded_id: None, ..*cx }).await;
             }
             Err(e) if e.is_not_found() => return Ok(None),

@@ -1,0 +1,108 @@
+//! What AWS does that the emulator does not, through the real binary: resources that
+//! claim one node twice, asynchronous creates, eventual consistency, a new account.
+//! Each scenario is scripted in the recording proxy (or planted beside the stack) and
+//! listed in docs/reliability.md.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Harness, block_on};
+
+const PROJECT: &str = "itaws";
+
+fn deploy() -> String {
+    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+}
+
+fn recorded_id(h: &Harness, node: &str) -> String {
+    h.state(PROJECT)["nodes"][node]["id"].as_str().unwrap_or_else(|| panic!("{node} not recorded")).to_string()
+}
+
+/// A second DSQL cluster carrying the stack's tags for `dsql-cluster`, as an earlier run
+/// that created one more would leave it.
+fn plant_twin_cluster(h: &Harness) -> String {
+    let dsql = aws_sdk_dsql::Client::new(&h.sdk());
+    let out = block_on(
+        dsql.create_cluster()
+            .deletion_protection_enabled(true)
+            .tags("temporalctl:project", PROJECT)
+            .tags("temporalctl:node", "dsql-cluster")
+            .tags("Name", format!("{PROJECT}-dsql"))
+            .send(),
+    )
+    .unwrap();
+    out.identifier().to_string()
+}
+
+#[test]
+fn a_second_dsql_cluster_claiming_the_node_is_reported_and_down_deletes_only_the_recorded_one() {
+    let h = Harness::new("aws-twin-dsql", &deploy());
+    h.run(&["up"]).ok();
+    let recorded = recorded_id(&h, "dsql-cluster");
+    let twin = plant_twin_cluster(&h);
+
+    // status: a state of its own, with both ids.
+    let status = h.run(&["status", "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_else(|_| panic!("{}", status.stderr));
+    let row = doc["resources"].as_array().unwrap().iter().find(|r| r["node"] == "dsql-cluster").unwrap().clone();
+    assert_eq!(row["state"], "conflict", "{row}");
+    assert_eq!(row["id"], recorded.as_str(), "the recorded one is named as such: {row}");
+    let claimants: Vec<&str> = row["claimants"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    assert!(claimants.contains(&recorded.as_str()) && claimants.contains(&twin.as_str()), "{row}");
+    let plan = h.run(&["plan"]);
+    assert!(plan.stdout.contains(&format!("the state records {recorded}")), "{}", plan.stdout);
+
+    // up: stops at the node, before any change, saying what to do.
+    h.proxy.clear();
+    let up = h.run(&["up"]).code(1);
+    assert!(up.stderr.contains(&twin) && up.stderr.contains(&recorded), "{}", up.stderr);
+    assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
+
+    // down --destroy-data: the recorded cluster goes, the twin is reported, no long wait.
+    h.proxy.clear();
+    let started = Instant::now();
+    let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let took = started.elapsed();
+    println!("down with a planted twin took {took:?}");
+    assert!(took < Duration::from_secs(120), "down waited {took:?}:\n{}", down.stderr);
+    let deleted: Vec<String> =
+        h.proxy.calls().into_iter().filter(|c| c.operation.starts_with("DELETE /cluster/")).map(|c| c.path).collect();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(deleted[0].contains(&recorded), "{deleted:?}");
+    assert!(down.stderr.contains(&twin), "the twin is reported:\n{}", down.stderr);
+    let dsql = aws_sdk_dsql::Client::new(&h.sdk());
+    assert!(block_on(dsql.get_cluster().identifier(&twin).send()).is_ok(), "the twin is never deleted");
+}
+
+#[test]
+fn a_second_security_group_claiming_a_node_stops_up_before_that_node_is_touched() {
+    let h = Harness::new("aws-twin-sg", &deploy());
+    h.run(&["up"]).ok();
+    let state = h.state(PROJECT);
+    let node = state["nodes"].as_object().unwrap().keys().find(|k| k.starts_with("security-group/")).unwrap().clone();
+    let vpc = recorded_id(&h, "vpc");
+    let ec2 = h.ec2();
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("temporalctl:project").value(PROJECT).build())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("temporalctl:node").value(&node).build())
+        .build();
+    let twin = block_on(
+        ec2.create_security_group()
+            .group_name("left-by-hand")
+            .description("x")
+            .vpc_id(vpc)
+            .tag_specifications(tags)
+            .send(),
+    )
+    .unwrap()
+    .group_id()
+    .unwrap()
+    .to_string();
+    h.proxy.clear();
+    let up = h.run(&["up"]).code(1);
+    assert!(up.stderr.contains(&node) && up.stderr.contains(&twin), "{}", up.stderr);
+    assert!(up.stderr.contains(&recorded_id(&h, &node)), "{}", up.stderr);
+    assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
+}
