@@ -8,6 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{Harness, block_on};
+use temporalctl_proxy::Script;
 
 const PROJECT: &str = "itaws";
 
@@ -105,4 +106,80 @@ fn a_second_security_group_claiming_a_node_stops_up_before_that_node_is_touched(
     assert!(up.stderr.contains(&node) && up.stderr.contains(&twin), "{}", up.stderr);
     assert!(up.stderr.contains(&recorded_id(&h, &node)), "{}", up.stderr);
     assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
+}
+
+#[test]
+fn a_cloud_map_namespace_is_waited_for_through_its_operation_not_taken_for_gone() {
+    let h = Harness::new("aws-cloudmap-async", &deploy());
+    // As AWS: the operation is PENDING for a while, and the namespace is not listed until
+    // it succeeds (and once more after, as listings lag). moto answers SUCCESS at once.
+    h.proxy.script("GetOperation", Some(3), Script::rewrite_json(|v| v["Operation"]["Status"] = "PENDING".into()));
+    h.proxy.script("ListNamespaces", Some(2), Script::rewrite_json(|v| v["Namespaces"] = serde_json::json!([])));
+    let up = h.run(&["up"]).ok();
+    assert!(
+        up.stderr.lines().any(|l| l.contains("cloudmap-namespace") && l.contains("pending")),
+        "the wait shows the operation's state:\n{}",
+        up.stderr
+    );
+    assert!(h.proxy.operations().iter().filter(|o| *o == "GetOperation").count() >= 4);
+    assert_eq!(h.proxy.operations().iter().filter(|o| *o == "CreateHttpNamespace").count(), 1);
+    let recorded = recorded_id(&h, "cloudmap-namespace");
+    assert!(recorded.starts_with("ns-"), "the namespace's own id is recorded, not the operation's: {recorded}");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}
+
+#[test]
+fn calls_on_a_new_ec2_id_wait_for_it_to_become_visible() {
+    let h = Harness::new("aws-ec2-consistency", &deploy());
+    // AWS's eventual consistency: the first calls on a just-created id answer "not found".
+    let not_yet = |code: &str| Script::query_error(400, code, "The ID does not exist");
+    h.proxy.script("AuthorizeSecurityGroupEgress", Some(2), not_yet("InvalidGroup.NotFound"));
+    h.proxy.script("ModifyVpcAttribute", Some(1), not_yet("InvalidVpcID.NotFound"));
+    h.proxy.script("AttachInternetGateway", Some(1), not_yet("InvalidInternetGatewayID.NotFound"));
+    h.proxy.script("CreateRoute", Some(1), not_yet("InvalidRouteTableID.NotFound"));
+    h.run(&["up"]).ok();
+    let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
+    assert_eq!((count("CreateVpc"), count("CreateInternetGateway")), (1, 1), "nothing made twice");
+    assert_eq!(count("CreateSecurityGroup"), 10, "nothing made twice");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "converged: {:?}", h.proxy.mutating());
+}
+
+#[test]
+fn a_new_account_without_the_ecs_service_linked_role_gets_it_first() {
+    let h = Harness::new("aws-ecs-slr", &deploy());
+    let missing = "Unable to assume the service linked role. Please verify that the ECS service linked role exists.";
+    h.proxy.script("CreateCluster", Some(1), Script::json_error(400, "InvalidParameterException", missing));
+    let up = h.run(&["up"]).ok();
+    let made: Vec<String> =
+        h.proxy.calls().into_iter().filter(|c| c.operation == "CreateServiceLinkedRole").map(|c| c.body).collect();
+    assert!(made.iter().any(|b| b.contains("ecs.amazonaws.com")), "{made:?}");
+    let ops = h.proxy.operations();
+    let role = ops.iter().position(|o| o == "CreateServiceLinkedRole").unwrap();
+    let cluster = ops.iter().position(|o| o == "CreateCluster").unwrap();
+    assert!(role < cluster, "the role comes before the cluster");
+    assert_eq!(ops.iter().filter(|o| *o == "CreateCluster").count(), 2, "the not-yet-usable answer was retried");
+    assert!(up.stderr.contains("service linked role"), "the retry is shown:\n{}", up.stderr);
+    // `down` leaves the account's role in place.
+    h.proxy.clear();
+    h.run(&["down", "--yes"]).ok();
+    assert!(!h.proxy.operations().iter().any(|o| o.starts_with("DeleteServiceLinkedRole")));
+}
+
+#[test]
+fn an_inactive_dsql_cluster_still_holds_the_data_and_is_never_replaced() {
+    let h = Harness::new("aws-dsql-inactive", &deploy());
+    h.run(&["up"]).ok();
+    // Scaled to zero after a quiet spell; the data stays (AWS, Aurora DSQL cluster lifecycle).
+    h.proxy.script("GET /cluster/*", None, Script::replace("\"ACTIVE\"", "\"INACTIVE\""));
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "no new cluster: {:?}", h.proxy.mutating());
+    let status = h.run(&["status", "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_else(|_| panic!("{}", status.stderr));
+    let row = doc["resources"].as_array().unwrap().iter().find(|r| r["node"] == "dsql-cluster").unwrap().clone();
+    assert_eq!(row["state"], "ok", "{row}");
 }

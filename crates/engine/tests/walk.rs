@@ -19,6 +19,8 @@ struct Cloud {
     pending_reads: BTreeMap<String, u32>,
     /// A second object carrying a node's tags (left by an earlier run, made by hand).
     twins: BTreeMap<String, Observed>,
+    /// Reads that do not see a node's object yet (AWS's eventual consistency).
+    invisible_reads: BTreeMap<String, u32>,
     in_flight: usize,
     max_in_flight: usize,
     next_id: u32,
@@ -100,6 +102,12 @@ impl Resource for FakeResource {
         }
         self.enter("read").await?;
         let mut c = self.fake.cloud();
+        if c.objects.contains_key(&self.node)
+            && let Some(n) = c.invisible_reads.get_mut(&self.node).filter(|n| **n > 0)
+        {
+            *n -= 1;
+            return Ok(None);
+        }
         let pending = c.pending_reads.get_mut(&self.node).map(|n| {
             *n = n.saturating_sub(1);
             *n > 0
@@ -677,4 +685,35 @@ async fn a_recorded_data_store_that_is_gone_is_not_recreated_empty_unless_allowe
     let allowed = EngineOptions { replace_data: true, ..opts(8) };
     let report = Engine::new(&g, allowed, &events, CancelToken::default()).apply(&mut locked).await;
     assert_eq!(report.outcomes["db"], Outcome::Created);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_id_not_yet_visible_to_reads_is_waited_for_and_only_then_called_gone() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("nat", "t-nat", &[], fake.resource("nat", None));
+    let g = g.build().unwrap();
+    fake.cloud().pending_reads.insert("nat".into(), 2);
+    fake.cloud().invisible_reads.insert("nat".into(), 2);
+    let (report, events) = apply(&g, &store("invisible"), 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert!(
+        events
+            .kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::NodeWaiting { what, .. } if what.contains("not visible yet"))),
+        "{:?}",
+        events.kinds()
+    );
+    // Never visible: after the grace it is gone, and the run says so.
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("nat", "t-nat", &[], fake.resource("nat", None));
+    let g = g.build().unwrap();
+    fake.cloud().pending_reads.insert("nat".into(), 2);
+    fake.cloud().invisible_reads.insert("nat".into(), u32::MAX);
+    let (report, _) = apply(&g, &store("never-visible"), 8).await;
+    let failure = &report.failures.first().expect("fails").1;
+    assert!(failure.message.contains("disappeared"), "{failure}");
+    assert!(report.elapsed >= Duration::from_secs(120), "{:?}", report.elapsed);
 }
