@@ -183,3 +183,37 @@ fn an_inactive_dsql_cluster_still_holds_the_data_and_is_never_replaced() {
     let row = doc["resources"].as_array().unwrap().iter().find(|r| r["node"] == "dsql-cluster").unwrap().clone();
     assert_eq!(row["state"], "ok", "{row}");
 }
+
+#[test]
+fn instance_types_not_offered_and_root_volumes_below_the_ami_stop_up_before_any_change() {
+    let h = Harness::new("aws-preflight", &deploy());
+    // The region offers none of the node groups' types in the configured zones.
+    h.proxy.script(
+        "DescribeInstanceTypeOfferings",
+        None,
+        Script::Respond {
+            status: 200,
+            content_type: "text/xml",
+            body: r#"<DescribeInstanceTypeOfferingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><instanceTypeOfferingSet/></DescribeInstanceTypeOfferingsResponse>"#.into(),
+        },
+    );
+    let up = h.run(&["up"]).code(1);
+    assert!(up.stderr.contains("node_groups.a.instance_type") && up.stderr.contains("not offered in"), "{}", up.stderr);
+    assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
+
+    // The AMI's root snapshot is larger than the configured root volume (30 GiB).
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.proxy.script(
+        "DescribeImages",
+        None,
+        Script::Respond {
+            status: 200,
+            content_type: "text/xml",
+            body: r#"<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><imagesSet><item><imageId>ami-1</imageId><rootDeviceName>/dev/xvda</rootDeviceName><blockDeviceMapping><item><deviceName>/dev/xvda</deviceName><ebs><volumeSize>40</volumeSize></ebs></item></blockDeviceMapping></item></imagesSet></DescribeImagesResponse>"#.into(),
+        },
+    );
+    let up = h.run(&["up"]).code(1);
+    assert!(up.stderr.contains("root_volume_gb") && up.stderr.contains("40 GiB"), "{}", up.stderr);
+    assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
+}

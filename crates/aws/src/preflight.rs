@@ -5,6 +5,9 @@
 //! instances (the instance role), or by `node_groups.awsvpc_trunking`. What needs no AWS call (DSQL region,
 //! CPU and memory per node group) is checked with the configuration.
 
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{ArchitectureType, Filter, InstanceType, LocationType};
 use aws_sdk_ecs::types::SettingName;
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{counts_from_config, needs_trunking};
@@ -44,7 +47,10 @@ pub async fn run(
     })
     .await;
     match ami {
-        Ok(_) => {}
+        Ok(found) => {
+            let image = found.parameter.and_then(|p| p.value).unwrap_or_default();
+            f.blockers.extend(root_volume_problems(clients, d, &image, cancel).await?);
+        }
         Err(e) if e.is_not_found() => f.blockers.push(format!(
             "{} publishes no ECS-optimized AL2023 arm64 AMI (SSM parameter {ECS_AMI_PARAMETER} is missing); choose a region with Graviton ECS support",
             d.region
@@ -63,6 +69,8 @@ pub async fn run(
                 .into(),
         );
     }
+
+    f.blockers.extend(instance_type_problems(clients, d, cancel).await?);
 
     let short = needs_trunking(d, &counts_from_config(d));
     if !short.is_empty() && !d.node_groups.awsvpc_trunking {
@@ -95,4 +103,124 @@ pub async fn run(
         }
     }
     Ok(f)
+}
+
+/// Each node group's instance type must be offered in every configured zone and be arm64
+/// like the ECS AMI (AWS answers `Unsupported` only when the Auto Scaling group launches,
+/// minutes into `up`). The shape of the name is checked offline with the configuration.
+async fn instance_type_problems(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Vec<String>, ResourceError> {
+    let types: BTreeSet<&str> = d.node_groups.iter().map(|(_, g)| g.instance_type.as_str()).collect();
+    let zones = temporalctl_config::availability_zones(d);
+    let mut offered: BTreeSet<(String, String)> = BTreeSet::new();
+    let filters = [
+        Filter::builder().name("instance-type").set_values(Some(types.iter().map(|t| t.to_string()).collect())).build(),
+        Filter::builder().name("location").set_values(Some(zones.clone())).build(),
+    ];
+    let mut token: Option<String> = None;
+    loop {
+        let page = retried(cancel, || async {
+            clients
+                .ec2
+                .describe_instance_type_offerings()
+                .location_type(LocationType::AvailabilityZone)
+                .set_filters(Some(filters.to_vec()))
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(aws("DescribeInstanceTypeOfferings"))
+        })
+        .await?;
+        for o in page.instance_type_offerings() {
+            let (Some(t), Some(zone)) = (o.instance_type(), o.location()) else { continue };
+            offered.insert((t.as_str().to_string(), zone.to_string()));
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let described = retried(cancel, || async {
+        clients
+            .ec2
+            .describe_instance_types()
+            .set_instance_types(Some(types.iter().map(|t| InstanceType::from(*t)).collect()))
+            .send()
+            .await
+            .map_err(aws("DescribeInstanceTypes"))
+    })
+    .await;
+    let mut problems = Vec::new();
+    let architectures: Vec<(String, bool)> = match described {
+        Ok(out) => out
+            .instance_types()
+            .iter()
+            .filter_map(|t| {
+                let arm =
+                    t.processor_info().is_some_and(|p| p.supported_architectures().contains(&ArchitectureType::Arm64));
+                Some((t.instance_type()?.as_str().to_string(), arm))
+            })
+            .collect(),
+        // EC2 names an unknown type as invalid: the offerings below say the rest.
+        Err(e) if e.class == temporalctl_engine::ErrorClass::Fatal => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for (name, g) in d.node_groups.iter() {
+        let t = g.instance_type.as_str();
+        let missing: Vec<&str> =
+            zones.iter().filter(|z| !offered.contains(&(t.to_string(), z.to_string()))).map(String::as_str).collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "node_groups.{name}.instance_type: {t} is not offered in {} ({}); choose a type offered in every zone (`aws ec2 describe-instance-type-offerings --location-type availability-zone --region {}`), or other zones",
+                missing.join(", "),
+                d.region,
+                d.region
+            ));
+        } else if architectures.iter().any(|(n, arm)| n == t && !arm) {
+            problems.push(format!(
+                "node_groups.{name}.instance_type: {t} is not arm64, and the ECS-optimized AMI and the task definitions are; choose a Graviton type such as m7g.large"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// The launch template's root volume may not be smaller than the AMI's root snapshot
+/// (EC2 refuses the launch: "Volume of size … is smaller than snapshot").
+async fn root_volume_problems(
+    clients: &Aws,
+    d: &Deploy,
+    image: &str,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, ResourceError> {
+    if image.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = retried(cancel, || async {
+        clients.ec2.describe_images().image_ids(image).send().await.map_err(aws("DescribeImages"))
+    })
+    .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let Some(img) = out.images().first() else { return Ok(Vec::new()) };
+    let root = img.root_device_name().unwrap_or_default();
+    let snapshot_gb = img
+        .block_device_mappings()
+        .iter()
+        .find(|b| b.device_name() == Some(root))
+        .and_then(|b| b.ebs())
+        .and_then(|e| e.volume_size());
+    let Some(snapshot_gb) = snapshot_gb else { return Ok(Vec::new()) };
+    Ok(d.node_groups
+        .iter()
+        .filter(|(_, g)| i64::from(g.root_volume_gb) < i64::from(snapshot_gb))
+        .map(|(name, g)| {
+            format!(
+                "node_groups.{name}.root_volume_gb: {} GiB is smaller than the ECS AMI's root snapshot ({image}, {snapshot_gb} GiB); set at least {snapshot_gb}",
+                g.root_volume_gb
+            )
+        })
+        .collect())
 }

@@ -18,7 +18,7 @@ use std::path::Path;
 
 pub use locate::LineCol;
 pub use model::*;
-pub use network::{NetworkLayout, network_layout};
+pub use network::{NetworkLayout, availability_zones, network_layout};
 pub use problem::{ConfigErrors, Problem};
 pub use validate::validate;
 

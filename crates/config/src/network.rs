@@ -120,7 +120,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     }
 }
 
-pub(crate) fn availability_zones(deploy: &Deploy) -> Vec<String> {
+pub fn availability_zones(deploy: &Deploy) -> Vec<String> {
     if deploy.network.availability_zones.is_empty() {
         vec![format!("{}a", deploy.region), format!("{}b", deploy.region)]
     } else {

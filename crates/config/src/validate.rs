@@ -58,6 +58,13 @@ fn check_project(project: &str, p: &mut Vec<Problem>) {
 const RESERVED_PREFIXES: &[&str] = &["aws", "ecs", "fargate"];
 
 fn check_reserved_prefix(project: &str, p: &mut Vec<Problem>) {
+    // EC2 rejects security group names of the form `sg-*`, and ours are `<project>-…`.
+    if project.starts_with("sg-") {
+        p.push(Problem::new(
+            "project",
+            format!("`{project}` starts with `sg-`, which EC2 refuses in security group names (ours are `<project>-<role>`); choose another project name"),
+        ));
+    }
     if let Some(prefix) = RESERVED_PREFIXES.iter().find(|r| project.starts_with(**r)) {
         p.push(Problem::new(
             "project",
@@ -111,6 +118,17 @@ fn check_dsql_region(d: &Deploy, p: &mut Vec<Problem>) {
     }
 }
 
+/// An OpenSearch domain takes at most 10 tags (AWS, OpenSearch API reference, AddTags);
+/// temporalctl puts 4 on it: Name, temporalctl:project, temporalctl:node and the
+/// visibility step's temporalctl:step/visibility.
+const MAX_EXTRA_TAGS: usize = 10 - 4;
+
+/// The characters every service we tag accepts in tag keys and values (AWS, "Tagging
+/// best practices": letters, digits and spaces, and `_ . : / = + - @`).
+fn tag_chars_ok(s: &str) -> bool {
+    s.chars().all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
+}
+
 fn check_tags(d: &Deploy, p: &mut Vec<Problem>) {
     for (k, v) in &d.tags {
         let path = format!("tags.{k}");
@@ -121,10 +139,21 @@ fn check_tags(d: &Deploy, p: &mut Vec<Problem>) {
             p.push(Problem::new(path, "tag keys must be 1 to 128 characters"));
         } else if v.chars().count() > 256 {
             p.push(Problem::new(path, "tag values must be at most 256 characters"));
+        } else if !tag_chars_ok(k) || !tag_chars_ok(v) {
+            p.push(Problem::new(
+                path,
+                "tag keys and values may hold only letters, digits, spaces and _ . : / = + - @ (what IAM, ECS, DSQL and OpenSearch all accept)",
+            ));
         }
     }
-    if d.tags.len() > 40 {
-        p.push(Problem::new("tags", "at most 40 extra tags: AWS allows 50 per resource and temporalctl sets up to 10"));
+    if d.tags.len() > MAX_EXTRA_TAGS {
+        p.push(Problem::new(
+            "tags",
+            format!(
+                "{} extra tags, at most {MAX_EXTRA_TAGS}: the OpenSearch domain takes 10 tags and temporalctl sets 4 of them (Name, temporalctl:project, temporalctl:node, temporalctl:step/visibility)",
+                d.tags.len()
+            ),
+        ));
     }
 }
 
@@ -181,7 +210,9 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
         if g.max_size > 100 {
             p.push(Problem::new(format!("{path}.max_size"), "at most 100 instances per node group"));
         }
-        if !is_graviton(&g.instance_type) {
+        if !is_instance_type(&g.instance_type) {
+            p.push(Problem::new(format!("{path}.instance_type"), not_an_instance_type(&g.instance_type)));
+        } else if !is_graviton(&g.instance_type) {
             p.push(Problem::new(
                 format!("{path}.instance_type"),
                 format!(
@@ -261,6 +292,11 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     if d.opensearch.instance_count == 0 {
         p.push(Problem::new("opensearch.instance_count", "at least one data node"));
     }
+    if let Some(ec2_type) = d.opensearch.instance_type.strip_suffix(".search")
+        && !is_instance_type(ec2_type)
+    {
+        p.push(Problem::new("opensearch.instance_type", not_an_instance_type(&d.opensearch.instance_type)));
+    }
     if !d.opensearch.instance_type.ends_with(".search") {
         p.push(Problem::new(
             "opensearch.instance_type",
@@ -316,6 +352,33 @@ fn check_dsql_pool(pool: &crate::DsqlPool, p: &mut Vec<Problem>) {
     }
 }
 
+/// The shape of an EC2 instance type, `<family>.<size>`: a family of letters, a
+/// generation digit and attribute letters (m7g, c6gn, r8gd), and a size EC2 knows. The
+/// region's offerings are checked online by the preflight.
+pub fn is_instance_type(instance_type: &str) -> bool {
+    let Some((family, size)) = instance_type.split_once('.') else { return false };
+    let family_ok = family.len() >= 2
+        && family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && family.chars().any(|c| c.is_ascii_digit())
+        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    family_ok && is_instance_size(size)
+}
+
+/// EC2's sizes: nano to xlarge, `<n>xlarge`, `metal` and `metal-<n>xl`.
+fn is_instance_size(size: &str) -> bool {
+    const NAMED: &[&str] = &["nano", "micro", "small", "medium", "large", "xlarge", "metal"];
+    let multiple = |n: &str| n.parse::<u32>().is_ok_and(|n| (2..=448).contains(&n)) && !n.starts_with('0');
+    NAMED.contains(&size)
+        || size.strip_suffix("xlarge").is_some_and(multiple)
+        || size.strip_prefix("metal-").and_then(|s| s.strip_suffix("xl")).is_some_and(multiple)
+}
+
+fn not_an_instance_type(instance_type: &str) -> String {
+    format!(
+        "`{instance_type}` is not an EC2 instance type: write `<family>.<size>` with a size EC2 has (nano, micro, small, medium, large, xlarge, 2xlarge … 48xlarge, metal), e.g. m7g.large"
+    )
+}
+
 /// Graviton families carry a `g` after the generation digit: m7g, c6gn, t4g, r8gd.
 fn is_graviton(instance_type: &str) -> bool {
     let family = instance_type.split('.').next().unwrap_or_default();
@@ -323,4 +386,29 @@ fn is_graviton(instance_type: &str) -> bool {
         return false;
     };
     instance_type.contains('.') && family[digit + 1..].starts_with('g')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_types_are_checked_for_shape() {
+        for good in ["m7g.large", "c6gn.16xlarge", "r8gd.metal", "t4g.nano", "m7g.metal-48xl", "u-6tb1.112xlarge"] {
+            assert!(is_instance_type(good), "{good}");
+        }
+        for bad in
+            ["m7g.huge", "m7g", "m7g.0xlarge", "m7g.1xlarge", "M7G.large", "large", "m.large", "m7g.xlarge.search"]
+        {
+            assert!(!is_instance_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_characters_are_what_every_service_accepts() {
+        assert!(tag_chars_ok("cost-center: team/a_b=c+d@e.f"));
+        assert!(tag_chars_ok("Ünïcode letters"));
+        assert!(!tag_chars_ok("a<b>"));
+        assert!(!tag_chars_ok("quote\"d"));
+    }
 }
