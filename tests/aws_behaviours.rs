@@ -217,3 +217,51 @@ fn instance_types_not_offered_and_root_volumes_below_the_ami_stop_up_before_any_
     assert!(up.stderr.contains("root_volume_gb") && up.stderr.contains("40 GiB"), "{}", up.stderr);
     assert!(h.proxy.mutating().is_empty(), "nothing changed: {:?}", h.proxy.mutating());
 }
+
+#[test]
+fn listings_that_come_in_pages_are_read_to_the_last_page() {
+    let h = Harness::new("aws-pages", &deploy());
+    h.run(&["up"]).ok();
+    h.proxy.clear();
+    // Each listing's first answer is an empty page pointing to a second.
+    h.proxy.script("ListNamespaces", Some(1), Script::first_page_json("Namespaces", "NextToken"));
+    // DSQL checks its tokens, so the second page is answered here, with what moto holds.
+    let dsql = aws_sdk_dsql::Client::new(&h.sdk());
+    let clusters = block_on(dsql.list_clusters().send()).unwrap();
+    let listed: Vec<serde_json::Value> = clusters
+        .clusters()
+        .iter()
+        .map(|c| serde_json::json!({ "identifier": c.identifier(), "arn": c.arn() }))
+        .collect();
+    h.proxy.script("GET /cluster", Some(1), Script::first_page_json("clusters", "nextToken"));
+    h.proxy.script(
+        "GET /cluster",
+        Some(1),
+        Script::Respond {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::json!({ "clusters": listed }).to_string(),
+        },
+    );
+    h.proxy.script(
+        "DescribeSecurityGroups",
+        Some(1),
+        Script::first_page_xml("securityGroupInfo", "<nextToken>page-2</nextToken>", &[]),
+    );
+    h.proxy.script(
+        "ListRoles",
+        Some(1),
+        Script::first_page_xml(
+            "Roles",
+            "<Marker>page-2</Marker>",
+            &[("<IsTruncated>false</IsTruncated>", "<IsTruncated>true</IsTruncated>")],
+        ),
+    );
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "everything found on its second page: {:?}", h.proxy.mutating());
+    let calls = h.proxy.calls();
+    for (op, token) in [("ListNamespaces", "page-2"), ("DescribeSecurityGroups", "page-2"), ("ListRoles", "page-2")] {
+        assert!(calls.iter().any(|c| c.operation == op && c.body.contains(token)), "{op} asked for page 2");
+    }
+    assert!(calls.iter().any(|c| c.operation == "GET /cluster" && c.path.contains("page-2")), "ListClusters page 2");
+}

@@ -16,6 +16,7 @@ use temporalctl_engine::{CancelToken, ResourceError, Retries, RetryPolicy, retry
 use crate::Aws;
 use crate::documents::node::ECS_AMI_PARAMETER;
 use crate::errors::aws;
+use crate::network::ec2::all_pages;
 
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -59,11 +60,10 @@ pub async fn run(
     }
 
     let prefix = "/aws-service-role/opensearchservice.amazonaws.com/";
-    let roles = retried(cancel, || async {
-        clients.iam.list_roles().path_prefix(prefix).send().await.map_err(aws("ListRoles"))
-    })
-    .await?;
-    if roles.roles().is_empty() {
+    let roles =
+        retried(cancel, || async { Ok(all_pages!(clients.iam.list_roles().path_prefix(prefix), roles, "ListRoles")) })
+            .await?;
+    if roles.is_empty() {
         f.notes.push(
             "the account has no OpenSearch service-linked role yet; `up` creates it (needs iam:CreateServiceLinkedRole) and never deletes it"
                 .into(),

@@ -20,7 +20,7 @@ use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_P
 use crate::Aws;
 use crate::compute::auto_scaling_group::group_tags;
 use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::{filter, tag_map};
+use crate::network::ec2::{all_pages, filter, tag_map};
 
 /// One resource found with our tags and no place in the graph or the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,42 +80,37 @@ pub async fn find(
     let ours = || filter(&format!("tag:{TAG_PROJECT}"), project);
     let mut found: Vec<(Kind, String, Tags)> = Vec::new();
     found.extend(node_groups(aws_, project).await?);
-    let out = ec2.describe_vpc_endpoints().filters(ours()).send().await.map_err(aws("DescribeVpcEndpoints"))?;
-    for e in out.vpc_endpoints().iter().filter(|e| e.state().map(|s| s.as_str()) != Some("deleted")) {
+    for e in all_pages!(ec2.describe_vpc_endpoints().filters(ours()), vpc_endpoints, "DescribeVpcEndpoints")
+        .iter()
+        .filter(|e| e.state().map(|s| s.as_str()) != Some("deleted"))
+    {
         found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), tag_map(e.tags())));
     }
-    let out = ec2.describe_nat_gateways().filter(ours()).send().await.map_err(aws("DescribeNatGateways"))?;
-    for n in
-        out.nat_gateways().iter().filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting")))
-    {
+    let nat_gateways = all_pages!(ec2.describe_nat_gateways().filter(ours()), nat_gateways, "DescribeNatGateways");
+    for n in nat_gateways.iter().filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting"))) {
         found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), tag_map(n.tags())));
     }
-    let out = ec2.describe_launch_templates().filters(ours()).send().await.map_err(aws("DescribeLaunchTemplates"))?;
-    for t in out.launch_templates() {
+    for t in all_pages!(ec2.describe_launch_templates().filters(ours()), launch_templates, "DescribeLaunchTemplates") {
         found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), tag_map(t.tags())));
     }
     let out = ec2.describe_addresses().filters(ours()).send().await.map_err(aws("DescribeAddresses"))?;
     for a in out.addresses() {
         found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), tag_map(a.tags())));
     }
-    let out = ec2.describe_internet_gateways().filters(ours()).send().await.map_err(aws("DescribeInternetGateways"))?;
-    for g in out.internet_gateways() {
+    for g in all_pages!(ec2.describe_internet_gateways().filters(ours()), internet_gateways, "DescribeInternetGateways")
+    {
         found.push((Kind::InternetGateway, g.internet_gateway_id().unwrap_or_default().into(), tag_map(g.tags())));
     }
-    let out = ec2.describe_security_groups().filters(ours()).send().await.map_err(aws("DescribeSecurityGroups"))?;
-    for g in out.security_groups() {
+    for g in all_pages!(ec2.describe_security_groups().filters(ours()), security_groups, "DescribeSecurityGroups") {
         found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), tag_map(g.tags())));
     }
-    let out = ec2.describe_subnets().filters(ours()).send().await.map_err(aws("DescribeSubnets"))?;
-    for s in out.subnets() {
+    for s in all_pages!(ec2.describe_subnets().filters(ours()), subnets, "DescribeSubnets") {
         found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), tag_map(s.tags())));
     }
-    let out = ec2.describe_route_tables().filters(ours()).send().await.map_err(aws("DescribeRouteTables"))?;
-    for r in out.route_tables() {
+    for r in all_pages!(ec2.describe_route_tables().filters(ours()), route_tables, "DescribeRouteTables") {
         found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), tag_map(r.tags())));
     }
-    let out = ec2.describe_vpcs().filters(ours()).send().await.map_err(aws("DescribeVpcs"))?;
-    for v in out.vpcs() {
+    for v in all_pages!(ec2.describe_vpcs().filters(ours()), vpcs, "DescribeVpcs") {
         found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), tag_map(v.tags())));
     }
     Ok(leftovers(project, graph_nodes, recorded, found))
@@ -149,15 +144,13 @@ fn leftovers(
 /// ECS cannot list providers by tag).
 async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tags)>, ResourceError> {
     let ours = AsgFilter::builder().name(format!("tag:{TAG_PROJECT}")).values(project).build();
-    let out = aws_
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .filters(ours)
-        .send()
-        .await
-        .map_err(aws("DescribeAutoScalingGroups"))?;
+    let groups = all_pages!(
+        aws_.autoscaling.describe_auto_scaling_groups().filters(ours),
+        auto_scaling_groups,
+        "DescribeAutoScalingGroups"
+    );
     let mut found = Vec::new();
-    for g in out.auto_scaling_groups() {
+    for g in &groups {
         let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
         found.push((Kind::AutoScalingGroup, name.clone(), group_tags(g)));
         let providers = aws_

@@ -109,6 +109,39 @@ impl Script {
         Script::Rewrite(Arc::new(move |status, body| (status, body.replace(from, to))))
     }
 
+    /// AWS answering in pages where the emulator answers in one: this answer becomes an
+    /// empty first page (JSON protocols) that points to a next one, which the emulator then
+    /// answers whole. `list`: the array's key; `token`: the next-page key.
+    pub fn first_page_json(list: &'static str, token: &'static str) -> Script {
+        Script::rewrite_json(move |v| {
+            v[list] = serde_json::json!([]);
+            v[token] = "page-2".into();
+        })
+    }
+
+    /// The same for XML answers: the element `list` emptied, and `next` (such as
+    /// `<nextToken>page-2</nextToken>`) added after it; `replace` pairs adjust the rest
+    /// (IAM's `<IsTruncated>`).
+    pub fn first_page_xml(
+        list: &'static str,
+        next: &'static str,
+        replace: &'static [(&'static str, &'static str)],
+    ) -> Script {
+        Script::Rewrite(Arc::new(move |status, body| {
+            let (open, close) = (format!("<{list}>"), format!("</{list}>"));
+            let mut out = body.to_string();
+            if let (Some(start), Some(end)) = (out.find(&open), out.find(&close)) {
+                out.replace_range(start..end + close.len(), &format!("<{list}/>{next}"));
+            } else if let Some(at) = out.find(&format!("<{list}/>")) {
+                out.insert_str(at + list.len() + 3, next);
+            }
+            for (from, to) in replace {
+                out = out.replace(from, to);
+            }
+            (status, out)
+        }))
+    }
+
     /// Rewrite a JSON answer (any status becomes 200).
     pub fn rewrite_json(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Script {
         Script::Rewrite(Arc::new(move |_, body| {

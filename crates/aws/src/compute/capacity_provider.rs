@@ -79,8 +79,18 @@ impl Resource for CapacityProvider {
         };
         let asg = c.auto_scaling_group_provider();
         let scaling = asg.and_then(|a| a.managed_scaling());
+        // An update is applied asynchronously: ready once ECS says UPDATE_COMPLETE.
         let status = match c.update_status() {
-            Some(CapacityProviderUpdateStatus::DeleteInProgress) => Status::Pending("DELETE_IN_PROGRESS".into()),
+            Some(
+                s @ (CapacityProviderUpdateStatus::DeleteInProgress | CapacityProviderUpdateStatus::UpdateInProgress),
+            ) => Status::Pending(s.as_str().into()),
+            Some(CapacityProviderUpdateStatus::UpdateFailed) => {
+                return Err(ResourceError::fatal(format!(
+                    "ECS could not update capacity provider {}: {}",
+                    self.name,
+                    c.update_status_reason().unwrap_or("no reason given")
+                )));
+            }
             _ => Status::Ready,
         };
         Ok(Some(

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::ClusterField;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
+use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status, inherited_tags};
 
 use crate::ecs::tag_map;
 use crate::errors::aws;
@@ -30,6 +30,19 @@ impl ClusterCapacityProviders {
     }
 }
 
+/// The cluster's `attachmentsStatus` after `PutClusterCapacityProviders`: the providers
+/// serve only once it is UPDATE_COMPLETE (ECS API reference, Cluster). The emulator never
+/// returns it, which reads as complete.
+fn attachment_status(status: Option<&str>) -> Result<Status, ResourceError> {
+    match status {
+        None | Some("UPDATE_COMPLETE") => Ok(Status::Ready),
+        Some("UPDATE_FAILED") => Err(ResourceError::fatal(
+            "ECS could not attach the capacity providers to the cluster (attachmentsStatus UPDATE_FAILED); `aws ecs describe-clusters --include ATTACHMENTS` shows why",
+        )),
+        Some(other) => Ok(Status::Pending(other.to_string())),
+    }
+}
+
 #[async_trait]
 impl Resource for ClusterCapacityProviders {
     fn kind(&self) -> &'static str {
@@ -47,6 +60,7 @@ impl Resource for ClusterCapacityProviders {
             .describe_clusters()
             .clusters(&self.cluster)
             .include(ClusterField::Tags)
+            .include(ClusterField::Attachments)
             .send()
             .await
             .map_err(aws("DescribeClusters"))?;
@@ -57,13 +71,15 @@ impl Resource for ClusterCapacityProviders {
         Ok(Some(
             Observed::new(c.cluster_name().unwrap_or_default())
                 .attr("capacity-providers", set(c.capacity_providers().iter().map(String::as_str)))
-                .tags(inherited_tags(tag_map(c.tags()), cx)),
+                .tags(inherited_tags(tag_map(c.tags()), cx))
+                .status(attachment_status(c.attachments_status())?),
         ))
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
         self.put(members(attr(desired, "capacity-providers")?)).await?;
-        Ok(Observed::new(&self.cluster).tags(cx.tags.clone()))
+        // Attaching is asynchronous: the engine waits for the cluster's attachments.
+        Ok(Observed::new(&self.cluster).tags(cx.tags.clone()).status(Status::Pending("attaching".into())))
     }
 
     async fn update(&self, _: &Cx<'_>, _: &Observed, desired: &Attrs, _: &[String]) -> Result<(), ResourceError> {

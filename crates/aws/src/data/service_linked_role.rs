@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
 
 use crate::errors::aws;
+use crate::network::ec2::all_pages;
 
 pub struct ServiceLinkedRole {
     pub iam: aws_sdk_iam::Client,
@@ -26,9 +27,9 @@ impl Resource for ServiceLinkedRole {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         // Found by its path, whatever name the service gave it.
         let prefix = format!("/aws-service-role/{}/", self.service);
-        let out = self.iam.list_roles().path_prefix(&prefix).send().await.map_err(aws("ListRoles"))?;
+        let roles = all_pages!(self.iam.list_roles().path_prefix(&prefix), roles, "ListRoles");
         // The account's, not ours to tag: it stands as ours so it is never "drifted".
-        Ok(out.roles().first().map(|r| {
+        Ok(roles.first().map(|r| {
             Observed::new(r.role_name()).attr("service", &self.service).output("arn", r.arn()).tags(cx.tags.clone())
         }))
     }

@@ -18,6 +18,7 @@ use crate::documents::task_definition::{self as doc, TaskDefinition as Document}
 use crate::documents::temporal::{ServerConfig, server_config};
 use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
+use crate::network::ec2::all_pages;
 use crate::services::ServiceKind;
 
 /// The tag holding the hash of the registered document.
@@ -275,10 +276,11 @@ impl Resource for TaskDefinition {
                     .map_err(aws("DeregisterTaskDefinition")),
             )?;
         }
-        if !ours.is_empty() {
+        // AWS takes at most 10 revisions per call (ECS API reference, DeleteTaskDefinitions).
+        for batch in ours.chunks(DELETE_BATCH) {
             self.ecs
                 .delete_task_definitions()
-                .set_task_definitions(Some(ours))
+                .set_task_definitions(Some(batch.to_vec()))
                 .send()
                 .await
                 .map_err(aws("DeleteTaskDefinitions"))?;
@@ -286,6 +288,9 @@ impl Resource for TaskDefinition {
         Ok(())
     }
 }
+
+/// Most revisions one `DeleteTaskDefinitions` call takes.
+const DELETE_BATCH: usize = 10;
 
 impl TaskDefinition {
     /// The revision (or family's latest), if it carries this node's tags.
@@ -321,16 +326,16 @@ impl TaskDefinition {
 
     /// The family's active revisions, oldest first.
     async fn active_revisions(&self) -> Result<Vec<String>, ResourceError> {
-        let out = self
-            .ecs
-            .list_task_definitions()
-            .family_prefix(self.family())
-            .status(TaskDefinitionFamilyStatus::Active.as_str().into())
-            .send()
-            .await
-            .map_err(aws("ListTaskDefinitions"))?;
+        let arns = all_pages!(
+            self.ecs
+                .list_task_definitions()
+                .family_prefix(self.family())
+                .status(TaskDefinitionFamilyStatus::Active.as_str().into()),
+            task_definition_arns,
+            "ListTaskDefinitions"
+        );
         let family = format!("/{}:", self.family());
-        Ok(out.task_definition_arns().iter().filter(|a| a.contains(&family)).cloned().collect())
+        Ok(arns.into_iter().filter(|a| a.contains(&family)).collect())
     }
 }
 

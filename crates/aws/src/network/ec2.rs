@@ -104,10 +104,29 @@ where
 }
 
 /// The describe half of [`find`] for EC2's `Describe*` calls, which all take an id list
-/// or filters and answer with a list:
+/// or filters and answer with a list, over as many pages as AWS returns:
 /// `lookup!(cx, &self.ec2.listings, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", alive, id_of)`.
+/// `lookup!(single: …)` is for the few calls with no pages (`DescribeAddresses`).
 macro_rules! lookup {
     ($cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
+        $crate::network::ec2::find(
+            $cx,
+            $listings,
+            $kind,
+            |q| async {
+                let req = match q {
+                    $crate::network::ec2::Query::Id(id) => $request.$by_id(id),
+                    $crate::network::ec2::Query::Owned(f) => $request.$by_filters(Some(f)),
+                };
+                Ok($crate::network::ec2::all_pages!(req, $list, $op))
+            },
+            $alive,
+            $id_of,
+            |t| t.tags(),
+        )
+        .await
+    };
+    (single: $cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
         $crate::network::ec2::find(
             $cx,
             $listings,
@@ -127,6 +146,21 @@ macro_rules! lookup {
     };
 }
 pub(crate) use lookup;
+
+/// Every item of a paginated list or describe call, over all its pages (the emulator
+/// answers in one page, AWS in as many as it likes): `all_pages!(request, vpcs, "DescribeVpcs")`
+/// inside a function returning `Result<_, ResourceError>`.
+macro_rules! all_pages {
+    ($request:expr, $list:ident, $op:literal) => {{
+        let mut pages = $request.into_paginator().send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(page.map_err($crate::errors::aws($op))?.$list().iter().cloned());
+        }
+        all
+    }};
+}
+pub(crate) use all_pages;
 
 /// Put the desired tags on (values are overwritten; tags others added are left alone).
 pub async fn ensure_tags(ec2: &aws_sdk_ec2::Client, id: &str, tags: &Tags) -> Result<(), ResourceError> {

@@ -27,7 +27,7 @@ impl Resource for ElasticIp {
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         let Some(a) = lookup!(
-            cx,
+            single: cx,
             &self.ec2.listings,
             "Elastic IP",
             self.ec2.describe_addresses(),
