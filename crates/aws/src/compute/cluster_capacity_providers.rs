@@ -90,3 +90,19 @@ impl Resource for ClusterCapacityProviders {
         self.put(vec![]).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_serve_only_once_attached() {
+        assert_eq!(attachment_status(None).unwrap(), Status::Ready, "the emulator's answer");
+        assert_eq!(attachment_status(Some("UPDATE_COMPLETE")).unwrap(), Status::Ready);
+        assert_eq!(
+            attachment_status(Some("UPDATE_IN_PROGRESS")).unwrap(),
+            Status::Pending("UPDATE_IN_PROGRESS".into())
+        );
+        assert!(attachment_status(Some("UPDATE_FAILED")).is_err());
+    }
+}
