@@ -265,3 +265,36 @@ fn listings_that_come_in_pages_are_read_to_the_last_page() {
     }
     assert!(calls.iter().any(|c| c.operation == "GET /cluster" && c.path.contains("page-2")), "ListClusters page 2");
 }
+
+#[test]
+fn requests_aws_would_refuse_are_caught_by_its_own_api_model() {
+    let h = Harness::new("aws-model", &deploy());
+    // A request the emulator accepts and AWS refuses, sent through the proxy: a tag key
+    // longer than ECS's 128 characters, and an unknown enum value.
+    let through_proxy = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(support::REGION))
+        .endpoint_url(h.proxy.url())
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .build();
+    let ecs = aws_sdk_ecs::Client::new(&through_proxy);
+    let long_key = "k".repeat(129);
+    let tag = aws_sdk_ecs::types::Tag::builder().key(&long_key).value("v").build();
+    let setting = aws_sdk_ecs::types::ClusterSetting::builder()
+        .name(aws_sdk_ecs::types::ClusterSettingName::from("containerInsightz"))
+        .value("enabled")
+        .build();
+    let _ = block_on(ecs.create_cluster().cluster_name("probe").tags(tag).settings(setting).send());
+    let violations = h.proxy.take_violations();
+    let text = violations.join("\n");
+    assert!(text.contains("CreateCluster") && text.contains("tags[0].key") && text.contains("length 129"), "{text}");
+    assert!(text.contains("`containerInsightz` is not one of the enum"), "{text}");
+    // And the binary's own requests pass: a whole `up` and `down`.
+    h.run(&["up"]).ok();
+    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let (checked, found) = h.proxy.validation();
+    assert!(checked > 200, "{checked} requests checked");
+    assert!(found.is_empty(), "{found:#?}");
+}

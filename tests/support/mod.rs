@@ -107,6 +107,10 @@ impl Harness {
     pub fn new(name: &str, deploy_yaml: &str) -> Harness {
         let emulator = Emulator::start();
         let proxy = Proxy::start(emulator.addr).expect("start proxy");
+        // Every request the binary sends is checked against AWS's own API models.
+        let models = repo().join(".venv/models");
+        assert!(models.is_dir(), "{} missing: run scripts/install-emulator", models.display());
+        proxy.validate_with(temporalctl_proxy::model::Models::load(&models).expect("load the AWS API models"));
         let dir = std::env::temp_dir().join(format!("temporalctl-it-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -186,7 +190,27 @@ impl Drop for Harness {
         self.agent.take();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
+            let (checked, mut violations) = self.proxy.validation();
+            record_validation(checked, violations.len());
+            violations.sort();
+            violations.dedup();
+            assert!(
+                violations.is_empty(),
+                "{} request(s) AWS would refuse (its API model says):\n  {}",
+                violations.len(),
+                violations.join("\n  ")
+            );
         }
+    }
+}
+
+/// Adds one test's count to `target/model-validation.log` (`<checked> <violations>` a
+/// line): the suite's total is what docs/reliability.md reports.
+fn record_validation(checked: usize, violations: usize) {
+    use std::io::Write;
+    let log = repo().join("target/model-validation.log");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{checked} {violations}");
     }
 }
 

@@ -25,6 +25,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+pub mod model;
+
 /// One request as the binary sent it, with the emulator's status.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Call {
@@ -216,6 +218,10 @@ struct Shared {
     released: tokio::sync::Notify,
     /// Added before each request is forwarded: AWS's round trip, which loopback lacks.
     latency: Mutex<std::time::Duration>,
+    /// AWS's API models, when requests are to be checked against them.
+    models: Mutex<Option<Arc<model::Models>>>,
+    /// (requests checked, violations found).
+    validation: Mutex<(usize, Vec<String>)>,
 }
 
 impl Shared {
@@ -349,6 +355,21 @@ impl Proxy {
         *self.shared.latency.lock().unwrap_or_else(|e| e.into_inner()) = latency;
     }
 
+    /// Check every request from now on against AWS's API models (see [`model`]).
+    pub fn validate_with(&self, models: model::Models) {
+        *self.shared.models.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(models));
+    }
+
+    /// How many requests were checked against the models, and every violation found.
+    pub fn validation(&self) -> (usize, Vec<String>) {
+        self.shared.validation.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Take the violations found so far (a test that provokes them on purpose).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.validation.lock().unwrap_or_else(|e| e.into_inner()).1)
+    }
+
     /// Forget every script.
     pub fn unscript(&self) {
         self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -385,6 +406,14 @@ async fn forward(
     }
     if shared.crash.lock().unwrap_or_else(|e| e.into_inner()).tripped {
         return Ok(held(&shared).await);
+    }
+    let models = shared.models.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(found) =
+        models.and_then(|m| m.check(&call.service, &call.operation, &call.method, &call.path, &call.body))
+    {
+        let mut validation = shared.validation.lock().unwrap_or_else(|e| e.into_inner());
+        validation.0 += 1;
+        validation.1.extend(found);
     }
     let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).roll(&call.service);
     let script = match fault {
