@@ -108,7 +108,8 @@ where
 /// `lookup!(cx, &self.ec2.listings, "VPC", self.ec2.describe_vpcs(), vpc_ids, set_filters, vpcs, "DescribeVpcs", alive, id_of)`.
 /// `lookup!(single: …)` is for the few calls with no pages (`DescribeAddresses`).
 macro_rules! lookup {
-    ($cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
+    (single: $($rest:tt)*) => { $crate::network::ec2::lookup!(@with one_page, $($rest)*) };
+    (@with $pages:ident, $cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
         $crate::network::ec2::find(
             $cx,
             $listings,
@@ -118,7 +119,7 @@ macro_rules! lookup {
                     $crate::network::ec2::Query::Id(id) => $request.$by_id(id),
                     $crate::network::ec2::Query::Owned(f) => $request.$by_filters(Some(f)),
                 };
-                Ok($crate::network::ec2::all_pages!(req, $list, $op))
+                Ok($crate::network::ec2::$pages!(req, $list, $op))
             },
             $alive,
             $id_of,
@@ -126,24 +127,7 @@ macro_rules! lookup {
         )
         .await
     };
-    (single: $cx:expr, $listings:expr, $kind:literal, $request:expr, $by_id:ident, $by_filters:ident, $list:ident, $op:literal, $alive:expr, $id_of:expr) => {
-        $crate::network::ec2::find(
-            $cx,
-            $listings,
-            $kind,
-            |q| async {
-                let req = match q {
-                    $crate::network::ec2::Query::Id(id) => $request.$by_id(id),
-                    $crate::network::ec2::Query::Owned(f) => $request.$by_filters(Some(f)),
-                };
-                Ok(req.send().await.map_err($crate::errors::aws($op))?.$list.unwrap_or_default())
-            },
-            $alive,
-            $id_of,
-            |t| t.tags(),
-        )
-        .await
-    };
+    ($($rest:tt)*) => { $crate::network::ec2::lookup!(@with all_pages, $($rest)*) };
 }
 pub(crate) use lookup;
 
@@ -161,6 +145,14 @@ macro_rules! all_pages {
     }};
 }
 pub(crate) use all_pages;
+
+/// The items of a call that has no pages (`DescribeAddresses`), as `all_pages!` gives them.
+macro_rules! one_page {
+    ($request:expr, $list:ident, $op:literal) => {
+        $request.send().await.map_err($crate::errors::aws($op))?.$list().to_vec()
+    };
+}
+pub(crate) use one_page;
 
 /// Put the desired tags on (values are overwritten; tags others added are left alone).
 pub async fn ensure_tags(ec2: &aws_sdk_ec2::Client, id: &str, tags: &Tags) -> Result<(), ResourceError> {
