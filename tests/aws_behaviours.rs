@@ -191,11 +191,7 @@ fn instance_types_not_offered_and_root_volumes_below_the_ami_stop_up_before_any_
     h.proxy.script(
         "DescribeInstanceTypeOfferings",
         None,
-        Script::Respond {
-            status: 200,
-            content_type: "text/xml",
-            body: r#"<DescribeInstanceTypeOfferingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><instanceTypeOfferingSet/></DescribeInstanceTypeOfferingsResponse>"#.into(),
-        },
+        Script::xml(r#"<DescribeInstanceTypeOfferingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><instanceTypeOfferingSet/></DescribeInstanceTypeOfferingsResponse>"#),
     );
     let up = h.run(&["up"]).code(1);
     assert!(up.stderr.contains("node_groups.a.instance_type") && up.stderr.contains("not offered in"), "{}", up.stderr);
@@ -207,11 +203,7 @@ fn instance_types_not_offered_and_root_volumes_below_the_ami_stop_up_before_any_
     h.proxy.script(
         "DescribeImages",
         None,
-        Script::Respond {
-            status: 200,
-            content_type: "text/xml",
-            body: r#"<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><imagesSet><item><imageId>ami-1</imageId><rootDeviceName>/dev/xvda</rootDeviceName><blockDeviceMapping><item><deviceName>/dev/xvda</deviceName><ebs><volumeSize>40</volumeSize></ebs></item></blockDeviceMapping></item></imagesSet></DescribeImagesResponse>"#.into(),
-        },
+        Script::xml(r#"<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>s</requestId><imagesSet><item><imageId>ami-1</imageId><rootDeviceName>/dev/xvda</rootDeviceName><blockDeviceMapping><item><deviceName>/dev/xvda</deviceName><ebs><volumeSize>40</volumeSize></ebs></item></blockDeviceMapping></item></imagesSet></DescribeImagesResponse>"#),
     );
     let up = h.run(&["up"]).code(1);
     assert!(up.stderr.contains("root_volume_gb") && up.stderr.contains("40 GiB"), "{}", up.stderr);

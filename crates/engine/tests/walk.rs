@@ -595,6 +595,13 @@ fn data_store(fake: &Fake, node: &str) -> FakeResource {
     FakeResource { retention: Retention::Data, async_delete: true, ..fake.resource(node, None) }
 }
 
+fn graph_of_one(resource: FakeResource) -> Graph {
+    let mut g = GraphBuilder::default();
+    let node = resource.node.clone();
+    g.add(node.clone(), format!("t-{node}"), &[], resource);
+    g.build().unwrap()
+}
+
 fn twin_of(fake: &Fake, node: &str) -> String {
     let mut c = fake.cloud();
     let tags = c.objects[node].tags.clone();
@@ -606,9 +613,7 @@ fn twin_of(fake: &Fake, node: &str) -> String {
 #[tokio::test(start_paused = true)]
 async fn a_delete_waits_on_the_id_it_deleted_never_on_another_claimant_of_the_node() {
     let fake = Fake::default();
-    let mut g = GraphBuilder::default();
-    g.add("db", "t-db", &[], data_store(&fake, "db"));
-    let g = g.build().unwrap();
+    let g = graph_of_one(data_store(&fake, "db"));
     let s = store("twin-down");
     apply(&g, &s, 8).await;
     let recorded = s.read().unwrap().nodes["db"].id.clone();
@@ -669,9 +674,7 @@ async fn two_claimants_of_a_node_are_a_conflict_in_plan_and_stop_apply_before_an
 #[tokio::test(start_paused = true)]
 async fn a_recorded_data_store_that_is_gone_is_not_recreated_empty_unless_allowed() {
     let fake = Fake::default();
-    let mut g = GraphBuilder::default();
-    g.add("db", "t-db", &[], data_store(&fake, "db"));
-    let g = g.build().unwrap();
+    let g = graph_of_one(data_store(&fake, "db"));
     let s = store("data-gone");
     apply(&g, &s, 8).await;
     fake.cloud().objects.clear();
@@ -690,9 +693,7 @@ async fn a_recorded_data_store_that_is_gone_is_not_recreated_empty_unless_allowe
 #[tokio::test(start_paused = true)]
 async fn a_new_id_not_yet_visible_to_reads_is_waited_for_and_only_then_called_gone() {
     let fake = Fake::default();
-    let mut g = GraphBuilder::default();
-    g.add("nat", "t-nat", &[], fake.resource("nat", None));
-    let g = g.build().unwrap();
+    let g = graph_of_one(fake.resource("nat", None));
     fake.cloud().pending_reads.insert("nat".into(), 2);
     fake.cloud().invisible_reads.insert("nat".into(), 2);
     let (report, events) = apply(&g, &store("invisible"), 8).await;
@@ -707,9 +708,7 @@ async fn a_new_id_not_yet_visible_to_reads_is_waited_for_and_only_then_called_go
     );
     // Never visible: after the grace it is gone, and the run says so.
     let fake = Fake::default();
-    let mut g = GraphBuilder::default();
-    g.add("nat", "t-nat", &[], fake.resource("nat", None));
-    let g = g.build().unwrap();
+    let g = graph_of_one(fake.resource("nat", None));
     fake.cloud().pending_reads.insert("nat".into(), 2);
     fake.cloud().invisible_reads.insert("nat".into(), u32::MAX);
     let (report, _) = apply(&g, &store("never-visible"), 8).await;

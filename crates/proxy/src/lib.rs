@@ -76,6 +76,11 @@ impl Script {
         }
     }
 
+    /// A successful EC2 (query protocol) answer, written out whole.
+    pub fn xml(body: &str) -> Script {
+        Script::Respond { status: 200, content_type: "text/xml", body: body.to_string() }
+    }
+
     /// An IAM/Auto Scaling/STS error answer: the AWS query protocol's own document (EC2's
     /// differs, see `query_error`).
     pub fn aws_query_error(status: u16, code: &str, message: &str) -> Script {
