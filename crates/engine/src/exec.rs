@@ -449,12 +449,8 @@ impl<'a> Engine<'a> {
             self.emit(EventKind::NodeKept {
                 node: node.id.clone(),
                 reason: format!(
-                    "{} also carr{} this node's tags but {} not the one the state records; not deleted: check {} and delete {} by hand",
-                    others.join(", "),
-                    if others.len() == 1 { "ies" } else { "y" },
-                    if others.len() == 1 { "is" } else { "are" },
-                    if others.len() == 1 { "it" } else { "them" },
-                    if others.len() == 1 { "it" } else { "them" },
+                    "not deleted, tagged for this node but not recorded in the state: {}; check and delete by hand",
+                    others.join(", ")
                 ),
             });
         }
@@ -585,6 +581,8 @@ impl<'a> Engine<'a> {
             },
             (None, o) => decide(&r.desired(inputs)?, &prepared.tags, o.as_ref(), r.immutable()),
         };
+        // A conflict names the recorded claimant; a node that is missing names none.
+        let recorded = matches!(change, Change::Conflict { .. }).then(|| prepared.recorded_id.clone()).flatten();
         let mut guard = lock(run);
         if let (Change::NoChange | Change::Update { .. } | Change::Conflict { .. }, Some(o)) = (&change, &observed) {
             guard.outputs.insert(node.id.clone(), o.outputs.clone());
@@ -595,7 +593,7 @@ impl<'a> Engine<'a> {
             Planned {
                 node: node.id.clone(),
                 kind: r.kind(),
-                id: observed.as_ref().map(|o| o.id.clone()).or(prepared.recorded_id.clone()),
+                id: observed.as_ref().map(|o| o.id.clone()).or(recorded),
                 change,
                 outputs: observed.map(|o| o.outputs).unwrap_or_default(),
             },
