@@ -340,7 +340,8 @@ pub const OPENSEARCH: &str = "opensearch-domain";
 pub const OPENSEARCH_SLR: &str = "service-linked-role/opensearch";
 /// ECS's service-linked role: ECS makes it itself on a cluster's first create, but on a
 /// new account that first `CreateCluster` or `CreateCapacityProvider` can fail before it
-/// exists ("Unable to assume the service linked role"); made first, the race is gone.
+/// exists ("Unable to assume the service linked role"); made first, the race is gone
+/// (AWS, Amazon ECS Developer Guide, "Using service-linked roles for Amazon ECS").
 pub const ECS_SLR: &str = "service-linked-role/ecs";
 
 pub fn opensearch_domain_name(project: &str) -> String {
