@@ -36,6 +36,46 @@ fn plant_twin_cluster(h: &Harness) -> String {
     out.identifier().to_string()
 }
 
+/// As AWS: the operation is PENDING for a while, and the namespace is not listed until it
+/// succeeds (and once more after, as listings lag). moto answers SUCCESS at once.
+fn cloud_map_namespace_pending_for_a_while(h: &Harness) {
+    h.proxy.script("GetOperation", Some(3), Script::rewrite_json(|v| v["Operation"]["Status"] = "PENDING".into()));
+    h.proxy.script("ListNamespaces", Some(2), Script::rewrite_json(|v| v["Namespaces"] = serde_json::json!([])));
+}
+
+/// AWS's eventual consistency: the first calls on a just-created id answer "not found".
+fn new_ec2_ids_not_visible_at_first(h: &Harness) {
+    let not_yet = |code: &str| Script::query_error(400, code, "The ID does not exist");
+    h.proxy.script("AuthorizeSecurityGroupEgress", Some(2), not_yet("InvalidGroup.NotFound"));
+    h.proxy.script("ModifyVpcAttribute", Some(1), not_yet("InvalidVpcID.NotFound"));
+    h.proxy.script("AttachInternetGateway", Some(1), not_yet("InvalidInternetGatewayID.NotFound"));
+    h.proxy.script("CreateRoute", Some(1), not_yet("InvalidRouteTableID.NotFound"));
+}
+
+/// A new account: ECS has not made its service-linked role yet.
+fn no_ecs_service_linked_role_yet(h: &Harness) {
+    let missing = "Unable to assume the service linked role. Please verify that the ECS service linked role exists.";
+    h.proxy.script("CreateCluster", Some(1), Script::json_error(400, "InvalidParameterException", missing));
+}
+
+/// Listings moto answers in one page, answered as an empty first page pointing to a second.
+fn security_groups_and_roles_in_two_pages(h: &Harness) {
+    h.proxy.script(
+        "DescribeSecurityGroups",
+        Some(1),
+        Script::first_page_xml("securityGroupInfo", "<nextToken>page-2</nextToken>", &[]),
+    );
+    h.proxy.script(
+        "ListRoles",
+        Some(1),
+        Script::first_page_xml(
+            "Roles",
+            "<Marker>page-2</Marker>",
+            &[("<IsTruncated>false</IsTruncated>", "<IsTruncated>true</IsTruncated>")],
+        ),
+    );
+}
+
 #[test]
 fn a_second_dsql_cluster_claiming_the_node_is_reported_and_down_deletes_only_the_recorded_one() {
     let h = Harness::new("aws-twin-dsql", &deploy());
@@ -111,10 +151,7 @@ fn a_second_security_group_claiming_a_node_stops_up_before_that_node_is_touched(
 #[test]
 fn a_cloud_map_namespace_is_waited_for_through_its_operation_not_taken_for_gone() {
     let h = Harness::new("aws-cloudmap-async", &deploy());
-    // As AWS: the operation is PENDING for a while, and the namespace is not listed until
-    // it succeeds (and once more after, as listings lag). moto answers SUCCESS at once.
-    h.proxy.script("GetOperation", Some(3), Script::rewrite_json(|v| v["Operation"]["Status"] = "PENDING".into()));
-    h.proxy.script("ListNamespaces", Some(2), Script::rewrite_json(|v| v["Namespaces"] = serde_json::json!([])));
+    cloud_map_namespace_pending_for_a_while(&h);
     let up = h.run(&["up"]).ok();
     assert!(
         up.stderr.lines().any(|l| l.contains("cloudmap-namespace") && l.contains("pending")),
@@ -133,12 +170,7 @@ fn a_cloud_map_namespace_is_waited_for_through_its_operation_not_taken_for_gone(
 #[test]
 fn calls_on_a_new_ec2_id_wait_for_it_to_become_visible() {
     let h = Harness::new("aws-ec2-consistency", &deploy());
-    // AWS's eventual consistency: the first calls on a just-created id answer "not found".
-    let not_yet = |code: &str| Script::query_error(400, code, "The ID does not exist");
-    h.proxy.script("AuthorizeSecurityGroupEgress", Some(2), not_yet("InvalidGroup.NotFound"));
-    h.proxy.script("ModifyVpcAttribute", Some(1), not_yet("InvalidVpcID.NotFound"));
-    h.proxy.script("AttachInternetGateway", Some(1), not_yet("InvalidInternetGatewayID.NotFound"));
-    h.proxy.script("CreateRoute", Some(1), not_yet("InvalidRouteTableID.NotFound"));
+    new_ec2_ids_not_visible_at_first(&h);
     h.run(&["up"]).ok();
     let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
     assert_eq!((count("CreateVpc"), count("CreateInternetGateway")), (1, 1), "nothing made twice");
@@ -151,8 +183,7 @@ fn calls_on_a_new_ec2_id_wait_for_it_to_become_visible() {
 #[test]
 fn a_new_account_without_the_ecs_service_linked_role_gets_it_first() {
     let h = Harness::new("aws-ecs-slr", &deploy());
-    let missing = "Unable to assume the service linked role. Please verify that the ECS service linked role exists.";
-    h.proxy.script("CreateCluster", Some(1), Script::json_error(400, "InvalidParameterException", missing));
+    no_ecs_service_linked_role_yet(&h);
     let up = h.run(&["up"]).ok();
     let made: Vec<String> =
         h.proxy.calls().into_iter().filter(|c| c.operation == "CreateServiceLinkedRole").map(|c| c.body).collect();
@@ -235,20 +266,7 @@ fn listings_that_come_in_pages_are_read_to_the_last_page() {
             body: serde_json::json!({ "clusters": listed }).to_string(),
         },
     );
-    h.proxy.script(
-        "DescribeSecurityGroups",
-        Some(1),
-        Script::first_page_xml("securityGroupInfo", "<nextToken>page-2</nextToken>", &[]),
-    );
-    h.proxy.script(
-        "ListRoles",
-        Some(1),
-        Script::first_page_xml(
-            "Roles",
-            "<Marker>page-2</Marker>",
-            &[("<IsTruncated>false</IsTruncated>", "<IsTruncated>true</IsTruncated>")],
-        ),
-    );
+    security_groups_and_roles_in_two_pages(&h);
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "everything found on its second page: {:?}", h.proxy.mutating());
     let calls = h.proxy.calls();
@@ -283,10 +301,52 @@ fn requests_aws_would_refuse_are_caught_by_its_own_api_model() {
     let text = violations.join("\n");
     assert!(text.contains("CreateCluster") && text.contains("tags[0].key") && text.contains("length 129"), "{text}");
     assert!(text.contains("`containerInsightz` is not one of the enum"), "{text}");
+    // The form-encoded protocols too: EC2 (`LocationType=…`) and the query protocol of IAM.
+    let ec2 = aws_sdk_ec2::Client::new(&through_proxy);
+    let zone = aws_sdk_ec2::types::LocationType::from("zone");
+    let _ = block_on(ec2.describe_instance_type_offerings().location_type(zone).send());
+    let iam = aws_sdk_iam::Client::new(&through_proxy);
+    let _ = block_on(iam.create_role().role_name("r".repeat(65)).assume_role_policy_document("{}").send());
+    let text = h.proxy.take_violations().join("\n");
+    assert!(text.contains("DescribeInstanceTypeOfferings.LocationType: `zone` is not one of the enum"), "{text}");
+    assert!(text.contains("CreateRole.RoleName: length 65 outside 1..64"), "{text}");
     // And the binary's own requests pass: a whole `up` and `down`.
     h.run(&["up"]).ok();
     h.run(&["down", "--yes", "--destroy-data"]).ok();
     let (checked, found) = h.proxy.validation();
     assert!(checked > 200, "{checked} requests checked");
     assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn a_fresh_account_first_deploy_converges_in_one_go_with_every_aws_behaviour_switched_on() {
+    // The README's first deploy on a new account: the images first, then one `up`.
+    let h = Harness::without_images("aws-fresh-account", &deploy());
+    let (built, _) = h.build_images();
+    built.ok();
+    h.proxy.clear();
+    // What AWS does that moto does not, all at once: an asynchronous Cloud Map namespace,
+    // new EC2 ids not yet visible, no ECS service-linked role yet, listings in pages.
+    cloud_map_namespace_pending_for_a_while(&h);
+    new_ec2_ids_not_visible_at_first(&h);
+    no_ecs_service_linked_role_yet(&h);
+    security_groups_and_roles_in_two_pages(&h);
+
+    let up = h.run(&["up"]).ok();
+    let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
+    assert_eq!((count("CreateVpc"), count("CreateInternetGateway"), count("CreateNatGateway")), (1, 1, 1));
+    assert_eq!((count("CreateSecurityGroup"), count("CreateHttpNamespace")), (10, 1), "nothing made twice");
+    assert_eq!(count("CreateCluster"), 2, "the cluster's one refusal was retried, not duplicated");
+    assert_eq!(count("CreateRepository"), 0, "`images build` made the repositories; `up` adopted them");
+    // It serves: the schema steps and the namespace ran as one-off tasks, every wave rose.
+    assert!(count("RunTask") >= 3, "{:?}", h.proxy.operations());
+    assert!(up.stdout.contains("registered"), "{}", up.stdout);
+    let state = h.state(PROJECT);
+    assert!(state["steps"]["dsql-schema"].is_string(), "{:#}", state["steps"]);
+
+    // Converged: the next `up` changes nothing.
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
 }

@@ -21,8 +21,8 @@ const STATUS_RUNTIME_READS: usize = 4;
 
 /// What the preflight of `plan` and `up` reads once, whatever the stack's size: the ECS AMI
 /// parameter, the OpenSearch service-linked role, the instance types' offerings and
-/// architectures, and the AMI's root snapshot.
-const PREFLIGHT_READS: usize = 5;
+/// architectures, the AMI's root snapshot, and the two images in ECR (`DescribeImages`).
+const PREFLIGHT_READS: usize = 7;
 
 #[test]
 fn noop_up_plan_and_status_change_nothing_and_keep_within_their_read_budgets() {

@@ -558,6 +558,8 @@ fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
     h.run(&["up"]).ok();
     let upgraded = format!("{}temporal:\n  version: 1.29.1\ndsql:\n  schema_version: '1.13'\n", deploy());
     std::fs::write(h.dir.join("deploy.yaml"), upgraded).unwrap();
+    // A new version is new images first, as the upgrade runbook says.
+    h.build_images().0.ok();
     h.proxy.clear();
     let run = h.run(&["up"]).ok();
     let calls = h.proxy.calls();

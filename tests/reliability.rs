@@ -307,8 +307,9 @@ fn kill_after(h: &Harness, args: &[&str], after: usize) -> bool {
 }
 
 /// (up, down) crash points: after this many mutating calls, spread over each command's
-/// whole run (on a fresh emulator `up` makes 151, `down --destroy-data` 119; fewer once
-/// account-wide parts such as the OpenSearch service-linked role exist).
+/// whole run (on a fresh emulator `up` makes about 150, `down --destroy-data` 119; fewer
+/// once `images build` made the repositories or account-wide parts such as the OpenSearch
+/// service-linked role exist).
 const CRASH_POINTS: [(usize, usize); 10] =
     [(0, 0), (2, 3), (6, 8), (12, 15), (25, 25), (45, 40), (70, 55), (100, 75), (120, 95), (140, 110)];
 
@@ -328,6 +329,8 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
         h.run(&["down", "--yes", "--destroy-data"]).ok();
         let left = tagged_leftovers(&h);
         assert!(left.is_empty(), "after a crash at down call {}: {left:?}", down_at + 1);
+        // The images went with their repositories: the next first deploy builds them again.
+        h.build_images().0.ok();
         report.push(format!("up@{} down@{}", up_at + 1, down_at + 1));
     }
     eprintln!("crash points survived: {}", report.join(", "));
@@ -426,12 +429,12 @@ fn ctrl_c_stops_cleanly_saving_state_and_releasing_the_lock() {
 #[test]
 fn access_denied_on_one_node_stops_the_run_saves_the_rest_and_the_next_run_continues() {
     let h = Harness::new("rel-denied", &deploy());
-    let denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:CreateRepository";
-    h.proxy.script("CreateRepository", None, Script::json_error(400, "AccessDeniedException", denied));
+    let denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: secretsmanager:CreateSecret";
+    h.proxy.script("CreateSecret", None, Script::json_error(400, "AccessDeniedException", denied));
     let run = h.run(&["up"]).code(1);
-    assert!(run.stderr.contains("ecr-repository/") && run.stderr.contains(denied), "{}", run.stderr);
-    let denied_calls = h.proxy.calls().iter().filter(|c| c.operation == "CreateRepository").count();
-    assert!(denied_calls <= 2, "a fatal error is not retried: {denied_calls} calls (one per repository)");
+    assert!(run.stderr.contains("secret/grafana-admin") && run.stderr.contains(denied), "{}", run.stderr);
+    let denied_calls = h.proxy.calls().iter().filter(|c| c.operation == "CreateSecret").count();
+    assert_eq!(denied_calls, 1, "a fatal error is not retried");
     assert!(!h.proxy.operations().contains(&"RunTask".to_string()), "no final phase after a failure");
     let first = h.proxy.mutating().len();
     let recorded = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
@@ -441,7 +444,7 @@ fn access_denied_on_one_node_stops_the_run_saves_the_rest_and_the_next_run_conti
     h.proxy.unscript();
     h.proxy.clear();
     h.run(&["up"]).ok();
-    // A fresh up makes 151 mutating calls; this one only the ones the first did not.
+    // A fresh up makes at most 151 mutating calls; this one only the ones the first did not.
     let second = h.proxy.mutating().len();
     assert!(second + recorded <= 151 + 5, "continued, not restarted: {second} now, {first} before");
     let left = tagged_leftovers(&h);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod images;
 pub mod schema;
 
 use std::net::{SocketAddr, TcpListener};
@@ -103,8 +104,31 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A fresh emulator and proxy, and a working directory holding `deploy_yaml`.
+    /// A fresh emulator and proxy, a working directory holding `deploy_yaml`, and the
+    /// images built and pushed as the README's first deploy does (`images build`, with
+    /// stand-in tools), the calls of that build forgotten: each test starts at its `up`.
     pub fn new(name: &str, deploy_yaml: &str) -> Harness {
+        let h = Harness::without_images(name, deploy_yaml);
+        // A deploy.yaml the test means to be refused builds nothing: its `up` fails first.
+        let _ = h.build_images();
+        h.proxy.clear();
+        h
+    }
+
+    /// `images build --source <a checkout of the fork>` with the stand-in tools.
+    pub fn build_images(&self) -> (Run, images::Toolbox) {
+        let tools = images::Toolbox::install(&self.dir.join("tools"));
+        let run = self.run_with_path(&["images", "build", "--source", &tools.fork().to_string_lossy()], &tools.path());
+        (run, tools)
+    }
+
+    /// Run the real binary with `path` as PATH (stand-in tools, or none).
+    pub fn run_with_path(&self, args: &[&str], path: &str) -> Run {
+        Run::from(self.command(args).env("PATH", path).output().expect("run temporalctl"))
+    }
+
+    /// A fresh emulator and proxy, and a working directory holding `deploy_yaml`; ECR empty.
+    pub fn without_images(name: &str, deploy_yaml: &str) -> Harness {
         let emulator = Emulator::start();
         let proxy = Proxy::start(emulator.addr).expect("start proxy");
         // Every request the binary sends is checked against AWS's own API models.

@@ -26,8 +26,9 @@ pub struct Findings {
     pub notes: Vec<String>,
 }
 
-/// A preflight read, retried on throttling and transient errors like every other call.
-async fn retried<T, Fut>(cancel: &CancelToken, op: impl FnMut() -> Fut) -> Result<T, ResourceError>
+/// A read outside the graph (preflight, image look-ups), retried on throttling and
+/// transient errors like every other call.
+pub(crate) async fn retried<T, Fut>(cancel: &CancelToken, op: impl FnMut() -> Fut) -> Result<T, ResourceError>
 where
     Fut: std::future::Future<Output = Result<T, ResourceError>>,
 {

@@ -276,7 +276,7 @@ fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             task_role: task_role(kind.key),
             log_group: log_group(kind.key),
             secret,
-            repository: (temporal && service.image.is_none()).then(|| "ecr-repository/server".to_string()),
+            repository: (temporal && service.image.is_none()).then(|| SERVER_REPOSITORY.to_string()),
             dsql: temporal.then(|| DSQL.to_string()),
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
         };
@@ -288,7 +288,7 @@ fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         task_role: task_role(ONE_OFF_IDENTITY),
         log_group: log_group(ADMIN_TOOLS.key),
         secret: None,
-        repository: Some("ecr-repository/admin-tools".into()),
+        repository: Some(ADMIN_TOOLS_REPOSITORY.into()),
         dsql: None,
         opensearch: None,
     };
@@ -333,6 +333,18 @@ fn add_task_definition(
             sources,
         },
     );
+}
+
+/// The project's two ECR repositories (node, image name): the fork's server image and its
+/// admin tools, which carry `temporal-dsql-tool` for the schema step.
+pub const SERVER_REPOSITORY: &str = "ecr-repository/server";
+pub const ADMIN_TOOLS_REPOSITORY: &str = "ecr-repository/admin-tools";
+pub const REPOSITORIES: [(&str, &str); 2] =
+    [(SERVER_REPOSITORY, "temporal-server"), (ADMIN_TOOLS_REPOSITORY, "temporal-admin-tools")];
+
+/// `<project>/temporal-server`, `<project>/temporal-admin-tools`.
+pub fn repository_name(project: &str, image: &str) -> String {
+    format!("{project}/{image}")
 }
 
 pub const DSQL: &str = "dsql-cluster";
@@ -534,10 +546,8 @@ fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         &[],
         GrafanaSecret { sm: aws.secrets.clone(), name: secret, admin_user: d.grafana.admin_user.clone() },
     );
-    for (node, repo) in
-        [("ecr-repository/server", "temporal-server"), ("ecr-repository/admin-tools", "temporal-admin-tools")]
-    {
-        let name = format!("{p}/{repo}");
+    for (node, image) in REPOSITORIES {
+        let name = repository_name(p, image);
         g.add(node, name.clone(), &[], Repository { ecr: aws.ecr.clone(), name });
     }
     let alias = d.prometheus.alias.clone().unwrap_or_else(|| format!("{p}-metrics"));

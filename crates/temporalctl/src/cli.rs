@@ -49,6 +49,14 @@ pub enum Verb {
         #[command(subcommand)]
         direction: Direction,
     },
+    /// The Temporal images: which the deployment needs and whether ECR holds them (exit 1
+    /// when one is missing); `images build` builds and pushes them.
+    Images {
+        #[command(subcommand)]
+        action: Option<ImagesAction>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Each resource: ok, drifted or missing; no change is made.
     Status {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -133,6 +141,19 @@ pub enum Verb {
         /// and the ECR repositories with their images. Kept by default.
         #[arg(long)]
         destroy_data: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImagesAction {
+    /// Build the server and admin-tools images from a checkout of the temporal-dsql fork
+    /// for linux/arm64 (local `go` and `docker buildx`) and push them to the project's ECR
+    /// repositories, tagged with temporal.version and the checkout's git revision. Creates
+    /// the repositories first if they do not exist.
+    Build {
+        /// The fork's checkout (the folder with go.mod, cmd/ and docker/targets/).
+        #[arg(long, value_name = "DIR")]
+        source: PathBuf,
     },
 }
 

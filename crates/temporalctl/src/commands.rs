@@ -18,7 +18,7 @@ use temporalctl_engine::{
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Direction, Format, GraphFormat, Verb};
+use crate::cli::{Cli, Direction, Format, GraphFormat, ImagesAction, Verb};
 use crate::day2::{Phases, check_fixed_settings, desired_counts};
 use crate::output::{self, Display, Progress};
 use crate::reach;
@@ -206,6 +206,10 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             let phases = phases(&aws, d, &quiet, read_only_interrupt());
             reach::logs(&phases.operator(&nodes), kind, *since, *follow, &phases.cancel).await
         }
+        Verb::Images { action: None, output } => crate::images::status(cli, d, *output, &read_only_interrupt()).await,
+        Verb::Images { action: Some(ImagesAction::Build { source }), .. } => {
+            crate::images::build(cli, d, &store, source, options(cli, d), &interrupt_token()).await
+        }
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
         Verb::Up { .. } => mutate(cli, d, &store, "up").await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
@@ -233,6 +237,9 @@ async fn read_all(
     if check {
         check_fixed_settings(d, &state)?;
         preflight(aws, d, &state, &cancel).await?;
+        for missing in crate::images::missing_now(aws, d, cli, &cancel).await? {
+            eprintln!("note: `up` stops before any change until this exists: {missing}");
+        }
     }
     let graph = graph(d, aws, &state.desired_counts)?;
     let progress = Progress::new(Display::Quiet);
@@ -333,6 +340,7 @@ async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result
     let cancel = interrupt_token();
     if verb == "up" {
         preflight(&aws, d, &locked.state, &cancel).await?;
+        crate::images::require(&aws, d, cli, &cancel).await?;
     }
     let graph = graph(d, &aws, &locked.state.desired_counts)?;
     let progress = live_progress();
@@ -482,7 +490,11 @@ pub fn failures(report: &RunReport) -> String {
 }
 
 /// The graph, its services rolling as `recorded` counts (what `scale` set) over deploy.yaml's allow.
-fn graph(d: &Deploy, aws: &Aws, recorded: &std::collections::BTreeMap<String, u32>) -> Result<Graph, Failure> {
+pub(crate) fn graph(
+    d: &Deploy,
+    aws: &Aws,
+    recorded: &std::collections::BTreeMap<String, u32>,
+) -> Result<Graph, Failure> {
     stack::build(d, aws, &desired_counts(d, recorded, None))
         .map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
 }

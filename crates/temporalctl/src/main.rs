@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod day2;
+mod images;
 mod output;
 mod reach;
 

@@ -425,20 +425,6 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_mode_table() {
-        assert_eq!(display(true, false, false), Display::Rows);
-        assert_eq!(display(true, true, false), Display::Lines);
-        assert_eq!(display(false, false, false), Display::Lines);
-        assert_eq!(display(false, true, false), Display::Lines);
-        assert_eq!(display(true, false, true), Display::Quiet);
-    }
-}
-
 /// `verify`'s report: each flow allowed or blocked, with what carries it or what is
 /// missing. `all` false lists the blocked flows only (for `up`'s error).
 pub fn verdicts(verdicts: &[temporalctl_aws::verify::Verdict], all: bool) -> String {
@@ -455,4 +441,18 @@ pub fn verdicts(verdicts: &[temporalctl_aws::verify::Verdict], all: bool) -> Str
         out.push_str(&format!("{} flows: {} allowed, {blocked} blocked\n", verdicts.len(), verdicts.len() - blocked));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_mode_table() {
+        assert_eq!(display(true, false, false), Display::Rows);
+        assert_eq!(display(true, true, false), Display::Lines);
+        assert_eq!(display(false, false, false), Display::Lines);
+        assert_eq!(display(false, true, false), Display::Lines);
+        assert_eq!(display(true, false, true), Display::Quiet);
+    }
 }

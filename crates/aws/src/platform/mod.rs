@@ -2,6 +2,7 @@
 //! repositories, the Prometheus workspace, the Cloud Map namespace, the ECS cluster.
 
 pub mod cluster;
+pub mod images;
 pub mod log_group;
 pub mod namespace;
 pub mod parameter;
