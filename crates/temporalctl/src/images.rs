@@ -41,7 +41,8 @@ pub fn missing(found: &[Found], cli: &Cli) -> Vec<String> {
             } else {
                 format!("push it, or name another image in services.{}.image", f.needed.used_by[0])
             };
-            Some(format!("image {} is not in ECR ({reason}); {users} start from it; {fix}", f.needed.image))
+            let start = if f.needed.used_by.len() == 1 { "starts" } else { "start" };
+            Some(format!("image {} is not in ECR ({reason}); {users} {start} from it; {fix}", f.needed.image))
         })
         .collect()
 }
