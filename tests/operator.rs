@@ -417,3 +417,20 @@ fn status_watch_redraws_until_interrupted_without_changing_anything() {
     let run = h.run(&["status", "--interval", "5s"]).code(2);
     assert!(run.stderr.contains("--watch"), "{}", run.stderr);
 }
+
+#[test]
+fn a_reader_that_goes_away_early_ends_the_output_quietly() {
+    // `temporalctl graph | head -1`: the pipe closes before the binary writes. No AWS call,
+    // so no emulator; the repository's own deploy.yaml.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_temporalctl"))
+        .args(["--config", &support::repo().join("deploy.yaml").to_string_lossy(), "graph"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::services::{METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
+use crate::service_kinds::{METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
 use crate::stack::{INSTANCES_SG, OPENSEARCH_SG, service_sg};
 
 /// The far end of a flow.

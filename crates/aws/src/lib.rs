@@ -14,7 +14,7 @@ pub mod network;
 pub mod operate;
 pub mod platform;
 pub mod preflight;
-pub mod services;
+pub mod service_kinds;
 pub mod stack;
 pub mod sweep;
 pub mod verify;

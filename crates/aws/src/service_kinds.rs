@@ -1,4 +1,4 @@
-//! The seven ECS services of seed 002 and the facts everything else derives from:
+//! The seven ECS services and the admin tools, and the facts everything else derives from:
 //! ports, Service Connect role, scale wave, whether it runs Temporal.
 
 /// How a service takes part in Service Connect.

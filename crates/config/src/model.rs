@@ -107,7 +107,8 @@ impl Default for Network {
 pub const DEFAULT_INTERFACE_ENDPOINTS: &[&str] =
     &["ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages", "ec2messages", "secretsmanager", "aps-workspaces"];
 
-/// The three EC2 node groups of seed 002, each pinned to one workload attribute.
+/// The three EC2 node groups (a, b, c), each pinned to one workload attribute;
+/// `services.<s>.node_group` places each service on one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct NodeGroups {
@@ -193,7 +194,7 @@ fn two() -> u32 {
     2
 }
 
-/// The seven ECS services of seed 002.
+/// The seven ECS services: the four Temporal services, the UI, Grafana and the ADOT collector.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Services {
@@ -320,7 +321,7 @@ pub struct Dsql {
     /// Refuse regions missing from the shipped list of DSQL regions; turn off when AWS
     /// has opened DSQL in a region since the list was made.
     pub region_check: bool,
-    /// Each Temporal task's connection pool to DSQL (seed 003's sizing).
+    /// Each Temporal task's connection pool to DSQL.
     pub pool: DsqlPool,
 }
 

@@ -29,7 +29,7 @@ pub fn markdown() -> String {
          deploy.yaml with [`deploy.schema.json`](deploy.schema.json), generated the same way:\n\
          put `# yaml-language-server: $schema=docs/deploy.schema.json` on its first line.\n\n\
          Durations are written `90s`, `15m`, `1h 30m`. Every key but `version`, `project` and\n\
-         `region` may be left out; the defaults are seed 002's development stack.\n\n\
+         `region` may be left out; the defaults are a small development stack.\n\n\
          | key | type | default | meaning |\n| --- | --- | --- | --- |\n",
     );
     for (path, ty, default, doc) in rows {
@@ -149,6 +149,15 @@ mod tests {
     fn the_committed_reference_and_schema_match_the_types() {
         check("docs/configuration.md", &markdown());
         check("docs/deploy.schema.json", &(serde_json::to_string_pretty(&json_schema()).unwrap() + "\n"));
+    }
+
+    #[test]
+    fn the_user_facing_text_names_no_internal_planning_document() {
+        // The seeds are this project's planning documents; a user has never seen them.
+        let schema = serde_json::to_string(&json_schema()).unwrap();
+        for (what, text) in [("docs/configuration.md", markdown()), ("docs/deploy.schema.json", schema)] {
+            assert!(!text.to_lowercase().contains("seed"), "{what} mentions a seed");
+        }
     }
 
     #[test]

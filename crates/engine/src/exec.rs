@@ -26,6 +26,11 @@ use crate::{CancelToken, ErrorClass, ResourceError};
 /// can lag the create that issued the id.
 const NEW_ID_GRACE: Duration = Duration::from_secs(120);
 
+/// How long a read may lag an update before the difference counts as "did not take". IAM
+/// and EC2 answer reads from replicas that catch up within seconds (AWS, "Eventual
+/// consistency" in the IAM and EC2 references).
+const UPDATE_SETTLE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub project: String,
@@ -108,7 +113,7 @@ impl<'a> Engine<'a> {
 
     /// Reconcile every node; state is saved after each change.
     pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
-        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
+        let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
         self.walk(false, |i| self.apply_node(i, &run)).await
     }
 
@@ -117,7 +122,7 @@ impl<'a> Engine<'a> {
     /// place (and run its step) before the services roll to a new version.
     pub async fn apply_only(&self, locked: &mut LockedState, targets: &[&str]) -> RunReport {
         let wanted = self.graph.with_dependencies(targets);
-        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
+        let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
         let (run, wanted_ref) = (&run, &wanted);
         let mut report = self
             .walk(false, |i| async move {
@@ -130,7 +135,7 @@ impl<'a> Engine<'a> {
 
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
-        let run = Mutex::new(Run::new(locked.state.nodes.clone(), Some(locked)));
+        let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
         let kept = self.kept_on_destroy();
         self.walk(true, |i| self.destroy_node(i, &run, &kept)).await
     }
@@ -313,7 +318,67 @@ impl<'a> Engine<'a> {
             node.resource.update(cx, observed, desired, &changed)
         })
         .await?;
-        self.reread_ready(node, &following(cx, &observed.id)).await
+        let cx = following(cx, &observed.id);
+        let fresh = self.reread_ready(node, &cx).await?;
+        self.converged(node, &cx, desired, fresh).await
+    }
+
+    /// An update is done only when a fresh read matches what was asked: a field the
+    /// update left as it was is an error naming it, never an "updated" that repeats on
+    /// every run. Reads may lag a write for a few seconds (eventual consistency), so a
+    /// difference is read again for up to `UPDATE_SETTLE` first.
+    async fn converged(
+        &self,
+        node: &Node,
+        cx: &Cx<'_>,
+        desired: &crate::Attrs,
+        fresh: Observed,
+    ) -> Result<Observed, ResourceError> {
+        let immutable = node.resource.immutable();
+        let still_differs = |o: &Observed| match decide(desired, cx.tags, Some(o), immutable) {
+            Change::Update { diffs } | Change::Replace { diffs } => Some(
+                diffs
+                    .iter()
+                    .map(|d| format!("{}: wanted {}, found {}", d.field, d.to, d.from.as_deref().unwrap_or("nothing")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Change::NoChange | Change::Create | Change::Conflict { .. } => None,
+        };
+        if still_differs(&fresh).is_none() {
+            return Ok(fresh);
+        }
+        let what = format!("{} {} to show the update", node.resource.kind(), fresh.id);
+        let settled = wait_for(
+            &self.opts.retry,
+            &self.cancel,
+            UPDATE_SETTLE,
+            &what,
+            |_| {},
+            || async {
+                let o = node.resource.read(cx).await?.ok_or_else(|| {
+                    ResourceError::new(
+                        ErrorClass::NotFound,
+                        format!("{} disappeared right after it was changed", node.id),
+                    )
+                })?;
+                Ok(match still_differs(&o) {
+                    None => Ok(o),
+                    Some(differs) => Err(differs),
+                })
+            },
+        )
+        .await;
+        settled.map_err(|e| match e.class {
+            ErrorClass::Timeout => ResourceError::fatal(format!(
+                "{} {}: updated, but a fresh read still differs after {}s ({}); the update does not take, so every run would repeat it",
+                node.resource.kind(),
+                node.id,
+                UPDATE_SETTLE.as_secs(),
+                e.message.rsplit("last state: ").next().unwrap_or_default()
+            )),
+            _ => e,
+        })
     }
 
     /// Creates the node. A create can be several calls (a security group, then its
@@ -660,8 +725,7 @@ impl<'a> Engine<'a> {
         }
         guard.recorded.insert(node.id.clone(), rec.clone());
         if let Some(locked) = guard.locked.as_deref_mut() {
-            locked.state.nodes.insert(node.id.clone(), rec);
-            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
+            locked.record_node(&node.id, rec).map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.emit(EventKind::StateSaved);
         }
         Ok(())
@@ -673,8 +737,7 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         if let Some(locked) = guard.locked.as_deref_mut() {
-            locked.state.nodes.remove(&node.id);
-            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
+            locked.forget_node(&node.id).map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.emit(EventKind::StateSaved);
         }
         Ok(())

@@ -84,8 +84,8 @@ impl StateFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state file {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    #[error("cannot read state file {path}: {cause}")]
+    Read { path: PathBuf, cause: io::Error },
     #[error(
         "state file {path} is corrupt ({detail}); nothing was changed. Restore the copy from before the last run with `cp {backup} {path}`, or move the file away to have `up` adopt resources by their tags"
     )]
@@ -96,12 +96,12 @@ pub enum StateError {
     TooNew { path: PathBuf, found: u32 },
     #[error("state file {path} belongs to project `{found}`, not `{expected}`")]
     WrongProject { path: PathBuf, found: String, expected: String },
-    #[error("cannot write state file {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    #[error("cannot write state file {path}: {cause}")]
+    Write { path: PathBuf, cause: io::Error },
     #[error("another temporalctl holds the lock {path}{holder}; wait for it to finish")]
     Locked { path: PathBuf, holder: String },
-    #[error("cannot lock {path}: {source} (the state directory must be on a filesystem with file locks)")]
-    LockFailed { path: PathBuf, source: io::Error },
+    #[error("cannot lock {path}: {cause} (the state directory must be on a filesystem with file locks)")]
+    LockFailed { path: PathBuf, cause: io::Error },
 }
 
 impl StateError {
@@ -140,7 +140,7 @@ impl StateStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(StateFile::new(&self.project, &self.region));
             }
-            Err(source) => return Err(StateError::Read { path, source }),
+            Err(source) => return Err(StateError::Read { path, cause: source }),
         };
         let corrupt = |detail: String| StateError::Corrupt { path: path.clone(), backup: self.backup_path(), detail };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
@@ -159,7 +159,7 @@ impl StateStore {
     /// Take the deployment's lock for the whole of a mutating run, then read the state.
     /// The previous state is kept as `<project>.json.bak`.
     pub fn lock(&self, command: &str) -> Result<LockedState, StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), source })?;
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), cause: source })?;
         let lock_path = self.lock_path();
         let mut file = OpenOptions::new()
             .read(true)
@@ -168,7 +168,7 @@ impl StateStore {
             .truncate(false)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(|source| StateError::LockFailed { path: lock_path.clone(), source })?;
+            .map_err(|source| StateError::LockFailed { path: lock_path.clone(), cause: source })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -181,7 +181,7 @@ impl StateStore {
                 });
             }
             Err(fs::TryLockError::Error(source)) => {
-                return Err(StateError::LockFailed { path: lock_path, source });
+                return Err(StateError::LockFailed { path: lock_path, cause: source });
             }
         }
         // The OS drops a lock when its process dies; a holder record left behind means
@@ -195,10 +195,10 @@ impl StateStore {
         file.set_len(0)
             .and_then(|()| file.write_all(&serde_json::to_vec(&me).unwrap_or_default()))
             .and_then(|()| file.sync_all())
-            .map_err(|source| StateError::Write { path: lock_path.clone(), source })?;
+            .map_err(|source| StateError::Write { path: lock_path.clone(), cause: source })?;
         if self.path().exists() {
             copy_private(&self.path(), &self.backup_path())
-                .map_err(|source| StateError::Write { path: self.backup_path(), source })?;
+                .map_err(|source| StateError::Write { path: self.backup_path(), cause: source })?;
         }
         Ok(LockedState { lock: file, lock_path, path: self.path(), state, stale })
     }
@@ -240,7 +240,9 @@ pub struct LockedState {
     lock: File,
     lock_path: PathBuf,
     path: PathBuf,
-    pub state: StateFile,
+    /// Changed only through the methods below, each of which saves: no caller has to
+    /// remember to.
+    state: StateFile,
     pub stale: Option<StaleLock>,
 }
 
@@ -251,12 +253,55 @@ impl LockedState {
     pub fn lock_path(&self) -> &Path {
         &self.lock_path
     }
+    pub fn state(&self) -> &StateFile {
+        &self.state
+    }
+
+    /// A node's id, phase and outputs, saved.
+    pub fn record_node(&mut self, node: &str, recorded: Recorded) -> Result<(), StateError> {
+        self.state.nodes.insert(node.to_string(), recorded);
+        self.save()
+    }
+
+    /// A node that is gone, saved.
+    pub fn forget_node(&mut self, node: &str) -> Result<(), StateError> {
+        self.state.nodes.remove(node);
+        self.save()
+    }
+
+    /// What a one-off step applied, saved.
+    pub fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
+        self.state.steps.insert(step.to_string(), applied);
+        self.save()
+    }
+
+    /// The steps' records, gone with the data stores they changed; saved.
+    pub fn forget_steps(&mut self) -> Result<(), StateError> {
+        self.state.steps.clear();
+        self.save()
+    }
+
+    /// The counts the services run at; saved when they changed.
+    pub fn set_desired_counts(&mut self, counts: BTreeMap<String, u32>) -> Result<(), StateError> {
+        if self.state.desired_counts == counts {
+            return Ok(());
+        }
+        self.state.desired_counts = counts;
+        self.save()
+    }
+
+    /// The deploy.yaml the last finished run applied (`plan` prices a change against it);
+    /// saved.
+    pub fn set_applied(&mut self, applied: Option<serde_json::Value>) -> Result<(), StateError> {
+        self.state.applied = applied;
+        self.save()
+    }
 
     /// Write the whole file atomically: temp file, fsync, rename, fsync the directory.
-    pub fn save(&mut self) -> Result<(), StateError> {
+    fn save(&mut self) -> Result<(), StateError> {
         self.state.updated_at = now();
         self.state.written_by = format!("temporalctl {}", env!("CARGO_PKG_VERSION"));
-        let err = |source| StateError::Write { path: self.path.clone(), source };
+        let err = |source| StateError::Write { path: self.path.clone(), cause: source };
         let tmp = self.path.with_extension("json.tmp");
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(err)?;
         let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
@@ -325,8 +370,7 @@ mod tests {
         let store = StateStore::new(&dir, "demo", "us-east-1");
         {
             let mut locked = store.lock("up").unwrap();
-            locked.state.nodes.insert("vpc".into(), recorded("vpc-1"));
-            locked.save().unwrap();
+            locked.record_node("vpc", recorded("vpc-1")).unwrap();
         }
         let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -362,6 +406,14 @@ mod tests {
         let stale = locked.stale.clone().expect("stale record detected");
         assert!(!stale.alive);
         assert!(stale.explain(locked.lock_path()).contains("killed or crashed"));
+    }
+
+    #[test]
+    fn an_io_cause_is_told_once() {
+        let e = StateError::Write { path: "s.json".into(), cause: io::Error::other("disk full") };
+        // In the message, not also as `source()`: a reporter walking the chain would repeat it.
+        assert_eq!(e.to_string(), "cannot write state file s.json: disk full");
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

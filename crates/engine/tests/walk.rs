@@ -21,6 +21,12 @@ struct Cloud {
     twins: BTreeMap<String, Observed>,
     /// Reads that do not see a node's object yet (AWS's eventual consistency).
     invisible_reads: BTreeMap<String, u32>,
+    /// A field a node's update leaves as it was (an update that does not take).
+    ignored_by_update: BTreeMap<String, String>,
+    /// Reads that still show a node as it was before its update (eventual consistency),
+    /// with that old copy.
+    stale_after_update: BTreeMap<String, u32>,
+    stale: BTreeMap<String, (Observed, u32)>,
     in_flight: usize,
     max_in_flight: usize,
     next_id: u32,
@@ -112,6 +118,10 @@ impl Resource for FakeResource {
             *n = n.saturating_sub(1);
             *n > 0
         });
+        if let Some((old, n)) = c.stale.get_mut(&self.node).filter(|(_, n)| *n > 0) {
+            *n -= 1;
+            return Ok(Some(old.clone()));
+        }
         let pend = |o: Observed| if pending == Some(true) { o.status(Status::Pending("pending".into())) } else { o };
         // As the AWS kinds read: by the recorded id, else by the node's tags.
         let mine = c.objects.get(&self.node).cloned().map(pend);
@@ -161,8 +171,13 @@ impl Resource for FakeResource {
     ) -> Result<(), ResourceError> {
         self.enter("update").await?;
         let mut c = self.fake.cloud();
+        if let Some(n) = c.stale_after_update.get(&self.node).copied() {
+            let before = c.objects[&self.node].clone();
+            c.stale.insert(self.node.clone(), (before, n));
+        }
+        let ignored = c.ignored_by_update.get(&self.node).cloned();
         let o = c.objects.get_mut(&self.node).unwrap();
-        o.attrs.extend(desired.clone());
+        o.attrs.extend(desired.clone().into_iter().filter(|(k, _)| Some(k) != ignored.as_ref()));
         o.tags.extend(cx.tags.clone());
         Ok(())
     }
@@ -387,6 +402,37 @@ async fn drift_is_repaired_and_only_drift() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_update_that_does_not_take_is_an_error_naming_the_field_not_an_update_every_run() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("no-take");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.get_mut("d").unwrap().attrs.insert("size".into(), "huge".into());
+    fake.cloud().ignored_by_update.insert("d".into(), "size".into());
+    let (report, _) = apply(&g, &s, 8).await;
+    let (node, e) = &report.failures[0];
+    assert_eq!(node, "d");
+    assert!(e.message.contains("fake d: updated, but a fresh read still differs"), "{e}");
+    assert!(e.message.contains("size: wanted small, found huge"), "{e}");
+    assert_eq!(e.class, ErrorClass::Fatal);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_lags_an_update_is_read_again_until_it_shows_it() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("lagging");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.get_mut("d").unwrap().attrs.insert("size".into(), "huge".into());
+    fake.cloud().stale_after_update.insert("d".into(), 3);
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.outcomes["d"], Outcome::Updated);
+    let reads_of_d = fake.cloud().log.iter().filter(|(n, op)| n == "d" && *op == "read").count();
+    assert!(reads_of_d >= 5, "the first look, three stale reads, one that shows the update: {reads_of_d}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn replacing_a_leaf_works_replacing_a_parent_is_refused_before_any_change() {
     let fake = Fake::default();
     let g = graph(&fake);
@@ -583,7 +629,7 @@ async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_el
     assert_eq!(touched, ["net", "role", "tools"], "only the target and what it needs");
     let logged: Vec<String> = fake.cloud().log.iter().map(|(n, _)| n.clone()).collect();
     assert!(!logged.iter().any(|n| n == "svc" || n == "other"), "never read: {logged:?}");
-    assert_eq!(locked.state.nodes.len(), 3, "and recorded");
+    assert_eq!(locked.state().nodes.len(), 3, "and recorded");
     // The whole walk afterwards finds the first three in place and makes the rest.
     let all = engine.apply(&mut locked).await;
     drop(locked);

@@ -159,7 +159,7 @@ pub enum ImagesAction {
 
 #[derive(Subcommand, Debug)]
 pub enum Direction {
-    /// Scale up in seed 002's order: history + matching, frontend, worker + ui, grafana + adot.
+    /// Scale up in dependency order: history + matching, frontend, worker + ui, grafana + adot.
     Up {
         /// Tasks per service; without it, each service's `count` from deploy.yaml.
         #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100))]
@@ -208,4 +208,25 @@ fn duration(text: &str) -> Result<Duration, String> {
 pub enum Format {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_names_no_internal_planning_document() {
+        fn every_help(cmd: &mut clap::Command, out: &mut String) {
+            out.push_str(&cmd.render_long_help().to_string());
+            for sub in cmd.get_subcommands_mut() {
+                every_help(sub, out);
+            }
+        }
+        let mut all = String::new();
+        every_help(&mut Cli::command(), &mut all);
+        assert!(all.contains("Scale up in dependency order"), "every verb's help is read");
+        assert!(!all.to_lowercase().contains("seed"), "{all}");
+    }
 }

@@ -7,21 +7,22 @@ use std::time::Instant;
 
 use temporalctl_aws::operate::Operator;
 use temporalctl_aws::operate::access::TaskInfo;
-use temporalctl_aws::services::ServiceKind;
+use temporalctl_aws::service_kinds::ServiceKind;
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{self, Counts};
 use temporalctl_engine::{
-    CancelToken, Engine, EngineOptions, ErrorClass, Graph, Phase, Planned, Recorded, ResourceError, RetryPolicy,
-    RunReport, StateError, StateFile, StateStore,
+    CancelToken, Engine, EngineOptions, ErrorClass, Graph, LockedState, Phase, Planned, Recorded, ResourceError,
+    RetryPolicy, RunReport, StateError, StateFile, StateStore,
 };
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Direction, Format, GraphFormat, ImagesAction, Verb};
-use crate::day2::{Phases, check_fixed_settings, desired_counts};
 use crate::output::{self, Display, Progress};
+use crate::phases::{Phases, check_fixed_settings, desired_counts};
 use crate::reach;
+use crate::stdout::{out, outln};
 
 /// Why a command stopped.
 pub enum Failure {
@@ -102,7 +103,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     match &cli.verb {
         Verb::Validate => {
             let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
-            println!(
+            outln!(
                 "{} is valid: project {} in {}, {} resources.",
                 cli.config.display(),
                 d.project,
@@ -118,10 +119,10 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             let cost = cost_change(d, &store.read()?);
             match output {
                 Format::Text => {
-                    print!("{}", output::plan_text(&d.project, &d.region, &planned));
-                    print!("{}", output::cost_change_text(&cost));
+                    out!("{}", output::plan_text(&d.project, &d.region, &planned));
+                    out!("{}", output::cost_change_text(&cost));
                 }
-                Format::Json => println!("{}", output::plan_json(&d.project, &d.region, &planned, &cost)),
+                Format::Json => outln!("{}", output::plan_json(&d.project, &d.region, &planned, &cost)),
             }
             Ok(())
         }
@@ -135,24 +136,24 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                     other => other?,
                 };
                 if !*watch {
-                    print!("{shown}");
+                    out!("{shown}");
                     if *check {
                         let quiet = Progress::new(Display::Quiet);
                         let phases = phases(&aws, d, &quiet, interrupt_token());
                         let nodes = store.read()?.nodes;
-                        println!("{}", phases.cluster_check(&nodes).await?);
+                        outln!("{}", phases.cluster_check(&nodes).await?);
                     }
                     return Ok(());
                 }
                 let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
                 match (output, on_terminal) {
-                    (Format::Json, _) => println!("{shown}"),
+                    (Format::Json, _) => outln!("{shown}"),
                     // Redraw in place: clear the screen, then home the cursor.
-                    (Format::Text, true) => print!(
+                    (Format::Text, true) => out!(
                         "\x1b[2J\x1b[H{shown}\nEvery {}, last read {now}; Ctrl-C to stop.\n",
                         humantime::format_duration(*interval)
                     ),
-                    (Format::Text, false) => print!("--- {now}\n{shown}"),
+                    (Format::Text, false) => out!("--- {now}\n{shown}"),
                 }
                 let _ = std::io::stdout().flush();
                 tokio::select! {
@@ -165,16 +166,16 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             let e =
                 temporalctl_cost::estimate(d, &temporalctl_cost::PriceTable::shipped(), f64::from(*hours_per_month));
             match output {
-                Format::Text => print!("{}", temporalctl_cost::render(&e)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
+                Format::Text => out!("{}", temporalctl_cost::render(&e)),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
             }
             Ok(())
         }
         Verb::Graph { format } => {
             let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
             match format {
-                GraphFormat::Dot => print!("{}", output::graph_dot(&graph)),
-                GraphFormat::Mermaid => print!("{}", output::graph_mermaid(&graph)),
+                GraphFormat::Dot => out!("{}", output::graph_dot(&graph)),
+                GraphFormat::Mermaid => out!("{}", output::graph_mermaid(&graph)),
             }
             Ok(())
         }
@@ -195,8 +196,8 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             let phases = phases(&aws, d, &quiet, read_only_interrupt());
             let verdicts = phases.verify(&nodes).await?;
             match output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&verdicts).unwrap_or_default()),
-                Format::Text => print!("{}", output::verdicts(&verdicts, true)),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&verdicts).unwrap_or_default()),
+                Format::Text => out!("{}", output::verdicts(&verdicts, true)),
             }
             if verdicts.iter().any(|v| !v.allowed) { Err(Failure::Exit(1)) } else { Ok(()) }
         }
@@ -211,13 +212,13 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             crate::images::build(cli, d, &store, source, options(cli, d), &interrupt_token()).await
         }
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
-        Verb::Up { .. } => mutate(cli, d, &store, "up").await,
+        Verb::Up { .. } => up(cli, d, &store).await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
         Verb::Down { yes, destroy_data } => {
             if !yes {
                 confirm_down(d, *destroy_data)?;
             }
-            mutate(cli, d, &store, "down").await
+            down(cli, d, &store, *destroy_data).await
         }
     }
 }
@@ -314,7 +315,7 @@ async fn session(
 }
 
 fn phases<'a>(aws: &'a Aws, d: &'a Deploy, events: &'a Progress, cancel: CancelToken) -> Phases<'a> {
-    Phases { aws, deploy: d, events, cancel, started: Instant::now() }
+    Phases(temporalctl_aws::operate::Context { aws, deploy: d, events, cancel, started: Instant::now() })
 }
 
 /// `plan`'s cost line: deploy.yaml priced against what the last `up` applied.
@@ -327,84 +328,134 @@ fn cost_change(d: &Deploy, state: &temporalctl_engine::StateFile) -> output::Cos
     output::CostChange::new(before, after)
 }
 
-/// `up` and `down`: hold the deployment's lock for the whole run.
-async fn mutate(cli: &Cli, d: &Deploy, store: &StateStore, verb: &str) -> Result<(), Failure> {
-    let mut locked = store.lock(verb)?;
+/// What `up` and `down` share: the lock held for the whole run, the clients, the graph,
+/// the live progress and the engine.
+struct Mutation<'a> {
+    locked: LockedState,
+    aws: Aws,
+    graph: Graph,
+    progress: Progress,
+    cancel: CancelToken,
+    deploy: &'a Deploy,
+}
+
+/// The deployment's lock, with a note when a killed run left it.
+fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Failure> {
+    let locked = store.lock(holder)?;
     if let Some(stale) = &locked.stale {
         eprintln!("note: {}", stale.explain(locked.lock_path()));
     }
-    if verb == "up" {
-        check_fixed_settings(d, &locked.state)?;
+    Ok(locked)
+}
+
+impl<'a> Mutation<'a> {
+    async fn begin(d: &'a Deploy, locked: LockedState) -> Result<Mutation<'a>, Failure> {
+        let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+        let graph = graph(d, &aws, &locked.state().desired_counts)?;
+        Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token(), deploy: d })
     }
-    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-    let cancel = interrupt_token();
-    if verb == "up" {
-        preflight(&aws, d, &locked.state, &cancel).await?;
-        crate::images::require(&aws, d, cli, &cancel).await?;
-    }
-    let graph = graph(d, &aws, &locked.state.desired_counts)?;
-    let progress = live_progress();
-    let phases = phases(&aws, d, &progress, cancel.clone());
-    let engine = Engine::new(&graph, options(cli, d), &progress, cancel);
-    // Lines for the summary from before the graph's walk: the sweep, a schema run first.
-    let mut before_walk = Vec::new();
-    if verb == "up" {
-        let first = phases.schema_first(&engine, &mut locked).await;
-        if first.is_err() {
-            progress.finish();
+
+    /// The closing summary: the lock released first, then what the walk did and the lines
+    /// of the work around it.
+    fn finish(
+        self,
+        verb: &str,
+        mut report: RunReport,
+        started: Instant,
+        around: Result<Vec<String>, Failure>,
+    ) -> Result<(), Failure> {
+        self.progress.finish();
+        drop(self.locked);
+        // Wall time of the whole command: drain and sweep, the graph, the final phases.
+        report.elapsed = started.elapsed();
+        outln!("{}", output::summary(verb, &report));
+        if report.cancelled {
+            return Err(Failure::Interrupted);
         }
-        before_walk.extend(first?);
-    }
-    if verb == "down" {
-        // Nothing is deleted under running tasks: every service goes to 0 first. Then our
-        // tagged leftovers go, so none is inside the VPC when its turn comes.
-        let nodes: std::collections::BTreeSet<String> = graph.ids().into_iter().map(String::from).collect();
-        let before =
-            async { Ok::<_, ResourceError>((phases.drain(&locked).await?, phases.sweep(&nodes, &locked).await?)) };
-        match before.await {
-            Ok((_, removed)) => before_walk = removed,
-            Err(e) => {
-                progress.finish();
-                return Err(e.into());
-            }
+        if !report.ok() {
+            return Err(Failure::Runtime(failures(&report)));
         }
+        for line in around? {
+            outln!("  {line}");
+        }
+        Ok(())
     }
-    let mut report = if verb == "up" { engine.apply(&mut locked).await } else { engine.destroy(&mut locked).await };
-    if verb == "down" && report.ok() && matches!(cli.verb, Verb::Down { destroy_data: true, .. }) {
-        // The schema and namespace went with DSQL and OpenSearch.
-        locked.state.steps.clear();
-        locked.save()?;
-    }
+}
+
+/// `up`: the preflight and the images first, the schema when a new version needs it
+/// before anything rolls, the graph, then the final phases.
+async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
+    let started = Instant::now();
+    let locked = lock(store, "up")?;
+    check_fixed_settings(d, &locked.state())?;
+    let mut m = Mutation::begin(d, locked).await?;
+    preflight(&m.aws, d, &m.locked.state(), &m.cancel).await?;
+    crate::images::require(&m.aws, d, cli, &m.cancel).await?;
+    let phases = phases(&m.aws, m.deploy, &m.progress, m.cancel.clone());
+    let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
+    let mut around = match phases.schema_first(&engine, &mut m.locked).await {
+        Ok(first) => first.into_iter().collect::<Vec<_>>(),
+        Err(e) => {
+            m.progress.finish();
+            return Err(e);
+        }
+    };
+    let report = engine.apply(&mut m.locked).await;
     let mut after = Ok(Vec::new());
-    if verb == "up" && report.ok() {
+    if report.ok() {
         let changed: Vec<&str> = report
             .outcomes
             .iter()
             .filter(|(_, o)| **o != temporalctl_engine::Outcome::Unchanged)
             .map(|(node, _)| node.as_str())
             .collect();
-        after = phases.after_up(&mut locked, &changed).await;
+        after = phases.after_up(&mut m.locked, &changed).await.map_err(Failure::from);
     }
     if report.ok() && after.is_ok() {
-        // What `plan` prices the next change against; `down` leaves nothing applied.
-        locked.state.applied = if verb == "up" { serde_json::to_value(d).ok() } else { None };
-        locked.save()?;
+        // What `plan` prices the next change against.
+        m.locked.set_applied(serde_json::to_value(d).ok())?;
     }
-    progress.finish();
-    drop(locked);
-    // Wall time of the whole command: drain and sweep, the graph, the final phases.
-    report.elapsed = phases.started.elapsed();
-    println!("{}", output::summary(verb, &report));
-    if report.cancelled {
-        return Err(Failure::Interrupted);
+    let after = after.map(|lines| {
+        around.extend(lines);
+        around
+    });
+    drop(engine);
+    drop(phases);
+    m.finish("up", report, started, after)
+}
+
+/// `down`: every service to 0 first (nothing is deleted under running tasks), then our
+/// tagged leftovers (none is inside the VPC when its turn comes), then the graph in
+/// reverse.
+async fn down(cli: &Cli, d: &Deploy, store: &StateStore, destroy_data: bool) -> Result<(), Failure> {
+    let started = Instant::now();
+    let mut m = Mutation::begin(d, lock(store, "down")?).await?;
+    let phases = phases(&m.aws, m.deploy, &m.progress, m.cancel.clone());
+    let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
+    let nodes: std::collections::BTreeSet<String> = m.graph.ids().into_iter().map(String::from).collect();
+    let drained = async {
+        phases.drain(&m.locked).await?;
+        phases.sweep(&nodes, &m.locked).await
+    };
+    let swept = match drained.await {
+        Ok(removed) => removed,
+        Err(e) => {
+            m.progress.finish();
+            return Err(e.into());
+        }
+    };
+    let report = engine.destroy(&mut m.locked).await;
+    if report.ok() {
+        if destroy_data {
+            // The schema and namespace went with DSQL and OpenSearch.
+            m.locked.forget_steps()?;
+        }
+        // `down` leaves nothing applied for `plan` to price against.
+        m.locked.set_applied(None)?;
     }
-    if !report.ok() {
-        return Err(Failure::Runtime(failures(&report)));
-    }
-    for line in before_walk.iter().chain(after?.iter()) {
-        println!("  {line}");
-    }
-    Ok(())
+    drop(engine);
+    drop(phases);
+    m.finish("down", report, started, Ok(swept))
 }
 
 /// `scale up|down`: check the node groups can hold the new counts (exit 2, no call, when
@@ -443,7 +494,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
             lines.join("\n")
         )));
     }
-    let mut locked = store.lock("scale")?;
+    let mut locked = lock(store, "scale")?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     let progress = live_progress();
     let phases = phases(&aws, d, &progress, interrupt_token());
@@ -451,7 +502,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
     progress.finish();
     let changed = result?;
     let counts: Vec<String> = change.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    println!(
+    outln!(
         "scale {}: {changed} service(s) changed, all stable ({}) in {:.1}s",
         if down { "down" } else { "up" },
         counts.join(" "),

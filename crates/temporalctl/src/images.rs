@@ -16,6 +16,7 @@ use temporalctl_images::plan::{self, BINARIES, Command, Image, Source};
 use crate::cli::{Cli, Format};
 use crate::commands::{Failure, failures};
 use crate::output::{Display, Progress};
+use crate::stdout::{out, outln};
 
 /// The command that makes the missing images, with the options this run was given.
 pub fn build_command(cli: &Cli) -> String {
@@ -71,14 +72,14 @@ pub async fn status(cli: &Cli, d: &Deploy, format: Format, cancel: &CancelToken)
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     let found = images::look(&aws, d, cancel).await?;
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "project": d.project, "region": d.region, "images": found,
             }))
             .unwrap_or_default()
         ),
-        Format::Text => print!("{}", status_text(d, &found, cli)),
+        Format::Text => out!("{}", status_text(d, &found, cli)),
     }
     if found.iter().any(Found::is_missing) { Err(Failure::Exit(1)) } else { Ok(()) }
 }
@@ -145,7 +146,7 @@ async fn repositories(
     cancel: &CancelToken,
 ) -> Result<[String; 2], Failure> {
     let mut locked = store.lock("images build")?;
-    let graph = crate::commands::graph(d, aws, &locked.state.desired_counts)?;
+    let graph = crate::commands::graph(d, aws, &locked.state().desired_counts)?;
     let progress = Progress::new(Display::Quiet);
     let engine = Engine::new(&graph, engine_options, &progress, cancel.clone());
     let nodes: Vec<&str> = stack::REPOSITORIES.iter().map(|(node, _)| *node).collect();
@@ -157,7 +158,7 @@ async fn repositories(
         return Err(Failure::Runtime(failures(&report)));
     }
     let uri = |node: &str| {
-        let recorded = locked.state.nodes.get(node).and_then(|r| r.outputs.get("uri")).cloned();
+        let recorded = locked.state().nodes.get(node).and_then(|r| r.outputs.get("uri")).cloned();
         recorded.ok_or_else(|| Failure::Runtime(format!("{node}: ECR returned no repository URI")))
     };
     Ok([uri(stack::SERVER_REPOSITORY)?, uri(stack::ADMIN_TOOLS_REPOSITORY)?])
@@ -229,7 +230,7 @@ pub async fn build(
         let lines = missing(&found, cli);
         return Err(Failure::Runtime(format!("pushed, but ECR does not list:\n  {}", lines.join("\n  "))));
     }
-    println!(
+    outln!(
         "images build: pushed {} image(s) tagged {} in {:.1}s",
         images.len(),
         tags.join(", "),
@@ -237,7 +238,7 @@ pub async fn build(
     );
     for f in ours {
         if let Presence::Present { digest, .. } = &f.presence {
-            println!("  {}  {digest}", f.needed.image);
+            outln!("  {}  {digest}", f.needed.image);
         }
     }
     Ok(())

@@ -2,10 +2,11 @@
 
 mod cli;
 mod commands;
-mod day2;
 mod images;
 mod output;
+mod phases;
 mod reach;
+mod stdout;
 
 use std::process::ExitCode;
 

@@ -447,6 +447,37 @@ pub fn verdicts(verdicts: &[temporalctl_aws::verify::Verdict], all: bool) -> Str
 mod tests {
     use super::*;
 
+    fn planned(node: &str, change: Change) -> Planned {
+        Planned { node: node.into(), kind: "fake", id: None, change, outputs: Default::default() }
+    }
+
+    fn diff(field: &str, from: Option<&str>, to: &str, forces_replace: bool) -> temporalctl_engine::FieldDiff {
+        temporalctl_engine::FieldDiff {
+            field: field.into(),
+            from: from.map(String::from),
+            to: to.into(),
+            forces_replace,
+        }
+    }
+
+    #[test]
+    fn plan_text_is_pinned() {
+        let planned = [
+            planned("vpc", Change::NoChange),
+            planned("subnet/private-0", Change::Create),
+            planned(
+                "log-group/history",
+                Change::Update { diffs: vec![diff("retention-days", Some("7"), "14", false)] },
+            ),
+            planned("dsql-cluster", Change::Replace { diffs: vec![diff("region", None, "eu-west-1", true)] }),
+            planned(
+                "security-group/history",
+                Change::Conflict { claimants: vec!["sg-1".into(), "sg-2".into()], recorded: Some("sg-1".into()) },
+            ),
+        ];
+        insta::assert_snapshot!(plan_text("demo", "eu-west-1", &planned));
+    }
+
     #[test]
     fn display_mode_table() {
         assert_eq!(display(true, false, false), Display::Rows);

@@ -3,41 +3,30 @@
 //! state file records what each phase finished, after each step.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use temporalctl_aws::documents::steps;
-use temporalctl_aws::operate::Operator;
 use temporalctl_aws::operate::access::Runtime;
-use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
+use temporalctl_aws::operate::{Context, Operator};
+use temporalctl_aws::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use temporalctl_aws::verify::{self, Verdict};
-use temporalctl_aws::{Aws, flows, stack};
+use temporalctl_aws::{flows, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
-use temporalctl_engine::{CancelToken, Engine, EventSink, LockedState, NodeId, Recorded, ResourceError, RetryPolicy};
+use temporalctl_engine::{Engine, LockedState, NodeId, Recorded, ResourceError};
 
 use crate::commands::{Failure, failures};
 
-pub struct Phases<'a> {
-    pub aws: &'a Aws,
-    pub deploy: &'a Deploy,
-    pub events: &'a dyn EventSink,
-    pub cancel: CancelToken,
-    pub started: Instant,
+/// `up`'s final phases, `scale` and `down`'s drain, on the shared operating context.
+pub struct Phases<'a>(pub Context<'a>);
+
+impl<'a> std::ops::Deref for Phases<'a> {
+    type Target = Context<'a>;
+    fn deref(&self) -> &Context<'a> {
+        &self.0
+    }
 }
 
 impl Phases<'_> {
-    pub fn operator<'n>(&'n self, nodes: &'n BTreeMap<NodeId, Recorded>) -> Operator<'n> {
-        Operator {
-            aws: self.aws,
-            deploy: self.deploy,
-            nodes,
-            policy: RetryPolicy::default(),
-            cancel: self.cancel.clone(),
-            events: self.events,
-            started: self.started,
-        }
-    }
-
     /// `status`'s services, endpoints and access commands.
     pub async fn runtime(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<Runtime, ResourceError> {
         self.operator(nodes).runtime().await
@@ -63,7 +52,7 @@ impl Phases<'_> {
         walk_changed: &[&str],
     ) -> Result<Vec<String>, ResourceError> {
         let d = self.deploy;
-        let nodes = locked.state.nodes.clone();
+        let nodes = locked.state().nodes.clone();
         let op = self.operator(&nodes);
         let mut summary = Vec::new();
 
@@ -104,9 +93,9 @@ impl Phases<'_> {
         // A schema applied before the shard count was recorded: record it now, from what
         // that run applied, so a lost state file still knows it.
         let recorded =
-            op.applied(steps::HISTORY_SHARDS).is_some() || locked.state.steps.contains_key(steps::HISTORY_SHARDS);
-        if !recorded && locked.state.steps.contains_key(steps::DSQL_SCHEMA) {
-            let shards = steps::recorded_shards(&locked.state.steps, None, locked.state.applied.as_ref())
+            op.applied(steps::HISTORY_SHARDS).is_some() || locked.state().steps.contains_key(steps::HISTORY_SHARDS);
+        if !recorded && locked.state().steps.contains_key(steps::DSQL_SCHEMA) {
+            let shards = steps::recorded_shards(&locked.state().steps, None, locked.state().applied.as_ref())
                 .unwrap_or(d.temporal.history_shards);
             record(&op, locked, steps::HISTORY_SHARDS, shards.to_string()).await?;
         }
@@ -149,7 +138,7 @@ impl Phases<'_> {
         let serving_changed =
             walk_changed.iter().any(|n| n.starts_with("ecs-service/") || n.starts_with("task-definition/"));
         if frontend_runs && (steps_pending || changed > 0 || serving_changed) {
-            summary.push(self.cluster_check(&locked.state.nodes).await?);
+            summary.push(self.cluster_check(&locked.state().nodes).await?);
         }
         Ok(summary)
     }
@@ -174,12 +163,12 @@ impl Phases<'_> {
     /// when there is nothing to do first (a fresh stack gets its schema in `after_up`).
     pub async fn schema_first(&self, engine: &Engine<'_>, locked: &mut LockedState) -> Result<Option<String>, Failure> {
         let d = self.deploy;
-        let nodes = locked.state.nodes.clone();
+        let nodes = locked.state().nodes.clone();
         let services_exist = SERVICES.iter().any(|k| nodes.contains_key(&stack::ecs_service(k.key)));
         let op = self.operator(&nodes);
         // The state's copy is written when the step runs; the data store's tag reaches the
         // recorded outputs only with the next read of the cluster.
-        let applied = locked.state.steps.get(steps::DSQL_SCHEMA).cloned().or_else(|| op.applied(steps::DSQL_SCHEMA));
+        let applied = locked.state().steps.get(steps::DSQL_SCHEMA).cloned().or_else(|| op.applied(steps::DSQL_SCHEMA));
         let Some(endpoint) = op.recorded(stack::DSQL, "endpoint") else { return Ok(None) };
         if !services_exist || applied.is_none() {
             return Ok(None);
@@ -196,7 +185,7 @@ impl Phases<'_> {
         if !report.ok() {
             return Err(Failure::Runtime(failures(&report)));
         }
-        let nodes = locked.state.nodes.clone();
+        let nodes = locked.state().nodes.clone();
         run_and_record(&self.operator(&nodes), locked, &step).await?;
         Ok(Some(format!("ran {} before any service rolled", step.title)))
     }
@@ -204,12 +193,12 @@ impl Phases<'_> {
     /// `scale`: record the new counts first (so a later `up` keeps them even if this run
     /// is interrupted), then run the waves.
     pub async fn scale(&self, locked: &mut LockedState, change: &Counts, down: bool) -> Result<usize, ResourceError> {
-        let before = desired_counts(self.deploy, &locked.state.desired_counts, None);
+        let before = desired_counts(self.deploy, &locked.state().desired_counts, None);
         let targets = self.recorded_counts(locked, Some(change))?;
         let all = counts_of(&targets);
         let only: Vec<(&'static ServiceKind, u32)> =
             targets.into_iter().filter(|(k, _)| change.contains_key(k.key)).collect();
-        let op = self.operator(&locked.state.nodes);
+        let op = self.operator(&locked.state().nodes);
         let changed = op.scale(&only, down, &all).await?;
         op.align_rollouts(&only, &before, &all).await?;
         Ok(changed)
@@ -219,7 +208,7 @@ impl Phases<'_> {
     /// so nothing is deleted under running tasks. Recorded counts stay for the next `up`.
     pub async fn drain(&self, locked: &LockedState) -> Result<usize, ResourceError> {
         let zero: Vec<(&'static ServiceKind, u32)> = SERVICES.iter().map(|k| (k, 0)).collect();
-        self.operator(&locked.state.nodes).scale(&zero, true, &counts_of(&zero)).await
+        self.operator(&locked.state().nodes).scale(&zero, true, &counts_of(&zero)).await
     }
 
     /// `down`'s sweep, before the graph's deletes: remove our tagged network resources
@@ -230,7 +219,7 @@ impl Phases<'_> {
         graph_nodes: &BTreeSet<String>,
         locked: &LockedState,
     ) -> Result<Vec<String>, ResourceError> {
-        self.operator(&locked.state.nodes).sweep(graph_nodes).await
+        self.operator(&locked.state().nodes).sweep(graph_nodes).await
     }
 
     /// The counts every service should run: `change` over the recorded counts over
@@ -240,12 +229,9 @@ impl Phases<'_> {
         locked: &mut LockedState,
         change: Option<&Counts>,
     ) -> Result<Vec<(&'static ServiceKind, u32)>, ResourceError> {
-        let counts = desired_counts(self.deploy, &locked.state.desired_counts, change);
-        let before = locked.state.desired_counts.clone();
-        locked.state.desired_counts = counts.iter().map(|(k, n)| (k.to_string(), *n)).collect();
-        if locked.state.desired_counts != before {
-            locked.save().map_err(|e| ResourceError::fatal(e.to_string()))?;
-        }
+        let counts = desired_counts(self.deploy, &locked.state().desired_counts, change);
+        let recorded = counts.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        locked.set_desired_counts(recorded).map_err(|e| ResourceError::fatal(e.to_string()))?;
         Ok(SERVICES.iter().map(|k| (k, counts.get(k.key).copied().unwrap_or(0))).collect())
     }
 }
@@ -283,8 +269,7 @@ async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &step
 /// What a step applied: a tag on its data store, then the state file's copy, saved.
 async fn record(op: &Operator<'_>, locked: &mut LockedState, name: &str, applied: String) -> Result<(), ResourceError> {
     op.mark_done(name, &applied).await?;
-    locked.state.steps.insert(name.to_string(), applied);
-    locked.save().map_err(|e| ResourceError::fatal(e.to_string()))
+    locked.record_step(name, applied).map_err(|e| ResourceError::fatal(e.to_string()))
 }
 
 /// `up` and `plan` refuse, before any AWS call, a change of what the schema fixed.

@@ -10,11 +10,12 @@ use temporalctl_aws::operate::access::{
     DEFAULT_EXEC_COMMAND, TaskInfo, ecs_target, exec_argv, forward_argv, shell_line,
 };
 use temporalctl_aws::operate::logs::{Cursor, LogLine};
-use temporalctl_aws::services::{ADMIN_TOOLS, SERVICES, ServiceKind};
+use temporalctl_aws::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use temporalctl_aws::stack;
 use temporalctl_engine::CancelToken;
 
 use crate::commands::Failure;
+use crate::stdout::outln;
 
 /// The tools an interactive session needs, and where to get them.
 const TOOLS: &[(&str, &str)] = &[
@@ -80,13 +81,13 @@ pub fn connect_command(
 pub fn launch(what: &str, argv: &[String], print_only: bool) -> Result<u8, Failure> {
     let line = shell_line(argv);
     if print_only {
-        println!("{line}");
+        outln!("{line}");
         return Ok(0);
     }
     let missing: Vec<&(&str, &str)> = TOOLS.iter().filter(|(tool, _)| on_path(tool).is_none()).collect();
     if !missing.is_empty() {
         // The command on stdout, so it can be copied or piped; the why on stderr.
-        println!("{line}");
+        outln!("{line}");
         let install: Vec<String> = missing.iter().map(|(tool, url)| format!("  {tool}: {url}")).collect();
         let names: Vec<&str> = missing.iter().map(|(tool, _)| *tool).collect();
         return Err(Failure::Runtime(format!(
@@ -128,7 +129,7 @@ pub async fn logs(
     loop {
         let lines = op.log_events(&group, cursor.since_ms).await?;
         for l in cursor.advance(lines) {
-            println!("{}", render(&l));
+            outln!("{}", render(&l));
         }
         if !follow {
             return Ok(());

@@ -5,7 +5,7 @@
 //! A Service Connect name reaches one replica at a time, so with several replicas each
 //! scrape samples one of them (see docs/architecture.md).
 
-use crate::services::{METRICS_PORT, SERVICES};
+use crate::service_kinds::{METRICS_PORT, SERVICES};
 
 /// The Service Connect name a Temporal service's metrics port is reachable at.
 pub fn metrics_name(service: &str) -> String {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::services::ServiceKind;
+use crate::service_kinds::ServiceKind;
 
 /// Actions AWS only grants on `"Resource": "*"`.
 pub const WILDCARD_EXCEPTIONS: &[&str] = &[
@@ -104,7 +104,7 @@ pub fn grants(policy: &Value) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::{SERVICES, service};
+    use crate::service_kinds::{SERVICES, service};
 
     pub(crate) fn arns() -> Arns {
         Arns {

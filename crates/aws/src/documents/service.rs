@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::documents::adot::metrics_name;
-use crate::services::{Connect, METRICS_PORT, ServiceKind};
+use crate::service_kinds::{Connect, METRICS_PORT, ServiceKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,7 +166,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::{SERVICES, service};
+    use crate::service_kinds::{SERVICES, service};
 
     /// Seed 002's placement: history on A, worker and ADOT on C, the rest on B.
     fn inputs(kind: &ServiceKind) -> Inputs<'static> {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::documents::temporal;
-use crate::services::ServiceKind;
+use crate::service_kinds::ServiceKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,7 +255,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::{ADMIN_TOOLS, SERVICES, service};
+    use crate::service_kinds::{ADMIN_TOOLS, SERVICES, service};
 
     fn inputs<'a>(kind: &ServiceKind, env: &'a BTreeMap<String, String>) -> Inputs<'a> {
         Inputs {
@@ -351,7 +351,7 @@ mod container_start {
     use super::*;
     use crate::documents::sandbox::Sandbox;
     use crate::documents::temporal::{CONFIG_DIR, METADATA_VARIABLE};
-    use crate::services::SERVICES;
+    use crate::service_kinds::SERVICES;
 
     /// The server images' ENTRYPOINT: a program that does not run its arguments as shell.
     const IMAGE_ENTRYPOINT: &str = "/usr/local/bin/entrypoint.sh";
@@ -453,7 +453,7 @@ mod container_start {
 
     #[test]
     fn a_failed_metadata_read_or_a_missing_address_stops_the_container_loudly() {
-        let td = rendered(crate::services::service("history"));
+        let td = rendered(crate::service_kinds::service("history"));
         let c = &td.container_definitions[0];
         let unreachable = start(c, None);
         assert!(!unreachable.status.success());

@@ -6,7 +6,7 @@
 //! the task's IP from the ECS metadata endpoint for the membership broadcast address, and
 //! starts the server with `--config-file`.
 
-use crate::services::{SERVICES, ServiceKind};
+use crate::service_kinds::{SERVICES, ServiceKind};
 
 /// Where the start command writes the config (the writable tmpfs of seed 002).
 pub const CONFIG_DIR: &str = "/etc/temporal/config/dynamicconfig";
@@ -178,7 +178,7 @@ pub fn start_script(kind: &ServiceKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::service;
+    use crate::service_kinds::service;
 
     fn config() -> String {
         server_config(&ServerConfig {

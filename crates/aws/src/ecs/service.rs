@@ -31,7 +31,7 @@ use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
 use crate::listings::Listings;
 use crate::network::ec2::{attr, set};
-use crate::services::ServiceKind;
+use crate::service_kinds::ServiceKind;
 
 pub struct Service {
     pub ecs: aws_sdk_ecs::Client,

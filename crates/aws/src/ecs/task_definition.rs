@@ -19,7 +19,7 @@ use crate::documents::temporal::{ServerConfig, server_config};
 use crate::ecs::{ensure_tags, tag_map, to_tags};
 use crate::errors::{aws, gone_is_ok};
 use crate::network::ec2::all_pages;
-use crate::services::ServiceKind;
+use crate::service_kinds::ServiceKind;
 
 /// The tag holding the hash of the registered document.
 pub const SPEC_TAG: &str = "temporalctl:spec";

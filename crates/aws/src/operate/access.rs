@@ -9,10 +9,10 @@ use serde::Serialize;
 use temporalctl_engine::ResourceError;
 
 use super::Operator;
-use super::services::{ServiceState, Stability};
 use super::tasks::task_ip;
+use super::waves::{ServiceState, Stability};
 use crate::documents::service::service_name;
-use crate::services::{SERVICES, ServiceKind};
+use crate::service_kinds::{SERVICES, ServiceKind};
 use crate::stack;
 
 /// One running task of a service.

@@ -4,8 +4,8 @@
 
 pub mod access;
 pub mod logs;
-pub mod services;
 pub mod tasks;
+pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -46,16 +46,37 @@ pub fn expose_step_tags(mut o: Observed) -> Observed {
     o
 }
 
-/// What the day-2 operations work with.
-pub struct Operator<'a> {
+/// What the work beside the graph runs with (`up`'s final phases, `scale`, `status`'s
+/// runtime half, `down`'s drain): the clients, the deployment, where events go, Ctrl-C.
+#[derive(Clone)]
+pub struct Context<'a> {
     pub aws: &'a Aws,
     pub deploy: &'a Deploy,
+    pub events: &'a dyn EventSink,
+    pub cancel: CancelToken,
+    pub started: Instant,
+}
+
+impl<'a> Context<'a> {
+    /// The operations on the stack the state file's `nodes` record.
+    pub fn operator<'n>(&'n self, nodes: &'n BTreeMap<NodeId, Recorded>) -> Operator<'n> {
+        Operator { cx: self.clone(), nodes, policy: RetryPolicy::default() }
+    }
+}
+
+/// What the day-2 operations work with: the context and the recorded stack.
+pub struct Operator<'a> {
+    pub cx: Context<'a>,
     /// The state file's nodes: ids and outputs of everything `up` made.
     pub nodes: &'a BTreeMap<NodeId, Recorded>,
     pub policy: RetryPolicy,
-    pub cancel: CancelToken,
-    pub events: &'a dyn EventSink,
-    pub started: Instant,
+}
+
+impl<'a> std::ops::Deref for Operator<'a> {
+    type Target = Context<'a>;
+    fn deref(&self) -> &Context<'a> {
+        &self.cx
+    }
 }
 
 impl Operator<'_> {

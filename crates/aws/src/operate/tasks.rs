@@ -12,7 +12,7 @@ use temporalctl_engine::{ErrorClass, Outcome, ResourceError, ownership_tags, wai
 use super::Operator;
 use crate::documents::steps::Step;
 use crate::errors::aws;
-use crate::services::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT, ServiceKind};
+use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT, ServiceKind};
 use crate::stack;
 
 /// How many log lines a failed step shows.
@@ -310,7 +310,7 @@ impl Operator<'_> {
     /// `ip:7233` of a running frontend task. One-off tasks cannot use Service Connect
     /// names, so the namespace step is given a task's own address.
     pub async fn frontend_address(&self, node: &str) -> Result<String, ResourceError> {
-        let kind = crate::services::service("frontend");
+        let kind = crate::service_kinds::service("frontend");
         let name = crate::documents::service::service_name(&self.deploy.project, kind);
         let port = kind.port("grpc").unwrap_or(7233);
         let what = format!("a running task of {name}");

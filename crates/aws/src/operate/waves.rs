@@ -13,7 +13,7 @@ use temporalctl_config::capacity::{self, Counts};
 use crate::documents::service::{deployment, service_name};
 use crate::ecs::service::{ROLLOUT_TAG, deployment_configuration, rollout_text};
 use crate::errors::aws;
-use crate::services::{ServiceKind, waves};
+use crate::service_kinds::{ServiceKind, waves};
 
 /// What `status` and the waits need to know about one service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -282,7 +282,7 @@ impl Operator<'_> {
         before: &Counts,
         all: &Counts,
     ) -> Result<(), ResourceError> {
-        let others: Vec<&'static ServiceKind> = crate::services::SERVICES
+        let others: Vec<&'static ServiceKind> = crate::service_kinds::SERVICES
             .iter()
             .filter(|k| !scaled.iter().any(|(s, _)| s.key == k.key))
             .filter(|k| capacity::rollout(self.deploy, k.key, before) != capacity::rollout(self.deploy, k.key, all))
@@ -477,7 +477,7 @@ fn stop_line(t: &Task) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::service;
+    use crate::service_kinds::service;
 
     fn state(desired: i32, running: i32, rollout: Option<&str>, deployments: usize) -> ServiceState {
         ServiceState {

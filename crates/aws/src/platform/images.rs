@@ -11,7 +11,7 @@ use temporalctl_engine::{CancelToken, ResourceError};
 use crate::Aws;
 use crate::errors::aws;
 use crate::preflight::retried;
-use crate::services::{ADMIN_TOOLS, SERVICES};
+use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 use crate::stack::{self, REPOSITORIES};
 
 /// One image reference and the task definitions that name it.
