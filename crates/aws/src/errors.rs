@@ -229,6 +229,9 @@ where
             };
             let mut e = ResourceError::new(class, format!("{op}: {message}{hint}"));
             e.code = code;
+            e.operation = Some(op.to_string());
+            // The SDK keeps the `x-amzn-RequestId` header here (aws-types, `RequestId`).
+            e.request_id = se.err().meta().extra("aws_request_id").map(str::to_string);
             e
         }
         // An answer the SDK could not read (an HTML 500 from a proxy or an emulator): say
@@ -277,6 +280,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aws_error_keeps_its_operation_code_and_request_id() {
+        use aws_smithy_types::error::ErrorMetadata;
+        let meta = ErrorMetadata::builder()
+            .code("AccessDeniedException")
+            .message("not allowed")
+            .custom("aws_request_id", "1f2e-req")
+            .build();
+        let err = aws_sdk_ecr::operation::create_repository::CreateRepositoryError::generic(meta);
+        let raw = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        let e = classify("CreateRepository", SdkError::service_error(err, raw));
+        assert_eq!(e.operation.as_deref(), Some("CreateRepository"));
+        assert_eq!(e.request_id.as_deref(), Some("1f2e-req"));
+        assert_eq!(e.to_string(), "AccessDeniedException: CreateRepository: not allowed (AWS request id 1f2e-req)");
+    }
 
     #[test]
     fn codes_map_to_classes() {

@@ -39,11 +39,15 @@ pub struct ResourceError {
     /// Set when several resources carry one node's ownership tags: every id, so `status`
     /// can show them and `down` can delete the recorded one and report the rest.
     pub claimants: Vec<String>,
+    /// The AWS operation that failed, when an AWS call did.
+    pub operation: Option<String>,
+    /// AWS's id of the failed request: the first thing AWS Support asks for.
+    pub request_id: Option<String>,
 }
 
 impl ResourceError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self { class, code: None, message: message.into(), claimants: Vec::new() }
+        Self { class, code: None, message: message.into(), claimants: Vec::new(), operation: None, request_id: None }
     }
     /// Several resources carry the tags of one node: a conflict naming them all, never a
     /// guess at which one is ours. `recorded` is the id the state file holds, if any.
@@ -76,8 +80,12 @@ impl ResourceError {
 impl fmt::Display for ResourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "{code}: {}", self.message),
-            None => f.write_str(&self.message),
+            Some(code) => write!(f, "{code}: {}", self.message)?,
+            None => f.write_str(&self.message)?,
+        }
+        match &self.request_id {
+            Some(id) => write!(f, " (AWS request id {id})"),
+            None => Ok(()),
         }
     }
 }
