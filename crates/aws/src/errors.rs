@@ -202,7 +202,7 @@ pub fn class_with_message(code: Option<&str>, message: &str, status: u16) -> Err
 }
 
 /// Classify an SDK error from operation `op`.
-pub fn classify<E, R>(op: &str, err: SdkError<E, R>) -> ResourceError
+pub fn classify<E, R>(op: &'static str, err: SdkError<E, R>) -> ResourceError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: std::fmt::Debug + HttpStatus,
@@ -229,9 +229,9 @@ where
             };
             let mut e = ResourceError::new(class, format!("{op}: {message}{hint}"));
             e.code = code;
-            e.operation = Some(op.to_string());
+            e.operation = Some(op);
             // The SDK keeps the `x-amzn-RequestId` header here (aws-types, `RequestId`).
-            e.request_id = se.err().meta().extra("aws_request_id").map(str::to_string);
+            e.request_id = se.err().meta().extra("aws_request_id").map(Box::from);
             e
         }
         // An answer the SDK could not read (an HTML 500 from a proxy or an emulator): say
@@ -295,7 +295,7 @@ mod tests {
             aws_smithy_types::body::SdkBody::empty(),
         );
         let e = classify("CreateRepository", SdkError::service_error(err, raw));
-        assert_eq!(e.operation.as_deref(), Some("CreateRepository"));
+        assert_eq!(e.operation, Some("CreateRepository"));
         assert_eq!(e.request_id.as_deref(), Some("1f2e-req"));
         assert_eq!(e.to_string(), "AccessDeniedException: CreateRepository: not allowed (AWS request id 1f2e-req)");
     }

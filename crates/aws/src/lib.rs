@@ -17,6 +17,7 @@ pub mod preflight;
 pub mod service_kinds;
 pub mod stack;
 pub mod sweep;
+mod tags;
 pub mod verify;
 
 pub use clients::Aws;

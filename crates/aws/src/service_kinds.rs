@@ -124,6 +124,16 @@ pub fn waves() -> Vec<Vec<&'static ServiceKind>> {
     (1..=last).map(|w| SERVICES.iter().filter(|s| s.wave == w).collect()).filter(|w: &Vec<_>| !w.is_empty()).collect()
 }
 
+/// Each service kind with its section of deploy.yaml, joined by key (never by position:
+/// reordering either list must not swap settings).
+pub fn configured(
+    d: &temporalctl_config::Deploy,
+) -> impl Iterator<Item = (&'static ServiceKind, &temporalctl_config::Service)> {
+    SERVICES
+        .iter()
+        .map(move |kind| (kind, d.services.get(kind.key).expect("deploy.yaml has a section for every service kind")))
+}
+
 pub fn service(key: &str) -> &'static ServiceKind {
     SERVICES.iter().chain([&ADMIN_TOOLS]).find(|s| s.key == key).expect("known service")
 }
@@ -136,6 +146,15 @@ pub const METRICS_PORT: i32 = 9090;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_its_config_section_and_every_section_a_kind() {
+        let d = temporalctl_config::parse("version: 1\nproject: demo\nregion: eu-west-1\n", "deploy.yaml").unwrap();
+        let joined: Vec<&str> = configured(&d).map(|(k, _)| k.key).collect();
+        let sections: Vec<&str> = d.services.iter().map(|(key, _)| key).collect();
+        assert_eq!(joined.len(), sections.len());
+        assert!(sections.iter().all(|s| joined.contains(s)), "{sections:?} vs {joined:?}");
+    }
 
     #[test]
     fn waves_follow_seed_002() {

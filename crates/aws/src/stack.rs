@@ -225,7 +225,7 @@ fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &capacity::Coun
     let p = &d.project;
     let privates = private_subnets(d);
     let family: Vec<String> = SERVICES.iter().map(|kind| crate::documents::service::service_name(p, kind)).collect();
-    for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
+    for (kind, service) in crate::service_kinds::configured(d) {
         let group = service.node_group.as_str();
         let workload = d.node_groups.get(group).map(|ng| ng.workload.clone());
         let security_groups = vec![service_sg(kind.key), INSTANCES_SG.to_string()];
@@ -264,7 +264,7 @@ pub fn task_definition(key: &str) -> String {
 /// A task definition per service, registered from the rendered documents, and one for
 /// the one-off steps' admin tools.
 fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
-    for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
+    for (kind, service) in crate::service_kinds::configured(d) {
         let temporal = kind.is_temporal();
         let secret = match kind.key {
             "grafana" => Some(GRAFANA_SECRET.to_string()),

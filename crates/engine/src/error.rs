@@ -40,9 +40,9 @@ pub struct ResourceError {
     /// can show them and `down` can delete the recorded one and report the rest.
     pub claimants: Vec<String>,
     /// The AWS operation that failed, when an AWS call did.
-    pub operation: Option<String>,
+    pub operation: Option<&'static str>,
     /// AWS's id of the failed request: the first thing AWS Support asks for.
-    pub request_id: Option<String>,
+    pub request_id: Option<Box<str>>,
 }
 
 impl ResourceError {

@@ -387,9 +387,9 @@ impl<'a> Mutation<'a> {
 async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     let started = Instant::now();
     let locked = lock(store, "up")?;
-    check_fixed_settings(d, &locked.state())?;
+    check_fixed_settings(d, locked.state())?;
     let mut m = Mutation::begin(d, locked).await?;
-    preflight(&m.aws, d, &m.locked.state(), &m.cancel).await?;
+    preflight(&m.aws, d, m.locked.state(), &m.cancel).await?;
     crate::images::require(&m.aws, d, cli, &m.cancel).await?;
     let phases = phases(&m.aws, m.deploy, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());

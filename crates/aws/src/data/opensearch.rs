@@ -17,6 +17,7 @@ use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, Resource
 use crate::errors::aws;
 use crate::iam::canonical_policy;
 use crate::network::ec2::{attr, members, set};
+use crate::tags::sdk_tags;
 
 pub const TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
 
@@ -146,7 +147,7 @@ impl Resource for Domain {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let tags = tags(cx)?;
+        let tags = sdk_tags!(Tag, cx.tags)?;
         let out = self
             .os
             .create_domain()
@@ -196,7 +197,7 @@ impl Resource for Domain {
                 .map_err(aws("UpdateDomainConfig"))?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let tags = tags(cx)?;
+            let tags = sdk_tags!(Tag, cx.tags)?;
             let arn = o.outputs.get("arn").cloned().unwrap_or_default();
             self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
         }
@@ -223,13 +224,6 @@ impl Resource for Domain {
     fn placed_in(&self) -> Vec<NodeId> {
         vec![self.subnet.clone(), self.security_group.clone()]
     }
-}
-
-fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
-    cx.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
-        .collect()
 }
 
 fn vpc_options(desired: &Attrs) -> Result<VpcOptions, ResourceError> {

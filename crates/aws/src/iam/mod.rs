@@ -7,10 +7,7 @@ pub mod role;
 pub fn tags(
     tags: &temporalctl_engine::Tags,
 ) -> Result<Vec<aws_sdk_iam::types::Tag>, temporalctl_engine::ResourceError> {
-    tags.iter()
-        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| temporalctl_engine::ResourceError::fatal(e.to_string()))
+    crate::tags::sdk_tags!(aws_sdk_iam::types::Tag, tags)
 }
 
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.

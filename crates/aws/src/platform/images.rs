@@ -11,7 +11,7 @@ use temporalctl_engine::{CancelToken, ResourceError};
 use crate::Aws;
 use crate::errors::aws;
 use crate::preflight::retried;
-use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
+use crate::service_kinds::ADMIN_TOOLS;
 use crate::stack::{self, REPOSITORIES};
 
 /// One image reference and the task definitions that name it.
@@ -87,7 +87,7 @@ pub fn needed(d: &Deploy) -> Vec<Needed> {
         Some(known) => known.used_by.push(user),
         None => all.push(Needed { used_by: vec![user], ..wanted }),
     };
-    for (kind, (_, service)) in SERVICES.iter().zip(d.services.iter()) {
+    for (kind, service) in crate::service_kinds::configured(d) {
         match &service.image {
             Some(image) => {
                 add(Needed { image: image.clone(), ecr: in_ecr(image, &d.region), used_by: Vec::new() }, kind.key)

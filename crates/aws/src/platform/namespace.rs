@@ -8,6 +8,7 @@ use aws_sdk_servicediscovery::types::{
 use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, claim, owned_by};
 
 use crate::errors::{aws, gone_is_ok};
+use crate::tags::sdk_tags;
 
 pub struct Namespace {
     pub sd: aws_sdk_servicediscovery::Client,
@@ -16,13 +17,6 @@ pub struct Namespace {
 
 /// Recorded while the create operation runs, before the namespace has an id.
 const OPERATION: &str = "operation:";
-
-fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
-    cx.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
-        .collect()
-}
 
 impl Namespace {
     /// Every namespace of our name that carries this node's tags.
@@ -123,7 +117,7 @@ impl Resource for Namespace {
             .create_http_namespace()
             .name(&self.name)
             .description("Service Connect namespace (temporalctl)")
-            .set_tags(Some(tags(cx)?))
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("CreateHttpNamespace"))?;
@@ -139,7 +133,7 @@ impl Resource for Namespace {
             self.sd
                 .tag_resource()
                 .resource_arn(arn)
-                .set_tags(Some(tags(cx)?))
+                .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
                 .send()
                 .await
                 .map_err(aws("TagResource"))?;

@@ -8,19 +8,13 @@ use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, Resource
 use crate::documents::adot;
 use crate::errors::aws;
 use crate::network::ec2::attr;
+use crate::tags::sdk_tags;
 
 pub struct AdotParameter {
     pub ssm: aws_sdk_ssm::Client,
     pub name: String,
     pub region: String,
     pub workspace: NodeId,
-}
-
-fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
-    cx.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
-        .collect()
 }
 
 #[async_trait]
@@ -71,7 +65,7 @@ impl Resource for AdotParameter {
             .description("ADOT collector configuration (temporalctl)")
             .value(attr(desired, "value")?)
             .r#type(ParameterType::String)
-            .set_tags(Some(tags(cx)?))
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("PutParameter"))?;
@@ -104,7 +98,7 @@ impl Resource for AdotParameter {
                         .add_tags_to_resource()
                         .resource_type(ResourceTypeForTagging::Parameter)
                         .resource_id(&self.name)
-                        .set_tags(Some(tags(cx)?))
+                        .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
                         .send()
                         .await
                         .map_err(aws("AddTagsToResource"))?;

@@ -9,6 +9,7 @@ use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, R
 use crate::errors::aws;
 use crate::iam::canonical_policy;
 use crate::network::ec2::attr;
+use crate::tags::sdk_tags;
 
 pub struct Repository {
     pub ecr: aws_sdk_ecr::Client,
@@ -26,13 +27,6 @@ pub fn lifecycle_policy() -> String {
         }]
     })
     .to_string()
-}
-
-fn tags(cx: &Cx<'_>) -> Result<Vec<Tag>, ResourceError> {
-    cx.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::fatal(e.to_string())))
-        .collect()
 }
 
 #[async_trait]
@@ -101,7 +95,7 @@ impl Resource for Repository {
             .repository_name(&self.name)
             .image_tag_mutability(ImageTagMutability::Mutable)
             .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
-            .set_tags(Some(tags(cx)?))
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("CreateRepository"))?;
@@ -148,7 +142,7 @@ impl Resource for Repository {
                     self.ecr
                         .tag_resource()
                         .resource_arn(arn)
-                        .set_tags(Some(tags(cx)?))
+                        .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
                         .send()
                         .await
                         .map_err(aws("TagResource"))?;
