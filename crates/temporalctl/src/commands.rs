@@ -330,17 +330,16 @@ fn cost_change(d: &Deploy, state: &temporalctl_engine::StateFile) -> output::Cos
 
 /// What `up` and `down` share: the lock held for the whole run, the clients, the graph,
 /// the live progress and the engine.
-struct Mutation<'a> {
+struct Mutation {
     locked: LockedState,
     aws: Aws,
     graph: Graph,
     progress: Progress,
     cancel: CancelToken,
-    deploy: &'a Deploy,
 }
 
 /// The deployment's lock, with a note when a killed run left it.
-fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Failure> {
+pub(crate) fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Failure> {
     let locked = store.lock(holder)?;
     if let Some(stale) = &locked.stale {
         eprintln!("note: {}", stale.explain(locked.lock_path()));
@@ -348,11 +347,11 @@ fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Failure> {
     Ok(locked)
 }
 
-impl<'a> Mutation<'a> {
-    async fn begin(d: &'a Deploy, locked: LockedState) -> Result<Mutation<'a>, Failure> {
+impl Mutation {
+    async fn begin(d: &Deploy, locked: LockedState) -> Result<Mutation, Failure> {
         let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
         let graph = graph(d, &aws, &locked.state().desired_counts)?;
-        Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token(), deploy: d })
+        Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token() })
     }
 
     /// The closing summary: the lock released first, then what the walk did and the lines
@@ -391,7 +390,7 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     let mut m = Mutation::begin(d, locked).await?;
     preflight(&m.aws, d, m.locked.state(), &m.cancel).await?;
     crate::images::require(&m.aws, d, cli, &m.cancel).await?;
-    let phases = phases(&m.aws, m.deploy, &m.progress, m.cancel.clone());
+    let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let mut around = match phases.schema_first(&engine, &mut m.locked).await {
         Ok(first) => first.into_iter().collect::<Vec<_>>(),
@@ -430,7 +429,7 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
 async fn down(cli: &Cli, d: &Deploy, store: &StateStore, destroy_data: bool) -> Result<(), Failure> {
     let started = Instant::now();
     let mut m = Mutation::begin(d, lock(store, "down")?).await?;
-    let phases = phases(&m.aws, m.deploy, &m.progress, m.cancel.clone());
+    let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let nodes: std::collections::BTreeSet<String> = m.graph.ids().into_iter().map(String::from).collect();
     let drained = async {

@@ -145,7 +145,7 @@ async fn repositories(
     engine_options: EngineOptions,
     cancel: &CancelToken,
 ) -> Result<[String; 2], Failure> {
-    let mut locked = store.lock("images build")?;
+    let mut locked = crate::commands::lock(store, "images build")?;
     let graph = crate::commands::graph(d, aws, &locked.state().desired_counts)?;
     let progress = Progress::new(Display::Quiet);
     let engine = Engine::new(&graph, engine_options, &progress, cancel.clone());
@@ -187,7 +187,8 @@ pub async fn build(
             missing.join("\n  ")
         ))
     })?;
-    let mut steps = Steps { total: BINARIES.len() + 6, done: 0, started: Instant::now() };
+    // The repositories, each binary, the CLI, the login, two images, the check.
+    let mut steps = Steps { total: 1 + BINARIES.len() + 1 + 1 + 2 + 1, done: 0, started: Instant::now() };
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
     let [server_uri, admin_tools_uri] =
         steps.run("ECR repositories", repositories(d, &aws, store, engine_options, cancel)).await?;
