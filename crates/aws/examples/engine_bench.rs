@@ -84,6 +84,9 @@ impl Resource for Timed {
     async fn update(&self, _: &Cx<'_>, _: &Observed, _: &Attrs, _: &[String]) -> Result<(), ResourceError> {
         Ok(())
     }
+    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        Ok(())
+    }
     async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
         Ok(())
     }

@@ -268,6 +268,15 @@ pub fn gone_is_ok<T>(result: Result<T, ResourceError>) -> Result<(), ResourceErr
     }
 }
 
+/// For reads: a not-found answer means there is none.
+pub fn absent_if_gone<T>(result: Result<T, ResourceError>) -> Result<Option<T>, ResourceError> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `.await.map_err(aws(op))?` on any SDK call.
 pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> ResourceError
 where

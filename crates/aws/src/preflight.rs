@@ -16,7 +16,7 @@ use temporalctl_engine::{CancelToken, ResourceError, Retries, RetryPolicy, retry
 use crate::Aws;
 use crate::documents::node::ECS_AMI_PARAMETER;
 use crate::errors::aws;
-use crate::network::ec2::all_pages;
+use crate::pages::all_pages;
 
 #[derive(Debug, Default)]
 pub struct Findings {

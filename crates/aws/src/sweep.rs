@@ -18,9 +18,10 @@ use aws_sdk_ecs::types::{CapacityProviderField, CapacityProviderStatus, ClusterF
 use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, Tags, owned_by};
 
 use crate::Aws;
-use crate::compute::auto_scaling_group::group_tags;
 use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::{all_pages, filter, tag_map};
+use crate::network::ec2::filter;
+use crate::pages::all_pages;
+use crate::tags::from_sdk;
 
 /// One resource found with our tags and no place in the graph or the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,34 +85,34 @@ pub async fn find(
         .iter()
         .filter(|e| e.state().map(|s| s.as_str()) != Some("deleted"))
     {
-        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), tag_map(e.tags())));
+        found.push((Kind::VpcEndpoint, e.vpc_endpoint_id().unwrap_or_default().into(), from_sdk(e.tags())));
     }
     let nat_gateways = all_pages!(ec2.describe_nat_gateways().filter(ours()), nat_gateways, "DescribeNatGateways");
     for n in nat_gateways.iter().filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting"))) {
-        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), tag_map(n.tags())));
+        found.push((Kind::NatGateway, n.nat_gateway_id().unwrap_or_default().into(), from_sdk(n.tags())));
     }
     for t in all_pages!(ec2.describe_launch_templates().filters(ours()), launch_templates, "DescribeLaunchTemplates") {
-        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), tag_map(t.tags())));
+        found.push((Kind::LaunchTemplate, t.launch_template_id().unwrap_or_default().into(), from_sdk(t.tags())));
     }
     let out = ec2.describe_addresses().filters(ours()).send().await.map_err(aws("DescribeAddresses"))?;
     for a in out.addresses() {
-        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), tag_map(a.tags())));
+        found.push((Kind::ElasticIp, a.allocation_id().unwrap_or_default().into(), from_sdk(a.tags())));
     }
     for g in all_pages!(ec2.describe_internet_gateways().filters(ours()), internet_gateways, "DescribeInternetGateways")
     {
-        found.push((Kind::InternetGateway, g.internet_gateway_id().unwrap_or_default().into(), tag_map(g.tags())));
+        found.push((Kind::InternetGateway, g.internet_gateway_id().unwrap_or_default().into(), from_sdk(g.tags())));
     }
     for g in all_pages!(ec2.describe_security_groups().filters(ours()), security_groups, "DescribeSecurityGroups") {
-        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), tag_map(g.tags())));
+        found.push((Kind::SecurityGroup, g.group_id().unwrap_or_default().into(), from_sdk(g.tags())));
     }
     for s in all_pages!(ec2.describe_subnets().filters(ours()), subnets, "DescribeSubnets") {
-        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), tag_map(s.tags())));
+        found.push((Kind::Subnet, s.subnet_id().unwrap_or_default().into(), from_sdk(s.tags())));
     }
     for r in all_pages!(ec2.describe_route_tables().filters(ours()), route_tables, "DescribeRouteTables") {
-        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), tag_map(r.tags())));
+        found.push((Kind::RouteTable, r.route_table_id().unwrap_or_default().into(), from_sdk(r.tags())));
     }
     for v in all_pages!(ec2.describe_vpcs().filters(ours()), vpcs, "DescribeVpcs") {
-        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), tag_map(v.tags())));
+        found.push((Kind::Vpc, v.vpc_id().unwrap_or_default().into(), from_sdk(v.tags())));
     }
     Ok(leftovers(project, graph_nodes, recorded, found))
 }
@@ -152,7 +153,7 @@ async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tag
     let mut found = Vec::new();
     for g in &groups {
         let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
-        found.push((Kind::AutoScalingGroup, name.clone(), group_tags(g)));
+        found.push((Kind::AutoScalingGroup, name.clone(), from_sdk(g.tags())));
         let providers = aws_
             .ecs
             .describe_capacity_providers()
@@ -162,7 +163,7 @@ async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tag
             .await
             .map_err(aws("DescribeCapacityProviders"))?;
         for c in providers.capacity_providers().iter().filter(|c| c.status() == Some(&CapacityProviderStatus::Active)) {
-            found.push((Kind::CapacityProvider, name.clone(), crate::ecs::tag_map(c.tags())));
+            found.push((Kind::CapacityProvider, name.clone(), from_sdk(c.tags())));
         }
     }
     Ok(found)

@@ -6,6 +6,7 @@ mod error;
 mod event;
 mod exec;
 mod graph;
+mod kind;
 mod resource;
 mod retry;
 mod state;
@@ -15,9 +16,10 @@ pub use error::{ErrorClass, ResourceError, RetryReason};
 pub use event::{Event, EventKind, EventSink, Outcome, Recorder};
 pub use exec::{Engine, EngineOptions, Planned, RunReport};
 pub use graph::{Graph, GraphBuilder, GraphError, Node};
+pub use kind::{AttrValue, Attributes, FieldSpec, Found, Kind, replaced_not_updated};
 pub use resource::{
-    Attrs, Change, Cx, FieldDiff, Inputs, NodeId, Observed, Resource, Retention, Status, TAG_NODE, TAG_PROJECT, Tags,
-    check_owned, claim, decide, inherited_tags, owned_by, ownership_tags,
+    Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Resource, Retention, Status, Subject, TAG_NODE,
+    TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
 };
 pub use retry::{Retries, RetryPolicy, retry_when, wait_for};
 pub use state::{FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore};

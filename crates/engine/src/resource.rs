@@ -36,6 +36,8 @@ pub struct Observed {
     /// Values dependents consume (`id` is always there).
     pub outputs: BTreeMap<String, String>,
     pub status: Status,
+    /// The kind's typed attributes behind `attrs` (set by the [`crate::Kind`] adapter).
+    pub typed: crate::kind::Typed,
 }
 
 impl Observed {
@@ -120,9 +122,9 @@ pub trait Resource: Send + Sync {
     /// The attributes this resource should have, computed from its dependencies' outputs.
     fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError>;
 
-    /// Attributes AWS cannot change in place: a difference there means replacing.
-    fn immutable(&self) -> &'static [&'static str] {
-        &[]
+    /// Whether AWS cannot change `field` in place: a difference there means replacing.
+    fn forces_replace(&self, _field: &str) -> bool {
+        false
     }
 
     /// Find the resource: by `cx.recorded_id`, else by ownership tags. Uses no inputs.
@@ -130,7 +132,8 @@ pub trait Resource: Send + Sync {
 
     async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError>;
 
-    /// Bring the changed attributes (and tags, listed as `tags`) to their desired values.
+    /// Bring the changed attributes to their desired values. Tags are never among
+    /// them: a tag difference goes to `retag`.
     async fn update(
         &self,
         cx: &Cx<'_>,
@@ -138,6 +141,9 @@ pub trait Resource: Send + Sync {
         desired: &Attrs,
         changed: &[String],
     ) -> Result<(), ResourceError>;
+
+    /// Put `cx.tags` on the resource (values overwritten, others' tags left alone).
+    async fn retag(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
 
     async fn delete(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
 
@@ -181,11 +187,45 @@ pub enum Retention {
 /// One attribute that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldDiff {
+    /// The field's name as the kind declares it, or `tags`, or `depends-on`.
     pub field: String,
     pub from: Option<String>,
     pub to: String,
     /// True when the field cannot change in place.
     pub forces_replace: bool,
+    /// What differs: one of the kind's fields, or something the engine itself owns.
+    #[serde(skip)]
+    pub subject: Subject,
+}
+
+/// What a [`FieldDiff`] is about. Tags and dependencies are the engine's, never a field
+/// of a kind, even when a kind names a field the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Subject {
+    #[default]
+    Field,
+    /// Our tags are missing or changed: the engine calls `retag`.
+    Tags,
+    /// A dependency is new or replaced, so this node is made again.
+    Dependency,
+}
+
+impl FieldDiff {
+    pub fn field(field: &str, from: Option<&String>, to: &str, forces_replace: bool) -> Self {
+        Self { field: field.into(), from: from.cloned(), to: to.into(), forces_replace, subject: Subject::Field }
+    }
+    pub fn tags(missing: Vec<String>) -> Self {
+        Self { field: "tags".into(), from: None, to: missing.join(","), forces_replace: false, subject: Subject::Tags }
+    }
+    pub fn dependency(dep: &str) -> Self {
+        Self {
+            field: "depends-on".into(),
+            from: None,
+            to: format!("{dep} (new)"),
+            forces_replace: true,
+            subject: Subject::Dependency,
+        }
+    }
 }
 
 /// What reconciling a node will do.
@@ -223,38 +263,64 @@ impl Change {
     }
 }
 
-/// Compare desired with observed. Pure: the same inputs always give the same change.
+/// How an existing resource differs from what is wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    None,
+    /// Every difference can be changed in place.
+    InPlace(Vec<FieldDiff>),
+    /// At least one difference cannot (all differences listed).
+    Replace(Vec<FieldDiff>),
+}
+
+/// Compare desired with observed. Pure: the same inputs always give the same answer.
 /// Only desired attributes count; tags must include the desired ones (AWS and other
 /// tools may add their own).
-pub fn decide(desired: &Attrs, desired_tags: &Tags, observed: Option<&Observed>, immutable: &[&str]) -> Change {
-    let Some(observed) = observed else {
-        return Change::Create;
-    };
+pub fn compare(
+    desired: &Attrs,
+    desired_tags: &Tags,
+    observed: &Observed,
+    forces_replace: impl Fn(&str) -> bool,
+) -> Difference {
     let mut diffs: Vec<FieldDiff> = desired
         .iter()
         .filter(|(k, v)| observed.attrs.get(*k) != Some(v))
-        .map(|(k, v)| FieldDiff {
-            field: k.clone(),
-            from: observed.attrs.get(k).cloned(),
-            to: v.clone(),
-            forces_replace: immutable.contains(&k.as_str()),
-        })
+        .map(|(k, v)| FieldDiff::field(k, observed.attrs.get(k), v, forces_replace(k)))
         .collect();
-    let missing_tags: Vec<String> = desired_tags
-        .iter()
-        .filter(|(k, v)| observed.tags.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if !missing_tags.is_empty() {
-        diffs.push(FieldDiff { field: "tags".into(), from: None, to: missing_tags.join(","), forces_replace: false });
+    let missing = missing_tags(desired_tags, observed);
+    if !missing.is_empty() {
+        diffs.push(FieldDiff::tags(missing));
     }
     if diffs.is_empty() {
-        Change::NoChange
+        Difference::None
     } else if diffs.iter().any(|d| d.forces_replace) {
-        Change::Replace { diffs }
+        Difference::Replace(diffs)
     } else {
-        Change::Update { diffs }
+        Difference::InPlace(diffs)
     }
+}
+
+/// What reconciling a node will do: create it when nothing was found, else what
+/// [`compare`] says.
+pub fn decide(
+    desired: &Attrs,
+    desired_tags: &Tags,
+    observed: Option<&Observed>,
+    forces_replace: impl Fn(&str) -> bool,
+) -> Change {
+    let Some(observed) = observed else {
+        return Change::Create;
+    };
+    match compare(desired, desired_tags, observed, forces_replace) {
+        Difference::None => Change::NoChange,
+        Difference::InPlace(diffs) => Change::Update { diffs },
+        Difference::Replace(diffs) => Change::Replace { diffs },
+    }
+}
+
+/// The desired tags a resource lacks or carries with another value, as `key=value`.
+pub fn missing_tags(desired: &Tags, observed: &Observed) -> Vec<String> {
+    desired.iter().filter(|(k, v)| observed.tags.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 /// Tags every resource of `node` carries.
@@ -325,28 +391,30 @@ mod tests {
     #[test]
     fn decide_covers_every_branch() {
         let want = attrs(&[("cidr", "10.0.0.0/16"), ("dns", "true")]);
+        let cidr = |f: &str| f == "cidr";
         let tags = ownership_tags("p", "vpc", "p-vpc", &Tags::new());
-        assert_eq!(decide(&want, &tags, None, &["cidr"]), Change::Create);
+        assert_eq!(decide(&want, &tags, None, cidr), Change::Create);
 
         let same = Observed::new("vpc-1")
             .attr("cidr", "10.0.0.0/16")
             .attr("dns", "true")
             .attr("extra", "x")
             .tags(tags.clone());
-        assert_eq!(decide(&want, &tags, Some(&same), &["cidr"]), Change::NoChange);
+        assert_eq!(decide(&want, &tags, Some(&same), cidr), Change::NoChange);
 
         let dns_off = same.clone().attr("dns", "false");
-        let Change::Update { diffs } = decide(&want, &tags, Some(&dns_off), &["cidr"]) else { panic!() };
+        let Change::Update { diffs } = decide(&want, &tags, Some(&dns_off), cidr) else { panic!() };
         assert_eq!(diffs[0].field, "dns");
         assert_eq!(diffs[0].from.as_deref(), Some("false"));
 
         let moved = same.clone().attr("cidr", "10.1.0.0/16");
-        assert!(matches!(decide(&want, &tags, Some(&moved), &["cidr"]), Change::Replace { .. }));
+        assert!(matches!(decide(&want, &tags, Some(&moved), cidr), Change::Replace { .. }));
 
         let mut untagged = same.clone();
         untagged.tags.remove("Name");
-        let Change::Update { diffs } = decide(&want, &tags, Some(&untagged), &["cidr"]) else { panic!() };
+        let Change::Update { diffs } = decide(&want, &tags, Some(&untagged), cidr) else { panic!() };
         assert_eq!(diffs[0].field, "tags");
+        assert_eq!(diffs[0].subject, Subject::Tags);
     }
 
     #[test]

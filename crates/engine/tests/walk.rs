@@ -97,8 +97,8 @@ impl Resource for FakeResource {
         }
         Ok(a)
     }
-    fn immutable(&self) -> &'static [&'static str] {
-        &["parent"]
+    fn forces_replace(&self, field: &str) -> bool {
+        field == "parent"
     }
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
         {
@@ -164,7 +164,7 @@ impl Resource for FakeResource {
     }
     async fn update(
         &self,
-        cx: &Cx<'_>,
+        _cx: &Cx<'_>,
         _o: &Observed,
         desired: &Attrs,
         _changed: &[String],
@@ -178,7 +178,11 @@ impl Resource for FakeResource {
         let ignored = c.ignored_by_update.get(&self.node).cloned();
         let o = c.objects.get_mut(&self.node).unwrap();
         o.attrs.extend(desired.clone().into_iter().filter(|(k, _)| Some(k) != ignored.as_ref()));
-        o.tags.extend(cx.tags.clone());
+        Ok(())
+    }
+    async fn retag(&self, cx: &Cx<'_>, _o: &Observed) -> Result<(), ResourceError> {
+        self.enter("retag").await?;
+        self.fake.cloud().objects.get_mut(&self.node).unwrap().tags.extend(cx.tags.clone());
         Ok(())
     }
     fn retention(&self) -> Retention {
@@ -399,6 +403,29 @@ async fn drift_is_repaired_and_only_drift() {
     let mut calls = fake.mutating_calls();
     calls.sort();
     assert_eq!(calls, vec![("d".to_string(), "update"), ("e".to_string(), "create")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_tags_go_to_the_retag_hook_and_a_changed_field_to_update_alone() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("retag");
+    apply(&g, &s, 8).await;
+    fake.cloud().objects.get_mut("b").unwrap().tags.remove("Name");
+    fake.cloud().objects.get_mut("d").unwrap().attrs.insert("size".into(), "huge".into());
+    // Both on one node: an update that leaves tags alone is followed by a retag.
+    fake.cloud().objects.get_mut("c").unwrap().attrs.insert("size".into(), "huge".into());
+    fake.cloud().objects.get_mut("c").unwrap().tags.remove("Name");
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.outcomes["b"], Outcome::Updated);
+    assert_eq!(report.outcomes["d"], Outcome::Updated);
+    let mut calls = fake.mutating_calls();
+    calls.sort();
+    let expected = [("b", "retag"), ("c", "retag"), ("c", "update"), ("d", "update")];
+    assert_eq!(calls, expected.map(|(n, op)| (n.to_string(), op)));
+    assert!(fake.cloud().objects["c"].tags.contains_key("Name"));
+    assert!(fake.cloud().objects["b"].tags.contains_key("Name"));
 }
 
 #[tokio::test(start_paused = true)]

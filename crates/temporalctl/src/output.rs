@@ -452,12 +452,7 @@ mod tests {
     }
 
     fn diff(field: &str, from: Option<&str>, to: &str, forces_replace: bool) -> temporalctl_engine::FieldDiff {
-        temporalctl_engine::FieldDiff {
-            field: field.into(),
-            from: from.map(String::from),
-            to: to.into(),
-            forces_replace,
-        }
+        temporalctl_engine::FieldDiff::field(field, from.map(String::from).as_ref(), to, forces_replace)
     }
 
     #[test]

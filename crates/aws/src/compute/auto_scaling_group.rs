@@ -3,15 +3,16 @@
 //! project and group. The desired capacity is set at creation only: afterwards it belongs
 //! to the capacity provider's managed scaling, and `up` must not fight it.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup as Group, LaunchTemplateSpecification, Tag};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status, Tags};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, Tags, attributes};
 
 use crate::errors::aws;
 use crate::listings::Listings;
-use crate::network::ec2::{attr, set};
+use crate::tags::from_sdk;
 
 pub struct AutoScalingGroup {
     pub autoscaling: aws_sdk_autoscaling::Client,
@@ -29,11 +30,6 @@ pub struct AutoScalingGroup {
 
 const LATEST: &str = "$Latest";
 
-/// A group's tags as a map (Auto Scaling has its own tag type).
-pub fn group_tags(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Tags {
-    g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
-
 fn asg_tags(name: &str, tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
@@ -48,8 +44,22 @@ fn asg_tags(name: &str, tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
-fn number(desired: &Attrs, key: &str) -> Result<i32, ResourceError> {
-    attr(desired, key)?.parse().map_err(|_| ResourceError::fatal(format!("`{key}` is not a number")))
+attributes! {
+    pub struct AutoScalingGroupAttrs / AutoScalingGroupField {
+        /// `<template id>:<version>`; we always ask for `$Latest`.
+        LaunchTemplate launch_template: String = "launch-template";
+        MinSize min_size: i32 = "min-size";
+        MaxSize max_size: i32 = "max-size";
+        Subnets subnets: BTreeSet<String> = "subnets";
+    }
+    read_only {
+        /// Managed scaling's, never set by `up` after creation.
+        desired_capacity: i32,
+    }
+}
+
+fn size(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 impl AutoScalingGroup {
@@ -86,36 +96,42 @@ impl AutoScalingGroup {
         }
     }
 
-    fn template(desired: &Attrs) -> Result<LaunchTemplateSpecification, ResourceError> {
-        let id = attr(desired, "launch-template")?.trim_end_matches(&format!(":{LATEST}")).to_string();
-        Ok(LaunchTemplateSpecification::builder().launch_template_id(id).version(LATEST).build())
+    fn template(desired: &AutoScalingGroupAttrs) -> LaunchTemplateSpecification {
+        let id = desired.launch_template.trim_end_matches(&format!(":{LATEST}"));
+        LaunchTemplateSpecification::builder().launch_template_id(id).version(LATEST).build()
     }
 }
 
+/// The subnets as `VPCZoneIdentifier` takes them.
+fn zone_identifier(subnets: &BTreeSet<String>) -> String {
+    subnets.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+}
+
 #[async_trait]
-impl Resource for AutoScalingGroup {
+impl Kind for AutoScalingGroup {
+    type Attrs = AutoScalingGroupAttrs;
+
     fn kind(&self) -> &'static str {
         "auto-scaling-group"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        let subnets: Vec<&str> = self.subnets.iter().map(|s| inputs.get(s, "id")).collect::<Result<_, _>>()?;
-        Ok(Attrs::from([
-            ("launch-template".into(), format!("{}:{LATEST}", inputs.get(&self.launch_template, "id")?)),
-            ("min-size".into(), self.min_size.to_string()),
-            ("max-size".into(), self.max_size.to_string()),
-            ("subnets".into(), set(subnets)),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<AutoScalingGroupAttrs, ResourceError> {
+        Ok(AutoScalingGroupAttrs {
+            launch_template: format!("{}:{LATEST}", inputs.get(&self.launch_template, "id")?),
+            min_size: size(self.min_size),
+            max_size: size(self.max_size),
+            subnets: self.subnets.iter().map(|s| inputs.get(s, "id").map(String::from)).collect::<Result<_, _>>()?,
+            ..Default::default()
+        })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<AutoScalingGroupAttrs>>, ResourceError> {
         let Some(g) = self.describe(cx).await? else { return Ok(None) };
         let template = g
             .launch_template()
             .map(|t| format!("{}:{}", t.launch_template_id().unwrap_or_default(), t.version().unwrap_or_default()))
             .unwrap_or_else(|| "none".into());
-        let subnets = set(g.vpc_zone_identifier().unwrap_or_default().split(','));
-        let tags = group_tags(&g);
+        let subnets = g.vpc_zone_identifier().unwrap_or_default().split(',').filter(|s| !s.is_empty());
         // A group being deleted says so in `status`; a live one has none.
         let status = match g.status() {
             Some(s) => Status::Pending(s.to_string()),
@@ -123,32 +139,34 @@ impl Resource for AutoScalingGroup {
         };
         Ok(Some(
             Observed::new(g.auto_scaling_group_name().unwrap_or_default())
-                .attr("launch-template", template)
-                .attr("min-size", g.min_size().unwrap_or_default().to_string())
-                .attr("max-size", g.max_size().unwrap_or_default().to_string())
-                .attr("subnets", subnets)
                 .output("arn", g.auto_scaling_group_arn().unwrap_or_default())
-                .output("desired-capacity", g.desired_capacity().unwrap_or_default().to_string())
-                .tags(tags)
-                .status(status),
+                .tags(from_sdk(g.tags()))
+                .status(status)
+                .found(AutoScalingGroupAttrs {
+                    launch_template: template,
+                    min_size: g.min_size().unwrap_or_default(),
+                    max_size: g.max_size().unwrap_or_default(),
+                    subnets: subnets.map(String::from).collect(),
+                    desired_capacity: g.desired_capacity().unwrap_or_default(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &AutoScalingGroupAttrs) -> Result<Observed, ResourceError> {
         self.autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(&self.name)
-            .launch_template(Self::template(desired)?)
-            .min_size(number(desired, "min-size")?)
-            .max_size(number(desired, "max-size")?)
-            .desired_capacity(self.desired_capacity as i32)
-            .vpc_zone_identifier(attr(desired, "subnets")?)
+            .launch_template(Self::template(desired))
+            .min_size(desired.min_size)
+            .max_size(desired.max_size)
+            .desired_capacity(size(self.desired_capacity))
+            .vpc_zone_identifier(zone_identifier(&desired.subnets))
             .set_tags(Some(asg_tags(&self.name, cx.tags)))
             .send()
             .await
             .map_err(aws("CreateAutoScalingGroup"))?;
         // The create answers nothing; the capacity provider needs the group's ARN.
-        self.read(cx).await?.ok_or_else(|| {
+        Kind::read(self, cx).await?.map(|found| found.observed).ok_or_else(|| {
             ResourceError::new(
                 temporalctl_engine::ErrorClass::Retryable(temporalctl_engine::RetryReason::Propagation),
                 format!("Auto Scaling group {} is not visible yet", self.name),
@@ -156,42 +174,51 @@ impl Resource for AutoScalingGroup {
         })
     }
 
+    /// One call sets every field; the field list only says that it is needed.
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<AutoScalingGroupAttrs>,
+        desired: &AutoScalingGroupAttrs,
+        changed: &[AutoScalingGroupField],
     ) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c != "tags") {
-            let (min, max) = (number(desired, "min-size")?, number(desired, "max-size")?);
-            let current: i32 = o.outputs.get("desired-capacity").and_then(|d| d.parse().ok()).unwrap_or(min);
-            // AWS refuses a range that excludes the current capacity: move it inside.
-            let clamped = current.clamp(min, max);
-            self.autoscaling
-                .update_auto_scaling_group()
-                .auto_scaling_group_name(&self.name)
-                .launch_template(Self::template(desired)?)
-                .min_size(min)
-                .max_size(max)
-                .set_desired_capacity((clamped != current).then_some(clamped))
-                .vpc_zone_identifier(attr(desired, "subnets")?)
-                .send()
-                .await
-                .map_err(aws("UpdateAutoScalingGroup"))?;
+        for field in changed {
+            match field {
+                AutoScalingGroupField::LaunchTemplate
+                | AutoScalingGroupField::MinSize
+                | AutoScalingGroupField::MaxSize
+                | AutoScalingGroupField::Subnets => {}
+            }
         }
-        if changed.iter().any(|c| c == "tags") {
-            self.autoscaling
-                .create_or_update_tags()
-                .set_tags(Some(asg_tags(&self.name, cx.tags)))
-                .send()
-                .await
-                .map_err(aws("CreateOrUpdateTags"))?;
-        }
+        let (min, max) = (desired.min_size, desired.max_size);
+        let current = o.attrs.desired_capacity;
+        // AWS refuses a range that excludes the current capacity: move it inside.
+        let clamped = current.clamp(min, max);
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&self.name)
+            .launch_template(Self::template(desired))
+            .min_size(min)
+            .max_size(max)
+            .set_desired_capacity((clamped != current).then_some(clamped))
+            .vpc_zone_identifier(zone_identifier(&desired.subnets))
+            .send()
+            .await
+            .map_err(aws("UpdateAutoScalingGroup"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        self.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(&self.name, cx.tags)))
+            .send()
+            .await
+            .map_err(aws("CreateOrUpdateTags"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<AutoScalingGroupAttrs>) -> Result<(), ResourceError> {
         // Terminates the instances too; the group lingers until they are gone.
         self.autoscaling
             .delete_auto_scaling_group()

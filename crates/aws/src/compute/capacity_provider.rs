@@ -7,11 +7,14 @@ use aws_sdk_ecs::types::{
     CapacityProviderStatus, CapacityProviderUpdateStatus, ManagedDraining, ManagedScaling, ManagedScalingStatus,
     ManagedTerminationProtection,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
+use temporalctl_engine::{
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+};
 
-use crate::ecs::{ensure_tags, tag_map, to_tags};
+use crate::ecs::ensure_tags;
 use crate::errors::aws;
 use crate::listings::Listings;
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct CapacityProvider {
     pub ecs: aws_sdk_ecs::Client,
@@ -42,25 +45,47 @@ impl CapacityProvider {
     }
 }
 
+/// Managed scaling as `ENABLED:100` (status and target capacity).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scaling {
+    pub status: String,
+    pub target_capacity: i32,
+}
+
+impl AttrValue for Scaling {
+    fn text(&self) -> String {
+        format!("{}:{}", self.status, self.target_capacity)
+    }
+}
+
+attributes! {
+    pub struct CapacityProviderAttrs / ProviderField {
+        AutoScalingGroup auto_scaling_group: String = "auto-scaling-group", replace;
+        ManagedScaling managed_scaling: Scaling = "managed-scaling";
+        TerminationProtection termination_protection: String = "termination-protection";
+    }
+}
+
 #[async_trait]
-impl Resource for CapacityProvider {
+impl Kind for CapacityProvider {
+    type Attrs = CapacityProviderAttrs;
+
     fn kind(&self) -> &'static str {
         "capacity-provider"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("auto-scaling-group".into(), inputs.get(&self.auto_scaling_group, "arn")?.to_string()),
-            ("managed-scaling".into(), format!("ENABLED:{}", self.target_capacity)),
-            ("termination-protection".into(), "DISABLED".into()),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<CapacityProviderAttrs, ResourceError> {
+        Ok(CapacityProviderAttrs {
+            auto_scaling_group: inputs.get(&self.auto_scaling_group, "arn")?.to_string(),
+            managed_scaling: Scaling {
+                status: ManagedScalingStatus::Enabled.as_str().into(),
+                target_capacity: self.target_capacity,
+            },
+            termination_protection: ManagedTerminationProtection::Disabled.as_str().into(),
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["auto-scaling-group"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<CapacityProviderAttrs>>, ResourceError> {
         // Unknown names come back as failures; deleted ones as INACTIVE.
         let found = self
             .listings
@@ -93,32 +118,30 @@ impl Resource for CapacityProvider {
             }
             _ => Status::Ready,
         };
+        let disabled = ManagedScalingStatus::Disabled.as_str();
         Ok(Some(
             Observed::new(c.name().unwrap_or_default())
-                .attr("auto-scaling-group", asg.map(|a| a.auto_scaling_group_arn()).unwrap_or_default())
-                .attr(
-                    "managed-scaling",
-                    format!(
-                        "{}:{}",
-                        scaling.and_then(|s| s.status()).map(|s| s.as_str()).unwrap_or("DISABLED"),
-                        scaling.and_then(|s| s.target_capacity()).unwrap_or_default()
-                    ),
-                )
-                .attr(
-                    "termination-protection",
-                    asg.and_then(|a| a.managed_termination_protection()).map(|m| m.as_str()).unwrap_or("DISABLED"),
-                )
                 .output("arn", c.capacity_provider_arn().unwrap_or_default())
                 .output("name", c.name().unwrap_or_default())
-                .tags(tag_map(c.tags()))
-                .status(status),
+                .tags(from_sdk(c.tags()))
+                .status(status)
+                .found(CapacityProviderAttrs {
+                    auto_scaling_group: asg.map(|a| a.auto_scaling_group_arn()).unwrap_or_default().into(),
+                    managed_scaling: Scaling {
+                        status: scaling.and_then(|s| s.status()).map_or(disabled, |s| s.as_str()).into(),
+                        target_capacity: scaling.and_then(|s| s.target_capacity()).unwrap_or_default(),
+                    },
+                    termination_protection: asg
+                        .and_then(|a| a.managed_termination_protection())
+                        .map_or(disabled, |m| m.as_str())
+                        .into(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let asg = &desired["auto-scaling-group"];
+    async fn create(&self, cx: &Cx<'_>, desired: &CapacityProviderAttrs) -> Result<Observed, ResourceError> {
         let provider = AutoScalingGroupProvider::builder()
-            .auto_scaling_group_arn(asg)
+            .auto_scaling_group_arn(&desired.auto_scaling_group)
             .managed_scaling(self.scaling())
             .managed_termination_protection(ManagedTerminationProtection::Disabled)
             .managed_draining(ManagedDraining::Enabled)
@@ -129,7 +152,7 @@ impl Resource for CapacityProvider {
             .create_capacity_provider()
             .name(&self.name)
             .auto_scaling_group_provider(provider)
-            .set_tags(Some(to_tags(cx.tags)))
+            .set_tags(Some(sdk_tags!(infallible aws_sdk_ecs::types::Tag, cx.tags)))
             .send()
             .await
             .map_err(aws("CreateCapacityProvider"))?;
@@ -137,29 +160,43 @@ impl Resource for CapacityProvider {
         Ok(Observed::new(&self.name).output("arn", arn).output("name", &self.name).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c != "tags") {
-            self.ecs
-                .update_capacity_provider()
-                .name(&self.name)
-                .auto_scaling_group_provider(
-                    AutoScalingGroupProviderUpdate::builder()
-                        .managed_scaling(self.scaling())
-                        .managed_termination_protection(ManagedTerminationProtection::Disabled)
-                        .managed_draining(ManagedDraining::Enabled)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(aws("UpdateCapacityProvider"))?;
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<CapacityProviderAttrs>,
+        _: &CapacityProviderAttrs,
+        changed: &[ProviderField],
+    ) -> Result<(), ResourceError> {
+        // One call sets both; the field list only says whether it is needed.
+        for field in changed {
+            match field {
+                ProviderField::ManagedScaling | ProviderField::TerminationProtection => {}
+                ProviderField::AutoScalingGroup => {
+                    return Err(replaced_not_updated("capacity-provider", field));
+                }
+            }
         }
-        if changed.iter().any(|c| c == "tags") {
-            ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await?;
-        }
+        self.ecs
+            .update_capacity_provider()
+            .name(&self.name)
+            .auto_scaling_group_provider(
+                AutoScalingGroupProviderUpdate::builder()
+                    .managed_scaling(self.scaling())
+                    .managed_termination_protection(ManagedTerminationProtection::Disabled)
+                    .managed_draining(ManagedDraining::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("UpdateCapacityProvider"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<CapacityProviderAttrs>) -> Result<(), ResourceError> {
         self.ecs
             .delete_capacity_provider()
             .capacity_provider(&self.name)

@@ -2,13 +2,16 @@
 //! it is part of the cluster, so it stands as ours exactly when the cluster is ours.
 //! No default strategy: every service names its own node group.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use aws_sdk_ecs::types::ClusterField;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status, inherited_tags};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, inherited_tags,
+};
 
-use crate::ecs::tag_map;
 use crate::errors::aws;
-use crate::network::ec2::{attr, members, set};
+use crate::tags::from_sdk;
 
 pub struct ClusterCapacityProviders {
     pub ecs: aws_sdk_ecs::Client,
@@ -17,11 +20,11 @@ pub struct ClusterCapacityProviders {
 }
 
 impl ClusterCapacityProviders {
-    async fn put(&self, providers: Vec<String>) -> Result<(), ResourceError> {
+    async fn put(&self, providers: &BTreeSet<String>) -> Result<(), ResourceError> {
         self.ecs
             .put_cluster_capacity_providers()
             .cluster(&self.cluster)
-            .set_capacity_providers(Some(providers))
+            .set_capacity_providers(Some(providers.iter().cloned().collect()))
             .set_default_capacity_provider_strategy(Some(vec![]))
             .send()
             .await
@@ -43,18 +46,26 @@ fn attachment_status(status: Option<&str>) -> Result<Status, ResourceError> {
     }
 }
 
+attributes! {
+    pub struct ClusterCapacityProvidersAttrs / ClusterCapacityProvidersField {
+        CapacityProviders capacity_providers: BTreeSet<String> = "capacity-providers";
+    }
+}
+
 #[async_trait]
-impl Resource for ClusterCapacityProviders {
+impl Kind for ClusterCapacityProviders {
+    type Attrs = ClusterCapacityProvidersAttrs;
+
     fn kind(&self) -> &'static str {
         "cluster-capacity-providers"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        let names: Vec<&str> = self.providers.iter().map(|p| inputs.get(p, "name")).collect::<Result<_, _>>()?;
-        Ok(Attrs::from([("capacity-providers".into(), set(names))]))
+    fn desired(&self, inputs: &Inputs) -> Result<ClusterCapacityProvidersAttrs, ResourceError> {
+        let names = self.providers.iter().map(|p| inputs.get(p, "name").map(String::from)).collect::<Result<_, _>>()?;
+        Ok(ClusterCapacityProvidersAttrs { capacity_providers: names })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ClusterCapacityProvidersAttrs>>, ResourceError> {
         let out = self
             .ecs
             .describe_clusters()
@@ -70,24 +81,42 @@ impl Resource for ClusterCapacityProviders {
         }
         Ok(Some(
             Observed::new(c.cluster_name().unwrap_or_default())
-                .attr("capacity-providers", set(c.capacity_providers().iter().map(String::as_str)))
-                .tags(inherited_tags(tag_map(c.tags()), cx))
-                .status(attachment_status(c.attachments_status())?),
+                .tags(inherited_tags(from_sdk(c.tags()), cx))
+                .status(attachment_status(c.attachments_status())?)
+                .found(ClusterCapacityProvidersAttrs {
+                    capacity_providers: c.capacity_providers().iter().cloned().collect(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        self.put(members(attr(desired, "capacity-providers")?)).await?;
+    async fn create(&self, cx: &Cx<'_>, desired: &ClusterCapacityProvidersAttrs) -> Result<Observed, ResourceError> {
+        self.put(&desired.capacity_providers).await?;
         // Attaching is asynchronous: the engine waits for the cluster's attachments.
         Ok(Observed::new(&self.cluster).tags(cx.tags.clone()).status(Status::Pending("attaching".into())))
     }
 
-    async fn update(&self, _: &Cx<'_>, _: &Observed, desired: &Attrs, _: &[String]) -> Result<(), ResourceError> {
-        self.put(members(attr(desired, "capacity-providers")?)).await
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<ClusterCapacityProvidersAttrs>,
+        desired: &ClusterCapacityProvidersAttrs,
+        changed: &[ClusterCapacityProvidersField],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field {
+                ClusterCapacityProvidersField::CapacityProviders => self.put(&desired.capacity_providers).await?,
+            }
+        }
+        Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
-        self.put(vec![]).await
+    /// Part of the cluster, whose own node repairs its tags.
+    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<ClusterCapacityProvidersAttrs>) -> Result<(), ResourceError> {
+        self.put(&BTreeSet::new()).await
     }
 }
 

@@ -11,13 +11,14 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
     LaunchTemplatesMonitoringRequest, RequestLaunchTemplateData, ResourceType, VolumeType,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Tags};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Tags, attributes};
 
 use crate::documents::fingerprint;
 use crate::documents::node::{self as doc, LaunchTemplateData};
 use crate::ecs::task_definition::SPEC_TAG;
 use crate::errors::aws;
-use crate::network::ec2::{Ec2, ensure_tags, lookup, tag_map, tag_spec};
+use crate::network::ec2::{Ec2, ensure_tags, lookup, tag_spec};
+use crate::tags::from_sdk;
 
 pub struct LaunchTemplate {
     pub ec2: Ec2,
@@ -103,17 +104,26 @@ fn request(d: &LaunchTemplateData) -> RequestLaunchTemplateData {
         .build()
 }
 
+attributes! {
+    pub struct LaunchTemplateAttrs / LaunchTemplateField {
+        /// The document's hash, as the tag of the newest version records it.
+        Spec spec: String = "spec";
+    }
+}
+
 #[async_trait]
-impl Resource for LaunchTemplate {
+impl Kind for LaunchTemplate {
+    type Attrs = LaunchTemplateAttrs;
+
     fn kind(&self) -> &'static str {
         "launch-template"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("spec".into(), fingerprint(&self.document(inputs)?))]))
+    fn desired(&self, inputs: &Inputs) -> Result<LaunchTemplateAttrs, ResourceError> {
+        Ok(LaunchTemplateAttrs { spec: fingerprint(&self.document(inputs)?) })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<LaunchTemplateAttrs>>, ResourceError> {
         let Some(t) = lookup!(
             cx,
             &self.ec2.listings,
@@ -129,7 +139,7 @@ impl Resource for LaunchTemplate {
         else {
             return Ok(None);
         };
-        let tags = tag_map(t.tags());
+        let tags = from_sdk(t.tags());
         let latest = t.latest_version_number().unwrap_or_default();
         // Ours only while the newest version is the one we wrote.
         let spec = match tags.get(SPEC_TAG).and_then(|s| s.split_once(':')) {
@@ -138,16 +148,16 @@ impl Resource for LaunchTemplate {
         };
         Ok(Some(
             Observed::new(t.launch_template_id().unwrap_or_default())
-                .attr("spec", spec)
                 .output("name", t.launch_template_name().unwrap_or_default())
                 .output("version", latest.to_string())
-                .tags(tags),
+                .tags(tags)
+                .found(LaunchTemplateAttrs { spec }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &LaunchTemplateAttrs) -> Result<Observed, ResourceError> {
         let d = self.document(cx.inputs)?;
-        let tags = Self::tags_with_spec(cx.tags, 1, &desired["spec"]);
+        let tags = Self::tags_with_spec(cx.tags, 1, &desired.spec);
         let out = self
             .ec2
             .create_launch_template()
@@ -167,35 +177,23 @@ impl Resource for LaunchTemplate {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        o: &Found<LaunchTemplateAttrs>,
+        desired: &LaunchTemplateAttrs,
+        changed: &[LaunchTemplateField],
     ) -> Result<(), ResourceError> {
-        let mut tags = cx.tags.clone();
-        if changed.iter().any(|c| c == "spec") {
-            let d = self.document(cx.inputs)?;
-            let out = self
-                .ec2
-                .create_launch_template_version()
-                .launch_template_id(&o.id)
-                .launch_template_data(request(&d))
-                .send()
-                .await
-                .map_err(aws("CreateLaunchTemplateVersion"))?;
-            let version = out.launch_template_version.and_then(|v| v.version_number).unwrap_or_default();
-            self.ec2
-                .modify_launch_template()
-                .launch_template_id(&o.id)
-                .default_version(version.to_string())
-                .send()
-                .await
-                .map_err(aws("ModifyLaunchTemplate"))?;
-            tags = Self::tags_with_spec(&tags, version, &desired["spec"]);
+        for field in changed {
+            match field {
+                LaunchTemplateField::Spec => self.write_version(cx, &o.id, &desired.spec).await?,
+            }
         }
-        ensure_tags(&self.ec2, &o.id, &tags).await
+        Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<LaunchTemplateAttrs>) -> Result<(), ResourceError> {
         self.ec2
             .delete_launch_template()
             .launch_template_id(&o.id)
@@ -203,5 +201,29 @@ impl Resource for LaunchTemplate {
             .await
             .map_err(aws("DeleteLaunchTemplate"))?;
         Ok(())
+    }
+}
+
+impl LaunchTemplate {
+    /// A new version with the document, made the default, and the tag naming it.
+    async fn write_version(&self, cx: &Cx<'_>, id: &str, spec: &str) -> Result<(), ResourceError> {
+        let d = self.document(cx.inputs)?;
+        let out = self
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .launch_template_data(request(&d))
+            .send()
+            .await
+            .map_err(aws("CreateLaunchTemplateVersion"))?;
+        let version = out.launch_template_version.and_then(|v| v.version_number).unwrap_or_default();
+        self.ec2
+            .modify_launch_template()
+            .launch_template_id(id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(aws("ModifyLaunchTemplate"))?;
+        ensure_tags(&self.ec2, id, &Self::tags_with_spec(cx.tags, version, spec)).await
     }
 }

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::SettingName;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use crate::errors::aws;
 
@@ -20,40 +20,45 @@ pub struct AwsvpcTrunking {
     pub role: NodeId,
 }
 
+const ENABLED: &str = "enabled";
+
 impl AwsvpcTrunking {
-    async fn put(&self, principal: &str) -> Result<Observed, ResourceError> {
+    async fn put(&self, principal: &str) -> Result<(), ResourceError> {
         self.ecs
             .put_account_setting()
             .name(SettingName::AwsvpcTrunking)
-            .value("enabled")
+            .value(ENABLED)
             .principal_arn(principal)
             .send()
             .await
             .map_err(aws("PutAccountSetting"))?;
-        Ok(Observed::new(principal).attr("principal", principal).attr("value", "enabled"))
+        Ok(())
+    }
+}
+
+attributes! {
+    pub struct AwsvpcTrunkingAttrs / AwsvpcTrunkingField {
+        /// The role whose setting it is.
+        Principal principal: String = "principal", replace;
+        Value value: String = "value";
     }
 }
 
 #[async_trait]
-impl Resource for AwsvpcTrunking {
+impl Kind for AwsvpcTrunking {
+    type Attrs = AwsvpcTrunkingAttrs;
+
     fn kind(&self) -> &'static str {
         "ecs-account-setting"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("principal".into(), inputs.get(&self.role, "arn")?.to_string()),
-            ("value".into(), "enabled".into()),
-        ]))
-    }
-
-    fn immutable(&self) -> &'static [&'static str] {
-        &["principal"]
+    fn desired(&self, inputs: &Inputs) -> Result<AwsvpcTrunkingAttrs, ResourceError> {
+        Ok(AwsvpcTrunkingAttrs { principal: inputs.get(&self.role, "arn")?.to_string(), value: ENABLED.into() })
     }
 
     /// Reads use no inputs: the recorded id is the principal. Before the first `up`
     /// there is none, and `create` (idempotent) puts the setting.
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<AwsvpcTrunkingAttrs>>, ResourceError> {
         let Some(principal) = cx.recorded_id else { return Ok(None) };
         let out = self
             .ecs
@@ -66,19 +71,40 @@ impl Resource for AwsvpcTrunking {
             .map_err(aws("ListAccountSettings"))?;
         let value = out.settings().first().and_then(|s| s.value()).unwrap_or("disabled");
         // A setting carries no tags: it stands as ours, being the setting of our role.
-        Ok(Some(Observed::new(principal).attr("principal", principal).attr("value", value).tags(cx.tags.clone())))
+        Ok(Some(
+            Observed::new(principal)
+                .tags(cx.tags.clone())
+                .found(AwsvpcTrunkingAttrs { principal: principal.into(), value: value.into() }),
+        ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let principal = desired.get("principal").cloned().unwrap_or_default();
-        Ok(self.put(&principal).await?.tags(cx.tags.clone()))
+    async fn create(&self, cx: &Cx<'_>, desired: &AwsvpcTrunkingAttrs) -> Result<Observed, ResourceError> {
+        self.put(&desired.principal).await?;
+        Ok(Observed::new(&desired.principal).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, _: &Cx<'_>, _: &Observed, desired: &Attrs, _: &[String]) -> Result<(), ResourceError> {
-        self.put(desired.get("principal").map(String::as_str).unwrap_or_default()).await.map(|_| ())
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<AwsvpcTrunkingAttrs>,
+        desired: &AwsvpcTrunkingAttrs,
+        changed: &[AwsvpcTrunkingField],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field {
+                AwsvpcTrunkingField::Value => self.put(&desired.principal).await?,
+                AwsvpcTrunkingField::Principal => return Err(replaced_not_updated("ecs-account-setting", field)),
+            }
+        }
+        Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    /// A setting carries no tags.
+    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<AwsvpcTrunkingAttrs>) -> Result<(), ResourceError> {
         Ok(())
     }
 }

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use aws_sdk_dsql::types::ClusterStatus;
 use temporalctl_engine::{
-    Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention, Status, Tags, claim, owned_by,
+    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, Status, attributes, claim, owned_by,
 };
 
 use crate::errors::aws;
-use crate::network::ec2::attr;
+use crate::tags::{from_map, to_map};
 
 pub struct DsqlCluster {
     pub dsql: aws_sdk_dsql::Client,
@@ -34,21 +34,25 @@ fn endpoint(given: Option<&str>, identifier: &str, region: &str) -> String {
     given.map(String::from).unwrap_or_else(|| format!("{identifier}.dsql.{region}.on.aws"))
 }
 
-fn tag_map(t: Option<&std::collections::HashMap<String, String>>) -> Tags {
-    t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+attributes! {
+    pub struct DsqlClusterAttrs / DsqlClusterField {
+        DeletionProtection deletion_protection: bool = "deletion-protection";
+    }
 }
 
 #[async_trait]
-impl Resource for DsqlCluster {
+impl Kind for DsqlCluster {
+    type Attrs = DsqlClusterAttrs;
+
     fn kind(&self) -> &'static str {
         "dsql-cluster"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("deletion-protection".into(), self.deletion_protection.to_string())]))
+    fn desired(&self, _: &Inputs) -> Result<DsqlClusterAttrs, ResourceError> {
+        Ok(DsqlClusterAttrs { deletion_protection: self.deletion_protection })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<DsqlClusterAttrs>>, ResourceError> {
         // Every look but a wait's also lists the tagged clusters: a second cluster claiming
         // this node (an earlier run's) is a conflict to report, never one to pick or wait on.
         let id = match (cx.recorded_id, cx.follow_id) {
@@ -71,22 +75,24 @@ impl Resource for DsqlCluster {
         };
         let Some(status) = status(c.status()) else { return Ok(None) };
         let endpoint = endpoint(c.endpoint(), c.identifier(), &self.region);
-        Ok(Some(crate::operate::expose_step_tags(
-            Observed::new(c.identifier())
-                .attr("deletion-protection", c.deletion_protection_enabled().to_string())
-                .output("arn", c.arn())
-                .output("endpoint", endpoint)
-                .tags(tag_map(c.tags()))
-                .status(status),
-        )))
+        Ok(Some(
+            super::expose_step_tags(
+                Observed::new(c.identifier())
+                    .output("arn", c.arn())
+                    .output("endpoint", endpoint)
+                    .tags(from_map(c.tags()))
+                    .status(status),
+            )
+            .found(DsqlClusterAttrs { deletion_protection: c.deletion_protection_enabled() }),
+        ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &DsqlClusterAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .dsql
             .create_cluster()
-            .deletion_protection_enabled(attr(desired, "deletion-protection")? == "true")
-            .set_tags(Some(crate::platform::tag_map(cx.tags)))
+            .deletion_protection_enabled(desired.deletion_protection)
+            .set_tags(Some(to_map(cx.tags)))
             .send()
             .await
             .map_err(aws("CreateCluster"))?;
@@ -100,33 +106,34 @@ impl Resource for DsqlCluster {
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<DsqlClusterAttrs>,
+        desired: &DsqlClusterAttrs,
+        changed: &[DsqlClusterField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "deletion-protection" => self.protect(&o.id, attr(desired, field)? == "true").await?,
-                "tags" => {
-                    let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-                    self.dsql
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(crate::platform::tag_map(cx.tags)))
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))?;
-                }
-                _ => {}
+            match field {
+                DsqlClusterField::DeletionProtection => self.protect(&o.id, desired.deletion_protection).await?,
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.dsql
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(to_map(cx.tags)))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<DsqlClusterAttrs>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here: protection off first, as the user asked.
-        if o.attrs.get("deletion-protection").map(String::as_str) != Some("false") {
+        if o.attrs.deletion_protection {
             self.protect(&o.id, false).await?;
         }
         self.dsql.delete_cluster().identifier(&o.id).send().await.map_err(aws("DeleteCluster"))?;
@@ -171,7 +178,7 @@ impl DsqlCluster {
                     .send()
                     .await
                     .map_err(aws("ListTagsForResource"))?;
-                if owned_by(&tag_map(tags.tags()), cx.project, cx.node) {
+                if owned_by(&from_map(tags.tags()), cx.project, cx.node) {
                     ours.push(c.identifier().to_string());
                 }
             }

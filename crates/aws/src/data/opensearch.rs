@@ -11,13 +11,17 @@ use aws_sdk_opensearch::types::{
     ClusterConfig, DomainEndpointOptions, EbsOptions, EncryptionAtRestOptions, NodeToNodeEncryptionOptions,
     OpenSearchPartitionInstanceType, Tag, TlsSecurityPolicy, VolumeType, VpcOptions,
 };
-use serde_json::{Value, json};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Retention, Status};
+use std::collections::BTreeSet;
 
-use crate::errors::aws;
+use serde_json::{Value, json};
+use temporalctl_engine::{
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, Status, attributes,
+    replaced_not_updated,
+};
+
+use crate::errors::{absent_if_gone, aws};
 use crate::iam::canonical_policy;
-use crate::network::ec2::{attr, members, set};
-use crate::tags::sdk_tags;
+use crate::tags::{from_sdk, sdk_tags};
 
 pub const TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
 
@@ -54,44 +58,86 @@ pub fn domain_arn(partition: &str, region: &str, account: &str, name: &str) -> S
     format!("arn:{partition}:es:{region}:{account}:domain/{name}")
 }
 
+/// The data volumes: `gp3:20` (type and size in GiB).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Volume {
+    pub volume_type: String,
+    pub gb: i32,
+}
+
+impl AttrValue for Volume {
+    fn text(&self) -> String {
+        format!("{}:{}", self.volume_type, self.gb)
+    }
+}
+
+/// The endpoint's transport: `https-only:<TLS policy>`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Transport {
+    pub https_only: bool,
+    pub tls_policy: String,
+}
+
+impl AttrValue for Transport {
+    fn text(&self) -> String {
+        format!("{}:{}", if self.https_only { "https-only" } else { "http-allowed" }, self.tls_policy)
+    }
+}
+
+const AT_REST: &str = "at-rest";
+const NODE_TO_NODE: &str = "node-to-node";
+
+attributes! {
+    /// A VPC domain cannot move out of its subnets, and an engine upgrade is not a setting.
+    pub struct DomainAttrs / DomainField {
+        Name name: String = "name", replace;
+        EngineVersion engine_version: String = "engine-version", replace;
+        InstanceType instance_type: String = "instance-type";
+        InstanceCount instance_count: i32 = "instance-count";
+        Volume volume: Volume = "volume";
+        Subnets subnets: BTreeSet<String> = "subnets", replace;
+        SecurityGroups security_groups: BTreeSet<String> = "security-groups";
+        /// `at-rest`, `node-to-node`: the encryptions that are on.
+        Encryption encryption: BTreeSet<String> = "encryption";
+        Endpoint endpoint: Option<Transport> = "endpoint";
+        /// The access policy as canonical JSON.
+        AccessPolicy access_policy: String = "access-policy";
+    }
+}
+
 #[async_trait]
-impl Resource for Domain {
+impl Kind for Domain {
+    type Attrs = DomainAttrs;
+
     fn kind(&self) -> &'static str {
         "opensearch-domain"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<DomainAttrs, ResourceError> {
         let roles =
             self.principals.iter().map(|r| inputs.get(r, "arn").map(String::from)).collect::<Result<Vec<_>, _>>()?;
         // The account is in any of our roles' ARNs.
         let account = roles.first().and_then(|a| a.split(':').nth(4)).unwrap_or_default();
         let partition = roles.first().and_then(|a| a.split(':').nth(1)).unwrap_or("aws");
         let arn = domain_arn(partition, &self.region, account, &self.name);
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("engine-version".into(), self.engine_version.clone()),
-            ("instance-type".into(), self.instance_type.clone()),
-            ("instance-count".into(), self.instance_count.to_string()),
-            ("volume".into(), format!("gp3:{}", self.volume_gb)),
-            ("subnets".into(), inputs.get(&self.subnet, "id")?.to_string()),
-            ("security-groups".into(), inputs.get(&self.security_group, "id")?.to_string()),
-            ("encryption".into(), "at-rest,node-to-node".into()),
-            ("endpoint".into(), format!("https-only:{TLS_POLICY}")),
-            ("access-policy".into(), canonical_policy(&access_policy(&arn, &roles).to_string())),
-        ]))
+        Ok(DomainAttrs {
+            name: self.name.clone(),
+            engine_version: self.engine_version.clone(),
+            instance_type: self.instance_type.clone(),
+            instance_count: self.instance_count,
+            volume: Volume { volume_type: VolumeType::Gp3.as_str().into(), gb: self.volume_gb },
+            subnets: [inputs.get(&self.subnet, "id")?.to_string()].into(),
+            security_groups: [inputs.get(&self.security_group, "id")?.to_string()].into(),
+            encryption: [AT_REST.to_string(), NODE_TO_NODE.to_string()].into(),
+            endpoint: Some(Transport { https_only: true, tls_policy: TLS_POLICY.into() }),
+            access_policy: canonical_policy(&access_policy(&arn, &roles).to_string()),
+        })
     }
 
-    /// A VPC domain cannot move out of its subnets, and an engine upgrade is not a setting.
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name", "engine-version", "subnets"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let d = match self.os.describe_domain().domain_name(&self.name).send().await.map_err(aws("DescribeDomain")) {
-            Ok(out) => out.domain_status.ok_or_else(|| ResourceError::fatal("DescribeDomain returned nothing"))?,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<DomainAttrs>>, ResourceError> {
+        let described = self.os.describe_domain().domain_name(&self.name).send().await.map_err(aws("DescribeDomain"));
+        let Some(out) = absent_if_gone(described)? else { return Ok(None) };
+        let d = out.domain_status.ok_or_else(|| ResourceError::fatal("DescribeDomain returned nothing"))?;
         if d.deleted() == Some(true) && d.processing() != Some(true) {
             return Ok(None);
         }
@@ -107,59 +153,54 @@ impl Resource for Domain {
         let vpc = d.vpc_options();
         let tags = self.os.list_tags().arn(d.arn()).send().await.map_err(aws("ListTags"))?;
         let encryption = [
-            d.encryption_at_rest_options().and_then(|e| e.enabled()).unwrap_or(false).then_some("at-rest"),
-            d.node_to_node_encryption_options().and_then(|e| e.enabled()).unwrap_or(false).then_some("node-to-node"),
+            d.encryption_at_rest_options().and_then(|e| e.enabled()).unwrap_or(false).then_some(AT_REST),
+            d.node_to_node_encryption_options().and_then(|e| e.enabled()).unwrap_or(false).then_some(NODE_TO_NODE),
         ];
-        let https = d.domain_endpoint_options().map(|o| {
-            format!(
-                "{}:{}",
-                if o.enforce_https() == Some(true) { "https-only" } else { "http-allowed" },
-                o.tls_security_policy().map(|p| p.as_str()).unwrap_or_default()
+        let strings = |ids: &[String]| ids.iter().cloned().collect::<BTreeSet<_>>();
+        let attrs = DomainAttrs {
+            name: d.domain_name().into(),
+            engine_version: d.engine_version().unwrap_or_default().into(),
+            instance_type: cluster.and_then(|c| c.instance_type()).map(|t| t.as_str()).unwrap_or_default().into(),
+            instance_count: cluster.and_then(|c| c.instance_count()).unwrap_or_default(),
+            volume: Volume {
+                volume_type: ebs.and_then(|e| e.volume_type()).map(|v| v.as_str()).unwrap_or_default().into(),
+                gb: ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
+            },
+            subnets: strings(vpc.map(|v| v.subnet_ids()).unwrap_or_default()),
+            security_groups: strings(vpc.map(|v| v.security_group_ids()).unwrap_or_default()),
+            encryption: encryption.into_iter().flatten().map(String::from).collect(),
+            endpoint: d.domain_endpoint_options().map(|o| Transport {
+                https_only: o.enforce_https() == Some(true),
+                tls_policy: o.tls_security_policy().map(|p| p.as_str()).unwrap_or_default().into(),
+            }),
+            access_policy: d.access_policies().map(canonical_policy).unwrap_or_default(),
+        };
+        Ok(Some(
+            super::expose_step_tags(
+                Observed::new(d.domain_name())
+                    .output("arn", d.arn())
+                    .output("endpoint", endpoint.unwrap_or_default())
+                    .tags(from_sdk(tags.tag_list()))
+                    .status(status),
             )
-        });
-        Ok(Some(crate::operate::expose_step_tags(
-            Observed::new(d.domain_name())
-                .attr("name", d.domain_name())
-                .attr("engine-version", d.engine_version().unwrap_or_default())
-                .attr("instance-type", cluster.and_then(|c| c.instance_type()).map(|t| t.as_str()).unwrap_or_default())
-                .attr("instance-count", cluster.and_then(|c| c.instance_count()).unwrap_or_default().to_string())
-                .attr(
-                    "volume",
-                    format!(
-                        "{}:{}",
-                        ebs.and_then(|e| e.volume_type()).map(|v| v.as_str()).unwrap_or_default(),
-                        ebs.and_then(|e| e.volume_size()).unwrap_or_default()
-                    ),
-                )
-                .attr("subnets", set(vpc.map(|v| v.subnet_ids()).unwrap_or_default().iter().map(String::as_str)))
-                .attr(
-                    "security-groups",
-                    set(vpc.map(|v| v.security_group_ids()).unwrap_or_default().iter().map(String::as_str)),
-                )
-                .attr("encryption", encryption.into_iter().flatten().collect::<Vec<_>>().join(","))
-                .attr("endpoint", https.unwrap_or_default())
-                .attr("access-policy", d.access_policies().map(canonical_policy).unwrap_or_default())
-                .output("arn", d.arn())
-                .output("endpoint", endpoint.unwrap_or_default())
-                .tags(tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
-                .status(status),
-        )))
+            .found(attrs),
+        ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &DomainAttrs) -> Result<Observed, ResourceError> {
         let tags = sdk_tags!(Tag, cx.tags)?;
         let out = self
             .os
             .create_domain()
             .domain_name(&self.name)
-            .engine_version(&self.engine_version)
-            .cluster_config(self.cluster_config())
-            .ebs_options(self.ebs_options())
-            .vpc_options(vpc_options(desired)?)
+            .engine_version(&desired.engine_version)
+            .cluster_config(cluster_config(desired))
+            .ebs_options(ebs_options(desired))
+            .vpc_options(vpc_options(desired))
             .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
             .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
             .domain_endpoint_options(endpoint_options())
-            .access_policies(attr(desired, "access-policy")?)
+            .access_policies(&desired.access_policy)
             .set_tag_list(Some(tags))
             .send()
             .await
@@ -172,39 +213,52 @@ impl Resource for Domain {
             .status(Status::Pending("processing".into())))
     }
 
+    /// One call sets every setting; the field list only says that it is needed.
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        _: &Found<DomainAttrs>,
+        desired: &DomainAttrs,
+        changed: &[DomainField],
     ) -> Result<(), ResourceError> {
-        let config_fields =
-            ["instance-type", "instance-count", "volume", "security-groups", "encryption", "endpoint", "access-policy"];
-        if changed.iter().any(|c| config_fields.contains(&c.as_str())) {
-            self.os
-                .update_domain_config()
-                .domain_name(&self.name)
-                .cluster_config(self.cluster_config())
-                .ebs_options(self.ebs_options())
-                .vpc_options(vpc_options(desired)?)
-                .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
-                .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
-                .domain_endpoint_options(endpoint_options())
-                .access_policies(attr(desired, "access-policy")?)
-                .send()
-                .await
-                .map_err(aws("UpdateDomainConfig"))?;
+        for field in changed {
+            match field {
+                DomainField::InstanceType
+                | DomainField::InstanceCount
+                | DomainField::Volume
+                | DomainField::SecurityGroups
+                | DomainField::Encryption
+                | DomainField::Endpoint
+                | DomainField::AccessPolicy => {}
+                DomainField::Name | DomainField::EngineVersion | DomainField::Subnets => {
+                    return Err(replaced_not_updated("opensearch-domain", field));
+                }
+            }
         }
-        if changed.iter().any(|c| c == "tags") {
-            let tags = sdk_tags!(Tag, cx.tags)?;
-            let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-            self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
-        }
+        self.os
+            .update_domain_config()
+            .domain_name(&self.name)
+            .cluster_config(cluster_config(desired))
+            .ebs_options(ebs_options(desired))
+            .vpc_options(vpc_options(desired))
+            .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
+            .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
+            .domain_endpoint_options(endpoint_options())
+            .access_policies(&desired.access_policy)
+            .send()
+            .await
+            .map_err(aws("UpdateDomainConfig"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let tags = sdk_tags!(Tag, cx.tags)?;
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<DomainAttrs>) -> Result<(), ResourceError> {
         self.os.delete_domain().domain_name(&self.name).send().await.map_err(aws("DeleteDomain"))?;
         Ok(())
     }
@@ -226,11 +280,28 @@ impl Resource for Domain {
     }
 }
 
-fn vpc_options(desired: &Attrs) -> Result<VpcOptions, ResourceError> {
-    Ok(VpcOptions::builder()
-        .set_subnet_ids(Some(members(attr(desired, "subnets")?)))
-        .set_security_group_ids(Some(members(attr(desired, "security-groups")?)))
-        .build())
+fn vpc_options(desired: &DomainAttrs) -> VpcOptions {
+    let list = |set: &BTreeSet<String>| Some(set.iter().cloned().collect());
+    VpcOptions::builder()
+        .set_subnet_ids(list(&desired.subnets))
+        .set_security_group_ids(list(&desired.security_groups))
+        .build()
+}
+
+fn cluster_config(desired: &DomainAttrs) -> ClusterConfig {
+    ClusterConfig::builder()
+        .instance_type(OpenSearchPartitionInstanceType::from(desired.instance_type.as_str()))
+        .instance_count(desired.instance_count)
+        .zone_awareness_enabled(false)
+        .build()
+}
+
+fn ebs_options(desired: &DomainAttrs) -> EbsOptions {
+    EbsOptions::builder()
+        .ebs_enabled(true)
+        .volume_type(VolumeType::from(desired.volume.volume_type.as_str()))
+        .volume_size(desired.volume.gb)
+        .build()
 }
 
 /// HTTPS only, TLS 1.2 at least.
@@ -239,20 +310,6 @@ fn endpoint_options() -> DomainEndpointOptions {
         .enforce_https(true)
         .tls_security_policy(TlsSecurityPolicy::from(TLS_POLICY))
         .build()
-}
-
-impl Domain {
-    fn cluster_config(&self) -> ClusterConfig {
-        ClusterConfig::builder()
-            .instance_type(OpenSearchPartitionInstanceType::from(self.instance_type.as_str()))
-            .instance_count(self.instance_count)
-            .zone_awareness_enabled(false)
-            .build()
-    }
-
-    fn ebs_options(&self) -> EbsOptions {
-        EbsOptions::builder().ebs_enabled(true).volume_type(VolumeType::Gp3).volume_size(self.volume_gb).build()
-    }
 }
 
 #[cfg(test)]

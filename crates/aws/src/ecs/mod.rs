@@ -8,17 +8,11 @@ use aws_sdk_ecs::types::Tag;
 use temporalctl_engine::{ResourceError, Tags};
 
 use crate::errors::aws;
-
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-pub fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
+use crate::tags::sdk_tags;
 
 /// Put the desired tags on an ECS resource (values overwritten, others' tags left alone).
 pub async fn ensure_tags(ecs: &aws_sdk_ecs::Client, arn: &str, tags: &Tags) -> Result<(), ResourceError> {
-    ecs.tag_resource().resource_arn(arn).set_tags(Some(to_tags(tags))).send().await.map_err(aws("TagResource"))?;
+    let tags = sdk_tags!(infallible Tag, tags);
+    ecs.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(aws("TagResource"))?;
     Ok(())
 }

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
     NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, Service as EcsService,
-    ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService, ServiceField,
+    ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes};
 
 use crate::documents::fingerprint;
 use crate::documents::service::{self as doc, Service as Document};
@@ -27,11 +27,27 @@ pub const ROLLOUT_TAG: &str = "temporalctl:rollout";
 pub fn rollout_text((min, max): (i32, i32)) -> String {
     format!("{min}/{max}")
 }
-use crate::ecs::{ensure_tags, tag_map, to_tags};
-use crate::errors::{aws, gone_is_ok};
+
+use std::collections::BTreeSet;
+
+use crate::ecs::ensure_tags;
+use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::listings::Listings;
-use crate::network::ec2::{attr, set};
 use crate::service_kinds::ServiceKind;
+use crate::tags::{from_sdk, sdk_tags};
+
+attributes! {
+    pub struct ServiceAttrs / ServiceField {
+        /// The task definition revision's ARN.
+        TaskDefinition task_definition: String = "task-definition";
+        Subnets subnets: BTreeSet<String> = "subnets";
+        SecurityGroups security_groups: BTreeSet<String> = "security-groups";
+        /// How it rolls, as its tag records it (`50/100`, see ROLLOUT_TAG).
+        Rollout rollout: String = "rollout";
+        /// The document's hash without the rollout, from the service's tag.
+        Spec spec: String = "spec";
+    }
+}
 
 pub struct Service {
     pub ecs: aws_sdk_ecs::Client,
@@ -174,15 +190,11 @@ impl Service {
             .describe_services()
             .cluster(&self.cluster)
             .set_services(Some(names.to_vec()))
-            .include(ServiceField::Tags)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
             .send()
             .await
             .map_err(aws("DescribeServices"));
-        match described {
-            Ok(out) => Ok(out.services().to_vec()),
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        Ok(absent_if_gone(described)?.map(|out| out.services().to_vec()).unwrap_or_default())
     }
 
     fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
@@ -206,25 +218,27 @@ impl Service {
 }
 
 #[async_trait]
-impl Resource for Service {
+impl Kind for Service {
+    type Attrs = ServiceAttrs;
+
     fn kind(&self) -> &'static str {
         "ecs-service"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<ServiceAttrs, ResourceError> {
         let d = self.document(inputs)?;
         let n = &d.network_configuration;
-        Ok(Attrs::from([
-            ("task-definition".into(), inputs.get(&self.task_definition, "arn")?.to_string()),
-            ("subnets".into(), set(n.subnets.iter().map(String::as_str))),
-            ("security-groups".into(), set(n.security_groups.iter().map(String::as_str))),
-            ("rollout".into(), rollout_text(self.rollout)),
+        Ok(ServiceAttrs {
+            task_definition: inputs.get(&self.task_definition, "arn")?.to_string(),
+            subnets: n.subnets.iter().cloned().collect(),
+            security_groups: n.security_groups.iter().cloned().collect(),
+            rollout: rollout_text(self.rollout),
             // The spec hash leaves the rollout out: it is its own field (see ROLLOUT_TAG).
-            ("spec".into(), fingerprint(&Document { deployment_configuration: doc::deployment((0, 0)), ..d })),
-        ]))
+            spec: fingerprint(&Document { deployment_configuration: doc::deployment((0, 0)), ..d }),
+        })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ServiceAttrs>>, ResourceError> {
         let name = self.name();
         // DRAINING and INACTIVE services are on their way out or gone.
         let found = self
@@ -239,39 +253,37 @@ impl Resource for Service {
             .await?;
         let Some(s) = found else { return Ok(None) };
         let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
-        let tags = tag_map(s.tags());
+        let tags = from_sdk(s.tags());
+        let attrs = ServiceAttrs {
+            task_definition: s.task_definition().unwrap_or_default().into(),
+            subnets: vpc.map(|v| v.subnets()).unwrap_or_default().iter().cloned().collect(),
+            security_groups: vpc.map(|v| v.security_groups()).unwrap_or_default().iter().cloned().collect(),
+            rollout: tags.get(ROLLOUT_TAG).cloned().unwrap_or_default(),
+            spec: tags.get(SPEC_TAG).cloned().unwrap_or_default(),
+        };
         Ok(Some(
             Observed::new(s.service_arn().unwrap_or_default())
-                .attr("task-definition", s.task_definition().unwrap_or_default())
-                .attr("subnets", set(vpc.map(|v| v.subnets()).unwrap_or_default().iter().map(String::as_str)))
-                .attr(
-                    "security-groups",
-                    set(vpc.map(|v| v.security_groups()).unwrap_or_default().iter().map(String::as_str)),
-                )
-                .attr("spec", tags.get(SPEC_TAG).cloned().unwrap_or_default())
-                .attr("rollout", tags.get(ROLLOUT_TAG).cloned().unwrap_or_default())
                 .output("name", s.service_name().unwrap_or_default())
                 .output("arn", s.service_arn().unwrap_or_default())
                 .output("desired-count", s.desired_count().to_string())
-                .tags(tags),
+                .tags(tags)
+                .found(attrs),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &ServiceAttrs) -> Result<Observed, ResourceError> {
         let d = self.document(cx.inputs)?;
         let r = request(&d)?;
-        let mut tags = cx.tags.clone();
-        tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
-        tags.insert(ROLLOUT_TAG.into(), attr(desired, "rollout")?.to_string());
+        let tags = with_applied(cx, desired);
         let create = self
             .ecs
             .create_service()
             .cluster(&self.cluster)
             .service_name(&d.service_name)
-            .task_definition(attr(desired, "task-definition")?)
+            .task_definition(&desired.task_definition)
             // Scaling is `scale`'s job: a new service starts empty.
             .desired_count(0)
-            .set_tags(Some(to_tags(&tags)));
+            .set_tags(Some(sdk_tags!(infallible aws_sdk_ecs::types::Tag, &tags)));
         let out = with_spec!(create, d, r).send().await.map_err(aws("CreateService"))?;
         let arn = out.service.and_then(|s| s.service_arn).unwrap_or_default();
         Ok(Observed::new(&arn)
@@ -284,35 +296,43 @@ impl Resource for Service {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        o: &Found<ServiceAttrs>,
+        desired: &ServiceAttrs,
+        changed: &[ServiceField],
     ) -> Result<(), ResourceError> {
-        let mut tags = cx.tags.clone();
-        if changed.iter().any(|c| c != "tags") {
-            let d = self.document(cx.inputs)?;
-            let r = request(&d)?;
-            // Never the desired count: that is `scale`'s, and survives every `up`.
-            let update = self
-                .ecs
-                .update_service()
-                .cluster(&self.cluster)
-                .service(&d.service_name)
-                .task_definition(attr(desired, "task-definition")?)
-                // ECS requires a new deployment for a changed capacity provider strategy.
-                .force_new_deployment(changed.iter().any(|c| c == "spec"));
-            with_spec!(update, d, r).send().await.map_err(aws("UpdateService"))?;
+        // Every field is sent by one call; a changed spec or rollout is also recorded in
+        // its tag, and a changed spec needs a new deployment (ECS requires one for a
+        // changed capacity provider strategy).
+        let (mut new_deployment, mut record) = (false, false);
+        for field in changed {
+            match field {
+                ServiceField::TaskDefinition | ServiceField::Subnets | ServiceField::SecurityGroups => {}
+                ServiceField::Spec => (new_deployment, record) = (true, true),
+                ServiceField::Rollout => record = true,
+            }
         }
-        // The spec and rollout tags record what was applied; rewritten only when that changed.
-        if changed.iter().any(|c| c == "spec" || c == "rollout" || c == "tags") {
-            tags.insert(SPEC_TAG.into(), attr(desired, "spec")?.to_string());
-            tags.insert(ROLLOUT_TAG.into(), attr(desired, "rollout")?.to_string());
-            ensure_tags(&self.ecs, &o.id, &tags).await?;
+        let d = self.document(cx.inputs)?;
+        let r = request(&d)?;
+        // Never the desired count: that is `scale`'s, and survives every `up`.
+        let update = self
+            .ecs
+            .update_service()
+            .cluster(&self.cluster)
+            .service(&d.service_name)
+            .task_definition(&desired.task_definition)
+            .force_new_deployment(new_deployment);
+        with_spec!(update, d, r).send().await.map_err(aws("UpdateService"))?;
+        if record {
+            ensure_tags(&self.ecs, &o.id, &with_applied(cx, desired)).await?;
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ecs, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<ServiceAttrs>) -> Result<(), ResourceError> {
         // `force` stops whatever still runs; `down` scales to zero first where it can.
         gone_is_ok(
             self.ecs
@@ -325,4 +345,12 @@ impl Resource for Service {
                 .map_err(aws("DeleteService")),
         )
     }
+}
+
+/// Our tags with the spec and rollout tags recording what was applied.
+fn with_applied(cx: &Cx<'_>, desired: &ServiceAttrs) -> temporalctl_engine::Tags {
+    let mut tags = cx.tags.clone();
+    tags.insert(SPEC_TAG.into(), desired.spec.clone());
+    tags.insert(ROLLOUT_TAG.into(), desired.rollout.clone());
+    tags
 }

@@ -8,18 +8,21 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair, LinuxParameters, LogConfiguration,
-    LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, TaskDefinitionFamilyStatus,
-    TaskDefinitionField, Tmpfs, TransportProtocol,
+    LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, TaskDefinitionFamilyStatus, Tmpfs,
+    TransportProtocol,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, owned_by};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, owned_by, replaced_not_updated,
+};
 
 use crate::documents::fingerprint;
 use crate::documents::task_definition::{self as doc, TaskDefinition as Document};
 use crate::documents::temporal::{ServerConfig, server_config};
-use crate::ecs::{ensure_tags, tag_map, to_tags};
-use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::all_pages;
+use crate::ecs::ensure_tags;
+use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::pages::all_pages;
 use crate::service_kinds::ServiceKind;
+use crate::tags::{from_sdk, sdk_tags};
 
 /// The tag holding the hash of the registered document.
 pub const SPEC_TAG: &str = "temporalctl:spec";
@@ -134,7 +137,7 @@ impl TaskDefinition {
             .execution_role_arn(&d.execution_role_arn)
             .task_role_arn(&d.task_role_arn)
             .set_container_definitions(Some(d.container_definitions.iter().map(container).collect()))
-            .set_tags(Some(to_tags(&tags)))
+            .set_tags(Some(sdk_tags!(infallible aws_sdk_ecs::types::Tag, &tags)))
             .send()
             .await
             .map_err(aws("RegisterTaskDefinition"))?;
@@ -206,18 +209,28 @@ fn container(c: &doc::Container) -> ContainerDefinition {
         .build()
 }
 
+attributes! {
+    pub struct TaskDefinitionAttrs / TaskDefinitionField {
+        Family family: String = "family", replace;
+        /// The registered document's hash, from the revision's tag.
+        Spec spec: String = "spec";
+    }
+}
+
 #[async_trait]
-impl Resource for TaskDefinition {
+impl Kind for TaskDefinition {
+    type Attrs = TaskDefinitionAttrs;
+
     fn kind(&self) -> &'static str {
         "task-definition"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<TaskDefinitionAttrs, ResourceError> {
         let d = self.document(inputs)?;
-        Ok(Attrs::from([("family".into(), d.family.clone()), ("spec".into(), spec(&d))]))
+        Ok(TaskDefinitionAttrs { family: d.family.clone(), spec: spec(&d) })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<TaskDefinitionAttrs>>, ResourceError> {
         // Our newest revision: the family's latest when it is ours (the usual case, one
         // call), else the newest active one carrying our tags. A revision someone else
         // registered is not ours to judge or retire.
@@ -232,33 +245,48 @@ impl Resource for TaskDefinition {
         Ok(None)
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, _: &TaskDefinitionAttrs) -> Result<Observed, ResourceError> {
         let arn = self.register(cx, cx.inputs).await?;
         self.read(cx)
             .await?
+            .map(|found| found.observed)
             .filter(|o| o.id == arn)
             .ok_or_else(|| ResourceError::fatal(format!("{arn} not found right after registering it")))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c == "spec") {
-            // A new revision; our previous one is retired (services move with `up`).
-            self.register(cx, cx.inputs).await?;
-            gone_is_ok(
-                self.ecs
-                    .deregister_task_definition()
-                    .task_definition(&o.id)
-                    .send()
-                    .await
-                    .map_err(aws("DeregisterTaskDefinition")),
-            )?;
-        } else if changed.iter().any(|c| c == "tags") {
-            ensure_tags(&self.ecs, &o.id, cx.tags).await?;
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Found<TaskDefinitionAttrs>,
+        _: &TaskDefinitionAttrs,
+        changed: &[TaskDefinitionField],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field {
+                // A new revision (with our tags); our previous one is retired (services
+                // move with `up`).
+                TaskDefinitionField::Spec => {
+                    self.register(cx, cx.inputs).await?;
+                    gone_is_ok(
+                        self.ecs
+                            .deregister_task_definition()
+                            .task_definition(&o.id)
+                            .send()
+                            .await
+                            .map_err(aws("DeregisterTaskDefinition")),
+                    )?;
+                }
+                TaskDefinitionField::Family => return Err(replaced_not_updated("task-definition", field)),
+            }
         }
         Ok(())
     }
 
-    async fn delete(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ecs, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, _: &Found<TaskDefinitionAttrs>) -> Result<(), ResourceError> {
         // Our active revisions only: deregister, then delete.
         let mut ours = Vec::new();
         for arn in self.active_revisions().await? {
@@ -294,33 +322,28 @@ const DELETE_BATCH: usize = 10;
 
 impl TaskDefinition {
     /// The revision (or family's latest), if it carries this node's tags.
-    async fn describe(&self, which: &str, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let out = match self
+    async fn describe(&self, which: &str, cx: &Cx<'_>) -> Result<Option<Found<TaskDefinitionAttrs>>, ResourceError> {
+        let described = self
             .ecs
             .describe_task_definition()
             .task_definition(which)
-            .include(TaskDefinitionField::Tags)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(aws("DescribeTaskDefinition"))
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+            .map_err(aws("DescribeTaskDefinition"));
+        let Some(out) = absent_if_gone(described)? else { return Ok(None) };
         let Some(td) = out.task_definition() else { return Ok(None) };
-        let tags = tag_map(out.tags());
+        let tags = from_sdk(out.tags());
         if !owned_by(&tags, cx.project, cx.node) {
             return Ok(None);
         }
         let arn = td.task_definition_arn().unwrap_or_default();
+        let attrs = TaskDefinitionAttrs {
+            family: td.family().unwrap_or_default().into(),
+            spec: tags.get(SPEC_TAG).cloned().unwrap_or_default(),
+        };
         Ok(Some(
-            Observed::new(arn)
-                .attr("family", td.family().unwrap_or_default())
-                .attr("spec", tags.get(SPEC_TAG).cloned().unwrap_or_default())
-                .output("arn", arn)
-                .output("revision", td.revision().to_string())
-                .tags(tags),
+            Observed::new(arn).output("arn", arn).output("revision", td.revision().to_string()).tags(tags).found(attrs),
         ))
     }
 

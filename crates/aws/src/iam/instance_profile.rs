@@ -1,10 +1,10 @@
 //! The instance profile that hands the ECS instance role to the node groups' instances.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
-use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::attr;
+use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct InstanceProfile {
     pub iam: aws_sdk_iam::Client,
@@ -12,105 +12,86 @@ pub struct InstanceProfile {
     pub role: NodeId,
 }
 
+attributes! {
+    pub struct InstanceProfileAttrs / InstanceProfileField {
+        Name name: String = "name", replace;
+        /// The role's name (empty when none).
+        Role role: String = "role";
+    }
+}
+
 #[async_trait]
-impl Resource for InstanceProfile {
+impl Kind for InstanceProfile {
+    type Attrs = InstanceProfileAttrs;
+
     fn kind(&self) -> &'static str {
         "iam-instance-profile"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("role".into(), inputs.get(&self.role, "id")?.to_string()),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<InstanceProfileAttrs, ResourceError> {
+        Ok(InstanceProfileAttrs { name: self.name.clone(), role: inputs.get(&self.role, "id")?.to_string() })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let profile = match self
-            .iam
-            .get_instance_profile()
-            .instance_profile_name(&self.name)
-            .send()
-            .await
-            .map_err(aws("GetInstanceProfile"))
-        {
-            Ok(out) => {
-                out.instance_profile.ok_or_else(|| ResourceError::fatal("GetInstanceProfile returned no profile"))?
-            }
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<InstanceProfileAttrs>>, ResourceError> {
+        let get = self.iam.get_instance_profile().instance_profile_name(&self.name).send().await;
+        let Some(out) = absent_if_gone(get.map_err(aws("GetInstanceProfile")))? else { return Ok(None) };
+        let profile =
+            out.instance_profile.ok_or_else(|| ResourceError::fatal("GetInstanceProfile returned no profile"))?;
         let role = profile.roles().first().map(|r| r.role_name().to_string()).unwrap_or_default();
-        let tags = profile.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         Ok(Some(
             Observed::new(profile.instance_profile_name())
-                .attr("name", profile.instance_profile_name())
-                .attr("role", role)
                 .output("arn", profile.arn())
-                .tags(tags),
+                .tags(from_sdk(profile.tags()))
+                .found(InstanceProfileAttrs { name: profile.instance_profile_name().into(), role }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &InstanceProfileAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .iam
             .create_instance_profile()
             .instance_profile_name(&self.name)
-            .set_tags(Some(super::tags(cx.tags)?))
+            .set_tags(Some(sdk_tags!(aws_sdk_iam::types::Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("CreateInstanceProfile"))?;
         let arn = out.instance_profile.map(|p| p.arn).unwrap_or_default();
-        self.iam
-            .add_role_to_instance_profile()
-            .instance_profile_name(&self.name)
-            .role_name(attr(desired, "role")?)
-            .send()
-            .await
-            .map_err(aws("AddRoleToInstanceProfile"))?;
+        self.add_role(&desired.role).await?;
         Ok(Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone()))
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<InstanceProfileAttrs>,
+        desired: &InstanceProfileAttrs,
+        changed: &[InstanceProfileField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "role" => {
-                    self.remove_role(o).await?;
-                    self.iam
-                        .add_role_to_instance_profile()
-                        .instance_profile_name(&self.name)
-                        .role_name(attr(desired, field)?)
-                        .send()
-                        .await
-                        .map_err(aws("AddRoleToInstanceProfile"))?;
+            match field {
+                InstanceProfileField::Role => {
+                    self.remove_role(&o.attrs.role).await?;
+                    self.add_role(&desired.role).await?;
                 }
-                "tags" => {
-                    self.iam
-                        .tag_instance_profile()
-                        .instance_profile_name(&self.name)
-                        .set_tags(Some(super::tags(cx.tags)?))
-                        .send()
-                        .await
-                        .map_err(aws("TagInstanceProfile"))?;
-                }
-                _ => {}
+                InstanceProfileField::Name => return Err(replaced_not_updated("iam-instance-profile", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        self.remove_role(o).await?;
+    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        self.iam
+            .tag_instance_profile()
+            .instance_profile_name(&self.name)
+            .set_tags(Some(sdk_tags!(aws_sdk_iam::types::Tag, cx.tags)?))
+            .send()
+            .await
+            .map_err(aws("TagInstanceProfile"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<InstanceProfileAttrs>) -> Result<(), ResourceError> {
+        self.remove_role(&o.attrs.role).await?;
         self.iam
             .delete_instance_profile()
             .instance_profile_name(&self.name)
@@ -122,8 +103,21 @@ impl Resource for InstanceProfile {
 }
 
 impl InstanceProfile {
-    async fn remove_role(&self, o: &Observed) -> Result<(), ResourceError> {
-        let Some(role) = o.attrs.get("role").filter(|r| !r.is_empty()) else { return Ok(()) };
+    async fn add_role(&self, role: &str) -> Result<(), ResourceError> {
+        self.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(&self.name)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(aws("AddRoleToInstanceProfile"))?;
+        Ok(())
+    }
+
+    async fn remove_role(&self, role: &str) -> Result<(), ResourceError> {
+        if role.is_empty() {
+            return Ok(());
+        }
         gone_is_ok(
             self.iam
                 .remove_role_from_instance_profile()

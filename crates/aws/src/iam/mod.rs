@@ -3,13 +3,6 @@
 pub mod instance_profile;
 pub mod role;
 
-/// Our tags in IAM's shape.
-pub fn tags(
-    tags: &temporalctl_engine::Tags,
-) -> Result<Vec<aws_sdk_iam::types::Tag>, temporalctl_engine::ResourceError> {
-    crate::tags::sdk_tags!(aws_sdk_iam::types::Tag, tags)
-}
-
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 pub fn canonical_policy(text: &str) -> String {
     let decoded = percent_decode(text);

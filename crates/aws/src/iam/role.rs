@@ -1,14 +1,15 @@
 //! An IAM role: trust policy, AWS managed policies, and our one inline policy.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, attributes, replaced_not_updated};
 
 use super::canonical_policy;
-use crate::errors::{aws, gone_is_ok};
-use crate::network::ec2::{attr, members, set, set_delta};
+use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::tags::{from_sdk, sdk_tags};
 
 /// Name of the inline policy temporalctl manages on each role.
 pub const INLINE: &str = "temporalctl";
@@ -25,35 +26,43 @@ pub struct Role {
     pub inline: Option<PolicyFn>,
 }
 
+attributes! {
+    pub struct RoleAttrs / RoleField {
+        Name name: String = "name", replace;
+        /// The trust policy as canonical JSON.
+        Trust trust: String = "trust";
+        /// Attached managed policies, by ARN.
+        Managed managed: BTreeSet<String> = "managed";
+        /// Our inline policy as canonical JSON, empty when there is none.
+        Inline inline: String = "inline";
+    }
+}
+
 #[async_trait]
-impl Resource for Role {
+impl Kind for Role {
+    type Attrs = RoleAttrs;
+
     fn kind(&self) -> &'static str {
         "iam-role"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<RoleAttrs, ResourceError> {
         let inline = match &self.inline {
             Some(f) => f(inputs)?.to_string(),
             None => String::new(),
         };
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("trust".into(), self.trust.to_string()),
-            ("managed".into(), set(self.managed.iter().map(String::as_str))),
-            ("inline".into(), inline),
-        ]))
+        Ok(RoleAttrs {
+            name: self.name.clone(),
+            trust: self.trust.to_string(),
+            managed: self.managed.iter().cloned().collect(),
+            inline,
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let role = match self.iam.get_role().role_name(&self.name).send().await.map_err(aws("GetRole")) {
-            Ok(out) => out.role.ok_or_else(|| ResourceError::fatal("GetRole returned no role"))?,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<RoleAttrs>>, ResourceError> {
+        let get = self.iam.get_role().role_name(&self.name).send().await.map_err(aws("GetRole"));
+        let Some(out) = absent_if_gone(get)? else { return Ok(None) };
+        let role = out.role.ok_or_else(|| ResourceError::fatal("GetRole returned no role"))?;
         let attached = self
             .iam
             .list_attached_role_policies()
@@ -61,71 +70,63 @@ impl Resource for Role {
             .send()
             .await
             .map_err(aws("ListAttachedRolePolicies"))?;
-        let managed = set(attached.attached_policies().iter().filter_map(|p| p.policy_arn()));
-        let inline = match self
+        let managed = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).map(String::from).collect();
+        let inline = self
             .iam
             .get_role_policy()
             .role_name(&self.name)
             .policy_name(INLINE)
             .send()
             .await
-            .map_err(aws("GetRolePolicy"))
-        {
-            Ok(p) => canonical_policy(p.policy_document()),
-            Err(e) if e.is_not_found() => String::new(),
-            Err(e) => return Err(e),
-        };
-        let tags = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        Ok(Some(
-            Observed::new(role.role_name())
-                .attr("name", role.role_name())
-                .attr("trust", role.assume_role_policy_document().map(canonical_policy).unwrap_or_default())
-                .attr("managed", managed)
-                .attr("inline", inline)
-                .output("arn", role.arn())
-                .tags(tags),
-        ))
+            .map_err(aws("GetRolePolicy"));
+        let inline = absent_if_gone(inline)?.map(|p| canonical_policy(p.policy_document())).unwrap_or_default();
+        Ok(Some(Observed::new(role.role_name()).output("arn", role.arn()).tags(from_sdk(role.tags())).found(
+            RoleAttrs {
+                name: role.role_name().into(),
+                trust: role.assume_role_policy_document().map(canonical_policy).unwrap_or_default(),
+                managed,
+                inline,
+            },
+        )))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let tags = super::tags(cx.tags)?;
+    async fn create(&self, cx: &Cx<'_>, desired: &RoleAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .iam
             .create_role()
             .role_name(&self.name)
-            .assume_role_policy_document(attr(desired, "trust")?)
-            .set_tags(Some(tags))
+            .assume_role_policy_document(&desired.trust)
+            .set_tags(Some(sdk_tags!(aws_sdk_iam::types::Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("CreateRole"))?;
         let arn = out.role.map(|r| r.arn).unwrap_or_default();
-        let created =
-            Observed::new(&self.name).attr("managed", "").attr("inline", "").output("arn", arn).tags(cx.tags.clone());
-        self.update(cx, &created, desired, &["managed".into(), "inline".into()]).await?;
+        let created = Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone());
+        let bare = created.clone().found(RoleAttrs::default());
+        self.update(cx, &bare, desired, &[RoleField::Managed, RoleField::Inline]).await?;
         Ok(created)
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<RoleAttrs>,
+        desired: &RoleAttrs,
+        changed: &[RoleField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "trust" => {
+            match field {
+                RoleField::Trust => {
                     self.iam
                         .update_assume_role_policy()
                         .role_name(&self.name)
-                        .policy_document(attr(desired, field)?)
+                        .policy_document(&desired.trust)
                         .send()
                         .await
                         .map_err(aws("UpdateAssumeRolePolicy"))?;
                 }
-                "managed" => {
-                    let (add, remove) = set_delta(o.attrs.get(field), attr(desired, field)?);
-                    for arn in add {
+                RoleField::Managed => {
+                    for arn in desired.managed.difference(&o.attrs.managed) {
                         self.iam
                             .attach_role_policy()
                             .role_name(&self.name)
@@ -134,17 +135,11 @@ impl Resource for Role {
                             .await
                             .map_err(aws("AttachRolePolicy"))?;
                     }
-                    for arn in remove {
-                        self.iam
-                            .detach_role_policy()
-                            .role_name(&self.name)
-                            .policy_arn(arn)
-                            .send()
-                            .await
-                            .map_err(aws("DetachRolePolicy"))?;
+                    for arn in o.attrs.managed.difference(&desired.managed) {
+                        self.detach(arn).await?;
                     }
                 }
-                "inline" => match attr(desired, field)? {
+                RoleField::Inline => match desired.inline.as_str() {
                     "" => self.delete_inline().await?,
                     doc => {
                         self.iam
@@ -157,34 +152,27 @@ impl Resource for Role {
                             .map_err(aws("PutRolePolicy"))?;
                     }
                 },
-                "tags" => {
-                    let tags = super::tags(cx.tags)?;
-                    self.iam
-                        .tag_role()
-                        .role_name(&self.name)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(aws("TagRole"))?;
-                }
-                _ => {}
+                RoleField::Name => return Err(replaced_not_updated("iam-role", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        self.iam
+            .tag_role()
+            .role_name(&self.name)
+            .set_tags(Some(sdk_tags!(aws_sdk_iam::types::Tag, cx.tags)?))
+            .send()
+            .await
+            .map_err(aws("TagRole"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<RoleAttrs>) -> Result<(), ResourceError> {
         // IAM refuses to delete a role that still has policies.
-        for arn in members(o.attrs.get("managed").map(String::as_str).unwrap_or_default()) {
-            gone_is_ok(
-                self.iam
-                    .detach_role_policy()
-                    .role_name(&self.name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(aws("DetachRolePolicy")),
-            )?;
+        for arn in &o.attrs.managed {
+            gone_is_ok(self.detach(arn).await)?;
         }
         self.delete_inline().await?;
         self.iam.delete_role().role_name(&self.name).send().await.map_err(aws("DeleteRole"))?;
@@ -193,6 +181,17 @@ impl Resource for Role {
 }
 
 impl Role {
+    async fn detach(&self, arn: &str) -> Result<(), ResourceError> {
+        self.iam
+            .detach_role_policy()
+            .role_name(&self.name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(aws("DetachRolePolicy"))?;
+        Ok(())
+    }
+
     async fn delete_inline(&self) -> Result<(), ResourceError> {
         gone_is_ok(
             self.iam

@@ -24,16 +24,15 @@ impl Deref for Ec2 {
     }
 }
 
+/// Our tags at creation, for `TagSpecifications`.
 pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(kind).set_tags(Some(to_tags(tags))).build()
 }
 
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+/// EC2's tag builder cannot fail (key and value are optional in its model), unlike the
+/// other services' (`crate::tags::sdk_tags!`).
+fn to_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-pub fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
 pub fn filter(name: &str, value: impl Into<String>) -> Filter {
@@ -119,7 +118,7 @@ macro_rules! lookup {
                     $crate::network::ec2::Query::Id(id) => $request.$by_id(id),
                     $crate::network::ec2::Query::Owned(f) => $request.$by_filters(Some(f)),
                 };
-                Ok($crate::network::ec2::$pages!(req, $list, $op))
+                Ok($crate::pages::$pages!(req, $list, $op))
             },
             $alive,
             $id_of,
@@ -131,62 +130,10 @@ macro_rules! lookup {
 }
 pub(crate) use lookup;
 
-/// Every item of a paginated list or describe call, over all its pages (the emulator
-/// answers in one page, AWS in as many as it likes): `all_pages!(request, vpcs, "DescribeVpcs")`
-/// inside a function returning `Result<_, ResourceError>`.
-macro_rules! all_pages {
-    ($request:expr, $list:ident, $op:literal) => {{
-        let mut pages = $request.into_paginator().send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(page.map_err($crate::errors::aws($op))?.$list().iter().cloned());
-        }
-        all
-    }};
-}
-pub(crate) use all_pages;
-
-/// The items of a call that has no pages (`DescribeAddresses`), as `all_pages!` gives them.
-macro_rules! one_page {
-    ($request:expr, $list:ident, $op:literal) => {
-        $request.send().await.map_err($crate::errors::aws($op))?.$list().to_vec()
-    };
-}
-pub(crate) use one_page;
-
 /// Put the desired tags on (values are overwritten; tags others added are left alone).
 pub async fn ensure_tags(ec2: &aws_sdk_ec2::Client, id: &str, tags: &Tags) -> Result<(), ResourceError> {
     ec2.create_tags().resources(id).set_tags(Some(to_tags(tags))).send().await.map_err(aws("CreateTags"))?;
     Ok(())
-}
-
-/// A sorted, comma-joined set: the comparable form of a list attribute.
-pub fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let mut v: Vec<&str> = items.into_iter().collect();
-    v.sort_unstable();
-    v.dedup();
-    v.join(",")
-}
-
-/// The elements of a `set` string.
-pub fn members(set: &str) -> Vec<String> {
-    set.split(',').filter(|s| !s.is_empty()).map(String::from).collect()
-}
-
-/// (to add, to remove) between an observed and a desired set string.
-pub fn set_delta(observed: Option<&String>, desired: &str) -> (Vec<String>, Vec<String>) {
-    let have = members(observed.map(String::as_str).unwrap_or_default());
-    let want = members(desired);
-    let add = want.iter().filter(|w| !have.contains(w)).cloned().collect();
-    let remove = have.iter().filter(|h| !want.contains(h)).cloned().collect();
-    (add, remove)
-}
-
-pub fn attr<'a>(desired: &'a temporalctl_engine::Attrs, key: &str) -> Result<&'a str, ResourceError> {
-    desired
-        .get(key)
-        .map(String::as_str)
-        .ok_or_else(|| ResourceError::fatal(format!("desired attribute `{key}` missing")))
 }
 
 /// When a delete meets `DependencyViolation`, name the network interfaces still in the

@@ -2,30 +2,35 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, attributes, replaced_not_updated};
 
-use super::ec2::{Ec2, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::tags::from_sdk;
 
 pub struct ElasticIp {
     pub ec2: Ec2,
 }
 
+attributes! {
+    pub struct ElasticIpAttrs / ElasticIpField {
+        Domain domain: String = "domain", replace;
+    }
+}
+
 #[async_trait]
-impl Resource for ElasticIp {
+impl Kind for ElasticIp {
+    type Attrs = ElasticIpAttrs;
+
     fn kind(&self) -> &'static str {
         "elastic-ip"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("domain".into(), "vpc".into())]))
+    fn desired(&self, _: &Inputs) -> Result<ElasticIpAttrs, ResourceError> {
+        Ok(ElasticIpAttrs { domain: DomainType::Vpc.as_str().into() })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["domain"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ElasticIpAttrs>>, ResourceError> {
         let Some(a) = lookup!(
             single: cx,
             &self.ec2.listings,
@@ -44,13 +49,13 @@ impl Resource for ElasticIp {
         let domain = a.domain().map(|d| d.as_str()).unwrap_or("vpc");
         Ok(Some(
             Observed::new(a.allocation_id().unwrap_or_default())
-                .attr("domain", domain)
                 .output("public-ip", a.public_ip().unwrap_or_default())
-                .tags(tag_map(a.tags())),
+                .tags(from_sdk(a.tags()))
+                .found(ElasticIpAttrs { domain: domain.into() }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, _: &ElasticIpAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .allocate_address()
@@ -64,14 +69,24 @@ impl Resource for ElasticIp {
         Ok(Observed::new(id).output("public-ip", out.public_ip().unwrap_or_default()).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c == "tags") {
-            ensure_tags(&self.ec2, &o.id, cx.tags).await?;
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<ElasticIpAttrs>,
+        _: &ElasticIpAttrs,
+        changed: &[ElasticIpField],
+    ) -> Result<(), ResourceError> {
+        match changed.first() {
+            Some(field @ ElasticIpField::Domain) => Err(replaced_not_updated("elastic-ip", field)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<ElasticIpAttrs>) -> Result<(), ResourceError> {
         self.ec2.release_address().allocation_id(&o.id).send().await.map_err(aws("ReleaseAddress"))?;
         Ok(())
     }

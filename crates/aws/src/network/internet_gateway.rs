@@ -2,27 +2,37 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, on_new_id};
+use crate::tags::from_sdk;
 
 pub struct InternetGateway {
     pub ec2: Ec2,
     pub vpc: NodeId,
 }
 
+attributes! {
+    pub struct InternetGatewayAttrs / InternetGatewayField {
+        /// The VPC it is attached to (empty when detached).
+        AttachedTo attached_to: String = "attached-to";
+    }
+}
+
 #[async_trait]
-impl Resource for InternetGateway {
+impl Kind for InternetGateway {
+    type Attrs = InternetGatewayAttrs;
+
     fn kind(&self) -> &'static str {
         "internet-gateway"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("attached-to".into(), inputs.get(&self.vpc, "id")?.to_string())]))
+    fn desired(&self, inputs: &Inputs) -> Result<InternetGatewayAttrs, ResourceError> {
+        Ok(InternetGatewayAttrs { attached_to: inputs.get(&self.vpc, "id")?.to_string() })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<InternetGatewayAttrs>>, ResourceError> {
         let Some(igw) = lookup!(
             cx,
             &self.ec2.listings,
@@ -41,12 +51,12 @@ impl Resource for InternetGateway {
         let attached = igw.attachments().iter().filter_map(|a| a.vpc_id()).next().unwrap_or_default();
         Ok(Some(
             Observed::new(igw.internet_gateway_id().unwrap_or_default())
-                .attr("attached-to", attached)
-                .tags(tag_map(igw.tags())),
+                .tags(from_sdk(igw.tags()))
+                .found(InternetGatewayAttrs { attached_to: attached.into() }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &InternetGatewayAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .create_internet_gateway()
@@ -58,36 +68,37 @@ impl Resource for InternetGateway {
             .internet_gateway
             .and_then(|g| g.internet_gateway_id)
             .ok_or_else(|| ResourceError::fatal("CreateInternetGateway returned no gateway"))?;
-        let vpc = attr(desired, "attached-to")?;
-        on_new_id(|| self.attach(&id, vpc)).await?;
+        on_new_id(|| self.attach(&id, &desired.attached_to)).await?;
         Ok(Observed::new(id).tags(cx.tags.clone()))
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<InternetGatewayAttrs>,
+        desired: &InternetGatewayAttrs,
+        changed: &[InternetGatewayField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "attached-to" => {
-                    if let Some(old) = o.attrs.get("attached-to").filter(|v| !v.is_empty()) {
-                        self.detach(&o.id, old).await?;
+            match field {
+                InternetGatewayField::AttachedTo => {
+                    if !o.attrs.attached_to.is_empty() {
+                        self.detach(&o.id, &o.attrs.attached_to).await?;
                     }
-                    self.attach(&o.id, attr(desired, field)?).await?;
+                    self.attach(&o.id, &desired.attached_to).await?;
                 }
-                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
-                _ => {}
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        if let Some(vpc) = o.attrs.get("attached-to").filter(|v| !v.is_empty()) {
-            self.detach(&o.id, vpc).await?;
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<InternetGatewayAttrs>) -> Result<(), ResourceError> {
+        if !o.attrs.attached_to.is_empty() {
+            self.detach(&o.id, &o.attrs.attached_to).await?;
         }
         self.ec2
             .delete_internet_gateway()

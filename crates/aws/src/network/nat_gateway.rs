@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::tags::from_sdk;
 
 pub struct NatGateway {
     pub ec2: Ec2,
@@ -17,24 +20,30 @@ pub struct NatGateway {
     pub deadline: Duration,
 }
 
+attributes! {
+    pub struct NatGatewayAttrs / NatGatewayField {
+        Subnet subnet: String = "subnet", replace;
+        /// The Elastic IP's allocation id.
+        Allocation allocation: String = "allocation", replace;
+    }
+}
+
 #[async_trait]
-impl Resource for NatGateway {
+impl Kind for NatGateway {
+    type Attrs = NatGatewayAttrs;
+
     fn kind(&self) -> &'static str {
         "nat-gateway"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("subnet".into(), inputs.get(&self.subnet, "id")?.to_string()),
-            ("allocation".into(), inputs.get(&self.elastic_ip, "id")?.to_string()),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<NatGatewayAttrs, ResourceError> {
+        Ok(NatGatewayAttrs {
+            subnet: inputs.get(&self.subnet, "id")?.to_string(),
+            allocation: inputs.get(&self.elastic_ip, "id")?.to_string(),
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["subnet", "allocation"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<NatGatewayAttrs>>, ResourceError> {
         // `deleted` and `failed` gateways stay visible for an hour; they are gone to us.
         let alive = |n: &aws_sdk_ec2::types::NatGateway| {
             !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Failed))
@@ -59,22 +68,18 @@ impl Resource for NatGateway {
             Some(NatGatewayState::Available) | None => Status::Ready,
             Some(other) => Status::Pending(other.as_str().to_string()),
         };
-        Ok(Some(
-            Observed::new(n.nat_gateway_id().unwrap_or_default())
-                .attr("subnet", n.subnet_id().unwrap_or_default())
-                .attr("allocation", allocation)
-                .tags(tag_map(n.tags()))
-                .status(status),
-        ))
+        Ok(Some(Observed::new(n.nat_gateway_id().unwrap_or_default()).tags(from_sdk(n.tags())).status(status).found(
+            NatGatewayAttrs { subnet: n.subnet_id().unwrap_or_default().into(), allocation: allocation.into() },
+        )))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &NatGatewayAttrs) -> Result<Observed, ResourceError> {
         // The SDK fills ClientToken, so a retried create cannot make a second gateway.
         let out = self
             .ec2
             .create_nat_gateway()
-            .subnet_id(attr(desired, "subnet")?)
-            .allocation_id(attr(desired, "allocation")?)
+            .subnet_id(&desired.subnet)
+            .allocation_id(&desired.allocation)
             .tag_specifications(tag_spec(ResourceType::Natgateway, cx.tags))
             .send()
             .await
@@ -87,14 +92,26 @@ impl Resource for NatGateway {
         Ok(Observed::new(n.nat_gateway_id().unwrap_or_default()).tags(cx.tags.clone()).status(status))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c == "tags") {
-            ensure_tags(&self.ec2, &o.id, cx.tags).await?;
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<NatGatewayAttrs>,
+        _: &NatGatewayAttrs,
+        changed: &[NatGatewayField],
+    ) -> Result<(), ResourceError> {
+        match changed.first() {
+            Some(field @ (NatGatewayField::Subnet | NatGatewayField::Allocation)) => {
+                Err(replaced_not_updated("nat-gateway", field))
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<NatGatewayAttrs>) -> Result<(), ResourceError> {
         self.ec2.delete_nat_gateway().nat_gateway_id(&o.id).send().await.map_err(aws("DeleteNatGateway"))?;
         Ok(())
     }

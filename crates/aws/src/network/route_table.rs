@@ -1,12 +1,15 @@
 //! A route table with its default route and its subnet associations. Routes others add
 //! (the VPC's local route, the S3 gateway endpoint's prefix-list route) are left alone.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, gone_is_ok, on_new_id};
+use crate::tags::from_sdk;
 
 const DEFAULT: &str = "0.0.0.0/0";
 
@@ -23,29 +26,40 @@ pub struct RouteTable {
     pub subnets: Vec<NodeId>,
 }
 
+attributes! {
+    pub struct RouteTableAttrs / RouteTableField {
+        Vpc vpc: String = "vpc", replace;
+        /// The default route's target (empty when there is none).
+        DefaultRoute default_route: String = "default-route";
+        Subnets subnets: BTreeSet<String> = "subnets";
+    }
+    read_only {
+        /// Subnet to association id, so update and delete drop them without another read.
+        associations: BTreeMap<String, String>,
+    }
+}
+
 #[async_trait]
-impl Resource for RouteTable {
+impl Kind for RouteTable {
+    type Attrs = RouteTableAttrs;
+
     fn kind(&self) -> &'static str {
         "route-table"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<RouteTableAttrs, ResourceError> {
         let target = match &self.default_route {
             Target::InternetGateway(n) | Target::NatGateway(n) => inputs.get(n, "id")?,
         };
-        let subnets = self.subnets.iter().map(|s| inputs.get(s, "id")).collect::<Result<Vec<_>, _>>()?;
-        Ok(Attrs::from([
-            ("vpc".into(), inputs.get(&self.vpc, "id")?.to_string()),
-            ("default-route".into(), target.to_string()),
-            ("subnets".into(), set(subnets)),
-        ]))
+        Ok(RouteTableAttrs {
+            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            default_route: target.to_string(),
+            subnets: self.subnets.iter().map(|s| inputs.get(s, "id").map(String::from)).collect::<Result<_, _>>()?,
+            ..Default::default()
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["vpc"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<RouteTableAttrs>>, ResourceError> {
         let Some(rt) = lookup!(
             cx,
             &self.ec2.listings,
@@ -67,29 +81,24 @@ impl Resource for RouteTable {
             .find(|r| r.destination_cidr_block() == Some(DEFAULT))
             .and_then(|r| r.nat_gateway_id().or(r.gateway_id()))
             .unwrap_or_default();
-        let subnets =
-            set(rt.associations().iter().filter(|a| !a.main().unwrap_or(false)).filter_map(|a| a.subnet_id()));
-        // Association ids, so update and delete can drop them without another read.
-        let associations = rt
-            .associations()
-            .iter()
-            .filter(|a| !a.main().unwrap_or(false))
-            .filter_map(|a| Some(format!("{}={}", a.subnet_id()?, a.route_table_association_id()?)));
+        let subnet_associations = rt.associations().iter().filter(|a| !a.main().unwrap_or(false));
         Ok(Some(
-            Observed::new(rt.route_table_id().unwrap_or_default())
-                .attr("vpc", rt.vpc_id().unwrap_or_default())
-                .attr("default-route", default)
-                .attr("subnets", subnets)
-                .attr("association-ids", set(associations.collect::<Vec<_>>().iter().map(String::as_str)))
-                .tags(tag_map(rt.tags())),
+            Observed::new(rt.route_table_id().unwrap_or_default()).tags(from_sdk(rt.tags())).found(RouteTableAttrs {
+                vpc: rt.vpc_id().unwrap_or_default().into(),
+                default_route: default.into(),
+                subnets: subnet_associations.clone().filter_map(|a| a.subnet_id()).map(String::from).collect(),
+                associations: subnet_associations
+                    .filter_map(|a| Some((a.subnet_id()?.to_string(), a.route_table_association_id()?.to_string())))
+                    .collect(),
+            }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &RouteTableAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .create_route_table()
-            .vpc_id(attr(desired, "vpc")?)
+            .vpc_id(&desired.vpc)
             .tag_specifications(tag_spec(ResourceType::RouteTable, cx.tags))
             .send()
             .await
@@ -99,31 +108,26 @@ impl Resource for RouteTable {
             .and_then(|r| r.route_table_id)
             .ok_or_else(|| ResourceError::fatal("CreateRouteTable returned no table"))?;
         let created = Observed::new(&id).tags(cx.tags.clone());
-        let fields = ["default-route".to_string(), "subnets".to_string()];
-        on_new_id(|| self.update(cx, &created, desired, &fields)).await?;
+        let empty = created.clone().found(RouteTableAttrs::default());
+        let fields = [RouteTableField::DefaultRoute, RouteTableField::Subnets];
+        on_new_id(|| self.update(cx, &empty, desired, &fields)).await?;
         Ok(created)
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<RouteTableAttrs>,
+        desired: &RouteTableAttrs,
+        changed: &[RouteTableField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "default-route" => {
-                    self.set_default_route(
-                        &o.id,
-                        o.attrs.get("default-route").is_some_and(|r| !r.is_empty()),
-                        attr(desired, field)?,
-                    )
-                    .await?
+            match field {
+                RouteTableField::DefaultRoute => {
+                    self.set_default_route(&o.id, !o.attrs.default_route.is_empty(), &desired.default_route).await?
                 }
-                "subnets" => {
-                    let (add, remove) = set_delta(o.attrs.get("subnets"), attr(desired, field)?);
-                    for subnet in add {
+                RouteTableField::Subnets => {
+                    for subnet in desired.subnets.difference(&o.attrs.subnets) {
                         self.ec2
                             .associate_route_table()
                             .route_table_id(&o.id)
@@ -132,20 +136,23 @@ impl Resource for RouteTable {
                             .await
                             .map_err(aws("AssociateRouteTable"))?;
                     }
-                    for association in association_ids(o).filter(|(s, _)| remove.contains(s)).map(|(_, a)| a) {
-                        self.disassociate(&association).await?;
+                    for (_, association) in o.attrs.associations.iter().filter(|(s, _)| !desired.subnets.contains(*s)) {
+                        self.disassociate(association).await?;
                     }
                 }
-                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
-                _ => {}
+                RouteTableField::Vpc => return Err(replaced_not_updated("route-table", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        for (_, association) in association_ids(o) {
-            self.disassociate(&association).await?;
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<RouteTableAttrs>) -> Result<(), ResourceError> {
+        for association in o.attrs.associations.values() {
+            self.disassociate(association).await?;
         }
         self.ec2.delete_route_table().route_table_id(&o.id).send().await.map_err(aws("DeleteRouteTable"))?;
         Ok(())
@@ -177,14 +184,4 @@ impl RouteTable {
                 .map_err(aws("DisassociateRouteTable")),
         )
     }
-}
-
-/// (subnet, association id) pairs recorded by `read`.
-fn association_ids(o: &Observed) -> impl Iterator<Item = (String, String)> + '_ {
-    o.attrs
-        .get("association-ids")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|pair| pair.split_once('=').map(|(s, a)| (s.to_string(), a.to_string())))
 }

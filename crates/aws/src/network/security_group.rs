@@ -1,12 +1,19 @@
 //! A security group and its rules. Rules are compared in a canonical form, one rule per
 //! source, so drift (a rule removed or added out of band) is repaired rule by rule.
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, inherited_tags};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, members, name_blockers, set, set_delta, tag_map, tag_spec};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
+use temporalctl_engine::{
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, inherited_tags,
+    replaced_not_updated,
+};
+
+use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::{aws, gone_is_ok, on_new_id};
+use crate::tags::from_sdk;
 
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -64,130 +71,170 @@ async fn find_group(ec2: &Ec2, cx: &Cx<'_>) -> Result<Option<aws_sdk_ec2::types:
     )
 }
 
-/// `tcp:443-443:cidr:10.0.0.0/16`, `all:sg:sg-123`, `tcp:7233-7233:self`.
-fn canonical(protocol: &str, from: Option<i32>, to: Option<i32>, source: &str) -> String {
-    if protocol == "-1" {
-        format!("all:{source}")
-    } else {
-        format!("{protocol}:{}-{}:{source}", from.unwrap_or(-1), to.unwrap_or(-1))
+/// Where a rule admits traffic from (or sends it to), as AWS holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Cidr(String),
+    Cidr6(String),
+    /// Another group, by id.
+    Group(String),
+    /// Members of this same group.
+    SelfRef,
+    PrefixList(String),
+}
+
+/// One rule as AWS holds it, one peer each: the comparable form of the rules we want
+/// and of the rules a group has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    /// `tcp`, `udp`, or `-1` for all traffic.
+    pub protocol: String,
+    /// None for all traffic (AWS ignores ports then).
+    pub ports: Option<(i32, i32)>,
+    pub peer: Peer,
+}
+
+impl Permit {
+    fn new(protocol: &str, from: Option<i32>, to: Option<i32>, peer: Peer) -> Self {
+        let ports = (protocol != "-1").then(|| (from.unwrap_or(-1), to.unwrap_or(-1)));
+        Self { protocol: protocol.into(), ports, peer }
+    }
+
+    fn from_another_group(&self) -> bool {
+        matches!(self.peer, Peer::Group(_) | Peer::SelfRef)
+    }
+
+    /// What the API takes, with the group's own id for `SelfRef`.
+    fn permission(&self, own_id: &str) -> IpPermission {
+        let mut p = IpPermission::builder().ip_protocol(&self.protocol);
+        if let Some((from, to)) = self.ports {
+            p = p.from_port(from).to_port(to);
+        }
+        let group = |id: &str| UserIdGroupPair::builder().group_id(id).build();
+        match &self.peer {
+            Peer::Cidr(c) => p.ip_ranges(IpRange::builder().cidr_ip(c).build()),
+            Peer::Cidr6(c) => p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
+            Peer::Group(id) => p.user_id_group_pairs(group(id)),
+            Peer::SelfRef => p.user_id_group_pairs(group(own_id)),
+            Peer::PrefixList(id) => p.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build()),
+        }
+        .build()
     }
 }
 
-fn render(rules: &[Rule], inputs: &Inputs) -> Result<String, ResourceError> {
-    let mut out = Vec::new();
-    for r in rules {
-        let source = match &r.source {
-            Source::Cidr(c) => format!("cidr:{c}"),
-            Source::Group(node) => format!("sg:{}", inputs.get(node, "id")?),
-            Source::SelfRef => "self".into(),
+/// `tcp:443-443:cidr:10.0.0.0/16`, `all:sg:sg-123`, `tcp:7233-7233:self`: how `plan` shows it.
+impl AttrValue for Permit {
+    fn text(&self) -> String {
+        let peer = match &self.peer {
+            Peer::Cidr(c) => format!("cidr:{c}"),
+            Peer::Cidr6(c) => format!("cidr6:{c}"),
+            Peer::Group(id) => format!("sg:{id}"),
+            Peer::SelfRef => "self".into(),
+            Peer::PrefixList(id) => format!("pl:{id}"),
         };
-        out.push(canonical(r.protocol, Some(r.from), Some(r.to), &source));
+        match self.ports {
+            None => format!("all:{peer}"),
+            Some((from, to)) => format!("{}:{from}-{to}:{peer}", self.protocol),
+        }
     }
-    Ok(set(out.iter().map(String::as_str)))
 }
 
-fn observe(perms: &[IpPermission], own_id: &str) -> String {
-    let mut out = Vec::new();
+/// Sorted as `plan` shows them.
+impl Ord for Permit {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.text().cmp(&other.text())
+    }
+}
+impl PartialOrd for Permit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+pub type Permits = BTreeSet<Permit>;
+
+/// The rules we want, with every group source resolved to its id.
+fn resolve(rules: &[Rule], inputs: &Inputs) -> Result<Permits, ResourceError> {
+    rules
+        .iter()
+        .map(|r| {
+            let peer = match &r.source {
+                Source::Cidr(c) => Peer::Cidr(c.clone()),
+                Source::Group(node) => Peer::Group(inputs.get(node, "id")?.to_string()),
+                Source::SelfRef => Peer::SelfRef,
+            };
+            Ok(Permit::new(r.protocol, Some(r.from), Some(r.to), peer))
+        })
+        .collect()
+}
+
+/// The rules a group has, one per peer.
+fn observe(perms: &[IpPermission], own_id: &str) -> Permits {
+    let mut out = Permits::new();
     for p in perms {
-        let proto = p.ip_protocol().unwrap_or("-1");
-        for r in p.ip_ranges() {
-            out.push(canonical(
-                proto,
-                p.from_port(),
-                p.to_port(),
-                &format!("cidr:{}", r.cidr_ip().unwrap_or_default()),
-            ));
-        }
-        for r in p.ipv6_ranges() {
-            out.push(canonical(
-                proto,
-                p.from_port(),
-                p.to_port(),
-                &format!("cidr6:{}", r.cidr_ipv6().unwrap_or_default()),
-            ));
-        }
-        for g in p.user_id_group_pairs() {
-            let gid = g.group_id().unwrap_or_default();
-            let source = if gid == own_id { "self".to_string() } else { format!("sg:{gid}") };
-            out.push(canonical(proto, p.from_port(), p.to_port(), &source));
-        }
-        for pl in p.prefix_list_ids() {
-            out.push(canonical(
-                proto,
-                p.from_port(),
-                p.to_port(),
-                &format!("pl:{}", pl.prefix_list_id().unwrap_or_default()),
-            ));
-        }
+        let permit = |peer| Permit::new(p.ip_protocol().unwrap_or("-1"), p.from_port(), p.to_port(), peer);
+        let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+        out.extend(p.ip_ranges().iter().map(|r| permit(Peer::Cidr(text(r.cidr_ip())))));
+        out.extend(p.ipv6_ranges().iter().map(|r| permit(Peer::Cidr6(text(r.cidr_ipv6())))));
+        out.extend(p.user_id_group_pairs().iter().map(|g| match g.group_id() {
+            Some(id) if id == own_id => permit(Peer::SelfRef),
+            id => permit(Peer::Group(text(id))),
+        }));
+        out.extend(p.prefix_list_ids().iter().map(|l| permit(Peer::PrefixList(text(l.prefix_list_id())))));
     }
-    set(out.iter().map(String::as_str))
+    out
 }
 
-/// Back from the canonical form to what the API takes.
-fn permission(rule: &str, own_id: &str) -> Result<IpPermission, ResourceError> {
-    let bad = || ResourceError::fatal(format!("cannot express rule `{rule}`"));
-    let (proto, rest) = rule.split_once(':').ok_or_else(bad)?;
-    let (proto, ports, source) = if proto == "all" {
-        ("-1", None, rest)
-    } else {
-        let (ports, source) = rest.split_once(':').ok_or_else(bad)?;
-        let (from, to) = ports.split_once('-').ok_or_else(bad)?;
-        (proto, Some((from.parse::<i32>().map_err(|_| bad())?, to.parse::<i32>().map_err(|_| bad())?)), source)
-    };
-    let mut p = IpPermission::builder().ip_protocol(proto);
-    if let Some((from, to)) = ports {
-        p = p.from_port(from).to_port(to);
+attributes! {
+    pub struct SecurityGroupAttrs / SecurityGroupField {
+        Vpc vpc: String = "vpc", replace;
+        Name name: String = "name", replace;
+        Description description: String = "description", replace;
+        /// The group's own ingress: CIDRs and prefix lists (group sources are
+        /// `SecurityGroupRules`').
+        Ingress ingress: Permits = "ingress";
+        Egress egress: Permits = "egress";
     }
-    p = match source.split_once(':') {
-        Some(("cidr", cidr)) => p.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
-        Some(("sg", gid)) => p.user_id_group_pairs(UserIdGroupPair::builder().group_id(gid).build()),
-        None if source == "self" => p.user_id_group_pairs(UserIdGroupPair::builder().group_id(own_id).build()),
-        _ => return Err(bad()),
-    };
-    Ok(p.build())
 }
 
 #[async_trait]
-impl Resource for SecurityGroup {
+impl Kind for SecurityGroup {
+    type Attrs = SecurityGroupAttrs;
+
     fn kind(&self) -> &'static str {
         "security-group"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("vpc".into(), inputs.get(&self.vpc, "id")?.to_string()),
-            ("name".into(), self.group_name.clone()),
-            ("description".into(), self.description.clone()),
-            ("ingress".into(), render(&self.ingress, inputs)?),
-            ("egress".into(), render(&self.egress, inputs)?),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<SecurityGroupAttrs, ResourceError> {
+        Ok(SecurityGroupAttrs {
+            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            name: self.group_name.clone(),
+            description: self.description.clone(),
+            ingress: resolve(&self.ingress, inputs)?,
+            egress: resolve(&self.egress, inputs)?,
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["vpc", "name", "description"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<SecurityGroupAttrs>>, ResourceError> {
         let Some(sg) = find_group(&self.ec2, cx).await? else {
             return Ok(None);
         };
         let id = sg.group_id().unwrap_or_default();
-        Ok(Some(
-            Observed::new(id)
-                .attr("vpc", sg.vpc_id().unwrap_or_default())
-                .attr("name", sg.group_name().unwrap_or_default())
-                .attr("description", sg.description().unwrap_or_default())
-                .attr("ingress", scoped(&observe(sg.ip_permissions(), id), false))
-                .attr("egress", observe(sg.ip_permissions_egress(), id))
-                .tags(tag_map(sg.tags())),
-        ))
+        let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+        Ok(Some(Observed::new(id).tags(from_sdk(sg.tags())).found(SecurityGroupAttrs {
+            vpc: text(sg.vpc_id()),
+            name: text(sg.group_name()),
+            description: text(sg.description()),
+            ingress: observe(sg.ip_permissions(), id).into_iter().filter(|p| !p.from_another_group()).collect(),
+            egress: observe(sg.ip_permissions_egress(), id),
+        })))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &SecurityGroupAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .create_security_group()
-            .vpc_id(attr(desired, "vpc")?)
+            .vpc_id(&desired.vpc)
             .group_name(&self.group_name)
             .description(&self.description)
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, cx.tags))
@@ -196,39 +243,47 @@ impl Resource for SecurityGroup {
             .map_err(aws("CreateSecurityGroup"))?;
         let id = out.group_id().ok_or_else(|| ResourceError::fatal("CreateSecurityGroup returned no id"))?;
         // A new group allows all egress; the rule sets below make it exactly what we want.
-        let created = Observed::new(id).attr("ingress", "").attr("egress", "all:cidr:0.0.0.0/0").tags(cx.tags.clone());
-        let fields = ["ingress".to_string(), "egress".to_string()];
-        on_new_id(|| self.update(cx, &created, desired, &fields)).await?;
+        let created = Observed::new(id).tags(cx.tags.clone());
+        let all_egress = Permit::new("-1", None, None, Peer::Cidr("0.0.0.0/0".into()));
+        let new_group =
+            created.clone().found(SecurityGroupAttrs { egress: [all_egress].into(), ..SecurityGroupAttrs::default() });
+        let fields = [SecurityGroupField::Ingress, SecurityGroupField::Egress];
+        on_new_id(|| self.update(cx, &new_group, desired, &fields)).await?;
         Ok(created)
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<SecurityGroupAttrs>,
+        desired: &SecurityGroupAttrs,
+        changed: &[SecurityGroupField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            let egress = match field.as_str() {
-                "ingress" => false,
-                "egress" => true,
-                "tags" => {
-                    ensure_tags(&self.ec2, &o.id, cx.tags).await?;
-                    continue;
+            match field {
+                SecurityGroupField::Ingress => {
+                    sync_rules(&self.ec2, &o.id, Direction::Ingress, &o.attrs.ingress, &desired.ingress).await?
                 }
-                _ => continue,
-            };
-            sync_rules(&self.ec2, &o.id, egress, o.attrs.get(field), attr(desired, field)?).await?;
+                SecurityGroupField::Egress => {
+                    sync_rules(&self.ec2, &o.id, Direction::Egress, &o.attrs.egress, &desired.egress).await?
+                }
+                SecurityGroupField::Vpc | SecurityGroupField::Name | SecurityGroupField::Description => {
+                    return Err(replaced_not_updated("security-group", field));
+                }
+            }
         }
         Ok(())
+    }
+
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
     fn placed_in(&self) -> Vec<NodeId> {
         vec![self.vpc.clone()]
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Found<SecurityGroupAttrs>) -> Result<(), ResourceError> {
         match self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "group-id", &o.id, e).await),
@@ -236,40 +291,40 @@ impl Resource for SecurityGroup {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
 /// Authorize what `desired` adds to `observed` and revoke what it drops.
 async fn sync_rules(
     ec2: &aws_sdk_ec2::Client,
     group: &str,
-    egress: bool,
-    observed: Option<&String>,
-    desired: &str,
+    direction: Direction,
+    observed: &Permits,
+    desired: &Permits,
 ) -> Result<(), ResourceError> {
-    let (add, remove) = set_delta(observed, desired);
-    let to_perms = |rules: Vec<String>| rules.iter().map(|r| permission(r, group)).collect::<Result<Vec<_>, _>>();
-    let (add, remove) = (to_perms(add)?, to_perms(remove)?);
+    let perms = |rules: std::collections::btree_set::Difference<'_, Permit>| {
+        rules.map(|r| r.permission(group)).collect::<Vec<_>>()
+    };
+    let (add, remove) = (perms(desired.difference(observed)), perms(observed.difference(desired)));
     // Each direction and verb is its own API call with the same shape.
     macro_rules! send {
         ($call:ident, $op:literal, $perms:expr) => {
             ec2.$call().group_id(group).set_ip_permissions(Some($perms)).send().await.map_err(aws($op)).map(drop)
         };
     }
-    match (egress, add.is_empty()) {
+    match (direction, add.is_empty()) {
         (_, true) => Ok(()),
-        (true, false) => send!(authorize_security_group_egress, "AuthorizeSecurityGroupEgress", add),
-        (false, false) => send!(authorize_security_group_ingress, "AuthorizeSecurityGroupIngress", add),
+        (Direction::Egress, false) => send!(authorize_security_group_egress, "AuthorizeSecurityGroupEgress", add),
+        (Direction::Ingress, false) => send!(authorize_security_group_ingress, "AuthorizeSecurityGroupIngress", add),
     }?;
-    match (egress, remove.is_empty()) {
+    match (direction, remove.is_empty()) {
         (_, true) => Ok(()),
-        (true, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress", remove),
-        (false, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress", remove),
+        (Direction::Egress, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress", remove),
+        (Direction::Ingress, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress", remove),
     }
-}
-
-/// Split a rule set: rules whose source is another group (or the group itself) belong
-/// to a [`SecurityGroupRules`] node, the others (CIDRs, prefix lists) to the group's own.
-fn scoped(rules: &str, group_sources: bool) -> String {
-    let is_group = |r: &&str| r.contains(":sg:") || r.ends_with(":self");
-    set(members(rules).iter().map(String::as_str).filter(|r| is_group(r) == group_sources))
 }
 
 /// Ingress between the stack's groups, kept apart from the groups themselves so that
@@ -282,24 +337,30 @@ pub struct SecurityGroupRules {
     pub ingress: Vec<Rule>,
 }
 
+attributes! {
+    pub struct SecurityGroupRulesAttrs / SecurityGroupRulesField {
+        /// The group the rules are on.
+        Group group: String = "group", replace;
+        Ingress ingress: Permits = "ingress";
+    }
+}
+
 #[async_trait]
-impl Resource for SecurityGroupRules {
+impl Kind for SecurityGroupRules {
+    type Attrs = SecurityGroupRulesAttrs;
+
     fn kind(&self) -> &'static str {
         "security-group-rules"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("group".into(), inputs.get(&self.group, "id")?.to_string()),
-            ("ingress".into(), render(&self.ingress, inputs)?),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<SecurityGroupRulesAttrs, ResourceError> {
+        Ok(SecurityGroupRulesAttrs {
+            group: inputs.get(&self.group, "id")?.to_string(),
+            ingress: resolve(&self.ingress, inputs)?,
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["group"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<SecurityGroupRulesAttrs>>, ResourceError> {
         // The rules live on the group: find it by our recorded id, else by its own tags.
         let group_cx = Cx { node: &self.group, ..*cx };
         let Some(sg) = find_group(&self.ec2, &group_cx).await? else {
@@ -307,38 +368,49 @@ impl Resource for SecurityGroupRules {
         };
         let id = sg.group_id().unwrap_or_default();
         // Rules carry no tags of their own: they are ours when their group is.
-        let tags = inherited_tags(tag_map(sg.tags()), cx);
-        let ingress = scoped(&observe(sg.ip_permissions(), id), true);
+        let tags = inherited_tags(from_sdk(sg.tags()), cx);
+        let ingress: Permits =
+            observe(sg.ip_permissions(), id).into_iter().filter(Permit::from_another_group).collect();
         // No rule of ours on the group: there is nothing to update or revoke.
         if ingress.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Observed::new(id).attr("group", id).attr("ingress", ingress).tags(tags)))
+        Ok(Some(Observed::new(id).tags(tags).found(SecurityGroupRulesAttrs { group: id.into(), ingress })))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &SecurityGroupRulesAttrs) -> Result<Observed, ResourceError> {
         // `read` found none of our rules, so all of them are to be added.
-        let group = attr(desired, "group")?;
-        sync_rules(&self.ec2, group, false, None, attr(desired, "ingress")?).await?;
-        Ok(Observed::new(group).tags(cx.tags.clone()))
+        sync_rules(&self.ec2, &desired.group, Direction::Ingress, &Permits::new(), &desired.ingress).await?;
+        Ok(Observed::new(&desired.group).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, _: &Cx<'_>, o: &Observed, desired: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c == "ingress") {
-            sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), attr(desired, "ingress")?).await?;
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        o: &Found<SecurityGroupRulesAttrs>,
+        desired: &SecurityGroupRulesAttrs,
+        changed: &[SecurityGroupRulesField],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field {
+                SecurityGroupRulesField::Ingress => {
+                    sync_rules(&self.ec2, &o.id, Direction::Ingress, &o.attrs.ingress, &desired.ingress).await?
+                }
+                SecurityGroupRulesField::Group => return Err(replaced_not_updated("security-group-rules", field)),
+            }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        // Groups that reference each other cannot be deleted until these rules go.
-        gone_is_ok(sync_rules(&self.ec2, &o.id, false, o.attrs.get("ingress"), "").await)
+    /// The rules carry their group's tags, which the group's own node repairs.
+    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        Ok(())
     }
-}
 
-/// Every ingress rule's source, for the property tests (never 0.0.0.0/0).
-pub fn ingress_sources(o: &Observed) -> Vec<String> {
-    members(o.attrs.get("ingress").map(String::as_str).unwrap_or_default())
+    async fn delete(&self, _: &Cx<'_>, o: &Found<SecurityGroupRulesAttrs>) -> Result<(), ResourceError> {
+        // Groups that reference each other cannot be deleted until these rules go.
+        gone_is_ok(sync_rules(&self.ec2, &o.id, Direction::Ingress, &o.attrs.ingress, &Permits::new()).await)
+    }
 }
 
 #[cfg(test)]
@@ -346,7 +418,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rules_round_trip_through_the_canonical_form() {
+    fn rules_we_want_and_rules_aws_holds_meet_in_one_form() {
         let mut inputs = Inputs::default();
         inputs.insert("security-group/other", [("id".to_string(), "sg-9".to_string())].into());
         let rules = vec![
@@ -354,9 +426,24 @@ mod tests {
             Rule::tcp_range(7233, 7239, Source::SelfRef),
             Rule::all(Source::Group("security-group/other".into())),
         ];
-        let text = render(&rules, &inputs).unwrap();
-        assert_eq!(text, "all:sg:sg-9,tcp:443-443:cidr:10.0.0.0/16,tcp:7233-7239:self");
-        let perms: Vec<IpPermission> = members(&text).iter().map(|r| permission(r, "sg-1").unwrap()).collect();
-        assert_eq!(observe(&perms, "sg-1"), text);
+        let wanted = resolve(&rules, &inputs).unwrap();
+        assert_eq!(wanted.text(), "all:sg:sg-9,tcp:443-443:cidr:10.0.0.0/16,tcp:7233-7239:self");
+        let perms: Vec<IpPermission> = wanted.iter().map(|p| p.permission("sg-1")).collect();
+        assert_eq!(observe(&perms, "sg-1"), wanted);
+    }
+
+    #[test]
+    fn rules_others_added_can_be_revoked_whatever_their_peer() {
+        let drift = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id("pl-1").build())
+            .build();
+        let seen = observe(std::slice::from_ref(&drift), "sg-1");
+        assert_eq!(seen.text(), "tcp:22-22:cidr6:::/0,tcp:22-22:pl:pl-1");
+        let back: Vec<IpPermission> = seen.iter().map(|p| p.permission("sg-1")).collect();
+        assert_eq!(observe(&back, "sg-1"), seen);
     }
 }

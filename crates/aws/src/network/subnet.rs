@@ -3,10 +3,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, name_blockers, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::aws;
+use crate::tags::from_sdk;
 
 pub struct Subnet {
     pub ec2: Ec2,
@@ -15,26 +18,33 @@ pub struct Subnet {
     pub zone: String,
 }
 
+attributes! {
+    pub struct SubnetAttrs / SubnetField {
+        Vpc vpc: String = "vpc", replace;
+        Cidr cidr: String = "cidr", replace;
+        Zone zone: String = "zone", replace;
+        PublicIpOnLaunch public_ip_on_launch: bool = "public-ip-on-launch";
+    }
+}
+
 #[async_trait]
-impl Resource for Subnet {
+impl Kind for Subnet {
+    type Attrs = SubnetAttrs;
+
     fn kind(&self) -> &'static str {
         "subnet"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("vpc".into(), inputs.get(&self.vpc, "id")?.to_string()),
-            ("cidr".into(), self.cidr.clone()),
-            ("zone".into(), self.zone.clone()),
-            ("public-ip-on-launch".into(), "false".into()),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<SubnetAttrs, ResourceError> {
+        Ok(SubnetAttrs {
+            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            cidr: self.cidr.clone(),
+            zone: self.zone.clone(),
+            public_ip_on_launch: false,
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["vpc", "cidr", "zone"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<SubnetAttrs>>, ResourceError> {
         let Some(s) = lookup!(
             cx,
             &self.ec2.listings,
@@ -54,23 +64,26 @@ impl Resource for Subnet {
             Some(SubnetState::Pending) => Status::Pending("pending".into()),
             _ => Status::Ready,
         };
+        let zone = s.availability_zone().unwrap_or_default();
         Ok(Some(
             Observed::new(s.subnet_id().unwrap_or_default())
-                .attr("vpc", s.vpc_id().unwrap_or_default())
-                .attr("cidr", s.cidr_block().unwrap_or_default())
-                .attr("zone", s.availability_zone().unwrap_or_default())
-                .attr("public-ip-on-launch", s.map_public_ip_on_launch().unwrap_or(false).to_string())
-                .output("zone", s.availability_zone().unwrap_or_default())
-                .tags(tag_map(s.tags()))
-                .status(status),
+                .output("zone", zone)
+                .tags(from_sdk(s.tags()))
+                .status(status)
+                .found(SubnetAttrs {
+                    vpc: s.vpc_id().unwrap_or_default().into(),
+                    cidr: s.cidr_block().unwrap_or_default().into(),
+                    zone: zone.into(),
+                    public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &SubnetAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .create_subnet()
-            .vpc_id(attr(desired, "vpc")?)
+            .vpc_id(&desired.vpc)
             .cidr_block(&self.cidr)
             .availability_zone(&self.zone)
             .tag_specifications(tag_spec(ResourceType::Subnet, cx.tags))
@@ -84,11 +97,17 @@ impl Resource for Subnet {
         Ok(Observed::new(id).output("zone", &self.zone).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        o: &Found<SubnetAttrs>,
+        desired: &SubnetAttrs,
+        changed: &[SubnetField],
+    ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "public-ip-on-launch" => {
-                    let off = AttributeBooleanValue::builder().value(false).build();
+            match field {
+                SubnetField::PublicIpOnLaunch => {
+                    let off = AttributeBooleanValue::builder().value(desired.public_ip_on_launch).build();
                     self.ec2
                         .modify_subnet_attribute()
                         .subnet_id(&o.id)
@@ -97,18 +116,23 @@ impl Resource for Subnet {
                         .await
                         .map_err(aws("ModifySubnetAttribute"))?;
                 }
-                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
-                _ => {}
+                SubnetField::Vpc | SubnetField::Cidr | SubnetField::Zone => {
+                    return Err(replaced_not_updated("subnet", field));
+                }
             }
         }
         Ok(())
+    }
+
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
     fn placed_in(&self) -> Vec<NodeId> {
         vec![self.vpc.clone()]
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Found<SubnetAttrs>) -> Result<(), ResourceError> {
         match self.ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(aws("DeleteSubnet")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "subnet-id", &o.id, e).await),

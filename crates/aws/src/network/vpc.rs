@@ -2,35 +2,38 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, replaced_not_updated};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, name_blockers, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::{aws, on_new_id};
+use crate::tags::from_sdk;
 
 pub struct Vpc {
     pub ec2: Ec2,
     pub cidr: String,
 }
 
+attributes! {
+    pub struct VpcAttrs / VpcField {
+        Cidr cidr: String = "cidr", replace;
+        DnsSupport dns_support: bool = "dns-support";
+        DnsHostnames dns_hostnames: bool = "dns-hostnames";
+    }
+}
+
 #[async_trait]
-impl Resource for Vpc {
+impl Kind for Vpc {
+    type Attrs = VpcAttrs;
+
     fn kind(&self) -> &'static str {
         "vpc"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("cidr".into(), self.cidr.clone()),
-            ("dns-support".into(), "true".into()),
-            ("dns-hostnames".into(), "true".into()),
-        ]))
+    fn desired(&self, _: &Inputs) -> Result<VpcAttrs, ResourceError> {
+        Ok(VpcAttrs { cidr: self.cidr.clone(), dns_support: true, dns_hostnames: true })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["cidr"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<VpcAttrs>>, ResourceError> {
         let Some(vpc) = lookup!(
             cx,
             &self.ec2.listings,
@@ -55,22 +58,19 @@ impl Resource for Vpc {
             Some(VpcState::Pending) => Status::Pending("pending".into()),
             _ => Status::Ready,
         };
-        Ok(Some(
-            Observed::new(id)
-                .attr("cidr", vpc.cidr_block().unwrap_or_default())
-                .attr("dns-support", support.to_string())
-                .attr("dns-hostnames", hostnames.to_string())
-                .output("cidr", vpc.cidr_block().unwrap_or_default())
-                .tags(super::ec2::tag_map(vpc.tags()))
-                .status(status),
-        ))
+        let cidr = vpc.cidr_block().unwrap_or_default();
+        Ok(Some(Observed::new(id).output("cidr", cidr).tags(from_sdk(vpc.tags())).status(status).found(VpcAttrs {
+            cidr: cidr.into(),
+            dns_support: support,
+            dns_hostnames: hostnames,
+        })))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &VpcAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ec2
             .create_vpc()
-            .cidr_block(attr(desired, "cidr")?)
+            .cidr_block(&desired.cidr)
             .tag_specifications(tag_spec(ResourceType::Vpc, cx.tags))
             .send()
             .await
@@ -84,27 +84,30 @@ impl Resource for Vpc {
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<VpcAttrs>,
+        desired: &VpcAttrs,
+        changed: &[VpcField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "dns-support" => {
-                    self.set_dns(&o.id, VpcAttributeName::EnableDnsSupport, attr(desired, field)? == "true").await?
+            match field {
+                VpcField::DnsSupport => {
+                    self.set_dns(&o.id, VpcAttributeName::EnableDnsSupport, desired.dns_support).await?
                 }
-                "dns-hostnames" => {
-                    self.set_dns(&o.id, VpcAttributeName::EnableDnsHostnames, attr(desired, field)? == "true").await?
+                VpcField::DnsHostnames => {
+                    self.set_dns(&o.id, VpcAttributeName::EnableDnsHostnames, desired.dns_hostnames).await?
                 }
-                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
-                _ => {}
+                VpcField::Cidr => return Err(replaced_not_updated("vpc", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<VpcAttrs>) -> Result<(), ResourceError> {
         match self.ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(aws("DeleteVpc")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "vpc-id", &o.id, e).await),

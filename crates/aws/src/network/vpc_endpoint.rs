@@ -1,14 +1,18 @@
 //! VPC endpoints: interface endpoints in the private subnets behind their security group,
 //! and the S3 gateway endpoint on the private route table.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Status};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+};
 
-use super::ec2::{Ec2, attr, ensure_tags, lookup, set, set_delta, tag_map, tag_spec};
+use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::tags::from_sdk;
 
 pub enum Placement {
     Interface { subnets: Vec<NodeId>, security_group: NodeId },
@@ -37,42 +41,59 @@ fn readiness(s: Option<&State>) -> Status {
     }
 }
 
-fn ids(inputs: &Inputs, nodes: &[NodeId]) -> Result<String, ResourceError> {
-    let ids = nodes.iter().map(|n| inputs.get(n, "id")).collect::<Result<Vec<_>, _>>()?;
-    Ok(set(ids))
+fn ids(inputs: &Inputs, nodes: &[NodeId]) -> Result<BTreeSet<String>, ResourceError> {
+    nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
+}
+
+fn strings(ids: &[String]) -> BTreeSet<String> {
+    ids.iter().cloned().collect()
+}
+
+attributes! {
+    /// An interface endpoint has subnets, groups and private DNS; a gateway endpoint
+    /// has route tables. The other type's fields stay empty.
+    pub struct VpcEndpointAttrs / VpcEndpointField {
+        Vpc vpc: String = "vpc", replace;
+        Service service: String = "service", replace;
+        Type endpoint_type: String = "type", replace;
+        Subnets subnets: BTreeSet<String> = "subnets";
+        SecurityGroups security_groups: BTreeSet<String> = "security-groups";
+        PrivateDns private_dns: Option<bool> = "private-dns";
+        RouteTables route_tables: BTreeSet<String> = "route-tables";
+    }
 }
 
 #[async_trait]
-impl Resource for VpcEndpoint {
+impl Kind for VpcEndpoint {
+    type Attrs = VpcEndpointAttrs;
+
     fn kind(&self) -> &'static str {
         "vpc-endpoint"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        let mut a = Attrs::from([
-            ("vpc".into(), inputs.get(&self.vpc, "id")?.to_string()),
-            ("service".into(), self.service.clone()),
-        ]);
-        match &self.placement {
-            Placement::Interface { subnets, security_group } => {
-                a.insert("type".into(), "Interface".into());
-                a.insert("subnets".into(), ids(inputs, subnets)?);
-                a.insert("security-groups".into(), inputs.get(security_group, "id")?.to_string());
-                a.insert("private-dns".into(), "true".into());
-            }
-            Placement::Gateway { route_tables } => {
-                a.insert("type".into(), "Gateway".into());
-                a.insert("route-tables".into(), ids(inputs, route_tables)?);
-            }
-        }
-        Ok(a)
+    fn desired(&self, inputs: &Inputs) -> Result<VpcEndpointAttrs, ResourceError> {
+        let common = VpcEndpointAttrs {
+            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            service: self.service.clone(),
+            ..Default::default()
+        };
+        Ok(match &self.placement {
+            Placement::Interface { subnets, security_group } => VpcEndpointAttrs {
+                endpoint_type: VpcEndpointType::Interface.as_str().into(),
+                subnets: ids(inputs, subnets)?,
+                security_groups: ids(inputs, std::slice::from_ref(security_group))?,
+                private_dns: Some(true),
+                ..common
+            },
+            Placement::Gateway { route_tables } => VpcEndpointAttrs {
+                endpoint_type: VpcEndpointType::Gateway.as_str().into(),
+                route_tables: ids(inputs, route_tables)?,
+                ..common
+            },
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["vpc", "service", "type"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<VpcEndpointAttrs>>, ResourceError> {
         let alive = |e: &aws_sdk_ec2::types::VpcEndpoint| {
             !matches!(state(e.state()).as_str(), "deleted" | "failed" | "rejected" | "expired")
         };
@@ -91,40 +112,47 @@ impl Resource for VpcEndpoint {
         else {
             return Ok(None);
         };
-        let status = readiness(e.state());
-        let mut o = Observed::new(e.vpc_endpoint_id().unwrap_or_default())
-            .attr("vpc", e.vpc_id().unwrap_or_default())
-            .attr("service", e.service_name().unwrap_or_default())
-            .attr("type", e.vpc_endpoint_type().map(|t| t.as_str()).unwrap_or_default())
-            .tags(tag_map(e.tags()))
-            .status(status);
-        if matches!(e.vpc_endpoint_type(), Some(VpcEndpointType::Gateway)) {
-            o = o.attr("route-tables", set(e.route_table_ids().iter().map(String::as_str)));
+        let common = VpcEndpointAttrs {
+            vpc: e.vpc_id().unwrap_or_default().into(),
+            service: e.service_name().unwrap_or_default().into(),
+            endpoint_type: e.vpc_endpoint_type().map(|t| t.as_str()).unwrap_or_default().into(),
+            ..Default::default()
+        };
+        let attrs = if matches!(e.vpc_endpoint_type(), Some(VpcEndpointType::Gateway)) {
+            VpcEndpointAttrs { route_tables: strings(e.route_table_ids()), ..common }
         } else {
-            o = o
-                .attr("subnets", set(e.subnet_ids().iter().map(String::as_str)))
-                .attr("security-groups", set(e.groups().iter().filter_map(|g| g.group_id())))
-                .attr("private-dns", e.private_dns_enabled().unwrap_or(false).to_string());
-        }
-        Ok(Some(o))
+            VpcEndpointAttrs {
+                subnets: strings(e.subnet_ids()),
+                security_groups: e.groups().iter().filter_map(|g| g.group_id()).map(String::from).collect(),
+                private_dns: Some(e.private_dns_enabled().unwrap_or(false)),
+                ..common
+            }
+        };
+        Ok(Some(
+            Observed::new(e.vpc_endpoint_id().unwrap_or_default())
+                .tags(from_sdk(e.tags()))
+                .status(readiness(e.state()))
+                .found(attrs),
+        ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &VpcEndpointAttrs) -> Result<Observed, ResourceError> {
+        let list = |set: &BTreeSet<String>| Some(set.iter().cloned().collect());
         let mut req = self
             .ec2
             .create_vpc_endpoint()
-            .vpc_id(attr(desired, "vpc")?)
+            .vpc_id(&desired.vpc)
             .service_name(&self.service)
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, cx.tags));
         req = match &self.placement {
             Placement::Interface { .. } => req
                 .vpc_endpoint_type(VpcEndpointType::Interface)
-                .set_subnet_ids(Some(super::ec2::members(attr(desired, "subnets")?)))
-                .set_security_group_ids(Some(super::ec2::members(attr(desired, "security-groups")?)))
-                .private_dns_enabled(true),
-            Placement::Gateway { .. } => req
-                .vpc_endpoint_type(VpcEndpointType::Gateway)
-                .set_route_table_ids(Some(super::ec2::members(attr(desired, "route-tables")?))),
+                .set_subnet_ids(list(&desired.subnets))
+                .set_security_group_ids(list(&desired.security_groups))
+                .set_private_dns_enabled(desired.private_dns),
+            Placement::Gateway { .. } => {
+                req.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(list(&desired.route_tables))
+            }
         };
         let out = req.send().await.map_err(aws("CreateVpcEndpoint"))?;
         let e = out.vpc_endpoint.ok_or_else(|| ResourceError::fatal("CreateVpcEndpoint returned no endpoint"))?;
@@ -134,51 +162,46 @@ impl Resource for VpcEndpoint {
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        o: &Found<VpcEndpointAttrs>,
+        desired: &VpcEndpointAttrs,
+        changed: &[VpcEndpointField],
     ) -> Result<(), ResourceError> {
+        // (to add, to remove; none when nothing is removed, as AWS wants it)
+        let delta = |have: &BTreeSet<String>, want: &BTreeSet<String>| {
+            let remove: Vec<String> = have.difference(want).cloned().collect();
+            (Some(want.difference(have).cloned().collect()), Some(remove).filter(|r| !r.is_empty()))
+        };
         let mut req = self.ec2.modify_vpc_endpoint().vpc_endpoint_id(&o.id);
-        let mut modify = false;
         for field in changed {
-            match field.as_str() {
-                "subnets" => {
-                    let (add, remove) = set_delta(o.attrs.get(field), attr(desired, field)?);
-                    req = req
-                        .set_add_subnet_ids(Some(add))
-                        .set_remove_subnet_ids(Some(remove).filter(|r: &Vec<String>| !r.is_empty()));
-                    modify = true;
+            req = match field {
+                VpcEndpointField::Subnets => {
+                    let (add, remove) = delta(&o.attrs.subnets, &desired.subnets);
+                    req.set_add_subnet_ids(add).set_remove_subnet_ids(remove)
                 }
-                "security-groups" => {
-                    let (add, remove) = set_delta(o.attrs.get(field), attr(desired, field)?);
-                    req = req
-                        .set_add_security_group_ids(Some(add))
-                        .set_remove_security_group_ids(Some(remove).filter(|r: &Vec<String>| !r.is_empty()));
-                    modify = true;
+                VpcEndpointField::SecurityGroups => {
+                    let (add, remove) = delta(&o.attrs.security_groups, &desired.security_groups);
+                    req.set_add_security_group_ids(add).set_remove_security_group_ids(remove)
                 }
-                "route-tables" => {
-                    let (add, remove) = set_delta(o.attrs.get(field), attr(desired, field)?);
-                    req = req
-                        .set_add_route_table_ids(Some(add))
-                        .set_remove_route_table_ids(Some(remove).filter(|r: &Vec<String>| !r.is_empty()));
-                    modify = true;
+                VpcEndpointField::RouteTables => {
+                    let (add, remove) = delta(&o.attrs.route_tables, &desired.route_tables);
+                    req.set_add_route_table_ids(add).set_remove_route_table_ids(remove)
                 }
-                "private-dns" => {
-                    req = req.private_dns_enabled(true);
-                    modify = true;
+                VpcEndpointField::PrivateDns => req.set_private_dns_enabled(desired.private_dns),
+                VpcEndpointField::Vpc | VpcEndpointField::Service | VpcEndpointField::Type => {
+                    return Err(replaced_not_updated("vpc-endpoint", field));
                 }
-                "tags" => ensure_tags(&self.ec2, &o.id, cx.tags).await?,
-                _ => {}
-            }
+            };
         }
-        if modify {
-            req.send().await.map_err(aws("ModifyVpcEndpoint"))?;
-        }
+        req.send().await.map_err(aws("ModifyVpcEndpoint"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ec2, &o.id, cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<VpcEndpointAttrs>) -> Result<(), ResourceError> {
         let out =
             self.ec2.delete_vpc_endpoints().vpc_endpoint_ids(&o.id).send().await.map_err(aws("DeleteVpcEndpoints"))?;
         if let Some(failure) = out.unsuccessful().iter().find_map(|u| u.error()) {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Task};
 use temporalctl_config::Deploy;
 use temporalctl_engine::{
-    CancelToken, Event, EventKind, EventSink, NodeId, Observed, Outcome, Recorded, ResourceError, Retries, RetryPolicy,
+    CancelToken, Event, EventKind, EventSink, NodeId, Outcome, Recorded, ResourceError, Retries, RetryPolicy,
     retry_when,
 };
 
@@ -32,18 +32,6 @@ pub const STEP_TAG_PREFIX: &str = "temporalctl:step/";
 /// visibility index in OpenSearch.
 pub fn store_of(step: &str) -> &'static str {
     if step == steps::VISIBILITY { stack::OPENSEARCH } else { stack::DSQL }
-}
-
-/// For the data stores' reads: their step tags become outputs (`step/<name>`), which the
-/// state file records with the rest, at no extra call.
-pub fn expose_step_tags(mut o: Observed) -> Observed {
-    let found: Vec<(String, String)> = o
-        .tags
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(STEP_TAG_PREFIX).map(|step| (format!("step/{step}"), v.clone())))
-        .collect();
-    o.outputs.extend(found);
-    o
 }
 
 /// What the work beside the graph runs with (`up`'s final phases, `scale`, `status`'s

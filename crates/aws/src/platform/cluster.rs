@@ -6,11 +6,13 @@ use aws_sdk_ecs::types::{
     ClusterConfiguration, ClusterField, ClusterServiceConnectDefaultsRequest, ClusterSetting, ClusterSettingName,
     ExecuteCommandConfiguration, ExecuteCommandLogConfiguration, ExecuteCommandLogging,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated,
+};
 
-use crate::ecs::{ensure_tags, tag_map, to_tags};
+use crate::ecs::ensure_tags;
 use crate::errors::aws;
-use crate::network::ec2::attr;
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct Cluster {
     pub ecs: aws_sdk_ecs::Client,
@@ -19,26 +21,52 @@ pub struct Cluster {
     pub namespace: NodeId,
 }
 
+/// Where ECS Exec sessions are logged: `OVERRIDE:<log group>`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecLogging {
+    pub mode: String,
+    pub log_group: String,
+}
+
+impl AttrValue for ExecLogging {
+    fn text(&self) -> String {
+        format!("{}:{}", self.mode, self.log_group)
+    }
+}
+
+attributes! {
+    pub struct EcsClusterAttrs / EcsClusterField {
+        Name name: String = "name", replace;
+        ContainerInsights container_insights: String = "container-insights";
+        ExecLogging exec_logging: ExecLogging = "exec-logging";
+        /// The Cloud Map namespace's ARN, Service Connect's default.
+        ServiceConnectNamespace service_connect_namespace: String = "service-connect-namespace";
+    }
+}
+
+const INSIGHTS_ON: &str = "enabled";
+
 #[async_trait]
-impl Resource for Cluster {
+impl Kind for Cluster {
+    type Attrs = EcsClusterAttrs;
+
     fn kind(&self) -> &'static str {
         "ecs-cluster"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("container-insights".into(), "enabled".into()),
-            ("exec-logging".into(), format!("OVERRIDE:{}", inputs.get(&self.exec_log_group, "id")?)),
-            ("service-connect-namespace".into(), inputs.get(&self.namespace, "arn")?.to_string()),
-        ]))
+    fn desired(&self, inputs: &Inputs) -> Result<EcsClusterAttrs, ResourceError> {
+        Ok(EcsClusterAttrs {
+            name: self.name.clone(),
+            container_insights: INSIGHTS_ON.into(),
+            exec_logging: ExecLogging {
+                mode: ExecuteCommandLogging::Override.as_str().into(),
+                log_group: inputs.get(&self.exec_log_group, "id")?.into(),
+            },
+            service_connect_namespace: inputs.get(&self.namespace, "arn")?.to_string(),
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<EcsClusterAttrs>>, ResourceError> {
         let out = self
             .ecs
             .describe_clusters()
@@ -58,25 +86,30 @@ impl Resource for Cluster {
             .and_then(|s| s.value())
             .unwrap_or("disabled");
         let exec = c.configuration().and_then(|cfg| cfg.execute_command_configuration());
-        let exec_logging = format!(
-            "{}:{}",
-            exec.and_then(|e| e.logging()).map(|l| l.as_str()).unwrap_or("DEFAULT"),
-            exec.and_then(|e| e.log_configuration()).and_then(|l| l.cloud_watch_log_group_name()).unwrap_or_default()
-        );
+        let exec_logging = ExecLogging {
+            mode: exec.and_then(|e| e.logging()).map_or("DEFAULT", |l| l.as_str()).into(),
+            log_group: exec
+                .and_then(|e| e.log_configuration())
+                .and_then(|l| l.cloud_watch_log_group_name())
+                .unwrap_or_default()
+                .into(),
+        };
         let namespace = c.service_connect_defaults().and_then(|d| d.namespace()).unwrap_or_default();
         Ok(Some(
             Observed::new(c.cluster_name().unwrap_or_default())
-                .attr("name", c.cluster_name().unwrap_or_default())
-                .attr("container-insights", insights)
-                .attr("exec-logging", exec_logging)
-                .attr("service-connect-namespace", namespace)
                 .output("arn", c.cluster_arn().unwrap_or_default())
-                .tags(tag_map(c.tags())),
+                .tags(from_sdk(c.tags()))
+                .found(EcsClusterAttrs {
+                    name: c.cluster_name().unwrap_or_default().into(),
+                    container_insights: insights.into(),
+                    exec_logging,
+                    service_connect_namespace: namespace.into(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
-        let (settings, configuration, defaults) = self.settings(desired)?;
+    async fn create(&self, cx: &Cx<'_>, desired: &EcsClusterAttrs) -> Result<Observed, ResourceError> {
+        let (settings, configuration, defaults) = settings(desired)?;
         let out = self
             .ecs
             .create_cluster()
@@ -84,7 +117,7 @@ impl Resource for Cluster {
             .settings(settings)
             .configuration(configuration)
             .service_connect_defaults(defaults)
-            .set_tags(Some(to_tags(cx.tags)))
+            .set_tags(Some(sdk_tags!(infallible aws_sdk_ecs::types::Tag, cx.tags)))
             .send()
             .await
             .map_err(aws("CreateCluster"))?;
@@ -92,53 +125,64 @@ impl Resource for Cluster {
         Ok(Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone()))
     }
 
+    /// One call sets every field; the field list only says that it is needed.
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        _: &Found<EcsClusterAttrs>,
+        desired: &EcsClusterAttrs,
+        changed: &[EcsClusterField],
     ) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c != "tags") {
-            let (settings, configuration, defaults) = self.settings(desired)?;
-            self.ecs
-                .update_cluster()
-                .cluster(&self.name)
-                .settings(settings)
-                .configuration(configuration)
-                .service_connect_defaults(defaults)
-                .send()
-                .await
-                .map_err(aws("UpdateCluster"))?;
+        for field in changed {
+            match field {
+                EcsClusterField::ContainerInsights
+                | EcsClusterField::ExecLogging
+                | EcsClusterField::ServiceConnectNamespace => {}
+                EcsClusterField::Name => return Err(replaced_not_updated("ecs-cluster", field)),
+            }
         }
-        if changed.iter().any(|c| c == "tags") {
-            ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await?;
-        }
+        let (settings, configuration, defaults) = settings(desired)?;
+        self.ecs
+            .update_cluster()
+            .cluster(&self.name)
+            .settings(settings)
+            .configuration(configuration)
+            .service_connect_defaults(defaults)
+            .send()
+            .await
+            .map_err(aws("UpdateCluster"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<EcsClusterAttrs>) -> Result<(), ResourceError> {
         self.ecs.delete_cluster().cluster(&self.name).send().await.map_err(aws("DeleteCluster"))?;
         Ok(())
     }
 }
 
-impl Cluster {
-    fn settings(
-        &self,
-        desired: &Attrs,
-    ) -> Result<(ClusterSetting, ClusterConfiguration, ClusterServiceConnectDefaultsRequest), ResourceError> {
-        let log_group = attr(desired, "exec-logging")?.trim_start_matches("OVERRIDE:").to_string();
-        let settings = ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("enabled").build();
-        let exec = ExecuteCommandConfiguration::builder()
-            .logging(ExecuteCommandLogging::Override)
-            .log_configuration(ExecuteCommandLogConfiguration::builder().cloud_watch_log_group_name(log_group).build())
-            .build();
-        let configuration = ClusterConfiguration::builder().execute_command_configuration(exec).build();
-        let defaults = ClusterServiceConnectDefaultsRequest::builder()
-            .namespace(attr(desired, "service-connect-namespace")?)
-            .build()
-            .map_err(|e| ResourceError::fatal(e.to_string()))?;
-        Ok((settings, configuration, defaults))
-    }
+fn settings(
+    desired: &EcsClusterAttrs,
+) -> Result<(ClusterSetting, ClusterConfiguration, ClusterServiceConnectDefaultsRequest), ResourceError> {
+    let settings = ClusterSetting::builder()
+        .name(ClusterSettingName::ContainerInsights)
+        .value(&desired.container_insights)
+        .build();
+    let exec = ExecuteCommandConfiguration::builder()
+        .logging(ExecuteCommandLogging::from(desired.exec_logging.mode.as_str()))
+        .log_configuration(
+            ExecuteCommandLogConfiguration::builder()
+                .cloud_watch_log_group_name(&desired.exec_logging.log_group)
+                .build(),
+        )
+        .build();
+    let configuration = ClusterConfiguration::builder().execute_command_configuration(exec).build();
+    let defaults = ClusterServiceConnectDefaultsRequest::builder()
+        .namespace(&desired.service_connect_namespace)
+        .build()
+        .map_err(|e| ResourceError::fatal(e.to_string()))?;
+    Ok((settings, configuration, defaults))
 }

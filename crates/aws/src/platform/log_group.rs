@@ -3,11 +3,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
+use temporalctl_engine::{
+    AttrValue, Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+};
 
 use crate::errors::aws;
 use crate::listings::Listings;
-use crate::network::ec2::attr;
+use crate::tags::{from_map, to_map};
 
 pub struct LogGroup {
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -42,24 +44,36 @@ impl LogGroup {
     }
 }
 
+/// How long events are kept; none means forever.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Days(pub Option<i32>);
+
+impl AttrValue for Days {
+    fn text(&self) -> String {
+        self.0.map_or_else(|| "never-expire".into(), |d| d.to_string())
+    }
+}
+
+attributes! {
+    pub struct LogGroupAttrs / LogGroupField {
+        Name name: String = "name", replace;
+        RetentionDays retention_days: Days = "retention-days";
+    }
+}
+
 #[async_trait]
-impl Resource for LogGroup {
+impl Kind for LogGroup {
+    type Attrs = LogGroupAttrs;
+
     fn kind(&self) -> &'static str {
         "log-group"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("retention-days".into(), self.retention_days.to_string()),
-        ]))
+    fn desired(&self, _: &Inputs) -> Result<LogGroupAttrs, ResourceError> {
+        Ok(LogGroupAttrs { name: self.name.clone(), retention_days: Days(Some(self.retention_days)) })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<LogGroupAttrs>>, ResourceError> {
         let group = self
             .listings
             .find(
@@ -83,72 +97,84 @@ impl Resource for LogGroup {
             self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(aws("ListTagsForResource"))?;
         Ok(Some(
             Observed::new(&self.name)
-                .attr("name", &self.name)
-                .attr(
-                    "retention-days",
-                    group.retention_in_days().map(|d| d.to_string()).unwrap_or_else(|| "never-expire".into()),
-                )
                 .output("arn", arn)
-                .tags(tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()),
+                .tags(from_map(tags.tags()))
+                .found(LogGroupAttrs { name: self.name.clone(), retention_days: Days(group.retention_in_days()) }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &LogGroupAttrs) -> Result<Observed, ResourceError> {
         self.logs
             .create_log_group()
             .log_group_name(&self.name)
-            .set_tags(Some(super::tag_map(cx.tags)))
+            .set_tags(Some(to_map(cx.tags)))
             .send()
             .await
             .map_err(aws("CreateLogGroup"))?;
-        let created = Observed::new(&self.name).tags(cx.tags.clone());
-        self.update(cx, &created, desired, &["retention-days".into()]).await?;
+        self.set_retention(&desired.retention_days).await?;
         // The ARN comes from the next read.
-        Ok(self.read(cx).await?.unwrap_or(created))
+        let found = Kind::read(self, cx).await?.map(|found| found.observed);
+        Ok(found.unwrap_or_else(|| Observed::new(&self.name).tags(cx.tags.clone())))
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        _: &Found<LogGroupAttrs>,
+        desired: &LogGroupAttrs,
+        changed: &[LogGroupField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "retention-days" => {
-                    let days: i32 =
-                        attr(desired, field)?.parse().map_err(|_| ResourceError::fatal("retention is not a number"))?;
-                    self.logs
-                        .put_retention_policy()
-                        .log_group_name(&self.name)
-                        .retention_in_days(days)
-                        .send()
-                        .await
-                        .map_err(aws("PutRetentionPolicy"))?;
-                }
-                "tags" => {
-                    let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-                    self.logs
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(super::tag_map(cx.tags)))
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))?;
-                }
-                _ => {}
+            match field {
+                LogGroupField::RetentionDays => self.set_retention(&desired.retention_days).await?,
+                LogGroupField::Name => return Err(replaced_not_updated("log-group", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.logs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(to_map(cx.tags)))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<LogGroupAttrs>) -> Result<(), ResourceError> {
         self.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws("DeleteLogGroup"))?;
         Ok(())
     }
 
     fn retention(&self) -> Retention {
         Retention::Data
+    }
+}
+
+impl LogGroup {
+    async fn set_retention(&self, days: &Days) -> Result<(), ResourceError> {
+        match days.0 {
+            Some(days) => self
+                .logs
+                .put_retention_policy()
+                .log_group_name(&self.name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(aws("PutRetentionPolicy"))
+                .map(drop),
+            None => self
+                .logs
+                .delete_retention_policy()
+                .log_group_name(&self.name)
+                .send()
+                .await
+                .map_err(aws("DeleteRetentionPolicy"))
+                .map(drop),
+        }
     }
 }

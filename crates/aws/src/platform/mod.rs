@@ -9,10 +9,3 @@ pub mod parameter;
 pub mod prometheus;
 pub mod repository;
 pub mod secret;
-
-use temporalctl_engine::Tags;
-
-/// Tags as a string map, the shape most non-EC2 services take.
-pub fn tag_map(tags: &Tags) -> std::collections::HashMap<String, String> {
-    tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}

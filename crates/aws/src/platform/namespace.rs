@@ -5,14 +5,22 @@ use async_trait::async_trait;
 use aws_sdk_servicediscovery::types::{
     FilterCondition, OperationStatus, OperationTargetType, ServiceFilter, ServiceFilterName, Tag,
 };
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, claim, owned_by};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, claim, owned_by, replaced_not_updated,
+};
 
 use crate::errors::{aws, gone_is_ok};
-use crate::tags::sdk_tags;
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct Namespace {
     pub sd: aws_sdk_servicediscovery::Client,
     pub name: String,
+}
+
+attributes! {
+    pub struct NamespaceAttrs / NamespaceField {
+        Name name: String = "name", replace;
+    }
 }
 
 /// Recorded while the create operation runs, before the namespace has an id.
@@ -20,7 +28,7 @@ const OPERATION: &str = "operation:";
 
 impl Namespace {
     /// Every namespace of our name that carries this node's tags.
-    async fn tagged(&self, cx: &Cx<'_>) -> Result<Vec<Observed>, ResourceError> {
+    async fn tagged(&self, cx: &Cx<'_>) -> Result<Vec<Found<NamespaceAttrs>>, ResourceError> {
         let mut ours = Vec::new();
         let mut pages = self.sd.list_namespaces().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -34,15 +42,14 @@ impl Namespace {
                     .send()
                     .await
                     .map_err(aws("ListTagsForResource"))?;
-                let tags: temporalctl_engine::Tags =
-                    t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                let tags = from_sdk(t.tags());
                 if owned_by(&tags, cx.project, cx.node) {
                     ours.push(
                         Observed::new(ns.id().unwrap_or_default())
-                            .attr("name", &self.name)
                             .output("arn", arn)
                             .output("name", &self.name)
-                            .tags(tags),
+                            .tags(tags)
+                            .found(self.attrs()),
                     );
                 }
             }
@@ -53,7 +60,7 @@ impl Namespace {
     /// A create in flight. `CreateHttpNamespace` only starts an operation; the namespace
     /// exists once `GetOperation` says SUCCESS and names it (AWS, Cloud Map API reference,
     /// "CreateHttpNamespace" and "GetOperation"). Until then it is pending, not missing.
-    async fn operation(&self, cx: &Cx<'_>, operation: &str) -> Result<Option<Observed>, ResourceError> {
+    async fn operation(&self, cx: &Cx<'_>, operation: &str) -> Result<Option<Found<NamespaceAttrs>>, ResourceError> {
         let out = self.sd.get_operation().operation_id(operation).send().await.map_err(aws("GetOperation"))?;
         let op = out.operation.ok_or_else(|| ResourceError::fatal("GetOperation returned no operation"))?;
         let status = op.status.as_ref().map(|s| s.as_str()).unwrap_or("UNKNOWN").to_string();
@@ -74,29 +81,31 @@ impl Namespace {
         }
     }
 
-    fn in_flight(&self, cx: &Cx<'_>, state: &str) -> Observed {
+    fn in_flight(&self, cx: &Cx<'_>, state: &str) -> Found<NamespaceAttrs> {
         Observed::new(cx.recorded_id.unwrap_or_default())
-            .attr("name", &self.name)
             .tags(cx.tags.clone())
             .status(Status::Pending(state.into()))
+            .found(self.attrs())
+    }
+
+    fn attrs(&self) -> NamespaceAttrs {
+        NamespaceAttrs { name: self.name.clone() }
     }
 }
 
 #[async_trait]
-impl Resource for Namespace {
+impl Kind for Namespace {
+    type Attrs = NamespaceAttrs;
+
     fn kind(&self) -> &'static str {
         "cloudmap-namespace"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("name".into(), self.name.clone())]))
+    fn desired(&self, _: &Inputs) -> Result<NamespaceAttrs, ResourceError> {
+        Ok(self.attrs())
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<NamespaceAttrs>>, ResourceError> {
         if let Some(operation) = cx.recorded_id.and_then(|id| id.strip_prefix(OPERATION)) {
             match self.operation(cx, operation).await {
                 Err(e) if e.is_not_found() && !cx.follow_id => {}
@@ -111,7 +120,7 @@ impl Resource for Namespace {
         claim(ours, "Cloud Map namespace", cx, |o| Some(o.id.as_str()))
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, _: &NamespaceAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .sd
             .create_http_namespace()
@@ -127,21 +136,32 @@ impl Resource for Namespace {
             .status(Status::Pending("creating".into())))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        if changed.iter().any(|c| c == "tags") {
-            let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-            self.sd
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
-                .send()
-                .await
-                .map_err(aws("TagResource"))?;
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Found<NamespaceAttrs>,
+        _: &NamespaceAttrs,
+        changed: &[NamespaceField],
+    ) -> Result<(), ResourceError> {
+        match changed.first() {
+            Some(field @ NamespaceField::Name) => Err(replaced_not_updated("cloudmap-namespace", field)),
+            None => Ok(()),
         }
+    }
+
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.sd
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Found<NamespaceAttrs>) -> Result<(), ResourceError> {
         // ECS Service Connect made a Cloud Map service in our namespace for each of our
         // discoverable services; AWS refuses to delete a namespace that still holds them.
         // They exist only inside a namespace we own, so they go with it.

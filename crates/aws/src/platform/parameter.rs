@@ -3,12 +3,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
-use temporalctl_engine::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use crate::documents::adot;
-use crate::errors::aws;
-use crate::network::ec2::attr;
-use crate::tags::sdk_tags;
+use crate::errors::{absent_if_gone, aws};
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct AdotParameter {
     pub ssm: aws_sdk_ssm::Client,
@@ -17,30 +16,31 @@ pub struct AdotParameter {
     pub workspace: NodeId,
 }
 
+attributes! {
+    pub struct AdotParameterAttrs / AdotParameterField {
+        Name name: String = "name", replace;
+        /// The collector configuration.
+        Value value: String = "value";
+    }
+}
+
 #[async_trait]
-impl Resource for AdotParameter {
+impl Kind for AdotParameter {
+    type Attrs = AdotParameterAttrs;
+
     fn kind(&self) -> &'static str {
         "ssm-parameter"
     }
 
-    fn desired(&self, inputs: &Inputs) -> Result<Attrs, ResourceError> {
+    fn desired(&self, inputs: &Inputs) -> Result<AdotParameterAttrs, ResourceError> {
         let endpoint = inputs.get(&self.workspace, "prometheus-endpoint")?;
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("value".into(), adot::collector_config(&self.region, endpoint)),
-        ]))
+        Ok(AdotParameterAttrs { name: self.name.clone(), value: adot::collector_config(&self.region, endpoint) })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let p = match self.ssm.get_parameter().name(&self.name).send().await.map_err(aws("GetParameter")) {
-            Ok(out) => out.parameter.ok_or_else(|| ResourceError::fatal("GetParameter returned nothing"))?,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<AdotParameterAttrs>>, ResourceError> {
+        let get = self.ssm.get_parameter().name(&self.name).send().await.map_err(aws("GetParameter"));
+        let Some(out) = absent_if_gone(get)? else { return Ok(None) };
+        let p = out.parameter.ok_or_else(|| ResourceError::fatal("GetParameter returned nothing"))?;
         let tags = self
             .ssm
             .list_tags_for_resource()
@@ -51,65 +51,67 @@ impl Resource for AdotParameter {
             .map_err(aws("ListTagsForResource"))?;
         Ok(Some(
             Observed::new(&self.name)
-                .attr("name", &self.name)
-                .attr("value", p.value().unwrap_or_default())
                 .output("arn", p.arn().unwrap_or_default())
-                .tags(tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+                .tags(from_sdk(tags.tag_list()))
+                .found(AdotParameterAttrs { name: self.name.clone(), value: p.value().unwrap_or_default().into() }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &AdotParameterAttrs) -> Result<Observed, ResourceError> {
         self.ssm
             .put_parameter()
             .name(&self.name)
             .description("ADOT collector configuration (temporalctl)")
-            .value(attr(desired, "value")?)
+            .value(&desired.value)
             .r#type(ParameterType::String)
             .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("PutParameter"))?;
-        self.read(cx).await?.ok_or_else(|| ResourceError::fatal("parameter missing right after PutParameter"))
+        let found = Kind::read(self, cx).await?.map(|found| found.observed);
+        found.ok_or_else(|| ResourceError::fatal("parameter missing right after PutParameter"))
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        _: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        _: &Found<AdotParameterAttrs>,
+        desired: &AdotParameterAttrs,
+        changed: &[AdotParameterField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
+            match field {
                 // Overwrite takes no tags; they are kept.
-                "value" => {
+                AdotParameterField::Value => {
                     self.ssm
                         .put_parameter()
                         .name(&self.name)
-                        .value(attr(desired, field)?)
+                        .value(&desired.value)
                         .r#type(ParameterType::String)
                         .overwrite(true)
                         .send()
                         .await
                         .map_err(aws("PutParameter"))?;
                 }
-                "tags" => {
-                    self.ssm
-                        .add_tags_to_resource()
-                        .resource_type(ResourceTypeForTagging::Parameter)
-                        .resource_id(&self.name)
-                        .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
-                        .send()
-                        .await
-                        .map_err(aws("AddTagsToResource"))?;
-                }
-                _ => {}
+                AdotParameterField::Name => return Err(replaced_not_updated("ssm-parameter", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+        self.ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(&self.name)
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
+            .send()
+            .await
+            .map_err(aws("AddTagsToResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<AdotParameterAttrs>) -> Result<(), ResourceError> {
         self.ssm.delete_parameter().name(&self.name).send().await.map_err(aws("DeleteParameter"))?;
         Ok(())
     }

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Status, claim, owned_by};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, claim, owned_by};
 
 use crate::errors::aws;
+use crate::tags::{from_map, to_map};
 
 pub struct Workspace {
     pub amp: aws_sdk_amp::Client,
@@ -19,17 +20,25 @@ fn status(s: Option<&WorkspaceStatus>) -> Option<Status> {
     }
 }
 
+attributes! {
+    pub struct WorkspaceAttrs / WorkspaceField {
+        Alias alias: String = "alias";
+    }
+}
+
 #[async_trait]
-impl Resource for Workspace {
+impl Kind for Workspace {
+    type Attrs = WorkspaceAttrs;
+
     fn kind(&self) -> &'static str {
         "prometheus-workspace"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("alias".into(), self.alias.clone())]))
+    fn desired(&self, _: &Inputs) -> Result<WorkspaceAttrs, ResourceError> {
+        Ok(WorkspaceAttrs { alias: self.alias.clone() })
     }
 
-    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<WorkspaceAttrs>>, ResourceError> {
         // Aliases are not unique: the id we recorded, else the workspace carrying our tags;
         // a second one carrying them is a conflict (a wait reads its id alone).
         let id = match (cx.recorded_id, cx.follow_id) {
@@ -63,20 +72,20 @@ impl Resource for Workspace {
         let Some(status) = status(w.status()) else { return Ok(None) };
         Ok(Some(
             Observed::new(w.workspace_id())
-                .attr("alias", w.alias().unwrap_or_default())
                 .output("arn", w.arn())
                 .output("prometheus-endpoint", w.prometheus_endpoint().unwrap_or_default())
-                .tags(w.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
-                .status(status),
+                .tags(from_map(w.tags()))
+                .status(status)
+                .found(WorkspaceAttrs { alias: w.alias().unwrap_or_default().into() }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, _: &WorkspaceAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .amp
             .create_workspace()
             .alias(&self.alias)
-            .set_tags(Some(super::tag_map(cx.tags)))
+            .set_tags(Some(to_map(cx.tags)))
             .send()
             .await
             .map_err(aws("CreateWorkspace"))?;
@@ -84,16 +93,22 @@ impl Resource for Workspace {
         if status == Status::Ready {
             // Already active: one read for the endpoint dependents need.
             if let Some(o) = self.read(&Cx { recorded_id: Some(out.workspace_id()), ..*cx }).await? {
-                return Ok(o);
+                return Ok(o.observed);
             }
         }
         Ok(Observed::new(out.workspace_id()).output("arn", out.arn()).tags(cx.tags.clone()).status(status))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        o: &Found<WorkspaceAttrs>,
+        _: &WorkspaceAttrs,
+        changed: &[WorkspaceField],
+    ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "alias" => {
+            match field {
+                WorkspaceField::Alias => {
                     self.amp
                         .update_workspace_alias()
                         .workspace_id(&o.id)
@@ -102,23 +117,24 @@ impl Resource for Workspace {
                         .await
                         .map_err(aws("UpdateWorkspaceAlias"))?;
                 }
-                "tags" => {
-                    let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-                    self.amp
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(super::tag_map(cx.tags)))
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))?;
-                }
-                _ => {}
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.amp
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(to_map(cx.tags)))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<WorkspaceAttrs>) -> Result<(), ResourceError> {
         self.amp.delete_workspace().workspace_id(&o.id).send().await.map_err(aws("DeleteWorkspace"))?;
         Ok(())
     }

@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::json;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+};
 
-use crate::errors::aws;
+use crate::errors::{absent_if_gone, aws};
 use crate::iam::canonical_policy;
-use crate::network::ec2::attr;
-use crate::tags::sdk_tags;
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct Repository {
     pub ecr: aws_sdk_ecr::Client,
@@ -29,97 +30,94 @@ pub fn lifecycle_policy() -> String {
     .to_string()
 }
 
+attributes! {
+    pub struct RepositoryAttrs / RepositoryField {
+        Name name: String = "name", replace;
+        ScanOnPush scan_on_push: bool = "scan-on-push";
+        /// The lifecycle policy as canonical JSON, empty when there is none.
+        Lifecycle lifecycle: String = "lifecycle";
+    }
+}
+
 #[async_trait]
-impl Resource for Repository {
+impl Kind for Repository {
+    type Attrs = RepositoryAttrs;
+
     fn kind(&self) -> &'static str {
         "ecr-repository"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([
-            ("name".into(), self.name.clone()),
-            ("scan-on-push".into(), "true".into()),
-            ("lifecycle".into(), canonical_policy(&lifecycle_policy())),
-        ]))
+    fn desired(&self, _: &Inputs) -> Result<RepositoryAttrs, ResourceError> {
+        Ok(RepositoryAttrs {
+            name: self.name.clone(),
+            scan_on_push: true,
+            lifecycle: canonical_policy(&lifecycle_policy()),
+        })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let out = match self
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<RepositoryAttrs>>, ResourceError> {
+        let described = self
             .ecr
             .describe_repositories()
             .repository_names(&self.name)
             .send()
             .await
-            .map_err(aws("DescribeRepositories"))
-        {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+            .map_err(aws("DescribeRepositories"));
+        let Some(out) = absent_if_gone(described)? else { return Ok(None) };
         let Some(repo) = out.repositories().first() else { return Ok(None) };
         let arn = repo.repository_arn().unwrap_or_default();
         let tags =
             self.ecr.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws("ListTagsForResource"))?;
-        let lifecycle = match self
-            .ecr
-            .get_lifecycle_policy()
-            .repository_name(&self.name)
-            .send()
-            .await
-            .map_err(aws("GetLifecyclePolicy"))
-        {
-            Ok(p) => p.lifecycle_policy_text().map(canonical_policy).unwrap_or_default(),
-            Err(e) if e.is_not_found() => String::new(),
-            Err(e) => return Err(e),
-        };
-        let scan = repo.image_scanning_configuration().map(|c| c.scan_on_push()).unwrap_or(false);
+        let lifecycle =
+            self.ecr.get_lifecycle_policy().repository_name(&self.name).send().await.map_err(aws("GetLifecyclePolicy"));
+        let lifecycle = absent_if_gone(lifecycle)?.and_then(|p| p.lifecycle_policy_text().map(canonical_policy));
         Ok(Some(
             Observed::new(&self.name)
-                .attr("name", &self.name)
-                .attr("scan-on-push", scan.to_string())
-                .attr("lifecycle", lifecycle)
                 .output("arn", arn)
                 .output("uri", repo.repository_uri().unwrap_or_default())
-                .tags(tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+                .tags(from_sdk(tags.tags()))
+                .found(RepositoryAttrs {
+                    name: self.name.clone(),
+                    scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+                    lifecycle: lifecycle.unwrap_or_default(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, desired: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &RepositoryAttrs) -> Result<Observed, ResourceError> {
         let out = self
             .ecr
             .create_repository()
             .repository_name(&self.name)
             .image_tag_mutability(ImageTagMutability::Mutable)
-            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder().scan_on_push(desired.scan_on_push).build(),
+            )
             .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
             .send()
             .await
             .map_err(aws("CreateRepository"))?;
         let repo = out.repository.ok_or_else(|| ResourceError::fatal("CreateRepository returned no repository"))?;
         let created = Observed::new(&self.name)
-            .attr("lifecycle", "")
             .output("arn", repo.repository_arn().unwrap_or_default())
             .output("uri", repo.repository_uri().unwrap_or_default())
             .tags(cx.tags.clone());
-        self.update(cx, &created, desired, &["lifecycle".into()]).await?;
+        let bare = created.clone().found(RepositoryAttrs::default());
+        self.update(cx, &bare, desired, &[RepositoryField::Lifecycle]).await?;
         Ok(created)
     }
 
     async fn update(
         &self,
-        cx: &Cx<'_>,
-        o: &Observed,
-        desired: &Attrs,
-        changed: &[String],
+        _: &Cx<'_>,
+        _: &Found<RepositoryAttrs>,
+        desired: &RepositoryAttrs,
+        changed: &[RepositoryField],
     ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                "scan-on-push" => {
-                    let scan = ImageScanningConfiguration::builder().scan_on_push(true).build();
+            match field {
+                RepositoryField::ScanOnPush => {
+                    let scan = ImageScanningConfiguration::builder().scan_on_push(desired.scan_on_push).build();
                     self.ecr
                         .put_image_scanning_configuration()
                         .repository_name(&self.name)
@@ -128,32 +126,34 @@ impl Resource for Repository {
                         .await
                         .map_err(aws("PutImageScanningConfiguration"))?;
                 }
-                "lifecycle" => {
+                RepositoryField::Lifecycle => {
                     self.ecr
                         .put_lifecycle_policy()
                         .repository_name(&self.name)
-                        .lifecycle_policy_text(attr(desired, field)?)
+                        .lifecycle_policy_text(&desired.lifecycle)
                         .send()
                         .await
                         .map_err(aws("PutLifecyclePolicy"))?;
                 }
-                "tags" => {
-                    let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-                    self.ecr
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))?;
-                }
-                _ => {}
+                RepositoryField::Name => return Err(replaced_not_updated("ecr-repository", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        self.ecr
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Found<RepositoryAttrs>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here, images included.
         self.ecr
             .delete_repository()

@@ -4,9 +4,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
-use temporalctl_engine::{Attrs, Cx, Inputs, Observed, Resource, ResourceError, Retention};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+};
 
-use crate::errors::aws;
+use crate::errors::{absent_if_gone, aws};
+use crate::tags::{from_sdk, sdk_tags};
 
 pub struct GrafanaSecret {
     pub sm: aws_sdk_secretsmanager::Client,
@@ -31,55 +34,50 @@ pub fn generate_password() -> Result<String, ResourceError> {
     Ok(out)
 }
 
-fn tags(cx: &Cx<'_>) -> Vec<Tag> {
-    cx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+attributes! {
+    pub struct GrafanaSecretAttrs / GrafanaSecretField {
+        Name name: String = "name", replace;
+        /// Deleted by an earlier `down --destroy-data` and still recoverable.
+        ScheduledForDeletion scheduled_for_deletion: bool = "scheduled-for-deletion";
+    }
 }
 
 #[async_trait]
-impl Resource for GrafanaSecret {
+impl Kind for GrafanaSecret {
+    type Attrs = GrafanaSecretAttrs;
+
     fn kind(&self) -> &'static str {
         "secret"
     }
 
-    fn desired(&self, _: &Inputs) -> Result<Attrs, ResourceError> {
-        Ok(Attrs::from([("name".into(), self.name.clone()), ("scheduled-for-deletion".into(), "false".into())]))
+    fn desired(&self, _: &Inputs) -> Result<GrafanaSecretAttrs, ResourceError> {
+        Ok(GrafanaSecretAttrs { name: self.name.clone(), scheduled_for_deletion: false })
     }
 
-    fn immutable(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Observed>, ResourceError> {
-        let s = match self.sm.describe_secret().secret_id(&self.name).send().await.map_err(aws("DescribeSecret")) {
-            Ok(s) => s,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let tags = s
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect();
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<GrafanaSecretAttrs>>, ResourceError> {
+        let described = self.sm.describe_secret().secret_id(&self.name).send().await.map_err(aws("DescribeSecret"));
+        let Some(s) = absent_if_gone(described)? else { return Ok(None) };
         Ok(Some(
             Observed::new(s.arn().unwrap_or_default())
-                .attr("name", s.name().unwrap_or_default())
-                .attr("scheduled-for-deletion", s.deleted_date().is_some().to_string())
                 .output("arn", s.arn().unwrap_or_default())
-                .tags(tags),
+                .tags(from_sdk(s.tags()))
+                .found(GrafanaSecretAttrs {
+                    name: s.name().unwrap_or_default().into(),
+                    scheduled_for_deletion: s.deleted_date().is_some(),
+                }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &Attrs) -> Result<Observed, ResourceError> {
+    async fn create(&self, cx: &Cx<'_>, _: &GrafanaSecretAttrs) -> Result<Observed, ResourceError> {
         let value =
             serde_json::json!({ "admin_user": self.admin_user, "admin_password": generate_password()? }).to_string();
-        let tags = tags(cx);
         let out = self
             .sm
             .create_secret()
             .name(&self.name)
             .description("Grafana admin credentials (temporalctl)")
             .secret_string(value)
-            .set_tags(Some(tags))
+            .set_tags(Some(sdk_tags!(infallible Tag, cx.tags)))
             .send()
             .await
             .map_err(aws("CreateSecret"))?;
@@ -87,31 +85,37 @@ impl Resource for GrafanaSecret {
         Ok(Observed::new(arn).output("arn", arn).tags(cx.tags.clone()))
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        o: &Found<GrafanaSecretAttrs>,
+        _: &GrafanaSecretAttrs,
+        changed: &[GrafanaSecretField],
+    ) -> Result<(), ResourceError> {
         for field in changed {
-            match field.as_str() {
-                // Deleted by an earlier `down --destroy-data` and still recoverable: restore
-                // it, keeping the password.
-                "scheduled-for-deletion" => {
+            match field {
+                // Restored, keeping the password.
+                GrafanaSecretField::ScheduledForDeletion => {
                     self.sm.restore_secret().secret_id(&o.id).send().await.map_err(aws("RestoreSecret"))?;
                 }
-                "tags" => {
-                    let tags = tags(cx);
-                    self.sm
-                        .tag_resource()
-                        .secret_id(&o.id)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(aws("TagResource"))?;
-                }
-                _ => {}
+                GrafanaSecretField::Name => return Err(replaced_not_updated("secret", field)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+        self.sm
+            .tag_resource()
+            .secret_id(&o.id)
+            .set_tags(Some(sdk_tags!(infallible Tag, cx.tags)))
+            .send()
+            .await
+            .map_err(aws("TagResource"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, o: &Found<GrafanaSecretAttrs>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here: the user asked for the data to go.
         self.sm
             .delete_secret()

@@ -1,0 +1,96 @@
+//! DSQL, OpenSearch, and the Temporal task roles that reach them.
+
+use std::sync::Arc;
+
+use temporalctl_config::Deploy;
+use temporalctl_engine::{GraphBuilder, Inputs};
+
+use super::ids::*;
+use super::names;
+use crate::Aws;
+use crate::data::dsql::DsqlCluster;
+use crate::data::opensearch::Domain;
+use crate::data::service_linked_role::ServiceLinkedRole;
+use crate::documents::iam as iam_doc;
+use crate::iam::role::Role;
+use crate::service_kinds::{SERVICES, ServiceKind};
+
+/// DSQL, OpenSearch, and the Temporal task roles that reach them. OpenSearch is the
+/// longest wait of the whole stack, so it depends on nothing it does not need: one
+/// private subnet, its security group, the roles it admits and the service-linked role.
+pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    g.add(
+        DSQL,
+        format!("{p}-dsql"),
+        &[],
+        DsqlCluster {
+            dsql: aws.dsql.clone(),
+            region: d.region.clone(),
+            deletion_protection: d.dsql.deletion_protection,
+            deadline: d.timeouts.dsql,
+        },
+    );
+    g.add(
+        OPENSEARCH_SLR,
+        "AWSServiceRoleForAmazonOpenSearchService",
+        &[],
+        ServiceLinkedRole { iam: aws.iam.clone(), service: "opensearchservice.amazonaws.com".into() },
+    );
+
+    let (partition, region) = (aws.partition(), d.region.clone());
+    let domain = names::opensearch_domain_name(p);
+    let temporal: Vec<&'static ServiceKind> = SERVICES.iter().filter(|k| k.is_temporal()).collect();
+    for kind in &temporal {
+        let (region, domain) = (region.clone(), domain.clone());
+        let name = names::task_role_name(p, kind.key);
+        let kind: &'static ServiceKind = kind;
+        g.add(
+            task_role(kind.key),
+            name.clone(),
+            &[DSQL, EXEC_LOG_GROUP],
+            Role {
+                iam: aws.iam.clone(),
+                name,
+                trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+                managed: vec![],
+                inline: Some(Arc::new(move |inputs: &Inputs| {
+                    let dsql_arn = inputs.get(DSQL, "arn")?.to_string();
+                    // The account is in the cluster's ARN; the domain's ARN is known by name.
+                    let account = dsql_arn.split(':').nth(4).unwrap_or_default().to_string();
+                    let arns = iam_doc::Arns {
+                        opensearch_domain: crate::data::opensearch::domain_arn(partition, &region, &account, &domain),
+                        dsql_cluster: dsql_arn,
+                        amp_workspace: String::new(),
+                        grafana_secret: String::new(),
+                        adot_parameter: String::new(),
+                        exec_log_group: inputs.get(EXEC_LOG_GROUP, "arn")?.to_string(),
+                    };
+                    Ok(iam_doc::task(kind, &arns))
+                })),
+            },
+        );
+    }
+    let roles: Vec<String> = temporal.iter().map(|k| task_role(k.key)).collect();
+    let subnet = private_subnet(0);
+    let mut deps: Vec<&str> = vec![subnet.as_str(), OPENSEARCH_SG, OPENSEARCH_SLR];
+    deps.extend(roles.iter().map(String::as_str));
+    g.add(
+        OPENSEARCH,
+        domain.clone(),
+        &deps,
+        Domain {
+            os: aws.opensearch.clone(),
+            region: d.region.clone(),
+            name: domain,
+            engine_version: d.opensearch.engine_version.clone(),
+            instance_type: d.opensearch.instance_type.clone(),
+            instance_count: d.opensearch.instance_count as i32,
+            volume_gb: d.opensearch.volume_size_gb as i32,
+            subnet: private_subnet(0),
+            security_group: OPENSEARCH_SG.into(),
+            principals: roles.clone(),
+            deadline: d.timeouts.opensearch,
+        },
+    );
+}

@@ -1,0 +1,96 @@
+//! Node ids. They are stable (each is the ownership tag `temporalctl:node` of its
+//! resource), so renaming one means a new resource.
+
+use temporalctl_config::{Deploy, network_layout};
+
+pub const VPC: &str = "vpc";
+pub const PUBLIC_SUBNET: &str = "subnet/public";
+pub const INTERNET_GATEWAY: &str = "internet-gateway";
+pub const NAT_EIP: &str = "elastic-ip/nat";
+pub const NAT_GATEWAY: &str = "nat-gateway";
+pub const PUBLIC_ROUTES: &str = "route-table/public";
+pub const PRIVATE_ROUTES: &str = "route-table/private";
+pub const ENDPOINTS_SG: &str = "security-group/vpc-endpoints";
+
+pub fn private_subnet(i: usize) -> String {
+    format!("subnet/private-{i}")
+}
+
+/// The private subnets' node ids, one per availability zone.
+pub fn private_subnets(d: &Deploy) -> Vec<String> {
+    let layout = network_layout(d).expect("deploy.yaml was validated");
+    (0..layout.private_subnets.len()).map(private_subnet).collect()
+}
+
+pub fn endpoint(suffix: &str) -> String {
+    format!("vpc-endpoint/{suffix}")
+}
+
+pub const EXEC_LOG_GROUP: &str = "log-group/ecs-exec";
+pub const GRAFANA_SECRET: &str = "secret/grafana-admin";
+pub const WORKSPACE: &str = "prometheus-workspace";
+pub const ADOT_PARAMETER: &str = "ssm-parameter/adot-config";
+pub const NAMESPACE: &str = "cloudmap-namespace";
+pub const CLUSTER: &str = "ecs-cluster";
+pub const EXECUTION_ROLE: &str = "iam-role/ecs-execution";
+pub const INSTANCE_ROLE: &str = "iam-role/ecs-instance";
+pub const INSTANCE_PROFILE: &str = "iam-instance-profile/ecs-instance";
+
+pub fn log_group(service: &str) -> String {
+    format!("log-group/{service}")
+}
+
+pub fn task_role(service: &str) -> String {
+    format!("iam-role/task-{service}")
+}
+
+pub const ECS_AMI: &str = "ami/ecs-arm64";
+pub const CLUSTER_CAPACITY: &str = "ecs-cluster/capacity-providers";
+pub const TRUNKING: &str = "ecs-account-setting/awsvpc-trunking";
+
+pub fn launch_template(group: &str) -> String {
+    format!("launch-template/{group}")
+}
+
+pub fn auto_scaling_group(group: &str) -> String {
+    format!("auto-scaling-group/{group}")
+}
+
+pub fn capacity_provider(group: &str) -> String {
+    format!("capacity-provider/{group}")
+}
+
+pub fn ecs_service(key: &str) -> String {
+    format!("ecs-service/{key}")
+}
+
+pub fn task_definition(key: &str) -> String {
+    format!("task-definition/{key}")
+}
+
+/// The project's two ECR repositories (node, image name): the fork's server image and its
+/// admin tools, which carry `temporal-dsql-tool` for the schema step.
+pub const SERVER_REPOSITORY: &str = "ecr-repository/server";
+pub const ADMIN_TOOLS_REPOSITORY: &str = "ecr-repository/admin-tools";
+pub const REPOSITORIES: [(&str, &str); 2] =
+    [(SERVER_REPOSITORY, "temporal-server"), (ADMIN_TOOLS_REPOSITORY, "temporal-admin-tools")];
+
+pub const DSQL: &str = "dsql-cluster";
+pub const OPENSEARCH: &str = "opensearch-domain";
+pub const OPENSEARCH_SLR: &str = "service-linked-role/opensearch";
+/// ECS's service-linked role: ECS makes it itself on a cluster's first create, but on a
+/// new account that first `CreateCluster` or `CreateCapacityProvider` can fail before it
+/// exists ("Unable to assume the service linked role"); made first, the race is gone
+/// (AWS, Amazon ECS Developer Guide, "Using service-linked roles for Amazon ECS").
+pub const ECS_SLR: &str = "service-linked-role/ecs";
+
+pub fn service_sg(key: &str) -> String {
+    format!("security-group/{key}")
+}
+
+pub fn security_group_rules(key: &str) -> String {
+    format!("security-group-rules/{key}")
+}
+
+pub const OPENSEARCH_SG: &str = "security-group/opensearch";
+pub const INSTANCES_SG: &str = "security-group/instances";

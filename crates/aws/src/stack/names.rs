@@ -1,0 +1,70 @@
+//! The names resources carry in AWS, each built here once from the project name.
+
+use temporalctl_config::Deploy;
+
+use crate::service_kinds::ServiceKind;
+
+/// What every log group of the stack starts with: one listing by it answers every
+/// group's first look.
+pub fn log_prefix(project: &str) -> String {
+    format!("/ecs/{project}/")
+}
+
+/// The CloudWatch log group a service's (or the one-off tasks') containers write to.
+pub fn log_group_name(project: &str, kind: &ServiceKind) -> String {
+    format!("{}{}", log_prefix(project), kind.container)
+}
+
+/// Where ECS Exec sessions are logged.
+pub fn exec_log_group(project: &str) -> String {
+    format!("{}ecs-exec", log_prefix(project))
+}
+
+pub fn cluster_name(project: &str) -> String {
+    format!("{project}-cluster")
+}
+
+/// `<project>/temporal-server`, `<project>/temporal-admin-tools`.
+pub fn repository_name(project: &str, image: &str) -> String {
+    format!("{project}/{image}")
+}
+
+pub fn opensearch_domain_name(project: &str) -> String {
+    format!("{project}-visibility")
+}
+
+pub fn grafana_secret(project: &str) -> String {
+    format!("{project}/grafana-admin")
+}
+
+/// The Prometheus workspace's alias: deploy.yaml's, else `<project>-metrics`.
+pub fn workspace_alias(d: &Deploy) -> String {
+    d.prometheus.alias.clone().unwrap_or_else(|| format!("{}-metrics", d.project))
+}
+
+pub fn adot_parameter(project: &str) -> String {
+    format!("/{project}/adot/collector-config")
+}
+
+pub fn execution_role(project: &str) -> String {
+    format!("{project}-ecs-execution")
+}
+
+/// The instances' role, and the instance profile handing it to them.
+pub fn instance_role(project: &str) -> String {
+    format!("{project}-ecs-instance")
+}
+
+pub fn task_role_name(project: &str, key: &str) -> String {
+    format!("{project}-{key}-task")
+}
+
+/// A node group's launch template, Auto Scaling group and capacity provider.
+pub fn node_group(project: &str, group: &str) -> String {
+    format!("{project}-node-{group}")
+}
+
+/// A security group (`<project>-<key>`, e.g. `demo-history`, `demo-vpc-endpoints`).
+pub fn security_group(project: &str, key: &str) -> String {
+    format!("{project}-{key}")
+}

@@ -1,0 +1,118 @@
+//! The network: VPC, subnets, internet and NAT gateways, route tables, the endpoints'
+//! security group and the VPC endpoints.
+
+use temporalctl_config::{Deploy, network_layout};
+use temporalctl_engine::GraphBuilder;
+
+use super::ids::*;
+use super::names;
+use crate::Aws;
+use crate::network::elastic_ip::ElasticIp;
+use crate::network::internet_gateway::InternetGateway;
+use crate::network::nat_gateway::NatGateway;
+use crate::network::route_table::{RouteTable, Target};
+use crate::network::security_group::{Rule, SecurityGroup, Source};
+use crate::network::subnet::Subnet;
+use crate::network::vpc::Vpc;
+use crate::network::vpc_endpoint::{Placement, VpcEndpoint};
+
+pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let layout = network_layout(d).expect("deploy.yaml was validated");
+    let ec2 = || aws.ec2.clone();
+    let t = &d.timeouts;
+
+    g.add(VPC, format!("{p}-vpc"), &[], Vpc { ec2: ec2(), cidr: layout.vpc.to_string() });
+    let privates = private_subnets(d);
+    for (i, (zone, cidr)) in layout.private_subnets.iter().enumerate() {
+        g.add(
+            &privates[i],
+            format!("{p}-private-{i}"),
+            &[VPC],
+            Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
+        );
+    }
+    let (zone, cidr) = &layout.public_subnet;
+    g.add(
+        PUBLIC_SUBNET,
+        format!("{p}-nat-public"),
+        &[VPC],
+        Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
+    );
+    g.add(INTERNET_GATEWAY, format!("{p}-igw"), &[VPC], InternetGateway { ec2: ec2(), vpc: VPC.into() });
+    g.add(NAT_EIP, format!("{p}-nat-eip"), &[], ElasticIp { ec2: ec2() });
+    // A public NAT gateway needs the internet gateway attached to its VPC.
+    g.add(
+        NAT_GATEWAY,
+        format!("{p}-nat"),
+        &[PUBLIC_SUBNET, NAT_EIP, INTERNET_GATEWAY],
+        NatGateway { ec2: ec2(), subnet: PUBLIC_SUBNET.into(), elastic_ip: NAT_EIP.into(), deadline: t.nat_gateway },
+    );
+    g.add(
+        PUBLIC_ROUTES,
+        format!("{p}-public"),
+        &[VPC, INTERNET_GATEWAY, PUBLIC_SUBNET],
+        RouteTable {
+            ec2: ec2(),
+            vpc: VPC.into(),
+            default_route: Target::InternetGateway(INTERNET_GATEWAY.into()),
+            subnets: vec![PUBLIC_SUBNET.into()],
+        },
+    );
+    let mut private_deps: Vec<&str> = vec![VPC, NAT_GATEWAY];
+    private_deps.extend(privates.iter().map(String::as_str));
+    g.add(
+        PRIVATE_ROUTES,
+        format!("{p}-private"),
+        &private_deps,
+        RouteTable {
+            ec2: ec2(),
+            vpc: VPC.into(),
+            default_route: Target::NatGateway(NAT_GATEWAY.into()),
+            subnets: privates.clone(),
+        },
+    );
+    g.add(
+        ENDPOINTS_SG,
+        names::security_group(p, "vpc-endpoints"),
+        &[VPC],
+        SecurityGroup {
+            ec2: ec2(),
+            vpc: VPC.into(),
+            group_name: names::security_group(p, "vpc-endpoints"),
+            description: "temporalctl: HTTPS from inside the VPC to the interface endpoints".into(),
+            ingress: vec![Rule::tcp(443, Source::Cidr(layout.vpc.to_string()))],
+            egress: vec![],
+        },
+    );
+    let mut endpoint_deps: Vec<&str> = vec![VPC, ENDPOINTS_SG];
+    endpoint_deps.extend(privates.iter().map(String::as_str));
+    for suffix in &d.network.interface_endpoints {
+        g.add(
+            endpoint(suffix),
+            format!("{p}-{suffix}-endpoint"),
+            &endpoint_deps,
+            VpcEndpoint {
+                ec2: ec2(),
+                vpc: VPC.into(),
+                service: format!("com.amazonaws.{}.{suffix}", d.region),
+                placement: Placement::Interface { subnets: privates.clone(), security_group: ENDPOINTS_SG.into() },
+                deadline: t.vpc_endpoint,
+            },
+        );
+    }
+    if d.network.s3_gateway_endpoint {
+        g.add(
+            endpoint("s3"),
+            format!("{p}-s3-endpoint"),
+            &[VPC, PRIVATE_ROUTES],
+            VpcEndpoint {
+                ec2: ec2(),
+                vpc: VPC.into(),
+                service: format!("com.amazonaws.{}.s3", d.region),
+                placement: Placement::Gateway { route_tables: vec![PRIVATE_ROUTES.into()] },
+                deadline: t.vpc_endpoint,
+            },
+        );
+    }
+}

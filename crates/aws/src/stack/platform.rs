@@ -1,0 +1,90 @@
+//! Logs, the Grafana secret, images, metrics, service discovery and the cluster.
+
+use temporalctl_config::Deploy;
+use temporalctl_engine::GraphBuilder;
+
+use super::ids::*;
+use super::names;
+use crate::Aws;
+use crate::data::service_linked_role::ServiceLinkedRole;
+use crate::platform::cluster::Cluster;
+use crate::platform::log_group::LogGroup;
+use crate::platform::namespace::Namespace;
+use crate::platform::parameter::AdotParameter;
+use crate::platform::prometheus::Workspace;
+use crate::platform::repository::Repository;
+use crate::platform::secret::GrafanaSecret;
+use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
+
+/// Logs, the Grafana secret, images, metrics, service discovery and the cluster.
+pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let p = &d.project;
+    let retention = d.logs.retention_days as i32;
+    let (family_prefix, listings) = (|| names::log_prefix(p), || aws.listings.clone());
+    for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
+        let name = names::log_group_name(p, kind);
+        g.add(
+            log_group(kind.key),
+            name.clone(),
+            &[],
+            LogGroup {
+                logs: aws.logs.clone(),
+                name,
+                retention_days: retention,
+                family_prefix: family_prefix(),
+                listings: listings(),
+            },
+        );
+    }
+    let exec_logs = names::exec_log_group(p);
+    g.add(
+        EXEC_LOG_GROUP,
+        exec_logs.clone(),
+        &[],
+        LogGroup {
+            logs: aws.logs.clone(),
+            name: exec_logs,
+            retention_days: retention,
+            family_prefix: family_prefix(),
+            listings: listings(),
+        },
+    );
+    let secret = names::grafana_secret(p);
+    g.add(
+        GRAFANA_SECRET,
+        secret.clone(),
+        &[],
+        GrafanaSecret { sm: aws.secrets.clone(), name: secret, admin_user: d.grafana.admin_user.clone() },
+    );
+    for (node, image) in REPOSITORIES {
+        let name = names::repository_name(p, image);
+        g.add(node, name.clone(), &[], Repository { ecr: aws.ecr.clone(), name });
+    }
+    let alias = names::workspace_alias(d);
+    g.add(WORKSPACE, alias.clone(), &[], Workspace { amp: aws.amp.clone(), alias });
+    let parameter = names::adot_parameter(p);
+    g.add(
+        ADOT_PARAMETER,
+        parameter.clone(),
+        &[WORKSPACE],
+        AdotParameter { ssm: aws.ssm.clone(), name: parameter, region: d.region.clone(), workspace: WORKSPACE.into() },
+    );
+    g.add(
+        ECS_SLR,
+        "AWSServiceRoleForECS",
+        &[],
+        ServiceLinkedRole { iam: aws.iam.clone(), service: "ecs.amazonaws.com".into() },
+    );
+    g.add(NAMESPACE, p.clone(), &[], Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
+    g.add(
+        CLUSTER,
+        names::cluster_name(p),
+        &[EXEC_LOG_GROUP, NAMESPACE, ECS_SLR],
+        Cluster {
+            ecs: aws.ecs.clone(),
+            name: names::cluster_name(p),
+            exec_log_group: EXEC_LOG_GROUP.into(),
+            namespace: NAMESPACE.into(),
+        },
+    );
+}
