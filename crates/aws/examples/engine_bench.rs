@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use temporalctl_engine::{
-    Attrs, CancelToken, Cx, Engine, EngineOptions, Event, EventKind, EventSink, Graph, GraphBuilder, Inputs, Observed,
-    Resource, ResourceError, RetryPolicy, StateStore, Status,
+    Attrs, CancelToken, Cx, Engine, EngineOptions, Event, EventKind, EventSink, Graph, GraphBuilder, Inputs, NodeId,
+    Observed, Resource, ResourceError, RetryPolicy, StateStore, Status,
 };
 
 /// A read or describe: the same for every kind (~100 ms on AWS).
@@ -87,6 +87,10 @@ impl Resource for Timed {
     async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
         Ok(())
     }
+    /// The real graph's edges are given to `add_after`: a timed fake reads nothing.
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
     async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
         Ok(())
     }
@@ -100,7 +104,12 @@ fn timed_graph(real: &Graph, profile: &BTreeMap<String, Profile>, scale: f64) ->
         let kind = node.resource.kind();
         let p = *profile.get(kind).unwrap_or_else(|| panic!("docs/readiness-profile.csv has no row for `{kind}`"));
         let deps: Vec<&str> = node.deps.iter().map(String::as_str).collect();
-        g.add(node.id.clone(), node.name.clone(), &deps, Timed { kind, profile: p, scale, created: Mutex::new(None) });
+        g.add_after(
+            node.id.clone(),
+            node.name.clone(),
+            &deps,
+            Timed { kind, profile: p, scale, created: Mutex::new(None) },
+        );
     }
     g.build().expect("the same shape as a graph that built")
 }

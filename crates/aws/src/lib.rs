@@ -12,6 +12,7 @@ pub mod iam;
 pub mod listings;
 pub mod network;
 pub mod operate;
+pub mod outputs;
 mod pages;
 pub mod platform;
 pub mod preflight;

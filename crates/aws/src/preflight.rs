@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{ArchitectureType, Filter, InstanceType, LocationType};
 use aws_sdk_ecs::types::SettingName;
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{counts_from_config, needs_trunking};
-use temporalctl_engine::{CancelToken, ResourceError, Retries, RetryPolicy, retry_when};
+use temporalctl_engine::{CancelToken, ResourceError, Retries, RetryPolicy, Retrying};
 
 use crate::Aws;
 use crate::documents::node::ECS_AMI_PARAMETER;
@@ -33,7 +33,8 @@ where
     Fut: std::future::Future<Output = Result<T, ResourceError>>,
 {
     let policy = RetryPolicy::default();
-    retry_when(&policy, cancel, policy.deadline, Retries::Transient, |_, _, _| {}, op).await
+    let retrying = Retrying { policy: &policy, cancel, report: None };
+    retrying.call("preflight", Retries::Transient, policy.deadline, op).await
 }
 
 /// `instance_role`: the instance role's ARN when the state file records it.

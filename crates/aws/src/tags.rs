@@ -23,6 +23,25 @@ macro_rules! sdk_tags {
 
 pub(crate) use sdk_tags;
 
+/// `retag` for the services whose `TagResource` takes the resource's ARN (recorded as its
+/// `arn` output) and adds or overwrites the given tags:
+/// `tag_by_arn!(self.dsql, observed, to_map(cx.tags))`.
+macro_rules! tag_by_arn {
+    ($client:expr, $observed:expr, $tags:expr) => {{
+        let arn = $observed.outputs.get($crate::outputs::Output::Arn.as_ref()).cloned().unwrap_or_default();
+        $client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some($tags))
+            .send()
+            .await
+            .map_err($crate::errors::aws("TagResource"))?;
+        Ok(())
+    }};
+}
+
+pub(crate) use tag_by_arn;
+
 /// The tags as a string map, the shape DSQL, Prometheus, Cloud Watch Logs and Secrets
 /// Manager's neighbours take.
 pub fn to_map(tags: &Tags) -> HashMap<String, String> {

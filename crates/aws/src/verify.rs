@@ -20,6 +20,7 @@ use temporalctl_engine::ResourceError;
 
 use crate::errors::aws;
 use crate::flows::{Flow, Peer};
+use crate::outputs::Output;
 use crate::stack;
 
 /// An ingress or egress permission, as EC2 describes it.
@@ -343,17 +344,17 @@ impl crate::operate::Operator<'_> {
         let d = self.deploy;
         let layout = temporalctl_config::network_layout(d)
             .map_err(|_| ResourceError::fatal("deploy.yaml's network does not validate"))?;
-        let vpc = self.output(stack::VPC, "id")?;
+        let vpc = self.output(stack::VPC, Output::Id)?;
         let mut n = Network { region: d.region.clone(), vpc_cidr: layout.vpc.to_string(), ..Default::default() };
         let mut group_nodes: BTreeSet<String> = crate::flows::flows().iter().map(|f| f.from.clone()).collect();
         group_nodes.extend([stack::OPENSEARCH_SG.to_string(), stack::ENDPOINTS_SG.to_string()]);
         for node in group_nodes {
-            if let Some(id) = self.recorded(&node, "id") {
+            if let Some(id) = self.recorded(&node, Output::Id) {
                 n.group_ids.insert(node, id);
             }
         }
         for (i, (_, cidr)) in layout.private_subnets.iter().enumerate() {
-            n.subnets.insert(self.output(&stack::private_subnet(i), "id")?, cidr.to_string());
+            n.subnets.insert(self.output(&stack::private_subnet(i), Output::Id)?, cidr.to_string());
         }
         let in_vpc = || Filter::builder().name("vpc-id").values(&vpc).build();
         let ec2 = &self.aws.ec2;
@@ -386,7 +387,7 @@ impl crate::operate::Operator<'_> {
                 ec2.describe_route_tables().filters(in_vpc()).send().await.map_err(aws("DescribeRouteTables"))
             })
             .await?;
-        let public = self.output(stack::PUBLIC_SUBNET, "id")?;
+        let public = self.output(stack::PUBLIC_SUBNET, Output::Id)?;
         let mut main = None;
         let mut explicit = BTreeMap::new();
         for t in tables.route_tables() {

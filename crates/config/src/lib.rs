@@ -6,6 +6,7 @@
 //! line/column.
 
 pub mod capacity;
+pub mod json;
 mod locate;
 mod model;
 mod network;

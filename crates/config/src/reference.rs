@@ -12,7 +12,7 @@ use crate::Deploy;
 pub fn json_schema() -> Value {
     let generator = SchemaSettings::draft2020_12().into_generator();
     let schema = generator.into_root_schema_for::<Deploy>();
-    serde_json::to_value(schema).unwrap_or_default()
+    crate::json::sort_keys(serde_json::to_value(schema).unwrap_or_default())
 }
 
 /// One row per key, sorted by path: its type, default and meaning.

@@ -28,10 +28,13 @@ fn known_keys(parent: &str) -> Vec<String> {
             value = value.get(name).cloned().unwrap_or(Value::Null);
         }
     }
-    match value {
+    // Sorted, whatever order serde_json keeps maps in (see `crate::json`).
+    let mut keys: Vec<String> = match value {
         Value::Object(map) => map.keys().cloned().collect(),
         _ => Vec::new(),
-    }
+    };
+    keys.sort();
+    keys
 }
 
 fn example() -> Deploy {

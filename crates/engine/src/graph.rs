@@ -19,19 +19,32 @@ pub struct GraphBuilder {
 }
 
 impl GraphBuilder {
+    /// A node whose dependencies are the nodes its resource references.
     pub fn add(
         &mut self,
         id: impl Into<NodeId>,
         name: impl Into<String>,
-        deps: &[&str],
         resource: impl Resource + 'static,
     ) -> &mut Self {
-        self.nodes.push(Node {
-            id: id.into(),
-            name: name.into(),
-            deps: deps.iter().map(|d| d.to_string()).collect(),
-            resource: Arc::new(resource),
-        });
+        self.add_after(id, name, &[], resource)
+    }
+
+    /// A node that must also wait for `after`, nodes whose outputs it does not read but
+    /// that AWS needs in place first (a NAT gateway's internet gateway).
+    pub fn add_after(
+        &mut self,
+        id: impl Into<NodeId>,
+        name: impl Into<String>,
+        after: &[&str],
+        resource: impl Resource + 'static,
+    ) -> &mut Self {
+        let mut deps = resource.references();
+        for d in after {
+            if !deps.iter().any(|known| known == d) {
+                deps.push(d.to_string());
+            }
+        }
+        self.nodes.push(Node { id: id.into(), name: name.into(), deps, resource: Arc::new(resource) });
         self
     }
 

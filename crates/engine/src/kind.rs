@@ -184,6 +184,9 @@ pub trait Kind: Send + Sync + 'static {
 
     async fn delete(&self, cx: &Cx<'_>, observed: &Found<Self::Attrs>) -> Result<(), ResourceError>;
 
+    /// The nodes whose outputs `desired` reads (the graph's edges).
+    fn references(&self) -> Vec<NodeId>;
+
     fn delete_is_async(&self) -> bool {
         false
     }
@@ -287,6 +290,9 @@ impl<K: Kind> Resource for K {
     }
     fn retention(&self) -> Retention {
         Kind::retention(self)
+    }
+    fn references(&self) -> Vec<NodeId> {
+        Kind::references(self)
     }
     fn placed_in(&self) -> Vec<NodeId> {
         Kind::placed_in(self)

@@ -21,5 +21,5 @@ pub use resource::{
     Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Resource, Retention, Status, Subject, TAG_NODE,
     TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
 };
-pub use retry::{Retries, RetryPolicy, retry_when, wait_for};
+pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
 pub use state::{FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore};

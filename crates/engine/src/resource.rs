@@ -51,8 +51,8 @@ impl Observed {
         self.attrs.insert(key.to_string(), value.into());
         self
     }
-    pub fn output(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.outputs.insert(key.to_string(), value.into());
+    pub fn output(mut self, key: impl AsRef<str>, value: impl Into<String>) -> Self {
+        self.outputs.insert(key.as_ref().to_string(), value.into());
         self
     }
     pub fn tags(mut self, tags: Tags) -> Self {
@@ -82,13 +82,23 @@ impl Inputs {
     pub fn insert(&mut self, node: &str, outputs: BTreeMap<String, String>) {
         self.0.insert(node.to_string(), outputs);
     }
-    pub fn get(&self, node: &str, key: &str) -> Result<&str, ResourceError> {
-        self.0
-            .get(node)
-            .and_then(|o| o.get(key))
+    /// An output of a dependency. Only the nodes a resource names in `references` (and
+    /// its ordering dependencies) are here: reading another is a bug, reported as one.
+    pub fn get(&self, node: &str, key: impl AsRef<str>) -> Result<&str, ResourceError> {
+        let key = key.as_ref();
+        let outputs = self.0.get(node).ok_or_else(|| {
+            ResourceError::fatal(format!("input {node}.{key}: {node} is not among this resource's references (a bug)"))
+        })?;
+        outputs
+            .get(key)
             .map(String::as_str)
-            .ok_or_else(|| ResourceError::fatal(format!("input {node}.{key} is not available (graph edge missing?)")))
+            .ok_or_else(|| ResourceError::fatal(format!("input {node}.{key}: {node} has no output `{key}` (a bug)")))
     }
+    /// The same output of several dependencies (their ids, ARNs), collected.
+    pub fn each<C: FromIterator<String>>(&self, nodes: &[NodeId], key: impl AsRef<str>) -> Result<C, ResourceError> {
+        nodes.iter().map(|n| self.get(n, key.as_ref()).map(String::from)).collect()
+    }
+
     pub fn has(&self, node: &str) -> bool {
         self.0.contains_key(node)
     }
@@ -162,6 +172,10 @@ pub trait Resource: Send + Sync {
     fn retention(&self) -> Retention {
         Retention::Delete
     }
+
+    /// The nodes whose outputs `desired` reads: the graph's edges come from here, so a
+    /// resource cannot read a node it does not depend on.
+    fn references(&self) -> Vec<NodeId>;
 
     /// Dependencies it physically sits in (a domain in its subnet, a subnet in its VPC):
     /// when `down` keeps this resource it must keep those too, or their deletes would

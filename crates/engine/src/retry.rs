@@ -13,6 +13,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 
+use crate::event::EventKind;
 use crate::{CancelToken, ErrorClass, ResourceError, RetryReason};
 
 #[derive(Debug, Clone, Copy)]
@@ -64,10 +65,53 @@ impl Retries {
     }
 }
 
+/// The one way an AWS call is retried, in the graph and beside it: by error class, with
+/// backoff and jitter, within a deadline, stopped by Ctrl-C, and each retry reported as
+/// a `NodeRetrying` event where there is somewhere to report it.
+#[derive(Clone, Copy)]
+pub struct Retrying<'a> {
+    pub policy: &'a RetryPolicy,
+    pub cancel: &'a CancelToken,
+    pub report: Option<&'a dyn Report>,
+}
+
+/// Somewhere a retry is reported (the engine's walk, the operator's events).
+pub trait Report: Sync {
+    fn report(&self, event: EventKind);
+}
+
+impl<F: Fn(EventKind) + Sync> Report for F {
+    fn report(&self, event: EventKind) {
+        self(event)
+    }
+}
+
+impl Retrying<'_> {
+    /// `op` for `what` (a node id, or what the call is for).
+    pub async fn call<T, F, Fut>(
+        &self,
+        what: &str,
+        retries: Retries,
+        deadline: Duration,
+        op: F,
+    ) -> Result<T, ResourceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResourceError>>,
+    {
+        let on_retry = |attempt, delay, e: &ResourceError| {
+            if let Some(to) = self.report {
+                to.report(EventKind::NodeRetrying { node: what.to_string(), attempt, delay, error: e.to_string() });
+            }
+        };
+        retry_when(self.policy, self.cancel, deadline, retries, on_retry, op).await
+    }
+}
+
 /// Run `op` until it succeeds, fails with a class `retries` does not cover, or the
 /// next attempt would start after `deadline`. `on_retry(attempt, delay, error)` is told
 /// before each sleep.
-pub async fn retry_when<T, F, Fut>(
+async fn retry_when<T, F, Fut>(
     policy: &RetryPolicy,
     cancel: &CancelToken,
     deadline: Duration,

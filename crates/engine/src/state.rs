@@ -386,6 +386,39 @@ mod tests {
         assert!(!dir.join("demo.json.tmp").exists());
     }
 
+    /// The file other tools and older versions read: field names, order and layout. The
+    /// time and the version that wrote it change every run and are masked.
+    #[test]
+    fn the_state_file_as_written_is_pinned() {
+        let dir = temp_dir("pinned");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        {
+            let mut locked = store.lock("up").unwrap();
+            let subnet = Recorded {
+                kind: "subnet".into(),
+                id: "subnet-1".into(),
+                phase: Phase::Creating,
+                outputs: [("id".to_string(), "subnet-1".to_string()), ("zone".to_string(), "us-east-1a".to_string())]
+                    .into(),
+            };
+            locked.record_node("vpc", recorded("vpc-1")).unwrap();
+            locked.record_node("subnet/private-0", subnet).unwrap();
+            locked.record_step("schema", "v1.5".into()).unwrap();
+            locked.set_desired_counts([("history".to_string(), 2)].into()).unwrap();
+        }
+        let text = fs::read_to_string(store.path()).unwrap();
+        let masked: Vec<String> = text
+            .lines()
+            .map(|l| match l.split_once(": ") {
+                Some((key, _)) if key.trim() == "\"updated-at\"" || key.trim() == "\"written-by\"" => {
+                    format!("{key}: \"<masked>\",")
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        insta::assert_snapshot!(masked.join("\n"));
+    }
+
     #[test]
     fn a_second_lock_is_refused_naming_the_holder() {
         let dir = temp_dir("lock");

@@ -192,6 +192,11 @@ impl Resource for FakeResource {
         self.async_delete
     }
 
+    /// Fakes read their parent's id.
+    fn references(&self) -> Vec<NodeId> {
+        self.parent.iter().cloned().collect()
+    }
+
     /// Fakes sit in their parent.
     fn placed_in(&self) -> Vec<NodeId> {
         self.parent.iter().cloned().collect()
@@ -209,11 +214,11 @@ impl Resource for FakeResource {
 /// a <- b <- c, a <- d; e stands alone.
 fn graph(fake: &Fake) -> Graph {
     let mut g = GraphBuilder::default();
-    g.add("a", "t-a", &[], fake.resource("a", None));
-    g.add("b", "t-b", &["a"], fake.resource("b", Some("a")));
-    g.add("c", "t-c", &["b"], fake.resource("c", Some("b")));
-    g.add("d", "t-d", &["a"], fake.resource("d", Some("a")));
-    g.add("e", "t-e", &[], fake.resource("e", None));
+    g.add_after("a", "t-a", &[], fake.resource("a", None));
+    g.add_after("b", "t-b", &["a"], fake.resource("b", Some("a")));
+    g.add_after("c", "t-c", &["b"], fake.resource("c", Some("b")));
+    g.add_after("d", "t-d", &["a"], fake.resource("d", Some("a")));
+    g.add_after("e", "t-e", &[], fake.resource("e", None));
     g.build().unwrap()
 }
 
@@ -283,7 +288,7 @@ async fn never_more_calls_in_flight_than_the_parallelism() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
     for i in 0..12 {
-        g.add(format!("n{i}"), format!("t-{i}"), &[], fake.resource(&format!("n{i}"), None));
+        g.add_after(format!("n{i}"), format!("t-{i}"), &[], fake.resource(&format!("n{i}"), None));
     }
     let g = g.build().unwrap();
     apply(&g, &store("bound"), 3).await;
@@ -569,13 +574,13 @@ async fn plan_makes_no_mutating_call_and_marks_dependents_of_new_nodes() {
 fn cycles_and_unknown_dependencies_are_caught_when_the_graph_is_built() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
-    g.add("x", "x", &["z"], fake.resource("x", None));
-    g.add("y", "y", &["x"], fake.resource("y", None));
-    g.add("z", "z", &["y"], fake.resource("z", None));
+    g.add_after("x", "x", &["z"], fake.resource("x", None));
+    g.add_after("y", "y", &["x"], fake.resource("y", None));
+    g.add_after("z", "z", &["y"], fake.resource("z", None));
     let err = g.build().err().unwrap();
     assert!(matches!(&err, GraphError::Cycle(c) if c.len() == 4), "{err}");
     let mut g = GraphBuilder::default();
-    g.add("x", "x", &["nope"], fake.resource("x", None));
+    g.add_after("x", "x", &["nope"], fake.resource("x", None));
     assert_eq!(g.build().err().unwrap(), GraphError::UnknownDependency { node: "x".into(), dep: "nope".into() });
 }
 
@@ -583,10 +588,10 @@ fn cycles_and_unknown_dependencies_are_caught_when_the_graph_is_built() {
 async fn down_keeps_data_and_what_it_sits_in_unless_told_to_destroy_data() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
-    g.add("a", "t-a", &[], fake.resource("a", None));
-    g.add("b", "t-b", &["a"], fake.resource("b", Some("a")));
-    g.add("c", "t-c", &["b"], FakeResource { retention: Retention::Data, ..fake.resource("c", Some("b")) });
-    g.add("d", "t-d", &["a"], fake.resource("d", Some("a")));
+    g.add_after("a", "t-a", &[], fake.resource("a", None));
+    g.add_after("b", "t-b", &["a"], fake.resource("b", Some("a")));
+    g.add_after("c", "t-c", &["b"], FakeResource { retention: Retention::Data, ..fake.resource("c", Some("b")) });
+    g.add_after("d", "t-d", &["a"], fake.resource("d", Some("a")));
     let g = g.build().unwrap();
     let s = store("keep");
     apply(&g, &s, 8).await;
@@ -617,8 +622,8 @@ async fn down_keeps_data_and_what_it_sits_in_unless_told_to_destroy_data() {
 async fn down_forgets_a_lookup_without_calling_delete_or_calling_it_kept() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
-    g.add("ami", "t-ami", &[], FakeResource { retention: Retention::Lookup, ..fake.resource("ami", None) });
-    g.add("lt", "t-lt", &["ami"], fake.resource("lt", None));
+    g.add_after("ami", "t-ami", &[], FakeResource { retention: Retention::Lookup, ..fake.resource("ami", None) });
+    g.add_after("lt", "t-lt", &["ami"], fake.resource("lt", None));
     let g = g.build().unwrap();
     let s = store("lookup");
     apply(&g, &s, 8).await;
@@ -639,11 +644,11 @@ async fn down_forgets_a_lookup_without_calling_delete_or_calling_it_kept() {
 async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_else() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();
-    g.add("net", "t-net", &[], fake.resource("net", None));
-    g.add("role", "t-role", &[], fake.resource("role", None));
-    g.add("tools", "t-tools", &["net", "role"], fake.resource("tools", Some("net")));
-    g.add("svc", "t-svc", &["net"], fake.resource("svc", Some("net")));
-    g.add("other", "t-other", &[], fake.resource("other", None));
+    g.add_after("net", "t-net", &[], fake.resource("net", None));
+    g.add_after("role", "t-role", &[], fake.resource("role", None));
+    g.add_after("tools", "t-tools", &["net", "role"], fake.resource("tools", Some("net")));
+    g.add_after("svc", "t-svc", &["net"], fake.resource("svc", Some("net")));
+    g.add_after("other", "t-other", &[], fake.resource("other", None));
     let g = g.build().unwrap();
     assert_eq!(g.with_dependencies(&["tools"]).len(), 3);
     let s = store("only");
@@ -671,7 +676,7 @@ fn data_store(fake: &Fake, node: &str) -> FakeResource {
 fn graph_of_one(resource: FakeResource) -> Graph {
     let mut g = GraphBuilder::default();
     let node = resource.node.clone();
-    g.add(node.clone(), format!("t-{node}"), &[], resource);
+    g.add_after(node.clone(), format!("t-{node}"), &[], resource);
     g.build().unwrap()
 }
 

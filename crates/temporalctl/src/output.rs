@@ -73,7 +73,7 @@ impl EventSink for Progress {
             Display::Quiet => {}
             Display::Lines => {
                 let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{:>7.1}s  {node:<34} {text}", event.elapsed.as_secs_f64());
+                let _ = writeln!(err, "{}", line(event.elapsed, node, &text));
             }
             Display::Rows => {
                 let bar = self.row(node);
@@ -85,6 +85,11 @@ impl EventSink for Progress {
             }
         }
     }
+}
+
+/// One event as a line of its own (CI logs, pipes): elapsed time, node, what happened.
+fn line(elapsed: std::time::Duration, node: &str, text: &str) -> String {
+    format!("{:>7.1}s  {node:<34} {text}", elapsed.as_secs_f64())
 }
 
 /// (node, text, finished?) for the events a person wants to see.
@@ -471,6 +476,86 @@ mod tests {
             ),
         ];
         insta::assert_snapshot!(plan_text("demo", "eu-west-1", &planned));
+    }
+
+    #[test]
+    fn event_lines_are_pinned() {
+        use std::time::Duration;
+        let node = |n: &str| n.to_string();
+        let events = [
+            EventKind::NodeStarted { node: node("vpc"), kind: "vpc", doing: "reading" },
+            EventKind::NodeStarted { node: node("nat-gateway"), kind: "nat-gateway", doing: "creating" },
+            EventKind::NodeWaiting {
+                node: node("nat-gateway"),
+                what: "nat-gateway nat-0abc to become ready (now pending)".into(),
+            },
+            EventKind::NodeRetrying {
+                node: node("iam-role/task-history"),
+                attempt: 2,
+                delay: Duration::from_millis(1500),
+                error: "Throttling: Rate exceeded (AWS request id 1-2-3)".into(),
+            },
+            EventKind::NodeFinished {
+                node: node("nat-gateway"),
+                outcome: Outcome::Created,
+                id: Some("nat-0abc".into()),
+            },
+            EventKind::NodeKept {
+                node: node("dsql-cluster"),
+                reason: "holds data; `down --destroy-data` removes it".into(),
+            },
+            EventKind::NodeFailed { node: node("opensearch-domain"), error: "LimitExceeded: too many domains".into() },
+            EventKind::StateSaved,
+        ];
+        let lines: Vec<String> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, kind)| {
+                let (node, text, _) = describe(kind)?;
+                Some(line(Duration::from_millis(1250 * i as u64), node, &text))
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn status_text_is_pinned() {
+        use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow};
+        use temporalctl_aws::operate::waves::ServiceState;
+        let planned = [
+            Planned { id: Some("vpc-0abc".into()), ..planned("vpc", Change::NoChange) },
+            planned("subnet/private-0", Change::Create),
+        ];
+        let state = |service, running, rollout: &str, last_event: Option<&str>| ServiceState {
+            service,
+            name: format!("demo-{service}"),
+            exists: true,
+            desired: 1,
+            running,
+            pending: 1 - running,
+            task_definition: Some(format!("demo-{service}:3")),
+            rollout: Some(rollout.into()),
+            deployments: 1,
+            last_event: last_event.map(String::from),
+        };
+        let runtime = Runtime {
+            services: vec![
+                ServiceRow { state: state("frontend", 1, "COMPLETED", None), health: "running", tasks: vec![] },
+                ServiceRow {
+                    state: state("history", 0, "IN_PROGRESS", Some("unable to place a task")),
+                    health: "settling",
+                    tasks: vec![],
+                },
+            ],
+            endpoints: [("dsql", "abc.dsql.eu-west-1.on.aws".to_string())].into(),
+            commands: vec![Access {
+                name: "ui".into(),
+                what: "Temporal UI on localhost:8080".into(),
+                command: "temporalctl connect ui".into(),
+                note: None,
+            }],
+        };
+        insta::assert_snapshot!(status_text("demo", "eu-west-1", &planned, &runtime));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use temporalctl_config::capacity::Counts;
 use temporalctl_engine::{Engine, LockedState, NodeId, Recorded, ResourceError};
 
 use crate::commands::{Failure, failures};
+use temporalctl_aws::outputs::Output;
 
 /// `up`'s final phases, `scale` and `down`'s drain, on the shared operating context.
 pub struct Phases<'a>(pub Context<'a>);
@@ -58,14 +59,14 @@ impl Phases<'_> {
 
         let schema = [
             steps::dsql_schema(
-                &op.output(stack::DSQL, "endpoint")?,
+                &op.output(stack::DSQL, Output::Endpoint)?,
                 &d.region,
                 &d.dsql.schema_name,
                 &d.dsql.schema_version,
                 op.applied(steps::DSQL_SCHEMA).as_deref(),
             ),
             steps::visibility(
-                &op.output(stack::OPENSEARCH, "endpoint")?,
+                &op.output(stack::OPENSEARCH, Output::Endpoint)?,
                 &d.opensearch.visibility_index,
                 op.applied(steps::VISIBILITY).as_deref(),
             ),
@@ -169,7 +170,7 @@ impl Phases<'_> {
         // The state's copy is written when the step runs; the data store's tag reaches the
         // recorded outputs only with the next read of the cluster.
         let applied = locked.state().steps.get(steps::DSQL_SCHEMA).cloned().or_else(|| op.applied(steps::DSQL_SCHEMA));
-        let Some(endpoint) = op.recorded(stack::DSQL, "endpoint") else { return Ok(None) };
+        let Some(endpoint) = op.recorded(stack::DSQL, Output::Endpoint) else { return Ok(None) };
         if !services_exist || applied.is_none() {
             return Ok(None);
         }

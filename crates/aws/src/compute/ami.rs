@@ -3,7 +3,7 @@
 //! by AWS shows up in `plan` as a launch template change.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes};
 
 use crate::errors::{absent_if_gone, aws};
 
@@ -27,6 +27,10 @@ impl Kind for EcsAmi {
 
     fn kind(&self) -> &'static str {
         "ami-lookup"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
     }
 
     fn desired(&self, _: &Inputs) -> Result<EcsAmiAttrs, ResourceError> {

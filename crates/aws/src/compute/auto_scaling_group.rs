@@ -12,6 +12,7 @@ use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceErro
 
 use crate::errors::aws;
 use crate::listings::Listings;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct AutoScalingGroup {
@@ -115,12 +116,16 @@ impl Kind for AutoScalingGroup {
         "auto-scaling-group"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        [&self.launch_template].into_iter().chain(&self.subnets).cloned().collect()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<AutoScalingGroupAttrs, ResourceError> {
         Ok(AutoScalingGroupAttrs {
-            launch_template: format!("{}:{LATEST}", inputs.get(&self.launch_template, "id")?),
+            launch_template: format!("{}:{LATEST}", inputs.get(&self.launch_template, Output::Id)?),
             min_size: size(self.min_size),
             max_size: size(self.max_size),
-            subnets: self.subnets.iter().map(|s| inputs.get(s, "id").map(String::from)).collect::<Result<_, _>>()?,
+            subnets: inputs.each(&self.subnets, Output::Id)?,
             ..Default::default()
         })
     }
@@ -139,7 +144,7 @@ impl Kind for AutoScalingGroup {
         };
         Ok(Some(
             Observed::new(g.auto_scaling_group_name().unwrap_or_default())
-                .output("arn", g.auto_scaling_group_arn().unwrap_or_default())
+                .output(Output::Arn, g.auto_scaling_group_arn().unwrap_or_default())
                 .tags(from_sdk(g.tags()))
                 .status(status)
                 .found(AutoScalingGroupAttrs {

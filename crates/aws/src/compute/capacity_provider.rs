@@ -14,6 +14,7 @@ use temporalctl_engine::{
 use crate::ecs::ensure_tags;
 use crate::errors::aws;
 use crate::listings::Listings;
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub struct CapacityProvider {
@@ -74,9 +75,13 @@ impl Kind for CapacityProvider {
         "capacity-provider"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.auto_scaling_group.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<CapacityProviderAttrs, ResourceError> {
         Ok(CapacityProviderAttrs {
-            auto_scaling_group: inputs.get(&self.auto_scaling_group, "arn")?.to_string(),
+            auto_scaling_group: inputs.get(&self.auto_scaling_group, Output::Arn)?.to_string(),
             managed_scaling: Scaling {
                 status: ManagedScalingStatus::Enabled.as_str().into(),
                 target_capacity: self.target_capacity,
@@ -121,8 +126,8 @@ impl Kind for CapacityProvider {
         let disabled = ManagedScalingStatus::Disabled.as_str();
         Ok(Some(
             Observed::new(c.name().unwrap_or_default())
-                .output("arn", c.capacity_provider_arn().unwrap_or_default())
-                .output("name", c.name().unwrap_or_default())
+                .output(Output::Arn, c.capacity_provider_arn().unwrap_or_default())
+                .output(Output::Name, c.name().unwrap_or_default())
                 .tags(from_sdk(c.tags()))
                 .status(status)
                 .found(CapacityProviderAttrs {
@@ -157,7 +162,7 @@ impl Kind for CapacityProvider {
             .await
             .map_err(aws("CreateCapacityProvider"))?;
         let arn = out.capacity_provider.and_then(|c| c.capacity_provider_arn).unwrap_or_default();
-        Ok(Observed::new(&self.name).output("arn", arn).output("name", &self.name).tags(cx.tags.clone()))
+        Ok(Observed::new(&self.name).output(Output::Arn, arn).output(Output::Name, &self.name).tags(cx.tags.clone()))
     }
 
     async fn update(
@@ -193,7 +198,7 @@ impl Kind for CapacityProvider {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await
+        ensure_tags(&self.ecs, o.outputs.get(Output::Arn.as_ref()).map_or("", String::as_str), cx.tags).await
     }
 
     async fn delete(&self, _: &Cx<'_>, _: &Found<CapacityProviderAttrs>) -> Result<(), ResourceError> {

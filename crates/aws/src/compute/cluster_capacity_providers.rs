@@ -11,6 +11,7 @@ use temporalctl_engine::{
 };
 
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct ClusterCapacityProviders {
@@ -60,8 +61,12 @@ impl Kind for ClusterCapacityProviders {
         "cluster-capacity-providers"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        self.providers.clone()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<ClusterCapacityProvidersAttrs, ResourceError> {
-        let names = self.providers.iter().map(|p| inputs.get(p, "name").map(String::from)).collect::<Result<_, _>>()?;
+        let names = inputs.each(&self.providers, Output::Name)?;
         Ok(ClusterCapacityProvidersAttrs { capacity_providers: names })
     }
 

@@ -18,6 +18,7 @@ use crate::documents::node::{self as doc, LaunchTemplateData};
 use crate::ecs::task_definition::SPEC_TAG;
 use crate::errors::aws;
 use crate::network::ec2::{Ec2, ensure_tags, lookup, tag_spec};
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct LaunchTemplate {
@@ -37,10 +38,10 @@ impl LaunchTemplate {
         Ok(doc::render(&doc::Inputs {
             cluster: &self.cluster,
             workload: &self.workload,
-            image_id: inputs.get(&self.ami, "id")?,
+            image_id: inputs.get(&self.ami, Output::Id)?,
             instance_type: &self.instance_type,
-            instance_profile_arn: inputs.get(&self.instance_profile, "arn")?,
-            security_group: inputs.get(&self.security_group, "id")?,
+            instance_profile_arn: inputs.get(&self.instance_profile, Output::Arn)?,
+            security_group: inputs.get(&self.security_group, Output::Id)?,
             root_volume_gb: self.root_volume_gb,
         }))
     }
@@ -119,6 +120,10 @@ impl Kind for LaunchTemplate {
         "launch-template"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.ami.clone(), self.instance_profile.clone(), self.security_group.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<LaunchTemplateAttrs, ResourceError> {
         Ok(LaunchTemplateAttrs { spec: fingerprint(&self.document(inputs)?) })
     }
@@ -148,8 +153,8 @@ impl Kind for LaunchTemplate {
         };
         Ok(Some(
             Observed::new(t.launch_template_id().unwrap_or_default())
-                .output("name", t.launch_template_name().unwrap_or_default())
-                .output("version", latest.to_string())
+                .output(Output::Name, t.launch_template_name().unwrap_or_default())
+                .output(Output::Version, latest.to_string())
                 .tags(tags)
                 .found(LaunchTemplateAttrs { spec }),
         ))
@@ -169,8 +174,8 @@ impl Kind for LaunchTemplate {
             .map_err(aws("CreateLaunchTemplate"))?;
         let t = out.launch_template.ok_or_else(|| ResourceError::fatal("CreateLaunchTemplate returned no template"))?;
         Ok(Observed::new(t.launch_template_id().unwrap_or_default())
-            .output("name", &self.name)
-            .output("version", "1")
+            .output(Output::Name, &self.name)
+            .output(Output::Version, "1")
             .tags(tags))
     }
 

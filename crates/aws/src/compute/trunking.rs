@@ -13,6 +13,7 @@ use aws_sdk_ecs::types::SettingName;
 use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use crate::errors::aws;
+use crate::outputs::Output;
 
 pub struct AwsvpcTrunking {
     pub ecs: aws_sdk_ecs::Client,
@@ -52,8 +53,12 @@ impl Kind for AwsvpcTrunking {
         "ecs-account-setting"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.role.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<AwsvpcTrunkingAttrs, ResourceError> {
-        Ok(AwsvpcTrunkingAttrs { principal: inputs.get(&self.role, "arn")?.to_string(), value: ENABLED.into() })
+        Ok(AwsvpcTrunkingAttrs { principal: inputs.get(&self.role, Output::Arn)?.to_string(), value: ENABLED.into() })
     }
 
     /// Reads use no inputs: the recorded id is the principal. Before the first `up`

@@ -4,11 +4,12 @@
 use async_trait::async_trait;
 use aws_sdk_dsql::types::ClusterStatus;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, Status, attributes, claim, owned_by,
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, Status, attributes, claim, owned_by,
 };
 
 use crate::errors::aws;
-use crate::tags::{from_map, to_map};
+use crate::outputs::Output;
+use crate::tags::{from_map, tag_by_arn, to_map};
 
 pub struct DsqlCluster {
     pub dsql: aws_sdk_dsql::Client,
@@ -48,6 +49,10 @@ impl Kind for DsqlCluster {
         "dsql-cluster"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<DsqlClusterAttrs, ResourceError> {
         Ok(DsqlClusterAttrs { deletion_protection: self.deletion_protection })
     }
@@ -78,8 +83,8 @@ impl Kind for DsqlCluster {
         Ok(Some(
             super::expose_step_tags(
                 Observed::new(c.identifier())
-                    .output("arn", c.arn())
-                    .output("endpoint", endpoint)
+                    .output(Output::Arn, c.arn())
+                    .output(Output::Endpoint, endpoint)
                     .tags(from_map(c.tags()))
                     .status(status),
             )
@@ -98,8 +103,8 @@ impl Kind for DsqlCluster {
             .map_err(aws("CreateCluster"))?;
         let endpoint = endpoint(out.endpoint(), out.identifier(), &self.region);
         Ok(Observed::new(out.identifier())
-            .output("arn", out.arn())
-            .output("endpoint", endpoint)
+            .output(Output::Arn, out.arn())
+            .output(Output::Endpoint, endpoint)
             .tags(cx.tags.clone())
             .status(status(out.status()).unwrap_or(Status::Pending("creating".into()))))
     }
@@ -120,15 +125,7 @@ impl Kind for DsqlCluster {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-        self.dsql
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_map(cx.tags)))
-            .send()
-            .await
-            .map_err(aws("TagResource"))?;
-        Ok(())
+        tag_by_arn!(self.dsql, o, to_map(cx.tags))
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Found<DsqlClusterAttrs>) -> Result<(), ResourceError> {

@@ -8,7 +8,10 @@ pub mod service_linked_role;
 
 use temporalctl_engine::Observed;
 
-use crate::operate::STEP_TAG_PREFIX;
+/// A finished step (`operate`'s schema setup, index, namespace) is recorded as a tag on
+/// the data store it changed, so the record lives and dies with the data: a lost state
+/// file does not re-run a schema setup, and a replaced cluster gets its schema again.
+pub const STEP_TAG_PREFIX: &str = "temporalctl:step/";
 
 /// For the data stores' reads: their step tags (which schema steps ran, written by
 /// `operate`) become outputs (`step/<name>`), which the state file records with the rest,

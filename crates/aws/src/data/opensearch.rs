@@ -21,6 +21,7 @@ use temporalctl_engine::{
 
 use crate::errors::{absent_if_gone, aws};
 use crate::iam::canonical_policy;
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub const TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
@@ -113,9 +114,12 @@ impl Kind for Domain {
         "opensearch-domain"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        [&self.subnet, &self.security_group].into_iter().chain(&self.principals).cloned().collect()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<DomainAttrs, ResourceError> {
-        let roles =
-            self.principals.iter().map(|r| inputs.get(r, "arn").map(String::from)).collect::<Result<Vec<_>, _>>()?;
+        let roles: Vec<String> = inputs.each(&self.principals, Output::Arn)?;
         // The account is in any of our roles' ARNs.
         let account = roles.first().and_then(|a| a.split(':').nth(4)).unwrap_or_default();
         let partition = roles.first().and_then(|a| a.split(':').nth(1)).unwrap_or("aws");
@@ -126,8 +130,8 @@ impl Kind for Domain {
             instance_type: self.instance_type.clone(),
             instance_count: self.instance_count,
             volume: Volume { volume_type: VolumeType::Gp3.as_str().into(), gb: self.volume_gb },
-            subnets: [inputs.get(&self.subnet, "id")?.to_string()].into(),
-            security_groups: [inputs.get(&self.security_group, "id")?.to_string()].into(),
+            subnets: [inputs.get(&self.subnet, Output::Id)?.to_string()].into(),
+            security_groups: [inputs.get(&self.security_group, Output::Id)?.to_string()].into(),
             encryption: [AT_REST.to_string(), NODE_TO_NODE.to_string()].into(),
             endpoint: Some(Transport { https_only: true, tls_policy: TLS_POLICY.into() }),
             access_policy: canonical_policy(&access_policy(&arn, &roles).to_string()),
@@ -178,8 +182,8 @@ impl Kind for Domain {
         Ok(Some(
             super::expose_step_tags(
                 Observed::new(d.domain_name())
-                    .output("arn", d.arn())
-                    .output("endpoint", endpoint.unwrap_or_default())
+                    .output(Output::Arn, d.arn())
+                    .output(Output::Endpoint, endpoint.unwrap_or_default())
                     .tags(from_sdk(tags.tag_list()))
                     .status(status),
             )
@@ -189,26 +193,12 @@ impl Kind for Domain {
 
     async fn create(&self, cx: &Cx<'_>, desired: &DomainAttrs) -> Result<Observed, ResourceError> {
         let tags = sdk_tags!(Tag, cx.tags)?;
-        let out = self
-            .os
-            .create_domain()
-            .domain_name(&self.name)
-            .engine_version(&desired.engine_version)
-            .cluster_config(cluster_config(desired))
-            .ebs_options(ebs_options(desired))
-            .vpc_options(vpc_options(desired))
-            .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
-            .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
-            .domain_endpoint_options(endpoint_options())
-            .access_policies(&desired.access_policy)
-            .set_tag_list(Some(tags))
-            .send()
-            .await
-            .map_err(aws("CreateDomain"))?;
+        let create = self.os.create_domain().engine_version(&desired.engine_version).set_tag_list(Some(tags));
+        let out = with_settings!(create, self, desired).send().await.map_err(aws("CreateDomain"))?;
         let arn = out.domain_status.map(|d| d.arn).unwrap_or_default();
         // The endpoint appears when processing ends; the engine waits on `read`.
         Ok(Observed::new(&self.name)
-            .output("arn", arn)
+            .output(Output::Arn, arn)
             .tags(cx.tags.clone())
             .status(Status::Pending("processing".into())))
     }
@@ -235,16 +225,7 @@ impl Kind for Domain {
                 }
             }
         }
-        self.os
-            .update_domain_config()
-            .domain_name(&self.name)
-            .cluster_config(cluster_config(desired))
-            .ebs_options(ebs_options(desired))
-            .vpc_options(vpc_options(desired))
-            .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
-            .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
-            .domain_endpoint_options(endpoint_options())
-            .access_policies(&desired.access_policy)
+        with_settings!(self.os.update_domain_config(), self, desired)
             .send()
             .await
             .map_err(aws("UpdateDomainConfig"))?;
@@ -253,7 +234,7 @@ impl Kind for Domain {
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
         let tags = sdk_tags!(Tag, cx.tags)?;
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
+        let arn = o.outputs.get(Output::Arn.as_ref()).cloned().unwrap_or_default();
         self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
         Ok(())
     }
@@ -279,6 +260,22 @@ impl Kind for Domain {
         vec![self.subnet.clone(), self.security_group.clone()]
     }
 }
+
+/// The settings `CreateDomain` and `UpdateDomainConfig` share, on either builder.
+macro_rules! with_settings {
+    ($builder:expr, $domain:expr, $desired:expr) => {
+        $builder
+            .domain_name(&$domain.name)
+            .cluster_config(cluster_config($desired))
+            .ebs_options(ebs_options($desired))
+            .vpc_options(vpc_options($desired))
+            .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build())
+            .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build())
+            .domain_endpoint_options(endpoint_options())
+            .access_policies(&$desired.access_policy)
+    };
+}
+use with_settings;
 
 fn vpc_options(desired: &DomainAttrs) -> VpcOptions {
     let list = |set: &BTreeSet<String>| Some(set.iter().cloned().collect());
@@ -323,6 +320,9 @@ mod tests {
             "arn:aws:iam::123456789012:role/demo-history-task".to_string(),
             "arn:aws:iam::123456789012:role/demo-frontend-task".to_string(),
         ];
-        insta::assert_json_snapshot!("opensearch-access-policy", access_policy(&arn, &roles));
+        insta::assert_json_snapshot!(
+            "opensearch-access-policy",
+            temporalctl_config::json::sort_keys(access_policy(&arn, &roles))
+        );
     }
 }

@@ -3,9 +3,10 @@
 //! created if missing, never modified, never deleted.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes};
 
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::pages::all_pages;
 
 pub struct ServiceLinkedRole {
@@ -30,6 +31,10 @@ impl Kind for ServiceLinkedRole {
         "service-linked-role"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<ServiceLinkedRoleAttrs, ResourceError> {
         Ok(ServiceLinkedRoleAttrs { service: self.service.clone() })
     }
@@ -41,7 +46,7 @@ impl Kind for ServiceLinkedRole {
         // The account's, not ours to tag: it stands as ours so it is never "drifted".
         Ok(roles.first().map(|r| {
             Observed::new(r.role_name())
-                .output("arn", r.arn())
+                .output(Output::Arn, r.arn())
                 .tags(cx.tags.clone())
                 .found(ServiceLinkedRoleAttrs { service: self.service.clone() })
         }))
@@ -58,7 +63,7 @@ impl Kind for ServiceLinkedRole {
         {
             Ok(out) => {
                 let role = out.role.ok_or_else(|| ResourceError::fatal("CreateServiceLinkedRole returned no role"))?;
-                Ok(Observed::new(role.role_name()).output("arn", role.arn()).tags(cx.tags.clone()))
+                Ok(Observed::new(role.role_name()).output(Output::Arn, role.arn()).tags(cx.tags.clone()))
             }
             // Made meanwhile by someone else: fine, it is the account's.
             Err(e) if e.class == temporalctl_engine::ErrorClass::Conflict => {

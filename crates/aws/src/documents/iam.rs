@@ -105,6 +105,7 @@ pub fn grants(policy: &Value) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use crate::service_kinds::{SERVICES, service};
+    use temporalctl_config::json::sort_keys;
 
     pub(crate) fn arns() -> Arns {
         Arns {
@@ -119,10 +120,10 @@ mod tests {
 
     #[test]
     fn snapshots() {
-        insta::assert_json_snapshot!("trust-ecs-tasks", trust("ecs-tasks.amazonaws.com"));
-        insta::assert_json_snapshot!("execution", execution(&arns()));
+        insta::assert_json_snapshot!("trust-ecs-tasks", sort_keys(trust("ecs-tasks.amazonaws.com")));
+        insta::assert_json_snapshot!("execution", sort_keys(execution(&arns())));
         for kind in ["history", "ui", "grafana", "adot"] {
-            insta::assert_json_snapshot!(format!("task-{kind}"), task(service(kind), &arns()));
+            insta::assert_json_snapshot!(format!("task-{kind}"), sort_keys(task(service(kind), &arns())));
         }
     }
 

@@ -12,6 +12,12 @@ pub mod steps;
 pub mod task_definition;
 pub mod temporal;
 
+/// A JSON value as compact text with its keys sorted (`temporalctl_config::json`): the
+/// form policies are compared in.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    temporalctl_config::json::sort_keys(value.clone()).to_string()
+}
+
 /// FNV-1a of a document's JSON: a stable fingerprint for change detection (not security),
 /// kept in a tag where AWS does not return what was sent.
 pub fn fingerprint(document: &(impl serde::Serialize + ?Sized)) -> String {

@@ -33,6 +33,7 @@ use std::collections::BTreeSet;
 use crate::ecs::ensure_tags;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::listings::Listings;
+use crate::outputs::Output;
 use crate::service_kinds::ServiceKind;
 use crate::tags::{from_sdk, sdk_tags};
 
@@ -198,19 +199,16 @@ impl Service {
     }
 
     fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
-        let ids = |nodes: &[NodeId]| -> Result<Vec<String>, ResourceError> {
-            nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
-        };
         Ok(doc::render(
             self.kind,
             &doc::Inputs {
                 project: &self.project,
                 cluster: &self.cluster,
-                capacity_provider: inputs.get(&self.capacity_provider, "name")?,
+                capacity_provider: inputs.get(&self.capacity_provider, Output::Name)?,
                 workload: &self.workload,
-                subnets: ids(&self.subnets)?,
-                security_groups: ids(&self.security_groups)?,
-                namespace_arn: inputs.get(&self.namespace, "arn")?,
+                subnets: inputs.each(&self.subnets, Output::Id)?,
+                security_groups: inputs.each(&self.security_groups, Output::Id)?,
+                namespace_arn: inputs.get(&self.namespace, Output::Arn)?,
                 rollout: self.rollout,
             },
         ))
@@ -225,11 +223,20 @@ impl Kind for Service {
         "ecs-service"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        [&self.task_definition, &self.capacity_provider, &self.namespace]
+            .into_iter()
+            .chain(&self.subnets)
+            .chain(&self.security_groups)
+            .cloned()
+            .collect()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<ServiceAttrs, ResourceError> {
         let d = self.document(inputs)?;
         let n = &d.network_configuration;
         Ok(ServiceAttrs {
-            task_definition: inputs.get(&self.task_definition, "arn")?.to_string(),
+            task_definition: inputs.get(&self.task_definition, Output::Arn)?.to_string(),
             subnets: n.subnets.iter().cloned().collect(),
             security_groups: n.security_groups.iter().cloned().collect(),
             rollout: rollout_text(self.rollout),
@@ -263,9 +270,9 @@ impl Kind for Service {
         };
         Ok(Some(
             Observed::new(s.service_arn().unwrap_or_default())
-                .output("name", s.service_name().unwrap_or_default())
-                .output("arn", s.service_arn().unwrap_or_default())
-                .output("desired-count", s.desired_count().to_string())
+                .output(Output::Name, s.service_name().unwrap_or_default())
+                .output(Output::Arn, s.service_arn().unwrap_or_default())
+                .output(Output::DesiredCount, s.desired_count().to_string())
                 .tags(tags)
                 .found(attrs),
         ))
@@ -287,9 +294,9 @@ impl Kind for Service {
         let out = with_spec!(create, d, r).send().await.map_err(aws("CreateService"))?;
         let arn = out.service.and_then(|s| s.service_arn).unwrap_or_default();
         Ok(Observed::new(&arn)
-            .output("name", &d.service_name)
-            .output("arn", &arn)
-            .output("desired-count", "0")
+            .output(Output::Name, &d.service_name)
+            .output(Output::Arn, &arn)
+            .output(Output::DesiredCount, "0")
             .tags(tags))
     }
 

@@ -20,6 +20,7 @@ use crate::documents::task_definition::{self as doc, TaskDefinition as Document}
 use crate::documents::temporal::{ServerConfig, server_config};
 use crate::ecs::ensure_tags;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::outputs::Output;
 use crate::pages::all_pages;
 use crate::service_kinds::ServiceKind;
 use crate::tags::{from_sdk, sdk_tags};
@@ -69,12 +70,12 @@ impl TaskDefinition {
 
     fn document(&self, inputs: &Inputs) -> Result<Document, ResourceError> {
         let s = &self.sources;
-        let get = |node: &Option<NodeId>, key: &str| -> Result<Option<String>, ResourceError> {
+        let get = |node: &Option<NodeId>, key: Output| -> Result<Option<String>, ResourceError> {
             node.as_ref().map(|n| inputs.get(n, key).map(String::from)).transpose()
         };
-        let image = match (&self.image, get(&s.repository, "uri")?) {
+        let image = match (&self.image, get(&s.repository, Output::Uri)?) {
             (Some(image), _) => image.clone(),
-            (None, Some(repo)) => format!("{repo}:{}", self.version),
+            (None, Some(repo)) => crate::stack::our_image(&repo, &self.version),
             (None, None) => return Err(ResourceError::fatal(format!("services.{}.image is not set", self.kind.key))),
         };
         // The shard count the schema was created with, from the cluster's own tag: even with
@@ -82,10 +83,10 @@ impl TaskDefinition {
         let recorded = s
             .dsql
             .as_ref()
-            .and_then(|n| inputs.get(n, &format!("step/{}", crate::documents::steps::HISTORY_SHARDS)).ok());
+            .and_then(|n| inputs.get(n, format!("step/{}", crate::documents::steps::HISTORY_SHARDS)).ok());
         crate::documents::steps::check_shards(recorded.and_then(|v| v.parse().ok()), self.history_shards)
             .map_err(ResourceError::fatal)?;
-        let config = match (get(&s.dsql, "endpoint")?, get(&s.opensearch, "endpoint")?) {
+        let config = match (get(&s.dsql, Output::Endpoint)?, get(&s.opensearch, Output::Endpoint)?) {
             (Some(dsql), Some(os)) => Some(server_config(&ServerConfig {
                 dsql_endpoint: &dsql,
                 opensearch_endpoint: &os,
@@ -96,7 +97,7 @@ impl TaskDefinition {
             })),
             _ => None,
         };
-        let secret = get(&s.secret, "arn")?;
+        let secret = get(&s.secret, Output::Arn)?;
         Ok(doc::render(
             self.kind,
             &doc::Inputs {
@@ -105,9 +106,9 @@ impl TaskDefinition {
                 cpu: self.cpu,
                 memory: self.memory,
                 image: &image,
-                execution_role_arn: inputs.get(&s.execution_role, "arn")?,
-                task_role_arn: inputs.get(&s.task_role, "arn")?,
-                log_group: inputs.get(&s.log_group, "id")?,
+                execution_role_arn: inputs.get(&s.execution_role, Output::Arn)?,
+                task_role_arn: inputs.get(&s.task_role, Output::Arn)?,
+                log_group: inputs.get(&s.log_group, Output::Id)?,
                 environment: &self.environment,
                 temporal_config: config.as_deref(),
                 secret_arn: secret.as_deref(),
@@ -223,6 +224,15 @@ impl Kind for TaskDefinition {
 
     fn kind(&self) -> &'static str {
         "task-definition"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        let s = &self.sources;
+        [&s.execution_role, &s.task_role, &s.log_group]
+            .into_iter()
+            .chain([&s.secret, &s.repository, &s.dsql, &s.opensearch].into_iter().flatten())
+            .cloned()
+            .collect()
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<TaskDefinitionAttrs, ResourceError> {
@@ -343,7 +353,11 @@ impl TaskDefinition {
             spec: tags.get(SPEC_TAG).cloned().unwrap_or_default(),
         };
         Ok(Some(
-            Observed::new(arn).output("arn", arn).output("revision", td.revision().to_string()).tags(tags).found(attrs),
+            Observed::new(arn)
+                .output(Output::Arn, arn)
+                .output(Output::Revision, td.revision().to_string())
+                .tags(tags)
+                .found(attrs),
         ))
     }
 

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub struct InstanceProfile {
@@ -28,8 +29,12 @@ impl Kind for InstanceProfile {
         "iam-instance-profile"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.role.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<InstanceProfileAttrs, ResourceError> {
-        Ok(InstanceProfileAttrs { name: self.name.clone(), role: inputs.get(&self.role, "id")?.to_string() })
+        Ok(InstanceProfileAttrs { name: self.name.clone(), role: inputs.get(&self.role, Output::Id)?.to_string() })
     }
 
     async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<InstanceProfileAttrs>>, ResourceError> {
@@ -40,7 +45,7 @@ impl Kind for InstanceProfile {
         let role = profile.roles().first().map(|r| r.role_name().to_string()).unwrap_or_default();
         Ok(Some(
             Observed::new(profile.instance_profile_name())
-                .output("arn", profile.arn())
+                .output(Output::Arn, profile.arn())
                 .tags(from_sdk(profile.tags()))
                 .found(InstanceProfileAttrs { name: profile.instance_profile_name().into(), role }),
         ))
@@ -57,7 +62,7 @@ impl Kind for InstanceProfile {
             .map_err(aws("CreateInstanceProfile"))?;
         let arn = out.instance_profile.map(|p| p.arn).unwrap_or_default();
         self.add_role(&desired.role).await?;
-        Ok(Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone()))
+        Ok(Observed::new(&self.name).output(Output::Arn, arn).tags(cx.tags.clone()))
     }
 
     async fn update(

@@ -6,7 +6,7 @@ pub mod role;
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 pub fn canonical_policy(text: &str) -> String {
     let decoded = percent_decode(text);
-    serde_json::from_str::<serde_json::Value>(&decoded).map(|v| v.to_string()).unwrap_or(decoded)
+    serde_json::from_str::<serde_json::Value>(&decoded).map(|v| crate::documents::canonical_json(&v)).unwrap_or(decoded)
 }
 
 fn percent_decode(s: &str) -> String {

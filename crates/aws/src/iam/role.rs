@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use super::canonical_policy;
+use crate::documents::canonical_json;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 /// Name of the inline policy temporalctl manages on each role.
@@ -23,6 +25,8 @@ pub struct Role {
     pub trust: Value,
     /// Managed policy ARNs to attach.
     pub managed: Vec<String>,
+    /// The nodes whose outputs (ARNs) `inline` reads.
+    pub reads: Vec<NodeId>,
     pub inline: Option<PolicyFn>,
 }
 
@@ -46,14 +50,18 @@ impl Kind for Role {
         "iam-role"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        self.reads.clone()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<RoleAttrs, ResourceError> {
         let inline = match &self.inline {
-            Some(f) => f(inputs)?.to_string(),
+            Some(f) => canonical_json(&f(inputs)?),
             None => String::new(),
         };
         Ok(RoleAttrs {
             name: self.name.clone(),
-            trust: self.trust.to_string(),
+            trust: canonical_json(&self.trust),
             managed: self.managed.iter().cloned().collect(),
             inline,
         })
@@ -80,7 +88,7 @@ impl Kind for Role {
             .await
             .map_err(aws("GetRolePolicy"));
         let inline = absent_if_gone(inline)?.map(|p| canonical_policy(p.policy_document())).unwrap_or_default();
-        Ok(Some(Observed::new(role.role_name()).output("arn", role.arn()).tags(from_sdk(role.tags())).found(
+        Ok(Some(Observed::new(role.role_name()).output(Output::Arn, role.arn()).tags(from_sdk(role.tags())).found(
             RoleAttrs {
                 name: role.role_name().into(),
                 trust: role.assume_role_policy_document().map(canonical_policy).unwrap_or_default(),
@@ -101,7 +109,7 @@ impl Kind for Role {
             .await
             .map_err(aws("CreateRole"))?;
         let arn = out.role.map(|r| r.arn).unwrap_or_default();
-        let created = Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone());
+        let created = Observed::new(&self.name).output(Output::Arn, arn).tags(cx.tags.clone());
         let bare = created.clone().found(RoleAttrs::default());
         self.update(cx, &bare, desired, &[RoleField::Managed, RoleField::Inline]).await?;
         Ok(created)
@@ -202,5 +210,89 @@ impl Role {
                 .await
                 .map_err(aws("DeleteRolePolicy")),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_iam::operation::get_role::GetRoleError;
+    use aws_sdk_iam::types::error::NoSuchEntityException;
+    use aws_smithy_mocks::{Rule, RuleMode, mock};
+    use aws_smithy_types::error::ErrorMetadata;
+    use temporalctl_engine::Tags;
+
+    use super::*;
+
+    /// An IAM client answered by `rules` (the SDK's mocking crate): no emulator, no network.
+    fn iam(rules: &[&Rule]) -> aws_sdk_iam::Client {
+        let mut mocks = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            mocks = mocks.with_rule(rule);
+        }
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(mocks)
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    fn role(iam: aws_sdk_iam::Client, managed: &[&str]) -> Role {
+        Role {
+            iam,
+            name: "demo-x".into(),
+            trust: serde_json::json!({}),
+            managed: managed.iter().map(|m| m.to_string()).collect(),
+            reads: vec![],
+            inline: None,
+        }
+    }
+
+    fn cx<'a>(tags: &'a Tags, inputs: &'a Inputs) -> Cx<'a> {
+        Cx {
+            node: "iam-role/x",
+            project: "demo",
+            recorded_id: None,
+            inputs,
+            tags,
+            may_read_from_listing: false,
+            follow_id: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_role_reads_as_none_through_the_one_error_classification() {
+        let missing = mock!(aws_sdk_iam::Client::get_role).then_error(|| {
+            GetRoleError::NoSuchEntityException(
+                NoSuchEntityException::builder()
+                    .message("The role with name demo-x cannot be found.")
+                    .meta(ErrorMetadata::builder().code("NoSuchEntity").build())
+                    .build(),
+            )
+        });
+        let (tags, inputs) = (Tags::new(), Inputs::default());
+        let found = Kind::read(&role(iam(&[&missing]), &[]), &cx(&tags, &inputs)).await.unwrap();
+        assert!(found.is_none());
+        assert_eq!(missing.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_managed_policy_change_attaches_what_is_new_and_detaches_what_is_gone_and_nothing_else() {
+        let attach_new = mock!(aws_sdk_iam::Client::attach_role_policy)
+            .match_requests(|r| r.role_name() == Some("demo-x") && r.policy_arn() == Some("arn:new"))
+            .then_output(|| aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build());
+        let detach_old = mock!(aws_sdk_iam::Client::detach_role_policy)
+            .match_requests(|r| r.role_name() == Some("demo-x") && r.policy_arn() == Some("arn:old"))
+            .then_output(|| aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyOutput::builder().build());
+        let r = role(iam(&[&attach_new, &detach_old]), &["arn:kept", "arn:new"]);
+        let have =
+            RoleAttrs { managed: ["arn:kept".to_string(), "arn:old".to_string()].into(), ..RoleAttrs::default() };
+        let found = Observed::new("demo-x").found(have);
+        let (tags, inputs) = (Tags::new(), Inputs::default());
+        let want = Kind::desired(&r, &inputs).unwrap();
+        Kind::update(&r, &cx(&tags, &inputs), &found, &want, &[RoleField::Managed]).await.unwrap();
+        assert_eq!((attach_new.num_calls(), detach_old.num_calls()), (1, 1));
     }
 }

@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct ElasticIp {
@@ -24,6 +25,10 @@ impl Kind for ElasticIp {
 
     fn kind(&self) -> &'static str {
         "elastic-ip"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
     }
 
     fn desired(&self, _: &Inputs) -> Result<ElasticIpAttrs, ResourceError> {
@@ -49,7 +54,7 @@ impl Kind for ElasticIp {
         let domain = a.domain().map(|d| d.as_str()).unwrap_or("vpc");
         Ok(Some(
             Observed::new(a.allocation_id().unwrap_or_default())
-                .output("public-ip", a.public_ip().unwrap_or_default())
+                .output(Output::PublicIp, a.public_ip().unwrap_or_default())
                 .tags(from_sdk(a.tags()))
                 .found(ElasticIpAttrs { domain: domain.into() }),
         ))
@@ -66,7 +71,7 @@ impl Kind for ElasticIp {
             .map_err(aws("AllocateAddress"))?;
         let id =
             out.allocation_id().ok_or_else(|| ResourceError::fatal("AllocateAddress returned no allocation id"))?;
-        Ok(Observed::new(id).output("public-ip", out.public_ip().unwrap_or_default()).tags(cx.tags.clone()))
+        Ok(Observed::new(id).output(Output::PublicIp, out.public_ip().unwrap_or_default()).tags(cx.tags.clone()))
     }
 
     async fn update(

@@ -6,6 +6,7 @@ use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceErro
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, on_new_id};
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct InternetGateway {
@@ -28,8 +29,12 @@ impl Kind for InternetGateway {
         "internet-gateway"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.vpc.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<InternetGatewayAttrs, ResourceError> {
-        Ok(InternetGatewayAttrs { attached_to: inputs.get(&self.vpc, "id")?.to_string() })
+        Ok(InternetGatewayAttrs { attached_to: inputs.get(&self.vpc, Output::Id)?.to_string() })
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<InternetGatewayAttrs>>, ResourceError> {

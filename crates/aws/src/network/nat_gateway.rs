@@ -11,6 +11,7 @@ use temporalctl_engine::{
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct NatGateway {
@@ -36,10 +37,14 @@ impl Kind for NatGateway {
         "nat-gateway"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.subnet.clone(), self.elastic_ip.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<NatGatewayAttrs, ResourceError> {
         Ok(NatGatewayAttrs {
-            subnet: inputs.get(&self.subnet, "id")?.to_string(),
-            allocation: inputs.get(&self.elastic_ip, "id")?.to_string(),
+            subnet: inputs.get(&self.subnet, Output::Id)?.to_string(),
+            allocation: inputs.get(&self.elastic_ip, Output::Id)?.to_string(),
         })
     }
 

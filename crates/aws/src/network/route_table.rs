@@ -9,6 +9,7 @@ use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceErro
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, gone_is_ok, on_new_id};
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 const DEFAULT: &str = "0.0.0.0/0";
@@ -47,14 +48,19 @@ impl Kind for RouteTable {
         "route-table"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        let (Target::InternetGateway(target) | Target::NatGateway(target)) = &self.default_route;
+        [&self.vpc, target].into_iter().chain(&self.subnets).cloned().collect()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<RouteTableAttrs, ResourceError> {
         let target = match &self.default_route {
-            Target::InternetGateway(n) | Target::NatGateway(n) => inputs.get(n, "id")?,
+            Target::InternetGateway(n) | Target::NatGateway(n) => inputs.get(n, Output::Id)?,
         };
         Ok(RouteTableAttrs {
-            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
             default_route: target.to_string(),
-            subnets: self.subnets.iter().map(|s| inputs.get(s, "id").map(String::from)).collect::<Result<_, _>>()?,
+            subnets: inputs.each(&self.subnets, Output::Id)?,
             ..Default::default()
         })
     }

@@ -13,6 +13,7 @@ use temporalctl_engine::{
 
 use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::{aws, gone_is_ok, on_new_id};
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl Permit {
         Self { protocol: protocol.into(), ports, peer }
     }
 
-    fn from_another_group(&self) -> bool {
+    fn is_from_a_group(&self) -> bool {
         matches!(self.peer, Peer::Group(_) | Peer::SelfRef)
     }
 
@@ -153,6 +154,19 @@ impl PartialOrd for Permit {
 
 pub type Permits = BTreeSet<Permit>;
 
+/// `first`, and every group the rules name as a source.
+fn group_sources<'a>(first: [&NodeId; 1], rules: impl IntoIterator<Item = &'a Rule>) -> Vec<NodeId> {
+    let mut nodes: Vec<NodeId> = first.into_iter().cloned().collect();
+    for rule in rules {
+        if let Source::Group(node) = &rule.source
+            && !nodes.contains(node)
+        {
+            nodes.push(node.clone());
+        }
+    }
+    nodes
+}
+
 /// The rules we want, with every group source resolved to its id.
 fn resolve(rules: &[Rule], inputs: &Inputs) -> Result<Permits, ResourceError> {
     rules
@@ -160,7 +174,7 @@ fn resolve(rules: &[Rule], inputs: &Inputs) -> Result<Permits, ResourceError> {
         .map(|r| {
             let peer = match &r.source {
                 Source::Cidr(c) => Peer::Cidr(c.clone()),
-                Source::Group(node) => Peer::Group(inputs.get(node, "id")?.to_string()),
+                Source::Group(node) => Peer::Group(inputs.get(node, Output::Id)?.to_string()),
                 Source::SelfRef => Peer::SelfRef,
             };
             Ok(Permit::new(r.protocol, Some(r.from), Some(r.to), peer))
@@ -205,9 +219,13 @@ impl Kind for SecurityGroup {
         "security-group"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        group_sources([&self.vpc], self.ingress.iter().chain(&self.egress))
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<SecurityGroupAttrs, ResourceError> {
         Ok(SecurityGroupAttrs {
-            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
             name: self.group_name.clone(),
             description: self.description.clone(),
             ingress: resolve(&self.ingress, inputs)?,
@@ -225,7 +243,7 @@ impl Kind for SecurityGroup {
             vpc: text(sg.vpc_id()),
             name: text(sg.group_name()),
             description: text(sg.description()),
-            ingress: observe(sg.ip_permissions(), id).into_iter().filter(|p| !p.from_another_group()).collect(),
+            ingress: observe(sg.ip_permissions(), id).into_iter().filter(|p| !p.is_from_a_group()).collect(),
             egress: observe(sg.ip_permissions_egress(), id),
         })))
     }
@@ -353,9 +371,13 @@ impl Kind for SecurityGroupRules {
         "security-group-rules"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        group_sources([&self.group], &self.ingress)
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<SecurityGroupRulesAttrs, ResourceError> {
         Ok(SecurityGroupRulesAttrs {
-            group: inputs.get(&self.group, "id")?.to_string(),
+            group: inputs.get(&self.group, Output::Id)?.to_string(),
             ingress: resolve(&self.ingress, inputs)?,
         })
     }
@@ -369,8 +391,7 @@ impl Kind for SecurityGroupRules {
         let id = sg.group_id().unwrap_or_default();
         // Rules carry no tags of their own: they are ours when their group is.
         let tags = inherited_tags(from_sdk(sg.tags()), cx);
-        let ingress: Permits =
-            observe(sg.ip_permissions(), id).into_iter().filter(Permit::from_another_group).collect();
+        let ingress: Permits = observe(sg.ip_permissions(), id).into_iter().filter(Permit::is_from_a_group).collect();
         // No rule of ours on the group: there is nothing to update or revoke.
         if ingress.is_empty() {
             return Ok(None);

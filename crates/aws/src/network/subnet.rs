@@ -9,6 +9,7 @@ use temporalctl_engine::{
 
 use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct Subnet {
@@ -35,9 +36,13 @@ impl Kind for Subnet {
         "subnet"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.vpc.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<SubnetAttrs, ResourceError> {
         Ok(SubnetAttrs {
-            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
             cidr: self.cidr.clone(),
             zone: self.zone.clone(),
             public_ip_on_launch: false,
@@ -67,7 +72,7 @@ impl Kind for Subnet {
         let zone = s.availability_zone().unwrap_or_default();
         Ok(Some(
             Observed::new(s.subnet_id().unwrap_or_default())
-                .output("zone", zone)
+                .output(Output::Zone, zone)
                 .tags(from_sdk(s.tags()))
                 .status(status)
                 .found(SubnetAttrs {
@@ -94,7 +99,7 @@ impl Kind for Subnet {
             .subnet
             .and_then(|s| s.subnet_id)
             .ok_or_else(|| ResourceError::fatal("CreateSubnet returned no subnet"))?;
-        Ok(Observed::new(id).output("zone", &self.zone).tags(cx.tags.clone()))
+        Ok(Observed::new(id).output(Output::Zone, &self.zone).tags(cx.tags.clone()))
     }
 
     async fn update(

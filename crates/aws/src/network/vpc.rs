@@ -2,10 +2,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+};
 
 use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
 use crate::errors::{aws, on_new_id};
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub struct Vpc {
@@ -27,6 +30,10 @@ impl Kind for Vpc {
 
     fn kind(&self) -> &'static str {
         "vpc"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
     }
 
     fn desired(&self, _: &Inputs) -> Result<VpcAttrs, ResourceError> {
@@ -59,11 +66,13 @@ impl Kind for Vpc {
             _ => Status::Ready,
         };
         let cidr = vpc.cidr_block().unwrap_or_default();
-        Ok(Some(Observed::new(id).output("cidr", cidr).tags(from_sdk(vpc.tags())).status(status).found(VpcAttrs {
-            cidr: cidr.into(),
-            dns_support: support,
-            dns_hostnames: hostnames,
-        })))
+        Ok(Some(
+            Observed::new(id).output(Output::Cidr, cidr).tags(from_sdk(vpc.tags())).status(status).found(VpcAttrs {
+                cidr: cidr.into(),
+                dns_support: support,
+                dns_hostnames: hostnames,
+            }),
+        ))
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &VpcAttrs) -> Result<Observed, ResourceError> {
@@ -79,7 +88,7 @@ impl Kind for Vpc {
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsSupport, true)).await?;
         on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsHostnames, true)).await?;
-        Ok(Observed::new(id).output("cidr", vpc.cidr_block().unwrap_or_default()).tags(cx.tags.clone()))
+        Ok(Observed::new(id).output(Output::Cidr, vpc.cidr_block().unwrap_or_default()).tags(cx.tags.clone()))
     }
 
     async fn update(

@@ -12,6 +12,7 @@ use temporalctl_engine::{
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::from_sdk;
 
 pub enum Placement {
@@ -41,10 +42,6 @@ fn readiness(s: Option<&State>) -> Status {
     }
 }
 
-fn ids(inputs: &Inputs, nodes: &[NodeId]) -> Result<BTreeSet<String>, ResourceError> {
-    nodes.iter().map(|n| inputs.get(n, "id").map(String::from)).collect()
-}
-
 fn strings(ids: &[String]) -> BTreeSet<String> {
     ids.iter().cloned().collect()
 }
@@ -71,23 +68,31 @@ impl Kind for VpcEndpoint {
         "vpc-endpoint"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        let placed: Vec<&NodeId> = match &self.placement {
+            Placement::Interface { subnets, security_group } => subnets.iter().chain([security_group]).collect(),
+            Placement::Gateway { route_tables } => route_tables.iter().collect(),
+        };
+        [&self.vpc].into_iter().chain(placed).cloned().collect()
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<VpcEndpointAttrs, ResourceError> {
         let common = VpcEndpointAttrs {
-            vpc: inputs.get(&self.vpc, "id")?.to_string(),
+            vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
             service: self.service.clone(),
             ..Default::default()
         };
         Ok(match &self.placement {
             Placement::Interface { subnets, security_group } => VpcEndpointAttrs {
                 endpoint_type: VpcEndpointType::Interface.as_str().into(),
-                subnets: ids(inputs, subnets)?,
-                security_groups: ids(inputs, std::slice::from_ref(security_group))?,
+                subnets: inputs.each(subnets, Output::Id)?,
+                security_groups: inputs.each(std::slice::from_ref(security_group), Output::Id)?,
                 private_dns: Some(true),
                 ..common
             },
             Placement::Gateway { route_tables } => VpcEndpointAttrs {
                 endpoint_type: VpcEndpointType::Gateway.as_str().into(),
-                route_tables: ids(inputs, route_tables)?,
+                route_tables: inputs.each(route_tables, Output::Id)?,
                 ..common
             },
         })

@@ -12,6 +12,7 @@ use super::Operator;
 use super::tasks::task_ip;
 use super::waves::{ServiceState, Stability};
 use crate::documents::service::service_name;
+use crate::outputs::Output;
 use crate::service_kinds::{SERVICES, ServiceKind};
 use crate::stack;
 
@@ -122,15 +123,15 @@ impl Operator<'_> {
 
     /// The data and metrics endpoints, from the recorded outputs.
     pub fn endpoints(&self) -> BTreeMap<&'static str, String> {
-        let get = |node: &str, key: &str| self.recorded(node, key);
+        let get = |node: &str, key: Output| self.recorded(node, key);
         let mut e = BTreeMap::new();
-        if let Some(v) = get(stack::DSQL, "endpoint") {
+        if let Some(v) = get(stack::DSQL, Output::Endpoint) {
             e.insert("dsql", format!("{v}:5432 (user admin, database postgres, IAM auth)"));
         }
-        if let Some(v) = get(stack::OPENSEARCH, "endpoint").filter(|v| !v.is_empty()) {
+        if let Some(v) = get(stack::OPENSEARCH, Output::Endpoint).filter(|v| !v.is_empty()) {
             e.insert("opensearch", format!("https://{v}"));
         }
-        if let Some(v) = get(stack::WORKSPACE, "prometheus-endpoint").filter(|v| !v.is_empty()) {
+        if let Some(v) = get(stack::WORKSPACE, Output::PrometheusEndpoint).filter(|v| !v.is_empty()) {
             e.insert("prometheus", v);
         }
         e.insert("frontend-grpc", "temporal-frontend:7233 (Service Connect, inside the cluster)".into());

@@ -14,19 +14,16 @@ use std::time::Instant;
 use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Task};
 use temporalctl_config::Deploy;
 use temporalctl_engine::{
-    CancelToken, Event, EventKind, EventSink, NodeId, Outcome, Recorded, ResourceError, Retries, RetryPolicy,
-    retry_when,
+    CancelToken, Event, EventKind, EventSink, NodeId, Outcome, Recorded, Report, ResourceError, Retries, RetryPolicy,
+    Retrying,
 };
 
 use crate::Aws;
+use crate::data::STEP_TAG_PREFIX;
 use crate::documents::steps;
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::{stack, sweep};
-
-/// A finished step is recorded as a tag on the data store it changed, so the record
-/// lives and dies with the data: a lost state file does not re-run a schema setup, and a
-/// replaced cluster gets its schema again.
-pub const STEP_TAG_PREFIX: &str = "temporalctl:step/";
 
 /// The data store a step changes: the schema and the namespace live in DSQL, the
 /// visibility index in OpenSearch.
@@ -70,12 +67,12 @@ impl<'a> std::ops::Deref for Operator<'a> {
 impl Operator<'_> {
     /// What a step last applied, as its data store's tag says (read by `up`).
     pub fn applied(&self, step: &str) -> Option<String> {
-        self.recorded(store_of(step), &format!("step/{step}"))
+        self.recorded(store_of(step), format!("step/{step}"))
     }
 
     /// Tag the data store with what the step `name` applied.
     pub async fn mark_done(&self, name: &str, applied: &str) -> Result<(), ResourceError> {
-        let arn = self.output(store_of(name), "arn")?;
+        let arn = self.output(store_of(name), Output::Arn)?;
         let key = format!("{STEP_TAG_PREFIX}{name}");
         let node = format!("step/{name}");
         if store_of(name) == stack::OPENSEARCH {
@@ -109,12 +106,13 @@ impl Operator<'_> {
     }
 
     /// A recorded output of a node, if there is one.
-    pub fn recorded(&self, node: &str, key: &str) -> Option<String> {
-        self.nodes.get(node).and_then(|r| r.outputs.get(key)).cloned()
+    pub fn recorded(&self, node: &str, key: impl AsRef<str>) -> Option<String> {
+        self.nodes.get(node).and_then(|r| r.outputs.get(key.as_ref())).cloned()
     }
 
     /// A recorded output of a node, or an error saying to run `up` first.
-    pub fn output(&self, node: &str, key: &str) -> Result<String, ResourceError> {
+    pub fn output(&self, node: &str, key: impl AsRef<str>) -> Result<String, ResourceError> {
+        let key = key.as_ref();
         self.recorded(node, key).ok_or_else(|| {
             ResourceError::fatal(format!(
                 "the state file has no {key} for {node}: run `temporalctl up` first (it creates and records it)"
@@ -128,11 +126,7 @@ impl Operator<'_> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResourceError>>,
     {
-        let node = what.to_string();
-        let on_retry = |attempt, delay, e: &ResourceError| {
-            self.emit(EventKind::NodeRetrying { node: node.clone(), attempt, delay, error: e.to_string() })
-        };
-        retry_when(&self.policy, &self.cancel, self.policy.deadline, Retries::Transient, on_retry, op).await
+        self.retrying().call(what, Retries::Transient, self.policy.deadline, op).await
     }
 
     /// Task ARNs in the cluster with this desired status, of one service or all (at most
@@ -222,14 +216,10 @@ impl Operator<'_> {
         for l in &found {
             let row = format!("sweep/{}", l.id);
             self.started(&row, l.kind.name(), "deleting leftover");
-            let on_retry = |attempt, delay, e: &ResourceError| {
-                self.emit(EventKind::NodeRetrying { node: row.clone(), attempt, delay, error: e.to_string() })
-            };
             let deadline = self.deploy.timeouts.delete_dependencies;
-            retry_when(&self.policy, &self.cancel, deadline, Retries::AlsoDependencies, on_retry, || {
-                sweep::remove(self.aws, &cluster, l)
-            })
-            .await?;
+            self.retrying()
+                .call(&row, Retries::AlsoDependencies, deadline, || sweep::remove(self.aws, &cluster, l))
+                .await?;
             self.finished(&row, Outcome::Deleted, Some(l.node.clone()));
             removed.push(format!("swept {} {} (tagged {})", l.kind.name(), l.id, l.node));
         }
@@ -238,6 +228,11 @@ impl Operator<'_> {
 
     pub fn emit(&self, kind: EventKind) {
         self.events.emit(Event { elapsed: self.started.elapsed(), kind });
+    }
+
+    /// Calls retried with the operator's policy, retries reported as its events.
+    fn retrying(&self) -> Retrying<'_> {
+        Retrying { policy: &self.policy, cancel: &self.cancel, report: Some(self) }
     }
 
     pub fn started(&self, node: &str, kind: &'static str, doing: &'static str) {
@@ -257,5 +252,11 @@ impl Operator<'_> {
             node: node.into(),
             error: error.message.lines().next().unwrap_or("").into(),
         });
+    }
+}
+
+impl Report for Operator<'_> {
+    fn report(&self, event: EventKind) {
+        self.emit(event)
     }
 }

@@ -12,6 +12,7 @@ use temporalctl_engine::{ErrorClass, Outcome, ResourceError, ownership_tags, wai
 use super::Operator;
 use crate::documents::steps::Step;
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT, ServiceKind};
 use crate::stack;
 
@@ -136,11 +137,13 @@ impl Operator<'_> {
     async fn start_task(&self, node: &str, step: &Step, group: &str, workload: &str) -> Result<String, ResourceError> {
         let d = self.deploy;
         let subnets: Vec<String> =
-            stack::private_subnets(d).iter().map(|n| self.output(n, "id")).collect::<Result<_, _>>()?;
-        let groups =
-            vec![self.output(&stack::service_sg(ONE_OFF_IDENTITY), "id")?, self.output(stack::INSTANCES_SG, "id")?];
-        let task_definition = self.output(&stack::task_definition(ADMIN_TOOLS.key), "arn")?;
-        let provider = self.output(&stack::capacity_provider(group), "name")?;
+            stack::private_subnets(d).iter().map(|n| self.output(n, Output::Id)).collect::<Result<_, _>>()?;
+        let groups = vec![
+            self.output(&stack::service_sg(ONE_OFF_IDENTITY), Output::Id)?,
+            self.output(stack::INSTANCES_SG, Output::Id)?,
+        ];
+        let task_definition = self.output(&stack::task_definition(ADMIN_TOOLS.key), Output::Arn)?;
+        let provider = self.output(&stack::capacity_provider(group), Output::Name)?;
         let tags: Vec<Tag> = ownership_tags(&d.project, node, &format!("{}-{}", d.project, step.name), &d.tags)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -212,13 +215,9 @@ impl Operator<'_> {
     async fn stop_task_anyway(&self, node: &str, arn: &str, reason: &str) -> Result<(), ResourceError> {
         let cluster = self.cluster();
         let not_cancelled = temporalctl_engine::CancelToken::default();
-        let stopped = temporalctl_engine::retry_when(
-            &self.policy,
-            &not_cancelled,
-            std::time::Duration::from_secs(30),
-            temporalctl_engine::Retries::Transient,
-            |_, _, _| {},
-            || async {
+        let retrying = temporalctl_engine::Retrying { policy: &self.policy, cancel: &not_cancelled, report: None };
+        let stopped = retrying
+            .call(node, temporalctl_engine::Retries::Transient, std::time::Duration::from_secs(30), || async {
                 self.aws
                     .ecs
                     .stop_task()
@@ -228,9 +227,8 @@ impl Operator<'_> {
                     .send()
                     .await
                     .map_err(aws("StopTask"))
-            },
-        )
-        .await;
+            })
+            .await;
         match stopped {
             Ok(_) => {
                 self.waiting(node, format!("stopped task {}", arn.rsplit('/').next().unwrap_or(arn)));
@@ -265,7 +263,7 @@ impl Operator<'_> {
     /// The awslogs log group and stream of a task of `kind`: `<prefix>/<container>/<task
     /// id>`, the prefix being the container's name. None before `up` recorded the group.
     pub(crate) fn log_stream(&self, kind: &ServiceKind, task_id: &str) -> Option<(String, String)> {
-        let group = self.recorded(&stack::log_group(kind.key), "id")?;
+        let group = self.recorded(&stack::log_group(kind.key), Output::Id)?;
         Some((group, format!("{0}/{0}/{task_id}", kind.container)))
     }
 

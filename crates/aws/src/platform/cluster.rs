@@ -12,6 +12,7 @@ use temporalctl_engine::{
 
 use crate::ecs::ensure_tags;
 use crate::errors::aws;
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub struct Cluster {
@@ -54,15 +55,19 @@ impl Kind for Cluster {
         "ecs-cluster"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.exec_log_group.clone(), self.namespace.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<EcsClusterAttrs, ResourceError> {
         Ok(EcsClusterAttrs {
             name: self.name.clone(),
             container_insights: INSIGHTS_ON.into(),
             exec_logging: ExecLogging {
                 mode: ExecuteCommandLogging::Override.as_str().into(),
-                log_group: inputs.get(&self.exec_log_group, "id")?.into(),
+                log_group: inputs.get(&self.exec_log_group, Output::Id)?.into(),
             },
-            service_connect_namespace: inputs.get(&self.namespace, "arn")?.to_string(),
+            service_connect_namespace: inputs.get(&self.namespace, Output::Arn)?.to_string(),
         })
     }
 
@@ -97,7 +102,7 @@ impl Kind for Cluster {
         let namespace = c.service_connect_defaults().and_then(|d| d.namespace()).unwrap_or_default();
         Ok(Some(
             Observed::new(c.cluster_name().unwrap_or_default())
-                .output("arn", c.cluster_arn().unwrap_or_default())
+                .output(Output::Arn, c.cluster_arn().unwrap_or_default())
                 .tags(from_sdk(c.tags()))
                 .found(EcsClusterAttrs {
                     name: c.cluster_name().unwrap_or_default().into(),
@@ -122,7 +127,7 @@ impl Kind for Cluster {
             .await
             .map_err(aws("CreateCluster"))?;
         let arn = out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default();
-        Ok(Observed::new(&self.name).output("arn", arn).tags(cx.tags.clone()))
+        Ok(Observed::new(&self.name).output(Output::Arn, arn).tags(cx.tags.clone()))
     }
 
     /// One call sets every field; the field list only says that it is needed.
@@ -155,7 +160,7 @@ impl Kind for Cluster {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        ensure_tags(&self.ecs, o.outputs.get("arn").map_or("", String::as_str), cx.tags).await
+        ensure_tags(&self.ecs, o.outputs.get(Output::Arn.as_ref()).map_or("", String::as_str), cx.tags).await
     }
 
     async fn delete(&self, _: &Cx<'_>, _: &Found<EcsClusterAttrs>) -> Result<(), ResourceError> {

@@ -77,7 +77,7 @@ pub fn needed(d: &Deploy) -> Vec<Needed> {
         let (_, image) = REPOSITORIES.iter().find(|(n, _)| *n == node).expect("a known repository node");
         let repository = stack::repository_name(&d.project, image);
         Needed {
-            image: format!("{repository}:{}", d.temporal.version),
+            image: stack::our_image(&repository, &d.temporal.version),
             ecr: Some(EcrImage { registry: None, repository, tag: d.temporal.version.clone(), ours: true }),
             used_by: Vec::new(),
         }

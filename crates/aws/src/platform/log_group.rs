@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
 };
 
 use crate::errors::aws;
 use crate::listings::Listings;
-use crate::tags::{from_map, to_map};
+use crate::outputs::Output;
+use crate::tags::{from_map, tag_by_arn, to_map};
 
 pub struct LogGroup {
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -69,6 +70,10 @@ impl Kind for LogGroup {
         "log-group"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<LogGroupAttrs, ResourceError> {
         Ok(LogGroupAttrs { name: self.name.clone(), retention_days: Days(Some(self.retention_days)) })
     }
@@ -97,7 +102,7 @@ impl Kind for LogGroup {
             self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(aws("ListTagsForResource"))?;
         Ok(Some(
             Observed::new(&self.name)
-                .output("arn", arn)
+                .output(Output::Arn, arn)
                 .tags(from_map(tags.tags()))
                 .found(LogGroupAttrs { name: self.name.clone(), retention_days: Days(group.retention_in_days()) }),
         ))
@@ -134,15 +139,7 @@ impl Kind for LogGroup {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-        self.logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_map(cx.tags)))
-            .send()
-            .await
-            .map_err(aws("TagResource"))?;
-        Ok(())
+        tag_by_arn!(self.logs, o, to_map(cx.tags))
     }
 
     async fn delete(&self, _: &Cx<'_>, _: &Found<LogGroupAttrs>) -> Result<(), ResourceError> {

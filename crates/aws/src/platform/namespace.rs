@@ -6,11 +6,12 @@ use aws_sdk_servicediscovery::types::{
     FilterCondition, OperationStatus, OperationTargetType, ServiceFilter, ServiceFilterName, Tag,
 };
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, claim, owned_by, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, claim, owned_by, replaced_not_updated,
 };
 
 use crate::errors::{aws, gone_is_ok};
-use crate::tags::{from_sdk, sdk_tags};
+use crate::outputs::Output;
+use crate::tags::{from_sdk, sdk_tags, tag_by_arn};
 
 pub struct Namespace {
     pub sd: aws_sdk_servicediscovery::Client,
@@ -46,8 +47,8 @@ impl Namespace {
                 if owned_by(&tags, cx.project, cx.node) {
                     ours.push(
                         Observed::new(ns.id().unwrap_or_default())
-                            .output("arn", arn)
-                            .output("name", &self.name)
+                            .output(Output::Arn, arn)
+                            .output(Output::Name, &self.name)
                             .tags(tags)
                             .found(self.attrs()),
                     );
@@ -101,6 +102,10 @@ impl Kind for Namespace {
         "cloudmap-namespace"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<NamespaceAttrs, ResourceError> {
         Ok(self.attrs())
     }
@@ -150,15 +155,7 @@ impl Kind for Namespace {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-        self.sd
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
-            .send()
-            .await
-            .map_err(aws("TagResource"))?;
-        Ok(())
+        tag_by_arn!(self.sd, o, sdk_tags!(Tag, cx.tags)?)
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Found<NamespaceAttrs>) -> Result<(), ResourceError> {

@@ -7,6 +7,7 @@ use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceErro
 
 use crate::documents::adot;
 use crate::errors::{absent_if_gone, aws};
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub struct AdotParameter {
@@ -32,8 +33,12 @@ impl Kind for AdotParameter {
         "ssm-parameter"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.workspace.clone()]
+    }
+
     fn desired(&self, inputs: &Inputs) -> Result<AdotParameterAttrs, ResourceError> {
-        let endpoint = inputs.get(&self.workspace, "prometheus-endpoint")?;
+        let endpoint = inputs.get(&self.workspace, Output::PrometheusEndpoint)?;
         Ok(AdotParameterAttrs { name: self.name.clone(), value: adot::collector_config(&self.region, endpoint) })
     }
 
@@ -51,7 +56,7 @@ impl Kind for AdotParameter {
             .map_err(aws("ListTagsForResource"))?;
         Ok(Some(
             Observed::new(&self.name)
-                .output("arn", p.arn().unwrap_or_default())
+                .output(Output::Arn, p.arn().unwrap_or_default())
                 .tags(from_sdk(tags.tag_list()))
                 .found(AdotParameterAttrs { name: self.name.clone(), value: p.value().unwrap_or_default().into() }),
         ))

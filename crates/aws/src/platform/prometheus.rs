@@ -2,10 +2,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, Observed, ResourceError, Status, attributes, claim, owned_by};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, claim, owned_by,
+};
 
 use crate::errors::aws;
-use crate::tags::{from_map, to_map};
+use crate::outputs::Output;
+use crate::tags::{from_map, tag_by_arn, to_map};
 
 pub struct Workspace {
     pub amp: aws_sdk_amp::Client,
@@ -32,6 +35,10 @@ impl Kind for Workspace {
 
     fn kind(&self) -> &'static str {
         "prometheus-workspace"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
     }
 
     fn desired(&self, _: &Inputs) -> Result<WorkspaceAttrs, ResourceError> {
@@ -72,8 +79,8 @@ impl Kind for Workspace {
         let Some(status) = status(w.status()) else { return Ok(None) };
         Ok(Some(
             Observed::new(w.workspace_id())
-                .output("arn", w.arn())
-                .output("prometheus-endpoint", w.prometheus_endpoint().unwrap_or_default())
+                .output(Output::Arn, w.arn())
+                .output(Output::PrometheusEndpoint, w.prometheus_endpoint().unwrap_or_default())
                 .tags(from_map(w.tags()))
                 .status(status)
                 .found(WorkspaceAttrs { alias: w.alias().unwrap_or_default().into() }),
@@ -96,7 +103,7 @@ impl Kind for Workspace {
                 return Ok(o.observed);
             }
         }
-        Ok(Observed::new(out.workspace_id()).output("arn", out.arn()).tags(cx.tags.clone()).status(status))
+        Ok(Observed::new(out.workspace_id()).output(Output::Arn, out.arn()).tags(cx.tags.clone()).status(status))
     }
 
     async fn update(
@@ -123,15 +130,7 @@ impl Kind for Workspace {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-        self.amp
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_map(cx.tags)))
-            .send()
-            .await
-            .map_err(aws("TagResource"))?;
-        Ok(())
+        tag_by_arn!(self.amp, o, to_map(cx.tags))
     }
 
     async fn delete(&self, _: &Cx<'_>, o: &Found<WorkspaceAttrs>) -> Result<(), ResourceError> {

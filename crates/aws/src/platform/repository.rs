@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::json;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
 };
 
 use crate::errors::{absent_if_gone, aws};
 use crate::iam::canonical_policy;
-use crate::tags::{from_sdk, sdk_tags};
+use crate::outputs::Output;
+use crate::tags::{from_sdk, sdk_tags, tag_by_arn};
 
 pub struct Repository {
     pub ecr: aws_sdk_ecr::Client,
@@ -47,6 +48,10 @@ impl Kind for Repository {
         "ecr-repository"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<RepositoryAttrs, ResourceError> {
         Ok(RepositoryAttrs {
             name: self.name.clone(),
@@ -73,8 +78,8 @@ impl Kind for Repository {
         let lifecycle = absent_if_gone(lifecycle)?.and_then(|p| p.lifecycle_policy_text().map(canonical_policy));
         Ok(Some(
             Observed::new(&self.name)
-                .output("arn", arn)
-                .output("uri", repo.repository_uri().unwrap_or_default())
+                .output(Output::Arn, arn)
+                .output(Output::Uri, repo.repository_uri().unwrap_or_default())
                 .tags(from_sdk(tags.tags()))
                 .found(RepositoryAttrs {
                     name: self.name.clone(),
@@ -99,8 +104,8 @@ impl Kind for Repository {
             .map_err(aws("CreateRepository"))?;
         let repo = out.repository.ok_or_else(|| ResourceError::fatal("CreateRepository returned no repository"))?;
         let created = Observed::new(&self.name)
-            .output("arn", repo.repository_arn().unwrap_or_default())
-            .output("uri", repo.repository_uri().unwrap_or_default())
+            .output(Output::Arn, repo.repository_arn().unwrap_or_default())
+            .output(Output::Uri, repo.repository_uri().unwrap_or_default())
             .tags(cx.tags.clone());
         let bare = created.clone().found(RepositoryAttrs::default());
         self.update(cx, &bare, desired, &[RepositoryField::Lifecycle]).await?;
@@ -142,15 +147,7 @@ impl Kind for Repository {
     }
 
     async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        let arn = o.outputs.get("arn").cloned().unwrap_or_default();
-        self.ecr
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags!(Tag, cx.tags)?))
-            .send()
-            .await
-            .map_err(aws("TagResource"))?;
-        Ok(())
+        tag_by_arn!(self.ecr, o, sdk_tags!(Tag, cx.tags)?)
     }
 
     async fn delete(&self, _: &Cx<'_>, _: &Found<RepositoryAttrs>) -> Result<(), ResourceError> {

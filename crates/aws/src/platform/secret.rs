@@ -5,10 +5,11 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
 };
 
 use crate::errors::{absent_if_gone, aws};
+use crate::outputs::Output;
 use crate::tags::{from_sdk, sdk_tags};
 
 pub struct GrafanaSecret {
@@ -50,6 +51,10 @@ impl Kind for GrafanaSecret {
         "secret"
     }
 
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
     fn desired(&self, _: &Inputs) -> Result<GrafanaSecretAttrs, ResourceError> {
         Ok(GrafanaSecretAttrs { name: self.name.clone(), scheduled_for_deletion: false })
     }
@@ -59,7 +64,7 @@ impl Kind for GrafanaSecret {
         let Some(s) = absent_if_gone(described)? else { return Ok(None) };
         Ok(Some(
             Observed::new(s.arn().unwrap_or_default())
-                .output("arn", s.arn().unwrap_or_default())
+                .output(Output::Arn, s.arn().unwrap_or_default())
                 .tags(from_sdk(s.tags()))
                 .found(GrafanaSecretAttrs {
                     name: s.name().unwrap_or_default().into(),
@@ -82,7 +87,7 @@ impl Kind for GrafanaSecret {
             .await
             .map_err(aws("CreateSecret"))?;
         let arn = out.arn().unwrap_or_default();
-        Ok(Observed::new(arn).output("arn", arn).tags(cx.tags.clone()))
+        Ok(Observed::new(arn).output(Output::Arn, arn).tags(cx.tags.clone()))
     }
 
     async fn update(

@@ -24,31 +24,26 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         ECS_AMI,
         ECS_AMI_PARAMETER,
-        &[],
         EcsAmi { ssm: aws.ssm.clone(), parameter: ECS_AMI_PARAMETER.into(), region: d.region.clone() },
     );
     let privates = private_subnets(d);
     let mut providers = Vec::new();
-    let mut template_deps = vec![ECS_AMI, INSTANCE_PROFILE, INSTANCES_SG, CLUSTER];
+    // Instances join the cluster by name: it must exist before they boot.
+    let mut template_after = vec![CLUSTER];
     if d.node_groups.awsvpc_trunking {
-        g.add(
-            TRUNKING,
-            "awsvpcTrunking",
-            &[INSTANCE_ROLE],
-            AwsvpcTrunking { ecs: aws.ecs.clone(), role: INSTANCE_ROLE.into() },
-        );
+        g.add(TRUNKING, "awsvpcTrunking", AwsvpcTrunking { ecs: aws.ecs.clone(), role: INSTANCE_ROLE.into() });
         // Instances launched before the setting would get no trunk interface.
-        template_deps.push(TRUNKING);
+        template_after.push(TRUNKING);
     }
     // A node group's launch template, Auto Scaling group and capacity provider share a name.
     let name_of = |group: &str| names::node_group(p, group);
     let family: Vec<String> = d.node_groups.iter().map(|(group, _)| name_of(group)).collect();
     for (group, ng) in d.node_groups.iter() {
         let name = name_of(group);
-        g.add(
+        g.add_after(
             launch_template(group),
             name.clone(),
-            &template_deps,
+            &template_after,
             LaunchTemplate {
                 ec2: aws.ec2.clone(),
                 name: name.clone(),
@@ -63,12 +58,10 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         );
         // Instances need the private routes (NAT) to reach ECS and pull images.
         let lt = launch_template(group);
-        let mut deps: Vec<&str> = vec![lt.as_str(), PRIVATE_ROUTES];
-        deps.extend(privates.iter().map(String::as_str));
-        g.add(
+        g.add_after(
             auto_scaling_group(group),
             name.clone(),
-            &deps,
+            &[PRIVATE_ROUTES],
             AutoScalingGroup {
                 autoscaling: aws.autoscaling.clone(),
                 name: name.clone(),
@@ -85,7 +78,6 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             capacity_provider(group),
             name.clone(),
-            &[auto_scaling_group(group).as_str()],
             CapacityProvider {
                 ecs: aws.ecs.clone(),
                 name,
@@ -97,12 +89,10 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         );
         providers.push(capacity_provider(group));
     }
-    let mut deps: Vec<&str> = vec![CLUSTER];
-    deps.extend(providers.iter().map(String::as_str));
-    g.add(
+    g.add_after(
         CLUSTER_CAPACITY,
         names::cluster_name(p),
-        &deps,
+        &[CLUSTER],
         ClusterCapacityProviders {
             ecs: aws.ecs.clone(),
             cluster: names::cluster_name(p),

@@ -13,6 +13,7 @@ use crate::data::opensearch::Domain;
 use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
 use crate::iam::role::Role;
+use crate::outputs::Output;
 use crate::service_kinds::{SERVICES, ServiceKind};
 
 /// DSQL, OpenSearch, and the Temporal task roles that reach them. OpenSearch is the
@@ -23,7 +24,6 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         DSQL,
         format!("{p}-dsql"),
-        &[],
         DsqlCluster {
             dsql: aws.dsql.clone(),
             region: d.region.clone(),
@@ -34,7 +34,6 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         OPENSEARCH_SLR,
         "AWSServiceRoleForAmazonOpenSearchService",
-        &[],
         ServiceLinkedRole { iam: aws.iam.clone(), service: "opensearchservice.amazonaws.com".into() },
     );
 
@@ -48,14 +47,14 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             task_role(kind.key),
             name.clone(),
-            &[DSQL, EXEC_LOG_GROUP],
             Role {
                 iam: aws.iam.clone(),
+                reads: vec![DSQL.into(), EXEC_LOG_GROUP.into()],
                 name,
                 trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
                 managed: vec![],
                 inline: Some(Arc::new(move |inputs: &Inputs| {
-                    let dsql_arn = inputs.get(DSQL, "arn")?.to_string();
+                    let dsql_arn = inputs.get(DSQL, Output::Arn)?.to_string();
                     // The account is in the cluster's ARN; the domain's ARN is known by name.
                     let account = dsql_arn.split(':').nth(4).unwrap_or_default().to_string();
                     let arns = iam_doc::Arns {
@@ -64,7 +63,7 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                         amp_workspace: String::new(),
                         grafana_secret: String::new(),
                         adot_parameter: String::new(),
-                        exec_log_group: inputs.get(EXEC_LOG_GROUP, "arn")?.to_string(),
+                        exec_log_group: inputs.get(EXEC_LOG_GROUP, Output::Arn)?.to_string(),
                     };
                     Ok(iam_doc::task(kind, &arns))
                 })),
@@ -72,13 +71,10 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         );
     }
     let roles: Vec<String> = temporal.iter().map(|k| task_role(k.key)).collect();
-    let subnet = private_subnet(0);
-    let mut deps: Vec<&str> = vec![subnet.as_str(), OPENSEARCH_SG, OPENSEARCH_SLR];
-    deps.extend(roles.iter().map(String::as_str));
-    g.add(
+    g.add_after(
         OPENSEARCH,
         domain.clone(),
-        &deps,
+        &[OPENSEARCH_SLR],
         Domain {
             os: aws.opensearch.clone(),
             region: d.region.clone(),

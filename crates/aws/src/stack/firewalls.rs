@@ -27,7 +27,6 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             node,
             names::security_group(p, key),
-            &[VPC],
             SecurityGroup {
                 ec2: aws.ec2.clone(),
                 vpc: VPC.into(),
@@ -44,19 +43,9 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         if rules.is_empty() {
             continue;
         }
-        let mut deps: Vec<String> = vec![node.clone()];
-        for rule in &rules {
-            if let Source::Group(from) = &rule.source
-                && !deps.contains(from)
-            {
-                deps.push(from.clone());
-            }
-        }
-        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
         g.add(
             security_group_rules(key),
             format!("{}-rules", names::security_group(p, key)),
-            &deps,
             SecurityGroupRules { ec2: aws.ec2.clone(), group: node.clone(), ingress: rules },
         );
     }

@@ -29,6 +29,12 @@ pub fn repository_name(project: &str, image: &str) -> String {
     format!("{project}/{image}")
 }
 
+/// One of our images: a repository (its name or URI) at the Temporal version the
+/// deployment runs, the tag `images build` pushes and the task definitions name.
+pub fn our_image(repository: &str, version: &str) -> String {
+    format!("{repository}:{version}")
+}
+
 pub fn opensearch_domain_name(project: &str) -> String {
     format!("{project}-visibility")
 }

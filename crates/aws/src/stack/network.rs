@@ -22,13 +22,12 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let ec2 = || aws.ec2.clone();
     let t = &d.timeouts;
 
-    g.add(VPC, format!("{p}-vpc"), &[], Vpc { ec2: ec2(), cidr: layout.vpc.to_string() });
+    g.add(VPC, format!("{p}-vpc"), Vpc { ec2: ec2(), cidr: layout.vpc.to_string() });
     let privates = private_subnets(d);
     for (i, (zone, cidr)) in layout.private_subnets.iter().enumerate() {
         g.add(
             &privates[i],
             format!("{p}-private-{i}"),
-            &[VPC],
             Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
         );
     }
@@ -36,22 +35,20 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         PUBLIC_SUBNET,
         format!("{p}-nat-public"),
-        &[VPC],
         Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
     );
-    g.add(INTERNET_GATEWAY, format!("{p}-igw"), &[VPC], InternetGateway { ec2: ec2(), vpc: VPC.into() });
-    g.add(NAT_EIP, format!("{p}-nat-eip"), &[], ElasticIp { ec2: ec2() });
+    g.add(INTERNET_GATEWAY, format!("{p}-igw"), InternetGateway { ec2: ec2(), vpc: VPC.into() });
+    g.add(NAT_EIP, format!("{p}-nat-eip"), ElasticIp { ec2: ec2() });
     // A public NAT gateway needs the internet gateway attached to its VPC.
-    g.add(
+    g.add_after(
         NAT_GATEWAY,
         format!("{p}-nat"),
-        &[PUBLIC_SUBNET, NAT_EIP, INTERNET_GATEWAY],
+        &[INTERNET_GATEWAY],
         NatGateway { ec2: ec2(), subnet: PUBLIC_SUBNET.into(), elastic_ip: NAT_EIP.into(), deadline: t.nat_gateway },
     );
     g.add(
         PUBLIC_ROUTES,
         format!("{p}-public"),
-        &[VPC, INTERNET_GATEWAY, PUBLIC_SUBNET],
         RouteTable {
             ec2: ec2(),
             vpc: VPC.into(),
@@ -59,12 +56,9 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             subnets: vec![PUBLIC_SUBNET.into()],
         },
     );
-    let mut private_deps: Vec<&str> = vec![VPC, NAT_GATEWAY];
-    private_deps.extend(privates.iter().map(String::as_str));
     g.add(
         PRIVATE_ROUTES,
         format!("{p}-private"),
-        &private_deps,
         RouteTable {
             ec2: ec2(),
             vpc: VPC.into(),
@@ -75,7 +69,6 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         ENDPOINTS_SG,
         names::security_group(p, "vpc-endpoints"),
-        &[VPC],
         SecurityGroup {
             ec2: ec2(),
             vpc: VPC.into(),
@@ -85,13 +78,10 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             egress: vec![],
         },
     );
-    let mut endpoint_deps: Vec<&str> = vec![VPC, ENDPOINTS_SG];
-    endpoint_deps.extend(privates.iter().map(String::as_str));
     for suffix in &d.network.interface_endpoints {
         g.add(
             endpoint(suffix),
             format!("{p}-{suffix}-endpoint"),
-            &endpoint_deps,
             VpcEndpoint {
                 ec2: ec2(),
                 vpc: VPC.into(),
@@ -105,7 +95,6 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             endpoint("s3"),
             format!("{p}-s3-endpoint"),
-            &[VPC, PRIVATE_ROUTES],
             VpcEndpoint {
                 ec2: ec2(),
                 vpc: VPC.into(),

@@ -26,7 +26,6 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             log_group(kind.key),
             name.clone(),
-            &[],
             LogGroup {
                 logs: aws.logs.clone(),
                 name,
@@ -40,7 +39,6 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         EXEC_LOG_GROUP,
         exec_logs.clone(),
-        &[],
         LogGroup {
             logs: aws.logs.clone(),
             name: exec_logs,
@@ -53,33 +51,30 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         GRAFANA_SECRET,
         secret.clone(),
-        &[],
         GrafanaSecret { sm: aws.secrets.clone(), name: secret, admin_user: d.grafana.admin_user.clone() },
     );
     for (node, image) in REPOSITORIES {
         let name = names::repository_name(p, image);
-        g.add(node, name.clone(), &[], Repository { ecr: aws.ecr.clone(), name });
+        g.add(node, name.clone(), Repository { ecr: aws.ecr.clone(), name });
     }
     let alias = names::workspace_alias(d);
-    g.add(WORKSPACE, alias.clone(), &[], Workspace { amp: aws.amp.clone(), alias });
+    g.add(WORKSPACE, alias.clone(), Workspace { amp: aws.amp.clone(), alias });
     let parameter = names::adot_parameter(p);
     g.add(
         ADOT_PARAMETER,
         parameter.clone(),
-        &[WORKSPACE],
         AdotParameter { ssm: aws.ssm.clone(), name: parameter, region: d.region.clone(), workspace: WORKSPACE.into() },
     );
     g.add(
         ECS_SLR,
         "AWSServiceRoleForECS",
-        &[],
         ServiceLinkedRole { iam: aws.iam.clone(), service: "ecs.amazonaws.com".into() },
     );
-    g.add(NAMESPACE, p.clone(), &[], Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
-    g.add(
+    g.add(NAMESPACE, p.clone(), Namespace { sd: aws.cloudmap.clone(), name: p.clone() });
+    g.add_after(
         CLUSTER,
         names::cluster_name(p),
-        &[EXEC_LOG_GROUP, NAMESPACE, ECS_SLR],
+        &[ECS_SLR],
         Cluster {
             ecs: aws.ecs.clone(),
             name: names::cluster_name(p),

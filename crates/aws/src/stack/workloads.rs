@@ -57,16 +57,9 @@ fn add_task_definition(
     (cpu, memory, image, environment): Shape,
     sources: TaskSources,
 ) {
-    let mut deps: Vec<String> =
-        vec![sources.execution_role.clone(), sources.task_role.clone(), sources.log_group.clone()];
-    deps.extend(
-        [&sources.secret, &sources.repository, &sources.dsql, &sources.opensearch].into_iter().flatten().cloned(),
-    );
-    let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
     g.add(
         task_definition(kind.key),
         crate::documents::task_definition::family(&d.project, kind),
-        &deps,
         TaskDefinition {
             ecs: aws.ecs.clone(),
             kind,
@@ -96,13 +89,10 @@ pub(super) fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &cap
         let security_groups = vec![service_sg(kind.key), INSTANCES_SG.to_string()];
         let (td, cp) = (task_definition(kind.key), capacity_provider(group));
         // A service may only use providers attached to the cluster: CLUSTER_CAPACITY first.
-        let mut deps: Vec<&str> = vec![td.as_str(), cp.as_str(), CLUSTER_CAPACITY, CLUSTER, NAMESPACE];
-        deps.extend(privates.iter().map(String::as_str));
-        deps.extend(security_groups.iter().map(String::as_str));
-        g.add(
+        g.add_after(
             ecs_service(kind.key),
             crate::documents::service::service_name(p, kind),
-            &deps,
+            &[CLUSTER_CAPACITY, CLUSTER],
             Service {
                 ecs: aws.ecs.clone(),
                 kind,

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, EventSink, Outcome};
 use crate::graph::{Graph, Node};
 use crate::resource::{Change, Cx, NodeId, Tags};
-use crate::retry::{Retries, RetryPolicy, retry_when};
+use crate::retry::{Retries, RetryPolicy, Retrying};
 use crate::state::{LockedState, StateFile};
 use crate::{CancelToken, ErrorClass, ResourceError};
 use run::{Run, lock};
@@ -220,20 +220,14 @@ impl<'a> Engine<'a> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ResourceError>>,
     {
-        retry_when(
-            &self.opts.retry,
-            &self.cancel,
-            deadline,
-            retries,
-            |attempt, delay, e| {
-                self.emit(EventKind::NodeRetrying { node: node.id.clone(), attempt, delay, error: e.to_string() })
-            },
-            || async {
+        let report = |kind| self.emit(kind);
+        let retrying = Retrying { policy: &self.opts.retry, cancel: &self.cancel, report: Some(&report) };
+        retrying
+            .call(&node.id, retries, deadline, || async {
                 let _permit = self.permits.acquire().await.map_err(|_| ResourceError::fatal("engine closed"))?;
                 op().await
-            },
-        )
-        .await
+            })
+            .await
     }
 
     /// The context for a node's first read: from a listing while nothing has changed.

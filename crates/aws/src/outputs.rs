@@ -1,0 +1,43 @@
+//! What a resource hands its dependents (and the state file records), by name: one enum,
+//! so a misspelt key does not compile.
+
+/// An output key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The AWS identifier (`vpc-…`, an ARN, a name); every resource has it.
+    Id,
+    Arn,
+    Name,
+    /// An ECR repository's URI.
+    Uri,
+    /// A data store's endpoint.
+    Endpoint,
+    PrometheusEndpoint,
+    Zone,
+    Cidr,
+    /// A launch template's newest version.
+    Version,
+    /// A task definition's revision.
+    Revision,
+    PublicIp,
+    DesiredCount,
+}
+
+impl AsRef<str> for Output {
+    fn as_ref(&self) -> &str {
+        match self {
+            Output::Id => "id",
+            Output::Arn => "arn",
+            Output::Name => "name",
+            Output::Uri => "uri",
+            Output::Endpoint => "endpoint",
+            Output::PrometheusEndpoint => "prometheus-endpoint",
+            Output::Zone => "zone",
+            Output::Cidr => "cidr",
+            Output::Version => "version",
+            Output::Revision => "revision",
+            Output::PublicIp => "public-ip",
+            Output::DesiredCount => "desired-count",
+        }
+    }
+}
