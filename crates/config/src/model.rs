@@ -297,7 +297,7 @@ impl Default for Temporal {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Namespace {
-    /// Namespace name.
+    /// Namespace name: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
     pub name: String,
     /// How long closed workflows are kept, in days.
     pub retention_days: u32,
@@ -382,7 +382,8 @@ pub struct OpenSearch {
     pub instance_count: u32,
     /// gp3 storage per data node, in GiB.
     pub volume_size_gb: u32,
-    /// The visibility index Temporal writes to.
+    /// The visibility index Temporal writes to: lowercase letters, digits, `.`, `_` and
+    /// `-`, starting with a letter or digit (OpenSearch's index name rules, narrowed).
     pub visibility_index: String,
 }
 

@@ -54,6 +54,41 @@ fn check_project(project: &str, p: &mut Vec<Problem>) {
     }
 }
 
+/// Temporal itself only limits a namespace name to 1000 bytes (`validateNamespace` in
+/// its frontend's `workflow_handler.go`, `limit.maxIDLength`). We ask for less, because
+/// the name enters the namespace step's shell script, the server's YAML and logs: letters,
+/// digits, `.`, `_` and `-`, starting with a letter or digit.
+fn check_namespace_name(name: &str, p: &mut Vec<Problem>) {
+    let starts = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !starts || !chars || name.len() > 1000 {
+        p.push(Problem::new(
+            "temporal.namespace.name",
+            format!(
+                "{name:?} is not a namespace name temporalctl accepts: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 1000 characters"
+            ),
+        ));
+    }
+}
+
+/// OpenSearch's index name rules (`MetadataCreateIndexService.validateIndexOrAliasName`
+/// and `validateIndexName`: lowercase, no `\ / * ? " < > | , # :` or space, not starting
+/// with `_ - +`, at most 255 bytes, not `.` or `..`), narrowed to what a name in the
+/// server's YAML needs no quoting for: lowercase letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit.
+fn check_index_name(index: &str, p: &mut Vec<Problem>) {
+    let starts = index.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let chars = index.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if !starts || !chars || index.len() > 255 {
+        p.push(Problem::new(
+            "opensearch.visibility_index",
+            format!(
+                "{index:?} is not an OpenSearch index name temporalctl accepts: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters"
+            ),
+        ));
+    }
+}
+
 /// ECS rejects capacity provider names (`<project>-node-a`) that start with these.
 const RESERVED_PREFIXES: &[&str] = &["aws", "ecs", "fargate"];
 
@@ -286,6 +321,8 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     if d.rollout.failed_tasks == 0 {
         p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));
     }
+    check_namespace_name(&d.temporal.namespace.name, p);
+    check_index_name(&d.opensearch.visibility_index, p);
     if d.temporal.namespace.retention_days == 0 {
         p.push(Problem::new("temporal.namespace.retention_days", "retention must be at least 1 day"));
     }

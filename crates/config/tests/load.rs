@@ -64,6 +64,29 @@ fn broken_yaml_is_a_problem_not_a_panic() {
     assert!(err.problems[0].at.is_some(), "{err}");
 }
 
+/// Both names enter scripts and the server's YAML: anything but plain names is refused
+/// before any AWS call (the scripts quote them too).
+#[test]
+fn a_namespace_or_index_name_that_is_not_a_plain_name_is_refused_naming_the_field() {
+    for (namespace, index) in
+        [("x\"; rm -rf /; \"", "ok"), ("default", "Temporal_Visibility"), ("$(id)", "{{ .Env.X }}")]
+    {
+        let src = format!(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  namespace:\n    name: '{namespace}'\nopensearch:\n  visibility_index: '{index}'\n"
+        );
+        let text = parse(&src, "deploy.yaml").unwrap_err().to_string();
+        let bad_namespace = namespace != "default";
+        assert_eq!(text.contains("temporal.namespace.name"), bad_namespace, "{text}");
+        assert_eq!(text.contains("opensearch.visibility_index"), index != "ok", "{text}");
+    }
+    for (namespace, index) in [("default", "temporal_visibility_v1_dev"), ("team-a.prod_1", "visibility-2")] {
+        let src = format!(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  namespace:\n    name: {namespace}\nopensearch:\n  visibility_index: {index}\n"
+        );
+        assert!(parse(&src, "deploy.yaml").is_ok(), "{namespace} / {index}");
+    }
+}
+
 #[test]
 fn a_project_name_ecs_reserves_is_refused_with_the_reason() {
     let err = parse("version: 1\nproject: ecs-prod\nregion: us-east-1\n", "p.yaml").unwrap_err();

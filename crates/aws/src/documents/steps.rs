@@ -140,14 +140,19 @@ pub fn namespace(frontend: &str, name: &str, retention_days: u32, applied: Optio
     }
     let (a, n) = (quote(frontend), quote(name));
     let hours = retention_days * 24;
+    // Every value is quoted where it enters the script, messages included: the step runs
+    // with DSQL admin and OpenSearch write rights, so deploy.yaml's text must stay data.
+    let said = |what: String| quote(&what);
+    let (exists, created) = (said(format!("namespace {name} exists")), said(format!("namespace {name} created")));
+    let failed = said(format!("namespace {name} could not be created at {frontend}"));
     let script = format!(
         "set -u\n\
          for attempt in 1 2 3 4 5 6 7 8 9 10; do\n\
-         \x20 if temporal operator namespace describe --address {a} --namespace {n} >/dev/null 2>&1; then echo \"namespace {name} exists\"; exit 0; fi\n\
-         \x20 if temporal operator namespace create --address {a} --namespace {n} --retention {hours}h; then echo \"namespace {name} created\"; exit 0; fi\n\
+         \x20 if temporal operator namespace describe --address {a} --namespace {n} >/dev/null 2>&1; then echo {exists}; exit 0; fi\n\
+         \x20 if temporal operator namespace create --address {a} --namespace {n} --retention {hours}h; then echo {created}; exit 0; fi\n\
          \x20 echo \"attempt $attempt failed; retrying in 6s\"; sleep 6\n\
          done\n\
-         echo \"namespace {name} could not be created at {frontend}\" >&2\n\
+         echo {failed} >&2\n\
          exit 1\n"
     );
     Some(Step {
@@ -307,6 +312,42 @@ mod tests {
             assert!(stderr.contains(&format!("check failed at stage {stage}")), "{stderr}");
             if broken == "workflow list" {
                 assert!(calls().ends_with("workflow terminate\n"), "the started workflow is not left behind");
+            }
+        }
+    }
+
+    /// What a hostile deploy.yaml could put into a name: each must reach the stand-in
+    /// program as one intact argument, and none may run a command.
+    const HOSTILE: &[&str] = &[
+        "x\"; touch \"$SANDBOX/pwned\"; echo \"",
+        "$(touch \"$SANDBOX/pwned\")",
+        "`touch \"$SANDBOX/pwned\"`",
+        "a'b; touch \"$SANDBOX/pwned\"",
+        "x\ntouch \"$SANDBOX/pwned\"",
+    ];
+
+    #[test]
+    fn hostile_values_stay_data_in_every_script() {
+        let sandbox = crate::documents::sandbox::Sandbox::new("hostile");
+        // Each stand-in writes its arguments one per line, so an argument split in two
+        // or altered shows.
+        let record = "for a in \"$@\"; do printf '%s\\n' \"$a\" >> \"$SANDBOX/args\"; done\nexit 0";
+        for program in ["temporal", "temporal-elasticsearch-tool"] {
+            sandbox.stub(program, record);
+        }
+        sandbox.stub("sleep", "exit 0");
+        for value in HOSTILE {
+            let scripts = [
+                namespace("10.0.3.7:7233", value, 3, None).unwrap().script,
+                cluster_check("10.0.3.7:7233", value).script,
+                visibility("search.example", value, None).unwrap().script,
+            ];
+            for script in scripts {
+                let _ = std::fs::remove_file(sandbox.dir.join("args"));
+                sandbox.run(&script, &[]);
+                assert!(!sandbox.dir.join("pwned").exists(), "{value:?} ran a command in:\n{script}");
+                let args = std::fs::read_to_string(sandbox.dir.join("args")).unwrap_or_default();
+                assert!(args.contains(value), "{value:?} did not reach the program intact: {args}");
             }
         }
     }

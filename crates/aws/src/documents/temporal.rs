@@ -48,7 +48,7 @@ persistence:
         # IAM authentication: the DSQL plugin generates and refreshes auth tokens itself.
         pluginName: dsql
         databaseName: postgres
-        connectAddr: \"{dsql}:5432\"
+        connectAddr: {dsql}
         connectProtocol: tcp
         user: admin
         maxConns: {max_conns}
@@ -64,7 +64,7 @@ persistence:
         version: v8
         url:
           scheme: https
-          host: \"{os}:443\"
+          host: {os}
         indices:
           visibility: {index}
         aws-request-signing:
@@ -112,15 +112,24 @@ dynamicConfigClient:
   pollInterval: 60s
 ",
         shards = c.history_shards,
-        dsql = c.dsql_endpoint,
-        os = c.opensearch_endpoint,
-        index = c.visibility_index,
-        region = c.region,
+        dsql = yaml_string(&format!("{}:5432", c.dsql_endpoint)),
+        os = yaml_string(&format!("{}:443", c.opensearch_endpoint)),
+        index = yaml_string(c.visibility_index),
+        region = yaml_string(c.region),
         max_conns = c.pool.max_conns,
         max_idle = c.pool.max_idle_conns,
         lifetime = c.pool.max_conn_lifetime.as_secs(),
         connect_timeout = c.pool.connect_timeout.as_secs(),
     )
+}
+
+/// A value as a YAML double-quoted scalar (JSON's string syntax is one), so no text can
+/// end it, start a new key or turn it into another type. The file is also a Go template
+/// on the server (`# enable-template`): `{{` must not reach it, which the configuration's
+/// own validation of the index name and AWS's endpoint names already ensure.
+fn yaml_string(value: &str) -> String {
+    debug_assert!(!value.contains("{{"), "a template action in a config value: {value}");
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// The dynamic config file the start script writes beside the server config.
@@ -195,6 +204,30 @@ mod tests {
     fn snapshots() {
         insta::assert_snapshot!("temporal-server-config", config());
         insta::assert_snapshot!("temporal-start-history", start_script(service("history")));
+    }
+
+    /// Values are scalars of their own: a name with quotes, a colon or a newline stays
+    /// one value, and adds no key.
+    #[test]
+    fn a_value_cannot_end_its_scalar_or_add_keys() {
+        let hostile = "x\"\n        visibility: other\n  y: \"z";
+        let c = server_config(&ServerConfig {
+            dsql_endpoint: "abc.dsql.us-east-1.on.aws",
+            opensearch_endpoint: "search.example",
+            visibility_index: hostile,
+            region: "us-east-1: true",
+            history_shards: 4,
+            pool: &Default::default(),
+        });
+        // The server renders its one template action before it parses the YAML.
+        let rendered = c.replace("{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}", "10.0.3.7");
+        assert!(!rendered.contains("{{"), "one template action, ours");
+        let yaml: serde_json::Value = serde_saphyr::from_str(&rendered).expect("the config parses");
+        let os = &yaml["persistence"]["datastores"]["opensearch"]["elasticsearch"];
+        assert_eq!(os["indices"]["visibility"], hostile);
+        assert_eq!(os["indices"].as_object().map(|o| o.len()), Some(1));
+        assert_eq!(os["aws-request-signing"]["region"], "us-east-1: true");
+        assert_eq!(os["url"]["host"], "search.example:443");
     }
 
     #[test]
