@@ -207,6 +207,36 @@ fn preflight_explains_when_a_group_needs_awsvpc_trunking() {
 /// ECS decides trunking by the principal that registers the instances: the instance role.
 /// Preflight asks about that role once it exists; `node_groups.awsvpc_trunking: true`
 /// turns it on for that role (and only then), before any launch template.
+/// Issue 19: the instances' role carries no managed policy (its own scoped one only), and
+/// Session Manager's host shell reaches only the node groups that ask for it.
+#[test]
+fn host_sessions_only_for_the_node_groups_that_ask() {
+    let asked = "node_groups:\n  b: { workload: frontend, ssm_sessions: true }\n";
+    let h = Harness::new("comp-host-sessions", &format!("{}{asked}", deploy()));
+    h.run(&["up"]).ok();
+    let iam = aws_sdk_iam::Client::new(&h.sdk());
+    let managed = |role: &str| -> Vec<String> {
+        let out = block_on(iam.list_attached_role_policies().role_name(role).send()).unwrap();
+        out.attached_policies().iter().filter_map(|p| p.policy_name()).map(String::from).collect()
+    };
+    assert!(managed(&format!("{PROJECT}-ecs-instance")).is_empty());
+    assert_eq!(managed(&format!("{PROJECT}-ecs-instance-ssm")), ["AmazonSSMManagedInstanceCore"]);
+    let state = h.state(PROJECT);
+    let profile = |node: &str| state["nodes"][node]["outputs"]["arn"].as_str().unwrap().to_string();
+    let ec2 = h.ec2();
+    for (group, expected) in [
+        ("a", profile("iam-instance-profile/ecs-instance")),
+        ("b", profile("iam-instance-profile/ecs-instance-ssm")),
+        ("c", profile("iam-instance-profile/ecs-instance")),
+    ] {
+        let id = state["nodes"][format!("launch-template/{group}")]["id"].as_str().unwrap().to_string();
+        let v = block_on(ec2.describe_launch_template_versions().launch_template_id(&id).versions("$Latest").send())
+            .unwrap();
+        let data = v.launch_template_versions()[0].launch_template_data().unwrap();
+        assert_eq!(data.iam_instance_profile().and_then(|p| p.arn()), Some(expected.as_str()), "group {group}");
+    }
+}
+
 #[test]
 fn trunking_is_checked_for_the_instance_role_and_turned_on_only_when_asked() {
     let services = "services:\n  frontend: { cpu: 512, memory: 1024, count: 2, node_group: b }\n";

@@ -147,12 +147,13 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
     h.run(&["up"]).ok();
     assert!(scaled(&h).is_empty(), "up must not touch the counts: {:?}", scaled(&h));
     let ecs = aws_sdk_ecs::Client::new(&h.sdk());
-    let names: Vec<String> = ["history", "adot"].iter().map(|s| format!("{PROJECT}-{s}")).collect();
+    let names: Vec<String> = ["temporal-history", "adot-collector"].iter().map(|s| format!("{PROJECT}-{s}")).collect();
     let out = support::block_on(
         ecs.describe_services().cluster(format!("{PROJECT}-cluster")).set_services(Some(names)).send(),
     )
     .unwrap();
-    assert!(out.services().iter().all(|s| s.desired_count() == 2));
+    let counts: Vec<i32> = out.services().iter().map(|s| s.desired_count()).collect();
+    assert_eq!(counts, [2, 2], "both services found, both at 2");
 
     // Down, in reverse wave order; one service only when named.
     h.proxy.clear();
@@ -294,6 +295,39 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
         text.contains("Services:") && text.contains("frontend   running") && text.contains("aws ssm start-session"),
         "{text}"
     );
+}
+
+/// Issue 19: a service of our name without our tags (another tool's, or ours with its
+/// tags stripped) is never scaled or drained: `scale` and `down` stop before any change,
+/// naming it, and it keeps its count; `exec` opens no session into its tasks.
+#[test]
+fn a_same_named_service_without_our_tags_is_never_scaled_or_drained() {
+    let h = Harness::new("ops-foreign-service", &deploy());
+    h.run(&["up"]).ok();
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let (cluster, name) = (format!("{PROJECT}-cluster"), format!("{PROJECT}-temporal-frontend"));
+    let describe = || {
+        let out = support::block_on(ecs.describe_services().cluster(&cluster).services(&name).send()).unwrap();
+        out.services().first().cloned().expect("the service is there")
+    };
+    let arn = describe().service_arn().unwrap().to_string();
+    support::block_on(
+        ecs.untag_resource().resource_arn(&arn).tag_keys("temporalctl:project").tag_keys("temporalctl:node").send(),
+    )
+    .unwrap();
+    let refused = format!("{name} is not owned by this deployment");
+    for verb in [&["scale", "up", "--count", "2"][..], &["scale", "down"], &["down", "--yes"]] {
+        h.proxy.clear();
+        let run = h.run(verb).code(1);
+        assert!(run.stderr.contains(&refused), "{verb:?}: {}", run.stderr);
+        let ops = h.proxy.operations();
+        let changes: Vec<&String> =
+            ops.iter().filter(|o| ["Update", "Delete", "Tag", "Put"].iter().any(|p| o.starts_with(p))).collect();
+        assert!(changes.is_empty(), "{verb:?} changed nothing at all: {changes:?}");
+    }
+    assert_eq!(describe().desired_count(), 1, "the service keeps its count");
+    let run = h.run(&["exec", "frontend", "--print"]).code(1);
+    assert!(run.stderr.contains(&refused) && !run.stdout.contains("execute-command"), "{}", run.stderr);
 }
 
 #[test]
@@ -548,8 +582,9 @@ fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_
     {
         assert!(run.stderr.contains(expected), "missing {expected:?}:\n{}", run.stderr);
     }
-    // The wave's first look, one wait read that sees FAILED, one for the diagnosis.
-    assert_eq!(frontend_reads(&h), 3, "a failed rollout ends the wait at its first read");
+    // The ownership check before any wave moves, the wave's first look, one wait read
+    // that sees FAILED, one for the diagnosis.
+    assert_eq!(frontend_reads(&h), 4, "a failed rollout ends the wait at its first read");
 }
 
 #[test]

@@ -267,7 +267,7 @@ fn connect_and_exec_start_the_session_through_the_cli_or_say_what_to_install() {
         "temporal operator cluster health",
     ];
     assert_eq!(args, want);
-    run_with_path(&h, &both, &["exec", "history"]).code(3);
+    run_with_path(&h, &both, &["exec", "grafana"]).code(3);
     assert_eq!(recorded_args(&both, "aws").last().map(String::as_str), Some("/bin/sh"), "a shell by default");
     assert!(h.proxy.mutating().is_empty(), "reaching in changed something: {:?}", h.proxy.mutating());
 
@@ -314,6 +314,10 @@ fn connect_and_exec_start_the_session_through_the_cli_or_say_what_to_install() {
     assert!(run.stderr.contains("[possible values: ui, grafana, frontend]"), "{}", run.stderr);
     let run = h.run(&["exec", "histroy"]).code(2);
     assert!(run.stderr.contains("no service `histroy`; choose from history, matching"), "{}", run.stderr);
+    // Issue 19: Exec reaches only the services deploy.yaml opens to it (by default the
+    // ones `connect` forwards to).
+    let run = h.run(&["exec", "history"]).code(2);
+    assert!(run.stderr.contains("services.history.exec is off"), "{}", run.stderr);
     assert!(h.proxy.calls().is_empty());
     h.run(&["scale", "down", "--service", "grafana"]).ok();
     // The stand-in agent stops the task a moment after the service reads 0.
@@ -370,6 +374,12 @@ fn logs_print_the_window_asked_for_and_follow_new_lines_until_interrupted() {
     h.run(&["logs", "nope"]).code(2);
     let run = h.run(&["logs", "worker", "--since", "soon"]).code(2);
     assert!(run.stderr.contains("--since"), "{}", run.stderr);
+
+    // Issue 19: a container's escape sequences are shown, never obeyed by the terminal.
+    put_log(&h, &group, stream, now_ms() - 4 * 60_000, "\x1b]0;owned\x07\x1b[2Jcleared");
+    let shown = h.run(&["logs", "frontend"]).ok().stdout;
+    assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
+    assert!(shown.contains(r"\u{1b}]0;owned\u{7}\u{1b}[2Jcleared"), "{shown}");
 
     let mut follow = Running::start(&h, &["logs", "frontend", "--follow"]);
     follow.wait_for("five minutes ago");

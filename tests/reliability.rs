@@ -97,11 +97,23 @@ fn texts_under(dir: &Path) -> Vec<(String, String)> {
 fn the_grafana_password_appears_nowhere_even_with_verbose_logging() {
     let h = Harness::new("rel-secret", &deploy());
     let mut printed = String::new();
-    for verb in [&["-v", "up"][..], &["-vv", "status"], &["-vv", "status", "--output", "json"], &["-v", "plan"]] {
+    // The first `up` sends the password (CreateSecret): at the most verbose level there
+    // is, with RUST_LOG asking for every crate's TRACE, and the SDK told to print the
+    // bodies it redacts by default (issue 19).
+    let output =
+        h.command(&["-vvv", "up"]).env("RUST_LOG", "trace").env("LOG_SENSITIVE_BODIES", "true").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let traced = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(traced.contains("DEBUG"), "RUST_LOG is honoured: everything below TRACE on the wire is shown");
+    assert!(!traced.contains("read HTTP response body"), "the SDK's wire-level TRACE (bodies) is never shown");
+    printed.push_str(&String::from_utf8_lossy(&output.stdout));
+    printed.push_str(&traced);
+    for verb in [&["-vvv", "up"][..], &["-vv", "status"], &["-vv", "status", "--output", "json"], &["-v", "plan"]] {
         let run = h.run(verb).ok();
         printed.push_str(&run.stdout);
         printed.push_str(&run.stderr);
     }
+    assert!(printed.contains("CreateSecret"), "the verbose output shows the call that sent the password");
     let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
     let secret = block_on(sm.get_secret_value().secret_id(format!("{PROJECT}/grafana-admin")).send()).unwrap();
     let value: serde_json::Value = serde_json::from_str(secret.secret_string().unwrap()).unwrap();
@@ -240,7 +252,7 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
     assert_eq!((count("vpc"), count("subnet"), count("asg"), count("cluster")), (1, 3, 3, 1), "{left:?}");
-    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 9), "{left:?}");
+    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 10), "{left:?}");
 
     h.proxy.faults(Some(Faults { share: 0.3, seed: seed ^ 0xd0e5 }));
     let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -323,7 +335,7 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
         let left = tagged_leftovers(&h);
         let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
         let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
-        assert_eq!(counts, (1, 3, 10, 3, 1, 9), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
+        assert_eq!(counts, (1, 3, 10, 3, 1, 10), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
 
         assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
         h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -479,4 +491,24 @@ fn down_waits_out_dependency_violations_on_every_network_kind() {
     }
     assert!(run.stderr.matches("DependencyViolation").count() >= 8, "each retry is shown:\n{}", run.stderr);
     assert_eq!(tagged_leftovers(&h), Vec::<String>::new());
+}
+
+/// Issue 19: every Python package the emulator install pulls is pinned to one version and
+/// carries the hashes of its files (`pip install --require-hashes`).
+#[test]
+fn every_emulator_package_is_pinned_with_hashes() {
+    let lock = std::fs::read_to_string(support::repo().join("tests/requirements.lock")).unwrap();
+    let lines: Vec<&str> = lock.lines().collect();
+    let mut packages = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() || line.starts_with([' ', '#']) {
+            continue;
+        }
+        packages += 1;
+        assert!(line.contains("==") && line.ends_with(" \\"), "not pinned with hashes: {line}");
+        assert!(lines.get(i + 1).is_some_and(|next| next.starts_with("    --hash=sha256:")), "{line}: no sha256");
+    }
+    assert!(packages >= 50, "{packages} packages");
+    let install = std::fs::read_to_string(support::repo().join("scripts/install-emulator")).unwrap();
+    assert!(install.contains("--require-hashes -r \"$lock\""), "the install checks them");
 }

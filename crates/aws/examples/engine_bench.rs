@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use temporalctl_engine::{
     Attrs, CancelToken, Cx, Engine, EngineOptions, Event, EventKind, EventSink, Graph, GraphBuilder, Inputs, NodeId,
-    Observed, Resource, ResourceError, RetryPolicy, StateStore, Status,
+    Observed, Owned, Resource, ResourceError, RetryPolicy, StateStore, Status,
 };
 
 /// A read or describe: the same for every kind (~100 ms on AWS).
@@ -81,17 +81,17 @@ impl Resource for Timed {
         *self.created.lock().unwrap() = Some(now);
         Ok(self.observed(now, cx))
     }
-    async fn update(&self, _: &Cx<'_>, _: &Observed, _: &Attrs, _: &[String]) -> Result<(), ResourceError> {
+    async fn update(&self, _: &Cx<'_>, _: &Owned<Observed>, _: &Attrs, _: &[String]) -> Result<(), ResourceError> {
         Ok(())
     }
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
     /// The real graph's edges are given to `add_after`: a timed fake reads nothing.
     fn references(&self) -> Vec<NodeId> {
         Vec::new()
     }
-    async fn delete(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 }

@@ -154,15 +154,18 @@ pub fn ingress_of(group: &str, flows: &[Flow]) -> Vec<(String, Ports)> {
     out
 }
 
-/// Egress of `group`: whether it has any flow (then one rule to the VPC's CIDR carries the
-/// traffic inside the VPC: peers, OpenSearch, interface endpoints, the DNS resolver), and
-/// the port ranges its flows leave the VPC on (each a rule to `0.0.0.0/0`).
-pub fn egress_of(group: &str, flows: &[Flow]) -> (bool, Vec<Ports>) {
-    let mine: Vec<&Flow> = flows.iter().filter(|f| f.from == group).collect();
-    let mut out: Vec<Ports> = mine.iter().filter(|f| !matches!(f.to, Peer::Group(_))).map(|f| f.ports).collect();
+/// Egress `group` needs: (ports, whether they leave the VPC), one per distinct flow
+/// leaving it. Flows to a group of the stack stay inside the VPC (the destination's
+/// ingress names the source group); AWS APIs and DSQL are reached on 443 and 5432, through
+/// an interface endpoint or the NAT gateway. Nothing else: the Amazon DNS resolver, the
+/// instance and task metadata endpoints and Time Sync are not filtered by security groups
+/// (AWS, "Control traffic to your AWS resources using security groups").
+pub fn egress_of(group: &str, flows: &[Flow]) -> Vec<(Ports, bool)> {
+    let mut out: Vec<(Ports, bool)> =
+        flows.iter().filter(|f| f.from == group).map(|f| (f.ports, !matches!(f.to, Peer::Group(_)))).collect();
     out.sort();
     out.dedup();
-    (!mine.is_empty(), out)
+    out
 }
 
 /// `443` or `7233-7239`.
@@ -210,11 +213,13 @@ mod tests {
     #[test]
     fn every_group_reaches_what_it_must_and_nothing_more() {
         let f = flows();
-        let (_, history_out) = egress_of(&service_sg("history"), &f);
-        assert_eq!(history_out, vec![(443, 443), (5432, 5432)], "Temporal reaches DSQL on 5432 and AWS APIs on 443");
-        let (_, ui_out) = egress_of(&service_sg("ui"), &f);
-        assert_eq!(ui_out, vec![(443, 443)], "no DSQL from the UI");
-        assert_eq!(egress_of(OPENSEARCH_SG, &f), (false, vec![]), "OpenSearch starts no flow");
+        let leaving = |group: &str| -> Vec<Ports> {
+            egress_of(group, &f).into_iter().filter(|(_, leaves)| *leaves).map(|(p, _)| p).collect()
+        };
+        assert_eq!(leaving(&service_sg("history")), [(443, 443), (5432, 5432)], "DSQL on 5432 and AWS APIs on 443");
+        assert_eq!(leaving(&service_sg("ui")), [(443, 443)], "no DSQL from the UI");
+        assert_eq!(egress_of(&service_sg("ui"), &f), [((443, 443), true), ((7233, 7233), false)]);
+        assert!(egress_of(OPENSEARCH_SG, &f).is_empty(), "OpenSearch starts no flow");
         let frontend_in = ingress_of(&service_sg("frontend"), &f);
         assert!(frontend_in.contains(&(service_sg("ui"), (7233, 7233))));
         assert!(frontend_in.contains(&(service_sg("adot"), (9090, 9090))));

@@ -10,6 +10,8 @@ pub mod errors;
 pub mod flows;
 pub mod iam;
 pub mod listings;
+#[cfg(test)]
+mod mocks;
 pub mod network;
 pub mod operate;
 pub mod outputs;

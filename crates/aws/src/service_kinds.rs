@@ -111,9 +111,9 @@ pub const ADMIN_TOOLS: ServiceKind = ServiceKind {
 /// The one-off task's CPU units and MiB: the tools are small and short-lived.
 pub const ADMIN_TOOLS_SIZE: (u32, u32) = (256, 512);
 
-/// Whose task role and security group the one-off tasks use: the frontend's role may
-/// connect to DSQL and is admitted by the OpenSearch domain, and its group reaches
-/// OpenSearch (443) and the frontend (7233). No extra role or group to keep.
+/// Whose security group the one-off tasks use: the frontend's reaches DSQL, OpenSearch
+/// (443) and the frontend (7233). Their rights are their own role's (`task_role`
+/// of `admin-tools`), so no runtime role is sized for schema administration.
 pub const ONE_OFF_IDENTITY: &str = "frontend";
 /// Whose node group runs the one-off tasks: the worker's has the most room.
 pub const ONE_OFF_PLACEMENT: &str = "worker";

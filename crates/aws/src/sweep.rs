@@ -15,15 +15,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_autoscaling::types::Filter as AsgFilter;
 use aws_sdk_ecs::types::{CapacityProviderField, CapacityProviderStatus, ClusterField};
-use temporalctl_engine::{ErrorClass, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, Tags, owned_by};
+use temporalctl_engine::{ErrorClass, Owned, ResourceError, RetryReason, TAG_NODE, TAG_PROJECT, Tags};
 
-use crate::Aws;
 use crate::errors::{aws, gone_is_ok};
 use crate::network::ec2::filter;
 use crate::pages::all_pages;
 use crate::tags::from_sdk;
+use crate::{Aws, stack};
 
-/// One resource found with our tags and no place in the graph or the state.
+/// One resource found with our tags and no place in the graph or the state. Only
+/// [`find`] makes them, each behind the ownership check ([`Owned`]) that [`remove`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
     /// Deletion order: dependents first, the VPC last.
@@ -76,7 +77,7 @@ pub async fn find(
     project: &str,
     graph_nodes: &BTreeSet<String>,
     recorded: &BTreeMap<String, String>,
-) -> Result<Vec<Leftover>, ResourceError> {
+) -> Result<Vec<Owned<Leftover>>, ResourceError> {
     let ec2 = &aws_.ec2;
     let ours = || filter(&format!("tag:{TAG_PROJECT}"), project);
     let mut found: Vec<(Kind, String, Tags)> = Vec::new();
@@ -124,17 +125,18 @@ fn leftovers(
     graph_nodes: &BTreeSet<String>,
     recorded: &BTreeMap<String, String>,
     found: Vec<(Kind, String, Tags)>,
-) -> Vec<Leftover> {
-    let mut out: Vec<Leftover> = found
+) -> Vec<Owned<Leftover>> {
+    let mut out: Vec<Owned<Leftover>> = found
         .into_iter()
         .filter_map(|(kind, id, tags)| {
             let node = tags.get(TAG_NODE).cloned().unwrap_or_default();
-            if id.is_empty() || !owned_by(&tags, project, &node) {
-                return None;
-            }
             let stale = !graph_nodes.contains(&node);
             let duplicate = recorded.get(&node).is_some_and(|r| *r != id);
-            (stale || duplicate).then_some(Leftover { kind, id, node })
+            if id.is_empty() || !(stale || duplicate) {
+                return None;
+            }
+            let leftover = Leftover { kind, id: id.clone(), node: node.clone() };
+            Owned::verify(project, &node, &id, &tags, leftover).ok()
         })
         .collect();
     out.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
@@ -176,7 +178,14 @@ fn still_deleting(what: String) -> ResourceError {
 
 /// A provider must leave every cluster before ECS deletes it (the cluster's own provider
 /// list only names the current groups after an `up`; not after a deploy.yaml edit alone).
-async fn remove_capacity_provider(ecs: &aws_sdk_ecs::Client, cluster: &str, name: &str) -> Result<(), ResourceError> {
+/// The cluster's list is rewritten only when the cluster carries our tags: a same-named
+/// cluster of someone else's keeps its providers, and the sweep stops naming it.
+async fn remove_capacity_provider(
+    ecs: &aws_sdk_ecs::Client,
+    project: &str,
+    cluster: &str,
+    name: &str,
+) -> Result<(), ResourceError> {
     let out = ecs
         .describe_clusters()
         .clusters(cluster)
@@ -185,11 +194,12 @@ async fn remove_capacity_provider(ecs: &aws_sdk_ecs::Client, cluster: &str, name
         .await
         .map_err(aws("DescribeClusters"))?;
     if let Some(c) = out.clusters().iter().find(|c| c.capacity_providers().iter().any(|p| p == name)) {
+        let c = Owned::verify(project, stack::CLUSTER, cluster, &from_sdk(c.tags()), c)?;
         let keep: Vec<String> = c.capacity_providers().iter().filter(|p| *p != name).cloned().collect();
         let strategy =
             c.default_capacity_provider_strategy().iter().filter(|s| s.capacity_provider() != name).cloned().collect();
         ecs.put_cluster_capacity_providers()
-            .cluster(cluster)
+            .cluster(c.cluster_arn().unwrap_or(cluster))
             .set_capacity_providers(Some(keep))
             .set_default_capacity_provider_strategy(Some(strategy))
             .send()
@@ -264,11 +274,11 @@ async fn remove_internet_gateway(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<
 
 /// Delete one leftover. `DependencyViolation` (and a group still terminating) comes back
 /// as such, for the caller's backoff; already gone is success.
-pub async fn remove(aws_: &Aws, cluster: &str, l: &Leftover) -> Result<(), ResourceError> {
+pub async fn remove(aws_: &Aws, project: &str, cluster: &str, l: &Owned<Leftover>) -> Result<(), ResourceError> {
     let ec2 = &aws_.ec2;
     let id = l.id.as_str();
     let result = match l.kind {
-        Kind::CapacityProvider => return remove_capacity_provider(&aws_.ecs, cluster, id).await,
+        Kind::CapacityProvider => return remove_capacity_provider(&aws_.ecs, project, cluster, id).await,
         Kind::AutoScalingGroup => return remove_auto_scaling_group(&aws_.autoscaling, id).await,
         Kind::VpcEndpoint => {
             ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map(drop).map_err(aws("DeleteVpcEndpoints"))
@@ -339,5 +349,44 @@ mod tests {
             ],
             "stale nodes and a duplicate; the provider before its group, the group before the network, the VPC last"
         );
+    }
+
+    /// A cluster of our name but without our tags: its provider list is not rewritten.
+    #[tokio::test]
+    async fn a_cluster_without_our_tags_keeps_its_capacity_providers() {
+        use aws_sdk_ecs::operation::delete_capacity_provider::DeleteCapacityProviderOutput;
+        use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
+        use aws_sdk_ecs::operation::put_cluster_capacity_providers::PutClusterCapacityProvidersOutput;
+        use aws_sdk_ecs::types::{Cluster, Tag};
+        use aws_smithy_mocks::mock;
+
+        let cluster = |tags: Vec<Tag>| {
+            let c = Cluster::builder()
+                .cluster_name("p-cluster")
+                .cluster_arn("arn:aws:ecs:us-east-1:1:cluster/p-cluster")
+                .capacity_providers("p-node-old")
+                .capacity_providers("p-node-a")
+                .set_tags(Some(tags))
+                .build();
+            move || DescribeClustersOutput::builder().clusters(c.clone()).build()
+        };
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let put = mock!(aws_sdk_ecs::Client::put_cluster_capacity_providers)
+            .match_requests(|r| r.capacity_providers() == ["p-node-a".to_string()])
+            .then_output(|| PutClusterCapacityProvidersOutput::builder().build());
+        let delete = mock!(aws_sdk_ecs::Client::delete_capacity_provider)
+            .then_output(|| DeleteCapacityProviderOutput::builder().build());
+
+        let foreign = mock!(aws_sdk_ecs::Client::describe_clusters).then_output(cluster(vec![tag(TAG_PROJECT, "p")]));
+        let ecs = crate::mocks::mocked!(aws_sdk_ecs, [&foreign, &put, &delete]);
+        let refused = remove_capacity_provider(&ecs, "p", "p-cluster", "p-node-old").await.unwrap_err();
+        assert!(refused.message.contains("p-cluster is not owned by this deployment"), "{refused}");
+        assert_eq!((put.num_calls(), delete.num_calls()), (0, 0), "nothing sent that changes anything");
+
+        let ours = mock!(aws_sdk_ecs::Client::describe_clusters)
+            .then_output(cluster(vec![tag(TAG_PROJECT, "p"), tag(TAG_NODE, stack::CLUSTER)]));
+        let ecs = crate::mocks::mocked!(aws_sdk_ecs, [&ours, &put, &delete]);
+        remove_capacity_provider(&ecs, "p", "p-cluster", "p-node-old").await.unwrap();
+        assert_eq!((put.num_calls(), delete.num_calls()), (1, 1), "ours: the provider leaves, then goes");
     }
 }

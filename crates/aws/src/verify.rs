@@ -578,12 +578,9 @@ mod tests {
             for (from, ports) in crate::flows::ingress_of(node, &f) {
                 rules.ingress.push(perm("tcp", ports.0, ports.1, &[], &[&n.group_ids[&from]]));
             }
-            let (inside, beyond) = crate::flows::egress_of(node, &f);
-            if inside {
-                rules.egress.push(perm("-1", -1, -1, &["10.0.0.0/16"], &[]));
-            }
-            for ports in beyond {
-                rules.egress.push(perm("tcp", ports.0, ports.1, &[ANYWHERE], &[]));
+            for (ports, leaves) in crate::flows::egress_of(node, &f) {
+                let to = if leaves { ANYWHERE } else { "10.0.0.0/16" };
+                rules.egress.push(perm("tcp", ports.0, ports.1, &[to], &[]));
             }
             if node == ENDPOINTS_SG {
                 rules.ingress.push(perm("tcp", 443, 443, &["10.0.0.0/16"], &[]));

@@ -23,21 +23,44 @@ pub use network::{NetworkLayout, availability_zones, network_layout};
 pub use problem::{ConfigErrors, Problem};
 pub use validate::validate;
 
-/// Read and validate a deployment file.
+/// The largest deployment file read: a real one is a few kilobytes.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Read and validate a deployment file. A file over [`MAX_FILE_BYTES`] is refused before
+/// more than that is read or any of it parsed.
 pub fn load(path: &Path) -> Result<Deploy, ConfigErrors> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+    let unreadable = |e: std::io::Error| ConfigErrors {
         file: file.clone(),
         problems: vec![Problem::new(
             "",
             format!("cannot read the file ({e}); pass the deployment file with --config PATH"),
         )],
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    let src =
+        String::from_utf8(bytes).map_err(|e| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     parse(&src, &file)
 }
 
 /// Parse and validate deployment text; `file` only names it in messages.
 pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
+    if src.len() > MAX_FILE_BYTES {
+        return Err(ConfigErrors {
+            file: file.to_string(),
+            problems: vec![Problem::new(
+                "",
+                format!(
+                    "the file is over {} KiB, the most temporalctl reads (a deploy.yaml is a few KiB): check that --config names the deployment file",
+                    MAX_FILE_BYTES >> 10
+                ),
+            )],
+        });
+    }
     let locations = locate::index(src);
     let fail = |mut problems: Vec<Problem>| {
         for p in &mut problems {

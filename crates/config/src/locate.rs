@@ -37,6 +37,13 @@ pub fn join_index(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// What the index keeps at most. A deploy.yaml is a few kilobytes with keys five deep;
+/// hostile text (deep nesting, a huge key over many children) must not make it grow
+/// without bound. Past these, a position falls back to the nearest indexed ancestor.
+const MAX_DEPTH: usize = 64; // serde-saphyr's own default nesting budget
+const MAX_KEY_BYTES: usize = 256;
+const MAX_INDEXED_BYTES: usize = 16 << 20;
+
 enum Frame {
     Map { path: String, key: Option<String> },
     Seq { path: String, next: usize },
@@ -47,8 +54,12 @@ enum Frame {
 pub fn index(src: &str) -> Locations {
     let mut out = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
+    let mut indexed_bytes = 0;
     for item in Parser::new_from_str(src) {
         let Ok((event, span)) = item else { break };
+        if stack.len() > MAX_DEPTH || indexed_bytes > MAX_INDEXED_BYTES {
+            break;
+        }
         let at = LineCol { line: span.start.line(), column: span.start.col() + 1 };
         // The path a new node gets from its parent, recording its position on the way.
         let mut child_path = |stack: &mut Vec<Frame>, is_scalar: bool, text: Option<&str>| -> Option<String> {
@@ -57,8 +68,9 @@ pub fn index(src: &str) -> Locations {
                 Some(Frame::Map { path, key }) => match key.take() {
                     None => {
                         // This node is a key.
-                        if let Some(k) = text.filter(|_| is_scalar) {
+                        if let Some(k) = text.filter(|k| is_scalar && k.len() <= MAX_KEY_BYTES) {
                             let p = join_key(path, k);
+                            indexed_bytes += p.len();
                             out.insert(p, at);
                             *key = Some(k.to_string());
                         } else {
@@ -71,6 +83,7 @@ pub fn index(src: &str) -> Locations {
                 Some(Frame::Seq { path, next }) => {
                     let p = join_index(path, *next);
                     *next += 1;
+                    indexed_bytes += p.len();
                     out.insert(p.clone(), at);
                     Some(p)
                 }
@@ -114,5 +127,23 @@ mod tests {
         assert_eq!(loc.find("network.availability_zones[1]"), Some(LineCol { line: 6, column: 7 }));
         assert_eq!(loc.find("network.missing"), Some(LineCol { line: 2, column: 1 }));
         assert_eq!(loc.find("nowhere"), None);
+    }
+
+    /// Issue 19: hostile text cannot make the index allocate without bound.
+    #[test]
+    fn the_index_stays_small_whatever_the_text() {
+        let size = |loc: &Locations| loc.0.keys().map(String::len).sum::<usize>();
+        // A long key over many children: each child's path would repeat the key.
+        let key = "k".repeat(400_000);
+        let mut src = format!("{key}:\n");
+        for i in 0..100_000 {
+            src.push_str(&format!("  c{i}: 1\n"));
+        }
+        assert!(size(&index(&src)) < 2 << 20, "{}", size(&index(&src)));
+        // Deep nesting: paths grow with the depth.
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(size(&index(&deep)) <= MAX_INDEXED_BYTES + 4096);
+        // Deploy.yaml's own shape is still indexed in full.
+        assert!(index("a:\n  b:\n    c: [1, 2]\n").find("a.b.c[1]").is_some());
     }
 }

@@ -166,6 +166,12 @@ pub struct NodeGroup {
     /// Root volume size in GiB (encrypted gp3).
     #[serde(default = "default_root_volume")]
     pub root_volume_gb: u32,
+    /// Let AWS Systems Manager open shell sessions on this group's hosts: its instances
+    /// get a role with `AmazonSSMManagedInstanceCore`, which also reads every SSM
+    /// parameter in the account. Off by default: `connect` and `exec` reach the tasks
+    /// through ECS Exec and need no host access.
+    #[serde(default)]
+    pub ssm_sessions: bool,
 }
 
 impl NodeGroup {
@@ -177,6 +183,7 @@ impl NodeGroup {
             max_size: 2,
             desired_capacity: 1,
             root_volume_gb: default_root_volume(),
+            ssm_sessions: false,
         }
     }
 }
@@ -246,7 +253,17 @@ impl Services {
     pub fn get(&self, key: &str) -> Option<&Service> {
         self.iter().find(|(k, _)| *k == key).map(|(_, s)| s)
     }
+
+    /// Whether ECS Exec reaches this service's tasks: `services.<s>.exec`, by default
+    /// only the services `connect` forwards to (ui, grafana, frontend).
+    pub fn exec(&self, key: &str) -> bool {
+        self.get(key).and_then(|s| s.exec).unwrap_or(EXEC_BY_DEFAULT.contains(&key))
+    }
 }
+
+/// The services whose tasks ECS Exec reaches unless deploy.yaml says otherwise: those
+/// `connect` forwards a port to.
+pub const EXEC_BY_DEFAULT: &[&str] = &["ui", "grafana", "frontend"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Service {
@@ -265,11 +282,24 @@ pub struct Service {
     /// Extra environment variables for the main container.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// ECS Exec into this service's tasks (`temporalctl exec`, and `connect`'s port
+    /// forwarding): its task role gets the Session Manager channels only when on.
+    /// Default: on for ui, grafana and frontend, off for the others.
+    #[serde(default)]
+    pub exec: Option<bool>,
 }
 
 impl Service {
     fn new(cpu: u32, memory: u32, node_group: &str) -> Self {
-        Self { cpu, memory, count: 1, node_group: node_group.into(), image: None, environment: BTreeMap::new() }
+        Self {
+            cpu,
+            memory,
+            count: 1,
+            node_group: node_group.into(),
+            image: None,
+            environment: BTreeMap::new(),
+            exec: None,
+        }
     }
     fn with_image(mut self, image: &str) -> Self {
         self.image = Some(image.into());

@@ -87,6 +87,22 @@ fn a_namespace_or_index_name_that_is_not_a_plain_name_is_refused_naming_the_fiel
     }
 }
 
+/// Issue 19: a file over 1 MiB is refused before it is parsed, and no more of it is read.
+#[test]
+fn a_file_over_a_mebibyte_is_refused_before_it_is_parsed() {
+    let valid = "version: 1\nproject: demo\nregion: us-east-1\n";
+    let padded = |bytes: usize| format!("{valid}#{}\n", "x".repeat(bytes - valid.len() - 2));
+    let limit = temporalctl_config::MAX_FILE_BYTES;
+    assert!(parse(&padded(limit), "big.yaml").is_ok(), "exactly the limit still loads");
+    let text = parse(&padded(limit + 1), "big.yaml").unwrap_err().to_string();
+    assert!(text.contains("over 1024 KiB"), "{text}");
+    let path = std::env::temp_dir().join(format!("temporalctl-big-{}.yaml", std::process::id()));
+    std::fs::write(&path, padded(8 * limit)).unwrap();
+    let text = load(&path).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(text.contains("over 1024 KiB"), "{text}");
+}
+
 #[test]
 fn a_project_name_ecs_reserves_is_refused_with_the_reason() {
     let err = parse("version: 1\nproject: ecs-prod\nregion: us-east-1\n", "p.yaml").unwrap_err();

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Attrs, Cx, Inputs, NodeId, Observed, Resource, ResourceError, Retention};
+use crate::{Attrs, Cx, Inputs, NodeId, Observed, Owned, Resource, ResourceError, Retention};
 
 /// One attribute's comparable text, as `plan` shows it.
 pub trait AttrValue {
@@ -174,15 +174,15 @@ pub trait Kind: Send + Sync + 'static {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        observed: &Found<Self::Attrs>,
+        observed: &Owned<Found<Self::Attrs>>,
         desired: &Self::Attrs,
         changed: &[<Self::Attrs as Attributes>::Field],
     ) -> Result<(), ResourceError>;
 
     /// Put `cx.tags` on the resource (values overwritten, others' tags left alone).
-    async fn retag(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
+    async fn retag(&self, cx: &Cx<'_>, observed: &Owned<Observed>) -> Result<(), ResourceError>;
 
-    async fn delete(&self, cx: &Cx<'_>, observed: &Found<Self::Attrs>) -> Result<(), ResourceError>;
+    async fn delete(&self, cx: &Cx<'_>, observed: &Owned<Found<Self::Attrs>>) -> Result<(), ResourceError>;
 
     /// The nodes whose outputs `desired` reads (the graph's edges).
     fn references(&self) -> Vec<NodeId>;
@@ -260,8 +260,14 @@ impl<K: Kind> Resource for K {
         Kind::create(self, cx, &desired).await
     }
 
-    async fn update(&self, cx: &Cx<'_>, o: &Observed, _: &Attrs, changed: &[String]) -> Result<(), ResourceError> {
-        let found = typed::<K::Attrs>(Kind::kind(self), o)?;
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Owned<Observed>,
+        _: &Attrs,
+        changed: &[String],
+    ) -> Result<(), ResourceError> {
+        let found = o.try_map(|o| typed::<K::Attrs>(Kind::kind(self), o))?;
         let desired = Kind::desired(self, cx.inputs)?;
         let fields = changed
             .iter()
@@ -274,12 +280,12 @@ impl<K: Kind> Resource for K {
         Kind::update(self, cx, &found, &desired, &fields).await
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         Kind::retag(self, cx, o).await
     }
 
-    async fn delete(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
-        Kind::delete(self, cx, &typed::<K::Attrs>(Kind::kind(self), o)?).await
+    async fn delete(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
+        Kind::delete(self, cx, &o.try_map(|o| typed::<K::Attrs>(Kind::kind(self), o))?).await
     }
 
     fn delete_is_async(&self) -> bool {

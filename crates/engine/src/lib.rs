@@ -18,8 +18,8 @@ pub use exec::{Engine, EngineOptions, Planned, RunReport};
 pub use graph::{Graph, GraphBuilder, GraphError, Node};
 pub use kind::{AttrValue, Attributes, FieldSpec, Found, Kind, replaced_not_updated};
 pub use resource::{
-    Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Resource, Retention, Status, Subject, TAG_NODE,
-    TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
+    Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Owned, Resource, Retention, Status, Subject,
+    TAG_NODE, TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
 };
 pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
 pub use state::{FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore};

@@ -147,15 +147,15 @@ pub trait Resource: Send + Sync {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        observed: &Observed,
+        observed: &Owned<Observed>,
         desired: &Attrs,
         changed: &[String],
     ) -> Result<(), ResourceError>;
 
     /// Put `cx.tags` on the resource (values overwritten, others' tags left alone).
-    async fn retag(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
+    async fn retag(&self, cx: &Cx<'_>, observed: &Owned<Observed>) -> Result<(), ResourceError>;
 
-    async fn delete(&self, cx: &Cx<'_>, observed: &Observed) -> Result<(), ResourceError>;
+    async fn delete(&self, cx: &Cx<'_>, observed: &Owned<Observed>) -> Result<(), ResourceError>;
 
     /// Whether the resource lingers after `delete` returns (NAT gateway `deleting`), so
     /// the engine must wait for `read` to come back empty.
@@ -380,18 +380,63 @@ pub fn owned_by<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, pr
     project_ok && node_ok
 }
 
-/// Nothing without our tags is ever modified or deleted.
-pub fn check_owned(project: &str, node: &str, observed: &Observed) -> Result<(), ResourceError> {
-    if owned_by(&observed.tags, project, node) {
-        return Ok(());
+/// A resource seen carrying this deployment's ownership tags. Every call that changes
+/// or deletes something takes one, and acts on the resource inside it; only
+/// [`Owned::verify`] (and [`check_owned`]) make one, so a mutation that skipped the
+/// check does not compile. Derefs to what was checked.
+#[derive(Debug, Clone)]
+pub struct Owned<T> {
+    inner: T,
+}
+
+impl<T> std::ops::Deref for Owned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
     }
-    Err(ResourceError::new(
-        crate::ErrorClass::Conflict,
-        format!(
-            "{} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. Restore the tags if it is ours, or remove it from the state file",
-            observed.id
-        ),
-    ))
+}
+
+impl<T> Owned<T> {
+    /// `thing`, if `tags` (read from AWS with it) name this project and node; `id` names
+    /// it in the refusal. Nothing without our tags is ever modified or deleted.
+    pub fn verify(project: &str, node: &str, id: &str, tags: &Tags, thing: T) -> Result<Self, ResourceError> {
+        if owned_by(tags, project, node) {
+            return Ok(Owned { inner: thing });
+        }
+        Err(ResourceError::new(
+            crate::ErrorClass::Conflict,
+            format!(
+                "{id} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. Restore the tags if it is ours, or remove or rename it"
+            ),
+        ))
+    }
+
+    /// The same checked resource, seen through another type (the engine's typed copy).
+    pub(crate) fn try_map<U, E>(&self, f: impl FnOnce(&T) -> Result<U, E>) -> Result<Owned<U>, E> {
+        Ok(Owned { inner: f(&self.inner)? })
+    }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl Owned<Observed> {
+    /// A fresh read of the checked resource: the same id, so still the one checked.
+    pub(crate) fn refreshed(&self, fresh: Observed) -> Result<Self, ResourceError> {
+        if fresh.id != self.inner.id {
+            return Err(ResourceError::fatal(format!(
+                "a re-read of {} returned {} (a bug): nothing changed on it",
+                self.inner.id, fresh.id
+            )));
+        }
+        Ok(Owned { inner: fresh })
+    }
+}
+
+/// The ownership check of an observation.
+pub fn check_owned(project: &str, node: &str, observed: &Observed) -> Result<Owned<Observed>, ResourceError> {
+    Owned::verify(project, node, &observed.id, &observed.tags, observed.clone())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -159,7 +159,7 @@ impl StateStore {
     /// Take the deployment's lock for the whole of a mutating run, then read the state.
     /// The previous state is kept as `<project>.json.bak`.
     pub fn lock(&self, command: &str) -> Result<LockedState, StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), cause: source })?;
+        private_dir(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), cause: source })?;
         let lock_path = self.lock_path();
         let mut file = OpenOptions::new()
             .read(true)
@@ -167,6 +167,7 @@ impl StateStore {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|source| StateError::LockFailed { path: lock_path.clone(), cause: source })?;
         match file.try_lock() {
@@ -303,7 +304,7 @@ impl LockedState {
         self.state.written_by = format!("temporalctl {}", env!("CARGO_PKG_VERSION"));
         let err = |source| StateError::Write { path: self.path.clone(), cause: source };
         let tmp = self.path.with_extension("json.tmp");
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(err)?;
+        let mut f = new_private_file(&tmp).map_err(err)?;
         let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
         bytes.push(b'\n');
         f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(err)?;
@@ -324,8 +325,28 @@ impl Drop for LockedState {
 }
 
 fn copy_private(from: &Path, to: &Path) -> io::Result<()> {
-    fs::copy(from, to)?;
-    fs::set_permissions(to, fs::Permissions::from_mode(0o600))
+    let mut source = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(from)?;
+    let mut copy = new_private_file(to)?;
+    io::copy(&mut source, &mut copy)?;
+    copy.sync_all()
+}
+
+/// A file of ours made anew, 0600: whatever was at `path` (a file a crash left, or a
+/// symlink planted to make us write elsewhere) is removed first, never followed; and
+/// `O_EXCL` refuses a symlink planted between the two calls.
+fn new_private_file(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// The state directory, made 0700 when we make it (every level we create). One that
+/// exists keeps its mode: it is the user's.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 pub fn now() -> String {
@@ -351,6 +372,8 @@ fn pid_alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -384,6 +407,35 @@ mod tests {
         let backup: StateFile = serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
         assert_eq!(backup.recorded_id("vpc"), Some("vpc-1"));
         assert!(!dir.join("demo.json.tmp").exists());
+    }
+
+    /// Issue 19: the directory is made 0700 and every file in it 0600; a symlink planted
+    /// at the lock, temporary or backup path is never followed.
+    #[test]
+    fn the_state_directory_is_private_and_planted_symlinks_are_not_followed() {
+        let root = temp_dir("private");
+        let dir = root.join("nested/state");
+        let store = StateStore::new(&dir, "demo", "us-east-1");
+        store.lock("up").unwrap().record_node("vpc", recorded("vpc-1")).unwrap();
+        let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&root.join("nested"))), (0o700, 0o700), "every level we made");
+
+        let victim = root.join("victim");
+        fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("demo.json.tmp")).unwrap();
+        std::os::unix::fs::symlink(&victim, store.backup_path()).unwrap();
+        store.lock("up").unwrap().record_node("subnet", recorded("subnet-1")).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep", "nothing written through a link");
+        assert!(fs::symlink_metadata(store.backup_path()).unwrap().is_file(), "the link was replaced");
+        for file in [store.path(), store.backup_path(), store.lock_path()] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+
+        fs::remove_file(store.lock_path()).unwrap();
+        std::os::unix::fs::symlink(&victim, store.lock_path()).unwrap();
+        let refused = store.lock("up").map(|_| ()).unwrap_err();
+        assert!(refused.to_string().contains("lock"), "{refused}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     /// The file other tools and older versions read: field names, order and layout. The

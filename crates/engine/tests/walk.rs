@@ -165,7 +165,7 @@ impl Resource for FakeResource {
     async fn update(
         &self,
         _cx: &Cx<'_>,
-        _o: &Observed,
+        _o: &Owned<Observed>,
         desired: &Attrs,
         _changed: &[String],
     ) -> Result<(), ResourceError> {
@@ -180,7 +180,7 @@ impl Resource for FakeResource {
         o.attrs.extend(desired.clone().into_iter().filter(|(k, _)| Some(k) != ignored.as_ref()));
         Ok(())
     }
-    async fn retag(&self, cx: &Cx<'_>, _o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _o: &Owned<Observed>) -> Result<(), ResourceError> {
         self.enter("retag").await?;
         self.fake.cloud().objects.get_mut(&self.node).unwrap().tags.extend(cx.tags.clone());
         Ok(())
@@ -202,7 +202,7 @@ impl Resource for FakeResource {
         self.parent.iter().cloned().collect()
     }
 
-    async fn delete(&self, _cx: &Cx<'_>, _o: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _cx: &Cx<'_>, _o: &Owned<Observed>) -> Result<(), ResourceError> {
         self.enter("delete").await?;
         match self.fake.cloud().objects.remove(&self.node) {
             Some(_) => Ok(()),

@@ -22,7 +22,7 @@ use crate::cli::{Cli, Direction, Format, GraphFormat, ImagesAction, Verb};
 use crate::output::{self, Display, Progress};
 use crate::phases::{Phases, check_fixed_settings, desired_counts};
 use crate::reach;
-use crate::stdout::{out, outln};
+use crate::stdout::{out, outln, printable};
 
 /// Why a command stopped.
 pub enum Failure {
@@ -82,11 +82,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Exit(code)) => ExitCode::from(code),
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {}", msg.trim_end());
+            eprintln!("error: {}", printable(msg.trim_end()));
             ExitCode::from(2)
         }
+        // AWS's messages and a failed step's log lines are in here: shown, never obeyed.
         Err(Failure::Runtime(msg)) => {
-            eprintln!("error: {}", msg.trim_end());
+            eprintln!("error: {}", printable(msg.trim_end()));
             ExitCode::from(1)
         }
         Err(Failure::Interrupted) => {
@@ -149,10 +150,13 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                 match (output, on_terminal) {
                     (Format::Json, _) => outln!("{shown}"),
                     // Redraw in place: clear the screen, then home the cursor.
-                    (Format::Text, true) => out!(
-                        "\x1b[2J\x1b[H{shown}\nEvery {}, last read {now}; Ctrl-C to stop.\n",
-                        humantime::format_duration(*interval)
-                    ),
+                    (Format::Text, true) => {
+                        crate::stdout::write_raw("\x1b[2J\x1b[H");
+                        out!(
+                            "{shown}\nEvery {}, last read {now}; Ctrl-C to stop.\n",
+                            humantime::format_duration(*interval)
+                        )
+                    }
                     (Format::Text, false) => out!("--- {now}\n{shown}"),
                 }
                 let _ = std::io::stdout().flush();
@@ -239,7 +243,7 @@ async fn read_all(
         check_fixed_settings(d, &state)?;
         preflight(aws, d, &state, &cancel).await?;
         for missing in crate::images::missing_now(aws, d, cli, &cancel).await? {
-            eprintln!("note: `up` stops before any change until this exists: {missing}");
+            eprintln!("note: `up` stops before any change until this exists: {}", printable(&missing));
         }
     }
     let graph = graph(d, aws, &state.desired_counts)?;
@@ -303,6 +307,12 @@ async fn session(
     build: impl FnOnce(&Operator<'_>, &ServiceKind, &TaskInfo) -> Result<Vec<String>, Failure>,
 ) -> Result<(), Failure> {
     let kind = reach::service(service, false)?;
+    if !d.services.exec(kind.key) {
+        return Err(Failure::Usage(format!(
+            "services.{0}.exec is off, so ECS Exec does not reach {0}'s tasks: set `services.{0}.exec: true` in deploy.yaml and run `temporalctl up`. Nothing was sent to AWS.",
+            kind.key
+        )));
+    }
     let (aws, nodes, quiet) = operating(d, store).await?;
     let phases = phases(&aws, d, &quiet, read_only_interrupt());
     let op = phases.operator(&nodes);
@@ -520,7 +530,7 @@ async fn preflight(aws: &Aws, d: &Deploy, state: &StateFile, cancel: &CancelToke
         },
     )?;
     for note in &findings.notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", printable(note));
     }
     if findings.blockers.is_empty() {
         Ok(())
@@ -613,15 +623,30 @@ fn confirm_down(d: &Deploy, destroy_data: bool) -> Result<(), Failure> {
     if answer.trim() == d.project { Ok(()) } else { Err(Failure::Usage("not confirmed; nothing was deleted".into())) }
 }
 
+/// Crates whose TRACE events carry whole requests and responses: the SDK's orchestrator
+/// traces every response body ("read HTTP response body"), redacted only until someone
+/// sets `LOG_SENSITIVE_BODIES=true`, and then an ECR login token or a secret's value is
+/// in the log. Their TRACE events are never printed, whatever `-v`, `RUST_LOG` or that
+/// variable ask; DEBUG and above stay.
+const WIRE_TARGETS: &[&str] = &["aws_smithy", "aws_sigv4", "aws_runtime", "aws_config", "hyper", "h2", "rustls"];
+
+/// `-v` our own debug lines and each AWS call; `-vv` everyone's debug; `-vvv` our trace
+/// too. `RUST_LOG`, when set, chooses instead (with the same cap on the wire).
 fn init_tracing(verbose: u8) {
-    let filter = match verbose {
+    use tracing_subscriber::prelude::*;
+    let asked = match verbose {
         0 => "warn",
         1 => "warn,temporalctl=debug,aws_smithy_runtime::client::orchestrator=debug",
-        _ => "debug",
+        2 => "debug",
+        _ => "debug,temporalctl=trace,temporalctl_engine=trace,temporalctl_aws=trace",
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    let filter = env
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(asked));
+    let no_wire = tracing_subscriber::filter::filter_fn(|m| {
+        *m.level() != tracing::Level::TRACE || !WIRE_TARGETS.iter().any(|t| m.target().starts_with(t))
+    });
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    let _ = tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_wire)).try_init();
 }

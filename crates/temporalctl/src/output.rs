@@ -69,6 +69,8 @@ impl Progress {
 impl EventSink for Progress {
     fn emit(&self, event: Event) {
         let Some((node, text, done)) = describe(&event.kind) else { return };
+        // Retry and failure texts carry AWS's messages: shown, never obeyed.
+        let text = crate::stdout::printable(&text).into_owned();
         match self.display {
             Display::Quiet => {}
             Display::Lines => {

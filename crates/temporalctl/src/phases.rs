@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use temporalctl_aws::documents::steps;
 use temporalctl_aws::operate::access::Runtime;
-use temporalctl_aws::operate::{Context, Operator};
+use temporalctl_aws::operate::{Context, Operator, Store, store_of};
 use temporalctl_aws::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use temporalctl_aws::verify::{self, Verdict};
 use temporalctl_aws::{flows, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
-use temporalctl_engine::{Engine, LockedState, NodeId, Recorded, ResourceError};
+use temporalctl_engine::{Engine, LockedState, NodeId, Owned, Recorded, ResourceError};
 
 use crate::commands::{Failure, failures};
 use temporalctl_aws::outputs::Output;
@@ -255,21 +255,36 @@ pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Opti
 /// Run a step, tag its data store with what it applied, and copy that to the state file.
 /// The schema step also records the shard count it was created with, which no later
 /// `up` may change.
+/// Run a step against its data store, once the store shows our tags and the endpoint
+/// the script names (`Operator::owned_store`), then record what it applied.
 async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
+    let store = op.owned_store(&format!("step/{}", step.name), store_of(step.name)).await?;
     op.run_step(step).await?;
     let mut records = vec![(step.name, step.applied.clone())];
     if step.name == steps::DSQL_SCHEMA {
         records.push((steps::HISTORY_SHARDS, op.deploy.temporal.history_shards.to_string()));
     }
     for (name, applied) in records {
-        record(op, locked, name, applied).await?;
+        mark(op, locked, &store, name, applied).await?;
     }
     Ok(())
 }
 
-/// What a step applied: a tag on its data store, then the state file's copy, saved.
+/// What a step applied, on its own: the store checked, then marked.
 async fn record(op: &Operator<'_>, locked: &mut LockedState, name: &str, applied: String) -> Result<(), ResourceError> {
-    op.mark_done(name, &applied).await?;
+    let store = op.owned_store(&format!("step/{name}"), store_of(name)).await?;
+    mark(op, locked, &store, name, applied).await
+}
+
+/// What a step applied: a tag on its data store, then the state file's copy, saved.
+async fn mark(
+    op: &Operator<'_>,
+    locked: &mut LockedState,
+    store: &Owned<Store>,
+    name: &str,
+    applied: String,
+) -> Result<(), ResourceError> {
+    op.mark_done(store, name, &applied).await?;
     locked.record_step(name, applied).map_err(|e| ResourceError::fatal(e.to_string()))
 }
 

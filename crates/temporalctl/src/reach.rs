@@ -40,8 +40,10 @@ pub fn service(key: &str, with_admin_tools: bool) -> Result<&'static ServiceKind
     })
 }
 
-/// The first running task of a service, or why there is none.
-pub async fn running_task(op: &Operator<'_>, kind: &ServiceKind) -> Result<TaskInfo, Failure> {
+/// The first running task of a service, or why there is none. A service of our name
+/// without our tags is refused: no session into someone else's containers.
+pub async fn running_task(op: &Operator<'_>, kind: &'static ServiceKind) -> Result<TaskInfo, Failure> {
+    op.owned_service(kind).await?;
     let mut tasks = op.running_tasks().await?;
     tasks.remove(kind.key).and_then(|t| t.into_iter().next()).ok_or_else(|| {
         Failure::Runtime(format!(

@@ -3,7 +3,7 @@
 //! by AWS shows up in `plan` as a launch template change.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes};
 
 use crate::errors::{absent_if_gone, aws};
 
@@ -59,7 +59,7 @@ impl Kind for EcsAmi {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<EcsAmiAttrs>,
+        _: &Owned<Found<EcsAmiAttrs>>,
         _: &EcsAmiAttrs,
         changed: &[EcsAmiField],
     ) -> Result<(), ResourceError> {
@@ -71,11 +71,11 @@ impl Kind for EcsAmi {
         Ok(())
     }
 
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<EcsAmiAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<EcsAmiAttrs>>) -> Result<(), ResourceError> {
         Ok(())
     }
 

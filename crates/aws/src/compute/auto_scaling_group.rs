@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup as Group, LaunchTemplateSpecification, Tag};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, Tags, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, Tags, attributes};
 
 use crate::errors::aws;
 use crate::listings::Listings;
@@ -183,7 +183,7 @@ impl Kind for AutoScalingGroup {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<AutoScalingGroupAttrs>,
+        o: &Owned<Found<AutoScalingGroupAttrs>>,
         desired: &AutoScalingGroupAttrs,
         changed: &[AutoScalingGroupField],
     ) -> Result<(), ResourceError> {
@@ -213,7 +213,7 @@ impl Kind for AutoScalingGroup {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         self.autoscaling
             .create_or_update_tags()
             .set_tags(Some(asg_tags(&self.name, cx.tags)))
@@ -223,7 +223,7 @@ impl Kind for AutoScalingGroup {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<AutoScalingGroupAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<AutoScalingGroupAttrs>>) -> Result<(), ResourceError> {
         // Terminates the instances too; the group lingers until they are gone.
         self.autoscaling
             .delete_auto_scaling_group()

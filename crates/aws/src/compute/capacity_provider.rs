@@ -8,7 +8,8 @@ use aws_sdk_ecs::types::{
     ManagedTerminationProtection,
 };
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes,
+    replaced_not_updated,
 };
 
 use crate::ecs::ensure_tags;
@@ -168,7 +169,7 @@ impl Kind for CapacityProvider {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<CapacityProviderAttrs>,
+        _: &Owned<Found<CapacityProviderAttrs>>,
         _: &CapacityProviderAttrs,
         changed: &[ProviderField],
     ) -> Result<(), ResourceError> {
@@ -197,11 +198,11 @@ impl Kind for CapacityProvider {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ecs, o.outputs.get(Output::Arn.as_ref()).map_or("", String::as_str), cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<CapacityProviderAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<CapacityProviderAttrs>>) -> Result<(), ResourceError> {
         self.ecs
             .delete_capacity_provider()
             .capacity_provider(&self.name)

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::ClusterField;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, inherited_tags,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, inherited_tags,
 };
 
 use crate::errors::aws;
@@ -103,7 +103,7 @@ impl Kind for ClusterCapacityProviders {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<ClusterCapacityProvidersAttrs>,
+        _: &Owned<Found<ClusterCapacityProvidersAttrs>>,
         desired: &ClusterCapacityProvidersAttrs,
         changed: &[ClusterCapacityProvidersField],
     ) -> Result<(), ResourceError> {
@@ -116,11 +116,11 @@ impl Kind for ClusterCapacityProviders {
     }
 
     /// Part of the cluster, whose own node repairs its tags.
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<ClusterCapacityProvidersAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<ClusterCapacityProvidersAttrs>>) -> Result<(), ResourceError> {
         self.put(&BTreeSet::new()).await
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
     LaunchTemplatesMonitoringRequest, RequestLaunchTemplateData, ResourceType, VolumeType,
 };
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Tags, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Tags, attributes};
 
 use crate::documents::fingerprint;
 use crate::documents::node::{self as doc, LaunchTemplateData};
@@ -182,7 +182,7 @@ impl Kind for LaunchTemplate {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        o: &Found<LaunchTemplateAttrs>,
+        o: &Owned<Found<LaunchTemplateAttrs>>,
         desired: &LaunchTemplateAttrs,
         changed: &[LaunchTemplateField],
     ) -> Result<(), ResourceError> {
@@ -194,11 +194,11 @@ impl Kind for LaunchTemplate {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<LaunchTemplateAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<LaunchTemplateAttrs>>) -> Result<(), ResourceError> {
         self.ec2
             .delete_launch_template()
             .launch_template_id(&o.id)

@@ -10,7 +10,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::SettingName;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use crate::errors::aws;
 use crate::outputs::Output;
@@ -91,7 +93,7 @@ impl Kind for AwsvpcTrunking {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<AwsvpcTrunkingAttrs>,
+        _: &Owned<Found<AwsvpcTrunkingAttrs>>,
         desired: &AwsvpcTrunkingAttrs,
         changed: &[AwsvpcTrunkingField],
     ) -> Result<(), ResourceError> {
@@ -105,11 +107,11 @@ impl Kind for AwsvpcTrunking {
     }
 
     /// A setting carries no tags.
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<AwsvpcTrunkingAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<AwsvpcTrunkingAttrs>>) -> Result<(), ResourceError> {
         Ok(())
     }
 }

@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use aws_sdk_dsql::types::ClusterStatus;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, Status, attributes, claim, owned_by,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, Status, attributes, claim, owned_by,
 };
 
-use crate::errors::aws;
+use crate::errors::{absent_if_gone, aws};
 use crate::outputs::Output;
 use crate::tags::{from_map, tag_by_arn, to_map};
 
@@ -31,7 +31,7 @@ fn status(s: &ClusterStatus) -> Option<Status> {
 }
 
 /// The cluster's endpoint, as AWS names it when the response leaves it out.
-fn endpoint(given: Option<&str>, identifier: &str, region: &str) -> String {
+pub(crate) fn endpoint(given: Option<&str>, identifier: &str, region: &str) -> String {
     given.map(String::from).unwrap_or_else(|| format!("{identifier}.dsql.{region}.on.aws"))
 }
 
@@ -112,7 +112,7 @@ impl Kind for DsqlCluster {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<DsqlClusterAttrs>,
+        o: &Owned<Found<DsqlClusterAttrs>>,
         desired: &DsqlClusterAttrs,
         changed: &[DsqlClusterField],
     ) -> Result<(), ResourceError> {
@@ -124,11 +124,11 @@ impl Kind for DsqlCluster {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         tag_by_arn!(self.dsql, o, to_map(cx.tags))
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<DsqlClusterAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<DsqlClusterAttrs>>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here: protection off first, as the user asked.
         if o.attrs.deletion_protection {
             self.protect(&o.id, false).await?;
@@ -174,12 +174,66 @@ impl DsqlCluster {
                     .resource_arn(c.arn())
                     .send()
                     .await
-                    .map_err(aws("ListTagsForResource"))?;
+                    .map_err(aws("ListTagsForResource"));
+                // Listed, then gone before its tags were read (a delete finishing): not a claimant.
+                let Some(tags) = absent_if_gone(tags)? else { continue };
                 if owned_by(&from_map(tags.tags()), cx.project, cx.node) {
                     ours.push(c.identifier().to_string());
                 }
             }
         }
         Ok(ours)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dsql::operation::list_clusters::ListClustersOutput;
+    use aws_sdk_dsql::operation::list_tags_for_resource::ListTagsForResourceError;
+    use aws_sdk_dsql::types::ClusterSummary;
+    use aws_sdk_dsql::types::error::ResourceNotFoundException;
+    use aws_smithy_mocks::mock;
+    use temporalctl_engine::Tags;
+
+    use super::*;
+
+    /// A cluster listed, then deleted before its tags are read (a `down` that finishes a
+    /// delete, or AWS's own lag): it is no claimant, and the look finds nothing.
+    #[tokio::test]
+    async fn a_cluster_gone_between_listing_and_tags_is_not_a_claimant() {
+        let listed = mock!(aws_sdk_dsql::Client::list_clusters).then_output(|| {
+            let arn = "arn:aws:dsql:us-east-1:1:cluster/gone";
+            let c = ClusterSummary::builder().identifier("gone").arn(arn).build().unwrap();
+            ListClustersOutput::builder().clusters(c).build().unwrap()
+        });
+        let gone = mock!(aws_sdk_dsql::Client::list_tags_for_resource).then_error(|| {
+            let e = ResourceNotFoundException::builder()
+                .message("The resource doesn't exist.")
+                .resource_id("gone")
+                .resource_type("cluster")
+                .meta(aws_smithy_types::error::ErrorMetadata::builder().code("ResourceNotFoundException").build())
+                .build()
+                .unwrap();
+            ListTagsForResourceError::ResourceNotFoundException(e)
+        });
+        let dsql = crate::mocks::mocked!(aws_sdk_dsql, [&listed, &gone]);
+        let cluster = DsqlCluster {
+            dsql,
+            region: "us-east-1".into(),
+            deletion_protection: true,
+            deadline: std::time::Duration::from_secs(1),
+        };
+        let (tags, inputs) = (Tags::new(), Inputs::default());
+        let cx = Cx {
+            node: "dsql-cluster",
+            project: "p",
+            recorded_id: None,
+            inputs: &inputs,
+            tags: &tags,
+            may_read_from_listing: false,
+            follow_id: false,
+        };
+        assert!(Kind::read(&cluster, &cx).await.unwrap().is_none());
+        assert_eq!((listed.num_calls(), gone.num_calls()), (1, 1));
     }
 }

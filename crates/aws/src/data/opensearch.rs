@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, Status, attributes,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, Status, attributes,
     replaced_not_updated,
 };
 
@@ -55,6 +55,11 @@ pub fn access_policy(domain_arn: &str, role_arns: &[String]) -> Value {
 }
 
 /// The domain's ARN, written before the domain exists (policies need it first).
+/// The domain's HTTPS host: its VPC endpoint, else its public one; none while building.
+pub(crate) fn endpoint_of(d: &aws_sdk_opensearch::types::DomainStatus) -> Option<String> {
+    d.endpoints().and_then(|e| e.get("vpc").cloned()).or_else(|| d.endpoint().map(String::from))
+}
+
 pub fn domain_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:es:{region}:{account}:domain/{name}")
 }
@@ -145,7 +150,7 @@ impl Kind for Domain {
         if d.deleted() == Some(true) && d.processing() != Some(true) {
             return Ok(None);
         }
-        let endpoint = d.endpoints().and_then(|e| e.get("vpc").cloned()).or_else(|| d.endpoint().map(String::from));
+        let endpoint = endpoint_of(&d);
         let status = match (d.deleted(), d.processing(), &endpoint) {
             (Some(true), _, _) => Status::Pending("deleting".into()),
             (_, Some(true), _) => Status::Pending("processing".into()),
@@ -207,7 +212,7 @@ impl Kind for Domain {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<DomainAttrs>,
+        _: &Owned<Found<DomainAttrs>>,
         desired: &DomainAttrs,
         changed: &[DomainField],
     ) -> Result<(), ResourceError> {
@@ -232,14 +237,14 @@ impl Kind for Domain {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         let tags = sdk_tags!(Tag, cx.tags)?;
         let arn = o.outputs.get(Output::Arn.as_ref()).cloned().unwrap_or_default();
         self.os.add_tags().arn(arn).set_tag_list(Some(tags)).send().await.map_err(aws("AddTags"))?;
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<DomainAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<DomainAttrs>>) -> Result<(), ResourceError> {
         self.os.delete_domain().domain_name(&self.name).send().await.map_err(aws("DeleteDomain"))?;
         Ok(())
     }

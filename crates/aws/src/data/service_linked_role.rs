@@ -3,7 +3,7 @@
 //! created if missing, never modified, never deleted.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes};
 
 use crate::errors::aws;
 use crate::outputs::Output;
@@ -82,7 +82,7 @@ impl Kind for ServiceLinkedRole {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<ServiceLinkedRoleAttrs>,
+        _: &Owned<Found<ServiceLinkedRoleAttrs>>,
         _: &ServiceLinkedRoleAttrs,
         changed: &[ServiceLinkedRoleField],
     ) -> Result<(), ResourceError> {
@@ -94,11 +94,11 @@ impl Kind for ServiceLinkedRole {
         Ok(())
     }
 
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<ServiceLinkedRoleAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<ServiceLinkedRoleAttrs>>) -> Result<(), ResourceError> {
         Ok(())
     }
 

@@ -103,6 +103,8 @@ pub struct Inputs<'a> {
     /// (minimumHealthyPercent, maximumPercent), chosen per node group so a rolling update
     /// fits (`temporalctl_config::capacity::rollout_percents`).
     pub rollout: (i32, i32),
+    /// ECS Exec into its tasks (`services.<s>.exec`).
+    pub exec: bool,
 }
 
 pub fn service_name(project: &str, kind: &ServiceKind) -> String {
@@ -155,7 +157,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
             expression: format!("attribute:workload == {}", i.workload),
         }],
         network_configuration: Network { subnets: i.subnets.clone(), security_groups: i.security_groups.clone() },
-        enable_execute_command: true,
+        enable_execute_command: i.exec,
         deployment_configuration: deployment(i.rollout),
         service_connect_configuration: service_connect(kind, i.namespace_arn),
         propagate_tags: "SERVICE".into(),
@@ -184,6 +186,7 @@ mod tests {
             security_groups: vec!["sg-0service".into(), "sg-0instances".into()],
             namespace_arn: "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc",
             rollout: if kind.key == "frontend" { (0, 100) } else { (100, 200) },
+            exec: temporalctl_config::EXEC_BY_DEFAULT.contains(&kind.key),
         }
     }
 

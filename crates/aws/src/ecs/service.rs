@@ -13,7 +13,7 @@ use aws_sdk_ecs::types::{
     NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, Service as EcsService,
     ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService,
 };
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes};
 
 use crate::documents::fingerprint;
 use crate::documents::service::{self as doc, Service as Document};
@@ -64,6 +64,8 @@ pub struct Service {
     pub namespace: NodeId,
     /// (minimumHealthyPercent, maximumPercent): `capacity::rollout_percents`.
     pub rollout: (i32, i32),
+    /// ECS Exec into its tasks (`services.<s>.exec`).
+    pub exec: bool,
     /// Every service of the stack (seven: DescribeServices takes ten): one listing
     /// answers all their first looks.
     pub family: Vec<String>,
@@ -210,6 +212,7 @@ impl Service {
                 security_groups: inputs.each(&self.security_groups, Output::Id)?,
                 namespace_arn: inputs.get(&self.namespace, Output::Arn)?,
                 rollout: self.rollout,
+                exec: self.exec,
             },
         ))
     }
@@ -303,7 +306,7 @@ impl Kind for Service {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        o: &Found<ServiceAttrs>,
+        o: &Owned<Found<ServiceAttrs>>,
         desired: &ServiceAttrs,
         changed: &[ServiceField],
     ) -> Result<(), ResourceError> {
@@ -335,11 +338,11 @@ impl Kind for Service {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ecs, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<ServiceAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<ServiceAttrs>>) -> Result<(), ResourceError> {
         // `force` stops whatever still runs; `down` scales to zero first where it can.
         gone_is_ok(
             self.ecs

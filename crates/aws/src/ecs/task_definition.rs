@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
     TransportProtocol,
 };
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, owned_by, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, owned_by, replaced_not_updated,
 };
 
 use crate::documents::fingerprint;
@@ -267,7 +267,7 @@ impl Kind for TaskDefinition {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        o: &Found<TaskDefinitionAttrs>,
+        o: &Owned<Found<TaskDefinitionAttrs>>,
         _: &TaskDefinitionAttrs,
         changed: &[TaskDefinitionField],
     ) -> Result<(), ResourceError> {
@@ -292,11 +292,11 @@ impl Kind for TaskDefinition {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ecs, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, cx: &Cx<'_>, _: &Found<TaskDefinitionAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, cx: &Cx<'_>, _: &Owned<Found<TaskDefinitionAttrs>>) -> Result<(), ResourceError> {
         // Our active revisions only: deregister, then delete.
         let mut ours = Vec::new();
         for arn in self.active_revisions().await? {

@@ -1,7 +1,9 @@
 //! The instance profile that hands the ECS instance role to the node groups' instances.
 
 use async_trait::async_trait;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
@@ -68,7 +70,7 @@ impl Kind for InstanceProfile {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<InstanceProfileAttrs>,
+        o: &Owned<Found<InstanceProfileAttrs>>,
         desired: &InstanceProfileAttrs,
         changed: &[InstanceProfileField],
     ) -> Result<(), ResourceError> {
@@ -84,7 +86,7 @@ impl Kind for InstanceProfile {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         self.iam
             .tag_instance_profile()
             .instance_profile_name(&self.name)
@@ -95,7 +97,7 @@ impl Kind for InstanceProfile {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<InstanceProfileAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<InstanceProfileAttrs>>) -> Result<(), ResourceError> {
         self.remove_role(&o.attrs.role).await?;
         self.iam
             .delete_instance_profile()

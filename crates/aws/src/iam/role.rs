@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use super::canonical_policy;
 use crate::documents::canonical_json;
@@ -16,13 +18,14 @@ use crate::tags::{from_sdk, sdk_tags};
 /// Name of the inline policy temporalctl manages on each role.
 pub const INLINE: &str = "temporalctl";
 
-/// Renders the inline policy from the dependencies' outputs (ARNs).
+/// Renders a policy from the dependencies' outputs (ARNs).
 pub type PolicyFn = Arc<dyn Fn(&Inputs) -> Result<Value, ResourceError> + Send + Sync>;
 
 pub struct Role {
     pub iam: aws_sdk_iam::Client,
     pub name: String,
-    pub trust: Value,
+    /// The trust policy; from `reads` too (a task role's names our account).
+    pub trust: PolicyFn,
     /// Managed policy ARNs to attach.
     pub managed: Vec<String>,
     /// The nodes whose outputs (ARNs) `inline` reads.
@@ -61,7 +64,7 @@ impl Kind for Role {
         };
         Ok(RoleAttrs {
             name: self.name.clone(),
-            trust: canonical_json(&self.trust),
+            trust: canonical_json(&(self.trust)(inputs)?),
             managed: self.managed.iter().cloned().collect(),
             inline,
         })
@@ -111,6 +114,8 @@ impl Kind for Role {
         let arn = out.role.map(|r| r.arn).unwrap_or_default();
         let created = Observed::new(&self.name).output(Output::Arn, arn).tags(cx.tags.clone());
         let bare = created.clone().found(RoleAttrs::default());
+        // Made just now, with our tags: the rest of its setup acts on it as ours.
+        let bare = Owned::verify(cx.project, cx.node, &created.id, &created.tags, bare)?;
         self.update(cx, &bare, desired, &[RoleField::Managed, RoleField::Inline]).await?;
         Ok(created)
     }
@@ -118,7 +123,7 @@ impl Kind for Role {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<RoleAttrs>,
+        o: &Owned<Found<RoleAttrs>>,
         desired: &RoleAttrs,
         changed: &[RoleField],
     ) -> Result<(), ResourceError> {
@@ -166,7 +171,7 @@ impl Kind for Role {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         self.iam
             .tag_role()
             .role_name(&self.name)
@@ -177,7 +182,7 @@ impl Kind for Role {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<RoleAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<RoleAttrs>>) -> Result<(), ResourceError> {
         // IAM refuses to delete a role that still has policies.
         for arn in &o.attrs.managed {
             gone_is_ok(self.detach(arn).await)?;
@@ -217,33 +222,22 @@ impl Role {
 mod tests {
     use aws_sdk_iam::operation::get_role::GetRoleError;
     use aws_sdk_iam::types::error::NoSuchEntityException;
-    use aws_smithy_mocks::{Rule, RuleMode, mock};
+    use aws_smithy_mocks::{Rule, mock};
     use aws_smithy_types::error::ErrorMetadata;
-    use temporalctl_engine::Tags;
+    use temporalctl_engine::{Tags, ownership_tags};
 
     use super::*;
 
     /// An IAM client answered by `rules` (the SDK's mocking crate): no emulator, no network.
     fn iam(rules: &[&Rule]) -> aws_sdk_iam::Client {
-        let mut mocks = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            mocks = mocks.with_rule(rule);
-        }
-        let config = aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(mocks)
-            .build();
-        aws_sdk_iam::Client::from_conf(config)
+        crate::mocks::mocked!(aws_sdk_iam, rules)
     }
 
     fn role(iam: aws_sdk_iam::Client, managed: &[&str]) -> Role {
         Role {
             iam,
             name: "demo-x".into(),
-            trust: serde_json::json!({}),
+            trust: Arc::new(|_: &Inputs| Ok(serde_json::json!({}))),
             managed: managed.iter().map(|m| m.to_string()).collect(),
             reads: vec![],
             inline: None,
@@ -289,8 +283,9 @@ mod tests {
         let r = role(iam(&[&attach_new, &detach_old]), &["arn:kept", "arn:new"]);
         let have =
             RoleAttrs { managed: ["arn:kept".to_string(), "arn:old".to_string()].into(), ..RoleAttrs::default() };
-        let found = Observed::new("demo-x").found(have);
-        let (tags, inputs) = (Tags::new(), Inputs::default());
+        let (tags, inputs) = (ownership_tags("demo", "iam-role/x", "demo-x", &Tags::new()), Inputs::default());
+        let found = Observed::new("demo-x").tags(tags.clone()).found(have);
+        let found = Owned::verify("demo", "iam-role/x", "demo-x", &tags, found).unwrap();
         let want = Kind::desired(&r, &inputs).unwrap();
         Kind::update(&r, &cx(&tags, &inputs), &found, &want, &[RoleField::Managed]).await.unwrap();
         assert_eq!((attach_new.num_calls(), detach_old.num_calls()), (1, 1));

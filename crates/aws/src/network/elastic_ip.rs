@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::aws;
@@ -77,7 +79,7 @@ impl Kind for ElasticIp {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<ElasticIpAttrs>,
+        _: &Owned<Found<ElasticIpAttrs>>,
         _: &ElasticIpAttrs,
         changed: &[ElasticIpField],
     ) -> Result<(), ResourceError> {
@@ -87,11 +89,11 @@ impl Kind for ElasticIp {
         }
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<ElasticIpAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<ElasticIpAttrs>>) -> Result<(), ResourceError> {
         self.ec2.release_address().allocation_id(&o.id).send().await.map_err(aws("ReleaseAddress"))?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes};
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, on_new_id};
@@ -80,7 +80,7 @@ impl Kind for InternetGateway {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<InternetGatewayAttrs>,
+        o: &Owned<Found<InternetGatewayAttrs>>,
         desired: &InternetGatewayAttrs,
         changed: &[InternetGatewayField],
     ) -> Result<(), ResourceError> {
@@ -97,11 +97,11 @@ impl Kind for InternetGateway {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<InternetGatewayAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<InternetGatewayAttrs>>) -> Result<(), ResourceError> {
         if !o.attrs.attached_to.is_empty() {
             self.detach(&o.id, &o.attrs.attached_to).await?;
         }

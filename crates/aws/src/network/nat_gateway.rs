@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
@@ -100,7 +100,7 @@ impl Kind for NatGateway {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<NatGatewayAttrs>,
+        _: &Owned<Found<NatGatewayAttrs>>,
         _: &NatGatewayAttrs,
         changed: &[NatGatewayField],
     ) -> Result<(), ResourceError> {
@@ -112,11 +112,11 @@ impl Kind for NatGateway {
         }
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<NatGatewayAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<NatGatewayAttrs>>) -> Result<(), ResourceError> {
         self.ec2.delete_nat_gateway().nat_gateway_id(&o.id).send().await.map_err(aws("DeleteNatGateway"))?;
         Ok(())
     }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
 use crate::errors::{aws, gone_is_ok, on_new_id};
@@ -115,6 +117,8 @@ impl Kind for RouteTable {
             .ok_or_else(|| ResourceError::fatal("CreateRouteTable returned no table"))?;
         let created = Observed::new(&id).tags(cx.tags.clone());
         let empty = created.clone().found(RouteTableAttrs::default());
+        // Made just now, with our tags: the rest of its setup acts on it as ours.
+        let empty = Owned::verify(cx.project, cx.node, &created.id, &created.tags, empty)?;
         let fields = [RouteTableField::DefaultRoute, RouteTableField::Subnets];
         on_new_id(|| self.update(cx, &empty, desired, &fields)).await?;
         Ok(created)
@@ -123,7 +127,7 @@ impl Kind for RouteTable {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<RouteTableAttrs>,
+        o: &Owned<Found<RouteTableAttrs>>,
         desired: &RouteTableAttrs,
         changed: &[RouteTableField],
     ) -> Result<(), ResourceError> {
@@ -152,11 +156,11 @@ impl Kind for RouteTable {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<RouteTableAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<RouteTableAttrs>>) -> Result<(), ResourceError> {
         for association in o.attrs.associations.values() {
             self.disassociate(association).await?;
         }

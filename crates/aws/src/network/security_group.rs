@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, inherited_tags,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, inherited_tags,
     replaced_not_updated,
 };
 
@@ -265,6 +265,8 @@ impl Kind for SecurityGroup {
         let all_egress = Permit::new("-1", None, None, Peer::Cidr("0.0.0.0/0".into()));
         let new_group =
             created.clone().found(SecurityGroupAttrs { egress: [all_egress].into(), ..SecurityGroupAttrs::default() });
+        // Made just now, with our tags: the rest of its setup acts on it as ours.
+        let new_group = Owned::verify(cx.project, cx.node, &created.id, &created.tags, new_group)?;
         let fields = [SecurityGroupField::Ingress, SecurityGroupField::Egress];
         on_new_id(|| self.update(cx, &new_group, desired, &fields)).await?;
         Ok(created)
@@ -273,7 +275,7 @@ impl Kind for SecurityGroup {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<SecurityGroupAttrs>,
+        o: &Owned<Found<SecurityGroupAttrs>>,
         desired: &SecurityGroupAttrs,
         changed: &[SecurityGroupField],
     ) -> Result<(), ResourceError> {
@@ -293,7 +295,7 @@ impl Kind for SecurityGroup {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
@@ -301,7 +303,7 @@ impl Kind for SecurityGroup {
         vec![self.vpc.clone()]
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<SecurityGroupAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<SecurityGroupAttrs>>) -> Result<(), ResourceError> {
         match self.ec2.delete_security_group().group_id(&o.id).send().await.map_err(aws("DeleteSecurityGroup")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "group-id", &o.id, e).await),
@@ -408,7 +410,7 @@ impl Kind for SecurityGroupRules {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<SecurityGroupRulesAttrs>,
+        o: &Owned<Found<SecurityGroupRulesAttrs>>,
         desired: &SecurityGroupRulesAttrs,
         changed: &[SecurityGroupRulesField],
     ) -> Result<(), ResourceError> {
@@ -424,11 +426,11 @@ impl Kind for SecurityGroupRules {
     }
 
     /// The rules carry their group's tags, which the group's own node repairs.
-    async fn retag(&self, _: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<SecurityGroupRulesAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<SecurityGroupRulesAttrs>>) -> Result<(), ResourceError> {
         // Groups that reference each other cannot be deleted until these rules go.
         gone_is_ok(sync_rules(&self.ec2, &o.id, Direction::Ingress, &o.attrs.ingress, &Permits::new()).await)
     }

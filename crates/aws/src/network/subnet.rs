@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
 use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
@@ -105,7 +105,7 @@ impl Kind for Subnet {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<SubnetAttrs>,
+        o: &Owned<Found<SubnetAttrs>>,
         desired: &SubnetAttrs,
         changed: &[SubnetField],
     ) -> Result<(), ResourceError> {
@@ -129,7 +129,7 @@ impl Kind for Subnet {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
@@ -137,7 +137,7 @@ impl Kind for Subnet {
         vec![self.vpc.clone()]
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<SubnetAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<SubnetAttrs>>) -> Result<(), ResourceError> {
         match self.ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(aws("DeleteSubnet")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "subnet-id", &o.id, e).await),

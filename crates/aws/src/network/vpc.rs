@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
 use super::ec2::{Ec2, ensure_tags, lookup, name_blockers, tag_spec};
@@ -94,7 +94,7 @@ impl Kind for Vpc {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<VpcAttrs>,
+        o: &Owned<Found<VpcAttrs>>,
         desired: &VpcAttrs,
         changed: &[VpcField],
     ) -> Result<(), ResourceError> {
@@ -112,11 +112,11 @@ impl Kind for Vpc {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<VpcAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<VpcAttrs>>) -> Result<(), ResourceError> {
         match self.ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(aws("DeleteVpc")) {
             Ok(_) => Ok(()),
             Err(e) => Err(name_blockers(&self.ec2, "vpc-id", &o.id, e).await),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
 use super::ec2::{Ec2, ensure_tags, lookup, tag_spec};
@@ -168,7 +168,7 @@ impl Kind for VpcEndpoint {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<VpcEndpointAttrs>,
+        o: &Owned<Found<VpcEndpointAttrs>>,
         desired: &VpcEndpointAttrs,
         changed: &[VpcEndpointField],
     ) -> Result<(), ResourceError> {
@@ -202,11 +202,11 @@ impl Kind for VpcEndpoint {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ec2, &o.id, cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<VpcEndpointAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<VpcEndpointAttrs>>) -> Result<(), ResourceError> {
         let out =
             self.ec2.delete_vpc_endpoints().vpc_endpoint_ids(&o.id).send().await.map_err(aws("DeleteVpcEndpoints"))?;
         if let Some(failure) = out.unsuccessful().iter().find_map(|u| u.error()) {

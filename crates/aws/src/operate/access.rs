@@ -223,9 +223,10 @@ pub fn forward_argv(region: &str, target: &str, port: i32, local_port: u16) -> V
     .to_vec()
 }
 
-/// A command line to paste into a POSIX shell: arguments quoted only where they must be.
+/// A command line to paste into a POSIX shell: arguments quoted only where they must be
+/// (`<` and `>` always: pasted bare they would redirect, and could truncate a file).
 pub fn shell_line(argv: &[String]) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,@%+<>".contains(c);
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,@%+".contains(c);
     argv.iter()
         .map(
             |a| {
@@ -275,6 +276,9 @@ mod tests {
         assert!(shell_line(&argv).ends_with("--command 'temporal operator cluster health'"));
         let odd = ["echo".to_string(), "it's $HOME".to_string(), String::new()];
         assert_eq!(shell_line(&odd), r"echo 'it'\''s $HOME' ''");
+        // Issue 19: a redirection pasted from `--print` would write or read files.
+        let redirect = ["echo".to_string(), "a>b".into(), "<RUNTIME_ID>".into(), ">>x".into()];
+        assert_eq!(shell_line(&redirect), "echo 'a>b' '<RUNTIME_ID>' '>>x'");
         let fwd = forward_argv("eu-west-1", &ecs_target("c", "t1", "r1"), 8080, 18080);
         assert_eq!(fwd[6], "ecs:c_t1_r1");
         assert_eq!(fwd.last().unwrap(), "portNumber=8080,localPortNumber=18080");

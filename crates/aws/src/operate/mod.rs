@@ -14,8 +14,8 @@ use std::time::Instant;
 use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Task};
 use temporalctl_config::Deploy;
 use temporalctl_engine::{
-    CancelToken, Event, EventKind, EventSink, NodeId, Outcome, Recorded, Report, ResourceError, Retries, RetryPolicy,
-    Retrying,
+    CancelToken, Event, EventKind, EventSink, NodeId, Outcome, Owned, Recorded, Report, ResourceError, Retries,
+    RetryPolicy, Retrying,
 };
 
 use crate::Aws;
@@ -23,12 +23,20 @@ use crate::data::STEP_TAG_PREFIX;
 use crate::documents::steps;
 use crate::errors::aws;
 use crate::outputs::Output;
+use crate::tags::{from_map, from_sdk};
 use crate::{stack, sweep};
 
 /// The data store a step changes: the schema and the namespace live in DSQL, the
 /// visibility index in OpenSearch.
 pub fn store_of(step: &str) -> &'static str {
     if step == steps::VISIBILITY { stack::OPENSEARCH } else { stack::DSQL }
+}
+
+/// A data store a step works on, as found on AWS.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub arn: String,
+    pub endpoint: String,
 }
 
 /// What the work beside the graph runs with (`up`'s final phases, `scale`, `status`'s
@@ -70,11 +78,12 @@ impl Operator<'_> {
         self.recorded(store_of(step), format!("step/{step}"))
     }
 
-    /// Tag the data store with what the step `name` applied.
-    pub async fn mark_done(&self, name: &str, applied: &str) -> Result<(), ResourceError> {
-        let arn = self.output(store_of(name), Output::Arn)?;
-        let key = format!("{STEP_TAG_PREFIX}{name}");
+    /// Tag the data store with what the step `name` applied: `store` is the step's data
+    /// store ([`store_of`]) as [`Self::owned_store`] found it.
+    pub async fn mark_done(&self, store: &Owned<Store>, name: &str, applied: &str) -> Result<(), ResourceError> {
         let node = format!("step/{name}");
+        let key = format!("{STEP_TAG_PREFIX}{name}");
+        let arn = &store.arn;
         if store_of(name) == stack::OPENSEARCH {
             let tag = aws_sdk_opensearch::types::Tag::builder()
                 .key(&key)
@@ -82,7 +91,7 @@ impl Operator<'_> {
                 .build()
                 .map_err(|e| ResourceError::fatal(e.to_string()))?;
             self.call(&node, || async {
-                self.aws.opensearch.add_tags().arn(&arn).tag_list(tag.clone()).send().await.map_err(aws("AddTags"))
+                self.aws.opensearch.add_tags().arn(arn).tag_list(tag.clone()).send().await.map_err(aws("AddTags"))
             })
             .await?;
         } else {
@@ -90,7 +99,7 @@ impl Operator<'_> {
                 self.aws
                     .dsql
                     .tag_resource()
-                    .resource_arn(&arn)
+                    .resource_arn(arn)
                     .tags(&key, applied)
                     .send()
                     .await
@@ -99,6 +108,44 @@ impl Operator<'_> {
             .await?;
         }
         Ok(())
+    }
+
+    /// A data store (`stack::DSQL` or `stack::OPENSEARCH`) as AWS shows it now, at the ARN
+    /// the state records, once its tags show it is ours and it answers at the endpoint
+    /// the state records (the one a step's script is given): a state file naming someone
+    /// else's cluster, or an endpoint that is not our cluster's, steers no step.
+    pub async fn owned_store(&self, node: &str, store: &str) -> Result<Owned<Store>, ResourceError> {
+        let arn = self.output(store, Output::Arn)?;
+        let name = arn.rsplit('/').next().unwrap_or_default().to_string();
+        let (tags, endpoint) = if store == stack::OPENSEARCH {
+            let described = self
+                .call(node, || async {
+                    self.aws.opensearch.describe_domain().domain_name(&name).send().await.map_err(aws("DescribeDomain"))
+                })
+                .await?;
+            let listed = self
+                .call(node, || async {
+                    self.aws.opensearch.list_tags().arn(&arn).send().await.map_err(aws("ListTags"))
+                })
+                .await?;
+            (from_sdk(listed.tag_list()), described.domain_status().and_then(crate::data::opensearch::endpoint_of))
+        } else {
+            let c = self
+                .call(node, || async {
+                    self.aws.dsql.get_cluster().identifier(&name).send().await.map_err(aws("GetCluster"))
+                })
+                .await?;
+            let endpoint = crate::data::dsql::endpoint(c.endpoint(), c.identifier(), &self.deploy.region);
+            (from_map(c.tags()), Some(endpoint))
+        };
+        let recorded = self.output(store, Output::Endpoint)?;
+        if endpoint.as_deref() != Some(recorded.as_str()) {
+            return Err(ResourceError::fatal(format!(
+                "the state file records endpoint {recorded} for {store}, but {arn} answers at {}; no step runs against an endpoint we did not find on our own cluster: run `temporalctl up` again (it re-reads and records the endpoint)",
+                endpoint.as_deref().unwrap_or("no endpoint")
+            )));
+        }
+        Owned::verify(&self.deploy.project, store, &arn, &tags, Store { arn: arn.clone(), endpoint: recorded })
     }
 
     pub fn cluster(&self) -> String {
@@ -218,7 +265,9 @@ impl Operator<'_> {
             self.started(&row, l.kind.name(), "deleting leftover");
             let deadline = self.deploy.timeouts.delete_dependencies;
             self.retrying()
-                .call(&row, Retries::AlsoDependencies, deadline, || sweep::remove(self.aws, &cluster, l))
+                .call(&row, Retries::AlsoDependencies, deadline, || {
+                    sweep::remove(self.aws, &self.deploy.project, &cluster, l)
+                })
                 .await?;
             self.finished(&row, Outcome::Deleted, Some(l.node.clone()));
             removed.push(format!("swept {} {} (tagged {})", l.kind.name(), l.id, l.node));

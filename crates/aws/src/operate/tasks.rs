@@ -5,9 +5,9 @@
 
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, DesiredStatus,
-    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, Tag, TargetType, Task, TaskOverride,
+    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, Tag, TargetType, Task, TaskField, TaskOverride,
 };
-use temporalctl_engine::{ErrorClass, Outcome, ResourceError, ownership_tags, wait_for};
+use temporalctl_engine::{ErrorClass, Outcome, Owned, ResourceError, ownership_tags, wait_for};
 
 use super::Operator;
 use crate::documents::steps::Step;
@@ -15,6 +15,7 @@ use crate::errors::aws;
 use crate::outputs::Output;
 use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, ONE_OFF_PLACEMENT, ServiceKind};
 use crate::stack;
+use crate::tags::from_sdk;
 
 /// How many log lines a failed step shows.
 const LOG_LINES: i32 = 25;
@@ -211,26 +212,40 @@ impl Operator<'_> {
     }
 
     /// StopTask, retried on transient errors for up to 30 s, even when the run was
-    /// cancelled: this is the clean-up of a cancelled run.
+    /// cancelled: this is the clean-up of a cancelled run. The task is read first and
+    /// stopped only if it carries the step's ownership tags (RunTask set them).
     async fn stop_task_anyway(&self, node: &str, arn: &str, reason: &str) -> Result<(), ResourceError> {
         let cluster = self.cluster();
         let not_cancelled = temporalctl_engine::CancelToken::default();
         let retrying = temporalctl_engine::Retrying { policy: &self.policy, cancel: &not_cancelled, report: None };
         let stopped = retrying
             .call(node, temporalctl_engine::Retries::Transient, std::time::Duration::from_secs(30), || async {
+                let read = self
+                    .aws
+                    .ecs
+                    .describe_tasks()
+                    .cluster(&cluster)
+                    .tasks(arn)
+                    .include(TaskField::Tags)
+                    .send()
+                    .await
+                    .map_err(aws("DescribeTasks"))?;
+                let Some(task) = read.tasks().first() else { return Ok(()) };
+                let task = Owned::verify(&self.deploy.project, node, arn, &from_sdk(task.tags()), task)?;
                 self.aws
                     .ecs
                     .stop_task()
-                    .cluster(&cluster)
-                    .task(arn)
+                    .cluster(task.cluster_arn().unwrap_or(&cluster))
+                    .task(task.task_arn().unwrap_or(arn))
                     .reason(reason)
                     .send()
                     .await
+                    .map(drop)
                     .map_err(aws("StopTask"))
             })
             .await;
         match stopped {
-            Ok(_) => {
+            Ok(()) => {
                 self.waiting(node, format!("stopped task {}", arn.rsplit('/').next().unwrap_or(arn)));
                 Ok(())
             }

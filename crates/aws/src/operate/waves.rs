@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ecs::types::{DesiredStatus, Service, Tag, Task};
+use aws_sdk_ecs::types::{DesiredStatus, Service, ServiceField, Tag, Task};
 use serde::Serialize;
-use temporalctl_engine::{Outcome, ResourceError, wait_for};
+use temporalctl_engine::{Outcome, Owned, ResourceError, wait_for};
 
 use super::Operator;
 use temporalctl_config::capacity::{self, Counts};
@@ -14,6 +14,8 @@ use crate::documents::service::{deployment, service_name};
 use crate::ecs::service::{ROLLOUT_TAG, deployment_configuration, rollout_text};
 use crate::errors::aws;
 use crate::service_kinds::{ServiceKind, waves};
+use crate::stack;
+use crate::tags::from_sdk;
 
 /// What `status` and the waits need to know about one service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,6 +132,8 @@ impl Operator<'_> {
                     .describe_services()
                     .cluster(&cluster)
                     .set_services(Some(names.clone()))
+                    // For the ownership check before any change.
+                    .include(ServiceField::Tags)
                     .send()
                     .await
                     .map_err(aws("DescribeServices"))
@@ -172,15 +176,37 @@ impl Operator<'_> {
         if down {
             order.reverse();
         }
+        // One look at every service first. Each is checked for our tags before the first
+        // wave moves (one that is not ours stops the run, not the third wave after two
+        // have moved), and a wave already settled at its counts is not looked at again.
+        let kinds: Vec<&'static ServiceKind> = targets.iter().map(|(k, _)| *k).collect();
+        // Settled at its count already: key → whether the service exists.
+        let mut settled = BTreeMap::new();
+        for ((kind, want), (state, found)) in targets.iter().zip(self.describe(&kinds).await?) {
+            if let Some(service) = found {
+                self.owned(kind, service).inspect_err(|e| self.failed(&format!("service/{}", kind.key), e))?;
+            }
+            if state.stability(*want as i32) == Stability::Stable {
+                settled.insert(kind.key, state.exists);
+            }
+        }
         let mut changed = 0;
         for wave in order {
             let wave: Vec<(&'static ServiceKind, i32)> = wave
                 .into_iter()
                 .filter_map(|k| targets.iter().find(|(t, _)| t.key == k.key).map(|(_, n)| (k, *n as i32)))
                 .collect();
-            if !wave.is_empty() {
-                changed += self.scale_wave(&wave, all).await?;
+            if wave.iter().all(|(k, _)| settled.contains_key(k.key)) {
+                for (kind, want) in wave.iter().filter(|(k, _)| settled[k.key]) {
+                    self.finished(
+                        &format!("service/{}", kind.key),
+                        Outcome::Unchanged,
+                        Some(format!("{want} running")),
+                    );
+                }
+                continue;
             }
+            changed += self.scale_wave(&wave, all).await?;
         }
         Ok(changed)
     }
@@ -202,9 +228,8 @@ impl Operator<'_> {
                 self.failed(&format!("service/{}", kind.key), &e);
                 return Err(e);
             }
-            if state.desired != *want {
-                let arn = found.as_ref().and_then(|s| s.service_arn()).map(String::from);
-                changing.push((*kind, *want, state.name.clone(), arn));
+            if let Some(service) = found.filter(|_| state.desired != *want) {
+                changing.push((*kind, *want, self.owned(kind, service)?));
             }
         }
         // The stopped tasks from before this wave, taken before it starts any: only the
@@ -219,13 +244,13 @@ impl Operator<'_> {
                 .collect();
             before.insert(kind.key, arns);
         }
-        for (kind, want, name, arn) in &changing {
+        for (kind, want, service) in &changing {
             let node = format!("service/{}", kind.key);
             self.started(&node, "ecs-service", "scaling");
             // Going up, the service is told how to roll at its new count; a service going
             // to 0 rolls no more.
             let percents = (*want > 0).then(|| capacity::rollout(self.deploy, kind.key, all));
-            self.update_service(&node, name, Some(*want), percents, arn.as_deref()).await?;
+            self.update_service(&node, service, Some(*want), percents).await?;
         }
         let changed: Vec<&'static str> = changing.iter().map(|(k, ..)| k.key).collect();
         if !(changed.is_empty() && settled) {
@@ -238,17 +263,33 @@ impl Operator<'_> {
         Ok(changed.len())
     }
 
+    /// The service of `kind` if it exists, once it shows our ownership tags: `exec` and
+    /// `connect` open sessions only into our own tasks.
+    pub async fn owned_service(&self, kind: &'static ServiceKind) -> Result<Option<Owned<Service>>, ResourceError> {
+        let found = self.describe(&[kind]).await?.pop().and_then(|(_, s)| s);
+        found.map(|s| self.owned(kind, s)).transpose()
+    }
+
+    /// The service, if it carries our ownership tags (`describe` reads them).
+    fn owned(&self, kind: &ServiceKind, service: Service) -> Result<Owned<Service>, ResourceError> {
+        let name = service.service_name().unwrap_or_default().to_string();
+        let tags = from_sdk(service.tags());
+        Owned::verify(&self.deploy.project, &stack::ecs_service(kind.key), &name, &tags, service)
+    }
+
     /// UpdateService with a desired count and/or how the service rolls; the rollout is
     /// also written to the service's ROLLOUT_TAG, which `up` compares.
     async fn update_service(
         &self,
         node: &str,
-        name: &str,
+        service: &Owned<Service>,
         count: Option<i32>,
         percents: Option<(i32, i32)>,
-        arn: Option<&str>,
     ) -> Result<(), ResourceError> {
         let cluster = self.cluster();
+        // Exactly the service checked, in the cluster it was found in.
+        let cluster = service.cluster_arn().map_or(cluster, String::from);
+        let (name, arn) = (service.service_name().unwrap_or_default(), service.service_arn());
         let rollout = percents.map(|p| deployment_configuration(&deployment(p)));
         self.call(node, || async {
             self.aws
@@ -290,13 +331,11 @@ impl Operator<'_> {
         if others.is_empty() {
             return Ok(());
         }
-        for (state, found) in self.describe(&others).await? {
-            if !state.exists {
-                continue;
-            }
-            let percents = capacity::rollout(self.deploy, state.service, all);
-            let arn = found.as_ref().and_then(|s| s.service_arn());
-            self.update_service(&format!("service/{}", state.service), &state.name, None, Some(percents), arn).await?;
+        for (kind, (_, found)) in others.iter().zip(self.describe(&others).await?) {
+            let Some(service) = found else { continue };
+            let percents = capacity::rollout(self.deploy, kind.key, all);
+            self.update_service(&format!("service/{}", kind.key), &self.owned(kind, service)?, None, Some(percents))
+                .await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
     ExecuteCommandConfiguration, ExecuteCommandLogConfiguration, ExecuteCommandLogging,
 };
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
 use crate::ecs::ensure_tags;
@@ -134,7 +134,7 @@ impl Kind for Cluster {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<EcsClusterAttrs>,
+        _: &Owned<Found<EcsClusterAttrs>>,
         desired: &EcsClusterAttrs,
         changed: &[EcsClusterField],
     ) -> Result<(), ResourceError> {
@@ -159,11 +159,11 @@ impl Kind for Cluster {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         ensure_tags(&self.ecs, o.outputs.get(Output::Arn.as_ref()).map_or("", String::as_str), cx.tags).await
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<EcsClusterAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<EcsClusterAttrs>>) -> Result<(), ResourceError> {
         self.ecs.delete_cluster().cluster(&self.name).send().await.map_err(aws("DeleteCluster"))?;
         Ok(())
     }

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
 use temporalctl_engine::{
-    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    AttrValue, Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes,
+    replaced_not_updated,
 };
 
 use crate::errors::aws;
@@ -125,7 +126,7 @@ impl Kind for LogGroup {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<LogGroupAttrs>,
+        _: &Owned<Found<LogGroupAttrs>>,
         desired: &LogGroupAttrs,
         changed: &[LogGroupField],
     ) -> Result<(), ResourceError> {
@@ -138,11 +139,11 @@ impl Kind for LogGroup {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         tag_by_arn!(self.logs, o, to_map(cx.tags))
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<LogGroupAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<LogGroupAttrs>>) -> Result<(), ResourceError> {
         self.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws("DeleteLogGroup"))?;
         Ok(())
     }

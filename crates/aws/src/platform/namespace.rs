@@ -6,7 +6,8 @@ use aws_sdk_servicediscovery::types::{
     FilterCondition, OperationStatus, OperationTargetType, ServiceFilter, ServiceFilterName, Tag,
 };
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, claim, owned_by, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, claim, owned_by,
+    replaced_not_updated,
 };
 
 use crate::errors::{aws, gone_is_ok};
@@ -144,7 +145,7 @@ impl Kind for Namespace {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<NamespaceAttrs>,
+        _: &Owned<Found<NamespaceAttrs>>,
         _: &NamespaceAttrs,
         changed: &[NamespaceField],
     ) -> Result<(), ResourceError> {
@@ -154,11 +155,11 @@ impl Kind for Namespace {
         }
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         tag_by_arn!(self.sd, o, sdk_tags!(Tag, cx.tags)?)
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<NamespaceAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<NamespaceAttrs>>) -> Result<(), ResourceError> {
         // ECS Service Connect made a Cloud Map service in our namespace for each of our
         // discoverable services; AWS refuses to delete a namespace that still holds them.
         // They exist only inside a namespace we own, so they go with it.

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
-use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, attributes, replaced_not_updated};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
 
 use crate::documents::adot;
 use crate::errors::{absent_if_gone, aws};
@@ -80,7 +82,7 @@ impl Kind for AdotParameter {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<AdotParameterAttrs>,
+        _: &Owned<Found<AdotParameterAttrs>>,
         desired: &AdotParameterAttrs,
         changed: &[AdotParameterField],
     ) -> Result<(), ResourceError> {
@@ -104,7 +106,7 @@ impl Kind for AdotParameter {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, _: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         self.ssm
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
@@ -116,7 +118,7 @@ impl Kind for AdotParameter {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<AdotParameterAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<AdotParameterAttrs>>) -> Result<(), ResourceError> {
         self.ssm.delete_parameter().name(&self.name).send().await.map_err(aws("DeleteParameter"))?;
         Ok(())
     }

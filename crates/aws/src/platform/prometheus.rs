@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_amp::types::{WorkspaceStatus, WorkspaceStatusCode};
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Status, attributes, claim, owned_by,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, claim, owned_by,
 };
 
 use crate::errors::aws;
@@ -109,7 +109,7 @@ impl Kind for Workspace {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<WorkspaceAttrs>,
+        o: &Owned<Found<WorkspaceAttrs>>,
         _: &WorkspaceAttrs,
         changed: &[WorkspaceField],
     ) -> Result<(), ResourceError> {
@@ -129,11 +129,11 @@ impl Kind for Workspace {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         tag_by_arn!(self.amp, o, to_map(cx.tags))
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<WorkspaceAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<WorkspaceAttrs>>) -> Result<(), ResourceError> {
         self.amp.delete_workspace().workspace_id(&o.id).send().await.map_err(aws("DeleteWorkspace"))?;
         Ok(())
     }

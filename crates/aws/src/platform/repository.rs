@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::json;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes, replaced_not_updated,
 };
 
 use crate::errors::{absent_if_gone, aws};
@@ -108,6 +108,8 @@ impl Kind for Repository {
             .output(Output::Uri, repo.repository_uri().unwrap_or_default())
             .tags(cx.tags.clone());
         let bare = created.clone().found(RepositoryAttrs::default());
+        // Made just now, with our tags: the rest of its setup acts on it as ours.
+        let bare = Owned::verify(cx.project, cx.node, &created.id, &created.tags, bare)?;
         self.update(cx, &bare, desired, &[RepositoryField::Lifecycle]).await?;
         Ok(created)
     }
@@ -115,7 +117,7 @@ impl Kind for Repository {
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Found<RepositoryAttrs>,
+        _: &Owned<Found<RepositoryAttrs>>,
         desired: &RepositoryAttrs,
         changed: &[RepositoryField],
     ) -> Result<(), ResourceError> {
@@ -146,11 +148,11 @@ impl Kind for Repository {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         tag_by_arn!(self.ecr, o, sdk_tags!(Tag, cx.tags)?)
     }
 
-    async fn delete(&self, _: &Cx<'_>, _: &Found<RepositoryAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<RepositoryAttrs>>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here, images included.
         self.ecr
             .delete_repository()

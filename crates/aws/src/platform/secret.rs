@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
 use temporalctl_engine::{
-    Cx, Found, Inputs, Kind, NodeId, Observed, ResourceError, Retention, attributes, replaced_not_updated,
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes, replaced_not_updated,
 };
 
 use crate::errors::{absent_if_gone, aws};
@@ -93,7 +93,7 @@ impl Kind for GrafanaSecret {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Found<GrafanaSecretAttrs>,
+        o: &Owned<Found<GrafanaSecretAttrs>>,
         _: &GrafanaSecretAttrs,
         changed: &[GrafanaSecretField],
     ) -> Result<(), ResourceError> {
@@ -109,7 +109,7 @@ impl Kind for GrafanaSecret {
         Ok(())
     }
 
-    async fn retag(&self, cx: &Cx<'_>, o: &Observed) -> Result<(), ResourceError> {
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
         self.sm
             .tag_resource()
             .secret_id(&o.id)
@@ -120,7 +120,7 @@ impl Kind for GrafanaSecret {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Found<GrafanaSecretAttrs>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<GrafanaSecretAttrs>>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here: the user asked for the data to go.
         self.sm
             .delete_secret()

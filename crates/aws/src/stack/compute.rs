@@ -31,9 +31,16 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     // Instances join the cluster by name: it must exist before they boot.
     let mut template_after = vec![CLUSTER];
     if d.node_groups.awsvpc_trunking {
-        g.add(TRUNKING, "awsvpcTrunking", AwsvpcTrunking { ecs: aws.ecs.clone(), role: INSTANCE_ROLE.into() });
-        // Instances launched before the setting would get no trunk interface.
-        template_after.push(TRUNKING);
+        // The setting belongs to the role that registers the instances: each of ours.
+        let host_sessions = d.node_groups.iter().any(|(_, ng)| ng.ssm_sessions);
+        let roles = [(TRUNKING, INSTANCE_ROLE)]
+            .into_iter()
+            .chain(host_sessions.then_some((HOST_SESSIONS_TRUNKING, HOST_SESSIONS_ROLE)));
+        for (setting, role) in roles {
+            g.add(setting, "awsvpcTrunking", AwsvpcTrunking { ecs: aws.ecs.clone(), role: role.into() });
+            // Instances launched before the setting would get no trunk interface.
+            template_after.push(setting);
+        }
     }
     // A node group's launch template, Auto Scaling group and capacity provider share a name.
     let name_of = |group: &str| names::node_group(p, group);
@@ -52,7 +59,7 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 instance_type: ng.instance_type.clone(),
                 root_volume_gb: ng.root_volume_gb,
                 ami: ECS_AMI.into(),
-                instance_profile: INSTANCE_PROFILE.into(),
+                instance_profile: if ng.ssm_sessions { HOST_SESSIONS_PROFILE } else { INSTANCE_PROFILE }.into(),
                 security_group: INSTANCES_SG.into(),
             },
         );

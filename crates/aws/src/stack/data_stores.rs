@@ -14,7 +14,7 @@ use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
 use crate::iam::role::Role;
 use crate::outputs::Output;
-use crate::service_kinds::{SERVICES, ServiceKind};
+use crate::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 
 /// DSQL, OpenSearch, and the Temporal task roles that reach them. OpenSearch is the
 /// longest wait of the whole stack, so it depends on nothing it does not need: one
@@ -39,9 +39,13 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 
     let (partition, region) = (aws.partition(), d.region.clone());
     let domain = names::opensearch_domain_name(p);
-    let temporal: Vec<&'static ServiceKind> = SERVICES.iter().filter(|k| k.is_temporal()).collect();
+    // The Temporal services' roles and the one-off tasks' (schema, index, namespace).
+    let temporal: Vec<&'static ServiceKind> =
+        SERVICES.iter().chain([&ADMIN_TOOLS]).filter(|k| iam_doc::uses_data_stores(k.key)).collect();
     for kind in &temporal {
-        let (region, domain) = (region.clone(), domain.clone());
+        let (region, domain, index) = (region.clone(), domain.clone(), d.opensearch.visibility_index.clone());
+        // `admin-tools` is no service of deploy.yaml: the one-off tasks are no Exec target.
+        let exec = d.services.exec(kind.key);
         let name = names::task_role_name(p, kind.key);
         let kind: &'static ServiceKind = kind;
         g.add(
@@ -51,21 +55,22 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 iam: aws.iam.clone(),
                 reads: vec![DSQL.into(), EXEC_LOG_GROUP.into()],
                 name,
-                trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+                trust: super::identities::task_trust(partition, &d.region, EXEC_LOG_GROUP),
                 managed: vec![],
                 inline: Some(Arc::new(move |inputs: &Inputs| {
                     let dsql_arn = inputs.get(DSQL, Output::Arn)?.to_string();
                     // The account is in the cluster's ARN; the domain's ARN is known by name.
-                    let account = dsql_arn.split(':').nth(4).unwrap_or_default().to_string();
+                    let account = iam_doc::account_of(&dsql_arn).to_string();
                     let arns = iam_doc::Arns {
                         opensearch_domain: crate::data::opensearch::domain_arn(partition, &region, &account, &domain),
+                        visibility_index: index.clone(),
                         dsql_cluster: dsql_arn,
                         amp_workspace: String::new(),
                         grafana_secret: String::new(),
                         adot_parameter: String::new(),
                         exec_log_group: inputs.get(EXEC_LOG_GROUP, Output::Arn)?.to_string(),
                     };
-                    Ok(iam_doc::task(kind, &arns))
+                    Ok(iam_doc::task(kind, &arns, exec))
                 })),
             },
         );

@@ -13,8 +13,8 @@ use crate::service_kinds::SERVICES;
 
 /// One security group per service, one for OpenSearch and one for the instances, with
 /// every rule derived from the declared flows (`flows.rs`): ingress only ever from named
-/// groups; egress to the VPC's CIDR for flows inside it, and to the internet only on the
-/// ports a flow leaves on (443 for AWS APIs, 5432 for DSQL from the Temporal services).
+/// groups; egress only on the ports of its flows, to the VPC's CIDR for flows inside it and
+/// to the internet for those that leave (443 for AWS APIs, 5432 for DSQL).
 pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let vpc_cidr = network_layout(d).expect("validated").vpc.to_string();
@@ -51,14 +51,18 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     }
 }
 
-/// A group's egress: everything to the VPC's CIDR when it has any flow (peers,
-/// OpenSearch, interface endpoints, the DNS resolver all live there), and to the internet
-/// only on the ports a flow leaves the VPC on.
+/// A group's egress: exactly the ports of its flows, TCP only: to the VPC's CIDR for
+/// flows to the stack's groups (whose ingress then admits only the named source group),
+/// and to anywhere for those that leave through an endpoint or the NAT gateway (443, and
+/// 5432 for DSQL). A group without flows has no egress at all.
 fn egress(group: &str, flows: &[flows::Flow], vpc_cidr: &str) -> Vec<Rule> {
-    let (inside, beyond) = flows::egress_of(group, flows);
-    let mut rules: Vec<Rule> = inside.then(|| Rule::all(Source::Cidr(vpc_cidr.into()))).into_iter().collect();
-    rules.extend(beyond.into_iter().map(|(from, to)| Rule::tcp_range(from, to, Source::Cidr("0.0.0.0/0".into()))));
-    rules
+    flows::egress_of(group, flows)
+        .into_iter()
+        .map(|((from, to), leaves)| {
+            let to_where = if leaves { "0.0.0.0/0" } else { vpc_cidr };
+            Rule::tcp_range(from, to, Source::Cidr(to_where.into()))
+        })
+        .collect()
 }
 
 /// A group's ingress: only ever from named groups (itself included), one rule per flow
@@ -102,7 +106,27 @@ mod tests {
         let flows = flows::flows();
         let history = egress(&service_sg("history"), &flows, VPC_CIDR);
         assert_eq!(internet_ports(&history), vec![(443, 443), (5432, 5432)]);
-        assert!(history.iter().any(|r| matches!(&r.source, Source::Cidr(c) if c == VPC_CIDR) && r.protocol == "-1"));
+    }
+
+    /// Issue 19: egress is the declared flows' ports and nothing more: TCP only, no
+    /// all-protocol rule, and each rule backed by a flow of the group.
+    #[test]
+    fn egress_is_exactly_the_ports_of_the_declared_flows() {
+        let flows = flows::flows();
+        for group in SERVICES.iter().map(|k| service_sg(k.key)).chain([OPENSEARCH_SG.into(), INSTANCES_SG.into()]) {
+            let mine: Vec<&flows::Flow> = flows.iter().filter(|f| f.from == group).collect();
+            for rule in egress(&group, &flows, VPC_CIDR) {
+                assert_eq!(rule.protocol, "tcp", "{group}: {rule:?}");
+                assert!(mine.iter().any(|f| f.ports == (rule.from, rule.to)), "{group}: no flow for {rule:?}");
+            }
+        }
+        let ui = egress(&service_sg("ui"), &flows, VPC_CIDR);
+        let inside: Vec<(i32, i32)> = ui
+            .iter()
+            .filter(|r| matches!(&r.source, Source::Cidr(c) if c == VPC_CIDR))
+            .map(|r| (r.from, r.to))
+            .collect();
+        assert_eq!(inside, [(7233, 7233)], "the UI reaches into the VPC only for the frontend");
     }
 
     #[test]

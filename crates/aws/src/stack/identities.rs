@@ -11,9 +11,9 @@ use super::names;
 use crate::Aws;
 use crate::documents::iam as iam_doc;
 use crate::iam::instance_profile::InstanceProfile;
-use crate::iam::role::Role;
+use crate::iam::role::{PolicyFn, Role};
 use crate::outputs::Output;
-use crate::service_kinds::SERVICES;
+use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 
 /// IAM: the task execution role, the instances' role and profile, and the task roles
 /// whose policies need no data store (the Temporal services' come with DSQL and OpenSearch).
@@ -27,44 +27,49 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         Role {
             iam: aws.iam.clone(),
             name: names::execution_role(p),
-            trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+            trust: fixed(iam_doc::trust("ecs-tasks.amazonaws.com")),
             managed: vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
             reads: nodes(EXECUTION_READS),
             inline: Some(Arc::new(|inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs, EXECUTION_READS)?)))),
         },
     );
-    g.add(
-        INSTANCE_ROLE,
-        names::instance_role(p),
-        Role {
-            iam: aws.iam.clone(),
-            name: names::instance_role(p),
-            trust: iam_doc::trust("ec2.amazonaws.com"),
-            managed: vec![
-                managed("service-role/AmazonEC2ContainerServiceforEC2Role"),
-                managed("AmazonSSMManagedInstanceCore"),
-            ],
-            reads: vec![],
-            inline: None,
-        },
-    );
-    g.add(
-        INSTANCE_PROFILE,
-        names::instance_role(p),
-        InstanceProfile { iam: aws.iam.clone(), name: names::instance_role(p), role: INSTANCE_ROLE.into() },
-    );
+    // The instances' role: the ECS agent's rights on our cluster only. Groups that ask
+    // for host sessions get a second role, the same plus Session Manager's.
+    let mut instance_roles = vec![(INSTANCE_ROLE, INSTANCE_PROFILE, names::instance_role(p), vec![])];
+    if d.node_groups.iter().any(|(_, ng)| ng.ssm_sessions) {
+        let ssm = vec![managed("AmazonSSMManagedInstanceCore")];
+        instance_roles.push((HOST_SESSIONS_ROLE, HOST_SESSIONS_PROFILE, names::host_sessions_role(p), ssm));
+    }
+    for (role, profile, name, managed) in instance_roles {
+        g.add(
+            role,
+            name.clone(),
+            Role {
+                iam: aws.iam.clone(),
+                name: name.clone(),
+                trust: fixed(iam_doc::trust("ec2.amazonaws.com")),
+                managed,
+                reads: instance_reads(),
+                inline: Some(Arc::new(|inputs: &Inputs| Ok(iam_doc::instance(&instance_arns(inputs)?)))),
+            },
+        );
+        g.add(profile, name.clone(), InstanceProfile { iam: aws.iam.clone(), name, role: role.into() });
+    }
     for kind in SERVICES.iter().filter(|k| !k.is_temporal()) {
         let name = names::task_role_name(p, kind.key);
+        let exec = d.services.exec(kind.key);
         g.add(
             task_role(kind.key),
             name.clone(),
             Role {
                 iam: aws.iam.clone(),
                 name,
-                trust: iam_doc::trust("ecs-tasks.amazonaws.com"),
+                trust: task_trust(partition, &d.region, EXEC_LOG_GROUP),
                 managed: vec![],
                 reads: nodes(TASK_READS),
-                inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::task(kind, &arns(inputs, TASK_READS)?)))),
+                inline: Some(Arc::new(move |inputs: &Inputs| {
+                    Ok(iam_doc::task(kind, &arns(inputs, TASK_READS)?, exec))
+                })),
             },
         );
     }
@@ -73,8 +78,38 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 /// What the execution role's policy names: the secret and the parameter it hands to
 /// containers.
 const EXECUTION_READS: &[&str] = &[GRAFANA_SECRET, ADOT_PARAMETER];
+/// What the instances' role names: the cluster, our repositories, our services' log groups.
+fn instance_reads() -> Vec<NodeId> {
+    let logs = SERVICES.iter().chain([&ADMIN_TOOLS]).map(|k| log_group(k.key));
+    [CLUSTER.to_string()].into_iter().chain(REPOSITORIES.iter().map(|(node, _)| node.to_string())).chain(logs).collect()
+}
+
+fn instance_arns(inputs: &Inputs) -> Result<iam_doc::InstanceArns, ResourceError> {
+    let reads = instance_reads();
+    let arn = |node: &String| inputs.get(node, Output::Arn).map(String::from);
+    Ok(iam_doc::InstanceArns {
+        cluster: arn(&reads[0])?,
+        repositories: reads.iter().filter(|n| n.starts_with("ecr-repository/")).map(arn).collect::<Result<_, _>>()?,
+        log_groups: reads.iter().filter(|n| n.starts_with("log-group/")).map(arn).collect::<Result<_, _>>()?,
+    })
+}
+
 /// What the task roles of the services that are not Temporal's name.
-const TASK_READS: &[&str] = &[EXEC_LOG_GROUP, WORKSPACE, GRAFANA_SECRET, ADOT_PARAMETER];
+const TASK_READS: &[&str] = &[EXEC_LOG_GROUP, WORKSPACE];
+
+/// A trust policy that depends on nothing.
+fn fixed(policy: serde_json::Value) -> PolicyFn {
+    Arc::new(move |_: &Inputs| Ok(policy.clone()))
+}
+
+/// A task role's trust, naming the account of `arn_of`'s ARN (a node the role reads).
+pub(super) fn task_trust(partition: &'static str, region: &str, arn_of: &'static str) -> PolicyFn {
+    let region = region.to_string();
+    Arc::new(move |inputs: &Inputs| {
+        let account = iam_doc::account_of(inputs.get(arn_of, Output::Arn)?);
+        Ok(iam_doc::task_trust(partition, &region, account))
+    })
+}
 
 fn nodes(reads: &[&str]) -> Vec<NodeId> {
     reads.iter().map(|n| n.to_string()).collect()
@@ -89,6 +124,7 @@ fn arns(inputs: &Inputs, reads: &[&str]) -> Result<iam_doc::Arns, ResourceError>
     Ok(iam_doc::Arns {
         dsql_cluster: String::new(),
         opensearch_domain: String::new(),
+        visibility_index: String::new(),
         amp_workspace: arn(WORKSPACE)?,
         grafana_secret: arn(GRAFANA_SECRET)?,
         adot_parameter: arn(ADOT_PARAMETER)?,

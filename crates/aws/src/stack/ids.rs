@@ -35,6 +35,9 @@ pub const CLUSTER: &str = "ecs-cluster";
 pub const EXECUTION_ROLE: &str = "iam-role/ecs-execution";
 pub const INSTANCE_ROLE: &str = "iam-role/ecs-instance";
 pub const INSTANCE_PROFILE: &str = "iam-instance-profile/ecs-instance";
+/// The instances' role with Session Manager, for the node groups with `ssm_sessions`.
+pub const HOST_SESSIONS_ROLE: &str = "iam-role/ecs-instance-ssm";
+pub const HOST_SESSIONS_PROFILE: &str = "iam-instance-profile/ecs-instance-ssm";
 
 pub fn log_group(service: &str) -> String {
     format!("log-group/{service}")
@@ -47,6 +50,7 @@ pub fn task_role(service: &str) -> String {
 pub const ECS_AMI: &str = "ami/ecs-arm64";
 pub const CLUSTER_CAPACITY: &str = "ecs-cluster/capacity-providers";
 pub const TRUNKING: &str = "ecs-account-setting/awsvpc-trunking";
+pub const HOST_SESSIONS_TRUNKING: &str = "ecs-account-setting/awsvpc-trunking-ssm";
 
 pub fn launch_template(group: &str) -> String {
     format!("launch-template/{group}")

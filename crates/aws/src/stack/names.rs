@@ -61,6 +61,11 @@ pub fn instance_role(project: &str) -> String {
     format!("{project}-ecs-instance")
 }
 
+/// The instances' role (and profile) of the node groups with host sessions.
+pub fn host_sessions_role(project: &str) -> String {
+    format!("{project}-ecs-instance-ssm")
+}
+
 pub fn task_role_name(project: &str, key: &str) -> String {
     format!("{project}-{key}-task")
 }

@@ -9,7 +9,7 @@ use super::names;
 use crate::Aws;
 use crate::ecs::service::Service;
 use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
-use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, ONE_OFF_IDENTITY, SERVICES, ServiceKind};
+use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, SERVICES, ServiceKind};
 
 /// A task definition per service, registered from the rendered documents, and one for
 /// the one-off steps' admin tools.
@@ -35,7 +35,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     }
     let sources = TaskSources {
         execution_role: EXECUTION_ROLE.into(),
-        task_role: task_role(ONE_OFF_IDENTITY),
+        task_role: task_role(ADMIN_TOOLS.key),
         log_group: log_group(ADMIN_TOOLS.key),
         secret: None,
         repository: Some(ADMIN_TOOLS_REPOSITORY.into()),
@@ -105,6 +105,7 @@ pub(super) fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &cap
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),
                 rollout: capacity::rollout(d, kind.key, counts),
+                exec: d.services.exec(kind.key),
                 family: family.clone(),
                 listings: aws.listings.clone(),
             },

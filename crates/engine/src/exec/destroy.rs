@@ -10,7 +10,7 @@ use super::run::{Run, following};
 use crate::ResourceError;
 use crate::event::{EventKind, Outcome};
 use crate::graph::Node;
-use crate::resource::{Cx, Inputs, Observed, Retention, Status, check_owned};
+use crate::resource::{Cx, Inputs, Observed, Owned, Retention, Status, check_owned};
 use crate::retry::Retries;
 use crate::state::Phase;
 
@@ -70,8 +70,8 @@ impl Engine<'_> {
         let outcome = match &read {
             None => Outcome::Absent,
             Some(observed) => {
-                check_owned(&self.opts.project, &node.id, observed)?;
-                self.delete_and_wait(node, &cx, observed, run).await?;
+                let ours = check_owned(&self.opts.project, &node.id, observed)?;
+                self.delete_and_wait(node, &cx, &ours, run).await?;
                 Outcome::Deleted
             }
         };
@@ -95,7 +95,7 @@ impl Engine<'_> {
         &self,
         node: &Node,
         cx: &Cx<'_>,
-        observed: &Observed,
+        observed: &Owned<Observed>,
         run: &Mutex<Run<'_>>,
     ) -> Result<(), ResourceError> {
         self.started_doing(node, "deleting");

@@ -9,7 +9,7 @@ use super::{Engine, UPDATE_SETTLE};
 use crate::event::Outcome;
 use crate::graph::Node;
 use crate::resource::{
-    Attrs, Cx, Difference, FieldDiff, Observed, Retention, Subject, Tags, check_owned, compare, missing_tags,
+    Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Subject, Tags, check_owned, compare, missing_tags,
 };
 use crate::retry::Retries;
 use crate::state::Phase;
@@ -34,13 +34,13 @@ impl Engine<'_> {
         let (outcome, o) = match compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) {
             Difference::None => (Outcome::Unchanged, self.wait_ready(node, &cx, o).await?),
             Difference::InPlace(diffs) => {
-                check_owned(&self.opts.project, &node.id, &o)?;
-                (Outcome::Updated, self.update(node, &cx, &o, &desired, &diffs).await?)
+                let ours = check_owned(&self.opts.project, &node.id, &o)?;
+                (Outcome::Updated, self.update(node, &cx, &ours, &desired, &diffs).await?)
             }
             Difference::Replace(diffs) => {
-                check_owned(&self.opts.project, &node.id, &o)?;
+                let ours = check_owned(&self.opts.project, &node.id, &o)?;
                 self.refuse_replacement(i, &diffs)?;
-                self.delete_and_wait(node, &cx, &o, run).await?;
+                self.delete_and_wait(node, &cx, &ours, run).await?;
                 (Outcome::Replaced, self.create(node, &cx, &desired, &prepared.tags, run).await?)
             }
         };
@@ -81,7 +81,7 @@ impl Engine<'_> {
         &self,
         node: &Node,
         cx: &Cx<'_>,
-        observed: &Observed,
+        observed: &Owned<Observed>,
         desired: &Attrs,
         diffs: &[FieldDiff],
     ) -> Result<Observed, ResourceError> {
@@ -102,9 +102,14 @@ impl Engine<'_> {
         // update rewrites its tags with what it applied): decided again on the fresh read.
         let tags_missing = |o: &Observed| !missing_tags(cx.tags, o).is_empty();
         if diffs.iter().any(|d| d.subject == Subject::Tags) && fresh.as_ref().is_none_or(tags_missing) {
-            let current = fresh.take();
-            let target = current.as_ref().unwrap_or(observed);
-            self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.retag(cx, target)).await?;
+            let target = match fresh.take() {
+                Some(current) if current.id == observed.id => observed.refreshed(current)?,
+                // An update that made a new resource (a task definition's next revision):
+                // that one shows our tags itself, or is not touched.
+                Some(current) => check_owned(&self.opts.project, &node.id, &current)?,
+                None => observed.clone(),
+            };
+            self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.retag(cx, &target)).await?;
         }
         let fresh = match fresh {
             Some(o) => o,
@@ -189,19 +194,18 @@ impl Engine<'_> {
                 node.resource.create(cx, desired).await.map(|o| (o, false))
             })
             .await?;
-        if adopted {
-            check_owned(&self.opts.project, &node.id, &made)?;
-        }
+        // What an earlier attempt left is changed below only once it shows our tags.
+        let ours = if adopted { Some(check_owned(&self.opts.project, &node.id, &made)?) } else { None };
         // Persist the id before waiting: a crash now leaves a known resource, not a leak.
         self.record(run, node, &made, Phase::Creating)?;
         let id = made.id.clone();
         let cx = following(cx, &id);
-        if !adopted {
+        let Some(ours) = ours else {
             return self.wait_ready(node, &cx, made).await;
-        }
+        };
         match compare(desired, tags, &made, |f| node.resource.forces_replace(f)) {
             Difference::None => self.wait_ready(node, &cx, made).await,
-            Difference::InPlace(diffs) => self.update(node, &cx, &made, desired, &diffs).await,
+            Difference::InPlace(diffs) => self.update(node, &cx, &ours, desired, &diffs).await,
             Difference::Replace(diffs) => Err(ResourceError::fatal(format!(
                 "an interrupted create left {} with {}; run `up` again to replace it, or delete it by hand",
                 made.id,
