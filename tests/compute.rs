@@ -235,6 +235,17 @@ fn host_sessions_only_for_the_node_groups_that_ask() {
         let data = v.launch_template_versions()[0].launch_template_data().unwrap();
         assert_eq!(data.iam_instance_profile().and_then(|p| p.arn()), Some(expected.as_str()), "group {group}");
     }
+    // Asked no more: the role stays declared, `plan` takes Session Manager off it, and
+    // `down` deletes it; it is never left behind with its rights. (`up` would also move
+    // group b's launch template back, which moto cannot show: its DescribeLaunchTemplates
+    // keeps the tags a template was created with, whatever CreateTags wrote since.)
+    std::fs::write(h.dir.join("deploy.yaml"), deploy()).unwrap();
+    let plan = h.run(&["plan"]).ok().stdout;
+    let line = plan.lines().find(|l| l.contains("iam-role/ecs-instance-ssm")).unwrap_or_default();
+    assert!(line.contains("managed"), "{plan}");
+    h.run(&["down", "--yes", "--destroy-data"]).ok();
+    let roles = block_on(iam.list_roles().send()).unwrap();
+    assert!(!roles.roles().iter().any(|r| r.role_name().starts_with(PROJECT)), "down deletes both instance roles");
 }
 
 #[test]

@@ -379,7 +379,7 @@ fn logs_print_the_window_asked_for_and_follow_new_lines_until_interrupted() {
     put_log(&h, &group, stream, now_ms() - 4 * 60_000, "\x1b]0;owned\x07\x1b[2Jcleared");
     let shown = h.run(&["logs", "frontend"]).ok().stdout;
     assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
-    assert!(shown.contains(r"\u{1b}]0;owned\u{7}\u{1b}[2Jcleared"), "{shown}");
+    assert!(shown.contains(r"\u001b]0;owned\u0007\u001b[2Jcleared"), "{shown}");
 
     let mut follow = Running::start(&h, &["logs", "frontend", "--follow"]);
     follow.wait_for("five minutes ago");

@@ -226,7 +226,7 @@ fn property_07_iam_least_privilege() {
     let roles = block_on(iam.list_roles().send()).unwrap();
     let ours: Vec<&str> =
         roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with(&format!("{PROJECT}-"))).collect();
-    assert_eq!(ours.len(), 10, "execution, instance, seven task roles and the one-off tasks' role: {ours:?}");
+    assert_eq!(ours.len(), 11, "execution, two instance roles, seven task roles and the one-off tasks' role: {ours:?}");
     // Issue 19: no host shell and no account-wide agent policy unless a group asks.
     for role in &ours {
         let attached = block_on(iam.list_attached_role_policies().role_name(*role).send()).unwrap();

@@ -252,7 +252,7 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
     assert_eq!((count("vpc"), count("subnet"), count("asg"), count("cluster")), (1, 3, 3, 1), "{left:?}");
-    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 10), "{left:?}");
+    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 11), "{left:?}");
 
     h.proxy.faults(Some(Faults { share: 0.3, seed: seed ^ 0xd0e5 }));
     let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -335,7 +335,7 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
         let left = tagged_leftovers(&h);
         let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
         let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
-        assert_eq!(counts, (1, 3, 10, 3, 1, 10), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
+        assert_eq!(counts, (1, 3, 10, 3, 1, 11), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
 
         assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
         h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -511,4 +511,16 @@ fn every_emulator_package_is_pinned_with_hashes() {
     assert!(packages >= 50, "{packages} packages");
     let install = std::fs::read_to_string(support::repo().join("scripts/install-emulator")).unwrap();
     assert!(install.contains("--require-hashes -r \"$lock\""), "the install checks them");
+}
+
+/// Issue 19: the runbook's rotation recipe pipes the new password from the generator to
+/// the secret: no shell variable holds it and no argument (which `ps` shows) carries it.
+#[test]
+fn the_rotation_recipe_never_puts_the_password_on_a_command_line() {
+    let runbook = std::fs::read_to_string(support::repo().join("docs/runbook.md")).unwrap();
+    let section = runbook.split("## Rotate the Grafana password").nth(1).expect("the section");
+    let recipe = section.split("```sh").nth(1).and_then(|r| r.split("```").next()).expect("its shell block");
+    assert!(recipe.contains("get-random-password") && recipe.contains("put-secret-value"), "{recipe}");
+    assert!(recipe.contains("--secret-string file:///dev/stdin"), "the value comes from stdin: {recipe}");
+    assert!(!recipe.contains("$(") && !recipe.contains('`') && !recipe.contains('$'), "no variable holds it: {recipe}");
 }

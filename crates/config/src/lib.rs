@@ -42,24 +42,31 @@ pub fn load(path: &Path) -> Result<Deploy, ConfigErrors> {
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(unreadable)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_big(&file));
+    }
     let src =
         String::from_utf8(bytes).map_err(|e| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     parse(&src, &file)
 }
 
+fn too_big(file: &str) -> ConfigErrors {
+    ConfigErrors {
+        file: file.to_string(),
+        problems: vec![Problem::new(
+            "",
+            format!(
+                "the file is over {} KiB, the most temporalctl reads (a deploy.yaml is a few KiB): check that --config names the deployment file",
+                MAX_FILE_BYTES >> 10
+            ),
+        )],
+    }
+}
+
 /// Parse and validate deployment text; `file` only names it in messages.
 pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
     if src.len() > MAX_FILE_BYTES {
-        return Err(ConfigErrors {
-            file: file.to_string(),
-            problems: vec![Problem::new(
-                "",
-                format!(
-                    "the file is over {} KiB, the most temporalctl reads (a deploy.yaml is a few KiB): check that --config names the deployment file",
-                    MAX_FILE_BYTES >> 10
-                ),
-            )],
-        });
+        return Err(too_big(file));
     }
     let locations = locate::index(src);
     let fail = |mut problems: Vec<Problem>| {

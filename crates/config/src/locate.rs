@@ -39,7 +39,9 @@ pub fn join_index(parent: &str, index: usize) -> String {
 
 /// What the index keeps at most. A deploy.yaml is a few kilobytes with keys five deep;
 /// hostile text (deep nesting, a huge key over many children) must not make it grow
-/// without bound. Past these, a position falls back to the nearest indexed ancestor.
+/// without bound. A longer key is not indexed (its position falls back to the nearest
+/// indexed ancestor); past the depth or the total, the rest of the file is not indexed
+/// (the deserializer refuses nesting past 64 levels itself, naming its position).
 const MAX_DEPTH: usize = 64; // serde-saphyr's own default nesting budget
 const MAX_KEY_BYTES: usize = 256;
 const MAX_INDEXED_BYTES: usize = 16 << 20;

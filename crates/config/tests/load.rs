@@ -97,7 +97,8 @@ fn a_file_over_a_mebibyte_is_refused_before_it_is_parsed() {
     let text = parse(&padded(limit + 1), "big.yaml").unwrap_err().to_string();
     assert!(text.contains("over 1024 KiB"), "{text}");
     let path = std::env::temp_dir().join(format!("temporalctl-big-{}.yaml", std::process::id()));
-    std::fs::write(&path, padded(8 * limit)).unwrap();
+    // Cut inside a multi-byte character at the limit: still the size, not "invalid UTF-8".
+    std::fs::write(&path, format!("{}{}", padded(limit), "é".repeat(limit))).unwrap();
     let text = load(&path).unwrap_err().to_string();
     std::fs::remove_file(&path).unwrap();
     assert!(text.contains("over 1024 KiB"), "{text}");

@@ -380,10 +380,11 @@ pub fn owned_by<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, pr
     project_ok && node_ok
 }
 
-/// A resource seen carrying this deployment's ownership tags. Every call that changes
-/// or deletes something takes one, and acts on the resource inside it; only
-/// [`Owned::verify`] (and [`check_owned`]) make one, so a mutation that skipped the
-/// check does not compile. Derefs to what was checked.
+/// A resource that is ours. Every call that changes or deletes something takes one, and
+/// acts on the resource inside it, so a mutation that skipped the check does not compile.
+/// Two ways make one: [`Owned::verify`] (and [`check_owned`]) over tags read from AWS with
+/// the resource, and [`Owned::created`] for what a create call of this run just made with
+/// our tags. Derefs to what it holds.
 #[derive(Debug, Clone)]
 pub struct Owned<T> {
     inner: T,
@@ -406,9 +407,16 @@ impl<T> Owned<T> {
         Err(ResourceError::new(
             crate::ErrorClass::Conflict,
             format!(
-                "{id} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. Restore the tags if it is ours, or remove or rename it"
+                "{id} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. If it is ours, restore the tags; if the state file names it by mistake, remove that entry"
             ),
         ))
+    }
+
+    /// What a create call of this run just made, with `cx.tags` (our ownership tags among
+    /// them): the rest of its setup (rules, policies) acts on it as ours.
+    /// `_cx` is the create's context: only a create, which holds the tags it set, has one.
+    pub fn created(_cx: &Cx<'_>, thing: T) -> Self {
+        Owned { inner: thing }
     }
 
     /// The same checked resource, seen through another type (the engine's typed copy).
@@ -422,6 +430,12 @@ impl<T> Owned<T> {
 }
 
 impl Owned<Observed> {
+    /// What the update of this checked resource made in its place (a task definition's
+    /// next revision): ours, being our own update's result, whatever tags it shows yet.
+    pub(crate) fn successor(&self, made: Observed) -> Self {
+        Owned { inner: made }
+    }
+
     /// A fresh read of the checked resource: the same id, so still the one checked.
     pub(crate) fn refreshed(&self, fresh: Observed) -> Result<Self, ResourceError> {
         if fresh.id != self.inner.id {

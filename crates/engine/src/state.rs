@@ -169,7 +169,13 @@ impl StateStore {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
-            .map_err(|source| StateError::LockFailed { path: lock_path.clone(), cause: source })?;
+            .map_err(|source| match source.raw_os_error() {
+                Some(libc::ELOOP) => StateError::Write {
+                    path: lock_path.clone(),
+                    cause: io::Error::other("it is a symbolic link; the lock file is only ever opened as a file of its own: remove the link"),
+                },
+                _ => StateError::LockFailed { path: lock_path.clone(), cause: source },
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -192,15 +198,17 @@ impl StateStore {
             .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
             .map(|h| StaleLock { alive: h.host == hostname() && pid_alive(h.pid), holder: h });
         let state = self.read()?;
+        // The backup first: if it cannot be written, no holder record is left behind to
+        // make the next run report this one as killed.
+        if self.path().exists() {
+            copy_private(&self.path(), &self.backup_path())
+                .map_err(|source| StateError::Write { path: self.backup_path(), cause: source })?;
+        }
         let me = Holder { pid: std::process::id(), host: hostname(), command: command.into(), since: now() };
         file.set_len(0)
             .and_then(|()| file.write_all(&serde_json::to_vec(&me).unwrap_or_default()))
             .and_then(|()| file.sync_all())
             .map_err(|source| StateError::Write { path: lock_path.clone(), cause: source })?;
-        if self.path().exists() {
-            copy_private(&self.path(), &self.backup_path())
-                .map_err(|source| StateError::Write { path: self.backup_path(), cause: source })?;
-        }
         Ok(LockedState { lock: file, lock_path, path: self.path(), state, stale })
     }
 }
@@ -324,8 +332,10 @@ impl Drop for LockedState {
     }
 }
 
+/// The state file (which may be the user's own link to a synced folder: read through it)
+/// copied to a backup of ours.
 fn copy_private(from: &Path, to: &Path) -> io::Result<()> {
-    let mut source = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(from)?;
+    let mut source = File::open(from)?;
     let mut copy = new_private_file(to)?;
     io::copy(&mut source, &mut copy)?;
     copy.sync_all()
@@ -434,7 +444,7 @@ mod tests {
         fs::remove_file(store.lock_path()).unwrap();
         std::os::unix::fs::symlink(&victim, store.lock_path()).unwrap();
         let refused = store.lock("up").map(|_| ()).unwrap_err();
-        assert!(refused.to_string().contains("lock"), "{refused}");
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     }
 

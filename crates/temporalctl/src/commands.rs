@@ -641,9 +641,14 @@ fn init_tracing(verbose: u8) {
         _ => "debug,temporalctl=trace,temporalctl_engine=trace,temporalctl_aws=trace",
     };
     let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
-    let filter = env
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(asked));
+    let filter = match env.map(|v| (tracing_subscriber::EnvFilter::try_new(&v), v)) {
+        Some((Ok(filter), _)) => filter,
+        Some((Err(e), v)) => {
+            eprintln!("warning: RUST_LOG={v:?} is not a valid filter ({e}); logging as the -v flags ask");
+            tracing_subscriber::EnvFilter::new(asked)
+        }
+        None => tracing_subscriber::EnvFilter::new(asked),
+    };
     let no_wire = tracing_subscriber::filter::filter_fn(|m| {
         *m.level() != tracing::Level::TRACE || !WIRE_TARGETS.iter().any(|t| m.target().starts_with(t))
     });

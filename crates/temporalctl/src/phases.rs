@@ -252,11 +252,10 @@ pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Opti
         .collect()
 }
 
-/// Run a step, tag its data store with what it applied, and copy that to the state file.
-/// The schema step also records the shard count it was created with, which no later
-/// `up` may change.
-/// Run a step against its data store, once the store shows our tags and the endpoint
-/// the script names (`Operator::owned_store`), then record what it applied.
+/// Run a step against its data store, once the store shows our tags and answers at the
+/// endpoint the script names (`Operator::owned_store`); then tag the store with what the
+/// step applied and copy that to the state file. The schema step also records the shard
+/// count it was created with, which no later `up` may change.
 async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
     let store = op.owned_store(&format!("step/{}", step.name), store_of(step.name)).await?;
     op.run_step(step).await?;

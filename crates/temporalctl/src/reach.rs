@@ -43,7 +43,13 @@ pub fn service(key: &str, with_admin_tools: bool) -> Result<&'static ServiceKind
 /// The first running task of a service, or why there is none. A service of our name
 /// without our tags is refused: no session into someone else's containers.
 pub async fn running_task(op: &Operator<'_>, kind: &'static ServiceKind) -> Result<TaskInfo, Failure> {
-    op.owned_service(kind).await?;
+    if op.owned_service(kind).await?.is_none() {
+        return Err(Failure::Runtime(format!(
+            "no {} service in the cluster: `temporalctl up` creates it (`temporalctl status` shows the services)",
+            kind.key
+        )));
+    }
+    // Its tasks, by the group ECS gives the tasks of the service just checked.
     let mut tasks = op.running_tasks().await?;
     tasks.remove(kind.key).and_then(|t| t.into_iter().next()).ok_or_else(|| {
         Failure::Runtime(format!(

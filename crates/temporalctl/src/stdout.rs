@@ -7,9 +7,9 @@ use std::io::Write;
 
 /// Text from elsewhere (container logs, AWS messages, names) made safe for a terminal:
 /// control characters other than newline and tab, and the Unicode controls that reorder
-/// text (bidirectional overrides and isolates), are printed as visible escapes
-/// (`\u{1b}`). A log line can then not move the cursor, retitle the window, hide text or
-/// rewrite what was printed before it.
+/// text (bidirectional overrides and isolates), are printed as visible escapes in JSON's
+/// own form (`\u001b`), so `--output json` stays valid JSON. A log line can then not move
+/// the cursor, retitle the window, hide text or rewrite what was printed before it.
 pub fn printable(text: &str) -> Cow<'_, str> {
     let unsafe_char = |c: char| {
         (c.is_control() && c != '\n' && c != '\t')
@@ -21,7 +21,8 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         if unsafe_char(c) {
-            out.extend(c.escape_unicode());
+            // Every such character is in the Basic Multilingual Plane: four hex digits.
+            out.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             out.push(c);
         }
@@ -67,7 +68,12 @@ mod tests {
         let shown = printable(hostile);
         assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
         assert!(!shown.contains('\u{202E}') && !shown.contains('\u{2066}'), "{shown:?}");
-        assert_eq!(shown, "ok\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{d}\\u{202e}txt.exe\\u{2066}\\u{8}\\u{0}done");
+        assert_eq!(shown, r"ok\u001b]0;owned\u0007\u001b[2J\u000d\u202etxt.exe\u2066\u0008\u0000done");
+        // JSON output stays JSON: serde_json leaves DEL, C1 and bidi controls as they are,
+        // and what replaces them is JSON's own escape, read back as the same text.
+        let doc = serde_json::json!({ "event": "x\u{7f}\u{9b}31m\u{202e}y" }).to_string();
+        let back: serde_json::Value = serde_json::from_str(&printable(&doc)).unwrap();
+        assert_eq!(back["event"], "x\u{7f}\u{9b}31m\u{202e}y");
         // Lines, tabs and any other text pass as they are, without a copy.
         assert!(matches!(printable("a\tb\nc — é 日本"), Cow::Borrowed("a\tb\nc — é 日本")));
     }

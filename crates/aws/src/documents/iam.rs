@@ -63,9 +63,13 @@ pub fn task_trust(partition: &str, region: &str, account: &str) -> Value {
     })
 }
 
-/// The account an ARN belongs to (its fifth field).
-pub fn account_of(arn: &str) -> &str {
-    arn.split(':').nth(4).unwrap_or_default()
+/// The account an ARN belongs to (its fifth field); an ARN without one is refused, not
+/// turned into a trust policy no task could ever assume.
+pub fn account_of(arn: &str) -> Result<&str, temporalctl_engine::ResourceError> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| temporalctl_engine::ResourceError::fatal(format!("no account in the ARN `{arn}` (a bug)")))
 }
 
 /// What the instances' role may name: the cluster they join, our image repositories and
@@ -92,6 +96,10 @@ pub struct InstanceArns {
 /// With an execution role on every task the agent pulls our images and writes `awslogs`
 /// with that role (the ECS-optimized AMI turns `ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE`
 /// on); the pull and log rights here are the documented fallback, scoped to what is ours.
+/// Container-instance, task and task-set ARNs are named in ECS's long format
+/// (`…:container-instance/<cluster>/<id>`), the default for every account since 2019; an
+/// account that still had `containerInstanceLongArnFormat` off for this role would be
+/// denied the poll (not checked by preflight yet).
 pub fn instance(arns: &InstanceArns) -> Value {
     let under = |kind: &str| arns.cluster.replacen(":cluster/", &format!(":{kind}/"), 1) + "/*";
     let log_streams: Vec<String> = arns.log_groups.iter().map(|g| format!("{g}:*")).collect();
@@ -325,7 +333,8 @@ mod tests {
         assert_eq!(st["Principal"]["Service"], "ecs-tasks.amazonaws.com");
         assert_eq!(st["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
         assert_eq!(st["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:ecs:eu-west-1:123456789012:*");
-        assert_eq!(account_of("arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/x"), "123456789012");
+        assert_eq!(account_of("arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/x").unwrap(), "123456789012");
+        assert!(account_of("arn:aws:s3:::bucket").is_err() && account_of("not-an-arn").is_err());
     }
 
     #[test]

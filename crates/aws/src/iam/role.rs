@@ -114,8 +114,7 @@ impl Kind for Role {
         let arn = out.role.map(|r| r.arn).unwrap_or_default();
         let created = Observed::new(&self.name).output(Output::Arn, arn).tags(cx.tags.clone());
         let bare = created.clone().found(RoleAttrs::default());
-        // Made just now, with our tags: the rest of its setup acts on it as ours.
-        let bare = Owned::verify(cx.project, cx.node, &created.id, &created.tags, bare)?;
+        let bare = Owned::created(cx, bare);
         self.update(cx, &bare, desired, &[RoleField::Managed, RoleField::Inline]).await?;
         Ok(created)
     }

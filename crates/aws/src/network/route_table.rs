@@ -117,8 +117,7 @@ impl Kind for RouteTable {
             .ok_or_else(|| ResourceError::fatal("CreateRouteTable returned no table"))?;
         let created = Observed::new(&id).tags(cx.tags.clone());
         let empty = created.clone().found(RouteTableAttrs::default());
-        // Made just now, with our tags: the rest of its setup acts on it as ours.
-        let empty = Owned::verify(cx.project, cx.node, &created.id, &created.tags, empty)?;
+        let empty = Owned::created(cx, empty);
         let fields = [RouteTableField::DefaultRoute, RouteTableField::Subnets];
         on_new_id(|| self.update(cx, &empty, desired, &fields)).await?;
         Ok(created)

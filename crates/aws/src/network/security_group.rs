@@ -265,8 +265,7 @@ impl Kind for SecurityGroup {
         let all_egress = Permit::new("-1", None, None, Peer::Cidr("0.0.0.0/0".into()));
         let new_group =
             created.clone().found(SecurityGroupAttrs { egress: [all_egress].into(), ..SecurityGroupAttrs::default() });
-        // Made just now, with our tags: the rest of its setup acts on it as ours.
-        let new_group = Owned::verify(cx.project, cx.node, &created.id, &created.tags, new_group)?;
+        let new_group = Owned::created(cx, new_group);
         let fields = [SecurityGroupField::Ingress, SecurityGroupField::Egress];
         on_new_id(|| self.update(cx, &new_group, desired, &fields)).await?;
         Ok(created)

@@ -82,11 +82,17 @@ impl Operator<'_> {
             .collect::<Vec<_>>();
         let by_key: BTreeMap<&'static str, Vec<TaskInfo>> =
             services.iter().map(|s| (s.state.service, s.tasks.clone())).collect();
-        Ok(Runtime {
-            commands: access_commands(&self.deploy.region, &self.cluster(), &by_key),
-            endpoints: self.endpoints(),
-            services,
-        })
+        let mut commands = access_commands(&self.deploy.region, &self.cluster(), &by_key);
+        // A command into a service ECS Exec does not reach would only fail: say why instead.
+        for access in &mut commands {
+            // The shell is the frontend's; each forward is named after its service.
+            let key = if access.name == "shell" { "frontend".to_string() } else { access.name.clone() };
+            if !self.deploy.services.exec(&key) {
+                access.note =
+                    Some(format!("services.{key}.exec is off: turn it on in deploy.yaml and run `temporalctl up`"));
+            }
+        }
+        Ok(Runtime { commands, endpoints: self.endpoints(), services })
     }
 
     /// Running tasks by service key: ListTasks and DescribeTasks for the whole cluster,

@@ -35,6 +35,8 @@ pub fn store_of(step: &str) -> &'static str {
 /// A data store a step works on, as found on AWS.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Its node: `stack::DSQL` or `stack::OPENSEARCH`.
+    pub node: String,
     pub arn: String,
     pub endpoint: String,
 }
@@ -82,6 +84,13 @@ impl Operator<'_> {
     /// store ([`store_of`]) as [`Self::owned_store`] found it.
     pub async fn mark_done(&self, store: &Owned<Store>, name: &str, applied: &str) -> Result<(), ResourceError> {
         let node = format!("step/{name}");
+        if store.node != store_of(name) {
+            return Err(ResourceError::fatal(format!(
+                "step {name} marks {}, not {} (a bug)",
+                store_of(name),
+                store.node
+            )));
+        }
         let key = format!("{STEP_TAG_PREFIX}{name}");
         let arn = &store.arn;
         if store_of(name) == stack::OPENSEARCH {
@@ -145,7 +154,8 @@ impl Operator<'_> {
                 endpoint.as_deref().unwrap_or("no endpoint")
             )));
         }
-        Owned::verify(&self.deploy.project, store, &arn, &tags, Store { arn: arn.clone(), endpoint: recorded })
+        let found = Store { node: store.to_string(), arn: arn.clone(), endpoint: recorded };
+        Owned::verify(&self.deploy.project, store, &arn, &tags, found)
     }
 
     pub fn cluster(&self) -> String {

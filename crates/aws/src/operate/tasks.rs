@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, DesiredStatus,
     NetworkConfiguration, PlacementConstraint, PlacementConstraintType, Tag, TargetType, Task, TaskField, TaskOverride,
 };
-use temporalctl_engine::{ErrorClass, Outcome, Owned, ResourceError, ownership_tags, wait_for};
+use temporalctl_engine::{ErrorClass, Outcome, Owned, ResourceError, RetryReason, ownership_tags, wait_for};
 
 use super::Operator;
 use crate::documents::steps::Step;
@@ -230,7 +230,14 @@ impl Operator<'_> {
                     .send()
                     .await
                     .map_err(aws("DescribeTasks"))?;
-                let Some(task) = read.tasks().first() else { return Ok(()) };
+                // Just after RunTask a task may not be visible yet (eventual consistency):
+                // ask again within the 30 s, never take it for stopped.
+                let Some(task) = read.tasks().first() else {
+                    return Err(ResourceError::new(
+                        ErrorClass::Retryable(RetryReason::Propagation),
+                        format!("task {arn} is not visible yet"),
+                    ));
+                };
                 let task = Owned::verify(&self.deploy.project, node, arn, &from_sdk(task.tags()), task)?;
                 self.aws
                     .ecs

@@ -178,7 +178,9 @@ impl Operator<'_> {
         }
         // One look at every service first. Each is checked for our tags before the first
         // wave moves (one that is not ours stops the run, not the third wave after two
-        // have moved), and a wave already settled at its counts is not looked at again.
+        // have moved). Until a wave changes something, a wave already settled at its
+        // counts in that look is not looked at again; after one did, each wave is read
+        // afresh (the first look is minutes old by then).
         let kinds: Vec<&'static ServiceKind> = targets.iter().map(|(k, _)| *k).collect();
         // Settled at its count already: key → whether the service exists.
         let mut settled = BTreeMap::new();
@@ -196,7 +198,7 @@ impl Operator<'_> {
                 .into_iter()
                 .filter_map(|k| targets.iter().find(|(t, _)| t.key == k.key).map(|(_, n)| (k, *n as i32)))
                 .collect();
-            if wave.iter().all(|(k, _)| settled.contains_key(k.key)) {
+            if changed == 0 && wave.iter().all(|(k, _)| settled.contains_key(k.key)) {
                 for (kind, want) in wave.iter().filter(|(k, _)| settled[k.key]) {
                     self.finished(
                         &format!("service/{}", kind.key),
@@ -229,7 +231,8 @@ impl Operator<'_> {
                 return Err(e);
             }
             if let Some(service) = found.filter(|_| state.desired != *want) {
-                changing.push((*kind, *want, self.owned(kind, service)?));
+                let node = format!("service/{}", kind.key);
+                changing.push((*kind, *want, self.owned(kind, service).inspect_err(|e| self.failed(&node, e))?));
             }
         }
         // The stopped tasks from before this wave, taken before it starts any: only the

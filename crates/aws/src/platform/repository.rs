@@ -108,8 +108,7 @@ impl Kind for Repository {
             .output(Output::Uri, repo.repository_uri().unwrap_or_default())
             .tags(cx.tags.clone());
         let bare = created.clone().found(RepositoryAttrs::default());
-        // Made just now, with our tags: the rest of its setup acts on it as ours.
-        let bare = Owned::verify(cx.project, cx.node, &created.id, &created.tags, bare)?;
+        let bare = Owned::created(cx, bare);
         self.update(cx, &bare, desired, &[RepositoryField::Lifecycle]).await?;
         Ok(created)
     }

@@ -60,7 +60,7 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 inline: Some(Arc::new(move |inputs: &Inputs| {
                     let dsql_arn = inputs.get(DSQL, Output::Arn)?.to_string();
                     // The account is in the cluster's ARN; the domain's ARN is known by name.
-                    let account = iam_doc::account_of(&dsql_arn).to_string();
+                    let account = iam_doc::account_of(&dsql_arn)?.to_string();
                     let arns = iam_doc::Arns {
                         opensearch_domain: crate::data::opensearch::domain_arn(partition, &region, &account, &domain),
                         visibility_index: index.clone(),

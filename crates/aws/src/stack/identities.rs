@@ -33,13 +33,16 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             inline: Some(Arc::new(|inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs, EXECUTION_READS)?)))),
         },
     );
-    // The instances' role: the ECS agent's rights on our cluster only. Groups that ask
-    // for host sessions get a second role, the same plus Session Manager's.
-    let mut instance_roles = vec![(INSTANCE_ROLE, INSTANCE_PROFILE, names::instance_role(p), vec![])];
-    if d.node_groups.iter().any(|(_, ng)| ng.ssm_sessions) {
-        let ssm = vec![managed("AmazonSSMManagedInstanceCore")];
-        instance_roles.push((HOST_SESSIONS_ROLE, HOST_SESSIONS_PROFILE, names::host_sessions_role(p), ssm));
-    }
+    // The instances' role: the ECS agent's rights on our cluster only. The node groups that
+    // ask for host sessions use a second one, the same plus Session Manager's. That one is
+    // always declared, with Session Manager attached only while a group asks: a role that
+    // left the graph when the last group stopped asking would never be deleted.
+    let host_sessions = d.node_groups.iter().any(|(_, ng)| ng.ssm_sessions);
+    let ssm = if host_sessions { vec![managed("AmazonSSMManagedInstanceCore")] } else { vec![] };
+    let instance_roles = [
+        (INSTANCE_ROLE, INSTANCE_PROFILE, names::instance_role(p), vec![]),
+        (HOST_SESSIONS_ROLE, HOST_SESSIONS_PROFILE, names::host_sessions_role(p), ssm),
+    ];
     for (role, profile, name, managed) in instance_roles {
         g.add(
             role,
@@ -106,7 +109,7 @@ fn fixed(policy: serde_json::Value) -> PolicyFn {
 pub(super) fn task_trust(partition: &'static str, region: &str, arn_of: &'static str) -> PolicyFn {
     let region = region.to_string();
     Arc::new(move |inputs: &Inputs| {
-        let account = iam_doc::account_of(inputs.get(arn_of, Output::Arn)?);
+        let account = iam_doc::account_of(inputs.get(arn_of, Output::Arn)?)?;
         Ok(iam_doc::task_trust(partition, &region, account))
     })
 }

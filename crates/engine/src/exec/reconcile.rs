@@ -105,8 +105,8 @@ impl Engine<'_> {
             let target = match fresh.take() {
                 Some(current) if current.id == observed.id => observed.refreshed(current)?,
                 // An update that made a new resource (a task definition's next revision):
-                // that one shows our tags itself, or is not touched.
-                Some(current) => check_owned(&self.opts.project, &node.id, &current)?,
+                // ours, as our own update's result.
+                Some(current) => observed.successor(current),
                 None => observed.clone(),
             };
             self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.retag(cx, &target)).await?;
