@@ -430,21 +430,11 @@ impl<T> Owned<T> {
 }
 
 impl Owned<Observed> {
-    /// What the update of this checked resource made in its place (a task definition's
-    /// next revision): ours, being our own update's result, whatever tags it shows yet.
-    pub(crate) fn successor(&self, made: Observed) -> Self {
-        Owned { inner: made }
-    }
-
-    /// A fresh read of the checked resource: the same id, so still the one checked.
-    pub(crate) fn refreshed(&self, fresh: Observed) -> Result<Self, ResourceError> {
-        if fresh.id != self.inner.id {
-            return Err(ResourceError::fatal(format!(
-                "a re-read of {} returned {} (a bug): nothing changed on it",
-                self.inner.id, fresh.id
-            )));
-        }
-        Ok(Owned { inner: fresh })
+    /// This checked resource as a read after our own update shows it: the same one read
+    /// afresh, or what the update made in its place (a task definition's next revision).
+    /// Ours either way, being our update's result, whatever tags it shows yet.
+    pub(crate) fn after_update(&self, fresh: Observed) -> Self {
+        Owned { inner: fresh }
     }
 }
 

@@ -103,10 +103,7 @@ impl Engine<'_> {
         let tags_missing = |o: &Observed| !missing_tags(cx.tags, o).is_empty();
         if diffs.iter().any(|d| d.subject == Subject::Tags) && fresh.as_ref().is_none_or(tags_missing) {
             let target = match fresh.take() {
-                Some(current) if current.id == observed.id => observed.refreshed(current)?,
-                // An update that made a new resource (a task definition's next revision):
-                // ours, as our own update's result.
-                Some(current) => observed.successor(current),
+                Some(current) => observed.after_update(current),
                 None => observed.clone(),
             };
             self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.retag(cx, &target)).await?;
