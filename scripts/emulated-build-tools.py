@@ -111,11 +111,14 @@ elif args[:2] == ["buildx", "build"]:
             if not os.path.exists(path):
                 fail('ERROR: failed to calculate checksum: "/%s": not found' % path.lstrip("./"))
     if "--push" in args:
+        # What was built: the Dockerfile and the labels (another version is another image).
+        # moto's ECR derives an image's digest from its layers' digests alone (AWS: from
+        # the manifest), so the build is one layer named after it.
+        built = "sha256:" + hashlib.sha256((dockerfile + "\n".join(flag("--label"))).encode()).hexdigest()
         manifest = json.dumps({"schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                       "digest": "sha256:" + hashlib.sha256(dockerfile.encode()).hexdigest()},
-            "layers": []})
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": built},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": built}]})
         for reference in flag("--tag"):
             host, rest = reference.split("/", 1)
             repository, tag = rest.rsplit(":", 1)

@@ -24,7 +24,8 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn images_build_creates_the_repositories_compiles_for_arm64_logs_in_on_stdin_and_pushes_both_tags() {
+fn images_build_creates_immutable_repositories_compiles_for_arm64_logs_in_on_stdin_and_pushes_one_tag_with_the_revision()
+ {
     let h = Harness::without_images("images-build", &deploy());
     let tools = Toolbox::install(&h.dir.join("tools"));
     let fork = tools.fork();
@@ -35,9 +36,13 @@ fn images_build_creates_the_repositories_compiles_for_arm64_logs_in_on_stdin_and
     let source = fork.to_string_lossy();
     let run = h.run_with_path(&["images", "build", "--source", &source], &tools.path()).ok();
 
-    // The repositories are the graph's own nodes: created once, tagged, recorded.
+    // The repositories are the graph's own nodes: created once, tagged, recorded, and
+    // their tags immutable.
     let ops = h.proxy.operations();
     assert_eq!(ops.iter().filter(|o| *o == "CreateRepository").count(), 2, "{ops:?}");
+    for create in h.sent("CreateRepository") {
+        assert_eq!(create["imageTagMutability"], "IMMUTABLE", "{create}");
+    }
     let state = h.state(PROJECT);
     for node in ["ecr-repository/server", "ecr-repository/admin-tools"] {
         assert!(state["nodes"][node]["outputs"]["uri"].as_str().is_some(), "{node} recorded: {state:#}");
@@ -80,15 +85,16 @@ fn images_build_creates_the_repositories_compiles_for_arm64_logs_in_on_stdin_and
     let everything = format!("{:?}{}{}", tools.calls(), run.stdout, run.stderr);
     assert!(!everything.contains(&password), "the registry password leaked: {everything}");
 
-    // Both images for arm64 with both tags, pushed; the admin tools with the DSQL tool.
+    // Both images for arm64 with the one version tag, the revision as a label, pushed;
+    // the admin tools with the DSQL tool.
     let pushes = tools.argv("docker", &["buildx", "build"]);
     assert_eq!(pushes.len(), 2, "{pushes:?}");
     for push in &pushes {
         let joined = push.join(" ");
         assert!(joined.contains("--platform linux/arm64") && joined.contains("--push"), "{joined}");
-        for tag in ["1.29.1", revision.as_str()] {
-            assert!(push.iter().any(|a| a.ends_with(&format!(":{tag}"))), "tag {tag} in {joined}");
-        }
+        let tags: Vec<&String> = push.windows(2).filter(|w| w[0] == "--tag").map(|w| &w[1]).collect();
+        assert!(tags.len() == 1 && tags[0].ends_with(":1.29.1"), "one tag in {joined}");
+        assert!(joined.contains(&format!("--label org.opencontainers.image.revision={revision}")), "{joined}");
     }
     let admin_dockerfile =
         std::fs::read_to_string(fork.join("docker/build/admin-tools.temporalctl.Dockerfile")).unwrap();
@@ -99,19 +105,28 @@ fn images_build_creates_the_repositories_compiles_for_arm64_logs_in_on_stdin_and
     for repo in ["temporal-server", "temporal-admin-tools"] {
         let images = block_on(ecr.describe_images().repository_name(format!("{PROJECT}/{repo}")).send()).unwrap();
         let tags: Vec<&str> = images.image_details().iter().flat_map(|i| i.image_tags()).map(String::as_str).collect();
-        assert!(tags.contains(&"1.29.1") && tags.contains(&revision.as_str()), "{repo}: {tags:?}");
+        assert_eq!(tags, ["1.29.1"], "{repo}");
     }
-    assert!(run.stdout.contains(&format!("tagged 1.29.1, {revision}")), "{}", run.stdout);
+    assert!(run.stdout.contains("tagged 1.29.1 in"), "{}", run.stdout);
     let status = h.run(&["images"]).ok();
     assert!(status.stdout.contains(&format!("{PROJECT}/temporal-server:1.29.1")), "{}", status.stdout);
     assert!(status.stdout.contains("present  sha256:"), "{}", status.stdout);
-    let ui = status.stdout.lines().find(|l| l.contains("temporalio/ui:latest")).unwrap_or_default();
-    assert!(ui.contains("not checked (not in ECR)  [ui]"), "{}", status.stdout);
+    // A public image is pinned by its registry's answer.
+    let ui = status.stdout.lines().find(|l| l.contains("temporalio/ui:2.42.1")).unwrap_or_default();
+    let ui_digest = support::public_digest(temporalctl_config::UI_IMAGE);
+    assert!(ui.contains(&format!("present  {}  [ui]", &ui_digest[..19])), "{}", status.stdout);
 
-    // A second build adopts the repositories: nothing created twice.
+    // A second build adopts the repositories and, the tag being taken, builds nothing.
     h.proxy.clear();
-    h.run_with_path(&["images", "build", "--source", &source], &tools.path()).ok();
+    let again = h.run_with_path(&["images", "build", "--source", &source], &tools.path()).ok();
     assert!(!h.proxy.operations().iter().any(|o| o == "CreateRepository"), "{:?}", h.proxy.operations());
+    assert!(again.stdout.contains("nothing to build; both images of 1.29.1 are in ECR"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains(&format!("{PROJECT}/temporal-server:1.29.1 is already in ECR (sha256:")),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(tools.argv("docker", &["buildx", "build"]).len(), 2, "no third push");
 }
 
 #[test]
@@ -132,7 +147,7 @@ fn up_without_the_images_stops_before_any_change_naming_each_image_and_the_comma
     // `plan` shows the same as a note and still plans; `images` exits 1.
     let plan = h.run(&["plan"]).ok();
     assert!(
-        plan.stderr.contains("note: `up` stops before any change until this exists: image itimg/temporal-server"),
+        plan.stderr.contains("note: `up` stops before any change until this is fixed: image itimg/temporal-server"),
         "{}",
         plan.stderr
     );
@@ -177,4 +192,97 @@ fn images_build_names_what_is_missing_before_any_aws_call() {
     assert!(no_buildx.stderr.contains("install the Buildx plugin"), "{}", no_buildx.stderr);
     assert!(!no_buildx.stderr.contains("install Go"), "{}", no_buildx.stderr);
     assert!(h.proxy.calls().is_empty(), "{:?}", h.proxy.operations());
+}
+
+#[test]
+fn up_registers_every_task_definition_by_digest_and_a_moved_tag_is_a_planned_change() {
+    let h = Harness::new("images-pinned", &deploy());
+    h.run(&["up"]).ok();
+
+    // Every task definition names its image by digest: ECR's for ours, the registry's
+    // for the public ones.
+    let ecr = aws_sdk_ecr::Client::new(&h.sdk());
+    let described = block_on(ecr.describe_images().repository_name(format!("{PROJECT}/temporal-server")).send());
+    let server_digest = described.unwrap().image_details()[0].image_digest().unwrap().to_string();
+    let images: std::collections::BTreeMap<String, String> = h
+        .sent("RegisterTaskDefinition")
+        .iter()
+        .map(|r| {
+            (r["family"].as_str().unwrap().to_string(), r["containerDefinitions"][0]["image"].as_str().unwrap().into())
+        })
+        .collect();
+    assert_eq!(images.len(), 8, "{images:#?}");
+    for (family, image) in &images {
+        let (_, digest) = image.split_once('@').unwrap_or_else(|| panic!("{family} names {image} by tag"));
+        assert!(digest.starts_with("sha256:") && digest.len() == 71, "{family}: {image}");
+    }
+    assert!(
+        images[&format!("{PROJECT}-temporal-history")]
+            .ends_with(&format!("/{PROJECT}/temporal-server@{server_digest}"))
+    );
+    let ui_digest = support::public_digest(temporalctl_config::UI_IMAGE);
+    assert_eq!(images[&format!("{PROJECT}-temporal-ui")], format!("temporalio/ui@{ui_digest}"));
+    let state = h.state(PROJECT);
+    assert_eq!(state["images"][temporalctl_config::UI_IMAGE], ui_digest.as_str(), "{state:#}");
+    assert_eq!(state["images"][format!("{PROJECT}/temporal-server:1.29.1")], server_digest.as_str());
+
+    // `status` compares with what was pinned and asks no registry.
+    let asked = h.registry.requests().len();
+    let status = h.run(&["status", "--output", "json"]).ok();
+    assert_eq!(h.registry.requests().len(), asked, "status asked a registry");
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let task_definitions: Vec<&serde_json::Value> = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["node"].as_str().unwrap().starts_with("task-definition/"))
+        .collect();
+    assert_eq!(task_definitions.len(), 8);
+    assert!(task_definitions.iter().all(|r| r["state"] == "ok"), "{task_definitions:#?}");
+
+    // The publisher moves the tag: `plan` shows the ui's task definition (and only it) as
+    // a change, and the next `up` registers the new digest.
+    let moved = temporalctl_proxy::registry::digest_of("ui moved");
+    h.registry.set("temporalio/ui", "2.42.1", &moved);
+    let plan = h.run(&["plan", "--output", "json"]).ok();
+    let planned: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let changed: Vec<&str> = planned["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-change")
+        .map(|c| c["node"].as_str().unwrap())
+        .collect();
+    assert!(changed.contains(&"task-definition/ui"), "{changed:?}");
+    assert!(changed.iter().all(|n| !n.starts_with("task-definition/") || *n == "task-definition/ui"), "{changed:?}");
+    let ui = planned["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "task-definition/ui").unwrap();
+    let image = ui["diffs"].as_array().unwrap().iter().find(|d| d["field"] == "image").unwrap();
+    assert_eq!(image["from"], format!("temporalio/ui@{ui_digest}"), "{ui}");
+    assert_eq!(image["to"], format!("temporalio/ui@{moved}"), "{ui}");
+    let text = h.run(&["plan"]).ok();
+    assert!(text.stdout.contains(&format!("temporalio/ui@{moved}")), "{}", text.stdout);
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let registered: Vec<String> = h
+        .sent("RegisterTaskDefinition")
+        .iter()
+        .map(|r| r["containerDefinitions"][0]["image"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(registered, [format!("temporalio/ui@{moved}")]);
+}
+
+#[test]
+fn a_public_tag_that_does_not_exist_stops_up_before_any_change_naming_the_field() {
+    let yaml = format!(
+        "{}services:\n  ui: {{ cpu: 256, memory: 512, node_group: b, image: \"temporalio/ui:9.9.9\" }}\n",
+        deploy()
+    );
+    let h = Harness::new("images-unknown-tag", &yaml);
+    let up = h.run(&["up"]).code(1);
+    assert!(
+        up.stderr.contains("image temporalio/ui:9.9.9: temporalio/ui:9.9.9 does not exist in docker.io; ui starts from it; name a tag that exists in services.ui.image"),
+        "{}",
+        up.stderr
+    );
+    assert!(h.proxy.mutating().is_empty(), "nothing was changed: {:?}", h.proxy.operations());
 }

@@ -601,9 +601,18 @@ fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
     let at = |pred: &dyn Fn(&temporalctl_proxy::Call) -> bool| -> Vec<usize> {
         calls.iter().enumerate().filter(|(_, c)| pred(c)).map(|(i, _)| i).collect()
     };
-    let tools = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains("temporal-admin-tools:1.29.1"));
+    // The task definitions name the new images by digest.
+    let ecr = aws_sdk_ecr::Client::new(&h.sdk());
+    let digest = |repo: &str| {
+        let id = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("1.29.1").build();
+        let out =
+            support::block_on(ecr.describe_images().repository_name(format!("{PROJECT}/{repo}")).image_ids(id).send());
+        out.unwrap().image_details()[0].image_digest().unwrap().to_string()
+    };
+    let (tools_digest, server_digest) = (digest("temporal-admin-tools"), digest("temporal-server"));
+    let tools = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains(&tools_digest));
     let update = at(&|c| c.operation == "RunTask" && c.body.contains("update-schema"));
-    let servers = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains("temporal-server:1.29.1"));
+    let servers = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains(&server_digest));
     let rolls = at(&|c| c.operation == "UpdateService" && c.body.contains("taskDefinition"));
     assert_eq!((tools.len(), update.len()), (1, 1), "{:?}", h.proxy.operations());
     assert_eq!(servers.len(), 4, "the four server task definitions move to the new version");

@@ -281,8 +281,9 @@ fn task_definition_changes_move_the_service_and_keep_its_count() {
     std::fs::write(
         h.dir.join("deploy.yaml"),
         format!(
-            "{}services:\n  ui: {{ cpu: 256, memory: 768, node_group: b, image: temporalio/ui:latest }}\n",
-            deploy()
+            "{}services:\n  ui: {{ cpu: 256, memory: 768, node_group: b, image: {} }}\n",
+            deploy(),
+            temporalctl_config::UI_IMAGE
         ),
     )
     .unwrap();

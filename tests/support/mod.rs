@@ -94,9 +94,23 @@ impl Drop for Emulator {
     }
 }
 
+/// The public images of the default deployment and the service each is for.
+pub const PUBLIC_IMAGES: [(&str, &str); 3] = [
+    (temporalctl_config::UI_IMAGE, "ui"),
+    (temporalctl_config::GRAFANA_IMAGE, "grafana"),
+    (temporalctl_config::ADOT_IMAGE, "adot"),
+];
+
+/// The digest the fake registry gives a public image at the start of every test.
+pub fn public_digest(image: &str) -> String {
+    temporalctl_proxy::registry::digest_of(image)
+}
+
 /// Everything one test needs.
 pub struct Harness {
     pub proxy: Proxy,
+    /// Docker Hub and public.ecr.aws as `up` asks them for digests.
+    pub registry: temporalctl_proxy::registry::FakeRegistry,
     pub dir: PathBuf,
     /// Stands in for the ECS agent and scheduler; stopped before the emulator.
     agent: Option<agent::Agent>,
@@ -144,7 +158,12 @@ impl Harness {
             "/moto-api/state-manager/set-transition",
             r#"{"model_name":"ecs::task","transition":{"progression":"immediate"}}"#,
         );
-        let mut h = Harness { emulator, proxy, dir, agent: None };
+        let registry = temporalctl_proxy::registry::FakeRegistry::start().expect("start the fake registry");
+        for (image, _) in PUBLIC_IMAGES {
+            let r = temporalctl_config::image::Reference::parse(image).unwrap();
+            registry.set(&r.repository, r.tag_or_latest(), &public_digest(image));
+        }
+        let mut h = Harness { emulator, proxy, registry, dir, agent: None };
         h.agent = Some(agent::Agent::start(h.sdk()));
         h
     }
@@ -173,6 +192,7 @@ impl Harness {
             cmd.env_remove(var);
         }
         cmd.env("AWS_ENDPOINT_URL", self.proxy.url())
+            .env(temporalctl_images::registry::REGISTRY_URL_ENV, self.registry.url())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_CONFIG_FILE", "/dev/null")

@@ -177,8 +177,13 @@ async fn main() {
         unsafe { std::env::set_var(k, v) };
     }
     let aws = temporalctl_aws::Aws::connect(&deploy.region).await.expect("clients");
-    let real = temporalctl_aws::stack::build(&deploy, &aws, &temporalctl_config::capacity::counts_from_config(&deploy))
-        .expect("stack graph");
+    let real = temporalctl_aws::stack::build(
+        &deploy,
+        &aws,
+        &temporalctl_config::capacity::counts_from_config(&deploy),
+        &Default::default(),
+    )
+    .expect("stack graph");
     let (floor_s, chain) = critical_path(&real, &profile);
 
     println!(

@@ -6,6 +6,7 @@
 //! line/column.
 
 pub mod capacity;
+pub mod image;
 pub mod json;
 mod locate;
 mod model;

@@ -228,9 +228,9 @@ impl Default for Services {
             matching: Service::new(512, 1024, "b"),
             frontend: Service::new(512, 1024, "b"),
             worker: Service::new(512, 1024, "c"),
-            ui: Service::new(256, 512, "b").with_image("temporalio/ui:latest"),
-            grafana: Service::new(512, 1024, "b").with_image("grafana/grafana:latest"),
-            adot: Service::new(256, 512, "c").with_image("public.ecr.aws/aws-observability/aws-otel-collector:latest"),
+            ui: Service::new(256, 512, "b").with_image(UI_IMAGE),
+            grafana: Service::new(512, 1024, "b").with_image(GRAFANA_IMAGE),
+            adot: Service::new(256, 512, "c").with_image(ADOT_IMAGE),
         }
     }
 }
@@ -260,6 +260,16 @@ impl Services {
         self.get(key).and_then(|s| s.exec).unwrap_or(EXEC_BY_DEFAULT.contains(&key))
     }
 }
+
+/// The third-party images, each at an explicit release, never `latest` (docs/security.md,
+/// "Pinned images", says where each version comes from); `up` pins each tag to the digest
+/// it names at that moment.
+pub const UI_IMAGE: &str = "temporalio/ui:2.42.1";
+pub const GRAFANA_IMAGE: &str = "grafana/grafana:12.2.1";
+pub const ADOT_IMAGE: &str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.45.0";
+/// The tag `images build` gives the fork's images by default: the Temporal release the
+/// fork is built on (`ServerVersion` in the fork's `common/headers/version_checker.go`).
+pub const TEMPORAL_VERSION: &str = "1.29.0";
 
 /// The services whose tasks ECS Exec reaches unless deploy.yaml says otherwise: those
 /// `connect` forwards a port to.
@@ -310,7 +320,8 @@ impl Service {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Temporal {
-    /// Tag of the server and admin-tools images in the project's ECR repositories.
+    /// Tag of the server and admin-tools images in the project's ECR repositories. Tags
+    /// there are immutable: a new build of the fork needs a new version.
     pub version: String,
     /// Fixed when the schema is created: changing it later needs a new cluster.
     pub history_shards: u32,
@@ -320,7 +331,7 @@ pub struct Temporal {
 
 impl Default for Temporal {
     fn default() -> Self {
-        Self { version: "latest".into(), history_shards: 4, namespace: Namespace::default() }
+        Self { version: TEMPORAL_VERSION.into(), history_shards: 4, namespace: Namespace::default() }
     }
 }
 

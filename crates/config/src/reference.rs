@@ -170,6 +170,6 @@ mod tests {
         assert!(md.contains("| `project` | string | **required** |"), "{md}");
         assert!(md.contains("| `node_groups.a.instance_type` | string | `m7g.large` |"), "{md}");
         assert!(md.contains("| `timeouts.opensearch` | string | `1h 30m` |"), "{md}");
-        assert!(md.contains("| `services.ui.image` | string (optional) | `temporalio/ui:latest` |"), "{md}");
+        assert!(md.contains("| `services.ui.image` | string (optional) | `temporalio/ui:2.42.1` |"), "{md}");
     }
 }

@@ -54,6 +54,22 @@ fn check_project(project: &str, p: &mut Vec<Problem>) {
     }
 }
 
+/// `temporal.version` is the tag of our images in ECR, where tags are immutable: one tag
+/// names one build forever, so a tag that is meant to move (`latest`) cannot be one.
+fn check_temporal_version(version: &str, p: &mut Vec<Problem>) {
+    if !crate::image::is_tag(version) {
+        p.push(Problem::new(
+            "temporal.version",
+            format!("{version:?} is not an image tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'"),
+        ));
+    } else if version == "latest" {
+        p.push(Problem::new(
+            "temporal.version",
+            format!("`latest` cannot name our images: their ECR tags are immutable, so a tag names one build forever; name the version you build, e.g. {}", crate::TEMPORAL_VERSION),
+        ));
+    }
+}
+
 /// Temporal itself only limits a namespace name to 1000 bytes (`validateNamespace` in
 /// its frontend's `workflow_handler.go`, `limit.maxIDLength`). We ask for less, because
 /// the name enters the namespace step's shell script, the server's YAML and logs: letters,
@@ -294,8 +310,16 @@ fn check_compute(d: &Deploy, p: &mut Vec<Problem>) {
                 format!("`{}` is not a node group; use a, b or c", s.node_group),
             ));
         }
-        if s.image.as_deref().is_some_and(|i| i.trim().is_empty()) {
-            p.push(Problem::new(format!("{path}.image"), "empty image; remove the key to use the default"));
+        match s.image.as_deref() {
+            Some(i) if i.trim().is_empty() => {
+                p.push(Problem::new(format!("{path}.image"), "empty image; remove the key to use the default"))
+            }
+            Some(i) => {
+                if let Err(why) = crate::image::Reference::parse(i) {
+                    p.push(Problem::new(format!("{path}.image"), format!("{i:?} is not an image reference: {why}")));
+                }
+            }
+            None => {}
         }
     }
 }
@@ -322,6 +346,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));
     }
     check_namespace_name(&d.temporal.namespace.name, p);
+    check_temporal_version(&d.temporal.version, p);
     check_index_name(&d.opensearch.visibility_index, p);
     if d.temporal.namespace.retention_days == 0 {
         p.push(Problem::new("temporal.namespace.retention_days", "retention must be at least 1 day"));

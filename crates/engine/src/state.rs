@@ -38,6 +38,11 @@ pub struct StateFile {
     /// no secret), so `plan` can price a change against it. Opaque to the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<serde_json::Value>,
+    /// The digest each image reference named when the last `up` pinned it (the image as
+    /// deploy.yaml names it → `sha256:…`), so later reads compare the task definitions
+    /// with what was pinned instead of asking the registries again. Opaque to the engine.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
 }
 
 /// One node as last seen by temporalctl. Never holds a secret.
@@ -75,6 +80,7 @@ impl StateFile {
             steps: BTreeMap::new(),
             desired_counts: BTreeMap::new(),
             applied: None,
+            images: BTreeMap::new(),
         }
     }
     pub fn recorded_id(&self, node: &str) -> Option<&str> {
@@ -296,6 +302,15 @@ impl LockedState {
             return Ok(());
         }
         self.state.desired_counts = counts;
+        self.save()
+    }
+
+    /// The digests the task definitions are registered with; saved when they changed.
+    pub fn set_images(&mut self, images: BTreeMap<String, String>) -> Result<(), StateError> {
+        if self.state.images == images {
+            return Ok(());
+        }
+        self.state.images = images;
         self.save()
     }
 

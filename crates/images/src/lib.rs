@@ -6,3 +6,4 @@
 
 pub mod local;
 pub mod plan;
+pub mod registry;

@@ -132,15 +132,19 @@ pub struct Image {
     pub dockerfile: PathBuf,
     /// `<account>.dkr.ecr.<region>.amazonaws.com/<project>/temporal-server`
     pub repository_uri: String,
-    pub tags: Vec<String>,
+    /// `temporal.version`: what the task definitions name. The repositories' tags are
+    /// immutable, so this is the one tag: it names this build forever.
+    pub tag: String,
+    /// OCI annotations the image carries as labels (`org.opencontainers.image.revision`…).
+    pub labels: Vec<(String, String)>,
 }
 
-/// The tags of one build: `temporal.version` (what the task definitions name) and the
-/// source's revision (what was built), each once.
-pub fn tags(version: &str, revision: Option<&str>) -> Vec<String> {
-    let mut tags = vec![version.to_string()];
-    tags.extend(revision.filter(|r| *r != version).map(String::from));
-    tags
+/// What a build records in the image itself: the Temporal version, and the source's
+/// revision when the checkout is a git one (OCI image spec, "Pre-Defined Annotation Keys").
+pub fn labels(version: &str, revision: Option<&str>) -> Vec<(String, String)> {
+    let mut labels = vec![("org.opencontainers.image.version".to_string(), version.to_string())];
+    labels.extend(revision.map(|r| ("org.opencontainers.image.revision".to_string(), r.to_string())));
+    labels
 }
 
 /// Build for arm64 and push in one step. Without provenance attestations ECR holds one
@@ -150,9 +154,10 @@ pub fn build_and_push(source: &Source, image: &Image) -> Command {
         .map(String::from)
         .into();
     args.extend(["--file".into(), image.dockerfile.to_string_lossy().into_owned()]);
-    for tag in &image.tags {
-        args.extend(["--tag".into(), format!("{}:{tag}", image.repository_uri)]);
+    for (key, value) in &image.labels {
+        args.extend(["--label".into(), format!("{key}={value}")]);
     }
+    args.extend(["--tag".into(), format!("{}:{}", image.repository_uri, image.tag)]);
     args.extend(["--push".into(), ".".into()]);
     Command { program: "docker".into(), args, env: Vec::new(), cwd: source.context() }
 }
@@ -199,17 +204,17 @@ mod tests {
     }
 
     #[test]
-    fn an_image_is_built_for_arm64_with_every_tag_and_pushed_from_the_docker_context() {
+    fn an_image_is_built_for_arm64_with_its_one_tag_and_its_revision_label_and_pushed_from_the_docker_context() {
         let image = Image {
             name: "server",
             dockerfile: source().dir.join(SERVER_DOCKERFILE),
             repository_uri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/temporal-server".into(),
-            tags: tags("1.29.1", Some("3f2a9c1d0b7e")),
+            tag: "1.29.1".into(),
+            labels: labels("1.29.1", Some("3f2a9c1d0b7e")),
         };
-        insta::assert_snapshot!(build_and_push(&source(), &image).shown(), @"docker buildx build --builder temporalctl --platform linux/arm64 --provenance=false --file /src/temporal-dsql/docker/targets/server.Dockerfile --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/temporal-server:1.29.1 --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/temporal-server:3f2a9c1d0b7e --push .");
+        insta::assert_snapshot!(build_and_push(&source(), &image).shown(), @"docker buildx build --builder temporalctl --platform linux/arm64 --provenance=false --file /src/temporal-dsql/docker/targets/server.Dockerfile --label org.opencontainers.image.version=1.29.1 --label org.opencontainers.image.revision=3f2a9c1d0b7e --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/temporal-server:1.29.1 --push .");
         assert_eq!(build_and_push(&source(), &image).cwd, PathBuf::from("/src/temporal-dsql/docker"));
-        assert_eq!(tags("latest", None), ["latest"]);
-        assert_eq!(tags("abc", Some("abc")), ["abc"]);
+        assert_eq!(labels("1.29.1", None).len(), 1, "no revision outside a git checkout");
     }
 
     #[test]

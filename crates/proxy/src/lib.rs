@@ -26,6 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 pub mod model;
+pub mod registry;
 
 /// One request as the binary sent it, with the emulator's status.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -247,19 +248,29 @@ impl Shared {
 }
 
 pub struct Proxy {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
+}
+
+type Reply = Result<Response<Full<Bytes>>, Infallible>;
+
+/// A loopback HTTP/1 server on its own thread and runtime, so blocking test code can drive
+/// it; stopped when dropped.
+struct Server {
+    addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Proxy {
-    /// Listen on a free loopback port and forward to `upstream` (an emulator on loopback).
-    pub fn start(upstream: SocketAddr) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
+impl Server {
+    /// Listen on a free loopback port; `handle` answers every request.
+    fn start<H, F>(handle: H) -> std::io::Result<Server>
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+        F: std::future::Future<Output = Reply> + Send + 'static,
+    {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let inner = shared.clone();
         let thread = std::thread::spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -271,14 +282,13 @@ impl Proxy {
                     Err(e) => return drop(addr_tx.send(Err(e))),
                 };
                 let _ = addr_tx.send(listener.local_addr());
-                let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
                 let serve = async {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
-                        let (client, inner) = (client.clone(), inner.clone());
+                        let handle = handle.clone();
                         tokio::spawn(async move {
-                            let svc = service_fn(move |req| forward(req, upstream, client.clone(), inner.clone()));
-                            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                            let _ =
+                                http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle)).await;
                         });
                     }
                 };
@@ -289,12 +299,34 @@ impl Proxy {
             });
         });
         let addr = addr_rx.recv().map_err(std::io::Error::other)??;
-        Ok(Self { addr, shared, stop: Some(stop_tx), thread: Some(thread) })
+        Ok(Server { addr, stop: Some(stop_tx), thread: Some(thread) })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Proxy {
+    /// Listen on a free loopback port and forward to `upstream` (an emulator on loopback).
+    pub fn start(upstream: SocketAddr) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let inner = shared.clone();
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let server = Server::start(move |req| forward(req, upstream, client.clone(), inner.clone()))?;
+        Ok(Self { server, shared })
     }
 
     /// The value for `AWS_ENDPOINT_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -382,17 +414,6 @@ impl Proxy {
 
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

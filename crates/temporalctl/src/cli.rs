@@ -49,8 +49,9 @@ pub enum Verb {
         #[command(subcommand)]
         direction: Direction,
     },
-    /// The Temporal images: which the deployment needs and whether ECR holds them (exit 1
-    /// when one is missing); `images build` builds and pushes them.
+    /// The images the task definitions name and the digest each names now (ECR, or the
+    /// public registry); exit 1 when one cannot be pinned. `images build` builds and
+    /// pushes ours.
     Images {
         #[command(subcommand)]
         action: Option<ImagesAction>,
@@ -148,8 +149,9 @@ pub enum Verb {
 pub enum ImagesAction {
     /// Build the server and admin-tools images from a checkout of the temporal-dsql fork
     /// for linux/arm64 (local `go` and `docker buildx`) and push them to the project's ECR
-    /// repositories, tagged with temporal.version and the checkout's git revision. Creates
-    /// the repositories first if they do not exist.
+    /// repositories, tagged temporal.version (immutable: a version already in ECR is kept)
+    /// and labelled with the checkout's git revision. Creates the repositories first if
+    /// they do not exist.
     Build {
         /// The fork's checkout (the folder with go.mod, cmd/ and docker/targets/).
         #[arg(long, value_name = "DIR")]

@@ -103,7 +103,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     let store = StateStore::new(&cli.state_dir, &d.project, &d.region);
     match &cli.verb {
         Verb::Validate => {
-            let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
+            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region))?;
             outln!(
                 "{} is valid: project {} in {}, {} resources.",
                 cli.config.display(),
@@ -176,7 +176,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Graph { format } => {
-            let graph = graph(d, &Aws::offline(&d.region), &Default::default())?;
+            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region))?;
             match format {
                 GraphFormat::Dot => out!("{}", output::graph_dot(&graph)),
                 GraphFormat::Mermaid => out!("{}", output::graph_mermaid(&graph)),
@@ -237,16 +237,19 @@ async fn read_all(
     check: bool,
     cancel: &CancelToken,
 ) -> Result<Vec<Planned>, Failure> {
-    let state = store.read()?;
+    let mut state = store.read()?;
     let cancel = cancel.clone();
     if check {
         check_fixed_settings(d, &state)?;
         preflight(aws, d, &state, &cancel).await?;
-        for missing in crate::images::missing_now(aws, d, cli, &cancel).await? {
-            eprintln!("note: `up` stops before any change until this exists: {}", printable(&missing));
+        // The digests the tags name now: a tag that moved shows as a task definition change.
+        let found = crate::images::look(aws, d, &cancel).await?;
+        for missing in crate::images::missing(&found, cli) {
+            eprintln!("note: `up` stops before any change until this is fixed: {}", printable(&missing));
         }
+        state.images.extend(temporalctl_aws::platform::images::pins(&found));
     }
-    let graph = graph(d, aws, &state.desired_counts)?;
+    let graph = graph(d, aws, &state)?;
     let progress = Progress::new(Display::Quiet);
     let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
     if report.cancelled {
@@ -360,7 +363,7 @@ pub(crate) fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Fail
 impl Mutation {
     async fn begin(d: &Deploy, locked: LockedState) -> Result<Mutation, Failure> {
         let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-        let graph = graph(d, &aws, &locked.state().desired_counts)?;
+        let graph = graph(d, &aws, locked.state())?;
         Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token() })
     }
 
@@ -399,7 +402,10 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     check_fixed_settings(d, locked.state())?;
     let mut m = Mutation::begin(d, locked).await?;
     preflight(&m.aws, d, m.locked.state(), &m.cancel).await?;
-    crate::images::require(&m.aws, d, cli, &m.cancel).await?;
+    let pins = crate::images::require(&m.aws, d, cli, &m.cancel).await?;
+    // Recorded before any task definition names them, so a later read compares with them.
+    m.locked.set_images(pins)?;
+    m.graph = graph(d, &m.aws, m.locked.state())?;
     let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let mut around = match phases.schema_first(&engine, &mut m.locked).await {
@@ -549,13 +555,11 @@ pub fn failures(report: &RunReport) -> String {
     format!("{} resource(s) failed:\n{}", report.failures.len(), lines.join("\n"))
 }
 
-/// The graph, its services rolling as `recorded` counts (what `scale` set) over deploy.yaml's allow.
-pub(crate) fn graph(
-    d: &Deploy,
-    aws: &Aws,
-    recorded: &std::collections::BTreeMap<String, u32>,
-) -> Result<Graph, Failure> {
-    stack::build(d, aws, &desired_counts(d, recorded, None))
+/// The graph as the state file knows the deployment: its services rolling at the counts
+/// `scale` recorded (over deploy.yaml's allow), its task definitions naming the digests
+/// the last `up` pinned.
+pub(crate) fn graph(d: &Deploy, aws: &Aws, state: &StateFile) -> Result<Graph, Failure> {
+    stack::build(d, aws, &desired_counts(d, &state.desired_counts, None), &state.images)
         .map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
 }
 

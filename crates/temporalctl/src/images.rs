@@ -9,9 +9,11 @@ use std::time::Instant;
 use temporalctl_aws::platform::images::{self, Found, Presence};
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
+use temporalctl_config::image::Reference;
 use temporalctl_engine::{CancelToken, Engine, EngineOptions, StateStore};
 use temporalctl_images::local::{self, LocalError, Stderr};
 use temporalctl_images::plan::{self, BINARIES, Command, Image, Source};
+use temporalctl_images::registry::{Registries, RegistryError};
 
 use crate::cli::{Cli, Format};
 use crate::commands::{Failure, failures};
@@ -30,38 +32,79 @@ pub fn build_command(cli: &Cli) -> String {
     command + " images build --source <checkout of the temporal-dsql fork>"
 }
 
-/// One line per missing image: what it is, why, who needs it, what to do.
+/// One line per image `up` cannot pin: what it is, why, who needs it, what to do.
 pub fn missing(found: &[Found], cli: &Cli) -> Vec<String> {
     found
         .iter()
         .filter_map(|f| {
-            let Presence::Missing { reason } = &f.presence else { return None };
             let users = f.needed.used_by.join(", ");
-            let fix = if f.is_ours() {
-                format!("build and push it: {}", build_command(cli))
-            } else {
-                format!("push it, or name another image in services.{}.image", f.needed.used_by[0])
-            };
             let start = if f.needed.used_by.len() == 1 { "starts" } else { "start" };
-            Some(format!("image {} is not in ECR ({reason}); {users} {start} from it; {fix}", f.needed.image))
+            let field = format!("services.{}.image", f.needed.used_by[0]);
+            let image = &f.needed.image;
+            match &f.presence {
+                Presence::Missing { reason } if f.is_ours() => Some(format!(
+                    "image {image} is not in ECR ({reason}); {users} {start} from it; build and push it: {}",
+                    build_command(cli)
+                )),
+                Presence::Missing { reason } if f.needed.ecr.is_some() => Some(format!(
+                    "image {image} is not in ECR ({reason}); {users} {start} from it; push it, or name another image in {field}"
+                )),
+                Presence::Missing { reason } => Some(format!(
+                    "image {image}: {reason}; {users} {start} from it; name a tag that exists in {field}"
+                )),
+                Presence::Unresolved { reason } => Some(format!(
+                    "image {image} could not be pinned to a digest ({reason}); {users} {start} from it; write it with its digest in {field} (name@sha256:…) to skip the lookup"
+                )),
+                Presence::Present { .. } | Presence::NotChecked => None,
+            }
         })
         .collect()
 }
 
-/// The missing images as `missing` tells them, looked up now.
-pub async fn missing_now(aws: &Aws, d: &Deploy, cli: &Cli, cancel: &CancelToken) -> Result<Vec<String>, Failure> {
-    Ok(missing(&images::look(aws, d, cancel).await?, cli))
+/// Every image the task definitions name, each with the digest its tag names now: ECR's
+/// answer for images in this region's ECR, the registry's own for public ones (asked
+/// together, Ctrl-C stops them).
+pub async fn look(aws: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Vec<Found>, Failure> {
+    let mut found = images::look(aws, d, cancel).await?;
+    let public: Vec<usize> =
+        found.iter().enumerate().filter(|(_, f)| matches!(f.presence, Presence::NotChecked)).map(|(i, _)| i).collect();
+    if public.is_empty() {
+        return Ok(found);
+    }
+    let registries = Registries::new().map_err(Failure::Runtime)?;
+    let asked = public.iter().map(|&i| {
+        let image = found[i].needed.image.clone();
+        let registries = &registries;
+        async move {
+            let reference = Reference::parse(&image).map_err(RegistryError::NotFound)?;
+            registries.digest(&reference).await
+        }
+    });
+    let answers = tokio::select! {
+        answers = futures_util::future::join_all(asked) => answers,
+        () = cancel.cancelled() => return Err(Failure::Interrupted),
+    };
+    for (i, answer) in public.into_iter().zip(answers) {
+        found[i].presence = match answer {
+            Ok(digest) => Presence::Present { digest, pushed_at: None, size_bytes: None },
+            Err(RegistryError::NotFound(reason)) => Presence::Missing { reason },
+            Err(e) => Presence::Unresolved { reason: e.to_string() },
+        };
+    }
+    Ok(found)
 }
 
-/// `up`: every image in ECR before anything is changed, so no one-off task or wave ever
-/// waits on an image that cannot be pulled.
-pub async fn require(aws: &Aws, d: &Deploy, cli: &Cli, cancel: &CancelToken) -> Result<(), Failure> {
-    let lines = missing_now(aws, d, cli, cancel).await?;
+/// `up`: every image pinned to a digest before anything is changed, so no one-off task or
+/// wave ever waits on an image that cannot be pulled, and every task definition names
+/// exactly what was planned. The digests, for the task definitions.
+pub async fn require(aws: &Aws, d: &Deploy, cli: &Cli, cancel: &CancelToken) -> Result<images::Pins, Failure> {
+    let found = look(aws, d, cancel).await?;
+    let lines = missing(&found, cli);
     if lines.is_empty() {
-        return Ok(());
+        return Ok(images::pins(&found));
     }
     Err(Failure::Runtime(format!(
-        "{} image(s) the task definitions name are missing; nothing was changed:\n  {}",
+        "{} image(s) the task definitions name cannot be pinned; nothing was changed:\n  {}",
         lines.len(),
         lines.join("\n  ")
     )))
@@ -70,7 +113,7 @@ pub async fn require(aws: &Aws, d: &Deploy, cli: &Cli, cancel: &CancelToken) -> 
 /// `temporalctl images`.
 pub async fn status(cli: &Cli, d: &Deploy, format: Format, cancel: &CancelToken) -> Result<(), Failure> {
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-    let found = images::look(&aws, d, cancel).await?;
+    let found = look(&aws, d, cancel).await?;
     match format {
         Format::Json => outln!(
             "{}",
@@ -81,7 +124,7 @@ pub async fn status(cli: &Cli, d: &Deploy, format: Format, cancel: &CancelToken)
         ),
         Format::Text => out!("{}", status_text(d, &found, cli)),
     }
-    if found.iter().any(Found::is_missing) { Err(Failure::Exit(1)) } else { Ok(()) }
+    if missing(&found, cli).is_empty() { Ok(()) } else { Err(Failure::Exit(1)) }
 }
 
 fn status_text(d: &Deploy, found: &[Found], cli: &Cli) -> String {
@@ -92,16 +135,18 @@ fn status_text(d: &Deploy, found: &[Found], cli: &Cli) -> String {
         let state = match &f.presence {
             Presence::Present { digest, pushed_at, .. } => {
                 let short = digest.get(..19).unwrap_or(digest);
-                format!("present  {short}  pushed {}", pushed_at.as_deref().unwrap_or("?"))
+                let pushed = pushed_at.as_deref().map(|at| format!("  pushed {at}")).unwrap_or_default();
+                format!("present  {short}{pushed}")
             }
             Presence::Missing { reason } => format!("MISSING  {reason}"),
-            Presence::NotChecked => "not checked (not in ECR)".into(),
+            Presence::Unresolved { reason } => format!("UNPINNED  {reason}"),
+            Presence::NotChecked => "not checked".into(),
         };
         out += &format!("  {:width$}  {state}  [{}]\n", f.needed.image, f.needed.used_by.join(", "));
     }
     let lines = missing(found, cli);
     if !lines.is_empty() {
-        out += &format!("{} missing: {}\n", lines.len(), build_command(cli));
+        out += &format!("{} cannot be pinned; `up` stops until they can:\n  {}\n", lines.len(), lines.join("\n  "));
     }
     out
 }
@@ -146,7 +191,7 @@ async fn repositories(
     cancel: &CancelToken,
 ) -> Result<[String; 2], Failure> {
     let mut locked = crate::commands::lock(store, "images build")?;
-    let graph = crate::commands::graph(d, aws, &locked.state().desired_counts)?;
+    let graph = crate::commands::graph(d, aws, locked.state())?;
     let progress = Progress::new(Display::Quiet);
     let engine = Engine::new(&graph, engine_options, &progress, cancel.clone());
     let nodes: Vec<&str> = stack::REPOSITORIES.iter().map(|(node, _)| *node).collect();
@@ -187,17 +232,51 @@ pub async fn build(
             missing.join("\n  ")
         ))
     })?;
-    // The repositories, each binary, the CLI, the login, two images, the check.
-    let mut steps = Steps { total: 1 + BINARIES.len() + 1 + 1 + 2 + 1, done: 0, started: Instant::now() };
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-    let [server_uri, admin_tools_uri] =
-        steps.run("ECR repositories", repositories(d, &aws, store, engine_options, cancel)).await?;
-
+    let [server_uri, admin_tools_uri] = repositories(d, &aws, store, engine_options, cancel).await?;
+    // The tags are immutable: an image already pushed at temporal.version is that version
+    // for good, and is not built again.
+    let before = images::look(&aws, d, cancel).await?;
+    let pushed = |node: &str| {
+        let repository = stack::our_repository(&d.project, node);
+        let found =
+            before.iter().find(|f| f.is_ours() && f.needed.ecr.as_ref().is_some_and(|e| e.repository == repository));
+        match found.map(|f| &f.presence) {
+            Some(Presence::Present { digest, .. }) => Some((repository, digest.clone())),
+            _ => None,
+        }
+    };
     let revision = local::revision(&source.dir).await;
-    if revision.is_none() {
-        eprintln!("note: {} is not a git checkout; the images are tagged with temporal.version only", dir.display());
+    let wanted = [
+        ("server", source.dir.join(plan::SERVER_DOCKERFILE), server_uri, stack::SERVER_REPOSITORY),
+        ("admin-tools", source.admin_tools_dockerfile(), admin_tools_uri, stack::ADMIN_TOOLS_REPOSITORY),
+    ];
+    let mut images = Vec::new();
+    for (name, dockerfile, repository_uri, node) in wanted {
+        match pushed(node) {
+            Some((repository, digest)) => outln!(
+                "{repository}:{} is already in ECR ({digest}); its tag is immutable, so it is kept. To build the fork again, set temporal.version to a new version.",
+                d.temporal.version
+            ),
+            None => images.push(Image {
+                name,
+                dockerfile,
+                repository_uri,
+                tag: d.temporal.version.clone(),
+                labels: plan::labels(&d.temporal.version, revision.as_deref()),
+            }),
+        }
     }
-    let tags = plan::tags(&d.temporal.version, revision.as_deref());
+    if images.is_empty() {
+        outln!("images build: nothing to build; both images of {} are in ECR", d.temporal.version);
+        return Ok(());
+    }
+    if revision.is_none() {
+        eprintln!("note: {} is not a git checkout; the images carry no revision label", dir.display());
+    }
+
+    // Each binary, the CLI, the login, the images, the check.
+    let mut steps = Steps { total: BINARIES.len() + 1 + 1 + images.len() + 1, done: 0, started: Instant::now() };
     local::prepare(&source).map_err(local_failure)?;
     for binary in &BINARIES {
         let title = format!("compile {} ({})", binary.name, plan::PLATFORM);
@@ -214,11 +293,6 @@ pub async fn build(
     };
     steps.run("log in to ECR and prepare the buildx builder", login).await?;
 
-    let image = |name, dockerfile, repository_uri| Image { name, dockerfile, repository_uri, tags: tags.clone() };
-    let images = [
-        image("server", source.dir.join(plan::SERVER_DOCKERFILE), server_uri),
-        image("admin-tools", source.admin_tools_dockerfile(), admin_tools_uri),
-    ];
     for image in &images {
         let title = format!("build and push the {} image ({})", image.name, plan::PLATFORM);
         steps.run(&title, local_run(&plan::build_and_push(&source, image), None, Stderr::Shown, cancel)).await?;
@@ -234,7 +308,7 @@ pub async fn build(
     outln!(
         "images build: pushed {} image(s) tagged {} in {:.1}s",
         images.len(),
-        tags.join(", "),
+        d.temporal.version,
         steps.started.elapsed().as_secs_f64()
     );
     for f in ours {

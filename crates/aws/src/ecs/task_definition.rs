@@ -15,6 +15,8 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, owned_by, replaced_not_updated,
 };
 
+use temporalctl_config::image::Reference;
+
 use crate::documents::fingerprint;
 use crate::documents::task_definition::{self as doc, TaskDefinition as Document};
 use crate::documents::temporal::{ServerConfig, server_config};
@@ -50,6 +52,10 @@ pub struct TaskDefinition {
     pub memory: u32,
     /// From deploy.yaml; Temporal services default to `<repository>:<version>`.
     pub image: Option<String>,
+    /// The digest the image's tag named when `up` pinned it: the task definition then
+    /// names `<image>@<digest>`, so a task started later runs what was planned even if
+    /// the tag has moved.
+    pub digest: Option<String>,
     pub version: String,
     pub environment: BTreeMap<String, String>,
     pub visibility_index: String,
@@ -77,6 +83,10 @@ impl TaskDefinition {
             (Some(image), _) => image.clone(),
             (None, Some(repo)) => crate::stack::our_image(&repo, &self.version),
             (None, None) => return Err(ResourceError::fatal(format!("services.{}.image is not set", self.kind.key))),
+        };
+        let image = match &self.digest {
+            Some(digest) => Reference::parse(&image).map_err(ResourceError::fatal)?.pinned(digest),
+            None => image,
         };
         // The shard count the schema was created with, from the cluster's own tag: even with
         // a lost state file, no task definition ever runs Temporal with another count.
@@ -213,6 +223,9 @@ fn container(c: &doc::Container) -> ContainerDefinition {
 attributes! {
     pub struct TaskDefinitionAttrs / TaskDefinitionField {
         Family family: String = "family", replace;
+        /// The main container's image, by digest once `up` pinned it: shown by `plan`
+        /// when a tag moved (the spec changes with it).
+        Image image: String = "image";
         /// The registered document's hash, from the revision's tag.
         Spec spec: String = "spec";
     }
@@ -237,7 +250,8 @@ impl Kind for TaskDefinition {
 
     fn desired(&self, inputs: &Inputs) -> Result<TaskDefinitionAttrs, ResourceError> {
         let d = self.document(inputs)?;
-        Ok(TaskDefinitionAttrs { family: d.family.clone(), spec: spec(&d) })
+        let image = d.container_definitions.iter().find(|c| c.name == self.kind.container).map(|c| c.image.clone());
+        Ok(TaskDefinitionAttrs { family: d.family.clone(), image: image.unwrap_or_default(), spec: spec(&d) })
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<TaskDefinitionAttrs>>, ResourceError> {
@@ -271,11 +285,13 @@ impl Kind for TaskDefinition {
         _: &TaskDefinitionAttrs,
         changed: &[TaskDefinitionField],
     ) -> Result<(), ResourceError> {
+        let mut registered = false;
         for field in changed {
             match field {
-                // A new revision (with our tags); our previous one is retired (services
-                // move with `up`).
-                TaskDefinitionField::Spec => {
+                // One new revision (with our tags) for any change of the document; our
+                // previous one is retired (services move with `up`).
+                TaskDefinitionField::Spec | TaskDefinitionField::Image if !registered => {
+                    registered = true;
                     self.register(cx, cx.inputs).await?;
                     gone_is_ok(
                         self.ecs
@@ -286,6 +302,7 @@ impl Kind for TaskDefinition {
                             .map_err(aws("DeregisterTaskDefinition")),
                     )?;
                 }
+                TaskDefinitionField::Spec | TaskDefinitionField::Image => {}
                 TaskDefinitionField::Family => return Err(replaced_not_updated("task-definition", field)),
             }
         }
@@ -348,8 +365,10 @@ impl TaskDefinition {
             return Ok(None);
         }
         let arn = td.task_definition_arn().unwrap_or_default();
+        let main = td.container_definitions().iter().find(|c| c.name() == Some(self.kind.container));
         let attrs = TaskDefinitionAttrs {
             family: td.family().unwrap_or_default().into(),
+            image: main.and_then(|c| c.image()).unwrap_or_default().into(),
             spec: tags.get(SPEC_TAG).cloned().unwrap_or_default(),
         };
         Ok(Some(

@@ -3,6 +3,8 @@
 //! (`GetAuthorizationToken`). Images outside ECR (Docker Hub, public.ecr.aws) cannot be
 //! looked at with the SDK: they are listed as not checked.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecr::types::ImageIdentifier;
 use serde::Serialize;
 use temporalctl_config::Deploy;
@@ -11,8 +13,8 @@ use temporalctl_engine::{CancelToken, ResourceError};
 use crate::Aws;
 use crate::errors::aws;
 use crate::preflight::retried;
-use crate::service_kinds::ADMIN_TOOLS;
-use crate::stack::{self, REPOSITORIES};
+use crate::service_kinds::{ADMIN_TOOLS, ServiceKind};
+use crate::stack;
 
 /// One image reference and the task definitions that name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,8 +51,13 @@ pub enum Presence {
     Missing {
         reason: String,
     },
-    /// Not in ECR (a public registry): nothing to ask.
+    /// Not in ECR (a public registry): not asked by the SDK. `temporalctl` asks the
+    /// registry itself and turns this into `Present`, `Missing` or `Unresolved`.
     NotChecked,
+    /// A public registry that could not answer (unreachable, or it wants credentials).
+    Unresolved {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,34 +77,54 @@ impl Found {
     }
 }
 
+/// The digest each image reference names (`sha256:…`), keyed by the image as [`Needed`]
+/// names it: what `up` registers the task definitions with.
+pub type Pins = BTreeMap<String, String>;
+
 /// Every image the deployment's task definitions name, in the order of the services,
 /// each once. A pure function of `deploy.yaml`.
 pub fn needed(d: &Deploy) -> Vec<Needed> {
+    let mut all: Vec<Needed> = Vec::new();
+    let kinds = crate::service_kinds::configured(d).map(|(kind, _)| kind).chain([&ADMIN_TOOLS]);
+    for (kind, wanted) in kinds.filter_map(|kind| Some((kind, wanted(d, kind)?))) {
+        match all.iter_mut().find(|n| n.image == wanted.image) {
+            Some(known) => known.used_by.push(kind.key),
+            None => all.push(Needed { used_by: vec![kind.key], ..wanted }),
+        }
+    }
+    all
+}
+
+/// The image one task definition names before it is pinned: `services.<s>.image`, or for
+/// the Temporal services and the one-off tasks our repository at `temporal.version`.
+pub fn wanted(d: &Deploy, kind: &ServiceKind) -> Option<Needed> {
     let ours = |node: &str| {
-        let (_, image) = REPOSITORIES.iter().find(|(n, _)| *n == node).expect("a known repository node");
-        let repository = stack::repository_name(&d.project, image);
+        let repository = stack::our_repository(&d.project, node);
         Needed {
             image: stack::our_image(&repository, &d.temporal.version),
             ecr: Some(EcrImage { registry: None, repository, tag: d.temporal.version.clone(), ours: true }),
             used_by: Vec::new(),
         }
     };
-    let mut all: Vec<Needed> = Vec::new();
-    let mut add = |wanted: Needed, user: &'static str| match all.iter_mut().find(|n| n.image == wanted.image) {
-        Some(known) => known.used_by.push(user),
-        None => all.push(Needed { used_by: vec![user], ..wanted }),
-    };
-    for (kind, service) in crate::service_kinds::configured(d) {
-        match &service.image {
-            Some(image) => {
-                add(Needed { image: image.clone(), ecr: in_ecr(image, &d.region), used_by: Vec::new() }, kind.key)
-            }
-            None if kind.is_temporal() => add(ours(stack::SERVER_REPOSITORY), kind.key),
-            None => {}
-        }
+    if kind.key == ADMIN_TOOLS.key {
+        return Some(ours(stack::ADMIN_TOOLS_REPOSITORY));
     }
-    add(ours(stack::ADMIN_TOOLS_REPOSITORY), ADMIN_TOOLS.key);
-    all
+    match d.services.get(kind.key).and_then(|s| s.image.as_ref()) {
+        Some(image) => Some(Needed { image: image.clone(), ecr: in_ecr(image, &d.region), used_by: Vec::new() }),
+        None if kind.is_temporal() => Some(ours(stack::SERVER_REPOSITORY)),
+        None => None,
+    }
+}
+
+/// The digest of every image that was found.
+pub fn pins(found: &[Found]) -> Pins {
+    found
+        .iter()
+        .filter_map(|f| match &f.presence {
+            Presence::Present { digest, .. } => Some((f.needed.image.clone(), digest.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:<tag>]` in the deployment's
@@ -207,11 +234,11 @@ mod tests {
         assert_eq!(
             names,
             vec![
-                ("demo/temporal-server:latest", vec!["history", "matching", "frontend", "worker"]),
-                ("temporalio/ui:latest", vec!["ui"]),
-                ("grafana/grafana:latest", vec!["grafana"]),
-                ("public.ecr.aws/aws-observability/aws-otel-collector:latest", vec!["adot"]),
-                ("demo/temporal-admin-tools:latest", vec!["admin-tools"]),
+                ("demo/temporal-server:1.29.0", vec!["history", "matching", "frontend", "worker"]),
+                ("temporalio/ui:2.42.1", vec!["ui"]),
+                ("grafana/grafana:12.2.1", vec!["grafana"]),
+                ("public.ecr.aws/aws-observability/aws-otel-collector:v0.45.0", vec!["adot"]),
+                ("demo/temporal-admin-tools:1.29.0", vec!["admin-tools"]),
             ]
         );
         let ours: Vec<bool> = needed.iter().map(|n| n.ecr.as_ref().is_some_and(|e| e.ours)).collect();

@@ -1,5 +1,10 @@
-//! An ECR repository for the Temporal images (scan on push, lifecycle policy). Images are
-//! costly to rebuild, so repositories are kept by `down` unless `--destroy-data`.
+//! An ECR repository for the Temporal images (scan on push, lifecycle policy, immutable
+//! tags). Images are costly to rebuild, so repositories are kept by `down` unless
+//! `--destroy-data`.
+//!
+//! Tags are immutable (Amazon ECR User Guide, "Preventing image tags from being
+//! overwritten"): a push of an existing tag fails, so `temporal.version` names one build
+//! forever and a digest `up` pinned cannot be reached by a different image's tag.
 
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
@@ -35,6 +40,8 @@ attributes! {
     pub struct RepositoryAttrs / RepositoryField {
         Name name: String = "name", replace;
         ScanOnPush scan_on_push: bool = "scan-on-push";
+        /// `IMMUTABLE` or `MUTABLE`, as ECR names it.
+        TagMutability tag_mutability: String = "tag-mutability";
         /// The lifecycle policy as canonical JSON, empty when there is none.
         Lifecycle lifecycle: String = "lifecycle";
     }
@@ -56,6 +63,7 @@ impl Kind for Repository {
         Ok(RepositoryAttrs {
             name: self.name.clone(),
             scan_on_push: true,
+            tag_mutability: ImageTagMutability::Immutable.as_str().into(),
             lifecycle: canonical_policy(&lifecycle_policy()),
         })
     }
@@ -84,6 +92,7 @@ impl Kind for Repository {
                 .found(RepositoryAttrs {
                     name: self.name.clone(),
                     scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+                    tag_mutability: repo.image_tag_mutability().map(|m| m.as_str().to_string()).unwrap_or_default(),
                     lifecycle: lifecycle.unwrap_or_default(),
                 }),
         ))
@@ -94,7 +103,7 @@ impl Kind for Repository {
             .ecr
             .create_repository()
             .repository_name(&self.name)
-            .image_tag_mutability(ImageTagMutability::Mutable)
+            .image_tag_mutability(ImageTagMutability::from(desired.tag_mutability.as_str()))
             .image_scanning_configuration(
                 ImageScanningConfiguration::builder().scan_on_push(desired.scan_on_push).build(),
             )
@@ -141,6 +150,15 @@ impl Kind for Repository {
                         .await
                         .map_err(aws("PutLifecyclePolicy"))?;
                 }
+                RepositoryField::TagMutability => {
+                    self.ecr
+                        .put_image_tag_mutability()
+                        .repository_name(&self.name)
+                        .image_tag_mutability(ImageTagMutability::from(desired.tag_mutability.as_str()))
+                        .send()
+                        .await
+                        .map_err(aws("PutImageTagMutability"))?;
+                }
                 RepositoryField::Name => return Err(replaced_not_updated("ecr-repository", field)),
             }
         }
@@ -165,5 +183,44 @@ impl Kind for Repository {
 
     fn retention(&self) -> Retention {
         Retention::Data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecr::operation::put_image_tag_mutability::PutImageTagMutabilityOutput;
+    use aws_smithy_mocks::mock;
+    use temporalctl_engine::{Inputs, Tags, ownership_tags};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_repository_with_mutable_tags_is_made_immutable_in_place() {
+        let immutable = mock!(aws_sdk_ecr::Client::put_image_tag_mutability)
+            .match_requests(|r| {
+                r.repository_name() == Some("demo/temporal-server")
+                    && r.image_tag_mutability() == Some(&ImageTagMutability::Immutable)
+            })
+            .then_output(|| PutImageTagMutabilityOutput::builder().build());
+        let repo =
+            Repository { ecr: crate::mocks::mocked!(aws_sdk_ecr, [&immutable]), name: "demo/temporal-server".into() };
+        let inputs = Inputs::default();
+        let want = Kind::desired(&repo, &inputs).unwrap();
+        assert_eq!(want.tag_mutability, "IMMUTABLE");
+        let tags = ownership_tags("demo", "ecr-repository/server", "demo/temporal-server", &Tags::new());
+        let have = RepositoryAttrs { tag_mutability: "MUTABLE".into(), ..want.clone() };
+        let found = Observed::new("demo/temporal-server").tags(tags.clone()).found(have);
+        let found = Owned::verify("demo", "ecr-repository/server", "demo/temporal-server", &tags, found).unwrap();
+        let cx = Cx {
+            node: "ecr-repository/server",
+            project: "demo",
+            recorded_id: None,
+            inputs: &inputs,
+            tags: &tags,
+            may_read_from_listing: false,
+            follow_id: false,
+        };
+        Kind::update(&repo, &cx, &found, &want, &[RepositoryField::TagMutability]).await.unwrap();
+        assert_eq!(immutable.num_calls(), 1);
     }
 }

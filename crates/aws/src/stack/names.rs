@@ -29,6 +29,12 @@ pub fn repository_name(project: &str, image: &str) -> String {
     format!("{project}/{image}")
 }
 
+/// The name of one of our repositories by its graph node (`ecr-repository/server`).
+pub fn our_repository(project: &str, node: &str) -> String {
+    let (_, image) = super::REPOSITORIES.iter().find(|(n, _)| *n == node).expect("a known repository node");
+    repository_name(project, image)
+}
+
 /// One of our images: a repository (its name or URI) at the Temporal version the
 /// deployment runs, the tag `images build` pushes and the task definitions name.
 pub fn our_image(repository: &str, version: &str) -> String {

@@ -9,11 +9,12 @@ use super::names;
 use crate::Aws;
 use crate::ecs::service::Service;
 use crate::ecs::task_definition::{Sources as TaskSources, TaskDefinition};
+use crate::platform::images::{self, Pins};
 use crate::service_kinds::{ADMIN_TOOLS, ADMIN_TOOLS_SIZE, SERVICES, ServiceKind};
 
 /// A task definition per service, registered from the rendered documents, and one for
 /// the one-off steps' admin tools.
-pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins) {
     for (kind, service) in crate::service_kinds::configured(d) {
         let temporal = kind.is_temporal();
         let secret = match kind.key {
@@ -31,7 +32,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
         };
         let shape = (service.cpu, service.memory, service.image.clone(), service.environment.clone());
-        add_task_definition(g, d, aws, kind, shape, sources);
+        add_task_definition(g, (d, aws, pins), kind, shape, sources);
     }
     let sources = TaskSources {
         execution_role: EXECUTION_ROLE.into(),
@@ -43,7 +44,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         opensearch: None,
     };
     let (cpu, memory) = ADMIN_TOOLS_SIZE;
-    add_task_definition(g, d, aws, &ADMIN_TOOLS, (cpu, memory, None, Default::default()), sources);
+    add_task_definition(g, (d, aws, pins), &ADMIN_TOOLS, (cpu, memory, None, Default::default()), sources);
 }
 
 /// (cpu, memory, image, extra environment) of a task definition.
@@ -51,8 +52,7 @@ type Shape = (u32, u32, Option<String>, std::collections::BTreeMap<String, Strin
 
 fn add_task_definition(
     g: &mut GraphBuilder,
-    d: &Deploy,
-    aws: &Aws,
+    (d, aws, pins): (&Deploy, &Aws, &Pins),
     kind: &'static ServiceKind,
     (cpu, memory, image, environment): Shape,
     sources: TaskSources,
@@ -68,6 +68,7 @@ fn add_task_definition(
             cpu,
             memory,
             image,
+            digest: images::wanted(d, kind).and_then(|n| pins.get(&n.image).cloned()),
             version: d.temporal.version.clone(),
             environment,
             visibility_index: d.opensearch.visibility_index.clone(),
