@@ -384,3 +384,43 @@ fn verify_proves_every_flow_and_names_what_breaks_out_of_band() {
     assert!(repaired.stdout.contains("verified"), "{}", repaired.stdout);
     h.run(&["verify"]).ok();
 }
+
+/// Interface endpoints admit only our account where the service takes an endpoint policy
+/// (EC2's own answer, `VpcEndpointPolicySupported`); a service that takes none is sent
+/// none (AWS refuses it); the S3 gateway keeps AWS's full access (ECR's layers come with
+/// URLs ECR's own account signs). A second `up` finds every policy as it wants it.
+#[test]
+fn interface_endpoints_admit_only_our_account_where_the_service_takes_a_policy() {
+    // moto says cloudformation's endpoint takes no policy: the branch AWS has for some.
+    let yaml =
+        format!("{}  interface_endpoints: [ecr.api, logs, cloudformation]\n  s3_gateway_endpoint: true\n", deploy());
+    let h = Harness::new("net-endpoint-policy", &yaml);
+    h.run(&["up"]).ok();
+    let ec2 = h.ec2();
+    let vpc = block_on(ec2.describe_vpcs().filters(ours()).send()).unwrap();
+    let account = vpc.vpcs()[0].owner_id().unwrap().to_string();
+    let endpoints = block_on(ec2.describe_vpc_endpoints().filters(ours()).send()).unwrap();
+    let policies: BTreeMap<String, serde_json::Value> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .map(|e| {
+            let service = e.service_name().unwrap().rsplit('.').next().unwrap().to_string();
+            (service, serde_json::from_str(e.policy_document().unwrap_or("null")).unwrap())
+        })
+        .collect();
+    for service in ["api", "logs"] {
+        let policy = &policies[service];
+        assert_eq!(policy["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalAccount"], account, "{policy}");
+    }
+    for service in ["cloudformation", "s3"] {
+        let statements = policies[service]["Statement"].as_array().cloned().unwrap_or_default();
+        assert!(statements.iter().all(|s| s.get("Condition").is_none()), "{service}: AWS's default: {statements:?}");
+    }
+    let creates: Vec<String> =
+        h.proxy.calls().into_iter().filter(|c| c.operation == "CreateVpcEndpoint").map(|c| c.body).collect();
+    let cloudformation = creates.iter().find(|b| b.contains("cloudformation")).unwrap();
+    assert!(!cloudformation.contains("PolicyDocument"), "a policy sent to a service that takes none: {cloudformation}");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+}

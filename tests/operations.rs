@@ -71,7 +71,7 @@ fn fresh_up_runs_schema_before_any_scaling_then_waves_in_order_then_the_namespac
     let ops = h.proxy.operations();
     let scripts = steps_run(&h);
     assert_eq!(scripts.len(), 4, "schema, index, namespace, then the end-to-end check: {scripts:#?}");
-    assert!(scripts[3].contains("temporal workflow start"), "{}", scripts[3]);
+    assert!(scripts[3].contains("cli workflow start"), "{}", scripts[3]);
     assert!(
         scripts[0].contains("temporal-dsql-tool")
             && scripts[0].contains("setup-schema --schema-name 'dsql/v12/temporal' --version '1.12'")
@@ -80,7 +80,7 @@ fn fresh_up_runs_schema_before_any_scaling_then_waves_in_order_then_the_namespac
         scripts[1].contains("temporal-elasticsearch-tool")
             && scripts[1].contains("create-index --index 'temporal_visibility_v1_dev'")
     );
-    assert!(scripts[2].contains("temporal operator namespace create") && scripts[2].contains("--retention 72h"));
+    assert!(scripts[2].contains("cli operator namespace create") && scripts[2].contains("--retention 72h"));
     // Schema tasks run while every service is at 0: both RunTasks come before any scaling.
     let runs: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| *o == "RunTask").map(|(i, _)| i).collect();
     let first_scale = ops

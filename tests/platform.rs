@@ -88,10 +88,113 @@ fn up_builds_the_platform_with_tags_and_settings_from_the_config() {
     assert_eq!(secret["admin_user"], "admin");
     let state = std::fs::read_to_string(h.state_path(PROJECT)).unwrap();
     assert!(!state.contains(&password) && !run.stdout.contains(&password) && !run.stderr.contains(&password));
+    let reads: Vec<String> = h.sent("GetSecretValue").iter().map(|b| b["SecretId"].to_string()).collect();
     assert!(
-        !h.proxy.calls().iter().any(|c| c.operation == "GetSecretValue"),
-        "temporalctl never reads the secret back"
+        !reads.iter().any(|id| id.contains("grafana-admin")),
+        "temporalctl never reads the password back: {reads:?}"
     );
+}
+
+/// Mutual TLS by default: the authority and the certificates live in Secrets Manager
+/// only; the execution role can inject the certificates but never read the authority; each
+/// task definition gets the values its job needs and no more; temporalctl reads the
+/// authority once, to issue the certificates.
+#[test]
+fn tls_material_lives_in_secrets_manager_and_each_task_gets_only_what_its_job_needs() {
+    let h = Harness::new("plat-tls", &deploy());
+    let run = h.run(&["up"]).ok();
+    let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
+    let value = |name: &str| -> serde_json::Value {
+        let out = block_on(sm.get_secret_value().secret_id(format!("{PROJECT}/{name}")).send()).unwrap();
+        serde_json::from_str(out.secret_string().unwrap()).unwrap()
+    };
+    let (authority, certificates) = (value("temporal-tls-authority"), value("temporal-tls"));
+    assert_eq!(certificates["authority"], authority["cert"], "the certificates name the authority that issued them");
+    let authority_key = authority["key"].as_str().unwrap();
+    assert!(authority_key.contains("PRIVATE KEY"));
+    let state = std::fs::read_to_string(h.state_path(PROJECT)).unwrap();
+    for text in [&state, &run.stdout, &run.stderr] {
+        assert!(!text.contains("PRIVATE KEY"), "a key outside Secrets Manager");
+    }
+    let reads: Vec<String> =
+        h.sent("GetSecretValue").iter().map(|b| b["SecretId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(reads.len(), 1, "the authority, read once to issue: {reads:?}");
+    assert!(reads[0].contains("temporal-tls-authority"), "{reads:?}");
+
+    // The execution role injects the certificates; no role of a task reads the authority.
+    let iam = aws_sdk_iam::Client::new(&h.sdk());
+    let policy = |role: &str| {
+        let out = block_on(iam.get_role_policy().role_name(role).policy_name("temporalctl").send()).unwrap();
+        out.policy_document().to_string()
+    };
+    let execution = policy(&format!("{PROJECT}-ecs-execution"));
+    assert!(execution.contains("temporal-tls") && !execution.contains("temporal-tls-authority"), "{execution}");
+    let roles = block_on(iam.list_roles().send()).unwrap();
+    for role in roles.roles().iter().map(|r| r.role_name()).filter(|r| r.starts_with(PROJECT)) {
+        if let Ok(out) = block_on(iam.get_role_policy().role_name(role).policy_name("temporalctl").send()) {
+            assert!(!out.policy_document().contains("temporal-tls-authority"), "{role} can read the authority");
+        }
+    }
+
+    // Each task definition: the secret's keys its job needs.
+    let secrets: std::collections::BTreeMap<String, Vec<String>> = h
+        .sent("RegisterTaskDefinition")
+        .iter()
+        .map(|r| {
+            let names = r["containerDefinitions"][0]["secrets"]
+                .as_array()
+                .map(|s| s.iter().filter(|s| s["valueFrom"].as_str().unwrap().contains("temporal-tls")))
+                .into_iter()
+                .flatten()
+                .map(|s| s["name"].as_str().unwrap().to_string())
+                .collect();
+            (r["family"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-")).to_string(), names)
+        })
+        .collect();
+    let internode = ["TEMPORALCTL_TLS_AUTHORITY", "TEMPORALCTL_TLS_INTERNODE_CERT", "TEMPORALCTL_TLS_INTERNODE_KEY"];
+    for service in ["temporal-history", "temporal-matching", "temporal-worker"] {
+        assert_eq!(secrets[service], internode, "{service}");
+    }
+    let mut frontend = internode.to_vec();
+    frontend.extend(["TEMPORALCTL_TLS_FRONTEND_CERT", "TEMPORALCTL_TLS_FRONTEND_KEY"]);
+    assert_eq!(secrets["temporal-frontend"], frontend);
+    assert_eq!(secrets["temporal-ui"], ["TEMPORAL_TLS_CA_DATA", "TEMPORAL_TLS_CERT_DATA", "TEMPORAL_TLS_KEY_DATA"]);
+    assert_eq!(
+        secrets["temporal-admin-tools"],
+        ["TEMPORALCTL_TLS_AUTHORITY", "TEMPORALCTL_TLS_CLIENT_CERT", "TEMPORALCTL_TLS_CLIENT_KEY"]
+    );
+    assert!(secrets["grafana"].is_empty() && secrets["adot-collector"].is_empty(), "{secrets:?}");
+
+    // A second `up` issues nothing new.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+    assert!(h.sent("GetSecretValue").is_empty());
+
+    // An operator's client certificate, for `connect frontend`: written where asked, the
+    // directory and the files private, the key never printed.
+    use std::os::unix::fs::PermissionsExt;
+    let out = h.run(&["tls", "client-cert", "--out", "certs"]).ok();
+    let dir = h.dir.join("certs");
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    for (file, key) in [("authority.pem", "authority"), ("client.pem", "client_cert"), ("client.key", "client_key")] {
+        let path = dir.join(file);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{file}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), certificates[key].as_str().unwrap().trim_end());
+    }
+    assert!(out.stdout.contains("--tls-server-name temporal-frontend"), "{}", out.stdout);
+    assert!(out.stdout.contains("--address localhost:7233"), "{}", out.stdout);
+    assert!(!format!("{}{}", out.stdout, out.stderr).contains("PRIVATE KEY"));
+    assert!(h.proxy.mutating().is_empty(), "reading a certificate changes nothing: {:?}", h.proxy.mutating());
+
+    // A secret of that name without our tags is never read.
+    let arn = block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls")).send()).unwrap().arn.unwrap();
+    block_on(sm.untag_resource().secret_id(&arn).tag_keys("temporalctl:node").send()).unwrap();
+    h.proxy.clear();
+    let refused = h.run(&["tls", "client-cert", "--out", "other"]).code(1);
+    assert!(refused.stderr.contains("not owned by this deployment"), "{}", refused.stderr);
+    assert!(h.sent("GetSecretValue").is_empty(), "the foreign secret was read");
+    assert!(!h.dir.join("other").exists());
 }
 
 #[test]

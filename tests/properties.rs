@@ -199,9 +199,18 @@ fn property_06_secrets_through_secrets_manager() {
             assert!(!name.contains("PASSWORD") && !name.contains("SECRET"), "{family}: {name}");
         }
     }
-    // DSQL uses IAM auth: the Temporal services carry no secret at all.
+    // DSQL uses IAM auth: the Temporal services carry no database secret; their only
+    // secrets are their TLS certificates, from the certificates' secret.
     for k in TEMPORAL {
-        assert!(task_definition(&h, &format!("temporal-{k}")).container_definitions()[0].secrets().is_empty());
+        let td = task_definition(&h, &format!("temporal-{k}"));
+        for s in td.container_definitions()[0].secrets() {
+            assert!(s.name().starts_with("TEMPORALCTL_TLS_"), "{k}: {}", s.name());
+            let from = s.value_from();
+            assert!(
+                from.contains(&format!(":secret:{PROJECT}/temporal-tls-")) && !from.contains("temporal-tls-authority"),
+                "{k}: {from}"
+            );
+        }
     }
     // Issue 19: the cluster that holds the data is made with deletion protection on, and
     // DSQL reports it so (a `down` without --destroy-data can then never lose it).

@@ -21,6 +21,8 @@ pub enum Output {
     Revision,
     PublicIp,
     DesiredCount,
+    /// The account that owns a resource (a VPC's `OwnerId`).
+    Account,
 }
 
 impl AsRef<str> for Output {
@@ -38,6 +40,7 @@ impl AsRef<str> for Output {
             Output::Revision => "revision",
             Output::PublicIp => "public-ip",
             Output::DesiredCount => "desired-count",
+            Output::Account => "account",
         }
     }
 }

@@ -327,11 +327,34 @@ pub struct Temporal {
     pub history_shards: u32,
     /// The namespace `up` registers once the frontend runs.
     pub namespace: Namespace,
+    /// Mutual TLS between the Temporal services and to the frontend.
+    pub tls: Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct Tls {
+    /// Mutual TLS on every Temporal gRPC port (between the services, and from the UI, the
+    /// one-off steps and `connect` to the frontend), with certificates from the deployment's
+    /// own authority in Secrets Manager. Switching it on a running cluster needs every
+    /// service stopped first (`scale down`): old and new members cannot talk.
+    pub enabled: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 impl Default for Temporal {
     fn default() -> Self {
-        Self { version: TEMPORAL_VERSION.into(), history_shards: 4, namespace: Namespace::default() }
+        Self {
+            version: TEMPORAL_VERSION.into(),
+            history_shards: 4,
+            namespace: Namespace::default(),
+            tls: Tls::default(),
+        }
     }
 }
 

@@ -22,4 +22,7 @@ pub use resource::{
     TAG_NODE, TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
 };
 pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
-pub use state::{FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore};
+pub use state::{
+    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, StaleLock, StateError, StateFile, StateStore,
+    new_private_file, private_dir,
+};

@@ -359,7 +359,7 @@ fn copy_private(from: &Path, to: &Path) -> io::Result<()> {
 /// A file of ours made anew, 0600: whatever was at `path` (a file a crash left, or a
 /// symlink planted to make us write elsewhere) is removed first, never followed; and
 /// `O_EXCL` refuses a symlink planted between the two calls.
-fn new_private_file(path: &Path) -> io::Result<File> {
+pub fn new_private_file(path: &Path) -> io::Result<File> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
@@ -367,9 +367,9 @@ fn new_private_file(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
-/// The state directory, made 0700 when we make it (every level we create). One that
-/// exists keeps its mode: it is the user's.
-fn private_dir(dir: &Path) -> io::Result<()> {
+/// A directory of ours (the state's, a client's certificates), made 0700 when we make it
+/// (every level we create). One that exists keeps its mode: it is the user's.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }

@@ -58,6 +58,13 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
+    /// The deployment's mutual TLS. `tls client-cert --out DIR` writes what a client needs
+    /// to reach the frontend (through `connect frontend`): the authority, a client
+    /// certificate and its key (readable by you alone), and prints the `temporal` flags.
+    Tls {
+        #[command(subcommand)]
+        action: TlsAction,
+    },
     /// Each resource: ok, drifted or missing; no change is made.
     Status {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -116,7 +123,7 @@ pub enum Verb {
         /// Print the command instead of running it.
         #[arg(long)]
         print: bool,
-        /// The command, after `--`; e.g. `-- temporal operator cluster health`.
+        /// The command, after `--`; e.g. `-- cat /etc/temporal/config/dynamicconfig/temporal.yaml`.
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
@@ -142,6 +149,17 @@ pub enum Verb {
         /// and the ECR repositories with their images. Kept by default.
         #[arg(long)]
         destroy_data: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TlsAction {
+    /// Write authority.pem, client.pem and client.key into DIR (created 0700; the key
+    /// 0600) from the deployment's certificates secret, and print the `temporal` CLI flags
+    /// that use them. The key is never printed.
+    ClientCert {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 

@@ -18,7 +18,7 @@ use temporalctl_engine::{
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Direction, Format, GraphFormat, ImagesAction, Verb};
+use crate::cli::{Cli, Direction, Format, GraphFormat, ImagesAction, TlsAction, Verb};
 use crate::output::{self, Display, Progress};
 use crate::phases::{Phases, check_fixed_settings, desired_counts};
 use crate::reach;
@@ -103,7 +103,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     let store = StateStore::new(&cli.state_dir, &d.project, &d.region);
     match &cli.verb {
         Verb::Validate => {
-            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region))?;
+            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region), Default::default())?;
             outln!(
                 "{} is valid: project {} in {}, {} resources.",
                 cli.config.display(),
@@ -176,7 +176,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             Ok(())
         }
         Verb::Graph { format } => {
-            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region))?;
+            let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region), Default::default())?;
             match format {
                 GraphFormat::Dot => out!("{}", output::graph_dot(&graph)),
                 GraphFormat::Mermaid => out!("{}", output::graph_mermaid(&graph)),
@@ -215,6 +215,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         Verb::Images { action: Some(ImagesAction::Build { source }), .. } => {
             crate::images::build(cli, d, &store, source, options(cli, d), &interrupt_token()).await
         }
+        Verb::Tls { action: TlsAction::ClientCert { out } } => client_cert(d, &store, out).await,
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
         Verb::Up { .. } => up(cli, d, &store).await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
@@ -249,7 +250,8 @@ async fn read_all(
         }
         state.images.extend(temporalctl_aws::platform::images::pins(&found));
     }
-    let graph = graph(d, aws, &state)?;
+    let support = temporalctl_aws::network::vpc_endpoint::policy_support(aws, d, &cancel).await?;
+    let graph = graph(d, aws, &state, support)?;
     let progress = Progress::new(Display::Quiet);
     let (planned, report) = Engine::new(&graph, options(cli, d), &progress, cancel).plan(&state).await;
     if report.cancelled {
@@ -327,6 +329,25 @@ async fn session(
     }
 }
 
+/// `tls client-cert --out DIR`: the client's TLS material from the certificates' secret
+/// (ours by its tags), written for the operator's own `temporal` CLI.
+async fn client_cert(d: &Deploy, store: &StateStore, out: &std::path::Path) -> Result<(), Failure> {
+    if !d.temporal.tls.enabled {
+        return Err(Failure::Usage(
+            "temporal.tls.enabled is false: the frontend takes plain connections and there is no client certificate. Nothing was sent to AWS.".into(),
+        ));
+    }
+    let (aws, nodes, quiet) = operating(d, store).await?;
+    let phases = phases(&aws, d, &quiet, read_only_interrupt());
+    let tls = phases.operator(&nodes).client_tls().await?;
+    let written = crate::reach::write_client_tls(out, &tls)
+        .map_err(|e| Failure::Runtime(format!("cannot write the client certificate into {}: {e}", out.display())))?;
+    outln!("wrote {} (the key readable by you alone)", written.join(", "));
+    outln!("with `temporalctl connect frontend` running, in another terminal:");
+    outln!("  {}", crate::reach::temporal_tls_flags(out));
+    Ok(())
+}
+
 fn phases<'a>(aws: &'a Aws, d: &'a Deploy, events: &'a Progress, cancel: CancelToken) -> Phases<'a> {
     Phases(temporalctl_aws::operate::Context { aws, deploy: d, events, cancel, started: Instant::now() })
 }
@@ -363,7 +384,8 @@ pub(crate) fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Fail
 impl Mutation {
     async fn begin(d: &Deploy, locked: LockedState) -> Result<Mutation, Failure> {
         let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-        let graph = graph(d, &aws, locked.state())?;
+        // `down` and the first look of `up`: no endpoint is updated from this graph.
+        let graph = graph(d, &aws, locked.state(), Default::default())?;
         Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token() })
     }
 
@@ -405,7 +427,8 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     let pins = crate::images::require(&m.aws, d, cli, &m.cancel).await?;
     // Recorded before any task definition names them, so a later read compares with them.
     m.locked.set_images(pins)?;
-    m.graph = graph(d, &m.aws, m.locked.state())?;
+    let support = temporalctl_aws::network::vpc_endpoint::policy_support(&m.aws, d, &m.cancel).await?;
+    m.graph = graph(d, &m.aws, m.locked.state(), support)?;
     let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let mut around = match phases.schema_first(&engine, &mut m.locked).await {
@@ -557,9 +580,17 @@ pub fn failures(report: &RunReport) -> String {
 
 /// The graph as the state file knows the deployment: its services rolling at the counts
 /// `scale` recorded (over deploy.yaml's allow), its task definitions naming the digests
-/// the last `up` pinned.
-pub(crate) fn graph(d: &Deploy, aws: &Aws, state: &StateFile) -> Result<Graph, Failure> {
-    stack::build(d, aws, &desired_counts(d, &state.desired_counts, None), &state.images)
+/// the last `up` pinned. `endpoint_policies`: the endpoint services that take a policy
+/// (`policy_support`; empty where the graph's desired states do not matter or no AWS is
+/// asked).
+pub(crate) fn graph(
+    d: &Deploy,
+    aws: &Aws,
+    state: &StateFile,
+    endpoint_policies: std::collections::BTreeSet<String>,
+) -> Result<Graph, Failure> {
+    let facts = stack::Facts { pins: state.images.clone(), endpoint_policies };
+    stack::build(d, aws, &desired_counts(d, &state.desired_counts, None), &facts)
         .map_err(|e| Failure::Runtime(format!("internal error building the resource graph: {e}")))
 }
 

@@ -191,7 +191,8 @@ async fn repositories(
     cancel: &CancelToken,
 ) -> Result<[String; 2], Failure> {
     let mut locked = crate::commands::lock(store, "images build")?;
-    let graph = crate::commands::graph(d, aws, locked.state())?;
+    // Only the repositories are applied from it.
+    let graph = crate::commands::graph(d, aws, locked.state(), Default::default())?;
     let progress = Progress::new(Display::Quiet);
     let engine = Engine::new(&graph, engine_options, &progress, cancel.clone());
     let nodes: Vec<&str> = stack::REPOSITORIES.iter().map(|(node, _)| *node).collect();

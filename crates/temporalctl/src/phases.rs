@@ -128,7 +128,9 @@ impl Phases<'_> {
             _ => {
                 let node = format!("step/{}", steps::NAMESPACE);
                 let address = op.frontend_address(&node).await?;
-                if let Some(step) = steps::namespace(&address, &ns.name, ns.retention_days, None) {
+                if let Some(step) =
+                    steps::namespace(&address, &ns.name, ns.retention_days, self.deploy.temporal.tls.enabled, None)
+                {
                     run_and_record(&op, locked, &step).await?;
                     summary.push(format!("registered {}", step.title));
                 }
@@ -149,7 +151,8 @@ impl Phases<'_> {
     pub async fn cluster_check(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<String, ResourceError> {
         let op = self.operator(nodes);
         let address = op.frontend_address(&format!("step/{}", steps::CLUSTER_CHECK)).await?;
-        let step = steps::cluster_check(&address, &self.deploy.temporal.namespace.name);
+        let step =
+            steps::cluster_check(&address, &self.deploy.temporal.namespace.name, self.deploy.temporal.tls.enabled);
         op.run_step(&step).await?;
         Ok(format!(
             "checked the cluster end to end: health, namespace {}, a workflow started, found through visibility and terminated",
@@ -292,12 +295,63 @@ pub fn check_fixed_settings(d: &Deploy, state: &temporalctl_engine::StateFile) -
     let tag = state.nodes.get(stack::DSQL).and_then(|r| r.outputs.get(&format!("step/{}", steps::HISTORY_SHARDS)));
     let recorded = steps::recorded_shards(&state.steps, tag.map(String::as_str), state.applied.as_ref());
     steps::check_shards(recorded, d.temporal.history_shards)
+        .and_then(|()| check_tls_switch(d, state))
         .map_err(|e| Failure::Usage(format!("{e}\nNothing was sent to AWS.")))
+}
+
+/// TLS cannot be switched under running services: a member with it and a member without
+/// cannot talk, so a rolling change would split the cluster until the last task moved.
+/// Stopped services move together. A state from before `temporal.tls` ran without it.
+fn check_tls_switch(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result<(), String> {
+    let Some(applied) = &state.applied else { return Ok(()) };
+    let was = applied["temporal"]["tls"]["enabled"].as_bool().unwrap_or(false);
+    let running: Vec<&str> = state
+        .desired_counts
+        .iter()
+        .filter(|(service, count)| **count > 0 && stack_kind_is_temporal(service))
+        .map(|(service, _)| service.as_str())
+        .collect();
+    if was == d.temporal.tls.enabled || running.is_empty() {
+        return Ok(());
+    }
+    let (from, to) = if was { ("on", "off") } else { ("off", "on") };
+    Err(format!(
+        "temporal.tls.enabled: TLS is {from} in the running cluster ({} run), and a rolling switch {to} would split it: members with and without TLS cannot talk. Stop the services first: `temporalctl scale down`, then `temporalctl up`, then `temporalctl scale up`",
+        running.join(", ")
+    ))
+}
+
+fn stack_kind_is_temporal(service: &str) -> bool {
+    temporalctl_aws::service_kinds::SERVICES.iter().any(|k| k.key == service && k.is_temporal())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_switches_only_while_the_temporal_services_are_stopped() {
+        let parse = |extra: &str| -> Deploy {
+            temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\n{extra}"), "t").unwrap()
+        };
+        let (on, off) = (parse(""), parse("temporal:\n  tls: { enabled: false }\n"));
+        let mut state = temporalctl_engine::StateFile::new("demo", "us-east-1");
+        assert!(check_tls_switch(&on, &state).is_ok(), "nothing applied yet");
+        // A stack from before `temporal.tls`: it ran without.
+        state.applied = Some(serde_json::json!({ "temporal": { "version": "1.29.0" } }));
+        state.desired_counts = BTreeMap::from([("history".to_string(), 1), ("ui".to_string(), 1)]);
+        let e = check_tls_switch(&on, &state).unwrap_err();
+        assert!(e.starts_with("temporal.tls.enabled: TLS is off") && e.contains("(history run)"), "{e}");
+        assert!(e.contains("`temporalctl scale down`"), "{e}");
+        assert!(check_tls_switch(&off, &state).is_ok(), "no switch");
+        // Stopped: the switch goes through.
+        state.desired_counts = BTreeMap::from([("history".to_string(), 0), ("ui".to_string(), 1)]);
+        assert!(check_tls_switch(&on, &state).is_ok());
+        // And back off, while running.
+        state.applied = Some(serde_json::to_value(&on).unwrap());
+        state.desired_counts.insert("frontend".into(), 2);
+        assert!(check_tls_switch(&off, &state).unwrap_err().contains("TLS is on"));
+    }
 
     #[test]
     fn a_change_wins_over_recorded_counts_which_win_over_the_config() {

@@ -154,3 +154,51 @@ fn render(l: &LogLine) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(l.timestamp).unwrap_or_default());
     format!("{} {}  {}", humantime::format_rfc3339_millis(t), l.stream, l.message)
 }
+/// The client's TLS files in `dir` (made 0700 when missing): `authority.pem`,
+/// `client.pem` and `client.key`, each made anew 0600 without following a symlink
+/// planted where it goes (the state file's own way of writing).
+pub fn write_client_tls(
+    dir: &std::path::Path,
+    tls: &temporalctl_aws::operate::access::ClientTls,
+) -> std::io::Result<Vec<String>> {
+    use std::io::Write;
+    temporalctl_engine::private_dir(dir)?;
+    let mut written = Vec::new();
+    for (name, text) in
+        [("authority.pem", tls.authority.as_str()), ("client.pem", tls.cert.as_str()), ("client.key", tls.key())]
+    {
+        let path = dir.join(name);
+        let mut file = temporalctl_engine::new_private_file(&path)?;
+        file.write_all(text.trim_end().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+/// The `temporal` CLI flags for the frontend through `connect frontend`'s local port: the
+/// files `write_client_tls` wrote, and the name the frontend's certificate carries.
+pub fn temporal_tls_flags(dir: &std::path::Path) -> String {
+    let file = |name: &str| dir.join(name).display().to_string();
+    let argv: Vec<String> = [
+        "temporal",
+        "operator",
+        "cluster",
+        "health",
+        "--address",
+        "localhost:7233",
+        "--tls-ca-path",
+        &file("authority.pem"),
+        "--tls-cert-path",
+        &file("client.pem"),
+        "--tls-key-path",
+        &file("client.key"),
+        "--tls-server-name",
+        temporalctl_aws::platform::tls::FRONTEND_NAME,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    shell_line(&argv)
+}

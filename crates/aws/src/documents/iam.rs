@@ -126,17 +126,22 @@ pub struct Arns {
     pub visibility_index: String,
     pub amp_workspace: String,
     pub grafana_secret: String,
+    /// The TLS certificates' secret; empty when TLS is off.
+    pub tls_certificates: String,
     pub adot_parameter: String,
     pub exec_log_group: String,
 }
 
 /// The task execution role's own policy, beside AWS's `AmazonECSTaskExecutionRolePolicy`:
-/// read the two values ECS injects through `secrets`.
+/// read the values ECS injects through `secrets` (Grafana's admin, the TLS certificates,
+/// ADOT's config), and nothing else: not the TLS authority.
 pub fn execution(arns: &Arns) -> Value {
+    let secrets: Vec<&String> =
+        [&arns.grafana_secret, &arns.tls_certificates].into_iter().filter(|a| !a.is_empty()).collect();
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            { "Sid": "GrafanaSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arns.grafana_secret] },
+            { "Sid": "InjectedSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets },
             { "Sid": "AdotConfig", "Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [arns.adot_parameter] }
         ]
     })
@@ -242,6 +247,7 @@ mod tests {
             visibility_index: "temporal_visibility_v1".into(),
             amp_workspace: "arn:aws:aps:us-east-1:123456789012:workspace/ws-1234".into(),
             grafana_secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/grafana-admin-AbCdEf".into(),
+            tls_certificates: "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/temporal-tls-GhIjKl".into(),
             adot_parameter: "arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config".into(),
             exec_log_group: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/demo/ecs-exec".into(),
         }

@@ -134,7 +134,34 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
 /// The default namespace, created only when `describe` does not find it. The frontend
 /// can be stable a little before it serves the namespace API, so the script tries a few
 /// times (seed 000 does the same).
-pub fn namespace(frontend: &str, name: &str, retention_days: u32, applied: Option<&str>) -> Option<Step> {
+/// The `temporal` CLI as the steps call it (`cli …`). With TLS, the authority and the
+/// client pair the task got as variables (`task_definition::STEP_TLS_VARIABLES`) are
+/// written to files only the task's user can read, and every call names them and the
+/// frontend's certificate name (the CLI's `--tls-ca-path`, `--tls-cert-path`,
+/// `--tls-key-path`, `--tls-server-name`: temporalio/cli `commands.yml`); the steps dial a
+/// frontend task by its IP, so the name is what the certificate is checked against.
+pub fn cli_prelude(tls: bool) -> String {
+    if !tls {
+        return "cli() { temporal \"$@\"; }\n".into();
+    }
+    let name = crate::platform::tls::FRONTEND_NAME;
+    let write = |variable: &str, file: &str| {
+        format!(
+            "printf '%s\\n' \"${{{variable}:?temporalctl: ECS gave this task no {variable} (the TLS secret)}}\" > \"$tls/{file}\"\n"
+        )
+    };
+    format!(
+        "tls=$(mktemp -d)\n\
+         (umask 077\n{}{}{}) || exit 1\n\
+         unset TEMPORALCTL_TLS_CLIENT_KEY\n\
+         cli() {{ temporal \"$@\" --tls-ca-path \"$tls/authority.pem\" --tls-cert-path \"$tls/client.pem\" --tls-key-path \"$tls/client.key\" --tls-server-name {name}; }}\n",
+        write("TEMPORALCTL_TLS_AUTHORITY", "authority.pem"),
+        write("TEMPORALCTL_TLS_CLIENT_CERT", "client.pem"),
+        write("TEMPORALCTL_TLS_CLIENT_KEY", "client.key"),
+    )
+}
+
+pub fn namespace(frontend: &str, name: &str, retention_days: u32, tls: bool, applied: Option<&str>) -> Option<Step> {
     if applied == Some(name) {
         return None;
     }
@@ -145,11 +172,13 @@ pub fn namespace(frontend: &str, name: &str, retention_days: u32, applied: Optio
     let said = |what: String| quote(&what);
     let (exists, created) = (said(format!("namespace {name} exists")), said(format!("namespace {name} created")));
     let failed = said(format!("namespace {name} could not be created at {frontend}"));
+    let prelude = cli_prelude(tls);
     let script = format!(
         "set -u\n\
+         {prelude}\
          for attempt in 1 2 3 4 5 6 7 8 9 10; do\n\
-         \x20 if temporal operator namespace describe --address {a} --namespace {n} >/dev/null 2>&1; then echo {exists}; exit 0; fi\n\
-         \x20 if temporal operator namespace create --address {a} --namespace {n} --retention {hours}h; then echo {created}; exit 0; fi\n\
+         \x20 if cli operator namespace describe --address {a} --namespace {n} >/dev/null 2>&1; then echo {exists}; exit 0; fi\n\
+         \x20 if cli operator namespace create --address {a} --namespace {n} --retention {hours}h; then echo {created}; exit 0; fi\n\
          \x20 echo \"attempt $attempt failed; retrying in 6s\"; sleep 6\n\
          done\n\
          echo {failed} >&2\n\
@@ -171,30 +200,32 @@ pub const CLUSTER_CHECK: &str = "cluster-check";
 /// history and DSQL answer), found again through a visibility query (OpenSearch), then
 /// terminated. Each stage prints `check <n>/5 <what>` first, so a failure names its stage
 /// in the task's log; nothing is left running. Never recorded: it proves the present.
-pub fn cluster_check(frontend: &str, namespace: &str) -> Step {
+pub fn cluster_check(frontend: &str, namespace: &str, tls: bool) -> Step {
     let (a, n) = (quote(frontend), quote(namespace));
-    let cli = format!("--address {a} --namespace {n}");
+    let prelude = cli_prelude(tls);
+    let on = format!("--address {a} --namespace {n}");
     let stage2 = quote(&format!("2/5 namespace {namespace}"));
     let script = format!(
         "set -eu\n\
          stage() {{ echo \"check $1\"; }}\n\
          fail() {{ echo \"check failed at stage $1\" >&2; exit 1; }}\n\
+         {prelude}\
          id=\"temporalctl-check-$(date +%s)-$$\"\n\
          stage '1/5 cluster health'\n\
-         temporal operator cluster health --address {a} || fail '1/5 cluster health'\n\
+         cli operator cluster health --address {a} || fail '1/5 cluster health'\n\
          stage {stage2}\n\
-         temporal operator namespace describe {cli} >/dev/null || fail '2/5 namespace'\n\
+         cli operator namespace describe {on} >/dev/null || fail '2/5 namespace'\n\
          stage '3/5 start a workflow (frontend, history, DSQL)'\n\
-         temporal workflow start {cli} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '3/5 start a workflow'\n\
+         cli workflow start {on} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '3/5 start a workflow'\n\
          stage '4/5 find it through visibility (OpenSearch)'\n\
          found=''\n\
          for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do\n\
-         \x20 if temporal workflow list {cli} --query \"WorkflowId='$id'\" | grep -q \"$id\"; then found=yes; break; fi\n\
+         \x20 if cli workflow list {on} --query \"WorkflowId='$id'\" | grep -q \"$id\"; then found=yes; break; fi\n\
          \x20 sleep 2\n\
          done\n\
-         [ -n \"$found\" ] || {{ temporal workflow terminate {cli} --workflow-id \"$id\" --reason 'temporalctl check' || true; fail '4/5 visibility'; }}\n\
+         [ -n \"$found\" ] || {{ cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || true; fail '4/5 visibility'; }}\n\
          stage '5/5 terminate it'\n\
-         temporal workflow terminate {cli} --workflow-id \"$id\" --reason 'temporalctl check' || fail '5/5 terminate'\n\
+         cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || fail '5/5 terminate'\n\
          echo 'check passed: the cluster serves'\n"
     );
     Step { name: CLUSTER_CHECK, title: format!("end-to-end check through {frontend}"), applied: String::new(), script }
@@ -260,8 +291,8 @@ mod tests {
         );
         assert!(visibility(os, "temporal_visibility_v1", Some("temporal_visibility_v1")).is_none());
         assert!(visibility(os, "temporal_visibility_v2", Some("temporal_visibility_v1")).is_some());
-        insta::assert_snapshot!("namespace", namespace("10.0.3.7:7233", "default", 3, None).unwrap().script);
-        assert!(namespace("10.0.3.7:7233", "default", 3, Some("default")).is_none());
+        insta::assert_snapshot!("namespace", namespace("10.0.3.7:7233", "default", 3, true, None).unwrap().script);
+        assert!(namespace("10.0.3.7:7233", "default", 3, true, Some("default")).is_none());
     }
 
     #[test]
@@ -285,7 +316,7 @@ mod tests {
     /// order when the cluster serves, and a failing stage is named and stops the rest.
     #[test]
     fn the_end_to_end_check_names_the_stage_that_fails() {
-        let step = cluster_check("10.0.3.7:7233", "default");
+        let step = cluster_check("10.0.3.7:7233", "default", true);
         insta::assert_snapshot!("cluster-check", step.script);
         let sandbox = crate::documents::sandbox::Sandbox::new("cluster-check");
         sandbox.stub("sleep", "exit 0");
@@ -297,7 +328,7 @@ mod tests {
              exit 0",
         );
         let calls = || std::fs::read_to_string(sandbox.dir.join("calls")).unwrap_or_default();
-        let ok = sandbox.run(&step.script, &[]);
+        let ok = sandbox.run(&step.script, &TLS_ENV);
         assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
         assert_eq!(
             calls(),
@@ -306,7 +337,8 @@ mod tests {
         );
         for (broken, stage) in [("workflow start", "3/5 start a workflow"), ("workflow list", "4/5 visibility")] {
             std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
-            let out = sandbox.run(&step.script, &[("BROKEN", broken)]);
+            let env: Vec<(&str, &str)> = TLS_ENV.into_iter().chain([("BROKEN", broken)]).collect();
+            let out = sandbox.run(&step.script, &env);
             assert!(!out.status.success());
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(stderr.contains(&format!("check failed at stage {stage}")), "{stderr}");
@@ -314,6 +346,46 @@ mod tests {
                 assert!(calls().ends_with("workflow terminate\n"), "the started workflow is not left behind");
             }
         }
+    }
+
+    /// What ECS injects from the certificates' secret into the one-off task.
+    const TLS_ENV: [(&str, &str); 3] = [
+        ("TEMPORALCTL_TLS_AUTHORITY", "-----BEGIN CERTIFICATE-----\nauthority\n-----END CERTIFICATE-----"),
+        ("TEMPORALCTL_TLS_CLIENT_CERT", "-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----"),
+        ("TEMPORALCTL_TLS_CLIENT_KEY", "-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----"),
+    ];
+
+    /// With TLS every CLI call names the authority, the client pair (files only the task's
+    /// user reads) and the frontend's certificate name; without the secret's variables the
+    /// step stops before any call, naming what is missing.
+    #[test]
+    fn with_tls_every_cli_call_names_the_authority_the_client_pair_and_the_frontend_name() {
+        let sandbox = crate::documents::sandbox::Sandbox::new("tls-cli");
+        sandbox.stub("sleep", "exit 0");
+        sandbox.stub(
+            "temporal",
+            "printf '%s\\n' \"$*\" >> \"$SANDBOX/calls\"\n\
+             for f in \"$@\"; do case \"$f\" in */client.key) cp \"$f\" \"$SANDBOX/key-seen\"; stat -c %a \"$f\" > \"$SANDBOX/key-mode\";; esac; done\n\
+             exit 0",
+        );
+        let step = namespace("10.0.3.7:7233", "default", 3, true, None).unwrap();
+        let out = sandbox.run(&step.script, &TLS_ENV);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let calls = std::fs::read_to_string(sandbox.dir.join("calls")).unwrap();
+        let call = calls.lines().next().unwrap();
+        for flag in ["--tls-ca-path ", "--tls-cert-path ", "--tls-key-path ", "--tls-server-name temporal-frontend"] {
+            assert!(call.contains(flag), "{flag} missing in: {call}");
+        }
+        let key = std::fs::read_to_string(sandbox.dir.join("key-seen")).unwrap();
+        assert_eq!(key.trim_end(), TLS_ENV[2].1);
+        assert_eq!(std::fs::read_to_string(sandbox.dir.join("key-mode")).unwrap().trim(), "600");
+
+        std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
+        let out = sandbox.run(&step.script, &TLS_ENV[..2]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("ECS gave this task no TEMPORALCTL_TLS_CLIENT_KEY"), "{stderr}");
+        assert!(!sandbox.dir.join("calls").exists(), "no call without the client key");
     }
 
     /// What a hostile deploy.yaml could put into a name: each must reach the stand-in
@@ -338,13 +410,13 @@ mod tests {
         sandbox.stub("sleep", "exit 0");
         for value in HOSTILE {
             let scripts = [
-                namespace("10.0.3.7:7233", value, 3, None).unwrap().script,
-                cluster_check("10.0.3.7:7233", value).script,
+                namespace("10.0.3.7:7233", value, 3, true, None).unwrap().script,
+                cluster_check("10.0.3.7:7233", value, true).script,
                 visibility("search.example", value, None).unwrap().script,
             ];
             for script in scripts {
                 let _ = std::fs::remove_file(sandbox.dir.join("args"));
-                sandbox.run(&script, &[]);
+                sandbox.run(&script, &TLS_ENV);
                 assert!(!sandbox.dir.join("pwned").exists(), "{value:?} ran a command in:\n{script}");
                 let args = std::fs::read_to_string(sandbox.dir.join("args")).unwrap_or_default();
                 assert!(args.contains(value), "{value:?} did not reach the program intact: {args}");

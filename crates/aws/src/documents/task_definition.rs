@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::documents::temporal;
+use crate::platform::tls::keys as tls_keys;
 use crate::service_kinds::ServiceKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +128,23 @@ pub struct Inputs<'a> {
     pub temporal_config: Option<&'a str>,
     /// Grafana: its admin secret; ADOT: its config parameter.
     pub secret_arn: Option<&'a str>,
+    /// With TLS on: the certificates' secret (`platform::tls`), for the Temporal services,
+    /// the UI and the one-off steps.
+    pub tls_secret_arn: Option<&'a str>,
+}
+
+/// The variables the one-off steps' scripts write to files for the `temporal` CLI
+/// (`steps::cli_prelude`): the authority and the client pair.
+pub const STEP_TLS_VARIABLES: [(&str, &str); 3] = [
+    ("TEMPORALCTL_TLS_AUTHORITY", tls_keys::AUTHORITY),
+    ("TEMPORALCTL_TLS_CLIENT_CERT", tls_keys::CLIENT_CERT),
+    ("TEMPORALCTL_TLS_CLIENT_KEY", tls_keys::CLIENT_KEY),
+];
+
+/// One JSON key of a secret, as ECS injects it (`<arn>:<json-key>::`, AWS, "Pass Secrets
+/// Manager secrets through Amazon ECS environment variables").
+fn secret_key(name: &str, arn: &str, key: &str) -> Secret {
+    Secret { name: name.into(), value_from: format!("{arn}:{key}::") }
 }
 
 /// Memory ECS Service Connect's proxy takes from each task (temporal-notes).
@@ -161,7 +179,10 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
         env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), temporal::dynamic_config());
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
-        command = vec![temporal::start_script(kind)];
+        command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some())];
+        if let Some(arn) = i.tls_secret_arn {
+            secrets.extend(temporal::tls_variables(kind).map(|(variable, key, _)| secret_key(variable, arn, key)));
+        }
         tmpfs.push(Tmpfs {
             container_path: temporal::CONFIG_DIR.into(),
             size: 1,
@@ -182,23 +203,32 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         "ui" => {
             env.insert("TEMPORAL_ADDRESS".into(), "temporal-frontend:7233".into());
             env.insert("TEMPORAL_CORS_ORIGINS".into(), "http://localhost:8080".into());
+            // The UI server's TLS to the frontend (ui 2.42.1 `server/config/docker.yaml`,
+            // `server/server/rpc/tls.go`): `*_DATA` are base64 of the PEM, and host
+            // verification is off unless asked, which would check nothing.
+            if let Some(arn) = i.tls_secret_arn {
+                secrets.push(secret_key("TEMPORAL_TLS_CA_DATA", arn, tls_keys::AUTHORITY_BASE64));
+                secrets.push(secret_key("TEMPORAL_TLS_CERT_DATA", arn, tls_keys::CLIENT_CERT_BASE64));
+                secrets.push(secret_key("TEMPORAL_TLS_KEY_DATA", arn, tls_keys::CLIENT_KEY_BASE64));
+                env.insert("TEMPORAL_TLS_SERVER_NAME".into(), crate::platform::tls::FRONTEND_NAME.into());
+                env.insert("TEMPORAL_TLS_ENABLE_HOST_VERIFICATION".into(), "true".into());
+            }
         }
         "grafana" => {
             env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), "false".into());
             env.insert("GF_AUTH_SIGV4_AUTH_ENABLED".into(), "true".into());
             env.insert("GF_SERVER_ROOT_URL".into(), "http://localhost:3000".into());
             let secret = i.secret_arn.unwrap_or_default();
-            secrets
-                .push(Secret { name: "GF_SECURITY_ADMIN_USER".into(), value_from: format!("{secret}:admin_user::") });
-            secrets.push(Secret {
-                name: "GF_SECURITY_ADMIN_PASSWORD".into(),
-                value_from: format!("{secret}:admin_password::"),
-            });
+            secrets.push(secret_key("GF_SECURITY_ADMIN_USER", secret, "admin_user"));
+            secrets.push(secret_key("GF_SECURITY_ADMIN_PASSWORD", secret, "admin_password"));
         }
         "admin-tools" => {
             // Each one-off step sends its script as the command (RunTask overrides); a
             // shell entry point makes that independent of the image's own ENTRYPOINT.
             entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
+            if let Some(arn) = i.tls_secret_arn {
+                secrets.extend(STEP_TLS_VARIABLES.iter().map(|(variable, key)| secret_key(variable, arn, key)));
+            }
         }
         "adot" => {
             command = vec!["--config".into(), "env:AOT_CONFIG_CONTENT".into()];
@@ -274,8 +304,11 @@ mod tests {
                 "adot" => Some("arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config"),
                 _ => None,
             },
+            tls_secret_arn: Some(TLS_SECRET),
         }
     }
+
+    const TLS_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/temporal-tls-GhIjKl";
 
     #[test]
     fn snapshots_of_every_service() {
@@ -374,6 +407,7 @@ mod container_start {
                 environment: &env,
                 temporal_config: Some(config),
                 secret_arn: None,
+                tls_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:demo/temporal-tls-AbCdEf"),
             },
         )
     }
@@ -391,6 +425,8 @@ mod container_start {
         server: Option<String>,
         config_written: bool,
         dynamic_config: Option<String>,
+        /// The TLS files the script wrote: name, mode and content.
+        tls_files: Vec<(String, u32, String)>,
     }
 
     /// Run the container's script. `metadata` is what the endpoint answers; None fails it.
@@ -410,12 +446,32 @@ mod container_start {
         sandbox.stub(
             "temporal-server",
             "{ echo \"argv: $*\"; echo \"broadcast: $TEMPORAL_BROADCAST_ADDRESS\"; \
+             echo \"tls variables: $(env | grep -c '^TEMPORALCTL_TLS')\"; \
              f=$(echo \"$*\" | sed -n 's/.*--config-file \\([^ ]*\\).*/\\1/p'); echo \"config:\"; cat \"$f\"; } > \"$SANDBOX/server-saw\"",
         );
         let script = argv[2].replace(CONFIG_DIR, config_dir.to_str().unwrap());
         let mut env: Vec<(&str, &str)> = vec![(METADATA_VARIABLE, "http://169.254.170.2/v4/c")];
         env.extend(c.environment.iter().map(|e| (e.name.as_str(), e.value.as_str())));
+        // What ECS injects from the secrets: a stand-in value naming the key it came from.
+        let injected: Vec<(String, String)> =
+            c.secrets.iter().map(|s| (s.name.clone(), format!("-----BEGIN stand-in-----\n{}", s.value_from))).collect();
+        env.extend(injected.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let out = sandbox.run(&script, &env);
+        let tls_files = std::fs::read_dir(config_dir.join("tls"))
+            .map(|dir| {
+                use std::os::unix::fs::PermissionsExt;
+                let mut files: Vec<(String, u32, String)> = dir
+                    .map(|e| e.unwrap().path())
+                    .map(|p| {
+                        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                        (name, mode, std::fs::read_to_string(&p).unwrap())
+                    })
+                    .collect();
+                files.sort();
+                files
+            })
+            .unwrap_or_default();
         Started {
             status: out.status,
             stderr: String::from_utf8_lossy(&out.stderr).into(),
@@ -423,6 +479,7 @@ mod container_start {
             config_written: config_dir.join("temporal.yaml").exists(),
             dynamic_config: std::fs::read_to_string(config_dir.join(crate::documents::temporal::DYNAMIC_CONFIG_FILE))
                 .ok(),
+            tls_files,
         }
     }
 
@@ -448,7 +505,34 @@ mod container_start {
             assert!(started.config_written);
             let dynamic = started.dynamic_config.expect("dynamic config written");
             assert!(dynamic.contains("persistence.enableDSQLMode:\n  - value: true"), "{dynamic}");
+            // The TLS material: one file per injected value, readable by the server's user
+            // alone, and no key left in the server's environment.
+            let mut wanted = vec!["authority.pem", "internode.key", "internode.pem"];
+            if kind.key == "frontend" {
+                wanted.extend(["frontend.key", "frontend.pem"]);
+                wanted.sort();
+            }
+            let names: Vec<&str> = started.tls_files.iter().map(|(n, _, _)| n.as_str()).collect();
+            assert_eq!(names, wanted, "{}", kind.key);
+            for (name, mode, content) in &started.tls_files {
+                assert_eq!(*mode, 0o600, "{}: {name}", kind.key);
+                assert!(
+                    content.starts_with("-----BEGIN stand-in-----") && content.ends_with('\n'),
+                    "{name}: {content}"
+                );
+            }
+            assert!(saw.contains("tls variables: 0\n"), "{saw}");
         }
+    }
+
+    #[test]
+    fn a_missing_tls_value_stops_the_container_naming_it() {
+        let td = rendered(crate::service_kinds::service("matching"));
+        let mut c = td.container_definitions[0].clone();
+        c.secrets.retain(|s| s.name != "TEMPORALCTL_TLS_INTERNODE_KEY");
+        let started = start(&c, Some(&metadata()));
+        assert!(!started.status.success() && started.server.is_none());
+        assert!(started.stderr.contains("no TEMPORALCTL_TLS_INTERNODE_KEY (the TLS secret)"), "{}", started.stderr);
     }
 
     #[test]
@@ -478,7 +562,12 @@ mod container_start {
             let script = &argv(c)[2];
             assert!(c.linux_parameters.tmpfs.iter().any(|t| t.container_path == CONFIG_DIR), "{}", kind.key);
             assert!(script.contains(&format!("> {CONFIG_DIR}/temporal.yaml")));
-            let defined: BTreeSet<&str> = c.environment.iter().map(|e| e.name.as_str()).collect();
+            let defined: BTreeSet<&str> = c
+                .environment
+                .iter()
+                .map(|e| e.name.as_str())
+                .chain(c.secrets.iter().map(|s| s.name.as_str()))
+                .collect();
             let own = ["metadata", "TEMPORAL_BROADCAST_ADDRESS", METADATA_VARIABLE];
             for var in script.split('$').skip(1) {
                 let name: String = var

@@ -18,6 +18,68 @@ pub struct ServerConfig<'a> {
     pub region: &'a str,
     pub history_shards: u32,
     pub pool: &'a temporalctl_config::DsqlPool,
+    /// Mutual TLS on the gRPC ports, from the files the start script writes.
+    pub tls: bool,
+}
+
+/// Where the start script writes the TLS material (inside the tmpfs: never on a disk).
+pub const TLS_DIR: &str = "/etc/temporal/config/dynamicconfig/tls";
+
+/// The variables ECS fills from the certificates' secret (`platform::tls::keys`) for the
+/// start script, which writes them to [`TLS_DIR`] and unsets them before the server starts.
+pub const TLS_VARIABLES: [(&str, &str, &str); 5] = [
+    ("TEMPORALCTL_TLS_AUTHORITY", crate::platform::tls::keys::AUTHORITY, "authority.pem"),
+    ("TEMPORALCTL_TLS_INTERNODE_CERT", crate::platform::tls::keys::INTERNODE_CERT, "internode.pem"),
+    ("TEMPORALCTL_TLS_INTERNODE_KEY", crate::platform::tls::keys::INTERNODE_KEY, "internode.key"),
+    ("TEMPORALCTL_TLS_FRONTEND_CERT", crate::platform::tls::keys::FRONTEND_CERT, "frontend.pem"),
+    ("TEMPORALCTL_TLS_FRONTEND_KEY", crate::platform::tls::keys::FRONTEND_KEY, "frontend.key"),
+];
+
+/// The TLS variables a Temporal service gets: the frontend's own pair only on the frontend.
+pub fn tls_variables(kind: &ServiceKind) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    let frontend = kind.key == "frontend";
+    TLS_VARIABLES.iter().filter(move |(variable, _, _)| frontend || !variable.contains("FRONTEND"))
+}
+
+/// `global.tls` (Temporal `common/config/config.go`, `RootTLS`): internode mTLS on every
+/// service's gRPC port, each member presenting the internode certificate as server and as
+/// client and checking its peers' against our authority under the fixed internode name
+/// (members are dialled by IP); the frontend with its own certificate, requiring a client
+/// certificate of our authority; and the services' own client to the frontend
+/// (`frontend.client`) trusting our authority for the frontend's name. The membership
+/// ports (ringpop) stay plain TCP: Temporal encrypts them only with the dynamic config
+/// `system.enableRingpopTLS`, which every member must switch at once.
+fn tls_section() -> String {
+    let file = |name: &str| format!("{TLS_DIR}/{name}");
+    let (authority, internode, frontend) = (file("authority.pem"), file("internode"), file("frontend"));
+    format!(
+        "  tls:
+    internode:
+      server:
+        certFile: {internode}.pem
+        keyFile: {internode}.key
+        requireClientAuth: true
+        clientCaFiles:
+          - {authority}
+      client:
+        serverName: {internode_name}
+        rootCaFiles:
+          - {authority}
+    frontend:
+      server:
+        certFile: {frontend}.pem
+        keyFile: {frontend}.key
+        requireClientAuth: true
+        clientCaFiles:
+          - {authority}
+      client:
+        serverName: {frontend_name}
+        rootCaFiles:
+          - {authority}
+",
+        internode_name = crate::platform::tls::INTERNODE_NAME,
+        frontend_name = crate::platform::tls::FRONTEND_NAME,
+    )
 }
 
 /// The server config YAML shared by the four Temporal services. `{{ env … }}` is
@@ -80,7 +142,7 @@ global:
     prometheus:
       timerType: histogram
       listenAddress: \"0.0.0.0:9090\"
-services:
+{tls}services:
 {services}clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -120,6 +182,7 @@ dynamicConfigClient:
         max_idle = c.pool.max_idle_conns,
         lifetime = c.pool.max_conn_lifetime.as_secs(),
         connect_timeout = c.pool.connect_timeout.as_secs(),
+        tls = if c.tls { tls_section() } else { String::new() },
     )
 }
 
@@ -167,8 +230,21 @@ pub const METADATA_VARIABLE: &str = "ECS_CONTAINER_METADATA_URI_V4";
 /// kin as flags that clash with `--config-file`, so they are unset whatever
 /// `services.*.environment` says (the reference deployment does the same). Any failure stops the container with a line saying what failed: a
 /// server broadcasting an empty address would join the ring unreachable.
-pub fn start_script(kind: &ServiceKind) -> String {
+pub fn start_script(kind: &ServiceKind, tls: bool) -> String {
     let role = kind.temporal_role.unwrap_or(kind.key);
+    // The key files readable by the server's user alone; the variables gone before it starts.
+    let tls = if tls {
+        let files: String = tls_variables(kind)
+            .map(|(variable, _, file)| {
+                let missing = format!("temporalctl: ECS gave this container no {variable} (the TLS secret)");
+                format!("printf '%s\\n' \"${{{variable}:?{missing}}}\" > {TLS_DIR}/{file}\n")
+            })
+            .collect();
+        let names: Vec<&str> = tls_variables(kind).map(|(variable, _, _)| *variable).collect();
+        format!("(umask 077 && mkdir -p {TLS_DIR}\n{files})\nunset {}\n", names.join(" "))
+    } else {
+        String::new()
+    };
     format!(
         "set -eu\n\
          : \"${{{METADATA_VARIABLE}:?temporalctl: ECS gave this container no task metadata endpoint}}\"\n\
@@ -178,6 +254,7 @@ pub fn start_script(kind: &ServiceKind) -> String {
          export TEMPORAL_BROADCAST_ADDRESS\n\
          printf '%s' \"$TEMPORAL_SERVER_CONFIG\" > {CONFIG_DIR}/temporal.yaml\n\
          printf '%s' \"$TEMPORAL_DYNAMIC_CONFIG\" > {CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}\n\
+         {tls}\
          unset TEMPORAL_ENVIRONMENT TEMPORAL_ROOT TEMPORAL_CONFIG_DIR TEMPORAL_AVAILABILITY_ZONE TEMPORAL_AVAILABILTY_ZONE\n\
          echo \"temporalctl: starting {role}, broadcasting $TEMPORAL_BROADCAST_ADDRESS\"\n\
          exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml --allow-no-auth start --service {role}"
@@ -197,13 +274,14 @@ mod tests {
             region: "us-east-1",
             history_shards: 4,
             pool: &Default::default(),
+            tls: true,
         })
     }
 
     #[test]
     fn snapshots() {
         insta::assert_snapshot!("temporal-server-config", config());
-        insta::assert_snapshot!("temporal-start-history", start_script(service("history")));
+        insta::assert_snapshot!("temporal-start-history", start_script(service("history"), true));
     }
 
     /// Values are scalars of their own: a name with quotes, a colon or a newline stays
@@ -218,6 +296,7 @@ mod tests {
             region: "us-east-1: true",
             history_shards: 4,
             pool: &Default::default(),
+            tls: false,
         });
         // The server renders its one template action before it parses the YAML.
         let rendered = c.replace("{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}", "10.0.3.7");
@@ -230,6 +309,52 @@ mod tests {
         assert_eq!(os["url"]["host"], "search.example:443");
     }
 
+    /// `global.tls` as Temporal reads it (`common/config/config.go`: the keys are
+    /// `clientCaFiles`, `rootCaFiles`, `requireClientAuth`; a misspelt key is ignored
+    /// without a word, so the names are checked here one by one).
+    #[test]
+    fn tls_is_mutual_on_internode_and_frontend_with_our_authority_and_fixed_names() {
+        let rendered = config().replace("{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}", "10.0.3.7");
+        let yaml: serde_json::Value = serde_saphyr::from_str(&rendered).expect("the config parses");
+        let tls = &yaml["global"]["tls"];
+        let authority = serde_json::json!([format!("{TLS_DIR}/authority.pem")]);
+        for (group, name, file) in
+            [("internode", "temporal-internode", "internode"), ("frontend", "temporal-frontend", "frontend")]
+        {
+            let server = &tls[group]["server"];
+            assert_eq!(server["certFile"], format!("{TLS_DIR}/{file}.pem"), "{group}");
+            assert_eq!(server["keyFile"], format!("{TLS_DIR}/{file}.key"), "{group}");
+            assert_eq!(server["requireClientAuth"], true, "{group}");
+            assert_eq!(server["clientCaFiles"], authority, "{group}");
+            assert_eq!(tls[group]["client"]["serverName"], name, "{group}");
+            assert_eq!(tls[group]["client"]["rootCaFiles"], authority, "{group}");
+            let keys: Vec<&String> = server.as_object().unwrap().keys().collect();
+            assert_eq!(keys.len(), 4, "{group}: {keys:?}");
+        }
+        // The file names the config reads are the ones the start script writes.
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            let script = start_script(kind, true);
+            for (_, _, file) in tls_variables(kind) {
+                assert!(script.contains(&format!("> {TLS_DIR}/{file}\n")), "{}: {file}", kind.key);
+            }
+        }
+        assert!(!server_config(&ServerConfig { tls: false, ..plain() }).contains("tls:\n    internode"));
+    }
+
+    fn plain() -> ServerConfig<'static> {
+        ServerConfig {
+            dsql_endpoint: "abc.dsql.us-east-1.on.aws",
+            opensearch_endpoint: "search.example",
+            visibility_index: "temporal_visibility_v1_dev",
+            region: "us-east-1",
+            history_shards: 4,
+            pool: &POOL,
+            tls: false,
+        }
+    }
+
+    static POOL: std::sync::LazyLock<temporalctl_config::DsqlPool> = std::sync::LazyLock::new(Default::default);
+
     #[test]
     fn binds_everywhere_broadcasts_the_task_ip_and_uses_the_configured_shards() {
         let c = config();
@@ -237,7 +362,7 @@ mod tests {
         // The server reads the dynamic config from the file the start script writes.
         let dynamic = format!("{CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}");
         assert!(c.contains(&format!("dynamicConfigClient:\n  filepath: {dynamic}")));
-        assert!(start_script(service("history")).contains(&format!("> {dynamic}\n")));
+        assert!(start_script(service("history"), false).contains(&format!("> {dynamic}\n")));
         assert_eq!(c.matches("bindOnIP: 0.0.0.0").count(), 4);
         assert!(c.contains("broadcastAddress: \"{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}\""));
         assert!(c.contains("numHistoryShards: 4"));

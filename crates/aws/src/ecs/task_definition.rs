@@ -41,6 +41,9 @@ pub struct Sources {
     pub repository: Option<NodeId>,
     pub dsql: Option<NodeId>,
     pub opensearch: Option<NodeId>,
+    /// With TLS on, for the Temporal services, the UI and the one-off steps: the
+    /// certificates' secret.
+    pub tls: Option<NodeId>,
 }
 
 pub struct TaskDefinition {
@@ -104,10 +107,12 @@ impl TaskDefinition {
                 region: &self.region,
                 history_shards: self.history_shards,
                 pool: &self.dsql_pool,
+                tls: s.tls.is_some(),
             })),
             _ => None,
         };
         let secret = get(&s.secret, Output::Arn)?;
+        let tls = get(&s.tls, Output::Arn)?;
         Ok(doc::render(
             self.kind,
             &doc::Inputs {
@@ -122,6 +127,7 @@ impl TaskDefinition {
                 environment: &self.environment,
                 temporal_config: config.as_deref(),
                 secret_arn: secret.as_deref(),
+                tls_secret_arn: tls.as_deref(),
             },
         ))
     }
@@ -243,7 +249,7 @@ impl Kind for TaskDefinition {
         let s = &self.sources;
         [&s.execution_role, &s.task_role, &s.log_group]
             .into_iter()
-            .chain([&s.secret, &s.repository, &s.dsql, &s.opensearch].into_iter().flatten())
+            .chain([&s.secret, &s.repository, &s.dsql, &s.opensearch, &s.tls].into_iter().flatten())
             .cloned()
             .collect()
     }

@@ -67,11 +67,12 @@ impl Kind for Vpc {
         };
         let cidr = vpc.cidr_block().unwrap_or_default();
         Ok(Some(
-            Observed::new(id).output(Output::Cidr, cidr).tags(from_sdk(vpc.tags())).status(status).found(VpcAttrs {
-                cidr: cidr.into(),
-                dns_support: support,
-                dns_hostnames: hostnames,
-            }),
+            Observed::new(id)
+                .output(Output::Cidr, cidr)
+                .output(Output::Account, vpc.owner_id().unwrap_or_default())
+                .tags(from_sdk(vpc.tags()))
+                .status(status)
+                .found(VpcAttrs { cidr: cidr.into(), dns_support: support, dns_hostnames: hostnames }),
         ))
     }
 
@@ -88,7 +89,10 @@ impl Kind for Vpc {
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsSupport, true)).await?;
         on_new_id(|| self.set_dns(&id, VpcAttributeName::EnableDnsHostnames, true)).await?;
-        Ok(Observed::new(id).output(Output::Cidr, vpc.cidr_block().unwrap_or_default()).tags(cx.tags.clone()))
+        Ok(Observed::new(id)
+            .output(Output::Cidr, vpc.cidr_block().unwrap_or_default())
+            .output(Output::Account, vpc.owner_id().unwrap_or_default())
+            .tags(cx.tags.clone()))
     }
 
     async fn update(

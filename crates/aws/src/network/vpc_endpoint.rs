@@ -1,5 +1,13 @@
 //! VPC endpoints: interface endpoints in the private subnets behind their security group,
 //! and the S3 gateway endpoint on the private route table.
+//!
+//! An interface endpoint whose service takes an endpoint policy (`VpcEndpointPolicySupported`
+//! in `DescribeVpcEndpointServices`: not every one does, and AWS refuses a policy for one
+//! that does not) admits only principals of our account ([`account_policy`]). The S3
+//! gateway endpoint keeps AWS's full-access policy: ECR's image layers come through it with
+//! URLs signed by ECR's own account (`prod-<region>-starport-layer-bucket`), and Amazon
+//! Linux's package repositories are read anonymously, so an account condition would stop
+//! both (Amazon ECR User Guide, "Amazon ECR interface VPC endpoints").
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,6 +35,55 @@ pub struct VpcEndpoint {
     pub service: String,
     pub placement: Placement,
     pub deadline: Duration,
+    /// The service takes an endpoint policy (read before the graph is built).
+    pub policy_supported: bool,
+}
+
+/// Only principals of `account`, and AWS services acting for us, may use the endpoint
+/// (the shape of AWS's data-perimeter examples, `aws-samples/data-perimeter-policy-examples`):
+/// a credential of another account, stolen or not, cannot reach its own resources through
+/// our network. `aws:PrincipalAccount` is set on every signed request.
+pub fn account_policy(account: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OurAccountOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": { "StringEquals": { "aws:PrincipalAccount": account } }
+            },
+            {
+                "Sid": "AwsServicesForUs",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": { "Bool": { "aws:PrincipalIsAWSService": "true" } }
+            }
+        ]
+    })
+}
+
+/// A policy as compared: canonical JSON, and "" for AWS's full-access default (what an
+/// endpoint without a policy of ours shows; moto writes it with another `Version`).
+fn comparable(policy: Option<&str>) -> String {
+    let Some(text) = policy.filter(|p| !p.trim().is_empty()) else { return String::new() };
+    let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    let statements = parsed["Statement"].as_array().cloned().unwrap_or_default();
+    let full_access = statements.len() == 1 && {
+        let s = &statements[0];
+        s["Effect"] == "Allow"
+            && s.get("Condition").is_none()
+            && [&s["Principal"], &s["Action"], &s["Resource"]].iter().all(|v| {
+                **v == serde_json::json!("*")
+                    || **v == serde_json::json!(["*"])
+                    || **v == serde_json::json!({"AWS": "*"})
+            })
+    };
+    if full_access { String::new() } else { crate::iam::canonical_policy(text) }
 }
 
 /// AWS sends endpoint states in lower case (`available`) while the SDK's enum expects
@@ -57,6 +114,8 @@ attributes! {
         SecurityGroups security_groups: BTreeSet<String> = "security-groups";
         PrivateDns private_dns: Option<bool> = "private-dns";
         RouteTables route_tables: BTreeSet<String> = "route-tables";
+        /// The endpoint policy as canonical JSON; empty for AWS's full-access default.
+        Policy policy: String = "policy";
     }
 }
 
@@ -88,6 +147,12 @@ impl Kind for VpcEndpoint {
                 subnets: inputs.each(subnets, Output::Id)?,
                 security_groups: inputs.each(std::slice::from_ref(security_group), Output::Id)?,
                 private_dns: Some(true),
+                policy: match self.policy_supported {
+                    true => crate::iam::canonical_policy(
+                        &account_policy(inputs.get(&self.vpc, Output::Account)?).to_string(),
+                    ),
+                    false => String::new(),
+                },
                 ..common
             },
             Placement::Gateway { route_tables } => VpcEndpointAttrs {
@@ -121,6 +186,7 @@ impl Kind for VpcEndpoint {
             vpc: e.vpc_id().unwrap_or_default().into(),
             service: e.service_name().unwrap_or_default().into(),
             endpoint_type: e.vpc_endpoint_type().map(|t| t.as_str()).unwrap_or_default().into(),
+            policy: comparable(e.policy_document()),
             ..Default::default()
         };
         let attrs = if matches!(e.vpc_endpoint_type(), Some(VpcEndpointType::Gateway)) {
@@ -154,7 +220,8 @@ impl Kind for VpcEndpoint {
                 .vpc_endpoint_type(VpcEndpointType::Interface)
                 .set_subnet_ids(list(&desired.subnets))
                 .set_security_group_ids(list(&desired.security_groups))
-                .set_private_dns_enabled(desired.private_dns),
+                .set_private_dns_enabled(desired.private_dns)
+                .set_policy_document(Some(desired.policy.clone()).filter(|p| !p.is_empty())),
             Placement::Gateway { .. } => {
                 req.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(list(&desired.route_tables))
             }
@@ -193,6 +260,9 @@ impl Kind for VpcEndpoint {
                     req.set_add_route_table_ids(add).set_remove_route_table_ids(remove)
                 }
                 VpcEndpointField::PrivateDns => req.set_private_dns_enabled(desired.private_dns),
+                // Back to AWS's default when the service stopped taking ours.
+                VpcEndpointField::Policy if desired.policy.is_empty() => req.reset_policy(true),
+                VpcEndpointField::Policy => req.policy_document(&desired.policy),
                 VpcEndpointField::Vpc | VpcEndpointField::Service | VpcEndpointField::Type => {
                     return Err(replaced_not_updated("vpc-endpoint", field));
                 }
@@ -227,5 +297,65 @@ impl Kind for VpcEndpoint {
 
     fn wait_deadline(&self) -> Duration {
         self.deadline
+    }
+}
+
+/// The interface endpoint services of `d` that take an endpoint policy, as EC2 says
+/// (`DescribeVpcEndpointServices`' `VpcEndpointPolicySupported`), in one call.
+pub async fn policy_support(
+    clients: &crate::Aws,
+    d: &temporalctl_config::Deploy,
+    cancel: &temporalctl_engine::CancelToken,
+) -> Result<BTreeSet<String>, ResourceError> {
+    let names: Vec<String> =
+        d.network.interface_endpoints.iter().map(|s| crate::stack::endpoint_service(&d.region, s)).collect();
+    if names.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let out = crate::preflight::retried(cancel, || async {
+        clients
+            .ec2
+            .describe_vpc_endpoint_services()
+            .set_service_names(Some(names.clone()))
+            .send()
+            .await
+            .map_err(aws("DescribeVpcEndpointServices"))
+    })
+    .await?;
+    Ok(out
+        .service_details()
+        .iter()
+        .filter(|s| s.vpc_endpoint_policy_supported() == Some(true))
+        .filter_map(|s| s.service_name().map(String::from))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_policy_admits_our_account_and_aws_services_only() {
+        let policy = account_policy("123456789012");
+        insta::assert_json_snapshot!("endpoint-policy", temporalctl_config::json::sort_keys(policy.clone()));
+        let statements = policy["Statement"].as_array().unwrap();
+        // Every statement that allows is bound by a condition: none admits anyone.
+        assert!(statements.iter().all(|s| s["Effect"] == "Allow" && s.get("Condition").is_some()));
+        assert_eq!(statements[0]["Condition"]["StringEquals"]["aws:PrincipalAccount"], "123456789012");
+    }
+
+    #[test]
+    fn aws_default_full_access_compares_as_no_policy_and_ours_as_itself() {
+        // AWS's default, and moto's (another Version), read as "no policy of ours".
+        for default in [
+            r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+            r#"{"Statement":[{"Action":"*","Effect":"Allow","Principal":{"AWS":"*"},"Resource":["*"]}],"Version":"2012-10-17"}"#,
+        ] {
+            assert_eq!(comparable(Some(default)), "", "{default}");
+        }
+        assert_eq!(comparable(None), "");
+        let ours = account_policy("123456789012").to_string();
+        assert_eq!(comparable(Some(&ours)), crate::iam::canonical_policy(&ours));
+        assert_ne!(comparable(Some(&ours)), "");
     }
 }

@@ -140,7 +140,12 @@ impl Operator<'_> {
         if let Some(v) = get(stack::WORKSPACE, Output::PrometheusEndpoint).filter(|v| !v.is_empty()) {
             e.insert("prometheus", v);
         }
-        e.insert("frontend-grpc", "temporal-frontend:7233 (Service Connect, inside the cluster)".into());
+        let tls = if self.deploy.temporal.tls.enabled {
+            "; mutual TLS: a client certificate from `temporalctl tls client-cert`"
+        } else {
+            "; plaintext (temporal.tls.enabled is false)"
+        };
+        e.insert("frontend-grpc", format!("temporal-frontend:7233 (Service Connect, inside the cluster{tls})"));
         e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
         e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
         e
@@ -156,7 +161,7 @@ pub fn access_commands(region: &str, cluster: &str, tasks: &BTreeMap<&'static st
     let task = frontend.map_or("<TASK_ID>", |t| t.id.as_str());
     let mut out = vec![Access {
         name: "shell".into(),
-        what: "a shell in a frontend task (ECS Exec; `temporal operator cluster health` works there)".into(),
+        what: "a shell in a frontend task (ECS Exec; the server image has no `temporal` CLI: `status --check` proves the cluster serves)".into(),
         command: shell_line(&exec_argv(region, cluster, task, "temporal-frontend", DEFAULT_EXEC_COMMAND)),
         note: missing("frontend"),
     }];
@@ -245,6 +250,70 @@ pub fn shell_line(argv: &[String]) -> String {
         )
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a client outside the cluster needs for the frontend's mutual TLS (`tls
+/// client-cert`): the authority that signed the frontend's certificate, and the client
+/// certificate and key the frontend admits.
+pub struct ClientTls {
+    pub authority: String,
+    pub cert: String,
+    key: String,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls").field("cert", &self.cert).finish_non_exhaustive()
+    }
+}
+
+impl ClientTls {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl Operator<'_> {
+    /// The client's TLS material, from the certificates' secret once its tags show it is
+    /// ours: a same-named secret of someone else's is never read.
+    pub async fn client_tls(&self) -> Result<ClientTls, ResourceError> {
+        use crate::platform::tls::keys;
+        let node = stack::TLS_CERTIFICATES;
+        let name = stack::tls_certificates_secret(&self.deploy.project);
+        let sm = &self.aws.secrets;
+        let described = self
+            .call(node, || async {
+                sm.describe_secret().secret_id(&name).send().await.map_err(crate::errors::aws("DescribeSecret"))
+            })
+            .await?;
+        let arn = described.arn().unwrap_or_default().to_string();
+        let owned = temporalctl_engine::Owned::verify(
+            &self.deploy.project,
+            node,
+            &arn,
+            &crate::tags::from_sdk(described.tags()),
+            arn.clone(),
+        )?;
+        let value = self
+            .call(node, || async {
+                sm.get_secret_value()
+                    .secret_id(owned.as_str())
+                    .send()
+                    .await
+                    .map_err(crate::errors::aws("GetSecretValue"))
+            })
+            .await?;
+        let json: serde_json::Value = serde_json::from_str(value.secret_string().unwrap_or_default())
+            .map_err(|_| ResourceError::fatal(format!("{arn} does not hold the JSON temporalctl wrote")))?;
+        let field = |key: &str| {
+            json[key].as_str().map(String::from).ok_or_else(|| ResourceError::fatal(format!("{arn} has no {key}")))
+        };
+        Ok(ClientTls {
+            authority: field(keys::AUTHORITY)?,
+            cert: field(keys::CLIENT_CERT)?,
+            key: field(keys::CLIENT_KEY)?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,3 +9,4 @@ pub mod parameter;
 pub mod prometheus;
 pub mod repository;
 pub mod secret;
+pub mod tls;

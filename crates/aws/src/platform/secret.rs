@@ -1,6 +1,9 @@
-//! The Grafana admin secret `{admin_user, admin_password}`. The password is generated here
-//! with the OS's CSPRNG and written only to Secrets Manager: never to state, logs or
-//! stdout, never rotated by a later `up`. Kept by `down` unless `--destroy-data`.
+//! A secret whose value temporalctl generates and writes only to Secrets Manager: never to
+//! state, logs or stdout, never changed by a later `up`. Kept by `down` unless
+//! `--destroy-data`.
+//!
+//! - Grafana's admin `{admin_user, admin_password}`: the password from the OS's CSPRNG.
+//! - The TLS authority and the certificates it issues (`platform::tls`).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
@@ -10,12 +13,33 @@ use temporalctl_engine::{
 
 use crate::errors::{absent_if_gone, aws};
 use crate::outputs::Output;
+use crate::platform::tls::Authority;
 use crate::tags::{from_sdk, sdk_tags};
 
-pub struct GrafanaSecret {
+pub struct Secret {
     pub sm: aws_sdk_secretsmanager::Client,
     pub name: String,
-    pub admin_user: String,
+    pub contents: Contents,
+}
+
+/// What a secret holds, generated when it is created.
+pub enum Contents {
+    /// `{admin_user, admin_password}`: Grafana's admin.
+    GrafanaAdmin { admin_user: String },
+    /// The deployment's certificate authority: read by temporalctl only.
+    TlsAuthority { project: String },
+    /// The certificates the tasks use, issued by the authority of the node `authority`.
+    TlsCertificates { project: String, authority: NodeId },
+}
+
+impl Contents {
+    fn description(&self) -> &'static str {
+        match self {
+            Contents::GrafanaAdmin { .. } => "Grafana admin credentials (temporalctl)",
+            Contents::TlsAuthority { .. } => "Temporal TLS certificate authority; read by temporalctl only",
+            Contents::TlsCertificates { .. } => "Temporal TLS certificates for the tasks (temporalctl)",
+        }
+    }
 }
 
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -36,7 +60,7 @@ pub fn generate_password() -> Result<String, ResourceError> {
 }
 
 attributes! {
-    pub struct GrafanaSecretAttrs / GrafanaSecretField {
+    pub struct SecretAttrs / SecretField {
         Name name: String = "name", replace;
         /// Deleted by an earlier `down --destroy-data` and still recoverable.
         ScheduledForDeletion scheduled_for_deletion: bool = "scheduled-for-deletion";
@@ -44,43 +68,45 @@ attributes! {
 }
 
 #[async_trait]
-impl Kind for GrafanaSecret {
-    type Attrs = GrafanaSecretAttrs;
+impl Kind for Secret {
+    type Attrs = SecretAttrs;
 
     fn kind(&self) -> &'static str {
         "secret"
     }
 
     fn references(&self) -> Vec<NodeId> {
-        Vec::new()
+        match &self.contents {
+            Contents::TlsCertificates { authority, .. } => vec![authority.clone()],
+            Contents::GrafanaAdmin { .. } | Contents::TlsAuthority { .. } => Vec::new(),
+        }
     }
 
-    fn desired(&self, _: &Inputs) -> Result<GrafanaSecretAttrs, ResourceError> {
-        Ok(GrafanaSecretAttrs { name: self.name.clone(), scheduled_for_deletion: false })
+    fn desired(&self, _: &Inputs) -> Result<SecretAttrs, ResourceError> {
+        Ok(SecretAttrs { name: self.name.clone(), scheduled_for_deletion: false })
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<GrafanaSecretAttrs>>, ResourceError> {
+    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<SecretAttrs>>, ResourceError> {
         let described = self.sm.describe_secret().secret_id(&self.name).send().await.map_err(aws("DescribeSecret"));
         let Some(s) = absent_if_gone(described)? else { return Ok(None) };
         Ok(Some(
             Observed::new(s.arn().unwrap_or_default())
                 .output(Output::Arn, s.arn().unwrap_or_default())
                 .tags(from_sdk(s.tags()))
-                .found(GrafanaSecretAttrs {
+                .found(SecretAttrs {
                     name: s.name().unwrap_or_default().into(),
                     scheduled_for_deletion: s.deleted_date().is_some(),
                 }),
         ))
     }
 
-    async fn create(&self, cx: &Cx<'_>, _: &GrafanaSecretAttrs) -> Result<Observed, ResourceError> {
-        let value =
-            serde_json::json!({ "admin_user": self.admin_user, "admin_password": generate_password()? }).to_string();
+    async fn create(&self, cx: &Cx<'_>, _: &SecretAttrs) -> Result<Observed, ResourceError> {
+        let value = self.generate(cx).await?;
         let out = self
             .sm
             .create_secret()
             .name(&self.name)
-            .description("Grafana admin credentials (temporalctl)")
+            .description(self.contents.description())
             .secret_string(value)
             .set_tags(Some(sdk_tags!(infallible Tag, cx.tags)))
             .send()
@@ -93,17 +119,17 @@ impl Kind for GrafanaSecret {
     async fn update(
         &self,
         _: &Cx<'_>,
-        o: &Owned<Found<GrafanaSecretAttrs>>,
-        _: &GrafanaSecretAttrs,
-        changed: &[GrafanaSecretField],
+        o: &Owned<Found<SecretAttrs>>,
+        _: &SecretAttrs,
+        changed: &[SecretField],
     ) -> Result<(), ResourceError> {
         for field in changed {
             match field {
                 // Restored, keeping the password.
-                GrafanaSecretField::ScheduledForDeletion => {
+                SecretField::ScheduledForDeletion => {
                     self.sm.restore_secret().secret_id(&o.id).send().await.map_err(aws("RestoreSecret"))?;
                 }
-                GrafanaSecretField::Name => return Err(replaced_not_updated("secret", field)),
+                SecretField::Name => return Err(replaced_not_updated("secret", field)),
             }
         }
         Ok(())
@@ -120,7 +146,7 @@ impl Kind for GrafanaSecret {
         Ok(())
     }
 
-    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<GrafanaSecretAttrs>>) -> Result<(), ResourceError> {
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<SecretAttrs>>) -> Result<(), ResourceError> {
         // Only `down --destroy-data` comes here: the user asked for the data to go.
         self.sm
             .delete_secret()
@@ -134,6 +160,28 @@ impl Kind for GrafanaSecret {
 
     fn retention(&self) -> Retention {
         Retention::Data
+    }
+}
+
+impl Secret {
+    /// The value, made now; the TLS certificates read their authority from its secret.
+    async fn generate(&self, cx: &Cx<'_>) -> Result<String, ResourceError> {
+        let now = time::OffsetDateTime::now_utc();
+        match &self.contents {
+            Contents::GrafanaAdmin { admin_user } => {
+                Ok(serde_json::json!({ "admin_user": admin_user, "admin_password": generate_password()? }).to_string())
+            }
+            Contents::TlsAuthority { project } => {
+                Ok(Authority::generate(project, now).map_err(ResourceError::fatal)?.secret_value())
+            }
+            Contents::TlsCertificates { project, authority } => {
+                let arn = cx.inputs.get(authority, Output::Arn)?;
+                let out = self.sm.get_secret_value().secret_id(arn).send().await.map_err(aws("GetSecretValue"))?;
+                let authority = Authority::from_secret_value(out.secret_string().unwrap_or_default())
+                    .map_err(|e| ResourceError::fatal(format!("{arn}: {e}")))?;
+                Ok(authority.issue(project, now).map_err(ResourceError::fatal)?.secret_value())
+            }
+        }
     }
 }
 

@@ -67,6 +67,7 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                         dsql_cluster: dsql_arn,
                         amp_workspace: String::new(),
                         grafana_secret: String::new(),
+                        tls_certificates: String::new(),
                         adot_parameter: String::new(),
                         exec_log_group: inputs.get(EXEC_LOG_GROUP, Output::Arn)?.to_string(),
                     };

@@ -21,6 +21,7 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let partition = aws.partition();
     let managed = |name: &str| format!("arn:{partition}:iam::aws:policy/{name}");
+    let execution_reads = execution_reads(d);
     g.add(
         EXECUTION_ROLE,
         names::execution_role(p),
@@ -29,8 +30,8 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             name: names::execution_role(p),
             trust: fixed(iam_doc::trust("ecs-tasks.amazonaws.com")),
             managed: vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
-            reads: nodes(EXECUTION_READS),
-            inline: Some(Arc::new(|inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs, EXECUTION_READS)?)))),
+            reads: nodes(&execution_reads),
+            inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs, &execution_reads)?)))),
         },
     );
     // The instances' role: the ECS agent's rights on our cluster only. The node groups that
@@ -78,9 +79,12 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     }
 }
 
-/// What the execution role's policy names: the secret and the parameter it hands to
-/// containers.
-const EXECUTION_READS: &[&str] = &[GRAFANA_SECRET, ADOT_PARAMETER];
+/// What the execution role's policy names: the secrets and the parameter it hands to
+/// containers. Never the TLS authority: only temporalctl reads that.
+fn execution_reads(d: &Deploy) -> Vec<&'static str> {
+    let tls = d.temporal.tls.enabled.then_some(TLS_CERTIFICATES);
+    [GRAFANA_SECRET, ADOT_PARAMETER].into_iter().chain(tls).collect()
+}
 /// What the instances' role names: the cluster, our repositories, our services' log groups.
 fn instance_reads() -> Vec<NodeId> {
     let logs = SERVICES.iter().chain([&ADMIN_TOOLS]).map(|k| log_group(k.key));
@@ -130,6 +134,7 @@ fn arns(inputs: &Inputs, reads: &[&str]) -> Result<iam_doc::Arns, ResourceError>
         visibility_index: String::new(),
         amp_workspace: arn(WORKSPACE)?,
         grafana_secret: arn(GRAFANA_SECRET)?,
+        tls_certificates: arn(TLS_CERTIFICATES)?,
         adot_parameter: arn(ADOT_PARAMETER)?,
         exec_log_group: arn(EXEC_LOG_GROUP)?,
     })

@@ -28,6 +28,10 @@ pub fn endpoint(suffix: &str) -> String {
 
 pub const EXEC_LOG_GROUP: &str = "log-group/ecs-exec";
 pub const GRAFANA_SECRET: &str = "secret/grafana-admin";
+/// The deployment's TLS authority (read by temporalctl only) and the certificates it
+/// issued to the tasks.
+pub const TLS_AUTHORITY: &str = "secret/tls-authority";
+pub const TLS_CERTIFICATES: &str = "secret/tls";
 pub const WORKSPACE: &str = "prometheus-workspace";
 pub const ADOT_PARAMETER: &str = "ssm-parameter/adot-config";
 pub const NAMESPACE: &str = "cloudmap-namespace";

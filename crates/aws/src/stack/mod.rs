@@ -20,18 +20,30 @@ pub use names::*;
 use crate::Aws;
 use crate::platform::images::Pins;
 
+pub use network::endpoint_service;
+
+/// What the graph's desired states depend on beyond deploy.yaml, read from AWS (or the
+/// state file) before it is built. Empty for the offline verbs.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The images' digests: a task definition whose image has one names it by digest,
+    /// any other by its tag.
+    pub pins: Pins,
+    /// The interface endpoint services (full names) that take an endpoint policy.
+    pub endpoint_policies: std::collections::BTreeSet<String>,
+}
+
 /// Build the whole graph for a validated deployment. `counts` are the services' desired
 /// counts (deploy.yaml's, or what `scale` recorded): they choose how each service rolls.
-/// `pins` are the images' digests: a task definition whose image has one names it by
-/// digest, any other by its tag.
-pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts, pins: &Pins) -> Result<Graph, GraphError> {
+/// `facts` are what AWS said before the graph was built.
+pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts, facts: &Facts) -> Result<Graph, GraphError> {
     let mut g = GraphBuilder::default();
-    network::network(&mut g, d, aws);
+    network::network(&mut g, d, aws, &facts.endpoint_policies);
     platform::platform(&mut g, d, aws);
     identities::identities(&mut g, d, aws);
     firewalls::firewalls(&mut g, d, aws);
     data_stores::data_stores(&mut g, d, aws);
-    workloads::workloads(&mut g, d, aws, pins);
+    workloads::workloads(&mut g, d, aws, &facts.pins);
     compute::node_groups(&mut g, d, aws);
     workloads::services(&mut g, d, aws, counts);
     g.build()

@@ -49,6 +49,14 @@ pub fn grafana_secret(project: &str) -> String {
     format!("{project}/grafana-admin")
 }
 
+pub fn tls_authority_secret(project: &str) -> String {
+    format!("{project}/temporal-tls-authority")
+}
+
+pub fn tls_certificates_secret(project: &str) -> String {
+    format!("{project}/temporal-tls")
+}
+
 /// The Prometheus workspace's alias: deploy.yaml's, else `<project>-metrics`.
 pub fn workspace_alias(d: &Deploy) -> String {
     d.prometheus.alias.clone().unwrap_or_else(|| format!("{}-metrics", d.project))

@@ -1,6 +1,8 @@
 //! The network: VPC, subnets, internet and NAT gateways, route tables, the endpoints'
 //! security group and the VPC endpoints.
 
+use std::collections::BTreeSet;
+
 use temporalctl_config::{Deploy, network_layout};
 use temporalctl_engine::GraphBuilder;
 
@@ -16,7 +18,12 @@ use crate::network::subnet::Subnet;
 use crate::network::vpc::Vpc;
 use crate::network::vpc_endpoint::{Placement, VpcEndpoint};
 
-pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+/// `com.amazonaws.<region>.<suffix>`: an endpoint service's full name.
+pub fn endpoint_service(region: &str, suffix: &str) -> String {
+    format!("com.amazonaws.{region}.{suffix}")
+}
+
+pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_policies: &BTreeSet<String>) {
     let p = &d.project;
     let layout = network_layout(d).expect("deploy.yaml was validated");
     let ec2 = || aws.ec2.clone();
@@ -79,13 +86,15 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         },
     );
     for suffix in &d.network.interface_endpoints {
+        let service = endpoint_service(&d.region, suffix);
         g.add(
             endpoint(suffix),
             format!("{p}-{suffix}-endpoint"),
             VpcEndpoint {
                 ec2: ec2(),
                 vpc: VPC.into(),
-                service: format!("com.amazonaws.{}.{suffix}", d.region),
+                policy_supported: endpoint_policies.contains(&service),
+                service,
                 placement: Placement::Interface { subnets: privates.clone(), security_group: ENDPOINTS_SG.into() },
                 deadline: t.vpc_endpoint,
             },
@@ -98,9 +107,10 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             VpcEndpoint {
                 ec2: ec2(),
                 vpc: VPC.into(),
-                service: format!("com.amazonaws.{}.s3", d.region),
+                service: endpoint_service(&d.region, "s3"),
                 placement: Placement::Gateway { route_tables: vec![PRIVATE_ROUTES.into()] },
                 deadline: t.vpc_endpoint,
+                policy_supported: false,
             },
         );
     }

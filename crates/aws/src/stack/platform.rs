@@ -13,7 +13,7 @@ use crate::platform::namespace::Namespace;
 use crate::platform::parameter::AdotParameter;
 use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
-use crate::platform::secret::GrafanaSecret;
+use crate::platform::secret::{Contents, Secret};
 use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 
 /// Logs, the Grafana secret, images, metrics, service discovery and the cluster.
@@ -51,8 +51,34 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         GRAFANA_SECRET,
         secret.clone(),
-        GrafanaSecret { sm: aws.secrets.clone(), name: secret, admin_user: d.grafana.admin_user.clone() },
+        Secret {
+            sm: aws.secrets.clone(),
+            name: secret,
+            contents: Contents::GrafanaAdmin { admin_user: d.grafana.admin_user.clone() },
+        },
     );
+    if d.temporal.tls.enabled {
+        let (authority, certificates) = (names::tls_authority_secret(p), names::tls_certificates_secret(p));
+        let project = p.to_string();
+        g.add(
+            TLS_AUTHORITY,
+            authority.clone(),
+            Secret {
+                sm: aws.secrets.clone(),
+                name: authority,
+                contents: Contents::TlsAuthority { project: project.clone() },
+            },
+        );
+        g.add(
+            TLS_CERTIFICATES,
+            certificates.clone(),
+            Secret {
+                sm: aws.secrets.clone(),
+                name: certificates,
+                contents: Contents::TlsCertificates { project, authority: TLS_AUTHORITY.into() },
+            },
+        );
+    }
     for (node, image) in REPOSITORIES {
         let name = names::repository_name(p, image);
         g.add(node, name.clone(), Repository { ecr: aws.ecr.clone(), name });

@@ -30,6 +30,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
             repository: (temporal && service.image.is_none()).then(|| SERVER_REPOSITORY.to_string()),
             dsql: temporal.then(|| DSQL.to_string()),
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
+            tls: (d.temporal.tls.enabled && (temporal || kind.key == "ui")).then(|| TLS_CERTIFICATES.to_string()),
         };
         let shape = (service.cpu, service.memory, service.image.clone(), service.environment.clone());
         add_task_definition(g, (d, aws, pins), kind, shape, sources);
@@ -42,6 +43,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
         repository: Some(ADMIN_TOOLS_REPOSITORY.into()),
         dsql: None,
         opensearch: None,
+        tls: d.temporal.tls.enabled.then(|| TLS_CERTIFICATES.to_string()),
     };
     let (cpu, memory) = ADMIN_TOOLS_SIZE;
     add_task_definition(g, (d, aws, pins), &ADMIN_TOOLS, (cpu, memory, None, Default::default()), sources);

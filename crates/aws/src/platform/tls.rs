@@ -1,0 +1,278 @@
+//! The deployment's own certificate authority and the certificates Temporal's mutual TLS
+//! runs on, generated here (ECDSA P-256 keys from aws-lc-rs, the SDK's own crypto) and
+//! kept only in Secrets Manager: never in state, logs or stdout.
+//!
+//! - The authority (`<project>/temporal-tls-authority`: its certificate and key) is read
+//!   only by temporalctl, to issue certificates; no task or execution role can read it.
+//! - The certificates (`<project>/temporal-tls`) are what the tasks get, as ECS secrets:
+//!   - `internode`: every Temporal service's server and client certificate between
+//!     services (server and client use, name [`INTERNODE_NAME`]: Temporal dials members by
+//!     IP and checks this fixed name, `global.tls.internode.client.serverName`);
+//!   - `frontend`: the frontend's server certificate for [`FRONTEND_NAME`], the name the
+//!     UI, the one-off steps and the workers dial (Service Connect), and `localhost` for
+//!     `connect frontend`;
+//!   - `client`: the certificate of everything else that calls the frontend (the UI, the
+//!     one-off steps, an operator through `connect`).
+//!
+//! Temporal reads `global.tls` (`common/config/config.go`, `GroupTLS`/`ServerTLS`/`ClientTLS`
+//! in the fork at 1.29); a node presents its internode certificate as client too, so that
+//! one carries both extended key usages.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256,
+};
+
+/// The name every Temporal service's internode certificate carries and its peers check.
+pub const INTERNODE_NAME: &str = "temporal-internode";
+/// The frontend's Service Connect name: what clients inside the namespace dial.
+pub const FRONTEND_NAME: &str = "temporal-frontend";
+
+/// How long the authority is valid: long, since replacing it means restarting every
+/// service at once (mixed authorities cannot talk).
+pub const AUTHORITY_YEARS: i64 = 10;
+/// How long the certificates are valid. Five years, not the one year public certificates
+/// get: nothing renews them yet (no `tls rotate`, no expiry warning), and a cluster whose
+/// internode certificate expires stops serving. New ones come from the same authority, so
+/// services can take them one by one (docs/runbook.md, "Mutual TLS").
+pub const CERTIFICATE_DAYS: i64 = 5 * 365 + 1;
+
+/// The authority: a certificate and its private key, as PEM.
+pub struct Authority {
+    pub cert_pem: String,
+    key_pem: String,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+    }
+}
+
+fn failed(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
+    move |e| format!("cannot {what}: {e}")
+}
+
+/// The authority's subject and usages: the same every time, so an issuer rebuilt from
+/// the stored key names the subject the stored certificate has.
+fn authority_params(project: &str) -> Result<CertificateParams, String> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(failed("describe the authority"))?;
+    params.distinguished_name.push(DnType::OrganizationName, "temporalctl");
+    params.distinguished_name.push(DnType::CommonName, format!("{project} Temporal authority"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    Ok(params)
+}
+
+impl Authority {
+    pub fn generate(project: &str, now: time::OffsetDateTime) -> Result<Authority, String> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed("generate a key"))?;
+        let mut params = authority_params(project)?;
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(365 * AUTHORITY_YEARS);
+        let cert = params.self_signed(&key).map_err(failed("sign the authority"))?;
+        Ok(Authority { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
+    /// The secret's value: `{"cert": …, "key": …}`.
+    pub fn secret_value(&self) -> String {
+        serde_json::json!({ "cert": self.cert_pem, "key": self.key_pem }).to_string()
+    }
+
+    pub fn from_secret_value(value: &str) -> Result<Authority, String> {
+        let json: serde_json::Value =
+            serde_json::from_str(value).map_err(|_| "the authority secret is not the JSON temporalctl wrote")?;
+        let field = |k: &str| json.get(k).and_then(|v| v.as_str()).map(String::from);
+        match (field("cert"), field("key")) {
+            (Some(cert_pem), Some(key_pem)) => Ok(Authority { cert_pem, key_pem }),
+            _ => Err("the authority secret lacks its cert or key".into()),
+        }
+    }
+
+    /// The three certificates, valid from now for [`CERTIFICATE_DAYS`].
+    pub fn issue(&self, project: &str, now: time::OffsetDateTime) -> Result<Certificates, String> {
+        let key = KeyPair::from_pem(&self.key_pem).map_err(failed("read the authority's key"))?;
+        let issuer = Issuer::new(authority_params(project)?, key);
+        let until = now + time::Duration::days(CERTIFICATE_DAYS);
+        let leaf = |name: &str, sans: &[&str], usages: &[ExtendedKeyUsagePurpose]| -> Result<Pair, String> {
+            let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed("generate a key"))?;
+            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+            let mut params = CertificateParams::new(sans).map_err(failed("describe a certificate"))?;
+            params.distinguished_name.push(DnType::OrganizationName, "temporalctl");
+            params.distinguished_name.push(DnType::CommonName, format!("{project} {name}"));
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = usages.to_vec();
+            params.use_authority_key_identifier_extension = true;
+            params.not_before = now - time::Duration::hours(1);
+            params.not_after = until;
+            let cert = params.signed_by(&key, &issuer).map_err(failed("sign a certificate"))?;
+            Ok(Pair { cert: cert.pem(), key: key.serialize_pem() })
+        };
+        use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+        Ok(Certificates {
+            authority: self.cert_pem.clone(),
+            internode: leaf("internode", &[INTERNODE_NAME], &[ServerAuth, ClientAuth])?,
+            frontend: leaf("frontend", &[FRONTEND_NAME, "localhost"], &[ServerAuth])?,
+            client: leaf("client", &[], &[ClientAuth])?,
+            not_after: aws_smithy_types::DateTime::from_secs(until.unix_timestamp())
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// A certificate and its key, as PEM.
+pub struct Pair {
+    pub cert: String,
+    key: String,
+}
+
+/// What the tasks get.
+pub struct Certificates {
+    pub authority: String,
+    pub internode: Pair,
+    pub frontend: Pair,
+    pub client: Pair,
+    /// RFC 3339, shown by `status` and kept as a tag on the secret.
+    pub not_after: String,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificates").field("not_after", &self.not_after).finish_non_exhaustive()
+    }
+}
+
+/// The keys of the certificates' secret, each what one ECS secret reference injects.
+/// The UI reads its `TEMPORAL_TLS_*_DATA` as base64 of the PEM (ui `server/server/rpc/tls.go`
+/// decodes them), so its three are stored encoded as well.
+pub mod keys {
+    pub const AUTHORITY: &str = "authority";
+    pub const INTERNODE_CERT: &str = "internode_cert";
+    pub const INTERNODE_KEY: &str = "internode_key";
+    pub const FRONTEND_CERT: &str = "frontend_cert";
+    pub const FRONTEND_KEY: &str = "frontend_key";
+    pub const CLIENT_CERT: &str = "client_cert";
+    pub const CLIENT_KEY: &str = "client_key";
+    pub const AUTHORITY_BASE64: &str = "authority_base64";
+    pub const CLIENT_CERT_BASE64: &str = "client_cert_base64";
+    pub const CLIENT_KEY_BASE64: &str = "client_key_base64";
+}
+
+impl Certificates {
+    pub fn secret_value(&self) -> String {
+        use aws_smithy_types::base64::encode;
+        serde_json::json!({
+            keys::AUTHORITY: self.authority,
+            keys::INTERNODE_CERT: self.internode.cert,
+            keys::INTERNODE_KEY: self.internode.key,
+            keys::FRONTEND_CERT: self.frontend.cert,
+            keys::FRONTEND_KEY: self.frontend.key,
+            keys::CLIENT_CERT: self.client.cert,
+            keys::CLIENT_KEY: self.client.key,
+            keys::AUTHORITY_BASE64: encode(&self.authority),
+            keys::CLIENT_CERT_BASE64: encode(&self.client.cert),
+            keys::CLIENT_KEY_BASE64: encode(&self.client.key),
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::server::WebPkiClientVerifier;
+
+    use super::*;
+
+    fn der(pem: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+    }
+
+    fn roots(authority: &str) -> Arc<rustls::RootCertStore> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der(authority)).unwrap();
+        Arc::new(roots)
+    }
+
+    /// What a TLS peer trusting only `authority` says of `cert` presented as a server for
+    /// `name` (None: accepted).
+    fn as_server(authority: &str, cert: &str, name: &str) -> Option<String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots(authority), provider).build().unwrap();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        verifier.verify_server_cert(&der(cert), &[], &name, &[], UnixTime::now()).err().map(|e| e.to_string())
+    }
+
+    fn as_client(authority: &str, cert: &str) -> Option<String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots(authority), provider).build().unwrap();
+        verifier.verify_client_cert(&der(cert), &[], UnixTime::now()).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_certificate_is_trusted_for_its_job_and_only_by_its_own_authority() {
+        let now = time::OffsetDateTime::now_utc();
+        let ca = Authority::generate("demo", now).unwrap();
+        let certs = ca.issue("demo", now).unwrap();
+        // Internode: server and client, under the fixed name the peers check.
+        assert_eq!(as_server(&ca.cert_pem, &certs.internode.cert, INTERNODE_NAME), None);
+        assert_eq!(as_client(&ca.cert_pem, &certs.internode.cert), None);
+        // Frontend: the name clients dial, and localhost for a port forward.
+        assert_eq!(as_server(&ca.cert_pem, &certs.frontend.cert, FRONTEND_NAME), None);
+        assert_eq!(as_server(&ca.cert_pem, &certs.frontend.cert, "localhost"), None);
+        assert!(as_server(&ca.cert_pem, &certs.frontend.cert, "temporal-history").is_some());
+        assert!(as_client(&ca.cert_pem, &certs.frontend.cert).is_some(), "not a client certificate");
+        // Client: a client only.
+        assert_eq!(as_client(&ca.cert_pem, &certs.client.cert), None);
+        assert!(as_server(&ca.cert_pem, &certs.client.cert, FRONTEND_NAME).is_some());
+        // Another deployment's authority trusts none of them.
+        let other = Authority::generate("other", now).unwrap();
+        assert!(as_client(&other.cert_pem, &certs.client.cert).is_some());
+        assert!(as_server(&other.cert_pem, &certs.frontend.cert, FRONTEND_NAME).is_some());
+    }
+
+    #[test]
+    fn an_authority_read_back_from_its_secret_issues_certificates_its_certificate_trusts() {
+        let now = time::OffsetDateTime::now_utc();
+        let ca = Authority::generate("demo", now).unwrap();
+        let stored = Authority::from_secret_value(&ca.secret_value()).unwrap();
+        let renewed = stored.issue("demo", now + time::Duration::days(300)).unwrap();
+        // Issued "in 300 days": not yet valid now, which shows the dates are the ones asked.
+        assert!(
+            as_client(&ca.cert_pem, &renewed.client.cert).is_some_and(|e| e.contains("not valid yet")),
+            "{:?}",
+            as_client(&ca.cert_pem, &renewed.client.cert)
+        );
+        let today = stored.issue("demo", now).unwrap();
+        assert_eq!(as_client(&ca.cert_pem, &today.client.cert), None);
+        assert_eq!(as_server(&ca.cert_pem, &today.internode.cert, INTERNODE_NAME), None);
+    }
+
+    #[test]
+    fn keys_stay_out_of_debug_output_and_the_secret_holds_every_key() {
+        let now = time::OffsetDateTime::now_utc();
+        let ca = Authority::generate("demo", now).unwrap();
+        let certs = ca.issue("demo", now).unwrap();
+        assert!(!format!("{ca:?}{certs:?}").contains("PRIVATE KEY"));
+        let value: serde_json::Value = serde_json::from_str(&certs.secret_value()).unwrap();
+        for key in [
+            keys::AUTHORITY,
+            keys::INTERNODE_CERT,
+            keys::INTERNODE_KEY,
+            keys::FRONTEND_CERT,
+            keys::FRONTEND_KEY,
+            keys::CLIENT_CERT,
+            keys::CLIENT_KEY,
+        ] {
+            assert!(value[key].as_str().is_some_and(|v| v.starts_with("-----BEGIN")), "{key}");
+        }
+        let decoded = aws_smithy_types::base64::decode(value[keys::CLIENT_KEY_BASE64].as_str().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), value[keys::CLIENT_KEY].as_str().unwrap());
+    }
+}
