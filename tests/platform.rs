@@ -171,6 +171,16 @@ fn tls_material_lives_in_secrets_manager_and_each_task_gets_only_what_its_job_ne
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
     assert!(h.sent("GetSecretValue").is_empty());
 
+    // `status` says TLS is on and until when, from the secrets' dates.
+    let status = h.run(&["status"]).ok();
+    let year = |offset: i32| {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        let y: i32 = now.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap()[..4].parse().unwrap();
+        y + offset
+    };
+    assert!(status.stdout.contains(&format!("mutual TLS; certificates valid until {}-", year(5))), "{}", status.stdout);
+    assert!(status.stdout.contains("mutual TLS: a client certificate from `temporalctl tls client-cert`"));
+
     // An operator's client certificate, for `connect frontend`: written where asked, the
     // directory and the files private, the key never printed.
     use std::os::unix::fs::PermissionsExt;

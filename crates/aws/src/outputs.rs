@@ -23,6 +23,8 @@ pub enum Output {
     DesiredCount,
     /// The account that owns a resource (a VPC's `OwnerId`).
     Account,
+    /// When a resource was made (RFC 3339): a secret's `CreatedDate`.
+    Created,
 }
 
 impl AsRef<str> for Output {
@@ -41,6 +43,7 @@ impl AsRef<str> for Output {
             Output::PublicIp => "public-ip",
             Output::DesiredCount => "desired-count",
             Output::Account => "account",
+            Output::Created => "created",
         }
     }
 }

@@ -453,6 +453,10 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         // What `plan` prices the next change against.
         m.locked.set_applied(serde_json::to_value(d).ok())?;
     }
+    if let Some(v) = temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes).filter(|v| v.near_expiry())
+    {
+        eprintln!("warning: {}", v.describe());
+    }
     let after = after.map(|lines| {
         around.extend(lines);
         around

@@ -13,6 +13,7 @@ use super::tasks::task_ip;
 use super::waves::{ServiceState, Stability};
 use crate::documents::service::service_name;
 use crate::outputs::Output;
+use crate::platform::tls;
 use crate::service_kinds::{SERVICES, ServiceKind};
 use crate::stack;
 
@@ -146,6 +147,9 @@ impl Operator<'_> {
             "; plaintext (temporal.tls.enabled is false)"
         };
         e.insert("frontend-grpc", format!("temporal-frontend:7233 (Service Connect, inside the cluster{tls})"));
+        if let Some(v) = self.deploy.temporal.tls.enabled.then(|| tls_validity(self.nodes)).flatten() {
+            e.insert("tls", v.describe());
+        }
         e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
         e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
         e
@@ -250,6 +254,46 @@ pub fn shell_line(argv: &[String]) -> String {
         )
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// How long the deployment's TLS material is valid, from its secrets' creation dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsValidity {
+    pub certificates_until: String,
+    pub authority_until: String,
+    /// Days until the certificates expire (negative once past).
+    pub days_left: Option<i64>,
+}
+
+impl TlsValidity {
+    /// One line for `status` (and `up` once it is near): the dates, and what to do when
+    /// the certificates expire within [`tls::WARN_DAYS`].
+    pub fn describe(&self) -> String {
+        let dates = format!(
+            "mutual TLS; certificates valid until {}, the authority until {}",
+            self.certificates_until, self.authority_until
+        );
+        match self.days_left {
+            Some(days) if days <= tls::WARN_DAYS => format!(
+                "{dates}. The certificates expire in {days} days and then the services cannot talk: renew them (docs/runbook.md, \"Mutual TLS\")"
+            ),
+            _ => dates,
+        }
+    }
+
+    pub fn near_expiry(&self) -> bool {
+        self.days_left.is_some_and(|d| d <= tls::WARN_DAYS)
+    }
+}
+
+/// The validity of the TLS secrets the state (or a fresh read) records; `None` before
+/// they exist.
+pub fn tls_validity(nodes: &BTreeMap<temporalctl_engine::NodeId, temporalctl_engine::Recorded>) -> Option<TlsValidity> {
+    let created = |node: &str| nodes.get(node).and_then(|r| r.outputs.get(Output::Created.as_ref())).cloned();
+    let certificates_until = tls::valid_until(&created(stack::TLS_CERTIFICATES)?, tls::CERTIFICATE_DAYS)?;
+    let authority_until = tls::valid_until(&created(stack::TLS_AUTHORITY)?, 365 * tls::AUTHORITY_YEARS)?;
+    let days_left = tls::days_left(&certificates_until, std::time::SystemTime::now());
+    Some(TlsValidity { certificates_until, authority_until, days_left })
 }
 
 /// What a client outside the cluster needs for the frontend's mutual TLS (`tls
@@ -357,5 +401,35 @@ mod tests {
         let fwd = forward_argv("eu-west-1", &ecs_target("c", "t1", "r1"), 8080, 18080);
         assert_eq!(fwd[6], "ecs:c_t1_r1");
         assert_eq!(fwd.last().unwrap(), "portNumber=8080,localPortNumber=18080");
+    }
+
+    #[test]
+    fn tls_validity_comes_from_the_secrets_dates_and_warns_when_near() {
+        use temporalctl_engine::{Phase, Recorded};
+        let at = |created: &str| Recorded {
+            kind: "secret".into(),
+            id: "arn".into(),
+            phase: Phase::Ready,
+            outputs: BTreeMap::from([("created".to_string(), created.to_string())]),
+        };
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap();
+        let nodes = BTreeMap::from([
+            (stack::TLS_AUTHORITY.to_string(), at(&now)),
+            (stack::TLS_CERTIFICATES.to_string(), at(&now)),
+        ]);
+        let fresh = tls_validity(&nodes).unwrap();
+        assert!(!fresh.near_expiry() && fresh.days_left.is_some_and(|d| d > 1800), "{fresh:?}");
+        assert!(fresh.describe().starts_with("mutual TLS; certificates valid until "), "{}", fresh.describe());
+        // Certificates made five years ago: the line says what happens and what to do.
+        let old = BTreeMap::from([
+            (stack::TLS_AUTHORITY.to_string(), at("2021-12-01T00:00:00Z")),
+            (stack::TLS_CERTIFICATES.to_string(), at("2021-12-01T00:00:00Z")),
+        ]);
+        let near = tls_validity(&old).unwrap();
+        assert!(near.near_expiry(), "{near:?}");
+        assert!(near.describe().contains("then the services cannot talk: renew them"), "{}", near.describe());
+        assert_eq!(tls_validity(&BTreeMap::new()), None, "no secrets yet");
     }
 }

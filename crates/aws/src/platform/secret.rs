@@ -89,9 +89,11 @@ impl Kind for Secret {
     async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<SecretAttrs>>, ResourceError> {
         let described = self.sm.describe_secret().secret_id(&self.name).send().await.map_err(aws("DescribeSecret"));
         let Some(s) = absent_if_gone(described)? else { return Ok(None) };
+        let created = s.created_date().and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok());
         Ok(Some(
             Observed::new(s.arn().unwrap_or_default())
                 .output(Output::Arn, s.arn().unwrap_or_default())
+                .output(Output::Created, created.unwrap_or_default())
                 .tags(from_sdk(s.tags()))
                 .found(SecretAttrs {
                     name: s.name().unwrap_or_default().into(),

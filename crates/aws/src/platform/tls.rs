@@ -37,6 +37,27 @@ pub const AUTHORITY_YEARS: i64 = 10;
 /// services can take them one by one (docs/runbook.md, "Mutual TLS").
 pub const CERTIFICATE_DAYS: i64 = 5 * 365 + 1;
 
+/// When what a secret made at `created` (RFC 3339, its `CreatedDate`) stops being valid:
+/// the values are written once, at creation, valid for `days` from then. `None` when the
+/// date cannot be read.
+pub fn valid_until(created: &str, days: i64) -> Option<String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let created = DateTime::from_str(created, Format::DateTime).ok()?;
+    let until = DateTime::from_secs(created.secs() + days * 86_400);
+    until.fmt(Format::DateTime).ok().map(|t| t.get(..10).unwrap_or(&t).to_string())
+}
+
+/// Days from `now` to `until` (YYYY-MM-DD, as [`valid_until`] gives), negative once past.
+pub fn days_left(until: &str, now: std::time::SystemTime) -> Option<i64> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let until = DateTime::from_str(&format!("{until}T00:00:00Z"), Format::DateTime).ok()?;
+    let now = DateTime::from(now).secs();
+    Some((until.secs() - now).div_euclid(86_400))
+}
+
+/// Warned about by `up` and `status` from this many days before the certificates expire.
+pub const WARN_DAYS: i64 = 90;
+
 /// The authority: a certificate and its private key, as PEM.
 pub struct Authority {
     pub cert_pem: String,
@@ -252,6 +273,16 @@ mod tests {
         let today = stored.issue("demo", now).unwrap();
         assert_eq!(as_client(&ca.cert_pem, &today.client.cert), None);
         assert_eq!(as_server(&ca.cert_pem, &today.internode.cert, INTERNODE_NAME), None);
+    }
+
+    #[test]
+    fn expiry_is_counted_from_the_secrets_creation() {
+        assert_eq!(valid_until("2026-12-07T03:14:00Z", CERTIFICATE_DAYS).as_deref(), Some("2031-12-07"));
+        assert_eq!(valid_until("2026-12-07T03:14:00Z", 365 * AUTHORITY_YEARS).as_deref(), Some("2036-12-04"));
+        assert_eq!(valid_until("not a date", 1), None);
+        let day = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000); // 2026-11-30
+        assert_eq!(days_left("2026-12-30", day), Some(29));
+        assert_eq!(days_left("2026-11-01", day), Some(-30));
     }
 
     #[test]
