@@ -413,8 +413,10 @@ fn interface_endpoints_admit_only_our_account_where_the_service_takes_a_policy()
         assert_eq!(policy["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalAccount"], account, "{policy}");
     }
     for service in ["cloudformation", "s3"] {
+        // The emulator's stand-in for AWS's default: one full-access statement, no condition.
         let statements = policies[service]["Statement"].as_array().cloned().unwrap_or_default();
-        assert!(statements.iter().all(|s| s.get("Condition").is_none()), "{service}: AWS's default: {statements:?}");
+        assert_eq!(statements.len(), 1, "{service}: {:?}", policies[service]);
+        assert!(statements[0].get("Condition").is_none(), "{service}: AWS's default: {statements:?}");
     }
     let creates: Vec<String> =
         h.proxy.calls().into_iter().filter(|c| c.operation == "CreateVpcEndpoint").map(|c| c.body).collect();

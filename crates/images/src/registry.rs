@@ -13,7 +13,8 @@
 //!
 //! Images in ECR are not asked here: the SDK answers for them (`DescribeImages`).
 //! `TEMPORALCTL_REGISTRY_URL` sends every request to one base URL instead (the tests' fake
-//! registry on 127.0.0.1, or a mirror that serves the same API).
+//! registry on 127.0.0.1, or a mirror that serves the same API). Like `AWS_ENDPOINT_URL`
+//! it is the operator's to set: whoever controls the environment chooses the digests.
 
 use std::time::Duration;
 

@@ -425,6 +425,7 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     let mut m = Mutation::begin(d, locked).await?;
     preflight(&m.aws, d, m.locked.state(), &m.cancel).await?;
     let pins = crate::images::require(&m.aws, d, cli, &m.cancel).await?;
+    crate::phases::record_tls(d, &mut m.locked)?;
     // Recorded before any task definition names them, so a later read compares with them.
     m.locked.set_images(pins)?;
     let support = temporalctl_aws::network::vpc_endpoint::policy_support(&m.aws, d, &m.cancel).await?;
@@ -453,8 +454,8 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         // What `plan` prices the next change against.
         m.locked.set_applied(serde_json::to_value(d).ok())?;
     }
-    if let Some(v) = temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes).filter(|v| v.near_expiry())
-    {
+    let tls = d.temporal.tls.enabled.then(|| temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes));
+    if let Some(v) = tls.flatten().filter(|v| v.near_expiry()) {
         eprintln!("warning: {}", v.describe());
     }
     let after = after.map(|lines| {

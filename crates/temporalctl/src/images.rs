@@ -66,8 +66,15 @@ pub fn missing(found: &[Found], cli: &Cli) -> Vec<String> {
 /// together, Ctrl-C stops them).
 pub async fn look(aws: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Vec<Found>, Failure> {
     let mut found = images::look(aws, d, cancel).await?;
-    let public: Vec<usize> =
-        found.iter().enumerate().filter(|(_, f)| matches!(f.presence, Presence::NotChecked)).map(|(i, _)| i).collect();
+    // Another region's or account's private ECR answers no anonymous request and this
+    // session's SDK client only its own region: such an image stays unpinned, by its tag.
+    let private_ecr = |image: &str| Reference::parse(image).is_ok_and(|r| r.registry.contains(".dkr.ecr."));
+    let public: Vec<usize> = found
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.presence, Presence::NotChecked) && !private_ecr(&f.needed.image))
+        .map(|(i, _)| i)
+        .collect();
     if public.is_empty() {
         return Ok(found);
     }
@@ -140,7 +147,7 @@ fn status_text(d: &Deploy, found: &[Found], cli: &Cli) -> String {
             }
             Presence::Missing { reason } => format!("MISSING  {reason}"),
             Presence::Unresolved { reason } => format!("UNPINNED  {reason}"),
-            Presence::NotChecked => "not checked".into(),
+            Presence::NotChecked => "not checked (another region's ECR): runs by its tag, unpinned".into(),
         };
         out += &format!("  {:width$}  {state}  [{}]\n", f.needed.image, f.needed.used_by.join(", "));
     }

@@ -299,12 +299,32 @@ pub fn check_fixed_settings(d: &Deploy, state: &temporalctl_engine::StateFile) -
         .map_err(|e| Failure::Usage(format!("{e}\nNothing was sent to AWS.")))
 }
 
+/// Where `up` records, before it changes anything, whether the task definitions it
+/// registers use TLS (`on`/`off`): a run that fails half-way still says what it started.
+pub const TLS_STEP: &str = "tls";
+
+/// What the stack's services were last set to: `up`'s record, else what the last finished
+/// `up` applied, else (a stack from before `temporal.tls`) without; `None` before any stack.
+fn recorded_tls(state: &temporalctl_engine::StateFile) -> Option<bool> {
+    let recorded = state.steps.get(TLS_STEP).map(|v| v == "on");
+    let applied = state.applied.as_ref().map(|a| a["temporal"]["tls"]["enabled"].as_bool().unwrap_or(false));
+    recorded.or(applied).or_else(|| (!state.nodes.is_empty()).then_some(false))
+}
+
+/// `up`'s record of the TLS mode it applies, once the switch is allowed.
+pub fn record_tls(d: &Deploy, locked: &mut temporalctl_engine::LockedState) -> Result<(), Failure> {
+    let mode = if d.temporal.tls.enabled { "on" } else { "off" };
+    if locked.state().steps.get(TLS_STEP).map(String::as_str) != Some(mode) {
+        locked.record_step(TLS_STEP, mode.into())?;
+    }
+    Ok(())
+}
+
 /// TLS cannot be switched under running services: a member with it and a member without
 /// cannot talk, so a rolling change would split the cluster until the last task moved.
-/// Stopped services move together. A state from before `temporal.tls` ran without it.
+/// Stopped services move together.
 fn check_tls_switch(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result<(), String> {
-    let Some(applied) = &state.applied else { return Ok(()) };
-    let was = applied["temporal"]["tls"]["enabled"].as_bool().unwrap_or(false);
+    let Some(was) = recorded_tls(state) else { return Ok(()) };
     let running: Vec<&str> = state
         .desired_counts
         .iter()
@@ -336,7 +356,19 @@ mod tests {
         };
         let (on, off) = (parse(""), parse("temporal:\n  tls: { enabled: false }\n"));
         let mut state = temporalctl_engine::StateFile::new("demo", "us-east-1");
-        assert!(check_tls_switch(&on, &state).is_ok(), "nothing applied yet");
+        assert!(check_tls_switch(&on, &state).is_ok(), "no stack yet");
+        // A stack whose first `up` never finished, from before `temporal.tls`: without.
+        state.nodes.insert(
+            "vpc".into(),
+            temporalctl_engine::Recorded {
+                kind: "vpc".into(),
+                id: "vpc-1".into(),
+                phase: temporalctl_engine::Phase::Ready,
+                outputs: BTreeMap::new(),
+            },
+        );
+        state.desired_counts = BTreeMap::from([("frontend".to_string(), 1)]);
+        assert!(check_tls_switch(&on, &state).unwrap_err().contains("TLS is off"));
         // A stack from before `temporal.tls`: it ran without.
         state.applied = Some(serde_json::json!({ "temporal": { "version": "1.29.0" } }));
         state.desired_counts = BTreeMap::from([("history".to_string(), 1), ("ui".to_string(), 1)]);
@@ -351,6 +383,11 @@ mod tests {
         state.applied = Some(serde_json::to_value(&on).unwrap());
         state.desired_counts.insert("frontend".into(), 2);
         assert!(check_tls_switch(&off, &state).unwrap_err().contains("TLS is on"));
+        // `up`'s own record wins over the last finished run: a switch that failed half-way
+        // is not asked for again.
+        state.steps.insert(TLS_STEP.into(), "off".into());
+        assert!(check_tls_switch(&off, &state).is_ok());
+        assert!(check_tls_switch(&on, &state).unwrap_err().contains("TLS is off"));
     }
 
     #[test]

@@ -86,8 +86,10 @@ pub fn dsql_schema(
             ),
         ),
     };
-    let script =
-        format!("set -eu\necho {what}\n{body}", what = quote(&format!("{verb} {schema_name} {version} on {endpoint}")));
+    let script = format!(
+        "set -eu\n{NO_TLS}echo {what}\n{body}",
+        what = quote(&format!("{verb} {schema_name} {version} on {endpoint}"))
+    );
     Some(Step {
         name: DSQL_SCHEMA,
         title: format!("DSQL schema {schema_name} {version} ({verb})"),
@@ -114,6 +116,7 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
     );
     let script = format!(
         "set -eu\n\
+         {NO_TLS}\
          tries=0\n\
          until {tool} ping; do\n\
          \x20 tries=$((tries + 1))\n\
@@ -134,6 +137,9 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
 /// The default namespace, created only when `describe` does not find it. The frontend
 /// can be stable a little before it serves the namespace API, so the script tries a few
 /// times (seed 000 does the same).
+/// The steps that do not call the frontend drop the TLS client's variables the task got.
+const NO_TLS: &str = "unset TEMPORALCTL_TLS_AUTHORITY TEMPORALCTL_TLS_CLIENT_CERT TEMPORALCTL_TLS_CLIENT_KEY\n";
+
 /// The `temporal` CLI as the steps call it (`cli …`). With TLS, the authority and the
 /// client pair the task got as variables (`task_definition::STEP_TLS_VARIABLES`) are
 /// written to files only the task's user can read, and every call names them and the
@@ -147,12 +153,15 @@ pub fn cli_prelude(tls: bool) -> String {
     let name = crate::platform::tls::FRONTEND_NAME;
     let write = |variable: &str, file: &str| {
         format!(
-            "printf '%s\\n' \"${{{variable}:?temporalctl: ECS gave this task no {variable} (the TLS secret)}}\" > \"$tls/{file}\"\n"
+            "printf '%s\\n' \"${{{variable}:?temporalctl: ECS gave this task no {variable} (the TLS secret)}}\" > \"$tls/{file}\""
         )
     };
+    // Every write checked (the namespace step runs without `set -e`); the files gone when
+    // the script ends, whatever way (the task's disk is not a tmpfs).
     format!(
-        "tls=$(mktemp -d)\n\
-         (umask 077\n{}{}{}) || exit 1\n\
+        "tls=$(mktemp -d) || exit 1\n\
+         trap 'rm -rf \"$tls\"' EXIT\n\
+         (umask 077 &&\n{} &&\n{} &&\n{}) || exit 1\n\
          unset TEMPORALCTL_TLS_CLIENT_KEY\n\
          cli() {{ temporal \"$@\" --tls-ca-path \"$tls/authority.pem\" --tls-cert-path \"$tls/client.pem\" --tls-key-path \"$tls/client.key\" --tls-server-name {name}; }}\n",
         write("TEMPORALCTL_TLS_AUTHORITY", "authority.pem"),
@@ -369,8 +378,13 @@ mod tests {
              exit 0",
         );
         let step = namespace("10.0.3.7:7233", "default", 3, true, None).unwrap();
-        let out = sandbox.run(&step.script, &TLS_ENV);
+        // mktemp's directory where the test can see it: gone once the script ends.
+        let tmp = sandbox.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let env: Vec<(&str, &str)> = TLS_ENV.into_iter().chain([("TMPDIR", tmp.to_str().unwrap())]).collect();
+        let out = sandbox.run(&step.script, &env);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the key's directory is left behind");
         let calls = std::fs::read_to_string(sandbox.dir.join("calls")).unwrap();
         let call = calls.lines().next().unwrap();
         for flag in ["--tls-ca-path ", "--tls-cert-path ", "--tls-key-path ", "--tls-server-name temporal-frontend"] {

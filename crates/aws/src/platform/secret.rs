@@ -1,6 +1,6 @@
 //! A secret whose value temporalctl generates and writes only to Secrets Manager: never to
-//! state, logs or stdout, never changed by a later `up`. Kept by `down` unless
-//! `--destroy-data`.
+//! state, logs or stdout, never changed by a later `up`. Grafana's and the TLS authority's
+//! are kept by `down` unless `--destroy-data`; the certificates are issued anew.
 //!
 //! - Grafana's admin `{admin_user, admin_password}`: the password from the OS's CSPRNG.
 //! - The TLS authority and the certificates it issues (`platform::tls`).
@@ -160,8 +160,14 @@ impl Kind for Secret {
         Ok(())
     }
 
+    /// The password and the authority are data: kept by `down`, never made anew unless
+    /// allowed. The certificates are not: the authority issues new ones whenever the
+    /// secret is gone, which is how they are renewed (docs/runbook.md, "Mutual TLS").
     fn retention(&self) -> Retention {
-        Retention::Data
+        match self.contents {
+            Contents::TlsCertificates { .. } => Retention::Delete,
+            Contents::GrafanaAdmin { .. } | Contents::TlsAuthority { .. } => Retention::Data,
+        }
     }
 }
 

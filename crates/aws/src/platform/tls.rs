@@ -32,9 +32,10 @@ pub const FRONTEND_NAME: &str = "temporal-frontend";
 /// service at once (mixed authorities cannot talk).
 pub const AUTHORITY_YEARS: i64 = 10;
 /// How long the certificates are valid. Five years, not the one year public certificates
-/// get: nothing renews them yet (no `tls rotate`, no expiry warning), and a cluster whose
-/// internode certificate expires stops serving. New ones come from the same authority, so
-/// services can take them one by one (docs/runbook.md, "Mutual TLS").
+/// get: nothing renews them by itself (no `tls rotate` yet; `status` and `up` warn 90 days
+/// ahead), and a cluster whose internode certificate expires stops serving. New ones come
+/// from the same authority, so services can take them one by one (docs/runbook.md,
+/// "Mutual TLS").
 pub const CERTIFICATE_DAYS: i64 = 5 * 365 + 1;
 
 /// When what a secret made at `created` (RFC 3339, its `CreatedDate`) stops being valid:
@@ -154,7 +155,8 @@ pub struct Certificates {
     pub internode: Pair,
     pub frontend: Pair,
     pub client: Pair,
-    /// RFC 3339, shown by `status` and kept as a tag on the secret.
+    /// RFC 3339: when they expire (`status` counts the same date from the secret's
+    /// creation).
     pub not_after: String,
 }
 
