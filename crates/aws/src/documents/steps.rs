@@ -2,6 +2,8 @@
 //! runs (its entry point is `/bin/sh -c`). Pure functions of the deployment, so each is
 //! snapshot-tested; every value is shell-quoted.
 
+use crate::documents::task_definition::STEP_TLS_VARIABLES;
+
 /// One step: its name (the key in the state file's `steps`), what it records there once
 /// it succeeded, and the script.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -87,7 +89,8 @@ pub fn dsql_schema(
         ),
     };
     let script = format!(
-        "set -eu\n{NO_TLS}echo {what}\n{body}",
+        "set -eu\n{}echo {what}\n{body}",
+        no_tls(),
         what = quote(&format!("{verb} {schema_name} {version} on {endpoint}"))
     );
     Some(Step {
@@ -114,9 +117,10 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
         "temporal-elasticsearch-tool --ep {} --aws-credentials aws-sdk-default",
         quote(&format!("https://{endpoint}:443"))
     );
+    let no_tls = no_tls();
     let script = format!(
         "set -eu\n\
-         {NO_TLS}\
+         {no_tls}\
          tries=0\n\
          until {tool} ping; do\n\
          \x20 tries=$((tries + 1))\n\
@@ -138,7 +142,10 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
 /// can be stable a little before it serves the namespace API, so the script tries a few
 /// times (seed 000 does the same).
 /// The steps that do not call the frontend drop the TLS client's variables the task got.
-const NO_TLS: &str = "unset TEMPORALCTL_TLS_AUTHORITY TEMPORALCTL_TLS_CLIENT_CERT TEMPORALCTL_TLS_CLIENT_KEY\n";
+fn no_tls() -> String {
+    let names: Vec<&str> = STEP_TLS_VARIABLES.iter().map(|(variable, _, _)| *variable).collect();
+    format!("unset {}\n", names.join(" "))
+}
 
 /// The `temporal` CLI as the steps call it (`cli …`). With TLS, the authority and the
 /// client pair the task got as variables (`task_definition::STEP_TLS_VARIABLES`) are
@@ -151,22 +158,23 @@ pub fn cli_prelude(tls: bool) -> String {
         return "cli() { temporal \"$@\"; }\n".into();
     }
     let name = crate::platform::tls::FRONTEND_NAME;
-    let write = |variable: &str, file: &str| {
-        format!(
-            "printf '%s\\n' \"${{{variable}:?temporalctl: ECS gave this task no {variable} (the TLS secret)}}\" > \"$tls/{file}\""
-        )
-    };
+    let writes: Vec<String> = STEP_TLS_VARIABLES
+        .iter()
+        .map(|(variable, _, file)| {
+            format!(
+                "printf '%s\\n' \"${{{variable}:?temporalctl: ECS gave this task no {variable} (the TLS secret)}}\" > \"$tls/{file}\""
+            )
+        })
+        .collect();
     // Every write checked (the namespace step runs without `set -e`); the files gone when
     // the script ends, whatever way (the task's disk is not a tmpfs).
     format!(
         "tls=$(mktemp -d) || exit 1\n\
          trap 'rm -rf \"$tls\"' EXIT\n\
-         (umask 077 &&\n{} &&\n{} &&\n{}) || exit 1\n\
+         (umask 077 &&\n{}) || exit 1\n\
          unset TEMPORALCTL_TLS_CLIENT_KEY\n\
          cli() {{ temporal \"$@\" --tls-ca-path \"$tls/authority.pem\" --tls-cert-path \"$tls/client.pem\" --tls-key-path \"$tls/client.key\" --tls-server-name {name}; }}\n",
-        write("TEMPORALCTL_TLS_AUTHORITY", "authority.pem"),
-        write("TEMPORALCTL_TLS_CLIENT_CERT", "client.pem"),
-        write("TEMPORALCTL_TLS_CLIENT_KEY", "client.key"),
+        writes.join(" &&\n"),
     )
 }
 

@@ -134,11 +134,12 @@ pub struct Inputs<'a> {
 }
 
 /// The variables the one-off steps' scripts write to files for the `temporal` CLI
-/// (`steps::cli_prelude`): the authority and the client pair.
-pub const STEP_TLS_VARIABLES: [(&str, &str); 3] = [
-    ("TEMPORALCTL_TLS_AUTHORITY", tls_keys::AUTHORITY),
-    ("TEMPORALCTL_TLS_CLIENT_CERT", tls_keys::CLIENT_CERT),
-    ("TEMPORALCTL_TLS_CLIENT_KEY", tls_keys::CLIENT_KEY),
+/// (`steps::cli_prelude`): the authority and the client pair, with the secret's key each
+/// comes from and the file it is written to.
+pub const STEP_TLS_VARIABLES: [(&str, &str, &str); 3] = [
+    ("TEMPORALCTL_TLS_AUTHORITY", tls_keys::AUTHORITY, "authority.pem"),
+    ("TEMPORALCTL_TLS_CLIENT_CERT", tls_keys::CLIENT_CERT, "client.pem"),
+    ("TEMPORALCTL_TLS_CLIENT_KEY", tls_keys::CLIENT_KEY, "client.key"),
 ];
 
 /// One JSON key of a secret, as ECS injects it (`<arn>:<json-key>::`, AWS, "Pass Secrets
@@ -227,7 +228,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
             // shell entry point makes that independent of the image's own ENTRYPOINT.
             entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
             if let Some(arn) = i.tls_secret_arn {
-                secrets.extend(STEP_TLS_VARIABLES.iter().map(|(variable, key)| secret_key(variable, arn, key)));
+                secrets.extend(STEP_TLS_VARIABLES.iter().map(|(variable, key, _)| secret_key(variable, arn, key)));
             }
         }
         "adot" => {
