@@ -264,12 +264,13 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
         assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")));
     });
     assert_eq!(secret_value(&h)["admin_password"], password, "the secret survives down");
-    // A new `up` finds the kept data and reuses it.
+    // A new `up` finds the kept data and reuses it; only the TLS certificates, which are
+    // not data, are issued anew from the kept authority.
     h.proxy.clear();
     h.run(&["up"]).ok();
-    assert!(
-        !h.proxy.operations().iter().any(|o| o == "CreateSecret" || o == "CreateLogGroup" || o == "CreateRepository")
-    );
+    assert!(!h.proxy.operations().iter().any(|o| o == "CreateLogGroup" || o == "CreateRepository"));
+    let created: Vec<String> = h.sent("CreateSecret").iter().map(|b| b["Name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(created, [format!("{PROJECT}/temporal-tls")], "only the certificates are made anew");
     assert_eq!(secret_value(&h)["admin_password"], password);
 }
 

@@ -328,7 +328,11 @@ fn check_tls_switch(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result
     let running: Vec<&str> = state
         .desired_counts
         .iter()
-        .filter(|(service, count)| **count > 0 && stack_kind_is_temporal(service))
+        // A service runs when the state holds it with a count: `down` removes the service
+        // and keeps the counts for the next `up`.
+        .filter(|(service, count)| {
+            **count > 0 && stack_kind_is_temporal(service) && state.nodes.contains_key(&stack::ecs_service(service))
+        })
         .map(|(service, _)| service.as_str())
         .collect();
     if was == d.temporal.tls.enabled || running.is_empty() {
@@ -358,16 +362,18 @@ mod tests {
         let mut state = temporalctl_engine::StateFile::new("demo", "us-east-1");
         assert!(check_tls_switch(&on, &state).is_ok(), "no stack yet");
         // A stack whose first `up` never finished, from before `temporal.tls`: without.
-        state.nodes.insert(
-            "vpc".into(),
-            temporalctl_engine::Recorded {
-                kind: "vpc".into(),
-                id: "vpc-1".into(),
-                phase: temporalctl_engine::Phase::Ready,
-                outputs: BTreeMap::new(),
-            },
-        );
+        let recorded = |kind: &str| temporalctl_engine::Recorded {
+            kind: kind.into(),
+            id: "id-1".into(),
+            phase: temporalctl_engine::Phase::Ready,
+            outputs: BTreeMap::new(),
+        };
+        state.nodes.insert("vpc".into(), recorded("vpc"));
         state.desired_counts = BTreeMap::from([("frontend".to_string(), 1)]);
+        assert!(check_tls_switch(&on, &state).is_ok(), "no service in the state: nothing runs (after `down`)");
+        for service in ["frontend", "history", "ui"] {
+            state.nodes.insert(stack::ecs_service(service), recorded("ecs-service"));
+        }
         assert!(check_tls_switch(&on, &state).unwrap_err().contains("TLS is off"));
         // A stack from before `temporal.tls`: it ran without.
         state.applied = Some(serde_json::json!({ "temporal": { "version": "1.29.0" } }));

@@ -148,16 +148,11 @@ impl Kind for VpcEndpoint {
                 security_groups: inputs.each(std::slice::from_ref(security_group), Output::Id)?,
                 private_dns: Some(true),
                 policy: match self.policy_supported {
-                    true => {
-                        // An empty account would make a policy that admits no one.
-                        let account = inputs.get(&self.vpc, Output::Account)?;
-                        if account.is_empty() {
-                            return Err(ResourceError::fatal(
-                                "the VPC shows no owner account: no endpoint policy can name it",
-                            ));
-                        }
-                        crate::iam::canonical_policy(&account_policy(account).to_string())
-                    }
+                    // AWS's CreateVpc and DescribeVpcs both return OwnerId (moto's CreateVpc
+                    // does not; its DescribeVpcs does).
+                    true => crate::iam::canonical_policy(
+                        &account_policy(inputs.get(&self.vpc, Output::Account)?).to_string(),
+                    ),
                     false => String::new(),
                 },
                 ..common
