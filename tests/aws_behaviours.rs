@@ -13,7 +13,9 @@ use temporalctl_proxy::Script;
 const PROJECT: &str = "itaws";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 fn recorded_id(h: &Harness, node: &str) -> String {
@@ -174,7 +176,7 @@ fn calls_on_a_new_ec2_id_wait_for_it_to_become_visible() {
     h.run(&["up"]).ok();
     let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
     assert_eq!((count("CreateVpc"), count("CreateInternetGateway")), (1, 1), "nothing made twice");
-    assert_eq!(count("CreateSecurityGroup"), 10, "nothing made twice");
+    assert_eq!(count("CreateSecurityGroup"), 11, "nothing made twice");
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "converged: {:?}", h.proxy.mutating());
@@ -335,7 +337,7 @@ fn a_fresh_account_first_deploy_converges_in_one_go_with_every_aws_behaviour_swi
     let up = h.run(&["up"]).ok();
     let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
     assert_eq!((count("CreateVpc"), count("CreateInternetGateway"), count("CreateNatGateway")), (1, 1, 1));
-    assert_eq!((count("CreateSecurityGroup"), count("CreateHttpNamespace")), (10, 1), "nothing made twice");
+    assert_eq!((count("CreateSecurityGroup"), count("CreateHttpNamespace")), (11, 1), "nothing made twice");
     assert_eq!(count("CreateCluster"), 2, "the cluster's one refusal was retried, not duplicated");
     assert_eq!(count("CreateRepository"), 0, "`images build` made the repositories; `up` adopted them");
     // It serves: the schema steps and the namespace ran as one-off tasks, every wave rose.

@@ -12,7 +12,9 @@ use temporalctl_proxy::{Faults, Script};
 const PROJECT: &str = "itbud";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 /// What `status` reads besides the resources: the services' tasks and instances (4 batched

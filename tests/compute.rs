@@ -8,7 +8,9 @@ use support::{Harness, block_on};
 const PROJECT: &str = "itcomp";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 fn cluster() -> String {
@@ -96,11 +98,11 @@ fn services_follow_their_node_group_and_drift_is_repaired() {
     h.run(&["up"]).ok();
     // Placement and strategy as sent (moto drops both from CreateService).
     let created = h.sent("CreateService");
-    assert_eq!(created.len(), 7);
+    assert_eq!(created.len(), 8);
     for b in &created {
         let service = b["serviceName"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-"));
         let (group, workload) = match service {
-            "temporal-history" => ("a", "history"),
+            "temporal-history" | "temporal-internal-frontend" => ("a", "history"),
             "temporal-worker" | "adot-collector" => ("c", "worker"),
             _ => ("b", "frontend"),
         };

@@ -9,7 +9,9 @@ use support::{Harness, block_on};
 const PROJECT: &str = "itimg";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  version: 1.29.1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  version: 1.29.1\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
@@ -136,7 +138,11 @@ fn up_without_the_images_stops_before_any_change_naming_each_image_and_the_comma
     for image in ["itimg/temporal-server:1.29.1", "itimg/temporal-admin-tools:1.29.1"] {
         assert!(up.stderr.contains(&format!("image {image} is not in ECR")), "{}", up.stderr);
     }
-    assert!(up.stderr.contains("history, matching, frontend, worker start from it"), "{}", up.stderr);
+    assert!(
+        up.stderr.contains("history, matching, frontend, internal_frontend, worker start from it"),
+        "{}",
+        up.stderr
+    );
     assert!(
         up.stderr.contains("temporalctl images build --source <checkout of the temporal-dsql fork>"),
         "{}",
@@ -211,7 +217,7 @@ fn up_registers_every_task_definition_by_digest_and_a_moved_tag_is_a_planned_cha
             (r["family"].as_str().unwrap().to_string(), r["containerDefinitions"][0]["image"].as_str().unwrap().into())
         })
         .collect();
-    assert_eq!(images.len(), 8, "{images:#?}");
+    assert_eq!(images.len(), 9, "{images:#?}");
     for (family, image) in &images {
         let (_, digest) = image.split_once('@').unwrap_or_else(|| panic!("{family} names {image} by tag"));
         assert!(digest.starts_with("sha256:") && digest.len() == 71, "{family}: {image}");
@@ -237,7 +243,7 @@ fn up_registers_every_task_definition_by_digest_and_a_moved_tag_is_a_planned_cha
         .iter()
         .filter(|r| r["node"].as_str().unwrap().starts_with("task-definition/"))
         .collect();
-    assert_eq!(task_definitions.len(), 8);
+    assert_eq!(task_definitions.len(), 9);
     assert!(task_definitions.iter().all(|r| r["state"] == "ok"), "{task_definitions:#?}");
 
     // The publisher moves the tag: `plan` shows the ui's task definition (and only it) as

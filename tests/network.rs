@@ -11,7 +11,7 @@ const PROJECT: &str = "itnet";
 
 fn deploy() -> String {
     format!(
-        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntags:\n  team: platform\nnetwork:\n  availability_zones: [us-east-1a, us-east-1b]\n"
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntags:\n  team: platform\nnetwork:\n  availability_zones: [us-east-1a, us-east-1b]\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
     )
 }
 
@@ -73,7 +73,7 @@ fn expected_full() -> BTreeMap<&'static str, usize> {
         ("elastic-ip", 1),
         ("nat-gateway", 1),
         ("route-table", 2),
-        ("security-group", 10),
+        ("security-group", 11),
         ("vpc-endpoint", 9),
     ])
 }
@@ -392,8 +392,10 @@ fn verify_proves_every_flow_and_names_what_breaks_out_of_band() {
 #[test]
 fn interface_endpoints_admit_only_our_account_where_the_service_takes_a_policy() {
     // moto says cloudformation's endpoint takes no policy: the branch AWS has for some.
-    let yaml =
-        format!("{}  interface_endpoints: [ecr.api, logs, cloudformation]\n  s3_gateway_endpoint: true\n", deploy());
+    let yaml = deploy().replace(
+        "us-east-1b]\n",
+        "us-east-1b]\n  interface_endpoints: [ecr.api, logs, cloudformation]\n  s3_gateway_endpoint: true\n",
+    );
     let h = Harness::new("net-endpoint-policy", &yaml);
     h.run(&["up"]).ok();
     let ec2 = h.ec2();

@@ -11,7 +11,9 @@ use temporalctl_proxy::Script;
 const PROJECT: &str = "itops";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 /// The services named in UpdateService calls, with the desired count sent, in order.
@@ -91,7 +93,10 @@ fn fresh_up_runs_schema_before_any_scaling_then_waves_in_order_then_the_namespac
     assert!(runs[1] < first_scale && first_scale < runs[2], "schema, waves, namespace: {ops:?}");
     // seed 002's waves.
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
-    assert_eq!(order, ["history=1", "matching=1", "frontend=1", "worker=1", "ui=1", "grafana=1", "adot=1"]);
+    assert_eq!(
+        order,
+        ["history=1", "matching=1", "frontend=1", "internal-frontend=1", "worker=1", "ui=1", "grafana=1", "adot=1"]
+    );
     // Each one-off task ran in the private subnets, on the worker's node group, without a public IP.
     let state = h.state(PROJECT);
     let run_task = &h.sent("RunTask")[0];
@@ -123,12 +128,16 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
     h.run(&["up"]).ok();
     h.proxy.clear();
     let run = h.run(&["scale", "up", "--count", "2"]).ok();
-    assert!(run.stdout.contains("7 service(s) changed"), "{}", run.stdout);
+    assert!(run.stdout.contains("8 service(s) changed"), "{}", run.stdout);
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
-    assert_eq!(order, ["history=2", "matching=2", "frontend=2", "worker=2", "ui=2", "grafana=2", "adot=2"]);
+    assert_eq!(
+        order,
+        ["history=2", "matching=2", "frontend=2", "internal-frontend=2", "worker=2", "ui=2", "grafana=2", "adot=2"]
+    );
     assert_eq!(h.state(PROJECT)["desired-counts"]["adot"], 2);
-    // Each scaled service is told how to roll at its new count: group a (history, 2 of
-    // 4 ENI slots) surges; group c (worker and adot, 4 of 4) replaces one task at a time.
+    // Each scaled service is told how to roll at its new count: group a (history and the
+    // internal frontend) and group c (worker and adot) fill 4 of 4 ENI slots, so their
+    // services replace one task at a time.
     let rollout = |service: &str| {
         let sent = h.sent("UpdateService");
         let body = sent.iter().find(|b| b["service"] == format!("{PROJECT}-{service}")).unwrap().clone();
@@ -139,7 +148,7 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
             dc["deploymentCircuitBreaker"]["rollback"].clone(),
         )
     };
-    assert_eq!(rollout("temporal-history"), (100, 200, json!(true)));
+    assert_eq!(rollout("temporal-history"), (50, 100, json!(true)));
     assert_eq!(rollout("temporal-worker"), (50, 100, json!(true)));
 
     // A later up keeps 2.
@@ -162,7 +171,10 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
     h.proxy.clear();
     h.run(&["scale", "down"]).ok();
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
-    assert_eq!(order, ["grafana=0", "adot=0", "worker=0", "frontend=0", "history=0", "matching=0"]);
+    assert_eq!(
+        order,
+        ["grafana=0", "adot=0", "worker=0", "frontend=0", "internal-frontend=0", "history=0", "matching=0"]
+    );
     let counts: Value = h.state(PROJECT)["desired-counts"].clone();
     assert!(counts.as_object().unwrap().values().all(|n| n == 0), "{counts}");
 }
@@ -220,7 +232,10 @@ fn down_drains_in_reverse_waves_then_waits_out_lingering_enis() {
     );
     let run = h.run(&["down", "--yes", "--destroy-data"]).ok();
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
-    assert_eq!(order, ["grafana=0", "adot=0", "worker=0", "ui=0", "frontend=0", "history=0", "matching=0"]);
+    assert_eq!(
+        order,
+        ["grafana=0", "adot=0", "worker=0", "ui=0", "frontend=0", "internal-frontend=0", "history=0", "matching=0"]
+    );
     let ops = h.proxy.operations();
     let last_scale = ops.iter().rposition(|o| o == "UpdateService").unwrap();
     assert!(last_scale < position(&ops, "DeleteService"), "drained before any service is deleted");
@@ -284,8 +299,8 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
     assert!(doc["endpoints"]["dsql"].as_str().unwrap().contains(":5432"));
     assert!(doc["endpoints"]["opensearch"].as_str().unwrap().starts_with("https://"));
     assert!(!task_id.is_empty());
-    // Batched: the seven services' resource reads are one listing, the runtime half one
-    // DescribeServices more for all seven, and ListTasks, DescribeTasks,
+    // Batched: the eight services' resource reads are one listing, the runtime half one
+    // DescribeServices more for all eight, and ListTasks, DescribeTasks,
     // DescribeContainerInstances once each.
     let ops = h.proxy.operations();
     let count = |op: &str| ops.iter().filter(|o| *o == op).count();
@@ -556,7 +571,7 @@ fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_
         assert!(run.stderr.contains(expected), "missing {expected:?}:\n{}", run.stderr);
     }
     let scaled: Vec<String> = scaled(&h).into_iter().map(|(k, _)| k).collect();
-    assert_eq!(scaled, ["history", "matching", "frontend"], "later waves wait for frontend");
+    assert_eq!(scaled, ["history", "matching", "frontend", "internal-frontend"], "later waves wait for frontend");
     assert!(
         frontend_reads(&h) < 12,
         "3 s of waiting is a few backed-off reads, not a busy loop: {}",
@@ -595,7 +610,10 @@ fn a_wave_that_never_settles_or_fails_its_rollout_stops_with_events_and_stopped_
 fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
     let h = Harness::new("ops-upgrade", &deploy());
     h.run(&["up"]).ok();
-    let upgraded = format!("{}temporal:\n  version: 1.29.1\ndsql:\n  schema_version: '1.13'\n", deploy());
+    let upgraded = format!(
+        "{}dsql:\n  schema_version: '1.13'\n",
+        deploy().replace("temporal:\n", "temporal:\n  version: 1.29.1\n")
+    );
     std::fs::write(h.dir.join("deploy.yaml"), upgraded).unwrap();
     // A new version is new images first, as the upgrade runbook says.
     h.build_images().0.ok();
@@ -619,8 +637,8 @@ fn an_upgrade_with_a_new_schema_runs_update_schema_before_any_service_rolls() {
     let servers = at(&|c| c.operation == "RegisterTaskDefinition" && c.body.contains(&server_digest));
     let rolls = at(&|c| c.operation == "UpdateService" && c.body.contains("taskDefinition"));
     assert_eq!((tools.len(), update.len()), (1, 1), "{:?}", h.proxy.operations());
-    assert_eq!(servers.len(), 4, "the four server task definitions move to the new version");
-    assert!(rolls.len() >= 4, "{:?}", h.proxy.operations());
+    assert_eq!(servers.len(), 5, "the five server task definitions move to the new version");
+    assert!(rolls.len() >= 5, "{:?}", h.proxy.operations());
     assert!(tools[0] < update[0], "the new tools run the update");
     assert!(
         update[0] < servers[0] && update[0] < rolls[0],
@@ -648,7 +666,8 @@ fn history_shards_cannot_change_once_the_schema_exists() {
     let h = Harness::new("ops-shards", &deploy());
     h.run(&["up"]).ok();
     assert_eq!(h.state(PROJECT)["steps"]["history-shards"], "4");
-    std::fs::write(h.dir.join("deploy.yaml"), format!("{}temporal: {{ history_shards: 8 }}\n", deploy())).unwrap();
+    std::fs::write(h.dir.join("deploy.yaml"), deploy().replace("temporal:\n", "temporal:\n  history_shards: 8\n"))
+        .unwrap();
     for verb in ["up", "plan"] {
         h.proxy.clear();
         let refused = h.run(&[verb]).code(2);
@@ -781,8 +800,16 @@ fn the_end_to_end_check_runs_after_up_and_on_demand_and_names_a_failing_stage() 
     let up = h.run(&["up"]).ok();
     assert!(up.stdout.contains("checked the cluster end to end"), "{}", up.stdout);
     let scripts = steps_run(&h);
-    assert!(scripts.last().unwrap().contains("stage '1/5 cluster health'"), "the check runs last: {scripts:#?}");
-    assert!(scripts.last().unwrap().contains("--address '"), "at a frontend task's own address");
+    assert!(
+        scripts.last().unwrap().contains("stage '1/6 the frontend is healthy'"),
+        "the check runs last: {scripts:#?}"
+    );
+    let check = scripts.last().unwrap();
+    // At task addresses: the frontend's (7233) and the internal frontend's (7236).
+    assert!(check.contains(":7233' ") && check.contains(":7236' "), "{check}");
+    // The namespace step goes to the internal frontend, which needs no token.
+    let namespace = scripts.iter().find(|s| s.contains("operator namespace create")).expect("the namespace step");
+    assert!(namespace.contains(":7236' --namespace 'default'"), "{namespace}");
 
     // A no-op up proves nothing new and starts no task.
     h.proxy.clear();
@@ -798,9 +825,9 @@ fn the_end_to_end_check_runs_after_up_and_on_demand_and_names_a_failing_stage() 
     h.proxy.script(
         "GetLogEvents",
         None,
-        log_lines(&["check 4/5 find it through visibility (OpenSearch)", "check failed at stage 4/5 visibility"]),
+        log_lines(&["check 5/6 find it through visibility (OpenSearch)", "check failed at stage 5/6 visibility"]),
     );
     let failed = h.run(&["status", "--check"]).code(1);
     assert!(failed.stderr.contains("step end-to-end check through"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("check failed at stage 4/5 visibility"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("check failed at stage 5/6 visibility"), "{}", failed.stderr);
 }

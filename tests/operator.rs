@@ -16,7 +16,9 @@ use support::{Harness, Run};
 const PROJECT: &str = "itreach";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 /// A started binary whose stdout lines arrive on a channel, for the verbs that run until

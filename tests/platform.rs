@@ -8,7 +8,9 @@ use support::{Harness, block_on};
 const PROJECT: &str = "itplat";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\nlogs:\n  retention_days: 14\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\nlogs:\n  retention_days: 14\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 fn secret_value(h: &Harness) -> serde_json::Value {
@@ -28,7 +30,7 @@ fn up_builds_the_platform_with_tags_and_settings_from_the_config() {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
         let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
-        assert_eq!(names.len(), 9, "{names:?}");
+        assert_eq!(names.len(), 10, "{names:?}");
         assert!(names.contains(&"/ecs/itplat/ecs-exec") && names.contains(&"/ecs/itplat/temporal-history"));
         assert!(groups.log_groups().iter().all(|g| g.retention_in_days() == Some(14)));
 
@@ -152,7 +154,7 @@ fn tls_material_lives_in_secrets_manager_and_each_task_gets_only_what_its_job_ne
         })
         .collect();
     let internode = ["TEMPORALCTL_TLS_AUTHORITY", "TEMPORALCTL_TLS_INTERNODE_CERT", "TEMPORALCTL_TLS_INTERNODE_KEY"];
-    for service in ["temporal-history", "temporal-matching", "temporal-worker"] {
+    for service in ["temporal-history", "temporal-matching", "temporal-internal-frontend", "temporal-worker"] {
         assert_eq!(secrets[service], internode, "{service}");
     }
     let mut frontend = internode.to_vec();
@@ -207,6 +209,90 @@ fn tls_material_lives_in_secrets_manager_and_each_task_gets_only_what_its_job_ne
     assert!(!h.dir.join("other").exists());
 }
 
+/// `tls rotate`: new certificates from the same authority as a new version of the same
+/// secret (one UpdateSecret: no task definition changes), then new tasks for exactly the
+/// services that read them, in `up`'s wave order, their counts untouched; `status` shows
+/// the new end date and a second `up` changes nothing. A certificates secret without our
+/// tags is neither written nor are the services rolled for it.
+#[test]
+fn tls_rotate_reissues_in_place_and_rolls_the_readers_in_waves() {
+    let h = Harness::new("plat-rotate", &deploy());
+    h.run(&["up"]).ok();
+    let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
+    let value = |name: &str| -> serde_json::Value {
+        let out = block_on(sm.get_secret_value().secret_id(format!("{PROJECT}/{name}")).send()).unwrap();
+        serde_json::from_str(out.secret_string().unwrap()).unwrap()
+    };
+    let before = value("temporal-tls");
+    let arn = block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls")).send()).unwrap().arn.unwrap();
+    h.proxy.clear();
+
+    let run = h.run(&["tls", "rotate"]).ok();
+    assert!(run.stdout.contains("6 service(s) on new tasks"), "{}", run.stdout);
+    let after = value("temporal-tls");
+    for key in ["internode_cert", "frontend_cert", "client_cert", "client_key"] {
+        assert_ne!(before[key], after[key], "{key} was not issued anew");
+    }
+    assert_eq!(after["authority"], value("temporal-tls-authority")["cert"], "the same authority issued them");
+    let updates = h.sent("UpdateSecret");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["SecretId"], arn.as_str(), "the secret whose tags were checked, by its ARN");
+    let operations = h.proxy.operations();
+    for op in ["CreateSecret", "DeleteSecret", "RegisterTaskDefinition", "PutSecretValue"] {
+        assert!(!operations.iter().any(|o| o == op), "{op}: {operations:?}");
+    }
+    let rolled: Vec<String> = h
+        .sent("UpdateService")
+        .iter()
+        .map(|b| {
+            assert_eq!(b["forceNewDeployment"], true, "{b}");
+            assert!(b.get("desiredCount").is_none(), "a count changed: {b}");
+            b["service"].as_str().unwrap().trim_start_matches(&format!("{PROJECT}-")).to_string()
+        })
+        .collect();
+    assert_eq!(
+        rolled,
+        [
+            "temporal-history",
+            "temporal-matching",
+            "temporal-frontend",
+            "temporal-internal-frontend",
+            "temporal-worker",
+            "temporal-ui"
+        ]
+    );
+    let year = {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        now.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap()[..4].parse::<i32>().unwrap() + 5
+    };
+    let status = h.run(&["status"]).ok();
+    assert!(status.stdout.contains(&format!("certificates valid until {year}-")), "{}", status.stdout);
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+
+    // A reader that is not ours: refused before the secret is written.
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let ui = format!("{PROJECT}-temporal-ui");
+    let found = block_on(ecs.describe_services().cluster(format!("{PROJECT}-cluster")).services(&ui).send()).unwrap();
+    let ui_arn = found.services()[0].service_arn().unwrap().to_string();
+    block_on(ecs.untag_resource().resource_arn(&ui_arn).tag_keys("temporalctl:node").send()).unwrap();
+    h.proxy.clear();
+    let refused = h.run(&["tls", "rotate"]).code(1);
+    assert!(refused.stderr.contains("not owned by this deployment"), "{}", refused.stderr);
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+    let tag = aws_sdk_ecs::types::Tag::builder().key("temporalctl:node").value("ecs-service/ui").build();
+    block_on(ecs.tag_resource().resource_arn(&ui_arn).tags(tag).send()).unwrap();
+
+    // A certificates secret that is not ours: refused before any write.
+    block_on(sm.untag_resource().secret_id(&arn).tag_keys("temporalctl:node").send()).unwrap();
+    h.proxy.clear();
+    let refused = h.run(&["tls", "rotate"]).code(1);
+    assert!(refused.stderr.contains("not owned by this deployment"), "{}", refused.stderr);
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+    assert_eq!(value("temporal-tls"), after);
+}
+
 #[test]
 fn a_second_up_changes_nothing_and_never_rotates_the_password() {
     let h = Harness::new("plat-noop", &deploy());
@@ -248,13 +334,13 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
     ] {
         assert!(run.stderr.contains(&format!("{node:<34} keeping: holds data")), "{node} not kept:\n{}", run.stderr);
     }
-    // Ten groups; the one the OpenSearch domain sits in stays with it.
-    assert_eq!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count(), 9);
+    // Eleven groups; the one the OpenSearch domain sits in stays with it.
+    assert_eq!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count(), 10);
     let sdk = h.sdk();
     block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let groups = logs.describe_log_groups().log_group_name_prefix(format!("/ecs/{PROJECT}/")).send().await.unwrap();
-        assert_eq!(groups.log_groups().len(), 9, "log groups are kept");
+        assert_eq!(groups.log_groups().len(), 10, "log groups are kept");
         let ecr = aws_sdk_ecr::Client::new(&sdk);
         assert!(ecr.describe_repositories().repository_names("itplat/temporal-server").send().await.is_ok());
         let iam = aws_sdk_iam::Client::new(&sdk);
@@ -299,7 +385,7 @@ fn security_groups_admit_only_named_groups() {
             )
         })
         .collect();
-    assert_eq!(by_node.len(), 10);
+    assert_eq!(by_node.len(), 11);
     let id = |node: &str| by_node[node].group_id().unwrap().to_string();
     for g in by_node.values() {
         for p in g.ip_permissions() {
@@ -309,7 +395,7 @@ fn security_groups_admit_only_named_groups() {
             assert!(p.ipv6_ranges().iter().all(|r| r.cidr_ipv6() != Some("::/0")));
         }
     }
-    // History admits the four Temporal groups on both ranges, and ADOT on 9090.
+    // History admits the five Temporal groups on both ranges, and ADOT on 9090.
     let history = by_node["security-group/history"];
     let sources = |from: i32| -> Vec<String> {
         let mut v: Vec<String> = history
@@ -321,8 +407,10 @@ fn security_groups_admit_only_named_groups() {
         v.sort();
         v
     };
-    let mut temporal: Vec<String> =
-        ["history", "matching", "frontend", "worker"].iter().map(|k| id(&format!("security-group/{k}"))).collect();
+    let mut temporal: Vec<String> = ["history", "matching", "frontend", "internal_frontend", "worker"]
+        .iter()
+        .map(|k| id(&format!("security-group/{k}")))
+        .collect();
     temporal.sort();
     assert_eq!(sources(7233), temporal);
     assert_eq!(sources(6933), temporal);

@@ -12,11 +12,17 @@ use support::{Harness, block_on};
 
 const PROJECT: &str = "itprop";
 
-const TEMPORAL: [&str; 4] = ["history", "matching", "frontend", "worker"];
-const FAMILIES: [&str; 7] = [
+const TEMPORAL: [&str; 5] = ["history", "matching", "frontend", "internal_frontend", "worker"];
+/// A Temporal service's task definition family (and container): `temporal-internal-frontend`.
+fn family_of(key: &str) -> String {
+    format!("temporal-{}", key.replace('_', "-"))
+}
+
+const FAMILIES: [&str; 8] = [
     "temporal-history",
     "temporal-matching",
     "temporal-frontend",
+    "temporal-internal-frontend",
     "temporal-worker",
     "temporal-ui",
     "grafana",
@@ -25,7 +31,12 @@ const FAMILIES: [&str; 7] = [
 
 /// A fresh emulator with the whole default stack built on it.
 fn stack(name: &str) -> Harness {
-    let h = Harness::new(name, &format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n"));
+    let h = Harness::new(
+        name,
+        &format!(
+            "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+        ),
+    );
     h.run(&["up"]).ok();
     h
 }
@@ -118,7 +129,7 @@ fn property_02_graviton_architecture() {
 fn property_03_ecs_exec_enabled() {
     let h = stack("p03");
     let services = created_services(&h);
-    assert_eq!(services.len(), 7);
+    assert_eq!(services.len(), 8);
     // Issue 19: Exec only where it is needed — by default the services `connect`
     // forwards to — and always where deploy.yaml asks (docs/security.md).
     let reachable: Vec<&str> = services
@@ -202,7 +213,7 @@ fn property_06_secrets_through_secrets_manager() {
     // DSQL uses IAM auth: the Temporal services carry no database secret; their only
     // secrets are their TLS certificates, from the certificates' secret.
     for k in TEMPORAL {
-        let td = task_definition(&h, &format!("temporal-{k}"));
+        let td = task_definition(&h, &family_of(k));
         for s in td.container_definitions()[0].secrets() {
             assert!(s.name().starts_with("TEMPORALCTL_TLS_"), "{k}: {}", s.name());
             let from = s.value_from();
@@ -235,7 +246,7 @@ fn property_07_iam_least_privilege() {
     let roles = block_on(iam.list_roles().send()).unwrap();
     let ours: Vec<&str> =
         roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with(&format!("{PROJECT}-"))).collect();
-    assert_eq!(ours.len(), 11, "execution, two instance roles, seven task roles and the one-off tasks' role: {ours:?}");
+    assert_eq!(ours.len(), 12, "execution, two instance roles, eight task roles and the one-off tasks' role: {ours:?}");
     // Issue 19: no host shell and no account-wide agent policy unless a group asks.
     for role in &ours {
         let attached = block_on(iam.list_attached_role_policies().role_name(*role).send()).unwrap();
@@ -303,7 +314,7 @@ fn property_08_security_group_isolation() {
             }
         }
         // Egress: within the VPC, and out of it only on the ports a flow needs: HTTPS for
-        // AWS APIs, and PostgreSQL (5432) to DSQL from the four Temporal services alone.
+        // AWS APIs, and PostgreSQL (5432) to DSQL from the five Temporal services alone.
         // Least privilege that works: without 5432 Temporal never reaches its store.
         let temporal = TEMPORAL.iter().any(|k| name == format!("{PROJECT}-{k}"));
         let mut out_ports = Vec::new();
@@ -425,8 +436,8 @@ fn property_12_separate_task_definitions_and_services() {
         );
     }
     let temporal: Vec<&String> = by_name.keys().filter(|n| n.contains("-temporal-")).collect();
-    assert_eq!(temporal.len(), 5, "{temporal:?}");
-    assert_eq!(by_name.len(), 7);
+    assert_eq!(temporal.len(), 6, "{temporal:?}");
+    assert_eq!(by_name.len(), 8);
 }
 
 /// Seed 002 asks a module for documented inputs with defaults and outputs naming the
@@ -472,7 +483,7 @@ fn property_14_tmpfs_for_temporal_services() {
     for family in FAMILIES {
         let td = task_definition(&h, family);
         let tmpfs = td.container_definitions()[0].linux_parameters().map(|l| l.tmpfs().to_vec()).unwrap_or_default();
-        if TEMPORAL.iter().any(|k| family == format!("temporal-{k}")) {
+        if TEMPORAL.iter().any(|k| family == family_of(k)) {
             assert_eq!(tmpfs.len(), 1, "{family}");
             assert_eq!(tmpfs[0].container_path(), "/etc/temporal/config/dynamicconfig");
             assert_eq!(tmpfs[0].mount_options(), ["noexec", "nosuid"]);
@@ -490,7 +501,7 @@ fn property_15_adot_collector() {
     let p = block_on(ssm.get_parameter().name(&name).send()).unwrap();
     let config = p.parameter().and_then(|p| p.value()).unwrap();
     for k in TEMPORAL {
-        assert!(config.contains(&format!("temporal-{k}-metrics:9090")), "ADOT does not scrape {k}");
+        assert!(config.contains(&format!("{}-metrics:9090", family_of(k))), "ADOT does not scrape {k}");
     }
     let workspace = h.state(PROJECT)["nodes"]["prometheus-workspace"]["id"].as_str().unwrap().to_string();
     assert!(config.contains(&format!("/workspaces/{workspace}/api/v1/remote_write")), "{config}");
@@ -502,9 +513,9 @@ fn property_15_adot_collector() {
     // Every Temporal service publishes the name ADOT scrapes.
     let services = created_services(&h);
     for k in TEMPORAL {
-        let sc = &services[&format!("{PROJECT}-temporal-{k}")]["serviceConnectConfiguration"];
+        let sc = &services[&format!("{PROJECT}-{}", family_of(k))]["serviceConnectConfiguration"];
         let names: Vec<&str> =
             sc["services"].as_array().unwrap().iter().filter_map(|s| s["discoveryName"].as_str()).collect();
-        assert!(names.contains(&format!("temporal-{k}-metrics").as_str()), "{k}: {names:?}");
+        assert!(names.contains(&format!("{}-metrics", family_of(k)).as_str()), "{k}: {names:?}");
     }
 }

@@ -15,7 +15,9 @@ use temporalctl_proxy::{Faults, Script};
 const PROJECT: &str = "itrel";
 
 fn deploy() -> String {
-    format!("version: 1\nproject: {PROJECT}\nregion: us-east-1\n")
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n"
+    )
 }
 
 /// `tests/bad-configs/*.yaml`: each starts with `# expect: <text>`, the field path (or
@@ -276,7 +278,7 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
     assert_eq!((count("vpc"), count("subnet"), count("asg"), count("cluster")), (1, 3, 3, 1), "{left:?}");
-    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 10, 2, 11), "{left:?}");
+    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 11, 2, 12), "{left:?}");
 
     h.proxy.faults(Some(Faults { share: 0.3, seed: seed ^ 0xd0e5 }));
     let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -311,11 +313,11 @@ fn a_create_whose_second_call_fails_is_finished_by_the_retry_not_duplicated() {
     assert!(up.stderr.contains("RequestLimitExceeded"), "the engine's retry is shown:\n{}", up.stderr);
     assert_eq!(count("CreateInternetGateway", 200), 1, "the gateway was created once");
     assert_eq!(count("AttachInternetGateway", 200), 1, "and attached by the retry");
-    assert_eq!(count("CreateSecurityGroup", 200), 10, "one create per group");
+    assert_eq!(count("CreateSecurityGroup", 200), 11, "one create per group");
     assert_eq!(count("CreateSecurityGroup", 400), 0, "no InvalidGroup.Duplicate");
     let left = tagged_leftovers(&h);
     let kind = |k: &str| left.iter().filter(|l| l.starts_with(&format!("{k} "))).count();
-    assert_eq!((kind("igw"), kind("sg")), (1, 10), "{left:?}");
+    assert_eq!((kind("igw"), kind("sg")), (1, 11), "{left:?}");
 
     // The adopted group got its rules: nothing left to do.
     h.proxy.clear();
@@ -359,7 +361,7 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
         let left = tagged_leftovers(&h);
         let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
         let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
-        assert_eq!(counts, (1, 3, 10, 3, 1, 11), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
+        assert_eq!(counts, (1, 3, 11, 3, 1, 12), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
 
         assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
         h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -459,7 +461,7 @@ fn ctrl_c_stops_cleanly_saving_state_and_releasing_the_lock() {
     h.run(&["up"]).ok();
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
-    assert_eq!((count("vpc"), count("subnet"), count("sg"), count("asg")), (1, 3, 10, 3), "{left:?}");
+    assert_eq!((count("vpc"), count("subnet"), count("sg"), count("asg")), (1, 3, 11, 3), "{left:?}");
 }
 
 #[test]

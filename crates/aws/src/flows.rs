@@ -120,6 +120,22 @@ pub fn flows() -> Vec<Flow> {
             "persistence: DSQL's PostgreSQL endpoint through the NAT gateway",
         ));
     }
+    // With `temporal.authorization`: the frontend refreshes the token keys from the JWKS
+    // URL, and the UI server talks to the OIDC issuer (discovery, code exchange); both are
+    // the user's identity provider, outside AWS. Declared always: the rule is the 443 the
+    // services have for AWS APIs, and `verify` proves the path either way.
+    out.push(Flow::new(
+        service_sg("frontend"),
+        Peer::Public("identity provider"),
+        (443, 443),
+        "token keys (JWKS), with temporal.authorization",
+    ));
+    out.push(Flow::new(
+        service_sg("ui"),
+        Peer::Public("identity provider"),
+        (443, 443),
+        "OIDC login, with temporal.authorization.ui",
+    ));
     out.push(Flow::new(service_sg("adot"), Peer::AwsApi("aps-workspaces"), (443, 443), "remote write to Prometheus"));
     out.push(Flow::new(
         service_sg("grafana"),
@@ -225,7 +241,16 @@ mod tests {
         assert!(frontend_in.contains(&(service_sg("adot"), (9090, 9090))));
         assert!(ingress_of(&service_sg("grafana"), &f).is_empty(), "nothing calls Grafana but Session Manager");
         let os_in = ingress_of(OPENSEARCH_SG, &f);
-        assert_eq!(os_in.len(), 4, "the four Temporal services: {os_in:?}");
+        assert_eq!(os_in.len(), 5, "the five Temporal services: {os_in:?}");
+        // The internal frontend answers no token: only Temporal's own members reach its
+        // gRPC port (the one-off steps use the frontend's group), ADOT its metrics.
+        let internal_in = ingress_of(&service_sg("internal_frontend"), &f);
+        let temporal = ["history", "matching", "frontend", "internal_frontend", "worker"].map(service_sg);
+        for (from, ports) in &internal_in {
+            let allowed = temporal.contains(from) || (from == &service_sg("adot") && *ports == (9090, 9090));
+            assert!(allowed, "{from} reaches the internal frontend on {ports:?}");
+        }
+        assert!(internal_in.iter().all(|(from, _)| from != &service_sg("ui")));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum Output {
     Account,
     /// When a resource was made (RFC 3339): a secret's `CreatedDate`.
     Created,
+    /// Until when what a secret holds is valid (YYYY-MM-DD): the TLS certificates'.
+    ValidUntil,
 }
 
 impl AsRef<str> for Output {
@@ -44,6 +46,7 @@ impl AsRef<str> for Output {
             Output::DesiredCount => "desired-count",
             Output::Account => "account",
             Output::Created => "created",
+            Output::ValidUntil => "valid-until",
         }
     }
 }

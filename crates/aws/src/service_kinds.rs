@@ -1,4 +1,4 @@
-//! The seven ECS services and the admin tools, and the facts everything else derives from:
+//! The eight ECS services and the admin tools, and the facts everything else derives from:
 //! ports, Service Connect role, scale wave, whether it runs Temporal.
 
 /// How a service takes part in Service Connect.
@@ -62,6 +62,18 @@ pub const SERVICES: &[ServiceKind] = &[
         temporal_role: Some("frontend"),
         ports: &[("grpc", 7233), ("membership", 6933), ("metrics", 9090)],
         connect: Connect::ClientServer,
+        wave: 2,
+    },
+    // Temporal's API for its own parts (Temporal >= 1.20): the internal worker finds it
+    // through membership, never through `publicClient`, and it is served on internode TLS
+    // without authorization, so system workflows need no token. Only the Temporal services'
+    // groups reach it (docs/network-flows.md).
+    ServiceKind {
+        key: "internal_frontend",
+        container: "temporal-internal-frontend",
+        temporal_role: Some("internal-frontend"),
+        ports: &[("grpc", 7236), ("membership", 6936), ("metrics", 9090)],
+        connect: Connect::ClientOnly,
         wave: 2,
     },
     ServiceKind {
@@ -138,7 +150,7 @@ pub fn service(key: &str) -> &'static ServiceKind {
     SERVICES.iter().chain([&ADMIN_TOOLS]).find(|s| s.key == key).expect("known service")
 }
 
-/// Task-to-task ranges among the four Temporal services (gRPC and membership).
+/// Task-to-task ranges among the five Temporal services (gRPC and membership).
 pub const TEMPORAL_GRPC_RANGE: (i32, i32) = (7233, 7239);
 pub const TEMPORAL_MEMBERSHIP_RANGE: (i32, i32) = (6933, 6939);
 pub const METRICS_PORT: i32 = 9090;
@@ -149,7 +161,11 @@ mod tests {
 
     #[test]
     fn every_kind_has_its_config_section_and_every_section_a_kind() {
-        let d = temporalctl_config::parse("version: 1\nproject: demo\nregion: eu-west-1\n", "deploy.yaml").unwrap();
+        let d = temporalctl_config::parse(
+            "version: 1\nproject: demo\nregion: eu-west-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "deploy.yaml",
+        )
+        .unwrap();
         let joined: Vec<&str> = configured(&d).map(|(k, _)| k.key).collect();
         let sections: Vec<&str> = d.services.iter().map(|(key, _)| key).collect();
         assert_eq!(joined.len(), sections.len());
@@ -161,7 +177,12 @@ mod tests {
         let keys: Vec<Vec<&str>> = waves().iter().map(|w| w.iter().map(|s| s.key).collect()).collect();
         assert_eq!(
             keys,
-            vec![vec!["history", "matching"], vec!["frontend"], vec!["worker", "ui"], vec!["grafana", "adot"]]
+            vec![
+                vec!["history", "matching"],
+                vec!["frontend", "internal_frontend"],
+                vec!["worker", "ui"],
+                vec!["grafana", "adot"]
+            ]
         );
     }
 }

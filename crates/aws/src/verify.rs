@@ -646,6 +646,7 @@ mod tests {
                 "history -> dsql tcp/5432",
                 "matching -> dsql tcp/5432",
                 "frontend -> dsql tcp/5432",
+                "internal_frontend -> dsql tcp/5432",
                 "worker -> dsql tcp/5432"
             ]
         );
@@ -679,7 +680,7 @@ mod tests {
         let os = n.group_ids[OPENSEARCH_SG].clone();
         n.groups.get_mut(&os).unwrap().ingress.clear();
         let b = blocked(&n);
-        assert_eq!(b.len(), 4, "the four Temporal services lose visibility: {b:?}");
+        assert_eq!(b.len(), 5, "the five Temporal services lose visibility: {b:?}");
         assert!(b[0].missing[0].contains("has no ingress rule for tcp/(443, 443)"));
         let mut n = healthy();
         let frontend = n.group_ids[&service_sg("frontend")].clone();

@@ -244,7 +244,11 @@ mod tests {
 
     #[test]
     fn the_default_deployment_fits_and_needs_no_trunking() {
-        let d = crate::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t.yaml").unwrap();
+        let d = crate::parse(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "t.yaml",
+        )
+        .unwrap();
         assert!(check(&d, &counts_from_config(&d)).is_empty());
         // Group b holds matching, frontend, ui and grafana: 4 tasks, 2 ENIs per m7g.large.
         assert!(needs_trunking(&d, &counts_from_config(&d)).is_empty());
@@ -259,22 +263,30 @@ mod tests {
     /// slots without trunking. A surge would need 8: its services replace in place.
     #[test]
     fn a_group_without_room_for_a_surge_rolls_in_place() {
-        let d = crate::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t.yaml").unwrap();
+        let d = crate::parse(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "t.yaml",
+        )
+        .unwrap();
         let counts = counts_from_config(&d);
         assert!(!surge_fits(&d, "b", &counts), "4 tasks in 4 slots");
-        assert!(surge_fits(&d, "a", &counts), "history alone on group a");
+        assert!(surge_fits(&d, "a", &counts), "history and the internal frontend: 2 tasks, 4 slots");
         assert_eq!(rollout(&d, "frontend", &counts), (0, 100), "one task: replaced with a short gap");
         assert_eq!(rollout(&d, "history", &counts), (100, 200));
         assert_eq!(rollout_percents(false, 3), (66, 100), "ECS rounds 66% of 3 up to 2: one at a time");
         // `scale up --count 2`: group c (worker and adot) then fills its 4 slots.
         let doubled: Counts = counts.keys().map(|k| (*k, 2)).collect();
         assert_eq!(rollout(&d, "worker", &doubled), (50, 100));
-        assert_eq!(rollout(&d, "history", &doubled), (100, 200), "4 tasks during the roll, in 4 slots");
+        assert_eq!(rollout(&d, "history", &doubled), (50, 100), "4 tasks fill group a's 4 slots: one at a time");
     }
 
     #[test]
     fn a_group_too_small_names_itself_and_the_fix() {
-        let d = crate::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t.yaml").unwrap();
+        let d = crate::parse(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "t.yaml",
+        )
+        .unwrap();
         let mut counts = counts_from_config(&d);
         counts.insert("history", 9);
         let problems = check(&d, &counts);

@@ -28,7 +28,7 @@ pub struct Deploy {
     /// The three EC2 Auto Scaling groups the services run on.
     #[serde(default)]
     pub node_groups: NodeGroups,
-    /// Size, count and placement of the seven ECS services.
+    /// Size, count and placement of the eight ECS services.
     #[serde(default)]
     pub services: Services,
     /// Temporal itself: version, shards, the default namespace.
@@ -201,7 +201,7 @@ fn two() -> u32 {
     2
 }
 
-/// The seven ECS services: the four Temporal services, the UI, Grafana and the ADOT collector.
+/// The eight ECS services: the five Temporal services, the UI, Grafana and the ADOT collector.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Services {
@@ -211,6 +211,10 @@ pub struct Services {
     pub matching: Service,
     /// Temporal frontend (the gRPC API on 7233).
     pub frontend: Service,
+    /// Temporal's internal frontend: the API for the internal worker and temporalctl's
+    /// own steps, on internode mTLS and never behind authorization (7236). Reached by
+    /// nothing else.
+    pub internal_frontend: Service,
     /// Temporal's internal worker (system workflows).
     pub worker: Service,
     /// The Temporal web UI (8080).
@@ -227,6 +231,7 @@ impl Default for Services {
             history: Service::new(512, 1024, "a"),
             matching: Service::new(512, 1024, "b"),
             frontend: Service::new(512, 1024, "b"),
+            internal_frontend: Service::new(256, 512, "a"),
             worker: Service::new(512, 1024, "c"),
             ui: Service::new(256, 512, "b").with_image(UI_IMAGE),
             grafana: Service::new(512, 1024, "b").with_image(GRAFANA_IMAGE),
@@ -241,6 +246,7 @@ impl Services {
             ("history", &self.history),
             ("matching", &self.matching),
             ("frontend", &self.frontend),
+            ("internal_frontend", &self.internal_frontend),
             ("worker", &self.worker),
             ("ui", &self.ui),
             ("grafana", &self.grafana),
@@ -329,6 +335,73 @@ pub struct Temporal {
     pub namespace: Namespace,
     /// Mutual TLS between the Temporal services and to the frontend.
     pub tls: Tls,
+    /// Who may call the frontend: JWTs checked against your identity provider's keys, or
+    /// no authorization at all, written out (`allow_no_auth: true`). One of the two is
+    /// required: there is no silent default.
+    pub authorization: Authorization,
+}
+
+/// The frontend's authorization (Temporal's `global.authorization`): the default
+/// authorizer and the default JWT claim mapper, keys from a JWKS URL. The internal worker
+/// and temporalctl's own steps use the internal frontend (internode mTLS, no JWT); users,
+/// their workers and the UI present tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct Authorization {
+    /// Where the frontend fetches the keys that sign your tokens (your identity
+    /// provider's JWKS document, https).
+    pub jwks_url: Option<String>,
+    /// The token claim that carries Temporal permissions (`<namespace>:<role>`,
+    /// `temporal-system:admin`). Default `permissions`.
+    pub permissions_claim: Option<String>,
+    /// When set, tokens must name this audience (`aud`).
+    pub audience: Option<String>,
+    /// Log in to the UI with your identity provider (OIDC); needed when `jwks_url` is set,
+    /// since the UI calls the frontend with each user's token.
+    pub ui: Option<UiLogin>,
+    /// Run the frontend without authorization: every caller that reaches it (and holds a
+    /// client certificate, with `tls.enabled`) may do anything. Only when written here;
+    /// `status` says so.
+    pub allow_no_auth: bool,
+}
+
+/// The UI's OIDC login (the `temporalio/ui` server's `TEMPORAL_AUTH_*` settings).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct UiLogin {
+    /// The OIDC issuer (its `/.well-known/openid-configuration` is read by the UI).
+    pub issuer_url: String,
+    /// The client id your identity provider gave the UI.
+    pub client_id: String,
+    /// ARN of a Secrets Manager secret holding the client secret (a plain string). The
+    /// secret itself is never in deploy.yaml, the state file or the task definition. The
+    /// execution role may read it; a secret under a customer-managed KMS key also needs
+    /// `kms:Decrypt` for that role, which temporalctl does not grant.
+    pub client_secret_arn: String,
+    /// Where the identity provider sends the browser back; register it with the client.
+    /// Default: the address `temporalctl connect ui` forwards to.
+    #[serde(default = "default_ui_callback")]
+    pub callback_url: String,
+    /// The scopes the UI asks for; `openid` is required.
+    #[serde(default = "default_ui_scopes")]
+    pub scopes: Vec<String>,
+}
+
+/// `connect ui` forwards the UI to this port on the operator's machine.
+pub const UI_LOCAL_CALLBACK: &str = "http://localhost:8080/auth/sso/callback";
+
+fn default_ui_callback() -> String {
+    UI_LOCAL_CALLBACK.into()
+}
+
+fn default_ui_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+
+impl Authorization {
+    /// Whether the frontend checks tokens.
+    pub fn enabled(&self) -> bool {
+        self.jwks_url.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -354,6 +427,7 @@ impl Default for Temporal {
             history_shards: 4,
             namespace: Namespace::default(),
             tls: Tls::default(),
+            authorization: Authorization::default(),
         }
     }
 }

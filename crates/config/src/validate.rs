@@ -70,6 +70,111 @@ fn check_temporal_version(version: &str, p: &mut Vec<Problem>) {
     }
 }
 
+/// Authorization is chosen, never defaulted: a JWKS URL, or `allow_no_auth: true` written
+/// out. With tokens, the UI needs an OIDC login to have tokens to send.
+fn check_authorization(t: &crate::Temporal, p: &mut Vec<Problem>) {
+    let a = &t.authorization;
+    const WHY: &str = "the frontend checks callers' JWTs against your identity provider's keys";
+    match (&a.jwks_url, a.allow_no_auth) {
+        (None, false) => p.push(Problem::new(
+            "temporal.authorization",
+            format!("choose who may call the frontend: name your identity provider's JWKS URL in temporal.authorization.jwks_url ({WHY}), or write temporal.authorization.allow_no_auth: true to let every caller that reaches it (and holds a client certificate, with temporal.tls.enabled) do anything"),
+        )),
+        (Some(_), true) => p.push(Problem::new(
+            "temporal.authorization.allow_no_auth",
+            "allow_no_auth: true contradicts jwks_url; remove one of them",
+        )),
+        _ => {}
+    }
+    if let Some(url) = &a.jwks_url {
+        check_https_url("temporal.authorization.jwks_url", url, p);
+        if !t.tls.enabled {
+            p.push(Problem::new(
+                "temporal.authorization.jwks_url",
+                "tokens need temporal.tls.enabled: without TLS every bearer token crosses the network in plain text, and the internal frontend (which asks no token) would admit any caller in the Temporal services' groups",
+            ));
+        }
+        if a.ui.is_none() {
+            p.push(Problem::new(
+                "temporal.authorization.ui",
+                "with jwks_url set the UI must log users in to have tokens to send: name the OIDC issuer_url, client_id and client_secret_arn of the UI's client",
+            ));
+        }
+    }
+    if let Some(claim) = &a.permissions_claim
+        && (claim.is_empty() || claim.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        p.push(Problem::new("temporal.authorization.permissions_claim", "a claim name: no spaces, not empty"));
+    }
+    for (key, set) in [("permissions_claim", a.permissions_claim.is_some()), ("audience", a.audience.is_some())] {
+        if set && a.jwks_url.is_none() {
+            p.push(Problem::new(
+                format!("temporal.authorization.{key}"),
+                "only means something with jwks_url: without it no token is checked",
+            ));
+        }
+    }
+    if let Some(ui) = &a.ui {
+        if a.jwks_url.is_none() {
+            p.push(Problem::new(
+                "temporal.authorization.ui",
+                "UI login needs jwks_url: without authorization the frontend ignores the UI's tokens",
+            ));
+        }
+        check_https_url("temporal.authorization.ui.issuer_url", &ui.issuer_url, p);
+        if !ui.callback_url.starts_with("https://") && !ui.callback_url.starts_with("http://localhost:") {
+            p.push(Problem::new(
+                "temporal.authorization.ui.callback_url",
+                "https://…, or http://localhost:<port>/… for the UI forwarded by `temporalctl connect ui`",
+            ));
+        }
+        if ui.client_id.is_empty() || ui.client_id.chars().any(char::is_control) {
+            p.push(Problem::new(
+                "temporal.authorization.ui.client_id",
+                "the OIDC client id your identity provider gave the UI",
+            ));
+        }
+        if !is_secret_arn(&ui.client_secret_arn) {
+            p.push(Problem::new(
+                "temporal.authorization.ui.client_secret_arn",
+                "the ARN of a Secrets Manager secret holding the client secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>); never the secret itself",
+            ));
+        }
+        if !ui.scopes.iter().any(|s| s == "openid") {
+            p.push(Problem::new("temporal.authorization.ui.scopes", "OIDC needs the `openid` scope"));
+        }
+        // The UI joins them with commas into one variable and splits them again.
+        if ui
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(',') || s.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            p.push(Problem::new("temporal.authorization.ui.scopes", "each scope one word: no commas or spaces"));
+        }
+    }
+}
+
+fn check_https_url(path: &str, url: &str, p: &mut Vec<Problem>) {
+    let host = url.strip_prefix("https://").map(|rest| rest.split(['/', ':', '?']).next().unwrap_or(""));
+    if host.is_none_or(str::is_empty) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        p.push(Problem::new(path, format!("{url:?} is not an https:// URL; tokens and keys travel only over TLS")));
+    }
+}
+
+/// `arn:aws:secretsmanager:<region>:<12 digits>:secret:<name>` (any partition).
+fn is_secret_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+}
+
 /// Temporal itself only limits a namespace name to 1000 bytes (`validateNamespace` in
 /// its frontend's `workflow_handler.go`, `limit.maxIDLength`). We ask for less, because
 /// the name enters the namespace step's shell script, the server's YAML and logs: letters,
@@ -346,6 +451,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));
     }
     check_namespace_name(&d.temporal.namespace.name, p);
+    check_authorization(&d.temporal, p);
     check_temporal_version(&d.temporal.version, p);
     check_index_name(&d.opensearch.visibility_index, p);
     if d.temporal.namespace.retention_days == 0 {

@@ -22,7 +22,11 @@ fn the_shipped_examples_are_valid() {
 
 #[test]
 fn a_minimal_file_takes_the_seed_defaults() {
-    let d = parse("version: 1\nproject: demo\nregion: us-east-1\n", "mini.yaml").unwrap();
+    let d = parse(
+        "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+        "mini.yaml",
+    )
+    .unwrap();
     assert_eq!(d.network.vpc_cidr, "10.0.0.0/16");
     assert_eq!(d.network.interface_endpoints.len(), 8);
     let layout = network_layout(&d).unwrap();
@@ -50,11 +54,11 @@ logs:
 
 #[test]
 fn a_type_error_names_its_field_and_line() {
-    let err = parse("version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history:\n    cpu: lots\n", "t.yaml")
+    let err = parse("version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\nservices:\n  history:\n    cpu: lots\n", "t.yaml")
         .unwrap_err();
     let p = &err.problems[0];
     assert_eq!(p.path, "services.history.cpu");
-    assert_eq!(p.at.map(|a| a.line), Some(6));
+    assert_eq!(p.at.map(|a| a.line), Some(8));
 }
 
 #[test]
@@ -72,7 +76,7 @@ fn a_namespace_or_index_name_that_is_not_a_plain_name_is_refused_naming_the_fiel
         [("x\"; rm -rf /; \"", "ok"), ("default", "Temporal_Visibility"), ("$(id)", "{{ .Env.X }}")]
     {
         let src = format!(
-            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  namespace:\n    name: '{namespace}'\nopensearch:\n  visibility_index: '{index}'\n"
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n  namespace:\n    name: '{namespace}'\nopensearch:\n  visibility_index: '{index}'\n"
         );
         let text = parse(&src, "deploy.yaml").unwrap_err().to_string();
         let bad_namespace = namespace != "default";
@@ -81,7 +85,7 @@ fn a_namespace_or_index_name_that_is_not_a_plain_name_is_refused_naming_the_fiel
     }
     for (namespace, index) in [("default", "temporal_visibility_v1_dev"), ("team-a.prod_1", "visibility-2")] {
         let src = format!(
-            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  namespace:\n    name: {namespace}\nopensearch:\n  visibility_index: {index}\n"
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n  namespace:\n    name: {namespace}\nopensearch:\n  visibility_index: {index}\n"
         );
         assert!(parse(&src, "deploy.yaml").is_ok(), "{namespace} / {index}");
     }
@@ -90,7 +94,7 @@ fn a_namespace_or_index_name_that_is_not_a_plain_name_is_refused_naming_the_fiel
 /// Issue 19: a file over 1 MiB is refused before it is parsed, and no more of it is read.
 #[test]
 fn a_file_over_a_mebibyte_is_refused_before_it_is_parsed() {
-    let valid = "version: 1\nproject: demo\nregion: us-east-1\n";
+    let valid = "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n";
     let padded = |bytes: usize| format!("{valid}#{}\n", "x".repeat(bytes - valid.len() - 2));
     let limit = temporalctl_config::MAX_FILE_BYTES;
     assert!(parse(&padded(limit), "big.yaml").is_ok(), "exactly the limit still loads");
@@ -106,28 +110,42 @@ fn a_file_over_a_mebibyte_is_refused_before_it_is_parsed() {
 
 #[test]
 fn a_project_name_ecs_reserves_is_refused_with_the_reason() {
-    let err = parse("version: 1\nproject: ecs-prod\nregion: us-east-1\n", "p.yaml").unwrap_err();
+    let err = parse(
+        "version: 1\nproject: ecs-prod\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+        "p.yaml",
+    )
+    .unwrap_err();
     let p = &err.problems[0];
     assert_eq!(p.path, "project");
     assert!(p.message.contains("capacity providers"), "{p:?}");
-    assert!(parse("version: 1\nproject: prod-ecs\nregion: us-east-1\n", "p.yaml").is_ok());
+    assert!(
+        parse(
+            "version: 1\nproject: prod-ecs\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "p.yaml"
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn a_region_without_dsql_is_refused_unless_the_check_is_turned_off() {
-    let err = parse("version: 1\nproject: demo\nregion: us-west-1\n", "r.yaml").unwrap_err();
+    let err = parse(
+        "version: 1\nproject: demo\nregion: us-west-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+        "r.yaml",
+    )
+    .unwrap_err();
     let p = &err.problems[0];
     assert_eq!(p.path, "region");
     assert!(p.message.contains("DSQL") && p.message.contains("region_check"), "{p:?}");
-    assert!(parse("version: 1\nproject: demo\nregion: us-west-1\ndsql:\n  region_check: false\n", "r.yaml").is_ok());
+    assert!(parse("version: 1\nproject: demo\nregion: us-west-1\ntemporal:\n  authorization: { allow_no_auth: true }\ndsql:\n  region_check: false\n", "r.yaml").is_ok());
 }
 
 #[test]
 fn tasks_that_no_node_group_can_hold_are_refused_with_the_fix() {
-    let yaml = "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history: { cpu: 512, memory: 1024, count: 9, node_group: a }\n";
+    let yaml = "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\nservices:\n  history: { cpu: 512, memory: 1024, count: 9, node_group: a }\n";
     let err = parse(yaml, "c.yaml").unwrap_err();
     assert_eq!(err.problems[0].path, "node_groups.a.max_size");
-    let yaml = "version: 1\nproject: demo\nregion: us-east-1\nservices:\n  history: { cpu: 4096, memory: 1024, node_group: a }\n";
+    let yaml = "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\nservices:\n  history: { cpu: 4096, memory: 1024, node_group: a }\n";
     let err = parse(yaml, "c.yaml").unwrap_err();
-    assert_eq!(err.problems[0].path, "services.history");
+    assert!(err.problems.iter().any(|p| p.path == "services.history"), "{err}");
 }

@@ -266,7 +266,7 @@ mod tests {
     use super::*;
 
     fn deploy(extra: &str) -> Deploy {
-        temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\n{extra}"), "t").unwrap()
+        temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n{extra}"), "t").unwrap()
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub enum Verb {
     /// The deployment's mutual TLS. `tls client-cert --out DIR` writes what a client needs
     /// to reach the frontend (through `connect frontend`): the authority, a client
     /// certificate and its key (readable by you alone), and prints the `temporal` flags.
+    /// `tls rotate` renews the certificates under running services.
     Tls {
         #[command(subcommand)]
         action: TlsAction,
@@ -161,6 +162,11 @@ pub enum TlsAction {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Issue new certificates from the deployment's own authority (a new version of the
+    /// certificates' secret), then give every service that reads them (the Temporal
+    /// services and the UI) new tasks, wave by wave, each waited until stable. Old and new
+    /// certificates trust each other; a service that rolls in place has a short gap.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]

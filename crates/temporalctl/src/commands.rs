@@ -216,6 +216,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             crate::images::build(cli, d, &store, source, options(cli, d), &interrupt_token()).await
         }
         Verb::Tls { action: TlsAction::ClientCert { out } } => client_cert(d, &store, out).await,
+        Verb::Tls { action: TlsAction::Rotate } => rotate_tls(d, &store).await,
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
         Verb::Up { .. } => up(cli, d, &store).await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
@@ -345,6 +346,33 @@ async fn client_cert(d: &Deploy, store: &StateStore, out: &std::path::Path) -> R
     outln!("wrote {} (the key readable by you alone)", written.join(", "));
     outln!("with `temporalctl connect frontend` running, in another terminal:");
     outln!("  {}", crate::reach::temporal_tls_flags(out));
+    if d.temporal.authorization.enabled() {
+        // Health checks pass without a token; every other call needs one (default authorizer).
+        outln!("other calls need your identity provider's token too: add --api-key <token> (or set TEMPORAL_API_KEY)");
+    }
+    Ok(())
+}
+
+/// `tls rotate`: new certificates, then new tasks for their readers (`Operator::rotate_tls`),
+/// under the state lock like every verb that changes the stack.
+async fn rotate_tls(d: &Deploy, store: &StateStore) -> Result<(), Failure> {
+    if !d.temporal.tls.enabled {
+        return Err(Failure::Usage(
+            "temporal.tls.enabled is false: there are no certificates to rotate. Nothing was sent to AWS.".into(),
+        ));
+    }
+    let locked = lock(store, "tls rotate")?;
+    let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    let progress = live_progress();
+    let phases = phases(&aws, d, &progress, interrupt_token());
+    let result = phases.operator(&locked.state().nodes).rotate_tls().await;
+    progress.finish();
+    let (until, rolled) = result?;
+    outln!(
+        "tls rotate: new certificates valid until {until}; {rolled} service(s) on new tasks, all stable, in {:.1}s",
+        phases.started.elapsed().as_secs_f64()
+    );
+    outln!("operators: fetch the new client certificate with `temporalctl tls client-cert --out DIR`");
     Ok(())
 }
 

@@ -118,16 +118,17 @@ impl Phases<'_> {
             );
         }
 
-        let frontend_runs = targets.iter().any(|(k, n)| k.key == "frontend" && *n > 0);
+        let runs = |key: &str| targets.iter().any(|(k, n)| k.key == key && *n > 0);
+        let (frontend_runs, internal_runs) = (runs("frontend"), runs("internal_frontend"));
         let ns = &d.temporal.namespace;
         match op.applied(steps::NAMESPACE) {
             Some(done) if done == ns.name => {}
-            _ if !frontend_runs => {
-                eprintln!("note: the frontend is scaled to 0, so namespace {} waits for a later `up`", ns.name)
+            _ if !internal_runs => {
+                eprintln!("note: the internal frontend is scaled to 0, so namespace {} waits for a later `up`", ns.name)
             }
             _ => {
                 let node = format!("step/{}", steps::NAMESPACE);
-                let address = op.frontend_address(&node).await?;
+                let address = op.task_address("internal_frontend", &node).await?;
                 if let Some(step) =
                     steps::namespace(&address, &ns.name, ns.retention_days, self.deploy.temporal.tls.enabled, None)
                 {
@@ -140,23 +141,31 @@ impl Phases<'_> {
         // wave, a service or a task definition (not a log retention or a route).
         let serving_changed =
             walk_changed.iter().any(|n| n.starts_with("ecs-service/") || n.starts_with("task-definition/"));
-        if frontend_runs && (steps_pending || changed > 0 || serving_changed) {
+        if frontend_runs && internal_runs && (steps_pending || changed > 0 || serving_changed) {
             summary.push(self.cluster_check(&locked.state().nodes).await?);
         }
         Ok(summary)
     }
 
     /// The end-to-end check (`up`, `status --check`) as a one-off task against a running
-    /// frontend; a failure names the stage and shows the task's log lines.
+    /// frontend and internal frontend; a failure names the stage and shows the task's log
+    /// lines.
     pub async fn cluster_check(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<String, ResourceError> {
         let op = self.operator(nodes);
-        let address = op.frontend_address(&format!("step/{}", steps::CLUSTER_CHECK)).await?;
-        let step =
-            steps::cluster_check(&address, &self.deploy.temporal.namespace.name, self.deploy.temporal.tls.enabled);
-        op.run_step(&step).await?;
+        let node = format!("step/{}", steps::CLUSTER_CHECK);
+        let public = op.task_address("frontend", &node).await?;
+        let internal = op.task_address("internal_frontend", &node).await?;
+        let t = &self.deploy.temporal;
+        let authorization = t.authorization.enabled();
+        let at = steps::Frontends { internal: &internal, public: &public };
+        op.run_step(&steps::cluster_check(at, &t.namespace.name, t.tls.enabled, authorization)).await?;
+        let frontend = match authorization {
+            true => "the frontend refuses calls without a token",
+            false => "the frontend serves without authorization",
+        };
         Ok(format!(
-            "checked the cluster end to end: health, namespace {}, a workflow started, found through visibility and terminated",
-            self.deploy.temporal.namespace.name
+            "checked the cluster end to end: health, {frontend}, namespace {}, a workflow started, found through visibility and terminated",
+            t.namespace.name
         ))
     }
 
@@ -356,9 +365,9 @@ mod tests {
     #[test]
     fn tls_switches_only_while_the_temporal_services_are_stopped() {
         let parse = |extra: &str| -> Deploy {
-            temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\n{extra}"), "t").unwrap()
+            temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n{extra}"), "t").unwrap()
         };
-        let (on, off) = (parse(""), parse("temporal:\n  tls: { enabled: false }\n"));
+        let (on, off) = (parse(""), parse("  tls: { enabled: false }\n"));
         let mut state = temporalctl_engine::StateFile::new("demo", "us-east-1");
         assert!(check_tls_switch(&on, &state).is_ok(), "no stack yet");
         // A stack whose first `up` never finished, from before `temporal.tls`: without.
@@ -398,7 +407,11 @@ mod tests {
 
     #[test]
     fn a_change_wins_over_recorded_counts_which_win_over_the_config() {
-        let d: Deploy = temporalctl_config::parse("version: 1\nproject: demo\nregion: us-east-1\n", "t").unwrap();
+        let d: Deploy = temporalctl_config::parse(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: { allow_no_auth: true }\n",
+            "t",
+        )
+        .unwrap();
         let none = desired_counts(&d, &BTreeMap::new(), None);
         assert!(none.values().all(|n| *n == 1), "deploy.yaml's counts: {none:?}");
         let recorded = BTreeMap::from([("history".to_string(), 2)]);

@@ -1,15 +1,16 @@
 //! The ADOT collector configuration, kept in an SSM parameter and injected as
-//! `AOT_CONFIG_CONTENT`: scrape the four Temporal services on 9090 through their Service
+//! `AOT_CONFIG_CONTENT`: scrape the five Temporal services on 9090 through their Service
 //! Connect names, remote-write to the AMP workspace with SigV4.
 //!
 //! A Service Connect name reaches one replica at a time, so with several replicas each
 //! scrape samples one of them (see docs/architecture.md).
 
-use crate::service_kinds::{METRICS_PORT, SERVICES};
+use crate::service_kinds::{METRICS_PORT, SERVICES, ServiceKind};
 
-/// The Service Connect name a Temporal service's metrics port is reachable at.
-pub fn metrics_name(service: &str) -> String {
-    format!("temporal-{service}-metrics")
+/// The Service Connect name a Temporal service's metrics port is reachable at, from its
+/// container name (`temporal-internal-frontend-metrics`: hyphens, a DNS name's letters).
+pub fn metrics_name(kind: &ServiceKind) -> String {
+    format!("{}-metrics", kind.container)
 }
 
 /// `prometheus_endpoint` is the workspace's, ending in `/`.
@@ -18,8 +19,8 @@ pub fn collector_config(region: &str, prometheus_endpoint: &str) -> String {
     for s in SERVICES.iter().filter(|s| s.is_temporal()) {
         scrape.push_str(&format!(
             "            - targets: [\"{}:{METRICS_PORT}\"]\n              labels:\n                service: {}\n",
-            metrics_name(s.key),
-            s.key
+            metrics_name(s),
+            s.temporal_role.unwrap_or(s.key)
         ));
     }
     let endpoint = format!("{}api/v1/remote_write", prometheus_endpoint.trim_end_matches('/').to_string() + "/");
@@ -64,7 +65,7 @@ mod tests {
         let config =
             collector_config("us-east-1", "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234/");
         insta::assert_snapshot!("adot-collector", config);
-        for s in ["history", "matching", "frontend", "worker"] {
+        for s in ["history", "matching", "frontend", "internal-frontend", "worker"] {
             assert!(config.contains(&format!("temporal-{s}-metrics:9090")), "{s}");
         }
         assert!(config.contains(

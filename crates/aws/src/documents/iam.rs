@@ -117,8 +117,8 @@ pub fn instance(arns: &InstanceArns) -> Value {
     })
 }
 
-/// ARNs the task policies name.
-#[derive(Debug, Clone)]
+/// ARNs the task policies name; empty where a policy names none.
+#[derive(Debug, Clone, Default)]
 pub struct Arns {
     pub dsql_cluster: String,
     pub opensearch_domain: String,
@@ -130,14 +130,25 @@ pub struct Arns {
     pub tls_certificates: String,
     pub adot_parameter: String,
     pub exec_log_group: String,
+    /// The UI's OIDC client secret, the user's own (`temporal.authorization.ui`); empty
+    /// without UI login.
+    pub ui_client_secret: String,
 }
 
 /// The task execution role's own policy, beside AWS's `AmazonECSTaskExecutionRolePolicy`:
 /// read the values ECS injects through `secrets` (Grafana's admin, the TLS certificates,
-/// ADOT's config), and nothing else: not the TLS authority.
+/// ADOT's config, the UI's OIDC client secret), and nothing else: not the TLS authority.
+/// The user's secret may be named by its full ARN or without the six characters Secrets
+/// Manager appends (AWS, "Permissions policy examples": `<name>-??????`); both match.
 pub fn execution(arns: &Arns) -> Value {
-    let secrets: Vec<&String> =
-        [&arns.grafana_secret, &arns.tls_certificates].into_iter().filter(|a| !a.is_empty()).collect();
+    let user_secret = (!arns.ui_client_secret.is_empty())
+        .then(|| [arns.ui_client_secret.clone(), format!("{}-??????", arns.ui_client_secret)]);
+    let secrets: Vec<String> = [&arns.grafana_secret, &arns.tls_certificates]
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .chain(user_secret.into_iter().flatten())
+        .collect();
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -160,7 +171,8 @@ fn opensearch_requests(key: &str, arns: &Arns) -> Option<(&'static [&'static str
     let everywhere = vec![format!("{}/*", arns.opensearch_domain)];
     Some(match key {
         "history" => (&["es:ESHttpGet", "es:ESHttpPost"], everywhere),
-        "frontend" | "worker" => (&["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"], everywhere),
+        // The internal frontend serves the worker's visibility calls: the frontend's job.
+        "frontend" | "internal_frontend" | "worker" => (&["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"], everywhere),
         "matching" => {
             (&["es:ESHttpPost"], vec![format!("{}/{}/_count", arns.opensearch_domain, arns.visibility_index)])
         }
@@ -171,7 +183,8 @@ fn opensearch_requests(key: &str, arns: &Arns) -> Option<(&'static [&'static str
 
 /// Whether a role connects to DSQL: the Temporal services and the one-off tasks.
 pub fn uses_data_stores(key: &str) -> bool {
-    matches!(key, "history" | "matching" | "frontend" | "worker" | "admin-tools")
+    key == crate::service_kinds::ADMIN_TOOLS.key
+        || crate::service_kinds::SERVICES.iter().any(|k| k.key == key && k.is_temporal())
 }
 
 /// What a service's task role may do (`admin-tools`: the one-off tasks' role); `exec`:
@@ -250,6 +263,28 @@ mod tests {
             tls_certificates: "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/temporal-tls-GhIjKl".into(),
             adot_parameter: "arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config".into(),
             exec_log_group: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/demo/ecs-exec".into(),
+            ..Default::default()
+        }
+    }
+
+    /// The UI's OIDC client secret is the user's: the execution role reads that secret (by
+    /// its ARN, with or without Secrets Manager's suffix) to inject it, and no task role
+    /// reads it.
+    #[test]
+    fn the_ui_client_secret_is_read_by_the_execution_role_alone() {
+        let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/temporal-ui";
+        let a = Arns { ui_client_secret: secret.into(), ..arns() };
+        let read: Vec<String> = grants(&execution(&a))
+            .into_iter()
+            .filter(|(action, _)| action == "secretsmanager:GetSecretValue")
+            .map(|(_, resource)| resource)
+            .collect();
+        assert!(read.contains(&secret.to_string()) && read.contains(&format!("{secret}-??????")), "{read:?}");
+        assert_eq!(read.len(), 4, "grafana's, the certificates', the UI's two forms: {read:?}");
+        let without = grants(&execution(&arns()));
+        assert!(without.iter().all(|(_, r)| !r.contains("temporal-ui")));
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
+            assert!(!task(kind, &a, true).to_string().contains("temporal-ui"), "{}", kind.key);
         }
     }
 
@@ -283,7 +318,7 @@ mod tests {
                 }
             }
         }
-        // DSQL and OpenSearch only for the four Temporal services.
+        // DSQL and OpenSearch only for the five Temporal services.
         let ui = grants(&task(service("ui"), &arns(), true));
         assert!(!ui.iter().any(|(a, _)| a.starts_with("dsql:") || a.starts_with("es:")));
         let history = grants(&task(service("history"), &arns(), false));

@@ -128,7 +128,7 @@ fn service_connect(kind: &ServiceKind, namespace: &str) -> Option<ServiceConnect
         services.push(published("grpc", kind.discovery_name(), port));
     }
     if kind.is_temporal() {
-        services.push(published("metrics", metrics_name(kind.key), METRICS_PORT));
+        services.push(published("metrics", metrics_name(kind), METRICS_PORT));
     }
     Some(ServiceConnect { enabled: true, namespace: namespace.into(), services })
 }
@@ -173,7 +173,7 @@ mod tests {
     /// Seed 002's placement: history on A, worker and ADOT on C, the rest on B.
     fn inputs(kind: &ServiceKind) -> Inputs<'static> {
         let (capacity_provider, workload) = match kind.key {
-            "history" => ("demo-node-a", "history"),
+            "history" | "internal_frontend" => ("demo-node-a", "history"),
             "worker" | "adot" => ("demo-node-c", "worker"),
             _ => ("demo-node-b", "frontend"),
         };

@@ -138,26 +138,35 @@ pub fn visibility(endpoint: &str, index: &str, applied: Option<&str>) -> Option<
     })
 }
 
-/// The default namespace, created only when `describe` does not find it. The frontend
-/// can be stable a little before it serves the namespace API, so the script tries a few
-/// times (seed 000 does the same).
 /// The steps that do not call the frontend drop the TLS client's variables the task got.
 fn no_tls() -> String {
     let names: Vec<&str> = STEP_TLS_VARIABLES.iter().map(|(variable, _, _)| *variable).collect();
     format!("unset {}\n", names.join(" "))
 }
 
-/// The `temporal` CLI as the steps call it (`cli …`). With TLS, the authority and the
-/// client pair the task got as variables (`task_definition::STEP_TLS_VARIABLES`) are
-/// written to files only the task's user can read, and every call names them and the
-/// frontend's certificate name (the CLI's `--tls-ca-path`, `--tls-cert-path`,
-/// `--tls-key-path`, `--tls-server-name`: temporalio/cli `commands.yml`); the steps dial a
-/// frontend task by its IP, so the name is what the certificate is checked against.
+/// Where a step that calls Temporal goes: the internal frontend, temporalctl's own way in
+/// (internode mTLS, no token: `temporal/fx.go` maps its callers to admin), and the public
+/// frontend, the way users come, which the end-to-end check also proves.
+#[derive(Debug, Clone, Copy)]
+pub struct Frontends<'a> {
+    /// `ip:7236` of a running internal frontend task.
+    pub internal: &'a str,
+    /// `ip:7233` of a running frontend task.
+    pub public: &'a str,
+}
+
+/// The `temporal` CLI as the steps call it: `cli …` to the internal frontend, `public_cli
+/// …` to the frontend. With TLS, the authority and the client pair the task got as
+/// variables (`task_definition::STEP_TLS_VARIABLES`) are written to files only the task's
+/// user can read, and every call names them and the certificate name of the side it
+/// dials (the CLI's `--tls-ca-path`, `--tls-cert-path`, `--tls-key-path`,
+/// `--tls-server-name`: temporalio/cli `commands.yml`): the steps dial tasks by IP, so the
+/// name is what the certificate is checked against. The internal frontend serves the
+/// internode certificate and accepts any client certificate of our authority.
 pub fn cli_prelude(tls: bool) -> String {
     if !tls {
-        return "cli() { temporal \"$@\"; }\n".into();
+        return "cli() { temporal \"$@\"; }\npublic_cli() { temporal \"$@\"; }\n".into();
     }
-    let name = crate::platform::tls::FRONTEND_NAME;
     let writes: Vec<String> = STEP_TLS_VARIABLES
         .iter()
         .map(|(variable, _, file)| {
@@ -166,6 +175,8 @@ pub fn cli_prelude(tls: bool) -> String {
             )
         })
         .collect();
+    let flags =
+        "--tls-ca-path \"$tls/authority.pem\" --tls-cert-path \"$tls/client.pem\" --tls-key-path \"$tls/client.key\"";
     // Every write checked (the namespace step runs without `set -e`); the files gone when
     // the script ends, whatever way (the task's disk is not a tmpfs).
     format!(
@@ -173,22 +184,29 @@ pub fn cli_prelude(tls: bool) -> String {
          trap 'rm -rf \"$tls\"' EXIT\n\
          (umask 077 &&\n{}) || exit 1\n\
          unset TEMPORALCTL_TLS_CLIENT_KEY\n\
-         cli() {{ temporal \"$@\" --tls-ca-path \"$tls/authority.pem\" --tls-cert-path \"$tls/client.pem\" --tls-key-path \"$tls/client.key\" --tls-server-name {name}; }}\n",
+         cli() {{ temporal \"$@\" {flags} --tls-server-name {internode}; }}\n\
+         public_cli() {{ temporal \"$@\" {flags} --tls-server-name {frontend}; }}\n",
         writes.join(" &&\n"),
+        internode = crate::platform::tls::INTERNODE_NAME,
+        frontend = crate::platform::tls::FRONTEND_NAME,
     )
 }
 
-pub fn namespace(frontend: &str, name: &str, retention_days: u32, tls: bool, applied: Option<&str>) -> Option<Step> {
+/// The default namespace, registered through the internal frontend (no token needed, so
+/// the same with and without authorization), created only when `describe` does not find
+/// it. The internal frontend can be stable a little before it serves the namespace API,
+/// so the script tries a few times (seed 000 does the same).
+pub fn namespace(internal: &str, name: &str, retention_days: u32, tls: bool, applied: Option<&str>) -> Option<Step> {
     if applied == Some(name) {
         return None;
     }
-    let (a, n) = (quote(frontend), quote(name));
+    let (a, n) = (quote(internal), quote(name));
     let hours = retention_days * 24;
     // Every value is quoted where it enters the script, messages included: the step runs
     // with DSQL admin and OpenSearch write rights, so deploy.yaml's text must stay data.
     let said = |what: String| quote(&what);
     let (exists, created) = (said(format!("namespace {name} exists")), said(format!("namespace {name} created")));
-    let failed = said(format!("namespace {name} could not be created at {frontend}"));
+    let failed = said(format!("namespace {name} could not be created at {internal}"));
     let prelude = cli_prelude(tls);
     let script = format!(
         "set -u\n\
@@ -212,40 +230,59 @@ pub fn namespace(frontend: &str, name: &str, retention_days: u32, tls: bool, app
 pub const CLUSTER_CHECK: &str = "cluster-check";
 
 /// The end-to-end proof that the cluster serves, run with the admin-tools image (it
-/// carries the `temporal` CLI) against a frontend task's address: cluster health, the
-/// namespace described, a workflow started on a task queue nobody polls (frontend,
-/// history and DSQL answer), found again through a visibility query (OpenSearch), then
-/// terminated. Each stage prints `check <n>/5 <what>` first, so a failure names its stage
+/// carries the `temporal` CLI): the frontend's health, then the frontend doing what
+/// `temporal.authorization` says (with authorization, a call without a token refused as
+/// `PermissionDenied`; without, the namespace served), then through the internal
+/// frontend the namespace described, a workflow started on a task queue nobody polls
+/// (history and DSQL answer), found again through a visibility query (OpenSearch), then
+/// terminated. Each stage prints `check <n>/6 <what>` first, so a failure names its stage
 /// in the task's log; nothing is left running. Never recorded: it proves the present.
-pub fn cluster_check(frontend: &str, namespace: &str, tls: bool) -> Step {
-    let (a, n) = (quote(frontend), quote(namespace));
+pub fn cluster_check(at: Frontends<'_>, namespace: &str, tls: bool, authorization: bool) -> Step {
+    let (p, i, n) = (quote(at.public), quote(at.internal), quote(namespace));
     let prelude = cli_prelude(tls);
-    let on = format!("--address {a} --namespace {n}");
-    let stage2 = quote(&format!("2/5 namespace {namespace}"));
+    let on = format!("--address {i} --namespace {n}");
+    let public_call = format!("public_cli operator namespace describe --address {p} --namespace {n}");
+    let stage2 = if authorization {
+        format!(
+            "stage '2/6 the frontend refuses a call without a token'\n\
+             if refused=$({public_call} 2>&1); then fail '2/6 the frontend answered without a token: authorization is off'; fi\n\
+             printf '%s\\n' \"$refused\" | grep -Eq 'PermissionDenied|[Uu]nauthorized' || {{ printf '%s\\n' \"$refused\" >&2; fail '2/6 the frontend failed otherwise than refusing'; }}\n"
+        )
+    } else {
+        let stage = quote(&format!("2/6 namespace {namespace} through the frontend (no authorization)"));
+        format!("stage {stage}\n{public_call} >/dev/null || fail '2/6 namespace through the frontend'\n")
+    };
+    let stage3 = quote(&format!("3/6 namespace {namespace} through the internal frontend"));
     let script = format!(
         "set -eu\n\
          stage() {{ echo \"check $1\"; }}\n\
          fail() {{ echo \"check failed at stage $1\" >&2; exit 1; }}\n\
          {prelude}\
          id=\"temporalctl-check-$(date +%s)-$$\"\n\
-         stage '1/5 cluster health'\n\
-         cli operator cluster health --address {a} || fail '1/5 cluster health'\n\
-         stage {stage2}\n\
-         cli operator namespace describe {on} >/dev/null || fail '2/5 namespace'\n\
-         stage '3/5 start a workflow (frontend, history, DSQL)'\n\
-         cli workflow start {on} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '3/5 start a workflow'\n\
-         stage '4/5 find it through visibility (OpenSearch)'\n\
+         stage '1/6 the frontend is healthy'\n\
+         public_cli operator cluster health --address {p} || fail '1/6 frontend health'\n\
+         {stage2}\
+         stage {stage3}\n\
+         cli operator namespace describe {on} >/dev/null || fail '3/6 namespace'\n\
+         stage '4/6 start a workflow (history, DSQL)'\n\
+         cli workflow start {on} --task-queue temporalctl-check --type temporalctl-check --workflow-id \"$id\" --execution-timeout 10m || fail '4/6 start a workflow'\n\
+         stage '5/6 find it through visibility (OpenSearch)'\n\
          found=''\n\
          for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do\n\
          \x20 if cli workflow list {on} --query \"WorkflowId='$id'\" | grep -q \"$id\"; then found=yes; break; fi\n\
          \x20 sleep 2\n\
          done\n\
-         [ -n \"$found\" ] || {{ cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || true; fail '4/5 visibility'; }}\n\
-         stage '5/5 terminate it'\n\
-         cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || fail '5/5 terminate'\n\
+         [ -n \"$found\" ] || {{ cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || true; fail '5/6 visibility'; }}\n\
+         stage '6/6 terminate it'\n\
+         cli workflow terminate {on} --workflow-id \"$id\" --reason 'temporalctl check' || fail '6/6 terminate'\n\
          echo 'check passed: the cluster serves'\n"
     );
-    Step { name: CLUSTER_CHECK, title: format!("end-to-end check through {frontend}"), applied: String::new(), script }
+    Step {
+        name: CLUSTER_CHECK,
+        title: format!("end-to-end check through {} and {}", at.public, at.internal),
+        applied: String::new(),
+        script,
+    }
 }
 
 #[cfg(test)]
@@ -308,8 +345,8 @@ mod tests {
         );
         assert!(visibility(os, "temporal_visibility_v1", Some("temporal_visibility_v1")).is_none());
         assert!(visibility(os, "temporal_visibility_v2", Some("temporal_visibility_v1")).is_some());
-        insta::assert_snapshot!("namespace", namespace("10.0.3.7:7233", "default", 3, true, None).unwrap().script);
-        assert!(namespace("10.0.3.7:7233", "default", 3, true, Some("default")).is_none());
+        insta::assert_snapshot!("namespace", namespace("10.0.3.9:7236", "default", 3, true, None).unwrap().script);
+        assert!(namespace("10.0.3.9:7236", "default", 3, true, Some("default")).is_none());
     }
 
     #[test]
@@ -329,11 +366,13 @@ mod tests {
         assert!(e.starts_with("temporal.history_shards:") && e.contains("set it back to 4"), "{e}");
     }
 
+    const FRONTENDS: Frontends<'static> = Frontends { internal: "10.0.3.9:7236", public: "10.0.3.7:7233" };
+
     /// The check run under /bin/sh with a stand-in `temporal` CLI: every stage runs in
     /// order when the cluster serves, and a failing stage is named and stops the rest.
     #[test]
     fn the_end_to_end_check_names_the_stage_that_fails() {
-        let step = cluster_check("10.0.3.7:7233", "default", true);
+        let step = cluster_check(FRONTENDS, "default", true, false);
         insta::assert_snapshot!("cluster-check", step.script);
         let sandbox = crate::documents::sandbox::Sandbox::new("cluster-check");
         sandbox.stub("sleep", "exit 0");
@@ -349,10 +388,10 @@ mod tests {
         assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
         assert_eq!(
             calls(),
-            "operator cluster\noperator namespace\nworkflow start\nworkflow list\nworkflow terminate\n",
-            "all five stages, in order"
+            "operator cluster\noperator namespace\noperator namespace\nworkflow start\nworkflow list\nworkflow terminate\n",
+            "all six stages, in order"
         );
-        for (broken, stage) in [("workflow start", "3/5 start a workflow"), ("workflow list", "4/5 visibility")] {
+        for (broken, stage) in [("workflow start", "4/6 start a workflow"), ("workflow list", "5/6 visibility")] {
             std::fs::remove_file(sandbox.dir.join("calls")).unwrap();
             let env: Vec<(&str, &str)> = TLS_ENV.into_iter().chain([("BROKEN", broken)]).collect();
             let out = sandbox.run(&step.script, &env);
@@ -365,6 +404,47 @@ mod tests {
         }
     }
 
+    /// With authorization the check passes only when the frontend refuses a call without a
+    /// token as unauthorized: a frontend that answers, or fails some other way, fails
+    /// stage 2. Everything else goes through the internal frontend.
+    #[test]
+    fn with_authorization_the_check_proves_the_frontend_refuses_calls_without_a_token() {
+        let step = cluster_check(FRONTENDS, "default", true, true);
+        insta::assert_snapshot!("cluster-check-authorization", step.script);
+        let sandbox = crate::documents::sandbox::Sandbox::new("cluster-check-auth");
+        sandbox.stub("sleep", "exit 0");
+        sandbox.stub(
+            "temporal",
+            "case \"$*\" in\n\
+             \x20 *'10.0.3.9:7236'*temporal-internode*) side=internal ;;\n\
+             \x20 *'10.0.3.7:7233'*temporal-frontend*) side=public ;;\n\
+             \x20 *) side=WRONG ;;\n\
+             esac\n\
+             echo \"$1 $2 $side\" >> \"$SANDBOX/calls\"\n\
+             if [ \"$1 $2 $side\" = 'operator namespace public' ]; then [ \"$FRONTEND\" = open ] && exit 0; echo \"$FRONTEND\" >&2; exit 1; fi\n\
+             case \"$1 $2\" in 'workflow list') echo \"$*\" | sed -n \"s/.*WorkflowId='\\([^']*\\)'.*/\\1/p\" ;; esac\n\
+             exit 0",
+        );
+        let run = |frontend: &str| {
+            let _ = std::fs::remove_file(sandbox.dir.join("calls"));
+            let env: Vec<(&str, &str)> = TLS_ENV.into_iter().chain([("FRONTEND", frontend)]).collect();
+            let out = sandbox.run(&step.script, &env);
+            (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        let (ok, stderr) = run("rpc error: code = PermissionDenied desc = Request unauthorized.");
+        assert!(ok, "{stderr}");
+        let calls = std::fs::read_to_string(sandbox.dir.join("calls")).unwrap();
+        assert_eq!(
+            calls,
+            "operator cluster public\noperator namespace public\noperator namespace internal\nworkflow start internal\nworkflow list internal\nworkflow terminate internal\n",
+            "each call at its side's address, under its side's certificate name"
+        );
+        let (ok, stderr) = run("open");
+        assert!(!ok && stderr.contains("2/6 the frontend answered without a token"), "{stderr}");
+        let (ok, stderr) = run("rpc error: code = Unavailable desc = connection refused");
+        assert!(!ok && stderr.contains("2/6 the frontend failed otherwise than refusing"), "{stderr}");
+    }
+
     /// What ECS injects from the certificates' secret into the one-off task.
     const TLS_ENV: [(&str, &str); 3] = [
         ("TEMPORALCTL_TLS_AUTHORITY", "-----BEGIN CERTIFICATE-----\nauthority\n-----END CERTIFICATE-----"),
@@ -373,10 +453,11 @@ mod tests {
     ];
 
     /// With TLS every CLI call names the authority, the client pair (files only the task's
-    /// user reads) and the frontend's certificate name; without the secret's variables the
-    /// step stops before any call, naming what is missing.
+    /// user reads) and the certificate name of the side it dials: the internode name for
+    /// the internal frontend, the frontend's for the frontend; without the secret's
+    /// variables the step stops before any call, naming what is missing.
     #[test]
-    fn with_tls_every_cli_call_names_the_authority_the_client_pair_and_the_frontend_name() {
+    fn with_tls_every_cli_call_names_the_authority_the_client_pair_and_the_server_name() {
         let sandbox = crate::documents::sandbox::Sandbox::new("tls-cli");
         sandbox.stub("sleep", "exit 0");
         sandbox.stub(
@@ -385,7 +466,7 @@ mod tests {
              for f in \"$@\"; do case \"$f\" in */client.key) cp \"$f\" \"$SANDBOX/key-seen\"; stat -c %a \"$f\" > \"$SANDBOX/key-mode\";; esac; done\n\
              exit 0",
         );
-        let step = namespace("10.0.3.7:7233", "default", 3, true, None).unwrap();
+        let step = namespace("10.0.3.9:7236", "default", 3, true, None).unwrap();
         // mktemp's directory where the test can see it: gone once the script ends.
         let tmp = sandbox.dir.join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
@@ -395,9 +476,10 @@ mod tests {
         assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the key's directory is left behind");
         let calls = std::fs::read_to_string(sandbox.dir.join("calls")).unwrap();
         let call = calls.lines().next().unwrap();
-        for flag in ["--tls-ca-path ", "--tls-cert-path ", "--tls-key-path ", "--tls-server-name temporal-frontend"] {
+        for flag in ["--tls-ca-path ", "--tls-cert-path ", "--tls-key-path ", "--tls-server-name temporal-internode"] {
             assert!(call.contains(flag), "{flag} missing in: {call}");
         }
+        assert!(call.contains("--address 10.0.3.9:7236"), "{call}");
         let key = std::fs::read_to_string(sandbox.dir.join("key-seen")).unwrap();
         assert_eq!(key.trim_end(), TLS_ENV[2].1);
         assert_eq!(std::fs::read_to_string(sandbox.dir.join("key-mode")).unwrap().trim(), "600");
@@ -432,8 +514,9 @@ mod tests {
         sandbox.stub("sleep", "exit 0");
         for value in HOSTILE {
             let scripts = [
-                namespace("10.0.3.7:7233", value, 3, true, None).unwrap().script,
-                cluster_check("10.0.3.7:7233", value, true).script,
+                namespace("10.0.3.9:7236", value, 3, true, None).unwrap().script,
+                cluster_check(FRONTENDS, value, true, false).script,
+                cluster_check(FRONTENDS, value, true, true).script,
                 visibility("search.example", value, None).unwrap().script,
             ];
             for script in scripts {

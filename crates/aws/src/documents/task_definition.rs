@@ -1,6 +1,6 @@
 //! ECS task definitions, as the `RegisterTaskDefinition` document (camelCase, exactly
 //! what is sent), rendered from the deployment: ARM64, awsvpc, named ports, awslogs with
-//! per-service stream prefixes, init process, the tmpfs of seed 002 on the four Temporal
+//! per-service stream prefixes, init process, the tmpfs of seed 002 on the five Temporal
 //! services, secrets through `secrets`, never in `environment`.
 
 use std::collections::BTreeMap;
@@ -131,6 +131,8 @@ pub struct Inputs<'a> {
     /// With TLS on: the certificates' secret (`platform::tls`), for the Temporal services,
     /// the UI and the one-off steps.
     pub tls_secret_arn: Option<&'a str>,
+    /// `temporal.authorization`: the servers' `--allow-no-auth`, the UI's login.
+    pub authorization: &'a temporalctl_config::Authorization,
 }
 
 /// The variables the one-off steps' scripts write to files for the `temporal` CLI
@@ -141,6 +143,22 @@ pub const STEP_TLS_VARIABLES: [(&str, &str, &str); 3] = [
     ("TEMPORALCTL_TLS_CLIENT_CERT", tls_keys::CLIENT_CERT, "client.pem"),
     ("TEMPORALCTL_TLS_CLIENT_KEY", tls_keys::CLIENT_KEY, "client.key"),
 ];
+
+/// The UI's OIDC login (`temporalio/ui` `server/config/docker.yaml`, the same names in
+/// 2.40-2.49): the browser signs in with the identity provider and the UI server forwards
+/// the user's access token to the frontend as `Authorization: Bearer` (its
+/// `oss-provider.svelte.ts`; `server.go` lets grpc-gateway pass the header). The client
+/// secret is the user's own Secrets Manager secret, injected by the execution role.
+fn ui_login(login: &temporalctl_config::UiLogin, env: &mut BTreeMap<String, String>, secrets: &mut Vec<Secret>) {
+    env.insert("TEMPORAL_AUTH_ENABLED".into(), "true".into());
+    env.insert("TEMPORAL_AUTH_TYPE".into(), "oidc".into());
+    env.insert("TEMPORAL_AUTH_PROVIDER_URL".into(), login.issuer_url.clone());
+    env.insert("TEMPORAL_AUTH_ISSUER_URL".into(), login.issuer_url.clone());
+    env.insert("TEMPORAL_AUTH_CLIENT_ID".into(), login.client_id.clone());
+    env.insert("TEMPORAL_AUTH_CALLBACK_URL".into(), login.callback_url.clone());
+    env.insert("TEMPORAL_AUTH_SCOPES".into(), login.scopes.join(","));
+    secrets.push(Secret { name: "TEMPORAL_AUTH_CLIENT_SECRET".into(), value_from: login.client_secret_arn.clone() });
+}
 
 /// One JSON key of a secret, as ECS injects it (`<arn>:<json-key>::`, AWS, "Pass Secrets
 /// Manager secrets through Amazon ECS environment variables").
@@ -180,7 +198,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
         env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), temporal::dynamic_config());
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
-        command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some())];
+        command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some(), i.authorization.allow_no_auth)];
         if let Some(arn) = i.tls_secret_arn {
             secrets.extend(temporal::tls_variables(kind).map(|(variable, key, _)| secret_key(variable, arn, key)));
         }
@@ -191,10 +209,11 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         });
     }
     match kind.key {
-        "frontend" => {
+        "frontend" | "internal_frontend" => {
             // The images carry no grpc_health_probe: check the gRPC port answers.
+            let port = kind.port("grpc").unwrap_or_default();
             health_check = Some(HealthCheck {
-                command: vec!["CMD-SHELL".into(), "nc -z 127.0.0.1 7233 || exit 1".into()],
+                command: vec!["CMD-SHELL".into(), format!("nc -z 127.0.0.1 {port} || exit 1")],
                 interval: 30,
                 timeout: 5,
                 retries: 3,
@@ -213,6 +232,9 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
                 secrets.push(secret_key("TEMPORAL_TLS_KEY_DATA", arn, tls_keys::CLIENT_KEY_BASE64));
                 env.insert("TEMPORAL_TLS_SERVER_NAME".into(), crate::platform::tls::FRONTEND_NAME.into());
                 env.insert("TEMPORAL_TLS_ENABLE_HOST_VERIFICATION".into(), "true".into());
+            }
+            if let Some(login) = &i.authorization.ui {
+                ui_login(login, &mut env, &mut secrets);
             }
         }
         "grafana" => {
@@ -288,6 +310,48 @@ mod tests {
     use super::*;
     use crate::service_kinds::{ADMIN_TOOLS, SERVICES, service};
 
+    pub(super) static NO_AUTH: std::sync::LazyLock<temporalctl_config::Authorization> =
+        std::sync::LazyLock::new(|| temporalctl_config::Authorization { allow_no_auth: true, ..Default::default() });
+
+    /// With authorization the UI logs users in (OIDC) and the servers drop
+    /// `--allow-no-auth`; the client secret is injected from the user's secret by its
+    /// ARN, never written into the document.
+    #[test]
+    fn with_authorization_the_ui_logs_in_and_no_server_allows_no_auth() {
+        let authorization = temporalctl_config::Authorization {
+            jwks_url: Some("https://login.example.com/jwks.json".into()),
+            ui: Some(temporalctl_config::UiLogin {
+                issuer_url: "https://login.example.com".into(),
+                client_id: "temporal-ui".into(),
+                client_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/ui".into(),
+                callback_url: temporalctl_config::UI_LOCAL_CALLBACK.into(),
+                scopes: vec!["openid".into(), "email".into()],
+            }),
+            ..Default::default()
+        };
+        let env = BTreeMap::new();
+        let with = |kind: &ServiceKind| render(kind, &Inputs { authorization: &authorization, ..inputs(kind, &env) });
+        let ui = &with(service("ui")).container_definitions[0];
+        let value = |name: &str| ui.environment.iter().find(|v| v.name == name).map(|v| v.value.as_str());
+        assert_eq!(value("TEMPORAL_AUTH_ENABLED"), Some("true"));
+        assert_eq!(value("TEMPORAL_AUTH_TYPE"), Some("oidc"));
+        assert_eq!(value("TEMPORAL_AUTH_PROVIDER_URL"), Some("https://login.example.com"));
+        assert_eq!(value("TEMPORAL_AUTH_CLIENT_ID"), Some("temporal-ui"));
+        assert_eq!(value("TEMPORAL_AUTH_CALLBACK_URL"), Some("http://localhost:8080/auth/sso/callback"));
+        assert_eq!(value("TEMPORAL_AUTH_SCOPES"), Some("openid,email"));
+        assert_eq!(value("TEMPORAL_AUTH_CLIENT_SECRET"), None);
+        let secret = ui.secrets.iter().find(|s| s.name == "TEMPORAL_AUTH_CLIENT_SECRET").expect("injected");
+        assert_eq!(secret.value_from, "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/ui");
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            let td = with(kind);
+            assert!(!td.container_definitions[0].command[0].contains("--allow-no-auth"), "{}", kind.key);
+            let open = render(kind, &inputs(kind, &env));
+            assert!(open.container_definitions[0].command[0].contains("--allow-no-auth"), "{}", kind.key);
+        }
+        let plain_ui = render(service("ui"), &inputs(service("ui"), &env));
+        assert!(plain_ui.container_definitions[0].environment.iter().all(|v| !v.name.starts_with("TEMPORAL_AUTH_")));
+    }
+
     fn inputs<'a>(kind: &ServiceKind, env: &'a BTreeMap<String, String>) -> Inputs<'a> {
         Inputs {
             project: "demo",
@@ -306,6 +370,7 @@ mod tests {
                 _ => None,
             },
             tls_secret_arn: Some(TLS_SECRET),
+            authorization: &NO_AUTH,
         }
     }
 
@@ -409,6 +474,7 @@ mod container_start {
                 temporal_config: Some(config),
                 secret_arn: None,
                 tls_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:demo/temporal-tls-AbCdEf"),
+                authorization: &super::tests::NO_AUTH,
             },
         )
     }

@@ -20,6 +20,36 @@ pub struct ServerConfig<'a> {
     pub pool: &'a temporalctl_config::DsqlPool,
     /// Mutual TLS on the gRPC ports, from the files the start script writes.
     pub tls: bool,
+    /// `temporal.authorization`: JWTs checked on the frontend, or none.
+    pub authorization: &'a temporalctl_config::Authorization,
+}
+
+/// The permissions claim Temporal reads by default (`default_jwt_claim_mapper.go`).
+pub const PERMISSIONS_CLAIM: &str = "permissions";
+
+/// `global.authorization` (Temporal `common/config/config.go`, `Authorization`; v1.29):
+/// the default authorizer (`authorizer.go`: `default`) and the default JWT claim mapper
+/// (`claim_mapper.go`), keys fetched from the JWKS URL (`jwtKeyProvider.keySourceURIs`,
+/// RS256 and ES256 by `kid`). A call without a token gets no claims and is refused, but
+/// for the health checks (`grpc.health.v1.Health/Check`, `GetSystemInfo`). The internal
+/// frontend keeps this authorizer but maps every caller to admin (`temporal/fx.go`:
+/// `NewNoopClaimMapper` for `internal-frontend`): internode mTLS is its lock.
+fn authorization_section(a: &temporalctl_config::Authorization) -> String {
+    let Some(url) = &a.jwks_url else { return String::new() };
+    let audience = a.audience.as_ref().map(|aud| format!("    audience: {}\n", yaml_string(aud))).unwrap_or_default();
+    format!(
+        "  authorization:
+    jwtKeyProvider:
+      keySourceURIs:
+        - {url}
+      refreshInterval: 1m
+    permissionsClaimName: {claim}
+{audience}    authorizer: default
+    claimMapper: default
+",
+        url = yaml_string(url),
+        claim = yaml_string(a.permissions_claim.as_deref().unwrap_or(PERMISSIONS_CLAIM)),
+    )
 }
 
 /// Where the start script writes the TLS material (inside the tmpfs: never on a disk).
@@ -82,14 +112,20 @@ fn tls_section() -> String {
     )
 }
 
-/// The server config YAML shared by the four Temporal services. `{{ env … }}` is
+/// The server config YAML shared by the five Temporal services. `{{ env … }}` is
 /// Temporal's own template syntax, resolved in the container (enabled by the first line).
+/// No `publicClient`: with `internal-frontend` among the services Temporal finds it
+/// through membership and dials it with the internode TLS settings, and refuses to start
+/// with a `publicClient` beside it (`common/config/config.go`: "when using
+/// internal-frontend, publicClient must be empty").
 pub fn server_config(c: &ServerConfig<'_>) -> String {
+    // Every member lists every service: a process routes its own calls to the frontend by
+    // whether its config names `internal-frontend` (`common/resource/fx.go`).
     let mut services = String::new();
     for s in SERVICES.iter().filter(|s| s.is_temporal()) {
         services.push_str(&format!(
             "  {}:\n    rpc:\n      grpcPort: {}\n      membershipPort: {}\n      bindOnIP: 0.0.0.0\n",
-            s.key,
+            s.temporal_role.unwrap_or(s.key),
             s.port("grpc").unwrap_or_default(),
             s.port("membership").unwrap_or_default()
         ));
@@ -142,7 +178,7 @@ global:
     prometheus:
       timerType: histogram
       listenAddress: \"0.0.0.0:9090\"
-{tls}services:
+{tls}{authorization}services:
 {services}clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -167,8 +203,6 @@ namespaceDefaults:
       state: disabled
     visibility:
       state: disabled
-publicClient:
-  hostPort: temporal-frontend:7233
 dynamicConfigClient:
   filepath: {CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}
   pollInterval: 60s
@@ -183,6 +217,7 @@ dynamicConfigClient:
         lifetime = c.pool.max_conn_lifetime.as_secs(),
         connect_timeout = c.pool.connect_timeout.as_secs(),
         tls = if c.tls { tls_section() } else { String::new() },
+        authorization = authorization_section(c.authorization),
     )
 }
 
@@ -230,7 +265,10 @@ pub const METADATA_VARIABLE: &str = "ECS_CONTAINER_METADATA_URI_V4";
 /// kin as flags that clash with `--config-file`, so they are unset whatever
 /// `services.*.environment` says (the reference deployment does the same). Any failure stops the container with a line saying what failed: a
 /// server broadcasting an empty address would join the ring unreachable.
-pub fn start_script(kind: &ServiceKind, tls: bool) -> String {
+/// `--allow-no-auth` is given only when deploy.yaml wrote `allow_no_auth: true`: it names
+/// the choice in the task definition (in v1.29 it only silences the server's warning
+/// about running without an authorizer, `cmd/server/main.go`).
+pub fn start_script(kind: &ServiceKind, tls: bool, allow_no_auth: bool) -> String {
     let role = kind.temporal_role.unwrap_or(kind.key);
     // The key files readable by the server's user alone; the variables gone before it starts.
     let tls = if tls {
@@ -257,7 +295,8 @@ pub fn start_script(kind: &ServiceKind, tls: bool) -> String {
          {tls}\
          unset TEMPORAL_ENVIRONMENT TEMPORAL_ROOT TEMPORAL_CONFIG_DIR TEMPORAL_AVAILABILITY_ZONE TEMPORAL_AVAILABILTY_ZONE\n\
          echo \"temporalctl: starting {role}, broadcasting $TEMPORAL_BROADCAST_ADDRESS\"\n\
-         exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml --allow-no-auth start --service {role}"
+         exec temporal-server --config-file {CONFIG_DIR}/temporal.yaml{no_auth} start --service {role}",
+        no_auth = if allow_no_auth { " --allow-no-auth" } else { "" },
     )
 }
 
@@ -275,13 +314,71 @@ mod tests {
             history_shards: 4,
             pool: &Default::default(),
             tls: true,
+            authorization: &JWT,
         })
+    }
+
+    static JWT: std::sync::LazyLock<temporalctl_config::Authorization> =
+        std::sync::LazyLock::new(|| temporalctl_config::Authorization {
+            jwks_url: Some("https://login.example.com/.well-known/jwks.json".into()),
+            audience: Some("temporal".into()),
+            ..Default::default()
+        });
+    static NO_AUTH: std::sync::LazyLock<temporalctl_config::Authorization> =
+        std::sync::LazyLock::new(|| temporalctl_config::Authorization { allow_no_auth: true, ..Default::default() });
+
+    fn parsed(config: &str) -> serde_json::Value {
+        let rendered = config.replace("{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}", "10.0.3.7");
+        serde_saphyr::from_str(&rendered).expect("the config parses")
+    }
+
+    /// `global.authorization` as Temporal reads it (`common/config/config.go`, v1.29: a
+    /// misspelt key is ignored without a word, so each is checked): the default authorizer
+    /// and claim mapper, the JWKS URL as the one key source, the claim and the audience.
+    /// Without it the servers say `--allow-no-auth`, and only then.
+    #[test]
+    fn authorization_is_the_default_authorizer_with_the_jwks_keys_or_written_off() {
+        let yaml = parsed(&config());
+        let a = &yaml["global"]["authorization"];
+        assert_eq!(a["authorizer"], "default");
+        assert_eq!(a["claimMapper"], "default");
+        assert_eq!(
+            a["jwtKeyProvider"]["keySourceURIs"],
+            serde_json::json!(["https://login.example.com/.well-known/jwks.json"])
+        );
+        assert_eq!(a["jwtKeyProvider"]["refreshInterval"], "1m");
+        assert_eq!(a["permissionsClaimName"], "permissions");
+        assert_eq!(a["audience"], "temporal");
+        assert_eq!(a.as_object().map(|o| o.len()), Some(5), "{a}");
+        let open = parsed(&server_config(&ServerConfig { authorization: &NO_AUTH, ..plain() }));
+        assert!(open["global"].get("authorization").is_none());
+        for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
+            assert!(!start_script(kind, true, false).contains("--allow-no-auth"), "{}", kind.key);
+            assert!(start_script(kind, true, true).contains(" --allow-no-auth start --service "), "{}", kind.key);
+        }
+    }
+
+    /// The internal frontend (Temporal >= 1.20) is in every member's config, on its own
+    /// ports, and `publicClient` is gone: Temporal refuses both at once, and with it the
+    /// worker and history reach the internal frontend through membership.
+    #[test]
+    fn every_member_knows_the_internal_frontend_and_no_public_client() {
+        let yaml = parsed(&config());
+        let internal = &yaml["services"]["internal-frontend"]["rpc"];
+        assert_eq!((internal["grpcPort"].as_i64(), internal["membershipPort"].as_i64()), (Some(7236), Some(6936)));
+        let roles: Vec<&String> = yaml["services"].as_object().unwrap().keys().collect();
+        assert_eq!(roles, ["history", "matching", "frontend", "internal-frontend", "worker"]);
+        assert!(yaml.get("publicClient").is_none());
+        let script = start_script(service("internal_frontend"), true, false);
+        assert!(script.ends_with("start --service internal-frontend"), "{script}");
+        // It serves with the internode pair (`GetInternodeGRPCServerOptions`), not the frontend's.
+        assert!(script.contains("internode.key") && !script.contains("frontend.key"));
     }
 
     #[test]
     fn snapshots() {
         insta::assert_snapshot!("temporal-server-config", config());
-        insta::assert_snapshot!("temporal-start-history", start_script(service("history"), true));
+        insta::assert_snapshot!("temporal-start-history", start_script(service("history"), true, false));
     }
 
     /// Values are scalars of their own: a name with quotes, a colon or a newline stays
@@ -297,6 +394,7 @@ mod tests {
             history_shards: 4,
             pool: &Default::default(),
             tls: false,
+            authorization: &NO_AUTH,
         });
         // The server renders its one template action before it parses the YAML.
         let rendered = c.replace("{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}", "10.0.3.7");
@@ -333,7 +431,7 @@ mod tests {
         }
         // The file names the config reads are the ones the start script writes.
         for kind in SERVICES.iter().filter(|k| k.is_temporal()) {
-            let script = start_script(kind, true);
+            let script = start_script(kind, true, false);
             for (_, _, file) in tls_variables(kind) {
                 assert!(script.contains(&format!("> {TLS_DIR}/{file}\n")), "{}: {file}", kind.key);
             }
@@ -350,6 +448,7 @@ mod tests {
             history_shards: 4,
             pool: &POOL,
             tls: false,
+            authorization: &NO_AUTH,
         }
     }
 
@@ -362,8 +461,8 @@ mod tests {
         // The server reads the dynamic config from the file the start script writes.
         let dynamic = format!("{CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}");
         assert!(c.contains(&format!("dynamicConfigClient:\n  filepath: {dynamic}")));
-        assert!(start_script(service("history"), false).contains(&format!("> {dynamic}\n")));
-        assert_eq!(c.matches("bindOnIP: 0.0.0.0").count(), 4);
+        assert!(start_script(service("history"), false, true).contains(&format!("> {dynamic}\n")));
+        assert_eq!(c.matches("bindOnIP: 0.0.0.0").count(), 5);
         assert!(c.contains("broadcastAddress: \"{{ env \"TEMPORAL_BROADCAST_ADDRESS\" }}\""));
         assert!(c.contains("numHistoryShards: 4"));
         assert!(c.contains("grpcPort: 7234") && c.contains("membershipPort: 6934"));

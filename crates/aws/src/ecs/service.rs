@@ -66,7 +66,7 @@ pub struct Service {
     pub rollout: (i32, i32),
     /// ECS Exec into its tasks (`services.<s>.exec`).
     pub exec: bool,
-    /// Every service of the stack (seven: DescribeServices takes ten): one listing
+    /// Every service of the stack (eight: DescribeServices takes ten): one listing
     /// answers all their first looks.
     pub family: Vec<String>,
     pub listings: Listings,

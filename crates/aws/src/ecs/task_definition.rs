@@ -64,6 +64,7 @@ pub struct TaskDefinition {
     pub visibility_index: String,
     pub history_shards: u32,
     pub dsql_pool: temporalctl_config::DsqlPool,
+    pub authorization: temporalctl_config::Authorization,
     pub sources: Sources,
 }
 
@@ -108,6 +109,7 @@ impl TaskDefinition {
                 history_shards: self.history_shards,
                 pool: &self.dsql_pool,
                 tls: s.tls.is_some(),
+                authorization: &self.authorization,
             })),
             _ => None,
         };
@@ -128,6 +130,7 @@ impl TaskDefinition {
                 temporal_config: config.as_deref(),
                 secret_arn: secret.as_deref(),
                 tls_secret_arn: tls.as_deref(),
+                authorization: &self.authorization,
             },
         ))
     }

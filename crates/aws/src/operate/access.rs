@@ -147,12 +147,28 @@ impl Operator<'_> {
             "; plaintext (temporal.tls.enabled is false)"
         };
         e.insert("frontend-grpc", format!("temporal-frontend:7233 (Service Connect, inside the cluster{tls})"));
+        e.insert("authorization", authorization(&self.deploy.temporal));
         if let Some(v) = self.deploy.temporal.tls.enabled.then(|| tls_validity(self.nodes)).flatten() {
             e.insert("tls", v.describe());
         }
         e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
         e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
         e
+    }
+}
+
+/// Who may call the frontend, as `status` says it: the open choice in plain words.
+pub fn authorization(t: &temporalctl_config::Temporal) -> String {
+    let a = &t.authorization;
+    match &a.jwks_url {
+        Some(url) => format!(
+            "JWTs signed by the keys at {url} (claim `{}`); callers send `Authorization: Bearer <token>` (the temporal CLI: --api-key)",
+            a.permissions_claim.as_deref().unwrap_or(crate::documents::temporal::PERMISSIONS_CLAIM)
+        ),
+        None if t.tls.enabled => {
+            "NONE (temporal.authorization.allow_no_auth): any holder of a client certificate may do anything".into()
+        }
+        None => "NONE (temporal.authorization.allow_no_auth): anyone who reaches the frontend may do anything".into(),
     }
 }
 
@@ -261,7 +277,8 @@ pub fn shell_line(argv: &[String]) -> String {
 pub struct TlsValidity {
     pub certificates_until: String,
     pub authority_until: String,
-    /// Days until the certificates expire (negative once past).
+    /// Days until the certificates or the authority expire, whichever is first (negative
+    /// once past): either end stops the services talking.
     pub days_left: Option<i64>,
 }
 
@@ -274,8 +291,12 @@ impl TlsValidity {
             self.certificates_until, self.authority_until
         );
         match self.days_left {
+            // Dates as YYYY-MM-DD compare as text.
+            Some(days) if days <= tls::WARN_DAYS && self.authority_until <= self.certificates_until => format!(
+                "{dates}. The authority expires in {days} days and then the services cannot talk; `tls rotate` cannot go past it: replace the authority (docs/runbook.md, \"Mutual TLS\")"
+            ),
             Some(days) if days <= tls::WARN_DAYS => format!(
-                "{dates}. The certificates expire in {days} days and then the services cannot talk: renew them (docs/runbook.md, \"Mutual TLS\")"
+                "{dates}. The certificates expire in {days} days and then the services cannot talk: renew them with `temporalctl tls rotate`"
             ),
             _ => dates,
         }
@@ -289,10 +310,16 @@ impl TlsValidity {
 /// The validity of the TLS secrets the state (or a fresh read) records; `None` before
 /// they exist.
 pub fn tls_validity(nodes: &BTreeMap<temporalctl_engine::NodeId, temporalctl_engine::Recorded>) -> Option<TlsValidity> {
-    let created = |node: &str| nodes.get(node).and_then(|r| r.outputs.get(Output::Created.as_ref())).cloned();
-    let certificates_until = tls::valid_until(&created(stack::TLS_CERTIFICATES)?, tls::CERTIFICATE_DAYS)?;
+    let output = |node: &str, key: Output| nodes.get(node).and_then(|r| r.outputs.get(key.as_ref())).cloned();
+    let created = |node: &str| output(node, Output::Created);
+    // Said by the secret since `tls rotate` exists; counted from its creation before.
+    let certificates_until = match output(stack::TLS_CERTIFICATES, Output::ValidUntil) {
+        Some(until) => until,
+        None => tls::valid_until(&created(stack::TLS_CERTIFICATES)?, tls::CERTIFICATE_DAYS)?,
+    };
     let authority_until = tls::valid_until(&created(stack::TLS_AUTHORITY)?, 365 * tls::AUTHORITY_YEARS)?;
-    let days_left = tls::days_left(&certificates_until, std::time::SystemTime::now());
+    let first = (&certificates_until).min(&authority_until);
+    let days_left = tls::days_left(first, std::time::SystemTime::now());
     Some(TlsValidity { certificates_until, authority_until, days_left })
 }
 
@@ -318,26 +345,57 @@ impl ClientTls {
 }
 
 impl Operator<'_> {
-    /// The client's TLS material, from the certificates' secret once its tags show it is
-    /// ours: a same-named secret of someone else's is never read.
-    pub async fn client_tls(&self) -> Result<ClientTls, ResourceError> {
-        use crate::platform::tls::keys;
-        let node = stack::TLS_CERTIFICATES;
-        let name = stack::tls_certificates_secret(&self.deploy.project);
+    /// A secret of the stack by name, once its tags show it is ours: a same-named secret
+    /// of someone else's is never read nor written.
+    async fn owned_secret(&self, node: &str, name: &str) -> Result<temporalctl_engine::Owned<String>, ResourceError> {
         let sm = &self.aws.secrets;
         let described = self
             .call(node, || async {
-                sm.describe_secret().secret_id(&name).send().await.map_err(crate::errors::aws("DescribeSecret"))
+                sm.describe_secret().secret_id(name).send().await.map_err(crate::errors::aws("DescribeSecret"))
             })
             .await?;
         let arn = described.arn().unwrap_or_default().to_string();
-        let owned = temporalctl_engine::Owned::verify(
+        temporalctl_engine::Owned::verify(
             &self.deploy.project,
             node,
             &arn,
             &crate::tags::from_sdk(described.tags()),
             arn.clone(),
-        )?;
+        )
+    }
+
+    /// `tls rotate`: new certificates from the deployment's own authority into the
+    /// certificates' secret, then new tasks for every service that reads them (the
+    /// Temporal services and the UI), wave by wave, each waited until stable. Old and new
+    /// certificates come from one authority, so members on either trust each other while
+    /// the services roll. Returns the new end date and how many services rolled.
+    pub async fn rotate_tls(&self) -> Result<(String, usize), ResourceError> {
+        let project = &self.deploy.project;
+        let node = stack::TLS_CERTIFICATES;
+        let readers: Vec<&'static crate::service_kinds::ServiceKind> =
+            crate::service_kinds::SERVICES.iter().filter(|k| k.is_temporal() || k.key == "ui").collect();
+        // Everything this run changes is shown ours before the first change.
+        let certificates = self.owned_secret(node, &stack::tls_certificates_secret(project)).await?;
+        let authority = self.owned_secret(stack::TLS_AUTHORITY, &stack::tls_authority_secret(project)).await?;
+        self.check_services_owned(&readers).await?;
+        self.started(node, "secret", "issuing new certificates");
+        let sm = &self.aws.secrets;
+        let until = self
+            .call(node, || crate::platform::secret::reissue_certificates(sm, project, &certificates, &authority))
+            .await?;
+        self.finished(node, temporalctl_engine::Outcome::Updated, Some(format!("valid until {until}")));
+        let rolled = self.restart(&readers).await?;
+        Ok((until, rolled))
+    }
+
+    /// The client's TLS material, from the certificates' secret once its tags show it is
+    /// ours.
+    pub async fn client_tls(&self) -> Result<ClientTls, ResourceError> {
+        use crate::platform::tls::keys;
+        let node = stack::TLS_CERTIFICATES;
+        let owned = self.owned_secret(node, &stack::tls_certificates_secret(&self.deploy.project)).await?;
+        let arn = owned.as_str().to_string();
+        let sm = &self.aws.secrets;
         let value = self
             .call(node, || async {
                 sm.get_secret_value()
@@ -363,6 +421,24 @@ impl Operator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `status` names the JWKS URL and how to send a token, or says in capitals that
+    /// nobody is asked, and what still guards the frontend.
+    #[test]
+    fn status_says_who_may_call_the_frontend() {
+        let mut t = temporalctl_config::Temporal::default();
+        t.authorization.allow_no_auth = true;
+        assert!(authorization(&t).starts_with("NONE") && authorization(&t).contains("client certificate"));
+        t.tls.enabled = false;
+        assert!(authorization(&t).contains("anyone who reaches the frontend"));
+        t.authorization = temporalctl_config::Authorization {
+            jwks_url: Some("https://login.example.com/jwks.json".into()),
+            ..Default::default()
+        };
+        let said = authorization(&t);
+        assert!(said.contains("https://login.example.com/jwks.json") && said.contains("--api-key"), "{said}");
+        assert!(said.contains("claim `permissions`"), "{said}");
+    }
 
     #[test]
     fn commands_name_the_task_and_its_instance_or_say_why_not() {
@@ -430,6 +506,17 @@ mod tests {
         let near = tls_validity(&old).unwrap();
         assert!(near.near_expiry(), "{near:?}");
         assert!(near.describe().contains("then the services cannot talk: renew them"), "{}", near.describe());
+        // An authority near its end: rotating cannot help, the line says what does; the
+        // certificates' own date (from the description) is later than the authority's.
+        let mut late = BTreeMap::from([
+            (stack::TLS_AUTHORITY.to_string(), at("2016-12-20T00:00:00Z")),
+            (stack::TLS_CERTIFICATES.to_string(), at(&now)),
+        ]);
+        late.get_mut(stack::TLS_CERTIFICATES).unwrap().outputs.insert("valid-until".into(), "2031-01-01".into());
+        let ending = tls_validity(&late).unwrap();
+        assert!(ending.near_expiry(), "{ending:?}");
+        assert!(ending.describe().contains("The authority expires in"), "{}", ending.describe());
+        assert!(ending.describe().contains("certificates valid until 2031-01-01"), "{}", ending.describe());
         assert_eq!(tls_validity(&BTreeMap::new()), None, "no secrets yet");
     }
 }

@@ -327,12 +327,21 @@ fn indent(text: &str, by: &str) -> String {
 }
 
 impl Operator<'_> {
-    /// `ip:7233` of a running frontend task. One-off tasks cannot use Service Connect
-    /// names, so the namespace step is given a task's own address.
-    pub async fn frontend_address(&self, node: &str) -> Result<String, ResourceError> {
-        let kind = crate::service_kinds::service("frontend");
+    /// `ip:<grpc port>` of a running task of a service (the frontend, the internal
+    /// frontend). One-off tasks cannot use Service Connect names, and the internal
+    /// frontend has none, so the steps are given a task's own address.
+    pub async fn task_address(&self, service: &str, node: &str) -> Result<String, ResourceError> {
+        let kind = crate::service_kinds::service(service);
         let name = crate::documents::service::service_name(&self.deploy.project, kind);
         let port = kind.port("grpc").unwrap_or(7233);
+        // Nothing will start at 0: say so now, not after the whole deadline.
+        if let Some((state, _)) = self.describe(&[kind]).await?.pop()
+            && state.desired == 0
+        {
+            return Err(ResourceError::fatal(format!(
+                "{name} is scaled to 0, so no step can reach it: `temporalctl scale up` first"
+            )));
+        }
         let what = format!("a running task of {name}");
         wait_for(
             &self.policy,

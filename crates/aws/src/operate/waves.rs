@@ -235,25 +235,17 @@ impl Operator<'_> {
                 changing.push((*kind, *want, self.owned(kind, service).inspect_err(|e| self.failed(&node, e))?));
             }
         }
-        // The stopped tasks from before this wave, taken before it starts any: only the
-        // ones it starts can fail it. A wave going down starts none.
-        let mut before = BTreeMap::new();
-        for (kind, ..) in changing.iter().filter(|(_, want, ..)| *want > 0) {
-            let arns = self
-                .stopped_tasks(kind, usize::MAX)
-                .await?
-                .iter()
-                .filter_map(|t| t.task_arn().map(String::from))
-                .collect();
-            before.insert(kind.key, arns);
-        }
+        // A wave going down starts no task, so none can fail it.
+        let starting: Vec<&'static ServiceKind> =
+            changing.iter().filter(|(_, want, ..)| *want > 0).map(|(k, ..)| *k).collect();
+        let before = self.stopped_before(&starting).await?;
         for (kind, want, service) in &changing {
             let node = format!("service/{}", kind.key);
             self.started(&node, "ecs-service", "scaling");
             // Going up, the service is told how to roll at its new count; a service going
             // to 0 rolls no more.
             let percents = (*want > 0).then(|| capacity::rollout(self.deploy, kind.key, all));
-            self.update_service(&node, service, Some(*want), percents).await?;
+            self.update_service(&node, service, Some(*want), percents, false).await?;
         }
         let changed: Vec<&'static str> = changing.iter().map(|(k, ..)| k.key).collect();
         if !(changed.is_empty() && settled) {
@@ -264,6 +256,83 @@ impl Operator<'_> {
             self.finished(&format!("service/{}", kind.key), outcome, Some(format!("{want} running")));
         }
         Ok(changed.len())
+    }
+
+    /// The stopped tasks from before a wave, taken before it starts any: only the ones it
+    /// starts can fail it.
+    async fn stopped_before(
+        &self,
+        kinds: &[&'static ServiceKind],
+    ) -> Result<BTreeMap<&'static str, BTreeSet<String>>, ResourceError> {
+        let mut before = BTreeMap::new();
+        for kind in kinds {
+            let arns = self
+                .stopped_tasks(kind, usize::MAX)
+                .await?
+                .iter()
+                .filter_map(|t| t.task_arn().map(String::from))
+                .collect();
+            before.insert(kind.key, arns);
+        }
+        Ok(before)
+    }
+
+    /// Replace every running task of `kinds` (UpdateService `forceNewDeployment`), wave by
+    /// wave in seed 002's order, each wave waited until stable and watched for crashing
+    /// tasks like a scale wave: a task reads its secrets when it starts (AWS, "Pass
+    /// Secrets Manager secrets through Amazon ECS environment variables": a new value
+    /// reaches running tasks only through new tasks), so this is how new certificates
+    /// reach them. Each service rolls by its own deployment configuration, so its count
+    /// keeps serving. A service at 0, or absent, is left alone. Returns how many rolled.
+    pub async fn restart(&self, kinds: &[&'static ServiceKind]) -> Result<usize, ResourceError> {
+        let mut restarted = 0;
+        for wave in waves() {
+            let wave: Vec<&'static ServiceKind> =
+                wave.into_iter().filter(|k| kinds.iter().any(|x| x.key == k.key)).collect();
+            if wave.is_empty() {
+                continue;
+            }
+            let mut running = Vec::new();
+            for (kind, (state, found)) in wave.iter().zip(self.describe(&wave).await?) {
+                let node = format!("service/{}", kind.key);
+                if let Some(service) = found.filter(|_| state.desired > 0) {
+                    running.push((
+                        *kind,
+                        state.desired,
+                        self.owned(kind, service).inspect_err(|e| self.failed(&node, e))?,
+                    ));
+                }
+            }
+            if running.is_empty() {
+                continue;
+            }
+            let rolling: Vec<&'static ServiceKind> = running.iter().map(|(k, ..)| *k).collect();
+            let before = self.stopped_before(&rolling).await?;
+            for (kind, _, service) in &running {
+                let node = format!("service/{}", kind.key);
+                self.started(&node, "ecs-service", "replacing its tasks");
+                self.update_service(&node, service, None, None, true).await?;
+            }
+            let targets: Vec<(&'static ServiceKind, i32)> = running.iter().map(|(k, n, _)| (*k, *n)).collect();
+            let keys: Vec<&'static str> = rolling.iter().map(|k| k.key).collect();
+            self.wait_stable(&targets, &rolling, &keys, &before).await?;
+            for (kind, n, _) in &running {
+                self.finished(&format!("service/{}", kind.key), Outcome::Updated, Some(format!("{n} new task(s)")));
+            }
+            restarted += running.len();
+        }
+        Ok(restarted)
+    }
+
+    /// Every existing service of `kinds` shows our ownership tags; a run that will change
+    /// something else first (`tls rotate` writes a secret) asks before it does.
+    pub async fn check_services_owned(&self, kinds: &[&'static ServiceKind]) -> Result<(), ResourceError> {
+        for (kind, (_, found)) in kinds.iter().zip(self.describe(kinds).await?) {
+            if let Some(service) = found {
+                self.owned(kind, service).inspect_err(|e| self.failed(&format!("service/{}", kind.key), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The service of `kind` if it exists, once it shows our ownership tags: `exec` and
@@ -280,14 +349,16 @@ impl Operator<'_> {
         Owned::verify(&self.deploy.project, &stack::ecs_service(kind.key), &name, &tags, service)
     }
 
-    /// UpdateService with a desired count and/or how the service rolls; the rollout is
-    /// also written to the service's ROLLOUT_TAG, which `up` compares.
+    /// UpdateService with a desired count and/or how the service rolls, or new tasks for
+    /// all (`force`); the rollout is also written to the service's ROLLOUT_TAG, which
+    /// `up` compares.
     async fn update_service(
         &self,
         node: &str,
         service: &Owned<Service>,
         count: Option<i32>,
         percents: Option<(i32, i32)>,
+        force: bool,
     ) -> Result<(), ResourceError> {
         let cluster = self.cluster();
         // Exactly the service checked, in the cluster it was found in.
@@ -302,6 +373,7 @@ impl Operator<'_> {
                 .service(name)
                 .set_desired_count(count)
                 .set_deployment_configuration(rollout.clone())
+                .set_force_new_deployment(force.then_some(true))
                 .send()
                 .await
                 .map_err(aws("UpdateService"))
@@ -337,8 +409,14 @@ impl Operator<'_> {
         for (kind, (_, found)) in others.iter().zip(self.describe(&others).await?) {
             let Some(service) = found else { continue };
             let percents = capacity::rollout(self.deploy, kind.key, all);
-            self.update_service(&format!("service/{}", kind.key), &self.owned(kind, service)?, None, Some(percents))
-                .await?;
+            self.update_service(
+                &format!("service/{}", kind.key),
+                &self.owned(kind, service)?,
+                None,
+                Some(percents),
+                false,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -223,7 +223,7 @@ mod tests {
     use super::*;
 
     fn deploy(extra: &str) -> Deploy {
-        temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: eu-west-1\n{extra}"), "deploy.yaml")
+        temporalctl_config::parse(&format!("version: 1\nproject: demo\nregion: eu-west-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n{extra}"), "deploy.yaml")
             .unwrap()
     }
 
@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(
             names,
             vec![
-                ("demo/temporal-server:1.29.0", vec!["history", "matching", "frontend", "worker"]),
+                ("demo/temporal-server:1.29.0", vec!["history", "matching", "frontend", "internal_frontend", "worker"]),
                 ("temporalio/ui:2.42.1", vec!["ui"]),
                 ("grafana/grafana:12.2.1", vec!["grafana"]),
                 ("public.ecr.aws/aws-observability/aws-otel-collector:v0.45.0", vec!["adot"]),
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn an_image_named_in_this_regions_ecr_is_checked_in_its_registry() {
         let d = deploy(
-            "temporal:\n  version: v1.2\nservices:\n  worker: { cpu: 512, memory: 1024, node_group: c, image: 111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/worker:7 }\n  ui: { cpu: 256, memory: 512, node_group: b, image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/ui:1 }\n",
+            "  version: v1.2\nservices:\n  worker: { cpu: 512, memory: 1024, node_group: c, image: 111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/worker:7 }\n  ui: { cpu: 256, memory: 512, node_group: b, image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/ui:1 }\n",
         );
         let needed = needed(&d);
         let worker = needed.iter().find(|n| n.used_by == ["worker"]).unwrap();

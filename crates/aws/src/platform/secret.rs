@@ -32,12 +32,30 @@ pub enum Contents {
     TlsCertificates { project: String, authority: NodeId },
 }
 
+/// The certificates' secret says in its description until when they are valid: after
+/// `tls rotate` writes a new version, the secret's creation date no longer tells.
+const VALID_UNTIL: &str = "; valid until ";
+
+fn certificates_description(until: &str) -> String {
+    format!("{}{VALID_UNTIL}{until}", Contents::CERTIFICATES)
+}
+
+/// The end date a description written by [`certificates_description`] names, when it is
+/// a real date.
+fn valid_until_in(description: &str) -> Option<String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let date = description.split(VALID_UNTIL).nth(1)?.get(..10)?;
+    DateTime::from_str(&format!("{date}T00:00:00Z"), Format::DateTime).ok().map(|_| date.to_string())
+}
+
 impl Contents {
+    const CERTIFICATES: &str = "Temporal TLS certificates for the tasks (temporalctl)";
+
     fn description(&self) -> &'static str {
         match self {
             Contents::GrafanaAdmin { .. } => "Grafana admin credentials (temporalctl)",
             Contents::TlsAuthority { .. } => "Temporal TLS certificate authority; read by temporalctl only",
-            Contents::TlsCertificates { .. } => "Temporal TLS certificates for the tasks (temporalctl)",
+            Contents::TlsCertificates { .. } => Contents::CERTIFICATES,
         }
     }
 }
@@ -90,8 +108,12 @@ impl Kind for Secret {
         let described = self.sm.describe_secret().secret_id(&self.name).send().await.map_err(aws("DescribeSecret"));
         let Some(s) = absent_if_gone(described)? else { return Ok(None) };
         let created = s.created_date().and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok());
+        let mut observed = Observed::new(s.arn().unwrap_or_default());
+        if let Some(until) = s.description().and_then(valid_until_in) {
+            observed = observed.output(Output::ValidUntil, until);
+        }
         Ok(Some(
-            Observed::new(s.arn().unwrap_or_default())
+            observed
                 .output(Output::Arn, s.arn().unwrap_or_default())
                 .output(Output::Created, created.unwrap_or_default())
                 .tags(from_sdk(s.tags()))
@@ -103,19 +125,27 @@ impl Kind for Secret {
     }
 
     async fn create(&self, cx: &Cx<'_>, _: &SecretAttrs) -> Result<Observed, ResourceError> {
-        let value = self.generate(cx).await?;
+        let (value, until) = self.generate(cx).await?;
+        let description = match &until {
+            Some(until) => certificates_description(until),
+            None => self.contents.description().to_string(),
+        };
         let out = self
             .sm
             .create_secret()
             .name(&self.name)
-            .description(self.contents.description())
+            .description(description)
             .secret_string(value)
             .set_tags(Some(sdk_tags!(infallible Tag, cx.tags)))
             .send()
             .await
             .map_err(aws("CreateSecret"))?;
         let arn = out.arn().unwrap_or_default();
-        Ok(Observed::new(arn).output(Output::Arn, arn).tags(cx.tags.clone()))
+        let observed = Observed::new(arn).output(Output::Arn, arn).tags(cx.tags.clone());
+        Ok(match until {
+            Some(until) => observed.output(Output::ValidUntil, until),
+            None => observed,
+        })
     }
 
     async fn update(
@@ -162,7 +192,7 @@ impl Kind for Secret {
 
     /// The password and the authority are data: kept by `down`, never made anew unless
     /// allowed. The certificates are not: the authority issues new ones whenever the
-    /// secret is gone, which is how they are renewed (docs/runbook.md, "Mutual TLS").
+    /// secret is gone, and `tls rotate` writes new ones into it.
     fn retention(&self) -> Retention {
         match self.contents {
             Contents::TlsCertificates { .. } => Retention::Delete,
@@ -172,30 +202,84 @@ impl Kind for Secret {
 }
 
 impl Secret {
-    /// The value, made now; the TLS certificates read their authority from its secret.
-    async fn generate(&self, cx: &Cx<'_>) -> Result<String, ResourceError> {
+    /// The value, made now, and for the certificates their end date; the certificates
+    /// read their authority from its secret.
+    async fn generate(&self, cx: &Cx<'_>) -> Result<(String, Option<String>), ResourceError> {
         let now = time::OffsetDateTime::now_utc();
         match &self.contents {
-            Contents::GrafanaAdmin { admin_user } => {
-                Ok(serde_json::json!({ "admin_user": admin_user, "admin_password": generate_password()? }).to_string())
-            }
+            Contents::GrafanaAdmin { admin_user } => Ok((
+                serde_json::json!({ "admin_user": admin_user, "admin_password": generate_password()? }).to_string(),
+                None,
+            )),
             Contents::TlsAuthority { project } => {
-                Ok(Authority::generate(project, now).map_err(ResourceError::fatal)?.secret_value())
+                Ok((Authority::generate(project, now).map_err(ResourceError::fatal)?.secret_value(), None))
             }
             Contents::TlsCertificates { project, authority } => {
-                let arn = cx.inputs.get(authority, Output::Arn)?;
-                let out = self.sm.get_secret_value().secret_id(arn).send().await.map_err(aws("GetSecretValue"))?;
-                let authority = Authority::from_secret_value(out.secret_string().unwrap_or_default())
-                    .map_err(|e| ResourceError::fatal(format!("{arn}: {e}")))?;
-                Ok(authority.issue(project, now).map_err(ResourceError::fatal)?.secret_value())
+                let (value, until) = issue(&self.sm, project, cx.inputs.get(authority, Output::Arn)?).await?;
+                Ok((value, Some(until)))
             }
         }
     }
 }
 
+/// New certificates from the authority in the secret `authority_arn`: the secret value
+/// and their end date (YYYY-MM-DD).
+async fn issue(
+    sm: &aws_sdk_secretsmanager::Client,
+    project: &str,
+    authority_arn: &str,
+) -> Result<(String, String), ResourceError> {
+    let out = sm.get_secret_value().secret_id(authority_arn).send().await.map_err(aws("GetSecretValue"))?;
+    let authority = Authority::from_secret_value(out.secret_string().unwrap_or_default())
+        .map_err(|e| ResourceError::fatal(format!("{authority_arn}: {e}")))?;
+    // The authority's secret is written once, right after the authority is made: its
+    // version's date, a day early for safety, bounds the authority's life.
+    let authority_until = out
+        .created_date()
+        .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.secs()).ok())
+        .map(|made| made + time::Duration::days(365 * crate::platform::tls::AUTHORITY_YEARS - 1));
+    let certificates = authority
+        .issue(project, time::OffsetDateTime::now_utc(), authority_until)
+        .map_err(|e| ResourceError::fatal(format!("{authority_arn}: {e}")))?;
+    let until = certificates.not_after.get(..10).unwrap_or_default().to_string();
+    Ok((certificates.secret_value(), until))
+}
+
+/// `tls rotate`: new certificates from the deployment's authority, written as a new
+/// version of the certificates' secret (`UpdateSecret` with the value and the
+/// description that names the new end date, in one call). The ARN stays, so no task
+/// definition changes: new tasks read the new version. Both secrets were shown ours by
+/// their tags. Returns the new end date.
+pub async fn reissue_certificates(
+    sm: &aws_sdk_secretsmanager::Client,
+    project: &str,
+    certificates: &Owned<String>,
+    authority: &Owned<String>,
+) -> Result<String, ResourceError> {
+    let (value, until) = issue(sm, project, authority.as_str()).await?;
+    sm.update_secret()
+        .secret_id(certificates.as_str())
+        .secret_string(value)
+        .description(certificates_description(&until))
+        .send()
+        .await
+        .map_err(aws("UpdateSecret"))?;
+    Ok(until)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The end date survives the round trip through the description, and a description
+    /// of someone else's (or of an older temporalctl) names none.
+    #[test]
+    fn the_certificates_end_date_is_read_back_from_the_description() {
+        assert_eq!(valid_until_in(&certificates_description("2031-12-07")).as_deref(), Some("2031-12-07"));
+        assert_eq!(valid_until_in(Contents::CERTIFICATES), None);
+        assert_eq!(valid_until_in("x; valid until soon, honestly"), None);
+        assert_eq!(valid_until_in("x; valid until 2031-13-45"), None);
+    }
 
     #[test]
     fn passwords_are_long_varied_and_unambiguous() {

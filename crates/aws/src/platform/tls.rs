@@ -32,8 +32,8 @@ pub const FRONTEND_NAME: &str = "temporal-frontend";
 /// service at once (mixed authorities cannot talk).
 pub const AUTHORITY_YEARS: i64 = 10;
 /// How long the certificates are valid. Five years, not the one year public certificates
-/// get: nothing renews them by itself (no `tls rotate` yet; `status` and `up` warn 90 days
-/// ahead), and a cluster whose internode certificate expires stops serving. New ones come
+/// get: nothing renews them by itself (`tls rotate` does, on request; `status` and `up`
+/// warn 90 days ahead), and a cluster whose internode certificate expires stops serving. New ones come
 /// from the same authority, so services can take them one by one (docs/runbook.md,
 /// "Mutual TLS").
 pub const CERTIFICATE_DAYS: i64 = 5 * 365 + 1;
@@ -111,11 +111,22 @@ impl Authority {
         }
     }
 
-    /// The three certificates, valid from now for [`CERTIFICATE_DAYS`].
-    pub fn issue(&self, project: &str, now: time::OffsetDateTime) -> Result<Certificates, String> {
+    /// The three certificates, valid from now for [`CERTIFICATE_DAYS`], and never past
+    /// `authority_until` (a certificate cannot outlive what vouches for it: peers stop
+    /// trusting it when the authority expires, whatever its own date says).
+    pub fn issue(
+        &self,
+        project: &str,
+        now: time::OffsetDateTime,
+        authority_until: Option<time::OffsetDateTime>,
+    ) -> Result<Certificates, String> {
         let key = KeyPair::from_pem(&self.key_pem).map_err(failed("read the authority's key"))?;
         let issuer = Issuer::new(authority_params(project)?, key);
-        let until = now + time::Duration::days(CERTIFICATE_DAYS);
+        let full = now + time::Duration::days(CERTIFICATE_DAYS);
+        let until = authority_until.map_or(full, |end| end.min(full));
+        if until <= now {
+            return Err("the authority has expired: replace it (docs/runbook.md, \"Mutual TLS\")".into());
+        }
         let leaf = |name: &str, sans: &[&str], usages: &[ExtendedKeyUsagePurpose]| -> Result<Pair, String> {
             let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed("generate a key"))?;
             let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
@@ -242,7 +253,7 @@ mod tests {
     fn each_certificate_is_trusted_for_its_job_and_only_by_its_own_authority() {
         let now = time::OffsetDateTime::now_utc();
         let ca = Authority::generate("demo", now).unwrap();
-        let certs = ca.issue("demo", now).unwrap();
+        let certs = ca.issue("demo", now, None).unwrap();
         // Internode: server and client, under the fixed name the peers check.
         assert_eq!(as_server(&ca.cert_pem, &certs.internode.cert, INTERNODE_NAME), None);
         assert_eq!(as_client(&ca.cert_pem, &certs.internode.cert), None);
@@ -265,14 +276,14 @@ mod tests {
         let now = time::OffsetDateTime::now_utc();
         let ca = Authority::generate("demo", now).unwrap();
         let stored = Authority::from_secret_value(&ca.secret_value()).unwrap();
-        let renewed = stored.issue("demo", now + time::Duration::days(300)).unwrap();
+        let renewed = stored.issue("demo", now + time::Duration::days(300), None).unwrap();
         // Issued "in 300 days": not yet valid now, which shows the dates are the ones asked.
         assert!(
             as_client(&ca.cert_pem, &renewed.client.cert).is_some_and(|e| e.contains("not valid yet")),
             "{:?}",
             as_client(&ca.cert_pem, &renewed.client.cert)
         );
-        let today = stored.issue("demo", now).unwrap();
+        let today = stored.issue("demo", now, None).unwrap();
         assert_eq!(as_client(&ca.cert_pem, &today.client.cert), None);
         assert_eq!(as_server(&ca.cert_pem, &today.internode.cert, INTERNODE_NAME), None);
     }
@@ -287,11 +298,31 @@ mod tests {
         assert_eq!(days_left("2026-11-01", day), Some(-30));
     }
 
+    /// Late in the authority's life new certificates end with it, not five years on, and
+    /// an expired authority issues nothing.
+    #[test]
+    fn certificates_never_outlive_their_authority() {
+        let now = time::OffsetDateTime::now_utc();
+        let ca = Authority::generate("demo", now).unwrap();
+        let end = now + time::Duration::days(400);
+        let capped = ca.issue("demo", now, Some(end)).unwrap();
+        let date = |t: time::OffsetDateTime| {
+            aws_smithy_types::DateTime::from_secs(t.unix_timestamp())
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .unwrap()
+        };
+        assert_eq!(capped.not_after, date(end));
+        let full = ca.issue("demo", now, Some(now + time::Duration::days(3650))).unwrap();
+        assert_eq!(full.not_after, date(now + time::Duration::days(CERTIFICATE_DAYS)));
+        let e = ca.issue("demo", now, Some(now - time::Duration::days(1))).err().unwrap();
+        assert!(e.contains("the authority has expired"), "{e}");
+    }
+
     #[test]
     fn keys_stay_out_of_debug_output_and_the_secret_holds_every_key() {
         let now = time::OffsetDateTime::now_utc();
         let ca = Authority::generate("demo", now).unwrap();
-        let certs = ca.issue("demo", now).unwrap();
+        let certs = ca.issue("demo", now, None).unwrap();
         assert!(!format!("{ca:?}{certs:?}").contains("PRIVATE KEY"));
         let value: serde_json::Value = serde_json::from_str(&certs.secret_value()).unwrap();
         for key in [

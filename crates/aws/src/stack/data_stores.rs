@@ -65,11 +65,8 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                         opensearch_domain: crate::data::opensearch::domain_arn(partition, &region, &account, &domain),
                         visibility_index: index.clone(),
                         dsql_cluster: dsql_arn,
-                        amp_workspace: String::new(),
-                        grafana_secret: String::new(),
-                        tls_certificates: String::new(),
-                        adot_parameter: String::new(),
                         exec_log_group: inputs.get(EXEC_LOG_GROUP, Output::Arn)?.to_string(),
+                        ..Default::default()
                     };
                     Ok(iam_doc::task(kind, &arns, exec))
                 })),

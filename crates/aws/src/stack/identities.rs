@@ -22,6 +22,8 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let partition = aws.partition();
     let managed = |name: &str| format!("arn:{partition}:iam::aws:policy/{name}");
     let execution_reads = execution_reads(d);
+    let ui_client_secret =
+        d.temporal.authorization.ui.as_ref().map(|ui| ui.client_secret_arn.clone()).unwrap_or_default();
     g.add(
         EXECUTION_ROLE,
         names::execution_role(p),
@@ -31,7 +33,11 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             trust: fixed(iam_doc::trust("ecs-tasks.amazonaws.com")),
             managed: vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
             reads: nodes(&execution_reads),
-            inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::execution(&arns(inputs, &execution_reads)?)))),
+            inline: Some(Arc::new(move |inputs: &Inputs| {
+                let arns =
+                    iam_doc::Arns { ui_client_secret: ui_client_secret.clone(), ..arns(inputs, &execution_reads)? };
+                Ok(iam_doc::execution(&arns))
+            })),
         },
     );
     // The instances' role: the ECS agent's rights on our cluster only. The node groups that
@@ -129,13 +135,11 @@ fn arns(inputs: &Inputs, reads: &[&str]) -> Result<iam_doc::Arns, ResourceError>
         false => Ok(String::new()),
     };
     Ok(iam_doc::Arns {
-        dsql_cluster: String::new(),
-        opensearch_domain: String::new(),
-        visibility_index: String::new(),
         amp_workspace: arn(WORKSPACE)?,
         grafana_secret: arn(GRAFANA_SECRET)?,
         tls_certificates: arn(TLS_CERTIFICATES)?,
         adot_parameter: arn(ADOT_PARAMETER)?,
         exec_log_group: arn(EXEC_LOG_GROUP)?,
+        ..Default::default()
     })
 }

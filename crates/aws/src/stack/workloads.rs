@@ -76,12 +76,13 @@ fn add_task_definition(
             visibility_index: d.opensearch.visibility_index.clone(),
             history_shards: d.temporal.history_shards,
             dsql_pool: d.dsql.pool.clone(),
+            authorization: d.temporal.authorization.clone(),
             sources,
         },
     );
 }
 
-/// The seven ECS services, at desired count 0, each on its node group.
+/// The eight ECS services, at desired count 0, each on its node group.
 pub(super) fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &capacity::Counts) {
     let p = &d.project;
     let privates = private_subnets(d);
