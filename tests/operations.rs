@@ -129,6 +129,10 @@ fn scale_up_to_two_in_waves_survives_up_and_scale_down_goes_in_reverse() {
     h.proxy.clear();
     let run = h.run(&["scale", "up", "--count", "2"]).ok();
     assert!(run.stdout.contains("8 service(s) changed"), "{}", run.stdout);
+    // Twice the tasks outgrow the ENIs of the default groups without trunking: said
+    // before the waves (on AWS the extra tasks would never be placed).
+    assert!(run.stderr.contains("note: node group b runs 8 awsvpc tasks"), "{}", run.stderr);
+    assert!(run.stderr.contains("awsvpcTrunking is off for the instance role arn:"), "{}", run.stderr);
     let order: Vec<String> = scaled(&h).into_iter().map(|(s, n)| format!("{s}={n}")).collect();
     assert_eq!(
         order,

@@ -226,8 +226,31 @@ fn tls_rotate_reissues_in_place_and_rolls_the_readers_in_waves() {
     let before = value("temporal-tls");
     let arn = block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls")).send()).unwrap().arn.unwrap();
     h.proxy.clear();
+    // ECS's reads can lag its writes: the first three DescribeServices (the ownership
+    // check, wave 1's look, and wave 1's first wait) show a primary deployment other
+    // than the one UpdateService started, and that settled read must not end the wait.
+    h.proxy.script(
+        "DescribeServices",
+        Some(3),
+        temporalctl_proxy::Script::rewrite_json(|v| {
+            for service in v["services"].as_array_mut().into_iter().flatten() {
+                for d in service["deployments"].as_array_mut().into_iter().flatten() {
+                    if d["status"] == "PRIMARY" {
+                        d["id"] = "ecs-svc/stale".into();
+                    }
+                }
+            }
+        }),
+    );
 
     let run = h.run(&["tls", "rotate"]).ok();
+    let ops = h.proxy.operations();
+    let updates: Vec<usize> = (0..ops.len()).filter(|i| ops[*i] == "UpdateService").collect();
+    let reads_between = ops[updates[1]..updates[2]].iter().filter(|o| *o == "DescribeServices").count();
+    assert_eq!(
+        reads_between, 3,
+        "wave 1 waited past the stale read (stale, then its own deployment, then wave 2's look): {ops:?}"
+    );
     assert!(run.stdout.contains("6 service(s) on new tasks"), "{}", run.stdout);
     let after = value("temporal-tls");
     for key in ["internode_cert", "frontend_cert", "client_cert", "client_key"] {

@@ -74,7 +74,23 @@ pub async fn run(
 
     f.blockers.extend(instance_type_problems(clients, d, cancel).await?);
 
-    let short = needs_trunking(d, &counts_from_config(d));
+    f.notes.extend(trunking_notes(clients, d, &counts_from_config(d), instance_role, cancel).await?);
+    Ok(f)
+}
+
+/// Node groups whose tasks at `counts` need more network interfaces than their instances
+/// have without `awsvpcTrunking`, when trunking is off for the principal that registers
+/// the instances (the instance role): `up` says so before it starts, `scale` before it
+/// asks for more tasks than can be placed.
+pub async fn trunking_notes(
+    clients: &Aws,
+    d: &Deploy,
+    counts: &temporalctl_config::capacity::Counts,
+    instance_role: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, ResourceError> {
+    let mut notes = Vec::new();
+    let short = needs_trunking(d, counts);
     if !short.is_empty() && !d.node_groups.awsvpc_trunking {
         // ECS decides by the setting of the principal that registers the instances: the
         // instance role (recorded once `up` made it), not whoever runs temporalctl.
@@ -97,14 +113,14 @@ pub async fn run(
         };
         if !enabled {
             for (_, why) in short {
-                f.notes.push(format!(
+                notes.push(format!(
                     "{why}: awsvpcTrunking is off for {whose}, so the services scale only partly; set node_groups.awsvpc_trunking: true (temporalctl turns it on for the instance role), or run `aws ecs put-account-setting-default --name awsvpcTrunking --value enabled --region {}` for the whole account, or raise the group's max_size",
                     d.region
                 ));
             }
         }
     }
-    Ok(f)
+    Ok(notes)
 }
 
 /// Each node group's instance type must be offered in every configured zone and be arm64

@@ -557,7 +557,8 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
         })
         .collect();
     let recorded = store.read()?.desired_counts;
-    let problems = capacity::check(d, &desired_counts(d, &recorded, Some(&change)));
+    let after = desired_counts(d, &recorded, Some(&change));
+    let problems = capacity::check(d, &after);
     if !problems.is_empty() {
         let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.path, p.message)).collect();
         return Err(Failure::Usage(format!(
@@ -567,6 +568,17 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
     }
     let mut locked = lock(store, "scale")?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
+    if !down {
+        // What `up`'s preflight says for deploy.yaml's counts, for the counts asked now.
+        let role = locked.state().nodes.get(stack::INSTANCE_ROLE).and_then(|r| r.outputs.get("arn")).cloned();
+        let notes =
+            temporalctl_aws::preflight::trunking_notes(&aws, d, &after, role.as_deref(), &read_only_interrupt())
+                .await
+                .map_err(|e| Failure::Runtime(format!("preflight: {e}")))?;
+        for note in notes {
+            eprintln!("note: {}", printable(&note));
+        }
+    }
     let progress = live_progress();
     let phases = phases(&aws, d, &progress, interrupt_token());
     let result = phases.scale(&mut locked, &change, down).await;

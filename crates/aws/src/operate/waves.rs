@@ -45,6 +45,11 @@ pub enum Stability {
     Failed(String),
 }
 
+/// The id of a service's PRIMARY deployment (the newest, which ECS rolls towards).
+fn primary_deployment(s: &Service) -> Option<&str> {
+    s.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id())
+}
+
 impl ServiceState {
     fn from_sdk(kind: &'static ServiceKind, name: &str, s: Option<&Service>) -> Self {
         let Some(s) = s.filter(|s| s.status() == Some("ACTIVE")) else {
@@ -249,7 +254,7 @@ impl Operator<'_> {
         }
         let changed: Vec<&'static str> = changing.iter().map(|(k, ..)| k.key).collect();
         if !(changed.is_empty() && settled) {
-            self.wait_stable(wave, &kinds, &changed, &before).await?;
+            self.wait_stable(wave, &kinds, &changed, &before, &BTreeMap::new()).await?;
         }
         for (kind, want) in wave.iter().filter(|(k, _)| !absent.contains(&k.key)) {
             let outcome = if changed.contains(&kind.key) { Outcome::Updated } else { Outcome::Unchanged };
@@ -308,14 +313,19 @@ impl Operator<'_> {
             }
             let rolling: Vec<&'static ServiceKind> = running.iter().map(|(k, ..)| *k).collect();
             let before = self.stopped_before(&rolling).await?;
+            // Stable means stable on the deployment each call started: a read that still
+            // shows the old one, settled, must not end the wait.
+            let mut started = BTreeMap::new();
             for (kind, _, service) in &running {
                 let node = format!("service/{}", kind.key);
                 self.started(&node, "ecs-service", "replacing its tasks");
-                self.update_service(&node, service, None, None, true).await?;
+                if let Some(id) = self.update_service(&node, service, None, None, true).await? {
+                    started.insert(kind.key, id);
+                }
             }
             let targets: Vec<(&'static ServiceKind, i32)> = running.iter().map(|(k, n, _)| (*k, *n)).collect();
             let keys: Vec<&'static str> = rolling.iter().map(|k| k.key).collect();
-            self.wait_stable(&targets, &rolling, &keys, &before).await?;
+            self.wait_stable(&targets, &rolling, &keys, &before, &started).await?;
             for (kind, n, _) in &running {
                 self.finished(&format!("service/{}", kind.key), Outcome::Updated, Some(format!("{n} new task(s)")));
             }
@@ -351,7 +361,7 @@ impl Operator<'_> {
 
     /// UpdateService with a desired count and/or how the service rolls, or new tasks for
     /// all (`force`); the rollout is also written to the service's ROLLOUT_TAG, which
-    /// `up` compares.
+    /// `up` compares. Returns the primary deployment the call left (ECS's answer).
     async fn update_service(
         &self,
         node: &str,
@@ -359,26 +369,27 @@ impl Operator<'_> {
         count: Option<i32>,
         percents: Option<(i32, i32)>,
         force: bool,
-    ) -> Result<(), ResourceError> {
+    ) -> Result<Option<String>, ResourceError> {
         let cluster = self.cluster();
         // Exactly the service checked, in the cluster it was found in.
         let cluster = service.cluster_arn().map_or(cluster, String::from);
         let (name, arn) = (service.service_name().unwrap_or_default(), service.service_arn());
         let rollout = percents.map(|p| deployment_configuration(&deployment(p)));
-        self.call(node, || async {
-            self.aws
-                .ecs
-                .update_service()
-                .cluster(&cluster)
-                .service(name)
-                .set_desired_count(count)
-                .set_deployment_configuration(rollout.clone())
-                .set_force_new_deployment(force.then_some(true))
-                .send()
-                .await
-                .map_err(aws("UpdateService"))
-        })
-        .await?;
+        let updated = self
+            .call(node, || async {
+                self.aws
+                    .ecs
+                    .update_service()
+                    .cluster(&cluster)
+                    .service(name)
+                    .set_desired_count(count)
+                    .set_deployment_configuration(rollout.clone())
+                    .set_force_new_deployment(force.then_some(true))
+                    .send()
+                    .await
+                    .map_err(aws("UpdateService"))
+            })
+            .await?;
         if let (Some(p), Some(arn)) = (percents, arn) {
             let tag = Tag::builder().key(ROLLOUT_TAG).value(rollout_text(p)).build();
             self.call(node, || async {
@@ -386,7 +397,7 @@ impl Operator<'_> {
             })
             .await?;
         }
-        Ok(())
+        Ok(updated.service().and_then(primary_deployment).map(String::from))
     }
 
     /// After `scale` changed some counts: the other services of the same node groups roll
@@ -429,6 +440,7 @@ impl Operator<'_> {
         kinds: &[&'static ServiceKind],
         changed: &[&'static str],
         before: &BTreeMap<&'static str, BTreeSet<String>>,
+        deployments: &BTreeMap<&'static str, String>,
     ) -> Result<(), ResourceError> {
         let what: Vec<String> = wave.iter().map(|(k, n)| format!("{} at {n}", k.key)).collect();
         let what = format!("{} to be stable", what.join(", "));
@@ -447,7 +459,14 @@ impl Operator<'_> {
             },
             || async {
                 let mut settling = Vec::new();
-                for ((_, want), (state, _)) in wave.iter().zip(self.describe(kinds).await?) {
+                for ((kind, want), (state, found)) in wave.iter().zip(self.describe(kinds).await?) {
+                    // `deployments`: the one each service must be on (ECS's answer to the
+                    // call that started it); an older read may not show it yet.
+                    let shown = found.as_ref().and_then(primary_deployment);
+                    if let Some(id) = deployments.get(kind.key).filter(|id| shown != Some(id.as_str())) {
+                        settling.push(format!("{}: deployment {id} not shown yet", kind.key));
+                        continue;
+                    }
                     match state.stability(*want) {
                         Stability::Stable => {}
                         Stability::Settling(s) => settling.push(s),
