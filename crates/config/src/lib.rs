@@ -84,7 +84,7 @@ pub fn parse(src: &str, file: &str) -> Result<Deploy, ConfigErrors> {
     if src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(fail(vec![Problem::new(
             "",
-            "the file is empty: it needs at least `version: 1`, `project` and `region` (the repository's deploy.yaml documents every key)",
+            "the file is empty: it needs at least `version: 1`, `project`, `region` and `temporal.authorization` (the repository's deploy.yaml documents every key)",
         )]));
     }
     let mut unknown = Vec::new();

@@ -28,8 +28,9 @@ pub fn markdown() -> String {
          (`UPDATE_DOCS=1 cargo test -p temporalctl-config` rewrites it). Editors can validate\n\
          deploy.yaml with [`deploy.schema.json`](deploy.schema.json), generated the same way:\n\
          put `# yaml-language-server: $schema=docs/deploy.schema.json` on its first line.\n\n\
-         Durations are written `90s`, `15m`, `1h 30m`. Every key but `version`, `project` and\n\
-         `region` may be left out; the defaults are a small development stack.\n\n\
+         Durations are written `90s`, `15m`, `1h 30m`. Every key but `version`, `project`,\n\
+         `region` and the choice in `temporal.authorization` (`jwks_url`, or `allow_no_auth:\n\
+         true`) may be left out; the defaults are a small development stack.\n\n\
          | key | type | default | meaning |\n| --- | --- | --- | --- |\n",
     );
     for (path, ty, default, doc) in rows {
