@@ -316,6 +316,171 @@ fn tls_rotate_reissues_in_place_and_rolls_the_readers_in_waves() {
     assert_eq!(value("temporal-tls"), after);
 }
 
+/// An active root CA in the emulator, made the way its owner would: its own request
+/// signed with the root template, the certificate imported. Returns its ARN.
+fn private_ca(h: &Harness) -> String {
+    use aws_sdk_acmpca::types::*;
+    let pca = aws_sdk_acmpca::Client::new(&h.sdk());
+    block_on(async {
+        let subject = Asn1Subject::builder().common_name("Example Corp root").build();
+        let config = CertificateAuthorityConfiguration::builder()
+            .key_algorithm(KeyAlgorithm::Rsa2048)
+            .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
+            .subject(subject)
+            .build()
+            .unwrap();
+        let made = pca
+            .create_certificate_authority()
+            .certificate_authority_configuration(config)
+            .certificate_authority_type(CertificateAuthorityType::Root)
+            .send()
+            .await
+            .unwrap();
+        let arn = made.certificate_authority_arn().unwrap().to_string();
+        let csr = pca.get_certificate_authority_csr().certificate_authority_arn(&arn).send().await.unwrap();
+        let validity = Validity::builder().r#type(ValidityPeriodType::Years).value(10).build().unwrap();
+        let issued = pca
+            .issue_certificate()
+            .certificate_authority_arn(&arn)
+            .csr(aws_smithy_types::Blob::new(csr.csr().unwrap()))
+            .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
+            .template_arn("arn:aws:acm-pca:::template/RootCACertificate/V1")
+            .validity(validity)
+            .send()
+            .await
+            .unwrap();
+        let cert_arn = issued.certificate_arn().unwrap();
+        let cert =
+            pca.get_certificate().certificate_authority_arn(&arn).certificate_arn(cert_arn).send().await.unwrap();
+        pca.import_certificate_authority_certificate()
+            .certificate_authority_arn(&arn)
+            .certificate(aws_smithy_types::Blob::new(cert.certificate().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        arn
+    })
+}
+
+/// With `temporal.tls.private_ca_arn` the user's AWS Private CA signs the certificates:
+/// no authority of ours exists; each of the three is requested with the CA's own signing
+/// algorithm, its template, an end bounded by the CA's and a token of its own; the
+/// secret holds the CA's certificate as the trust and each certificate with its chain;
+/// nothing of the CA is ever changed. A short-lived-certificate CA (moto reports every CA
+/// so; AWS's default is general purpose) is refused before anything is issued. `tls
+/// rotate` issues from the same CA; a change of issuer under running services is refused
+/// before any AWS call.
+#[test]
+fn a_private_ca_issues_the_certificates_and_nothing_of_it_changes() {
+    let h = Harness::new("plat-pca", &deploy());
+    let arn = private_ca(&h);
+    let with_ca = format!("{}  tls: {{ private_ca_arn: \"{arn}\" }}\n", deploy());
+    std::fs::write(h.dir.join("deploy.yaml"), &with_ca).unwrap();
+
+    let refused = h.run(&["up"]).code(1);
+    assert!(
+        refused.stderr.contains("short-lived certificate CA") && refused.stderr.contains("general-purpose"),
+        "{}",
+        refused.stderr
+    );
+    assert!(h.sent("IssueCertificate").is_empty());
+
+    h.proxy.script(
+        "DescribeCertificateAuthority",
+        None,
+        temporalctl_proxy::Script::rewrite_json(|v| v["CertificateAuthority"]["UsageMode"] = "GENERAL_PURPOSE".into()),
+    );
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
+    assert!(block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls-authority")).send()).is_err());
+    let pca = aws_sdk_acmpca::Client::new(&h.sdk());
+    let ca = block_on(pca.describe_certificate_authority().certificate_authority_arn(&arn).send()).unwrap();
+    let ca_end = ca.certificate_authority().unwrap().not_after().unwrap().secs();
+    let requests = h.sent("IssueCertificate");
+    let templates: Vec<&str> = requests.iter().map(|r| r["TemplateArn"].as_str().unwrap()).collect();
+    assert_eq!(
+        templates,
+        [
+            "arn:aws:acm-pca:::template/EndEntityCertificate/V1",
+            "arn:aws:acm-pca:::template/EndEntityServerAuthCertificate/V1",
+            "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1"
+        ]
+    );
+    let mut tokens = std::collections::BTreeSet::new();
+    for r in &requests {
+        assert_eq!(r["CertificateAuthorityArn"], arn.as_str());
+        assert_eq!(r["SigningAlgorithm"], "SHA256WITHRSA", "the CA's own algorithm");
+        assert_eq!(r["Validity"]["Type"], "ABSOLUTE");
+        // moto's CA lasts a year: the certificates end a day before it, not in five years.
+        let end = r["Validity"]["Value"].as_i64().unwrap();
+        assert!((end - (ca_end - 86_400)).abs() <= 1, "{end} vs the CA's {ca_end}");
+        tokens.insert(r["IdempotencyToken"].as_str().unwrap().to_string());
+    }
+    assert_eq!(tokens.len(), 3, "a token per request");
+    let pca_writes: Vec<String> =
+        h.proxy.mutating().into_iter().filter(|c| c.service == "acm-pca").map(|c| c.operation).collect();
+    assert_eq!(pca_writes, ["IssueCertificate"; 3], "nothing of the CA is changed");
+
+    let described = block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls")).send()).unwrap();
+    let until = aws_smithy_types::DateTime::from_secs(ca_end - 86_400)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()[..10]
+        .to_string();
+    assert!(described.description().unwrap().ends_with(&format!(", from {arn}; valid until {until}")), "{described:?}");
+    let value = |name: &str| -> serde_json::Value {
+        let out = block_on(sm.get_secret_value().secret_id(format!("{PROJECT}/{name}")).send()).unwrap();
+        serde_json::from_str(out.secret_string().unwrap()).unwrap()
+    };
+    let certificates = value("temporal-tls");
+    let ca_cert = block_on(pca.get_certificate_authority_certificate().certificate_authority_arn(&arn).send()).unwrap();
+    let ca_pem = ca_cert.certificate().unwrap().trim();
+    assert_eq!(certificates["authority"].as_str().unwrap().trim(), ca_pem, "the CA is what the tasks trust");
+    for key in ["internode_cert", "frontend_cert", "client_cert"] {
+        let pem = certificates[key].as_str().unwrap().trim();
+        assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "{key}: the certificate, then its chain");
+        assert!(pem.ends_with(ca_pem), "{key}");
+    }
+    for key in ["internode_key", "frontend_key", "client_key"] {
+        assert!(certificates[key].as_str().unwrap().contains("PRIVATE KEY"), "{key}: made here, kept in the secret");
+    }
+    let status = h.run(&["status"]).ok();
+    assert!(
+        status.stdout.contains(&format!("certificates from your private CA, valid until {until}")),
+        "{}",
+        status.stdout
+    );
+
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+
+    h.proxy.clear();
+    h.run(&["tls", "rotate"]).ok();
+    assert_eq!(h.sent("IssueCertificate").len(), 3);
+    let rotated = value("temporal-tls");
+    assert_ne!(rotated["internode_key"], certificates["internode_key"]);
+    assert_eq!(rotated["authority"], certificates["authority"]);
+    let described = block_on(sm.describe_secret().secret_id(format!("{PROJECT}/temporal-tls")).send()).unwrap();
+    assert!(described.description().unwrap().contains(&format!(", from {arn}; valid until ")), "{described:?}");
+
+    // Back to our own authority while the services run: refused, naming both, no call.
+    std::fs::write(h.dir.join("deploy.yaml"), deploy()).unwrap();
+    h.proxy.clear();
+    let refused = h.run(&["up"]).code(2);
+    assert!(
+        refused.stderr.contains(&format!(
+            "trusts certificates from {arn}, and a rolling change to the deployment's own authority"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(h.proxy.calls().is_empty(), "{:?}", h.proxy.operations());
+    let refused = h.run(&["tls", "rotate"]).code(1);
+    assert!(refused.stderr.contains(&format!("the running certificates come from {arn}")), "{}", refused.stderr);
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating());
+}
+
 #[test]
 fn a_second_up_changes_nothing_and_never_rotates_the_password() {
     let h = Harness::new("plat-noop", &deploy());

@@ -26,6 +26,8 @@ pub struct Aws {
     pub amp: aws_sdk_amp::Client,
     /// This run's listings, shared by every resource that reads through one.
     pub listings: crate::listings::Listings,
+    /// What the clients were made from, for a client in another region.
+    config: aws_config::SdkConfig,
 }
 
 impl Aws {
@@ -79,7 +81,16 @@ impl Aws {
             opensearch: aws_sdk_opensearch::Client::new(config),
             amp: aws_sdk_amp::Client::new(config),
             listings,
+            config: config.clone(),
         }
+    }
+
+    /// The user's AWS Private CA, called in its own region (one CA often serves many
+    /// regions' deployments).
+    pub fn private_ca(&self, arn: &str) -> crate::platform::private_ca::PrivateCa {
+        let region = crate::platform::private_ca::region_of(arn).unwrap_or(&self.region).to_string();
+        let config = aws_sdk_acmpca::config::Builder::from(&self.config).region(Region::new(region)).build();
+        crate::platform::private_ca::PrivateCa { pca: aws_sdk_acmpca::Client::from_conf(config), arn: arn.to_string() }
     }
 
     /// `aws`, `aws-cn` or `aws-us-gov`, for the ARNs we write ourselves.

@@ -150,14 +150,37 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ResourceError>>,
 {
+    retry_while(op, not_visible_yet, NEW_ID_DEADLINE).await
+}
+
+/// AWS Private CA's answer to `GetCertificate` while it is still signing (the API
+/// reference: "the certificate is not yet available", asynchronous issuance).
+pub fn still_issuing(e: &ResourceError) -> bool {
+    e.code.as_deref() == Some("RequestInProgressException")
+}
+
+/// How long a certificate request may stay in progress; issuance takes seconds.
+pub const ISSUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `op` again, with jittered backoff, while `pending` says its error is a passing state,
+/// up to `deadline`; any other error returns at once.
+pub async fn retry_while<T, F, Fut>(
+    op: F,
+    pending: fn(&ResourceError) -> bool,
+    deadline: std::time::Duration,
+) -> Result<T, ResourceError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ResourceError>>,
+{
     use backon::{ExponentialBuilder, Retryable};
     let backoff = ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(500))
         .with_max_delay(std::time::Duration::from_secs(10))
         .with_jitter()
-        .with_total_delay(Some(NEW_ID_DEADLINE))
+        .with_total_delay(Some(deadline))
         .without_max_times();
-    op.retry(backoff).sleep(tokio::time::sleep).when(not_visible_yet).await
+    op.retry(backoff).sleep(tokio::time::sleep).when(pending).await
 }
 
 fn not_found(code: &str) -> bool {

@@ -412,11 +412,17 @@ pub struct Tls {
     /// own authority in Secrets Manager. Switching it on a running cluster needs every
     /// service stopped first (`scale down`): old and new members cannot talk.
     pub enabled: bool,
+    /// Issue the certificates from your AWS Private CA instead of an authority of the
+    /// deployment's own: its ARN (`arn:aws:acm-pca:<region>:<account>:certificate-authority/<id>`).
+    /// A general-purpose CA, active, whose policy lets you issue with the end-entity,
+    /// server-auth and client-auth templates. Changing it on a running cluster needs the
+    /// services stopped first, as switching TLS does.
+    pub private_ca_arn: Option<String>,
 }
 
 impl Default for Tls {
     fn default() -> Self {
-        Self { enabled: true }
+        Self { enabled: true, private_ca_arn: None }
     }
 }
 

@@ -163,16 +163,40 @@ fn check_https_url(path: &str, url: &str, p: &mut Vec<Problem>) {
 
 /// `arn:aws:secretsmanager:<region>:<12 digits>:secret:<name>` (any partition).
 fn is_secret_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    parts.len() == 7
+    is_arn(arn, "secretsmanager", "secret:")
+}
+
+/// `arn:<partition>:<service>:<region>:<12 digits>:<resource_prefix><name>`.
+fn is_arn(arn: &str, service: &str, resource_prefix: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
         && parts[0] == "arn"
         && parts[1].starts_with("aws")
-        && parts[2] == "secretsmanager"
+        && parts[2] == service
         && !parts[3].is_empty()
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5] == "secret"
-        && !parts[6].is_empty()
+        && parts[5]
+            .strip_prefix(resource_prefix)
+            .is_some_and(|name| !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control()))
+}
+
+/// The certificates come from the deployment's own authority, or from the user's AWS
+/// Private CA when one is named.
+fn check_tls(tls: &crate::Tls, p: &mut Vec<Problem>) {
+    let Some(arn) = &tls.private_ca_arn else { return };
+    if !is_arn(arn, "acm-pca", "certificate-authority/") {
+        p.push(Problem::new(
+            "temporal.tls.private_ca_arn",
+            format!("{arn:?} is not the ARN of an AWS Private CA (arn:aws:acm-pca:<region>:<account>:certificate-authority/<id>)"),
+        ));
+    }
+    if !tls.enabled {
+        p.push(Problem::new(
+            "temporal.tls.private_ca_arn",
+            "names where TLS certificates come from, but temporal.tls.enabled is false: enable TLS or remove it",
+        ));
+    }
 }
 
 /// Temporal itself only limits a namespace name to 1000 bytes (`validateNamespace` in
@@ -452,6 +476,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     }
     check_namespace_name(&d.temporal.namespace.name, p);
     check_authorization(&d.temporal, p);
+    check_tls(&d.temporal.tls, p);
     check_temporal_version(&d.temporal.version, p);
     check_index_name(&d.opensearch.visibility_index, p);
     if d.temporal.namespace.retention_days == 0 {

@@ -189,7 +189,20 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
         p.logs_storage_gb_month,
         a.logs_stored_gb,
     );
-    line("Secrets Manager".into(), "1 secret (Grafana admin)".into(), p.secret_month, 1.0);
+    let tls = &d.temporal.tls;
+    let secrets: &[&str] = match (tls.enabled, &tls.private_ca_arn) {
+        (false, _) => &["Grafana admin"],
+        (true, None) => &["Grafana admin", "TLS authority", "TLS certificates"],
+        // The CA's own price, and its per-certificate charge at each issue, are not monthly
+        // costs of this stack (docs/runbook.md, "Certificates from your AWS Private CA").
+        (true, Some(_)) => &["Grafana admin", "TLS certificates from your private CA"],
+    };
+    line(
+        "Secrets Manager".into(),
+        format!("{} secret(s) ({})", secrets.len(), secrets.join(", ")),
+        p.secret_month,
+        secrets.len() as f64,
+    );
     line("ECR storage".into(), format!("{} GB of images (assumed)", a.ecr_stored_gb), p.ecr_gb_month, a.ecr_stored_gb);
 
     let total_usd = round(items.iter().filter_map(|i| i.monthly_usd).sum());
@@ -316,6 +329,23 @@ mod tests {
         let nat = dev.items.iter().find(|i| i.item == "NAT gateway").unwrap();
         assert_eq!(nat.monthly_usd, Some(7.92), "0.045 × 176");
         let secret = dev.items.iter().find(|i| i.item == "Secrets Manager").unwrap();
-        assert_eq!(secret.monthly_usd, Some(0.4));
+        assert_eq!(secret.monthly_usd, Some(1.2), "3 × 0.40, whatever the hours");
+    }
+
+    /// Grafana's secret always; with TLS our authority's and the certificates', with a
+    /// private CA the certificates' alone.
+    #[test]
+    fn the_secrets_counted_are_the_ones_the_tls_choice_makes() {
+        let t = PriceTable::shipped();
+        let secrets = |extra: &str| {
+            let e = estimate(&deploy(extra), &t, 730.0);
+            let line = e.items.into_iter().find(|i| i.item == "Secrets Manager").unwrap();
+            (line.basis, line.monthly_usd)
+        };
+        assert_eq!(secrets("").1, Some(1.2));
+        let ca = "  tls: { private_ca_arn: \"arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/1\" }\n";
+        assert_eq!(secrets(ca), ("2 secret(s) (Grafana admin, TLS certificates from your private CA)".into(), Some(0.8)));
+        let off = "  tls: { enabled: false }\n";
+        assert_eq!(secrets(off), ("1 secret(s) (Grafana admin)".into(), Some(0.4)));
     }
 }

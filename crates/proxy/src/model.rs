@@ -4,7 +4,7 @@
 //! requests AWS rejects; these models say what AWS accepts: required members, types,
 //! enums, lengths, ranges, patterns, unknown members.
 //!
-//! Covered: the JSON protocols (ECS, Logs, Secrets Manager, SSM, ECR, Cloud Map) and
+//! Covered: the JSON protocols (ECS, Logs, Secrets Manager, SSM, ECR, Cloud Map, ACM PCA) and
 //! REST-JSON (DSQL, OpenSearch, AMP), whose bodies are JSON; and the form-encoded
 //! protocols, decoded into the same JSON by the model's own serialization rules first:
 //! `ec2` (EC2: `Filter.1.Name`, names from `queryName` or the capitalized `locationName`)

@@ -482,7 +482,10 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         // What `plan` prices the next change against.
         m.locked.set_applied(serde_json::to_value(d).ok())?;
     }
-    let tls = d.temporal.tls.enabled.then(|| temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes));
+    let t = &d.temporal.tls;
+    let tls = t
+        .enabled
+        .then(|| temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes, t.private_ca_arn.is_some()));
     if let Some(v) = tls.flatten().filter(|v| v.near_expiry()) {
         eprintln!("warning: {}", v.describe());
     }

@@ -308,30 +308,43 @@ pub fn check_fixed_settings(d: &Deploy, state: &temporalctl_engine::StateFile) -
         .map_err(|e| Failure::Usage(format!("{e}\nNothing was sent to AWS.")))
 }
 
-/// Where `up` records, before it changes anything, whether the task definitions it
-/// registers use TLS (`on`/`off`): a run that fails half-way still says what it started.
+/// Where `up` records, before it changes anything, the TLS mode of the task definitions
+/// it registers ([`tls_mode`]): a run that fails half-way still says what it started.
 pub const TLS_STEP: &str = "tls";
+
+/// `off`, `on` (our own authority), or `on from <private CA ARN>`.
+fn tls_mode(tls: &temporalctl_config::Tls) -> String {
+    match (tls.enabled, &tls.private_ca_arn) {
+        (false, _) => "off".into(),
+        (true, None) => "on".into(),
+        (true, Some(arn)) => format!("on from {arn}"),
+    }
+}
 
 /// What the stack's services were last set to: `up`'s record, else what the last finished
 /// `up` applied, else (a stack from before `temporal.tls`) without; `None` before any stack.
-fn recorded_tls(state: &temporalctl_engine::StateFile) -> Option<bool> {
-    let recorded = state.steps.get(TLS_STEP).map(|v| v == "on");
-    let applied = state.applied.as_ref().map(|a| a["temporal"]["tls"]["enabled"].as_bool().unwrap_or(false));
-    recorded.or(applied).or_else(|| (!state.nodes.is_empty()).then_some(false))
+fn recorded_tls(state: &temporalctl_engine::StateFile) -> Option<String> {
+    let applied = state.applied.as_ref().map(|a| {
+        let tls = &a["temporal"]["tls"];
+        let arn = tls["private_ca_arn"].as_str().map(String::from);
+        tls_mode(&temporalctl_config::Tls { enabled: tls["enabled"].as_bool().unwrap_or(false), private_ca_arn: arn })
+    });
+    state.steps.get(TLS_STEP).cloned().or(applied).or_else(|| (!state.nodes.is_empty()).then(|| "off".into()))
 }
 
 /// `up`'s record of the TLS mode it applies, once the switch is allowed.
 pub fn record_tls(d: &Deploy, locked: &mut temporalctl_engine::LockedState) -> Result<(), Failure> {
-    let mode = if d.temporal.tls.enabled { "on" } else { "off" };
-    if locked.state().steps.get(TLS_STEP).map(String::as_str) != Some(mode) {
-        locked.record_step(TLS_STEP, mode.into())?;
+    let mode = tls_mode(&d.temporal.tls);
+    if locked.state().steps.get(TLS_STEP) != Some(&mode) {
+        locked.record_step(TLS_STEP, mode)?;
     }
     Ok(())
 }
 
-/// TLS cannot be switched under running services: a member with it and a member without
-/// cannot talk, so a rolling change would split the cluster until the last task moved.
-/// Stopped services move together.
+/// TLS cannot be switched, nor its issuer changed, under running services: a member with
+/// it and a member without (or trusting another authority) cannot talk, so a rolling
+/// change would split the cluster until the last task moved. Stopped services move
+/// together.
 fn check_tls_switch(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result<(), String> {
     let Some(was) = recorded_tls(state) else { return Ok(()) };
     let running: Vec<&str> = state
@@ -344,13 +357,25 @@ fn check_tls_switch(d: &Deploy, state: &temporalctl_engine::StateFile) -> Result
         })
         .map(|(service, _)| service.as_str())
         .collect();
-    if was == d.temporal.tls.enabled || running.is_empty() {
+    let wanted = tls_mode(&d.temporal.tls);
+    if was == wanted || running.is_empty() {
         return Ok(());
     }
-    let (from, to) = if was { ("on", "off") } else { ("off", "on") };
+    let stop_first =
+        "Stop the services first: `temporalctl scale down`, then `temporalctl up`, then `temporalctl scale up`";
+    let running = running.join(", ");
+    let on = |mode: &str| mode != "off";
+    if on(&was) && on(&wanted) {
+        let issuer = |mode: &str| mode.strip_prefix("on from ").unwrap_or("the deployment's own authority").to_string();
+        return Err(format!(
+            "temporal.tls.private_ca_arn: the running cluster ({running} run) trusts certificates from {}, and a rolling change to {} would split it: members trusting different authorities cannot talk. {stop_first}",
+            issuer(&was),
+            issuer(&wanted)
+        ));
+    }
+    let (from, to) = if on(&was) { ("on", "off") } else { ("off", "on") };
     Err(format!(
-        "temporal.tls.enabled: TLS is {from} in the running cluster ({} run), and a rolling switch {to} would split it: members with and without TLS cannot talk. Stop the services first: `temporalctl scale down`, then `temporalctl up`, then `temporalctl scale up`",
-        running.join(", ")
+        "temporal.tls.enabled: TLS is {from} in the running cluster ({running} run), and a rolling switch {to} would split it: members with and without TLS cannot talk. {stop_first}"
     ))
 }
 
@@ -403,6 +428,29 @@ mod tests {
         state.steps.insert(TLS_STEP.into(), "off".into());
         assert!(check_tls_switch(&off, &state).is_ok());
         assert!(check_tls_switch(&on, &state).unwrap_err().contains("TLS is off"));
+
+        // Another issuer, while running: refused naming both; stopped: allowed.
+        let arn = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/0f3c";
+        let from_ca = parse(&format!("  tls: {{ private_ca_arn: \"{arn}\" }}\n"));
+        state.steps.insert(TLS_STEP.into(), "on".into());
+        let e = check_tls_switch(&from_ca, &state).unwrap_err();
+        assert!(e.starts_with("temporal.tls.private_ca_arn:"), "{e}");
+        assert!(e.contains(&format!("from the deployment's own authority, and a rolling change to {arn}")), "{e}");
+        state.steps.insert(TLS_STEP.into(), format!("on from {arn}"));
+        assert!(check_tls_switch(&from_ca, &state).is_ok());
+        assert!(
+            check_tls_switch(&on, &state)
+                .unwrap_err()
+                .contains(&format!("from {arn}, and a rolling change to the deployment's own authority"))
+        );
+        assert!(check_tls_switch(&off, &state).unwrap_err().contains("TLS is on"));
+        // A finished `up` with the CA, its record read back from what it applied.
+        state.steps.clear();
+        state.applied = Some(serde_json::to_value(&from_ca).unwrap());
+        assert!(check_tls_switch(&from_ca, &state).is_ok());
+        assert!(check_tls_switch(&on, &state).is_err());
+        state.desired_counts.values_mut().for_each(|c| *c = 0);
+        assert!(check_tls_switch(&on, &state).is_ok(), "stopped");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::tasks::task_ip;
 use super::waves::{ServiceState, Stability};
 use crate::documents::service::service_name;
 use crate::outputs::Output;
-use crate::platform::tls;
+use crate::platform::{secret, tls};
 use crate::service_kinds::{SERVICES, ServiceKind};
 use crate::stack;
 
@@ -148,7 +148,8 @@ impl Operator<'_> {
         };
         e.insert("frontend-grpc", format!("temporal-frontend:7233 (Service Connect, inside the cluster{tls})"));
         e.insert("authorization", authorization(&self.deploy.temporal));
-        if let Some(v) = self.deploy.temporal.tls.enabled.then(|| tls_validity(self.nodes)).flatten() {
+        let t = &self.deploy.temporal.tls;
+        if let Some(v) = t.enabled.then(|| tls_validity(self.nodes, t.private_ca_arn.is_some())).flatten() {
             e.insert("tls", v.describe());
         }
         e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
@@ -276,7 +277,9 @@ pub fn shell_line(argv: &[String]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsValidity {
     pub certificates_until: String,
-    pub authority_until: String,
+    /// Our own authority's end; `None` with a private CA, whose end is its owner's to
+    /// watch (the certificates never outlive it: issuing caps them).
+    pub authority_until: Option<String>,
     /// Days until the certificates or the authority expire, whichever is first (negative
     /// once past): either end stops the services talking.
     pub days_left: Option<i64>,
@@ -286,15 +289,25 @@ impl TlsValidity {
     /// One line for `status` (and `up` once it is near): the dates, and what to do when
     /// the certificates expire within [`tls::WARN_DAYS`].
     pub fn describe(&self) -> String {
-        let dates = format!(
-            "mutual TLS; certificates valid until {}, the authority until {}",
-            self.certificates_until, self.authority_until
-        );
+        let dates = match &self.authority_until {
+            Some(authority) => {
+                format!(
+                    "mutual TLS; certificates valid until {}, the authority until {authority}",
+                    self.certificates_until
+                )
+            }
+            None => format!("mutual TLS; certificates from your private CA, valid until {}", self.certificates_until),
+        };
         match self.days_left {
             // Dates as YYYY-MM-DD compare as text.
-            Some(days) if days <= tls::WARN_DAYS && self.authority_until <= self.certificates_until => format!(
-                "{dates}. The authority expires in {days} days and then the services cannot talk; `tls rotate` cannot go past it: replace the authority (docs/runbook.md, \"Mutual TLS\")"
-            ),
+            Some(days)
+                if days <= tls::WARN_DAYS
+                    && self.authority_until.as_ref().is_some_and(|a| *a <= self.certificates_until) =>
+            {
+                format!(
+                    "{dates}. The authority expires in {days} days and then the services cannot talk; `tls rotate` cannot go past it: replace the authority (docs/runbook.md, \"Mutual TLS\")"
+                )
+            }
             Some(days) if days <= tls::WARN_DAYS => format!(
                 "{dates}. The certificates expire in {days} days and then the services cannot talk: renew them with `temporalctl tls rotate`"
             ),
@@ -308,8 +321,11 @@ impl TlsValidity {
 }
 
 /// The validity of the TLS secrets the state (or a fresh read) records; `None` before
-/// they exist.
-pub fn tls_validity(nodes: &BTreeMap<temporalctl_engine::NodeId, temporalctl_engine::Recorded>) -> Option<TlsValidity> {
+/// they exist. With a private CA there is no authority of ours to count.
+pub fn tls_validity(
+    nodes: &BTreeMap<temporalctl_engine::NodeId, temporalctl_engine::Recorded>,
+    private_ca: bool,
+) -> Option<TlsValidity> {
     let output = |node: &str, key: Output| nodes.get(node).and_then(|r| r.outputs.get(key.as_ref())).cloned();
     let created = |node: &str| output(node, Output::Created);
     // Said by the secret since `tls rotate` exists; counted from its creation before.
@@ -317,8 +333,11 @@ pub fn tls_validity(nodes: &BTreeMap<temporalctl_engine::NodeId, temporalctl_eng
         Some(until) => until,
         None => tls::valid_until(&created(stack::TLS_CERTIFICATES)?, tls::CERTIFICATE_DAYS)?,
     };
-    let authority_until = tls::valid_until(&created(stack::TLS_AUTHORITY)?, 365 * tls::AUTHORITY_YEARS)?;
-    let first = (&certificates_until).min(&authority_until);
+    let authority_until = match private_ca {
+        true => None,
+        false => Some(tls::valid_until(&created(stack::TLS_AUTHORITY)?, 365 * tls::AUTHORITY_YEARS)?),
+    };
+    let first = authority_until.as_ref().map_or(&certificates_until, |a| a.min(&certificates_until));
     let days_left = tls::days_left(first, std::time::SystemTime::now());
     Some(TlsValidity { certificates_until, authority_until, days_left })
 }
@@ -345,9 +364,13 @@ impl ClientTls {
 }
 
 impl Operator<'_> {
-    /// A secret of the stack by name, once its tags show it is ours: a same-named secret
-    /// of someone else's is never read nor written.
-    async fn owned_secret(&self, node: &str, name: &str) -> Result<temporalctl_engine::Owned<String>, ResourceError> {
+    /// A secret of the stack by name (its ARN, and its description), once its tags show
+    /// it is ours: a same-named secret of someone else's is never read nor written.
+    async fn owned_secret(
+        &self,
+        node: &str,
+        name: &str,
+    ) -> Result<(temporalctl_engine::Owned<String>, String), ResourceError> {
         let sm = &self.aws.secrets;
         let described = self
             .call(node, || async {
@@ -355,34 +378,43 @@ impl Operator<'_> {
             })
             .await?;
         let arn = described.arn().unwrap_or_default().to_string();
-        temporalctl_engine::Owned::verify(
-            &self.deploy.project,
-            node,
-            &arn,
-            &crate::tags::from_sdk(described.tags()),
-            arn.clone(),
-        )
+        let tags = crate::tags::from_sdk(described.tags());
+        let owned = temporalctl_engine::Owned::verify(&self.deploy.project, node, &arn, &tags, arn.clone())?;
+        Ok((owned, described.description().unwrap_or_default().to_string()))
     }
 
-    /// `tls rotate`: new certificates from the deployment's own authority into the
-    /// certificates' secret, then new tasks for every service that reads them (the
-    /// Temporal services and the UI), wave by wave, each waited until stable. Old and new
-    /// certificates come from one authority, so members on either trust each other while
-    /// the services roll. Returns the new end date and how many services rolled.
+    /// `tls rotate`: new certificates from the deployment's own authority (or its private
+    /// CA) into the certificates' secret, then new tasks for every service that reads
+    /// them (the Temporal services and the UI), wave by wave, each waited until stable.
+    /// Old and new certificates come from one issuer, so members on either trust each
+    /// other while the services roll; a change of issuer is refused here (it needs the
+    /// services stopped: `up` does it). Returns the new end date and how many services
+    /// rolled.
     pub async fn rotate_tls(&self) -> Result<(String, usize), ResourceError> {
         let project = &self.deploy.project;
         let node = stack::TLS_CERTIFICATES;
         let readers: Vec<&'static crate::service_kinds::ServiceKind> =
             crate::service_kinds::SERVICES.iter().filter(|k| k.is_temporal() || k.key == "ui").collect();
         // Everything this run changes is shown ours before the first change.
-        let certificates = self.owned_secret(node, &stack::tls_certificates_secret(project)).await?;
-        let authority = self.owned_secret(stack::TLS_AUTHORITY, &stack::tls_authority_secret(project)).await?;
+        let (certificates, description) = self.owned_secret(node, &stack::tls_certificates_secret(project)).await?;
+        let wanted = self.deploy.temporal.tls.private_ca_arn.as_deref();
+        let issued_by = secret::issuer_in(&description);
+        if issued_by != wanted.unwrap_or(secret::OWN_AUTHORITY) {
+            return Err(ResourceError::fatal(format!(
+                "temporal.tls.private_ca_arn: the running certificates come from {issued_by}, and deploy.yaml names {}; certificates from another issuer would split the running cluster. Change the issuer with the services stopped: `temporalctl scale down`, `temporalctl up`, `temporalctl scale up`",
+                wanted.unwrap_or(secret::OWN_AUTHORITY)
+            )));
+        }
+        let from = match wanted {
+            Some(arn) => secret::IssueFrom::PrivateCa(self.aws.private_ca(arn)),
+            None => secret::IssueFrom::Own(
+                self.owned_secret(stack::TLS_AUTHORITY, &stack::tls_authority_secret(project)).await?.0.into_inner(),
+            ),
+        };
         self.check_services_owned(&readers).await?;
         self.started(node, "secret", "issuing new certificates");
         let sm = &self.aws.secrets;
-        let until = self
-            .call(node, || crate::platform::secret::reissue_certificates(sm, project, &certificates, &authority))
-            .await?;
+        let until = self.call(node, || secret::reissue_certificates(sm, project, &certificates, from.clone())).await?;
         self.finished(node, temporalctl_engine::Outcome::Updated, Some(format!("valid until {until}")));
         let rolled = self.restart(&readers).await?;
         Ok((until, rolled))
@@ -393,7 +425,7 @@ impl Operator<'_> {
     pub async fn client_tls(&self) -> Result<ClientTls, ResourceError> {
         use crate::platform::tls::keys;
         let node = stack::TLS_CERTIFICATES;
-        let owned = self.owned_secret(node, &stack::tls_certificates_secret(&self.deploy.project)).await?;
+        let (owned, _) = self.owned_secret(node, &stack::tls_certificates_secret(&self.deploy.project)).await?;
         let arn = owned.as_str().to_string();
         let sm = &self.aws.secrets;
         let value = self
@@ -495,7 +527,7 @@ mod tests {
             (stack::TLS_AUTHORITY.to_string(), at(&now)),
             (stack::TLS_CERTIFICATES.to_string(), at(&now)),
         ]);
-        let fresh = tls_validity(&nodes).unwrap();
+        let fresh = tls_validity(&nodes, false).unwrap();
         assert!(!fresh.near_expiry() && fresh.days_left.is_some_and(|d| d > 1800), "{fresh:?}");
         assert!(fresh.describe().starts_with("mutual TLS; certificates valid until "), "{}", fresh.describe());
         // Certificates made five years ago: the line says what happens and what to do.
@@ -503,7 +535,7 @@ mod tests {
             (stack::TLS_AUTHORITY.to_string(), at("2021-12-01T00:00:00Z")),
             (stack::TLS_CERTIFICATES.to_string(), at("2021-12-01T00:00:00Z")),
         ]);
-        let near = tls_validity(&old).unwrap();
+        let near = tls_validity(&old, false).unwrap();
         assert!(near.near_expiry(), "{near:?}");
         assert!(near.describe().contains("then the services cannot talk: renew them"), "{}", near.describe());
         // An authority near its end: rotating cannot help, the line says what does; the
@@ -513,10 +545,19 @@ mod tests {
             (stack::TLS_CERTIFICATES.to_string(), at(&now)),
         ]);
         late.get_mut(stack::TLS_CERTIFICATES).unwrap().outputs.insert("valid-until".into(), "2031-01-01".into());
-        let ending = tls_validity(&late).unwrap();
+        let ending = tls_validity(&late, false).unwrap();
         assert!(ending.near_expiry(), "{ending:?}");
         assert!(ending.describe().contains("The authority expires in"), "{}", ending.describe());
         assert!(ending.describe().contains("certificates valid until 2031-01-01"), "{}", ending.describe());
-        assert_eq!(tls_validity(&BTreeMap::new()), None, "no secrets yet");
+        assert_eq!(tls_validity(&BTreeMap::new(), false), None, "no secrets yet");
+        // From a private CA: no authority of ours; the certificates' date alone, warned the same.
+        let mut from_ca = BTreeMap::from([(stack::TLS_CERTIFICATES.to_string(), at(&now))]);
+        let ca = tls_validity(&from_ca, true).unwrap();
+        assert_eq!(ca.authority_until, None);
+        assert!(ca.describe().starts_with("mutual TLS; certificates from your private CA, valid until "), "{ca:?}");
+        from_ca.get_mut(stack::TLS_CERTIFICATES).unwrap().outputs.insert("valid-until".into(), "2021-01-01".into());
+        let ca = tls_validity(&from_ca, true).unwrap();
+        assert!(ca.near_expiry() && ca.describe().contains("renew them with `temporalctl tls rotate`"), "{ca:?}");
+        assert_eq!(tls_validity(&from_ca, false), None, "our own authority, not yet recorded");
     }
 }

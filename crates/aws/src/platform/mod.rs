@@ -6,6 +6,7 @@ pub mod images;
 pub mod log_group;
 pub mod namespace;
 pub mod parameter;
+pub mod private_ca;
 pub mod prometheus;
 pub mod repository;
 pub mod secret;

@@ -3,7 +3,8 @@
 //! are kept by `down` unless `--destroy-data`; the certificates are issued anew.
 //!
 //! - Grafana's admin `{admin_user, admin_password}`: the password from the OS's CSPRNG.
-//! - The TLS authority and the certificates it issues (`platform::tls`).
+//! - The TLS authority and the certificates it issues (`platform::tls`), or the
+//!   certificates the user's AWS Private CA issues (`platform::private_ca`).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
@@ -13,6 +14,7 @@ use temporalctl_engine::{
 
 use crate::errors::{absent_if_gone, aws};
 use crate::outputs::Output;
+use crate::platform::private_ca::PrivateCa;
 use crate::platform::tls::Authority;
 use crate::tags::{from_sdk, sdk_tags};
 
@@ -28,16 +30,57 @@ pub enum Contents {
     GrafanaAdmin { admin_user: String },
     /// The deployment's certificate authority: read by temporalctl only.
     TlsAuthority { project: String },
-    /// The certificates the tasks use, issued by the authority of the node `authority`.
-    TlsCertificates { project: String, authority: NodeId },
+    /// The certificates the tasks use, from `issuer`.
+    TlsCertificates { project: String, issuer: Issuer },
 }
 
-/// The certificates' secret says in its description until when they are valid: after
-/// `tls rotate` writes a new version, the secret's creation date no longer tells.
-const VALID_UNTIL: &str = "; valid until ";
+/// Who signs the certificates.
+pub enum Issuer {
+    /// The deployment's own authority, in the secret of this node.
+    Own(NodeId),
+    /// The user's AWS Private CA.
+    PrivateCa(PrivateCa),
+}
 
-fn certificates_description(until: &str) -> String {
-    format!("{}{VALID_UNTIL}{until}", Contents::CERTIFICATES)
+/// How the `issuer` attribute names the deployment's own authority; a private CA is named
+/// by its ARN.
+pub const OWN_AUTHORITY: &str = "own authority";
+
+impl Issuer {
+    fn name(&self) -> &str {
+        match self {
+            Issuer::Own(_) => OWN_AUTHORITY,
+            Issuer::PrivateCa(ca) => &ca.arn,
+        }
+    }
+
+    /// Ready to issue: our own authority's secret is found through its node.
+    fn ready(&self, cx: &Cx<'_>) -> Result<IssueFrom, ResourceError> {
+        Ok(match self {
+            Issuer::Own(authority) => IssueFrom::Own(cx.inputs.get(authority, Output::Arn)?.to_string()),
+            Issuer::PrivateCa(ca) => IssueFrom::PrivateCa(ca.clone()),
+        })
+    }
+}
+
+/// The certificates' secret says in its description until when they are valid (after
+/// `tls rotate` writes a new version, the secret's creation date no longer tells) and,
+/// when it is not the deployment's own authority, which CA issued them.
+const VALID_UNTIL: &str = "; valid until ";
+const FROM: &str = ", from ";
+
+fn certificates_description(issuer: &str, until: &str) -> String {
+    match issuer {
+        OWN_AUTHORITY => format!("{}{VALID_UNTIL}{until}", Contents::CERTIFICATES),
+        ca => format!("{}{FROM}{ca}{VALID_UNTIL}{until}", Contents::CERTIFICATES),
+    }
+}
+
+/// The issuer a description written by [`certificates_description`] names (ours when it
+/// names none, as before the choice existed).
+pub fn issuer_in(description: &str) -> &str {
+    let head = description.split(VALID_UNTIL).next().unwrap_or_default();
+    head.split_once(FROM).map_or(OWN_AUTHORITY, |(_, ca)| ca)
 }
 
 /// The end date a description written by [`certificates_description`] names, when it is
@@ -80,6 +123,10 @@ pub fn generate_password() -> Result<String, ResourceError> {
 attributes! {
     pub struct SecretAttrs / SecretField {
         Name name: String = "name", replace;
+        /// Who issued the certificates (empty for other secrets): a change issues new
+        /// ones from the new issuer, in place, once the services are stopped
+        /// (`up` checks that first).
+        Issuer issuer: String = "issuer";
         /// Deleted by an earlier `down --destroy-data` and still recoverable.
         ScheduledForDeletion scheduled_for_deletion: bool = "scheduled-for-deletion";
     }
@@ -95,13 +142,17 @@ impl Kind for Secret {
 
     fn references(&self) -> Vec<NodeId> {
         match &self.contents {
-            Contents::TlsCertificates { authority, .. } => vec![authority.clone()],
-            Contents::GrafanaAdmin { .. } | Contents::TlsAuthority { .. } => Vec::new(),
+            Contents::TlsCertificates { issuer: Issuer::Own(authority), .. } => vec![authority.clone()],
+            _ => Vec::new(),
         }
     }
 
     fn desired(&self, _: &Inputs) -> Result<SecretAttrs, ResourceError> {
-        Ok(SecretAttrs { name: self.name.clone(), scheduled_for_deletion: false })
+        let issuer = match &self.contents {
+            Contents::TlsCertificates { issuer, .. } => issuer.name().to_string(),
+            _ => String::new(),
+        };
+        Ok(SecretAttrs { name: self.name.clone(), issuer, scheduled_for_deletion: false })
     }
 
     async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<SecretAttrs>>, ResourceError> {
@@ -112,6 +163,10 @@ impl Kind for Secret {
         if let Some(until) = s.description().and_then(valid_until_in) {
             observed = observed.output(Output::ValidUntil, until);
         }
+        let issuer = match self.contents {
+            Contents::TlsCertificates { .. } => issuer_in(s.description().unwrap_or_default()).to_string(),
+            _ => String::new(),
+        };
         Ok(Some(
             observed
                 .output(Output::Arn, s.arn().unwrap_or_default())
@@ -119,6 +174,7 @@ impl Kind for Secret {
                 .tags(from_sdk(s.tags()))
                 .found(SecretAttrs {
                     name: s.name().unwrap_or_default().into(),
+                    issuer,
                     scheduled_for_deletion: s.deleted_date().is_some(),
                 }),
         ))
@@ -126,9 +182,9 @@ impl Kind for Secret {
 
     async fn create(&self, cx: &Cx<'_>, _: &SecretAttrs) -> Result<Observed, ResourceError> {
         let (value, until) = self.generate(cx).await?;
-        let description = match &until {
-            Some(until) => certificates_description(until),
-            None => self.contents.description().to_string(),
+        let description = match (&until, &self.contents) {
+            (Some(until), Contents::TlsCertificates { issuer, .. }) => certificates_description(issuer.name(), until),
+            _ => self.contents.description().to_string(),
         };
         let out = self
             .sm
@@ -150,13 +206,19 @@ impl Kind for Secret {
 
     async fn update(
         &self,
-        _: &Cx<'_>,
+        cx: &Cx<'_>,
         o: &Owned<Found<SecretAttrs>>,
         _: &SecretAttrs,
         changed: &[SecretField],
     ) -> Result<(), ResourceError> {
         for field in changed {
             match field {
+                // Another issuer: its certificates, as a new version of the same secret
+                // (as `tls rotate` writes them).
+                SecretField::Issuer => {
+                    let Contents::TlsCertificates { project, issuer } = &self.contents else { continue };
+                    reissue_certificates(&self.sm, project, &o.id, issuer.ready(cx)?).await?;
+                }
                 // Restored, keeping the password.
                 SecretField::ScheduledForDeletion => {
                     self.sm.restore_secret().secret_id(&o.id).send().await.map_err(aws("RestoreSecret"))?;
@@ -214,21 +276,51 @@ impl Secret {
             Contents::TlsAuthority { project } => {
                 Ok((Authority::generate(project, now).map_err(ResourceError::fatal)?.secret_value(), None))
             }
-            Contents::TlsCertificates { project, authority } => {
-                let (value, until) = issue(&self.sm, project, cx.inputs.get(authority, Output::Arn)?).await?;
+            Contents::TlsCertificates { project, issuer } => {
+                let (value, until) = issue(&self.sm, project, issuer.ready(cx)?).await?;
                 Ok((value, Some(until)))
             }
         }
     }
 }
 
-/// New certificates from the authority in the secret `authority_arn`: the secret value
-/// and their end date (YYYY-MM-DD).
+/// Where new certificates come from: the deployment's authority, in the secret of this
+/// ARN (shown ours), or the user's private CA.
+#[derive(Clone)]
+pub enum IssueFrom {
+    Own(String),
+    PrivateCa(PrivateCa),
+}
+
+impl IssueFrom {
+    fn name(&self) -> &str {
+        match self {
+            IssueFrom::Own(_) => OWN_AUTHORITY,
+            IssueFrom::PrivateCa(ca) => &ca.arn,
+        }
+    }
+}
+
+/// New certificates: the secret value and their end date (YYYY-MM-DD).
 async fn issue(
     sm: &aws_sdk_secretsmanager::Client,
     project: &str,
-    authority_arn: &str,
+    from: IssueFrom,
 ) -> Result<(String, String), ResourceError> {
+    let certificates = match from {
+        IssueFrom::Own(authority_arn) => issue_own(sm, project, &authority_arn).await?,
+        IssueFrom::PrivateCa(ca) => ca.issue(project).await?,
+    };
+    let until = certificates.not_after.get(..10).unwrap_or_default().to_string();
+    Ok((certificates.secret_value(), until))
+}
+
+/// Certificates from the authority in the secret `authority_arn`.
+async fn issue_own(
+    sm: &aws_sdk_secretsmanager::Client,
+    project: &str,
+    authority_arn: &str,
+) -> Result<crate::platform::tls::Certificates, ResourceError> {
     let out = sm.get_secret_value().secret_id(authority_arn).send().await.map_err(aws("GetSecretValue"))?;
     let authority = Authority::from_secret_value(out.secret_string().unwrap_or_default())
         .map_err(|e| ResourceError::fatal(format!("{authority_arn}: {e}")))?;
@@ -238,29 +330,28 @@ async fn issue(
         .created_date()
         .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.secs()).ok())
         .map(|made| made + time::Duration::days(365 * crate::platform::tls::AUTHORITY_YEARS - 1));
-    let certificates = authority
+    authority
         .issue(project, time::OffsetDateTime::now_utc(), authority_until)
-        .map_err(|e| ResourceError::fatal(format!("{authority_arn}: {e}")))?;
-    let until = certificates.not_after.get(..10).unwrap_or_default().to_string();
-    Ok((certificates.secret_value(), until))
+        .map_err(|e| ResourceError::fatal(format!("{authority_arn}: {e}")))
 }
 
-/// `tls rotate`: new certificates from the deployment's authority, written as a new
-/// version of the certificates' secret (`UpdateSecret` with the value and the
-/// description that names the new end date, in one call). The ARN stays, so no task
-/// definition changes: new tasks read the new version. Both secrets were shown ours by
-/// their tags. Returns the new end date.
+/// `tls rotate` (and a change of issuer): new certificates, written as a new version of
+/// the certificates' secret (`UpdateSecret` with the value and the description that
+/// names the issuer and the new end date, in one call). The ARN stays, so no task
+/// definition changes: new tasks read the new version. The secret (and our own
+/// authority's) were shown ours by their tags. Returns the new end date.
 pub async fn reissue_certificates(
     sm: &aws_sdk_secretsmanager::Client,
     project: &str,
-    certificates: &Owned<String>,
-    authority: &Owned<String>,
+    secret: &str,
+    from: IssueFrom,
 ) -> Result<String, ResourceError> {
-    let (value, until) = issue(sm, project, authority.as_str()).await?;
+    let issuer = from.name().to_string();
+    let (value, until) = issue(sm, project, from).await?;
     sm.update_secret()
-        .secret_id(certificates.as_str())
+        .secret_id(secret)
         .secret_string(value)
-        .description(certificates_description(&until))
+        .description(certificates_description(&issuer, &until))
         .send()
         .await
         .map_err(aws("UpdateSecret"))?;
@@ -275,7 +366,16 @@ mod tests {
     /// of someone else's (or of an older temporalctl) names none.
     #[test]
     fn the_certificates_end_date_is_read_back_from_the_description() {
-        assert_eq!(valid_until_in(&certificates_description("2031-12-07")).as_deref(), Some("2031-12-07"));
+        assert_eq!(
+            valid_until_in(&certificates_description(OWN_AUTHORITY, "2031-12-07")).as_deref(),
+            Some("2031-12-07")
+        );
+        let ca = "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/0f3c";
+        let from_ca = certificates_description(ca, "2030-01-02");
+        assert_eq!((issuer_in(&from_ca), valid_until_in(&from_ca).as_deref()), (ca, Some("2030-01-02")));
+        // Written by our own authority, before and after `tls rotate` existed.
+        assert_eq!(issuer_in(&certificates_description(OWN_AUTHORITY, "2031-12-07")), OWN_AUTHORITY);
+        assert_eq!(issuer_in(Contents::CERTIFICATES), OWN_AUTHORITY);
         assert_eq!(valid_until_in(Contents::CERTIFICATES), None);
         assert_eq!(valid_until_in("x; valid until soon, honestly"), None);
         assert_eq!(valid_until_in("x; valid until 2031-13-45"), None);

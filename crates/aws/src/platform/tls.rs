@@ -59,6 +59,23 @@ pub fn days_left(until: &str, now: std::time::SystemTime) -> Option<i64> {
 /// Warned about by `up` and `status` from this many days before the certificates expire.
 pub const WARN_DAYS: i64 = 90;
 
+/// When certificates issued at `now` end: [`CERTIFICATE_DAYS`] on, and never past
+/// `authority_until` (a certificate cannot outlive what vouches for it: peers stop
+/// trusting it when the authority expires, whatever its own date says).
+pub fn certificates_until(
+    now: time::OffsetDateTime,
+    authority_until: Option<time::OffsetDateTime>,
+) -> Result<time::OffsetDateTime, String> {
+    let full = now + time::Duration::days(CERTIFICATE_DAYS);
+    let until = authority_until.map_or(full, |end| end.min(full));
+    if until <= now + time::Duration::days(1) {
+        return Err(
+            "the authority has expired or expires within a day: replace it (docs/runbook.md, \"Mutual TLS\")".into()
+        );
+    }
+    Ok(until)
+}
+
 /// The authority: a certificate and its private key, as PEM.
 pub struct Authority {
     pub cert_pem: String,
@@ -111,9 +128,7 @@ impl Authority {
         }
     }
 
-    /// The three certificates, valid from now for [`CERTIFICATE_DAYS`], and never past
-    /// `authority_until` (a certificate cannot outlive what vouches for it: peers stop
-    /// trusting it when the authority expires, whatever its own date says).
+    /// The three certificates, valid from now until [`certificates_until`].
     pub fn issue(
         &self,
         project: &str,
@@ -122,35 +137,99 @@ impl Authority {
     ) -> Result<Certificates, String> {
         let key = KeyPair::from_pem(&self.key_pem).map_err(failed("read the authority's key"))?;
         let issuer = Issuer::new(authority_params(project)?, key);
-        let full = now + time::Duration::days(CERTIFICATE_DAYS);
-        let until = authority_until.map_or(full, |end| end.min(full));
-        if until <= now {
-            return Err("the authority has expired: replace it (docs/runbook.md, \"Mutual TLS\")".into());
-        }
-        let leaf = |name: &str, sans: &[&str], usages: &[ExtendedKeyUsagePurpose]| -> Result<Pair, String> {
+        let until = certificates_until(now, authority_until)?;
+        let mut pairs = Vec::with_capacity(LEAVES.len());
+        for leaf in &LEAVES {
             let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed("generate a key"))?;
-            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-            let mut params = CertificateParams::new(sans).map_err(failed("describe a certificate"))?;
-            params.distinguished_name.push(DnType::OrganizationName, "temporalctl");
-            params.distinguished_name.push(DnType::CommonName, format!("{project} {name}"));
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            params.extended_key_usages = usages.to_vec();
-            params.use_authority_key_identifier_extension = true;
+            let mut params = leaf.params(project)?;
             params.not_before = now - time::Duration::hours(1);
             params.not_after = until;
             let cert = params.signed_by(&key, &issuer).map_err(failed("sign a certificate"))?;
-            Ok(Pair { cert: cert.pem(), key: key.serialize_pem() })
-        };
-        use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
-        Ok(Certificates {
-            authority: self.cert_pem.clone(),
-            internode: leaf("internode", &[INTERNODE_NAME], &[ServerAuth, ClientAuth])?,
-            frontend: leaf("frontend", &[FRONTEND_NAME, "localhost"], &[ServerAuth])?,
-            client: leaf("client", &[], &[ClientAuth])?,
-            not_after: aws_smithy_types::DateTime::from_secs(until.unix_timestamp())
-                .fmt(aws_smithy_types::date_time::Format::DateTime)
-                .unwrap_or_default(),
-        })
+            pairs.push(Pair { cert: cert.pem(), key: key.serialize_pem() });
+        }
+        Certificates::from_pairs(self.cert_pem.clone(), pairs, until)
+    }
+}
+
+/// One certificate the tasks get: its job, the names it answers to, what it may be used
+/// for, and the AWS Private CA template that gives the same usages.
+pub struct Leaf {
+    pub name: &'static str,
+    sans: &'static [&'static str],
+    usages: &'static [ExtendedKeyUsagePurpose],
+    /// AWS Private CA, "Template definitions": `EndEntityServerAuthCertificate/V1` and
+    /// `EndEntityClientAuthCertificate/V1` give one extended key usage each,
+    /// `EndEntityCertificate/V1` both; all take the subject and names from the request.
+    pub private_ca_template: &'static str,
+}
+
+/// In the order [`Certificates::from_pairs`] takes them: internode, frontend, client.
+pub const LEAVES: [Leaf; 3] = [
+    Leaf {
+        name: "internode",
+        sans: &[INTERNODE_NAME],
+        usages: &[ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
+        private_ca_template: "EndEntityCertificate/V1",
+    },
+    Leaf {
+        name: "frontend",
+        sans: &[FRONTEND_NAME, "localhost"],
+        usages: &[ExtendedKeyUsagePurpose::ServerAuth],
+        private_ca_template: "EndEntityServerAuthCertificate/V1",
+    },
+    Leaf {
+        name: "client",
+        sans: &[],
+        usages: &[ExtendedKeyUsagePurpose::ClientAuth],
+        private_ca_template: "EndEntityClientAuthCertificate/V1",
+    },
+];
+
+impl Leaf {
+    fn params(&self, project: &str) -> Result<CertificateParams, String> {
+        let sans: Vec<String> = self.sans.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(sans).map_err(failed("describe a certificate"))?;
+        params.distinguished_name.push(DnType::OrganizationName, "temporalctl");
+        params.distinguished_name.push(DnType::CommonName, format!("{project} {}", self.name));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = self.usages.to_vec();
+        params.use_authority_key_identifier_extension = true;
+        Ok(params)
+    }
+
+    /// A new key and the certificate signing request for it (PEM), for an authority
+    /// elsewhere (AWS Private CA) to sign. The key never leaves this process except into
+    /// the certificates' secret.
+    pub fn request(&self, project: &str) -> Result<(PrivateKey, String), String> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed("generate a key"))?;
+        let mut params = self.params(project)?;
+        // The signer adds its own key identifier (and rcgen refuses one in a request).
+        params.use_authority_key_identifier_extension = false;
+        let csr = params.serialize_request(&key).map_err(failed("write a certificate request"))?;
+        let pem = csr.pem().map_err(failed("write a certificate request"))?;
+        Ok((PrivateKey(key.serialize_pem()), pem))
+    }
+}
+
+/// A private key (PEM) kept out of `Debug` output.
+pub struct PrivateKey(String);
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(..)")
+    }
+}
+
+impl Pair {
+    /// A certificate an authority elsewhere signed for `key`: the certificate with the
+    /// chain up to (not including) the root, which servers and clients present whole.
+    pub fn signed(cert: &str, chain: &str, key: PrivateKey) -> Pair {
+        Pair { cert: Pair::bundle(&[cert, chain]), key: key.0 }
+    }
+
+    /// PEM blocks one after another, each ending in one newline; empty ones dropped.
+    pub fn bundle(pems: &[&str]) -> String {
+        pems.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(|p| format!("{p}\n")).collect()
     }
 }
 
@@ -194,6 +273,26 @@ pub mod keys {
 }
 
 impl Certificates {
+    /// The three pairs in [`LEAVES`] order, trusted through `authority` (PEM, one or
+    /// more certificates), valid until `until`.
+    pub fn from_pairs(
+        authority: String,
+        pairs: Vec<Pair>,
+        until: time::OffsetDateTime,
+    ) -> Result<Certificates, String> {
+        let [internode, frontend, client]: [Pair; 3] =
+            pairs.try_into().map_err(|_| "three certificates are needed: internode, frontend, client".to_string())?;
+        Ok(Certificates {
+            authority,
+            internode,
+            frontend,
+            client,
+            not_after: aws_smithy_types::DateTime::from_secs(until.unix_timestamp())
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .unwrap_or_default(),
+        })
+    }
+
     pub fn secret_value(&self) -> String {
         use aws_smithy_types::base64::encode;
         serde_json::json!({
@@ -316,6 +415,81 @@ mod tests {
         assert_eq!(full.not_after, date(now + time::Duration::days(CERTIFICATE_DAYS)));
         let e = ca.issue("demo", now, Some(now - time::Duration::days(1))).err().unwrap();
         assert!(e.contains("the authority has expired"), "{e}");
+    }
+
+    /// The chain a peer presents: its first certificate and the intermediates after it.
+    fn chain(pem: &str) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(pem.as_bytes()).map(Result::unwrap).collect()
+    }
+
+    /// What a peer trusting `bundle` says of the chain `pem` presented as a server for
+    /// `name`, and as a client.
+    fn verdicts(bundle: &str, pem: &str, name: &str) -> (Option<String>, Option<String>) {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in chain(bundle) {
+            roots.add(cert).unwrap();
+        }
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let presented = chain(pem);
+        let (leaf, intermediates) = presented.split_first().unwrap();
+        let server = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone()).build().unwrap();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        let as_server = server.verify_server_cert(leaf, intermediates, &name, &[], UnixTime::now()).err();
+        let client = WebPkiClientVerifier::builder_with_provider(roots, provider).build().unwrap();
+        let as_client = client.verify_client_cert(leaf, intermediates, UnixTime::now()).err();
+        (as_server.map(|e| e.to_string()), as_client.map(|e| e.to_string()))
+    }
+
+    /// AWS Private CA's part played by a subordinate CA under a root: it signs our
+    /// requests as they are (the templates pass the subject and names through). The
+    /// requests carry each certificate's names; each pair, presented with its chain,
+    /// is trusted through the bundle of the CA and its root, and through the root alone.
+    #[test]
+    fn requests_signed_by_a_subordinate_ca_give_pairs_trusted_through_its_chain() {
+        use rcgen::CertificateSigningRequestParams;
+        let now = time::OffsetDateTime::now_utc();
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let root_params = authority_params("root").unwrap();
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(authority_params("root").unwrap(), root_key);
+        let sub_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let sub = authority_params("sub").unwrap().signed_by(&sub_key, &root_issuer).unwrap();
+        let sub_issuer = Issuer::new(authority_params("sub").unwrap(), sub_key);
+
+        let mut pairs = Vec::new();
+        for leaf in &LEAVES {
+            let (key, csr) = leaf.request("demo").unwrap();
+            assert!(!format!("{key:?}").contains("PRIVATE KEY"));
+            let request = CertificateSigningRequestParams::from_pem(&csr).unwrap();
+            let names: Vec<String> = request
+                .params
+                .subject_alt_names
+                .iter()
+                .map(|san| match san {
+                    rcgen::SanType::DnsName(name) => name.to_string(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(names, leaf.sans, "{}", leaf.name);
+            let cert = request.signed_by(&sub_issuer).unwrap();
+            pairs.push(Pair::signed(&cert.pem(), &sub.pem(), key));
+        }
+        let bundle = Pair::bundle(&[&sub.pem(), &root.pem()]);
+        let certs = Certificates::from_pairs(bundle.clone(), pairs, now + time::Duration::days(30)).unwrap();
+        assert_eq!(chain(&certs.internode.cert).len(), 2, "the certificate and the CA that signed it");
+        for trusted in [bundle.as_str(), &root.pem()] {
+            assert_eq!(verdicts(trusted, &certs.internode.cert, INTERNODE_NAME), (None, None));
+            assert_eq!(verdicts(trusted, &certs.frontend.cert, FRONTEND_NAME).0, None);
+            assert_eq!(verdicts(trusted, &certs.client.cert, FRONTEND_NAME).1, None);
+        }
+        // Another authority's bundle trusts none of them.
+        let other = Authority::generate("other", now).unwrap();
+        assert!(verdicts(&other.cert_pem, &certs.internode.cert, INTERNODE_NAME).1.is_some());
+        assert!(
+            certs.secret_value().contains(&root.pem().trim().replace('\n', "\\n")),
+            "the root is in the trust bundle"
+        );
     }
 
     #[test]

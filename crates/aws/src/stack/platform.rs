@@ -13,7 +13,7 @@ use crate::platform::namespace::Namespace;
 use crate::platform::parameter::AdotParameter;
 use crate::platform::prometheus::Workspace;
 use crate::platform::repository::Repository;
-use crate::platform::secret::{Contents, Secret};
+use crate::platform::secret::{Contents, Issuer, Secret};
 use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 
 /// Logs, the Grafana secret, images, metrics, service discovery and the cluster.
@@ -58,24 +58,31 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         },
     );
     if d.temporal.tls.enabled {
-        let (authority, certificates) = (names::tls_authority_secret(p), names::tls_certificates_secret(p));
         let project = p.to_string();
-        g.add(
-            TLS_AUTHORITY,
-            authority.clone(),
-            Secret {
-                sm: aws.secrets.clone(),
-                name: authority,
-                contents: Contents::TlsAuthority { project: project.clone() },
-            },
-        );
+        let issuer = match &d.temporal.tls.private_ca_arn {
+            Some(arn) => Issuer::PrivateCa(aws.private_ca(arn)),
+            None => {
+                let authority = names::tls_authority_secret(p);
+                g.add(
+                    TLS_AUTHORITY,
+                    authority.clone(),
+                    Secret {
+                        sm: aws.secrets.clone(),
+                        name: authority,
+                        contents: Contents::TlsAuthority { project: project.clone() },
+                    },
+                );
+                Issuer::Own(TLS_AUTHORITY.into())
+            }
+        };
+        let certificates = names::tls_certificates_secret(p);
         g.add(
             TLS_CERTIFICATES,
             certificates.clone(),
             Secret {
                 sm: aws.secrets.clone(),
                 name: certificates,
-                contents: Contents::TlsCertificates { project, authority: TLS_AUTHORITY.into() },
+                contents: Contents::TlsCertificates { project, issuer },
             },
         );
     }
