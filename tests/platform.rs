@@ -62,7 +62,7 @@ fn up_builds_the_platform_with_tags_and_settings_from_the_config() {
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let p = ssm.get_parameter().name("/itplat/adot/collector-config").send().await.unwrap();
         let value = p.parameter().unwrap().value().unwrap();
-        assert!(value.contains("/api/v1/remote_write") && value.contains("temporal-history-metrics:9090"), "{value}");
+        assert!(value.contains("/api/v1/remote_write") && value.contains("cluster_name: itplat-cluster"), "{value}");
 
         // IAM: execution role with AWS's policy plus our inline one; the instance profile.
         let iam = aws_sdk_iam::Client::new(&sdk);

@@ -273,7 +273,10 @@ fn property_07_iam_least_privilege() {
                     v => v.as_array().unwrap().iter().filter_map(Value::as_str).collect(),
                 };
                 assert!(actions.iter().all(|a| !a.contains('*')), "{role}: wildcard action {actions:?}");
-                if st["Resource"] == "*" {
+                // `*` held to our cluster by ECS's `ecs:cluster` condition is scoped all the same.
+                let cluster = st["Condition"]["ArnEquals"]["ecs:cluster"].as_str().unwrap_or_default();
+                let scoped = cluster.ends_with(&format!(":cluster/{PROJECT}-cluster"));
+                if st["Resource"] == "*" && !scoped {
                     for a in &actions {
                         assert!(
                             temporalctl_aws::documents::iam::WILDCARD_EXCEPTIONS.contains(a),
@@ -402,9 +405,10 @@ fn property_11_service_connect() {
     for key in ["history", "matching", "frontend"] {
         assert!(discoverable(key).contains(&format!("temporal-{key}")), "{key} is client-server");
     }
-    // Client-only for Temporal traffic (the worker publishes only its metrics, for ADOT).
-    assert_eq!(discoverable("worker"), ["temporal-worker-metrics"]);
-    assert!(discoverable("ui").is_empty());
+    // Client-only: the internal frontend, the worker and the UI publish nothing.
+    for key in ["internal-frontend", "worker", "ui"] {
+        assert!(discoverable(key).is_empty(), "{key} is a client only");
+    }
 }
 
 #[test]
@@ -487,6 +491,11 @@ fn property_14_tmpfs_for_temporal_services() {
             assert_eq!(tmpfs.len(), 1, "{family}");
             assert_eq!(tmpfs[0].container_path(), "/etc/temporal/config/dynamicconfig");
             assert_eq!(tmpfs[0].mount_options(), ["noexec", "nosuid"]);
+        } else if family == "grafana" || family == "adot-collector" {
+            // Where Grafana's provisioning and the collector's discovered targets are written.
+            let path = if family == "grafana" { "/etc/grafana/provisioning" } else { "/ecs-sd" };
+            assert_eq!(tmpfs.iter().map(|t| t.container_path()).collect::<Vec<_>>(), [path], "{family}");
+            assert_eq!(tmpfs[0].mount_options(), ["noexec", "nosuid"]);
         } else {
             assert!(tmpfs.is_empty(), "{family}");
         }
@@ -500,22 +509,91 @@ fn property_15_adot_collector() {
     let name = format!("/{PROJECT}/adot/collector-config");
     let p = block_on(ssm.get_parameter().name(&name).send()).unwrap();
     let config = p.parameter().and_then(|p| p.value()).unwrap();
-    for k in TEMPORAL {
-        assert!(config.contains(&format!("{}-metrics:9090", family_of(k))), "ADOT does not scrape {k}");
-    }
     let workspace = h.state(PROJECT)["nodes"]["prometheus-workspace"]["id"].as_str().unwrap().to_string();
     assert!(config.contains(&format!("/workspaces/{workspace}/api/v1/remote_write")), "{config}");
     assert!(config.contains("sigv4auth"), "{config}");
-    // The collector reads that configuration from the parameter, through `secrets`.
+    // The collector reads that configuration from the parameter, through `secrets`, and
+    // has a tmpfs for the targets its discovery writes.
     let adot = task_definition(&h, "adot-collector");
-    let from = adot.container_definitions()[0].secrets().iter().map(|s| s.value_from().to_string()).collect::<Vec<_>>();
+    let container = &adot.container_definitions()[0];
+    let from = container.secrets().iter().map(|s| s.value_from().to_string()).collect::<Vec<_>>();
     assert!(from.iter().any(|v| v.ends_with(&format!("parameter{name}"))), "{from:?}");
-    // Every Temporal service publishes the name ADOT scrapes.
+    let tmpfs = container.linux_parameters().map(|l| l.tmpfs()).unwrap_or_default();
+    assert!(tmpfs.iter().any(|t| t.container_path() == "/ecs-sd"), "{tmpfs:?}");
+
+    // Every replica is a target. Two tasks of each service, then what the collector's
+    // `ecs_observer` does on each refresh, with the emulator's answers and the rendered
+    // filter: ListTasks, DescribeTasks, DescribeTaskDefinition, keep the containers whose
+    // task definition ARN and name match and that map a metrics port, at the task's ENI
+    // address and the definition's hostPort (ecsobserver `fetcher.go`, `matcher.go`,
+    // `task.go`). The collector itself does not run here.
+    h.run(&["scale", "up", "--count", "2"]).ok();
+    let yaml: serde_json::Value = serde_saphyr::from_str(config).unwrap();
+    let observer = &yaml["extensions"]["ecs_observer"];
+    assert_eq!(observer["cluster_name"], format!("{PROJECT}-cluster"));
+    let filter = &observer["task_definitions"][0];
+    let arn_pattern = regex_lite::Regex::new(filter["arn_pattern"].as_str().unwrap()).unwrap();
+    let name_pattern = regex_lite::Regex::new(filter["container_name_pattern"].as_str().unwrap()).unwrap();
+    let ports: Vec<i32> =
+        filter["metrics_ports"].as_array().unwrap().iter().map(|p| p.as_i64().unwrap() as i32).collect();
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk_via_proxy());
+    let cluster = format!("{PROJECT}-cluster");
+    let discover = || {
+        let listed = block_on(ecs.list_tasks().cluster(&cluster).send()).unwrap();
+        let tasks =
+            block_on(ecs.describe_tasks().cluster(&cluster).set_tasks(Some(listed.task_arns().to_vec())).send())
+                .unwrap();
+        let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for task in tasks.tasks() {
+            let definition_arn = task.task_definition_arn().unwrap();
+            if !arn_pattern.is_match(definition_arn) {
+                continue;
+            }
+            let definition = block_on(ecs.describe_task_definition().task_definition(definition_arn).send()).unwrap();
+            let ip = task
+                .attachments()
+                .iter()
+                .filter(|a| a.r#type() == Some("ElasticNetworkInterface"))
+                .flat_map(|a| a.details())
+                .find(|d| d.name() == Some("privateIPv4Address"))
+                .and_then(|d| d.value())
+                .expect("an awsvpc task's address");
+            for c in definition.task_definition().unwrap().container_definitions() {
+                let name = c.name().unwrap();
+                if !name_pattern.is_match(name) {
+                    continue;
+                }
+                for m in c.port_mappings().iter().filter(|m| m.container_port().is_some_and(|p| ports.contains(&p))) {
+                    let port = m.host_port().expect("the metrics port's hostPort, which the observer scrapes");
+                    targets.entry(name.to_string()).or_default().push(format!("{ip}:{port}"));
+                }
+            }
+        }
+        targets
+    };
+    // The stand-in scheduler starts the second tasks a moment after the scale (its pass
+    // is every 250 ms): wait for them, up to a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut targets = discover();
+    while TEMPORAL.iter().any(|k| targets.get(&family_of(k)).map_or(0, Vec::len) < 2)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        targets = discover();
+    }
+    assert_eq!(targets.len(), 5, "the five Temporal services and nothing else: {targets:?}");
+    for k in TEMPORAL {
+        let found = &targets[&family_of(k)];
+        let distinct: std::collections::BTreeSet<&String> = found.iter().collect();
+        assert_eq!((found.len(), distinct.len()), (2, 2), "{k}: both replicas, each at its own address: {found:?}");
+        assert!(found.iter().all(|t| t.ends_with(":9090")), "{found:?}");
+    }
+    // No Service Connect name stands for the replicas any more.
     let services = created_services(&h);
     for k in TEMPORAL {
         let sc = &services[&format!("{PROJECT}-{}", family_of(k))]["serviceConnectConfiguration"];
         let names: Vec<&str> =
             sc["services"].as_array().unwrap().iter().filter_map(|s| s["discoveryName"].as_str()).collect();
-        assert!(names.contains(&format!("{}-metrics", family_of(k)).as_str()), "{k}: {names:?}");
+        assert!(!names.iter().any(|n| n.ends_with("-metrics")), "{k}: {names:?}");
     }
 }

@@ -222,6 +222,12 @@ impl Harness {
             .build()
     }
 
+    /// The SDK's configuration through the proxy: answers as the binary gets them, with the
+    /// proxy's emulation of what moto lacks (and the calls recorded).
+    pub fn sdk_via_proxy(&self) -> aws_config::SdkConfig {
+        self.sdk().into_builder().endpoint_url(self.proxy.url()).build()
+    }
+
     /// An EC2 client talking to the emulator directly (not through the proxy), for
     /// checking what exists and for making drift out of band.
     pub fn ec2(&self) -> aws_sdk_ec2::Client {

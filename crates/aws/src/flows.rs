@@ -137,11 +137,21 @@ pub fn flows() -> Vec<Flow> {
         "OIDC login, with temporal.authorization.ui",
     ));
     out.push(Flow::new(service_sg("adot"), Peer::AwsApi("aps-workspaces"), (443, 443), "remote write to Prometheus"));
+    // Its task discovery: ECS for the tasks, EC2 for the instances of EC2-launch tasks
+    // (documents::adot).
+    out.push(Flow::new(service_sg("adot"), Peer::AwsApi("ecs"), (443, 443), "ADOT finds the Temporal tasks"));
+    out.push(Flow::new(service_sg("adot"), Peer::AwsApi("ec2"), (443, 443), "ADOT reads the tasks' instances"));
     out.push(Flow::new(
         service_sg("grafana"),
         Peer::AwsApi("aps-workspaces"),
         (443, 443),
         "Grafana queries Prometheus",
+    ));
+    out.push(Flow::new(
+        service_sg("grafana"),
+        Peer::AwsApi("monitoring"),
+        (443, 443),
+        "Grafana reads the ECS services' CloudWatch metrics",
     ));
     for kind in SERVICES {
         out.push(Flow::new(service_sg(kind.key), Peer::AwsApi("ssmmessages"), (443, 443), "ECS Exec session channel"));

@@ -105,7 +105,8 @@ pub const SERVICES: &[ServiceKind] = &[
         container: "adot-collector",
         temporal_role: None,
         ports: &[],
-        connect: Connect::ClientOnly,
+        // It scrapes each task at its own address (documents::adot), not through names.
+        connect: Connect::None,
         wave: 4,
     },
 ];

@@ -339,6 +339,57 @@ pub struct Temporal {
     /// no authorization at all, written out (`allow_no_auth: true`). One of the two is
     /// required: there is no silent default.
     pub authorization: Authorization,
+    /// Temporal's dynamic configuration, in Temporal's own form: its key (as Temporal
+    /// names it, e.g. `matching.numTaskqueueReadPartitions`) to a list of values, each
+    /// with the constraints it applies under. A key given here replaces temporalctl's
+    /// default for it (`system.enableNexus: false`, docs/runbook.md "Dynamic
+    /// configuration"). A change gives the Temporal services new task definitions.
+    pub dynamic_config: BTreeMap<String, Vec<DynamicValue>>,
+}
+
+/// One value of a dynamic config key and where it applies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct DynamicValue {
+    /// A number, boolean, string (durations as `30s`), list or map, as the key takes it.
+    pub value: serde_json::Value,
+    /// Where the value applies (Temporal's constraint names); none: everywhere.
+    #[serde(default, skip_serializing_if = "Constraints::is_empty")]
+    pub constraints: Constraints,
+}
+
+/// Temporal's constraints (`common/dynamicconfig/file_based_client.go`): a value applies
+/// where every one given matches. Temporal refuses to start on any other name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct Constraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(rename = "namespaceID", skip_serializing_if = "Option::is_none")]
+    pub namespace_id: Option<String>,
+    #[serde(rename = "taskQueueName", skip_serializing_if = "Option::is_none")]
+    pub task_queue_name: Option<String>,
+    /// `Workflow` or `Activity`.
+    #[serde(rename = "taskType", skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<TaskType>,
+    /// A history task type's name (`Transfer`, `Timer`…).
+    #[serde(rename = "historyTaskType", skip_serializing_if = "Option::is_none")]
+    pub history_task_type: Option<String>,
+    #[serde(rename = "shardID", skip_serializing_if = "Option::is_none")]
+    pub shard_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+impl Constraints {
+    pub fn is_empty(&self) -> bool {
+        self == &Constraints::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub enum TaskType {
+    Workflow,
+    Activity,
 }
 
 /// The frontend's authorization (Temporal's `global.authorization`): the default
@@ -434,6 +485,7 @@ impl Default for Temporal {
             namespace: Namespace::default(),
             tls: Tls::default(),
             authorization: Authorization::default(),
+            dynamic_config: BTreeMap::new(),
         }
     }
 }

@@ -57,7 +57,7 @@ fn example() -> Deploy {
     }
 }
 
-fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (levenshtein(&key.to_lowercase(), k), k))

@@ -1,6 +1,6 @@
 //! Semantic checks: everything AWS (or Temporal) would reject later, said now, all at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Deploy, Problem, SCHEMA_VERSION, network};
 
@@ -179,6 +179,64 @@ fn is_arn(arn: &str, service: &str, resource_prefix: &str) -> bool {
         && parts[5]
             .strip_prefix(resource_prefix)
             .is_some_and(|name| !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control()))
+}
+
+/// Every dynamic config key Temporal registers (generated: scripts/dynamic-config-keys).
+const DYNAMIC_CONFIG_KEYS: &str = include_str!("dynamic_config_keys.txt");
+
+/// Temporal matches keys without regard to case and only warns of a key it does not
+/// register, which then does nothing: a misspelt key would be a silent no-op, so it is
+/// refused here with the closest real one. Temporal refuses to start on an empty or
+/// mistyped constraint; the types take care of the names.
+fn check_dynamic_config(config: &BTreeMap<String, Vec<crate::DynamicValue>>, p: &mut Vec<Problem>) {
+    let known: Vec<String> = DYNAMIC_CONFIG_KEYS.lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (key, values) in config {
+        let path = format!("temporal.dynamic_config.{key}");
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            // Compared in lower case, as Temporal compares them.
+            let lower: Vec<String> = known.iter().map(|k| k.to_lowercase()).collect();
+            let hint = crate::suggest::closest(key, &lower)
+                .and_then(|l| known.iter().find(|k| k.to_lowercase() == l))
+                .map_or("check the name in Temporal's common/dynamicconfig/constants.go".to_string(), |k| {
+                    format!("did you mean `{k}`?")
+                });
+            p.push(Problem::new(
+                path.clone(),
+                format!("not a dynamic config key Temporal registers (1.29 and the DSQL fork), so the servers would ignore it; {hint}"),
+            ));
+        }
+        if let Some(first) = seen.insert(key.to_lowercase(), key) {
+            p.push(Problem::new(
+                path.clone(),
+                format!("Temporal reads keys without regard to case, and `{first}` is the same key: keep one"),
+            ));
+        }
+        if values.is_empty() {
+            p.push(Problem::new(path.clone(), "give at least one value: `- value: …`"));
+        }
+        for (i, v) in values.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            if v.value.is_null() {
+                p.push(Problem::new(format!("{at}.value"), "a value is needed (Temporal reads null as no value)"));
+            }
+            let c = &v.constraints;
+            for (name, text) in [
+                ("namespace", &c.namespace),
+                ("namespaceID", &c.namespace_id),
+                ("taskQueueName", &c.task_queue_name),
+                ("historyTaskType", &c.history_task_type),
+                ("destination", &c.destination),
+            ] {
+                if text.as_ref().is_some_and(|t| t.is_empty() || t.chars().any(char::is_control)) {
+                    p.push(Problem::new(
+                        format!("{at}.constraints.{name}"),
+                        "a name: not empty, no control characters",
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// The certificates come from the deployment's own authority, or from the user's AWS
@@ -477,6 +535,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     check_namespace_name(&d.temporal.namespace.name, p);
     check_authorization(&d.temporal, p);
     check_tls(&d.temporal.tls, p);
+    check_dynamic_config(&d.temporal.dynamic_config, p);
     check_temporal_version(&d.temporal.version, p);
     check_index_name(&d.opensearch.visibility_index, p);
     if d.temporal.namespace.retention_days == 0 {

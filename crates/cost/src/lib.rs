@@ -344,7 +344,10 @@ mod tests {
         };
         assert_eq!(secrets("").1, Some(1.2));
         let ca = "  tls: { private_ca_arn: \"arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/1\" }\n";
-        assert_eq!(secrets(ca), ("2 secret(s) (Grafana admin, TLS certificates from your private CA)".into(), Some(0.8)));
+        assert_eq!(
+            secrets(ca),
+            ("2 secret(s) (Grafana admin, TLS certificates from your private CA)".into(), Some(0.8))
+        );
         let off = "  tls: { enabled: false }\n";
         assert_eq!(secrets(off), ("1 secret(s) (Grafana admin)".into(), Some(0.4)));
     }

@@ -455,6 +455,13 @@ async fn forward(
         }
         return Ok(r);
     }
+    let body = match awsvpc::request(&call.operation, &body) {
+        Some(rewritten) => {
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            Bytes::from(rewritten)
+        }
+        None => body,
+    };
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     parts.uri = match format!("http://{upstream}{path_and_query}").parse() {
         Ok(uri) => uri,
@@ -468,6 +475,10 @@ async fn forward(
     let mut rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     rparts.headers.remove(hyper::header::CONNECTION);
     rparts.headers.remove(hyper::header::TRANSFER_ENCODING);
+    if let Some(rewritten) = awsvpc::answer(&call.operation, &rbody) {
+        rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+        rbody = Bytes::from(rewritten);
+    }
     if let Some(Script::Rewrite(f)) = &script {
         let (code, text) = f(rparts.status.as_u16(), &String::from_utf8_lossy(&rbody));
         rparts.status = hyper::StatusCode::from_u16(code).unwrap_or(rparts.status);
@@ -487,6 +498,57 @@ async fn forward(
         return Ok(held(&shared).await);
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// What ECS does with an awsvpc task's port mappings and moto does not. In the awsvpc
+/// network mode each task has its own network interface: a `hostPort` reserves nothing on
+/// the instance, and is blank or equal to the `containerPort` (ECS API reference,
+/// `PortMapping`). moto holds it against the instance like a bridge-mode port, so only one
+/// task with that port would fit an instance. The request therefore reaches moto without
+/// it, and the task definition comes back with it, as registered.
+mod awsvpc {
+    use serde_json::Value;
+
+    const OPERATIONS: [&str; 2] = ["RegisterTaskDefinition", "DescribeTaskDefinition"];
+
+    fn port_mappings(definition: &mut Value) -> impl Iterator<Item = &mut Value> {
+        let awsvpc = definition["networkMode"] == "awsvpc";
+        definition["containerDefinitions"]
+            .as_array_mut()
+            .filter(|_| awsvpc)
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["portMappings"].as_array_mut().into_iter().flatten())
+    }
+
+    /// The registration without host ports, when it has any.
+    pub fn request(operation: &str, body: &[u8]) -> Option<String> {
+        if operation != OPERATIONS[0] {
+            return None;
+        }
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        let mut stripped = false;
+        for m in port_mappings(&mut v) {
+            stripped |= m.as_object_mut().and_then(|o| o.remove("hostPort")).is_some();
+        }
+        stripped.then(|| v.to_string())
+    }
+
+    /// The answer with each port mapping's host port equal to its container port.
+    pub fn answer(operation: &str, body: &[u8]) -> Option<String> {
+        if !OPERATIONS.contains(&operation) {
+            return None;
+        }
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        let mut added = false;
+        for m in port_mappings(&mut v["taskDefinition"]) {
+            if m.get("hostPort").is_none_or(Value::is_null) && m.get("containerPort").is_some() {
+                m["hostPort"] = m["containerPort"].clone();
+                added = true;
+            }
+        }
+        added.then(|| v.to_string())
+    }
 }
 
 /// An answer that comes only when the crash point is cleared (by then nobody listens).
@@ -573,6 +635,24 @@ mod tests {
             body: String::new(),
             status: 200,
         }
+    }
+
+    #[test]
+    fn awsvpc_host_ports_reach_the_emulator_blank_and_come_back_equal_to_the_container_port() {
+        let registered = serde_json::json!({ "networkMode": "awsvpc", "containerDefinitions": [
+            { "portMappings": [{ "containerPort": 9090, "hostPort": 9090 }, { "containerPort": 7233 }] }] });
+        let sent = awsvpc::request("RegisterTaskDefinition", registered.to_string().as_bytes()).unwrap();
+        assert!(!sent.contains("hostPort"), "{sent}");
+        let bridge = serde_json::json!({ "networkMode": "bridge", "containerDefinitions": [
+            { "portMappings": [{ "containerPort": 80, "hostPort": 8080 }] }] });
+        assert_eq!(awsvpc::request("RegisterTaskDefinition", bridge.to_string().as_bytes()), None);
+        let answer = serde_json::json!({ "taskDefinition": serde_json::from_str::<serde_json::Value>(&sent).unwrap() });
+        let back: serde_json::Value =
+            serde_json::from_str(&awsvpc::answer("DescribeTaskDefinition", answer.to_string().as_bytes()).unwrap())
+                .unwrap();
+        let ports = &back["taskDefinition"]["containerDefinitions"][0]["portMappings"];
+        assert_eq!((ports[0]["hostPort"].as_i64(), ports[1]["hostPort"].as_i64()), (Some(9090), Some(7233)));
+        assert_eq!(awsvpc::answer("DescribeServices", answer.to_string().as_bytes()), None);
     }
 
     #[test]

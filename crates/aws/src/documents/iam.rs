@@ -20,7 +20,27 @@ pub const WILDCARD_EXCEPTIONS: &[&str] = &[
     "ssmmessages:OpenDataChannel",
     // Listing log groups is account-wide.
     "logs:DescribeLogGroups",
+    // ADOT's task discovery: neither has a resource type nor the `ecs:cluster` condition
+    // (Service Authorization Reference, ECS and EC2 tables).
+    "ecs:DescribeTaskDefinition",
+    "ec2:DescribeInstances",
+    // Grafana's CloudWatch data source: metric reads have no resource type and no
+    // condition key for the namespace (Service Authorization Reference, CloudWatch).
+    "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
 ];
+
+/// What ADOT's `ecs_observer` calls on every refresh (collector-contrib v0.131.0,
+/// `extension/observer/ecsobserver/fetcher.go`): the tasks and their definitions, and for
+/// tasks of the EC2 launch type, whatever their network mode, the container instances and
+/// their EC2 instances. `ListServices` is called even without a service filter. The four
+/// that take the `ecs:cluster` condition are held to our cluster by it.
+fn task_discovery(cluster: &str) -> Vec<Value> {
+    vec![
+        json!({ "Sid": "EcsDiscoveryOurCluster", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:ListServices", "ecs:DescribeTasks", "ecs:DescribeContainerInstances"], "Resource": "*", "Condition": { "ArnEquals": { "ecs:cluster": cluster } } }),
+        json!({ "Sid": "EcsDiscoveryDefinitions", "Effect": "Allow", "Action": ["ecs:DescribeTaskDefinition", "ec2:DescribeInstances"], "Resource": "*" }),
+    ]
+}
 
 /// ECS Exec's Session Manager channels, granted on `*` to the task roles with Exec on.
 const EXEC_CHANNELS: [&str; 4] = [
@@ -130,6 +150,8 @@ pub struct Arns {
     pub tls_certificates: String,
     pub adot_parameter: String,
     pub exec_log_group: String,
+    /// The ECS cluster, whose tasks ADOT discovers.
+    pub cluster: String,
     /// The UI's OIDC client secret, the user's own (`temporal.authorization.ui`); empty
     /// without UI login.
     pub ui_client_secret: String,
@@ -205,10 +227,17 @@ pub fn task(kind: &ServiceKind, arns: &Arns, exec: bool) -> Value {
             .push(json!({ "Sid": "OpenSearchHttp", "Effect": "Allow", "Action": actions, "Resource": resources }));
     }
     match kind.key {
-        "adot" => statements.push(json!({ "Sid": "PrometheusWrite", "Effect": "Allow", "Action": ["aps:RemoteWrite"], "Resource": [arns.amp_workspace] })),
+        "adot" => {
+            statements.push(json!({ "Sid": "PrometheusWrite", "Effect": "Allow", "Action": ["aps:RemoteWrite"], "Resource": [arns.amp_workspace] }));
+            statements.extend(task_discovery(&arns.cluster));
+        }
         // The admin password reaches the container through the execution role (a
         // `secrets` reference): the running Grafana has no need to read it again.
-        "grafana" => statements.push(json!({ "Sid": "PrometheusQuery", "Effect": "Allow", "Action": ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"], "Resource": [arns.amp_workspace] })),
+        "grafana" => {
+            statements.push(json!({ "Sid": "PrometheusQuery", "Effect": "Allow", "Action": ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"], "Resource": [arns.amp_workspace] }));
+            // The ECS dashboard's CloudWatch data source (documents::grafana): reads only.
+            statements.push(json!({ "Sid": "CloudWatchRead", "Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], "Resource": "*" }));
+        }
         _ => {}
     }
     if exec {
@@ -263,6 +292,7 @@ mod tests {
             tls_certificates: "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/temporal-tls-GhIjKl".into(),
             adot_parameter: "arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config".into(),
             exec_log_group: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/demo/ecs-exec".into(),
+            cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/demo-cluster".into(),
             ..Default::default()
         }
     }
@@ -310,14 +340,29 @@ mod tests {
         let mut policies = vec![execution(&arns())];
         policies.extend(SERVICES.iter().chain([&ADMIN_TOOLS]).map(|k| task(k, &arns(), true)));
         for p in &policies {
-            for (action, resource) in grants(p) {
-                assert!(!action.contains('*'), "wildcard action {action}");
-                assert_ne!(action, "*");
-                if resource == "*" {
-                    assert!(WILDCARD_EXCEPTIONS.contains(&action.as_str()), "{action} on * is not a listed exception");
+            for statement in p["Statement"].as_array().unwrap() {
+                // `*` held to our cluster by ECS's condition is scoped all the same.
+                let scoped = statement["Condition"]["ArnEquals"]["ecs:cluster"] == arns().cluster.as_str();
+                let single = json!({ "Statement": [statement] });
+                for (action, resource) in grants(&single) {
+                    assert!(!action.contains('*'), "wildcard action {action}");
+                    if resource == "*" && !scoped {
+                        assert!(
+                            WILDCARD_EXCEPTIONS.contains(&action.as_str()),
+                            "{action} on * is not a listed exception"
+                        );
+                    }
                 }
             }
         }
+        // ADOT discovers the tasks of our cluster alone.
+        let adot = task(service("adot"), &arns(), false);
+        let discovery =
+            adot["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "EcsDiscoveryOurCluster").unwrap();
+        assert_eq!(
+            discovery["Condition"]["ArnEquals"]["ecs:cluster"],
+            "arn:aws:ecs:us-east-1:123456789012:cluster/demo-cluster"
+        );
         // DSQL and OpenSearch only for the five Temporal services.
         let ui = grants(&task(service("ui"), &arns(), true));
         assert!(!ui.iter().any(|(a, _)| a.starts_with("dsql:") || a.starts_with("es:")));

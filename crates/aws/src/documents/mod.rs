@@ -3,6 +3,7 @@
 //! Each is snapshot-tested.
 
 pub mod adot;
+pub mod grafana;
 pub mod iam;
 pub mod node;
 #[cfg(test)]

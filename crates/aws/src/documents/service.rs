@@ -4,14 +4,13 @@
 //! Service Connect.
 //!
 //! Service Connect, per seed 002: history, matching and frontend are discoverable as
-//! `temporal-<name>` on their gRPC port; worker and ui are clients only. Every Temporal
-//! service (the worker too) also publishes its metrics port as `temporal-<name>-metrics`,
-//! which is what the ADOT collector scrapes. Grafana does not take part.
+//! `temporal-<name>` on their gRPC port; the internal frontend, worker and ui are clients
+//! only. Grafana and the ADOT collector do not take part: ADOT scrapes every task at its
+//! own address (documents::adot).
 
 use serde::Serialize;
 
-use crate::documents::adot::metrics_name;
-use crate::service_kinds::{Connect, METRICS_PORT, ServiceKind};
+use crate::service_kinds::{Connect, ServiceKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,9 +126,6 @@ fn service_connect(kind: &ServiceKind, namespace: &str) -> Option<ServiceConnect
     if let (Connect::ClientServer, Some(port)) = (kind.connect, kind.port("grpc")) {
         services.push(published("grpc", kind.discovery_name(), port));
     }
-    if kind.is_temporal() {
-        services.push(published("metrics", metrics_name(kind), METRICS_PORT));
-    }
     Some(ServiceConnect { enabled: true, namespace: namespace.into(), services })
 }
 
@@ -204,12 +200,13 @@ mod tests {
                 sc.services.iter().map(|s| format!("{}:{}", s.discovery_name, s.client_aliases[0].port)).collect()
             })
         };
-        assert_eq!(names("history").unwrap(), ["temporal-history:7234", "temporal-history-metrics:9090"]);
-        assert_eq!(names("frontend").unwrap(), ["temporal-frontend:7233", "temporal-frontend-metrics:9090"]);
-        // Client of the others; only its metrics are published, for ADOT.
-        assert_eq!(names("worker").unwrap(), ["temporal-worker-metrics:9090"]);
-        assert!(names("ui").unwrap().is_empty());
-        assert!(names("adot").unwrap().is_empty());
+        assert_eq!(names("history").unwrap(), ["temporal-history:7234"]);
+        assert_eq!(names("matching").unwrap(), ["temporal-matching:7235"]);
+        assert_eq!(names("frontend").unwrap(), ["temporal-frontend:7233"]);
+        for client in ["internal_frontend", "worker", "ui"] {
+            assert!(names(client).unwrap().is_empty(), "{client} is a client only");
+        }
         assert_eq!(names("grafana"), None);
+        assert_eq!(names("adot"), None, "it scrapes task addresses, not names");
     }
 }

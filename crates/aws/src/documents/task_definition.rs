@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::documents::temporal;
+use crate::documents::{grafana, temporal};
 use crate::platform::tls::keys as tls_keys;
 use crate::service_kinds::ServiceKind;
 
@@ -59,6 +59,11 @@ pub struct Container {
 pub struct PortMapping {
     pub name: String,
     pub container_port: i32,
+    /// The metrics port's, equal to the container port (awsvpc allows nothing else): ADOT's
+    /// task discovery scrapes an awsvpc task at the `hostPort` of its definition
+    /// (ecsobserver `task.go`, `MappedPort`), so it is written, not left to ECS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<i32>,
     pub protocol: String,
     /// None is plain TCP to Service Connect: no per-request timeout (see `app_protocol`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,8 +131,12 @@ pub struct Inputs<'a> {
     pub environment: &'a BTreeMap<String, String>,
     /// Temporal services: the rendered server config.
     pub temporal_config: Option<&'a str>,
+    /// Temporal services: the rendered dynamic config (`temporal::dynamic_config`).
+    pub dynamic_config: &'a str,
     /// Grafana: its admin secret; ADOT: its config parameter.
     pub secret_arn: Option<&'a str>,
+    /// Grafana: the AMP workspace's endpoint, its default data source (`documents::grafana`).
+    pub prometheus_endpoint: Option<&'a str>,
     /// With TLS on: the certificates' secret (`platform::tls`), for the Temporal services,
     /// the UI and the one-off steps.
     pub tls_secret_arn: Option<&'a str>,
@@ -196,7 +205,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("BIND_ON_IP".into(), "0.0.0.0".into());
         env.insert("PROMETHEUS_ENDPOINT".into(), "0.0.0.0:9090".into());
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
-        env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), temporal::dynamic_config());
+        env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), i.dynamic_config.into());
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
         command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some(), i.authorization.allow_no_auth)];
         if let Some(arn) = i.tls_secret_arn {
@@ -244,6 +253,19 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
             let secret = i.secret_arn.unwrap_or_default();
             secrets.push(secret_key("GF_SECURITY_ADMIN_USER", secret, "admin_user"));
             secrets.push(secret_key("GF_SECURITY_ADMIN_PASSWORD", secret, "admin_password"));
+            // The data sources and dashboards, written by the start command into a tmpfs
+            // (Docker's tmpfs is world-writable, 1777, and Grafana runs as its own user).
+            if let Some(endpoint) = i.prometheus_endpoint {
+                let files = grafana::files(i.region, endpoint, &crate::stack::names::cluster_name(i.project));
+                entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
+                command = vec![grafana::start_script(&files)];
+                env.extend(files.into_iter().map(|f| (f.variable.to_string(), f.content)));
+                tmpfs.push(Tmpfs {
+                    container_path: grafana::PROVISIONING_DIR.into(),
+                    size: 1,
+                    mount_options: vec!["noexec".into(), "nosuid".into()],
+                });
+            }
         }
         "admin-tools" => {
             // Each one-off step sends its script as the command (RunTask overrides); a
@@ -255,6 +277,12 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         }
         "adot" => {
             command = vec!["--config".into(), "env:AOT_CONFIG_CONTENT".into()];
+            // Where its task discovery writes the targets (documents::adot).
+            tmpfs.push(Tmpfs {
+                container_path: crate::documents::adot::TARGETS_DIR.into(),
+                size: 1,
+                mount_options: vec!["noexec".into(), "nosuid".into()],
+            });
             secrets.push(Secret {
                 name: "AOT_CONFIG_CONTENT".into(),
                 value_from: i.secret_arn.unwrap_or_default().into(),
@@ -292,6 +320,7 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
                 .map(|(name, port)| PortMapping {
                     name: (*name).into(),
                     container_port: *port,
+                    host_port: (*name == "metrics").then_some(*port),
                     protocol: "tcp".into(),
                     app_protocol: app_protocol(kind, name),
                 })
@@ -364,16 +393,21 @@ mod tests {
             log_group: "/ecs/demo/service",
             environment: env,
             temporal_config: kind.is_temporal().then_some("# enable-template\n..."),
+            dynamic_config: DYNAMIC,
             secret_arn: match kind.key {
                 "grafana" => Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/grafana-admin-AbCdEf"),
                 "adot" => Some("arn:aws:ssm:us-east-1:123456789012:parameter/demo/adot/collector-config"),
                 _ => None,
             },
+            prometheus_endpoint: (kind.key == "grafana")
+                .then_some("https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234/"),
             tls_secret_arn: Some(TLS_SECRET),
             authorization: &NO_AUTH,
         }
     }
 
+    /// What `temporal::dynamic_config` renders with no key of the user's.
+    const DYNAMIC: &str = "system.enableNexus:\n  - value: false\n";
     const TLS_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/temporal-tls-GhIjKl";
 
     #[test]
@@ -399,11 +433,19 @@ mod tests {
             assert_eq!(c.log_configuration.options["awslogs-stream-prefix"], kind.container);
             assert!(c.environment.iter().all(|e| !e.name.contains("PASSWORD")), "no secret in environment");
             let tmpfs = &c.linux_parameters.tmpfs;
-            if kind.is_temporal() {
-                assert_eq!(tmpfs[0].container_path, "/etc/temporal/config/dynamicconfig");
-                assert_eq!(tmpfs[0].mount_options, vec!["noexec", "nosuid"]);
-            } else {
-                assert!(tmpfs.is_empty());
+            // A writable place where a read-only image needs one: the Temporal config, the
+            // targets ADOT's task discovery writes, Grafana's provisioning.
+            let writable: Vec<&str> = tmpfs.iter().map(|t| t.container_path.as_str()).collect();
+            match kind.key {
+                _ if kind.is_temporal() => assert_eq!(writable, ["/etc/temporal/config/dynamicconfig"]),
+                "adot" => assert_eq!(writable, [crate::documents::adot::TARGETS_DIR]),
+                "grafana" => assert_eq!(writable, [grafana::PROVISIONING_DIR]),
+                _ => assert!(writable.is_empty(), "{}", kind.key),
+            }
+            assert!(tmpfs.iter().all(|t| t.mount_options == ["noexec", "nosuid"]));
+            // The metrics port names its hostPort, where the collector scrapes each task.
+            for p in &c.port_mappings {
+                assert_eq!(p.host_port, (p.name == "metrics").then_some(p.container_port), "{}", kind.key);
             }
         }
         let ports = |k: &str| {
@@ -425,6 +467,38 @@ mod tests {
                 .iter()
                 .any(|s| s.name == "GF_SECURITY_ADMIN_PASSWORD" && s.value_from.ends_with(":admin_password::"))
         );
+    }
+
+    /// ECS refuses a task definition over 64 KiB (AWS, "Amazon ECS service quotas", task
+    /// definition size, not adjustable). Grafana's carries its provisioning; each keeps a
+    /// quarter of the limit for the user's environment.
+    #[test]
+    fn every_task_definition_fits_the_size_ecs_accepts_with_room_to_spare() {
+        let env = BTreeMap::new();
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
+            let size = serde_json::to_vec(&render(kind, &inputs(kind, &env))).unwrap().len();
+            assert!(size < 48 * 1024, "{}: {size} bytes", kind.key);
+        }
+    }
+
+    /// Grafana starts through the script that writes its provisioning from the
+    /// environment, every file's variable present, then the image's own entry point.
+    #[test]
+    fn grafana_is_provisioned_by_its_start_command() {
+        let env = BTreeMap::new();
+        let td = render(service("grafana"), &inputs(service("grafana"), &env));
+        let c = &td.container_definitions[0];
+        assert_eq!(c.entry_point, temporal::SHELL_ENTRY_POINT);
+        let files = grafana::files(
+            "us-east-1",
+            "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234/",
+            "demo-cluster",
+        );
+        assert_eq!(c.command, [grafana::start_script(&files)]);
+        for f in &files {
+            assert!(c.environment.iter().any(|e| e.name == f.variable && e.value == f.content), "{}", f.variable);
+        }
+        assert!(c.environment.iter().any(|e| e.name == "GF_AUTH_SIGV4_AUTH_ENABLED" && e.value == "true"));
     }
 
     #[test]
@@ -472,7 +546,9 @@ mod container_start {
                 log_group: "/ecs/demo/x",
                 environment: &env,
                 temporal_config: Some(config),
+                dynamic_config: &crate::documents::temporal::dynamic_config(&Default::default()),
                 secret_arn: None,
+                prometheus_endpoint: None,
                 tls_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:demo/temporal-tls-AbCdEf"),
                 authorization: &super::tests::NO_AUTH,
             },
@@ -571,7 +647,7 @@ mod container_start {
             assert!(saw.ends_with(&format!("config:\n{config}")), "the config was written before the start: {saw}");
             assert!(started.config_written);
             let dynamic = started.dynamic_config.expect("dynamic config written");
-            assert!(dynamic.contains("persistence.enableDSQLMode:\n  - value: true"), "{dynamic}");
+            assert_eq!(dynamic, "system.enableNexus:\n  - value: false\n");
             // The TLS material: one file per injected value, readable by the server's user
             // alone, and no key left in the server's environment.
             let mut wanted = vec!["authority.pem", "internode.key", "internode.pem"];

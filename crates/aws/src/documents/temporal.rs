@@ -6,6 +6,10 @@
 //! the task's IP from the ECS metadata endpoint for the membership broadcast address, and
 //! starts the server with `--config-file`.
 
+use std::collections::BTreeMap;
+
+use temporalctl_config::DynamicValue;
+
 use crate::service_kinds::{SERVICES, ServiceKind};
 
 /// Where the start command writes the config (the writable tmpfs of seed 002).
@@ -233,21 +237,40 @@ fn yaml_string(value: &str) -> String {
 /// The dynamic config file the start script writes beside the server config.
 pub const DYNAMIC_CONFIG_FILE: &str = "dynamic.yaml";
 
-/// Dynamic config every DSQL deployment needs (the fork's DSQL plugin documentation,
-/// repository `iw/temporal`, and the reference deployment's `docker/config/README.md`):
-/// DSQL mode on (the plugin's optimistic-concurrency handling), DSQL's transaction size
-/// limit, and Nexus off (not supported on DSQL). Recent images ship no dynamic config
-/// file, so it is written at start like the server config.
-pub fn dynamic_config() -> String {
-    "\
-persistence.enableDSQLMode:
-  - value: true
-persistence.transactionSizeLimit:
-  - value: 4000000
-system.enableNexus:
-  - value: false
-"
-    .to_string()
+/// temporalctl's dynamic config defaults, each replaced by a key of the same name (any
+/// case) in `temporal.dynamic_config`:
+/// - `system.enableNexus: false`: the reference deployment turns Nexus off "for DSQL
+///   compatibility" (`iw/temporal-dsql-deploy-ecs`, `docker/config/README.md`).
+///
+/// Not here, though the reference deployment and the fork's docs set them:
+/// `persistence.enableDSQLMode` and `persistence.transactionSizeLimit` are registered
+/// neither by Temporal 1.29 nor by the fork (the servers only warn of them; the real
+/// `system.transactionSizeLimit` already defaults to 4 MiB), and the reference's throughput
+/// settings are tuned to its benchmark load (docs/runbook.md, "Dynamic configuration").
+pub const DYNAMIC_CONFIG_DEFAULTS: &[(&str, &str)] = &[("system.enableNexus", "false")];
+
+/// The dynamic config file (`common/dynamicconfig/file_based_client.go`: each key a list
+/// of `{value, constraints}`): our defaults, then the user's keys, each value and
+/// constraint written as JSON (YAML's flow form), so no text can end its scalar or add
+/// a key. Recent images ship no dynamic config file, so the start script writes it.
+pub fn dynamic_config(user: &BTreeMap<String, Vec<DynamicValue>>) -> String {
+    let mut out = String::new();
+    for (key, value) in DYNAMIC_CONFIG_DEFAULTS {
+        if !user.keys().any(|k| k.eq_ignore_ascii_case(key)) {
+            out.push_str(&format!("{key}:\n  - value: {value}\n"));
+        }
+    }
+    for (key, values) in user {
+        out.push_str(&format!("{}:\n", yaml_string(key)));
+        for v in values {
+            out.push_str(&format!("  - value: {}\n", serde_json::to_string(&v.value).unwrap_or_default()));
+            if !v.constraints.is_empty() {
+                let constraints = serde_json::to_string(&v.constraints).unwrap_or_default();
+                out.push_str(&format!("    constraints: {constraints}\n"));
+            }
+        }
+    }
+    out
 }
 
 /// The shell entry point of every container that runs a script of ours. ECS hands
@@ -405,6 +428,53 @@ mod tests {
         assert_eq!(os["indices"].as_object().map(|o| o.len()), Some(1));
         assert_eq!(os["aws-request-signing"]["region"], "us-east-1: true");
         assert_eq!(os["url"]["host"], "search.example:443");
+    }
+
+    /// The file Temporal's file-based client reads: a key to a list of `{value,
+    /// constraints}`, constraints under Temporal's own names; a key of the user's replaces
+    /// our default of the same name in any case; values stay data.
+    #[test]
+    fn the_dynamic_config_is_temporals_file_with_our_defaults_under_the_users_keys() {
+        use temporalctl_config::{Constraints, DynamicValue, TaskType};
+        assert_eq!(dynamic_config(&BTreeMap::new()), "system.enableNexus:\n  - value: false\n");
+        let hostile = "x\"\nsystem.enableNexus:\n  - value: true";
+        let user = BTreeMap::from([
+            (
+                "matching.numTaskqueueReadPartitions".to_string(),
+                vec![
+                    DynamicValue { value: 8.into(), constraints: Constraints::default() },
+                    DynamicValue {
+                        value: 1.into(),
+                        constraints: Constraints {
+                            namespace: Some("payments".into()),
+                            task_queue_name: Some("batch".into()),
+                            task_type: Some(TaskType::Activity),
+                            ..Default::default()
+                        },
+                    },
+                ],
+            ),
+            (
+                "System.EnableNexus".to_string(),
+                vec![DynamicValue { value: true.into(), constraints: Default::default() }],
+            ),
+            (
+                "frontend.namespaceRPS".to_string(),
+                vec![DynamicValue { value: hostile.into(), constraints: Default::default() }],
+            ),
+        ]);
+        let rendered = dynamic_config(&user);
+        let yaml: serde_json::Value = serde_saphyr::from_str(&rendered).expect("the file parses");
+        assert_eq!(yaml.as_object().map(|o| o.len()), Some(3), "{rendered}");
+        let partitions = &yaml["matching.numTaskqueueReadPartitions"];
+        assert_eq!(partitions[0], serde_json::json!({ "value": 8 }));
+        assert_eq!(
+            partitions[1],
+            serde_json::json!({ "value": 1, "constraints": { "namespace": "payments", "taskQueueName": "batch", "taskType": "Activity" } })
+        );
+        assert_eq!(yaml["System.EnableNexus"][0]["value"], true, "the user's, in place of ours");
+        assert!(yaml.get("system.enableNexus").is_none(), "{rendered}");
+        assert_eq!(yaml["frontend.namespaceRPS"][0]["value"], hostile, "data, not keys");
     }
 
     /// `global.tls` as Temporal reads it (`common/config/config.go`: the keys are

@@ -37,6 +37,8 @@ pub struct Sources {
     pub log_group: NodeId,
     /// Grafana's secret or ADOT's parameter.
     pub secret: Option<NodeId>,
+    /// Grafana: the AMP workspace it is provisioned to query.
+    pub prometheus: Option<NodeId>,
     /// Temporal services: the server image repository and the data stores.
     pub repository: Option<NodeId>,
     pub dsql: Option<NodeId>,
@@ -65,6 +67,8 @@ pub struct TaskDefinition {
     pub history_shards: u32,
     pub dsql_pool: temporalctl_config::DsqlPool,
     pub authorization: temporalctl_config::Authorization,
+    /// Temporal services: the rendered dynamic config file.
+    pub dynamic_config: String,
     pub sources: Sources,
 }
 
@@ -115,6 +119,7 @@ impl TaskDefinition {
         };
         let secret = get(&s.secret, Output::Arn)?;
         let tls = get(&s.tls, Output::Arn)?;
+        let prometheus = get(&s.prometheus, Output::PrometheusEndpoint)?;
         Ok(doc::render(
             self.kind,
             &doc::Inputs {
@@ -128,7 +133,9 @@ impl TaskDefinition {
                 log_group: inputs.get(&s.log_group, Output::Id)?,
                 environment: &self.environment,
                 temporal_config: config.as_deref(),
+                dynamic_config: &self.dynamic_config,
                 secret_arn: secret.as_deref(),
+                prometheus_endpoint: prometheus.as_deref(),
                 tls_secret_arn: tls.as_deref(),
                 authorization: &self.authorization,
             },
@@ -202,6 +209,7 @@ fn container(c: &doc::Container) -> ContainerDefinition {
                     PortMapping::builder()
                         .name(&p.name)
                         .container_port(p.container_port)
+                        .set_host_port(p.host_port)
                         .protocol(TransportProtocol::Tcp)
                         .set_app_protocol(p.app_protocol.as_deref().map(Into::into))
                         .build()
@@ -252,7 +260,7 @@ impl Kind for TaskDefinition {
         let s = &self.sources;
         [&s.execution_role, &s.task_role, &s.log_group]
             .into_iter()
-            .chain([&s.secret, &s.repository, &s.dsql, &s.opensearch, &s.tls].into_iter().flatten())
+            .chain([&s.secret, &s.prometheus, &s.repository, &s.dsql, &s.opensearch, &s.tls].into_iter().flatten())
             .cloned()
             .collect()
     }

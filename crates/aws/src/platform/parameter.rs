@@ -16,6 +16,9 @@ pub struct AdotParameter {
     pub ssm: aws_sdk_ssm::Client,
     pub name: String,
     pub region: String,
+    /// The collector finds the tasks of this project's Temporal services in this cluster.
+    pub project: String,
+    pub cluster: String,
     pub workspace: NodeId,
 }
 
@@ -41,7 +44,10 @@ impl Kind for AdotParameter {
 
     fn desired(&self, inputs: &Inputs) -> Result<AdotParameterAttrs, ResourceError> {
         let endpoint = inputs.get(&self.workspace, Output::PrometheusEndpoint)?;
-        Ok(AdotParameterAttrs { name: self.name.clone(), value: adot::collector_config(&self.region, endpoint) })
+        Ok(AdotParameterAttrs {
+            name: self.name.clone(),
+            value: adot::collector_config(&self.region, endpoint, &self.project, &self.cluster),
+        })
     }
 
     async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<AdotParameterAttrs>>, ResourceError> {

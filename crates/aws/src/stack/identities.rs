@@ -68,6 +68,7 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     for kind in SERVICES.iter().filter(|k| !k.is_temporal()) {
         let name = names::task_role_name(p, kind.key);
         let exec = d.services.exec(kind.key);
+        let reads = task_reads(kind.key);
         g.add(
             task_role(kind.key),
             name.clone(),
@@ -76,10 +77,8 @@ pub(super) fn identities(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 name,
                 trust: task_trust(partition, &d.region, EXEC_LOG_GROUP),
                 managed: vec![],
-                reads: nodes(TASK_READS),
-                inline: Some(Arc::new(move |inputs: &Inputs| {
-                    Ok(iam_doc::task(kind, &arns(inputs, TASK_READS)?, exec))
-                })),
+                reads: nodes(reads),
+                inline: Some(Arc::new(move |inputs: &Inputs| Ok(iam_doc::task(kind, &arns(inputs, reads)?, exec)))),
             },
         );
     }
@@ -107,8 +106,14 @@ fn instance_arns(inputs: &Inputs) -> Result<iam_doc::InstanceArns, ResourceError
     })
 }
 
-/// What the task roles of the services that are not Temporal's name.
-const TASK_READS: &[&str] = &[EXEC_LOG_GROUP, WORKSPACE];
+/// What the task roles of the services that are not Temporal's name: ADOT also the
+/// cluster, whose tasks it discovers.
+fn task_reads(key: &str) -> &'static [&'static str] {
+    match key {
+        "adot" => &[EXEC_LOG_GROUP, WORKSPACE, CLUSTER],
+        _ => &[EXEC_LOG_GROUP, WORKSPACE],
+    }
+}
 
 /// A trust policy that depends on nothing.
 fn fixed(policy: serde_json::Value) -> PolicyFn {
@@ -140,6 +145,7 @@ fn arns(inputs: &Inputs, reads: &[&str]) -> Result<iam_doc::Arns, ResourceError>
         tls_certificates: arn(TLS_CERTIFICATES)?,
         adot_parameter: arn(ADOT_PARAMETER)?,
         exec_log_group: arn(EXEC_LOG_GROUP)?,
+        cluster: arn(CLUSTER)?,
         ..Default::default()
     })
 }

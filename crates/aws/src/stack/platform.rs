@@ -96,7 +96,14 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         ADOT_PARAMETER,
         parameter.clone(),
-        AdotParameter { ssm: aws.ssm.clone(), name: parameter, region: d.region.clone(), workspace: WORKSPACE.into() },
+        AdotParameter {
+            ssm: aws.ssm.clone(),
+            name: parameter,
+            region: d.region.clone(),
+            project: p.clone(),
+            cluster: names::cluster_name(p),
+            workspace: WORKSPACE.into(),
+        },
     );
     g.add(
         ECS_SLR,

@@ -27,6 +27,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
             task_role: task_role(kind.key),
             log_group: log_group(kind.key),
             secret,
+            prometheus: (kind.key == "grafana").then(|| WORKSPACE.to_string()),
             repository: (temporal && service.image.is_none()).then(|| SERVER_REPOSITORY.to_string()),
             dsql: temporal.then(|| DSQL.to_string()),
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
@@ -40,6 +41,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
         task_role: task_role(ADMIN_TOOLS.key),
         log_group: log_group(ADMIN_TOOLS.key),
         secret: None,
+        prometheus: None,
         repository: Some(ADMIN_TOOLS_REPOSITORY.into()),
         dsql: None,
         opensearch: None,
@@ -77,6 +79,7 @@ fn add_task_definition(
             history_shards: d.temporal.history_shards,
             dsql_pool: d.dsql.pool.clone(),
             authorization: d.temporal.authorization.clone(),
+            dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
             sources,
         },
     );
