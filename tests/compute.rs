@@ -198,6 +198,12 @@ fn preflight_explains_when_a_group_needs_awsvpc_trunking() {
     let plan = h.run(&["plan"]).ok();
     assert!(plan.stderr.contains("awsvpcTrunking"), "{}", plan.stderr);
     assert!(plan.stderr.contains("node group b runs 5 awsvpc tasks"), "{}", plan.stderr);
+    // And what deploy.yaml's counts ask of DSQL (issue 27): six pools of 20.
+    assert!(
+        plan.stdout.contains("DSQL connections (deploy.yaml's counts):\n  open connections 121 of 10000"),
+        "{}",
+        plan.stdout
+    );
     assert!(h.proxy.mutating().is_empty(), "plan changes nothing");
     let ecs = aws_sdk_ecs::Client::new(&h.sdk());
     block_on(ecs.put_account_setting().name(aws_sdk_ecs::types::SettingName::AwsvpcTrunking).value("enabled").send())

@@ -188,6 +188,14 @@ fn scale_checks_capacity_and_names_before_any_call() {
     let h = Harness::new("ops-scale-bad", &deploy());
     let run = h.run(&["scale", "up", "--count", "9"]).code(2);
     assert!(run.stderr.contains("node_groups.b.max_size") && run.stderr.contains("raise max_size"), "{}", run.stderr);
+    // DSQL takes 1,000 new connections at once: 5 services × 11 × 20 is over.
+    let run = h.run(&["scale", "up", "--count", "11"]).code(2);
+    assert!(
+        run.stderr.contains("dsql.pool.max_conns")
+            && run.stderr.contains("open 1100 connections when every service starts at once"),
+        "{}",
+        run.stderr
+    );
     let run = h.run(&["scale", "up", "--service", "histroy"]).code(2);
     assert!(run.stderr.contains("--service histroy: no such service"), "{}", run.stderr);
     assert!(h.proxy.calls().is_empty(), "no AWS call for bad input: {:?}", h.proxy.operations());
@@ -316,6 +324,11 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
     let text = h.run(&["status"]).ok().stdout;
     assert!(
         text.contains("Services:") && text.contains("frontend   running") && text.contains("aws ssm start-session"),
+        "{text}"
+    );
+    // DSQL's quotas at the counts set: two frontends and one of each other Temporal service.
+    assert!(
+        text.contains("DSQL connections (the counts up and scale set):\n  open connections 121 of 10000 (9879 left)"),
         "{text}"
     );
 }

@@ -6,6 +6,7 @@
 //! line/column.
 
 pub mod capacity;
+pub mod dsql_budget;
 pub mod image;
 pub mod json;
 mod locate;

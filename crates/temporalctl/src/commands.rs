@@ -11,6 +11,7 @@ use temporalctl_aws::service_kinds::ServiceKind;
 use temporalctl_aws::{Aws, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{self, Counts};
+use temporalctl_config::dsql_budget;
 use temporalctl_engine::{
     CancelToken, Engine, EngineOptions, ErrorClass, Graph, LockedState, Phase, Planned, Recorded, ResourceError,
     RetryPolicy, RunReport, StateError, StateFile, StateStore,
@@ -122,6 +123,8 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                 Format::Text => {
                     out!("{}", output::plan_text(&d.project, &d.region, &planned));
                     out!("{}", output::cost_change_text(&cost));
+                    let budget = dsql_budget::Budget::of(d, &capacity::counts_from_config(d));
+                    out!("{}", output::dsql_budget_text(&budget, "deploy.yaml's counts"));
                 }
                 Format::Json => outln!("{}", output::plan_json(&d.project, &d.region, &planned, &cost)),
             }
@@ -288,7 +291,12 @@ async fn status_once(
     let phases = phases(aws, d, &quiet, cancel.clone());
     let runtime = phases.runtime(&nodes).await?;
     Ok(match format {
-        Format::Text => output::status_text(&d.project, &d.region, &planned, &runtime),
+        Format::Text => {
+            let counts = crate::phases::desired_counts(d, &store.read()?.desired_counts, None);
+            let budget = dsql_budget::Budget::of(d, &counts);
+            output::status_text(&d.project, &d.region, &planned, &runtime)
+                + &output::dsql_budget_text(&budget, "the counts up and scale set")
+        }
         Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, compact),
     })
 }
@@ -561,11 +569,12 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
         .collect();
     let recorded = store.read()?.desired_counts;
     let after = desired_counts(d, &recorded, Some(&change));
-    let problems = capacity::check(d, &after);
+    // The node groups must hold the counts, and DSQL must take their connections.
+    let problems: Vec<_> = capacity::check(d, &after).into_iter().chain(dsql_budget::check(d, &after)).collect();
     if !problems.is_empty() {
         let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.path, p.message)).collect();
         return Err(Failure::Usage(format!(
-            "the node groups cannot hold these counts:\n{}\nNothing was sent to AWS.",
+            "these counts do not fit the deployment:\n{}\nNothing was sent to AWS.",
             lines.join("\n")
         )));
     }

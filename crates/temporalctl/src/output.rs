@@ -432,6 +432,16 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
     out
 }
 
+/// DSQL's connection quotas against a topology (`plan`, `status`), `whose` naming the
+/// counts it was computed for.
+pub fn dsql_budget_text(budget: &temporalctl_config::dsql_budget::Budget, whose: &str) -> String {
+    let mut out = format!("\nDSQL connections ({whose}):\n");
+    for line in budget.lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out
+}
+
 /// `verify`'s report: each flow allowed or blocked, with what carries it or what is
 /// missing. `all` false lists the blocked flows only (for `up`'s error).
 pub fn verdicts(verdicts: &[temporalctl_aws::verify::Verdict], all: bool) -> String {
