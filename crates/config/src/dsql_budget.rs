@@ -136,6 +136,56 @@ pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
     problems
 }
 
+/// Each Temporal task's share of the cluster's connection rate and burst, for the DSQL
+/// fork's per-task limiter (`DSQL_CONNECTION_RATE_LIMIT`, `DSQL_CONNECTION_BURST_LIMIT`:
+/// integers, new connections a second and at once, per process; iw/temporal
+/// `sqlplugin/dsql/connection_rate_limiter.go`, whose own defaults, 10/s and 100, add up
+/// past the cluster's limits beyond ten tasks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskLimits {
+    pub rate: u32,
+    pub burst: u32,
+    /// The tasks the cluster's limits are shared over ([`most_pooled_tasks`]).
+    pub tasks: u32,
+}
+
+/// The share of the cluster's rate and burst the tasks' limits add up to; the rest is for
+/// the one-off steps and for connections the limiter does not see.
+pub const TASK_SHARE_PERCENT: u32 = 80;
+
+pub fn task_limits(d: &Deploy) -> TaskLimits {
+    let tasks = most_pooled_tasks(d).max(1);
+    let share = |limit: u32| (limit * TASK_SHARE_PERCENT / 100 / tasks).max(1);
+    TaskLimits { rate: share(RATE_PER_SECOND), burst: share(BURST), tasks }
+}
+
+/// The most Temporal tasks that can ever run at once, whatever `scale` is asked: [`check`]
+/// admits no more than the burst divided by the pool, and the node groups (`capacity::check`)
+/// no more than fit at `max_size`, counting in each group its smallest Temporal task by CPU,
+/// memory and task slots (with trunking, the most). Limits shared over this many hold for
+/// every count, so a `scale` never needs new task definitions.
+pub fn most_pooled_tasks(d: &Deploy) -> u32 {
+    let by_budget = BURST / d.dsql.pool.max_conns.max(1);
+    let mut by_groups = Some(0);
+    for (group, g) in d.node_groups.iter() {
+        let pooled: Vec<_> =
+            POOLED.iter().filter_map(|k| d.services.get(k)).filter(|s| s.node_group == group).collect();
+        let (Some(cpu), Some(memory)) =
+            (pooled.iter().map(|s| s.cpu.max(1)).min(), pooled.iter().map(|s| s.memory.max(1)).min())
+        else {
+            continue;
+        };
+        by_groups = match (by_groups, capacity::shape(&g.instance_type)) {
+            (Some(n), Some(shape)) => {
+                let slots = shape.tasks_with_trunking.max(shape.tasks_without_trunking);
+                Some(n + g.max_size * (shape.cpu_units / cpu).min(shape.memory_mib / memory).min(slots))
+            }
+            _ => None,
+        };
+    }
+    by_groups.map_or(by_budget, |n| n.min(by_budget))
+}
+
 /// The largest pool size that keeps `limit` with these replicas.
 fn largest_pool(limit: u32, b: &Budget) -> u32 {
     let replicas: u32 = b.services.iter().map(|(_, n, _)| n).sum();
@@ -206,6 +256,31 @@ mod tests {
         assert!((b.steady_per_second - 260.0 / 300.0).abs() < 1e-9);
         assert!(check(&production, &counts).is_empty());
         assert_eq!(largest_uniform_count(&production), 10);
+    }
+
+    /// Shared over the most tasks that can ever run, the tasks' limits add up to no more
+    /// than their share of the cluster's, for the defaults and seed 004's sizing.
+    #[test]
+    fn the_tasks_limits_add_up_inside_the_clusters() {
+        let production: Deploy =
+            serde_saphyr::from_str(include_str!("../../../docs/examples/production.yaml")).unwrap();
+        for (d, tasks) in [(deploy(""), 32), (production, 50)] {
+            let l = task_limits(&d);
+            assert_eq!(l.tasks, tasks);
+            assert!(l.rate * l.tasks <= RATE_PER_SECOND * TASK_SHARE_PERCENT / 100, "{l:?}");
+            assert!(l.burst * l.tasks <= BURST * TASK_SHARE_PERCENT / 100, "{l:?}");
+            assert!(l.rate >= 1 && l.burst >= 1);
+            // No count the checks admit runs more tasks than the limits were shared over.
+            let n = largest_uniform_count(&d);
+            let running = n * POOLED.len() as u32;
+            assert!(running <= l.tasks || !capacity::check(&d, &with_counts(&d, n)).is_empty(), "{running} > {l:?}");
+        }
+        // docs/operations.md: the defaults, two new connections a second and 25 at once per
+        // task; seed 004's sizing, one and 16.
+        assert_eq!((task_limits(&deploy("")).rate, task_limits(&deploy("")).burst), (2, 25));
+        let production: Deploy =
+            serde_saphyr::from_str(include_str!("../../../docs/examples/production.yaml")).unwrap();
+        assert_eq!((task_limits(&production).rate, task_limits(&production).burst), (1, 16));
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub struct Inputs<'a> {
     pub tls_secret_arn: Option<&'a str>,
     /// `temporal.authorization`: the servers' `--allow-no-auth`, the UI's login.
     pub authorization: &'a temporalctl_config::Authorization,
+    /// Temporal services: each task's share of DSQL's connection rate and burst.
+    pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
 }
 
 /// The variables the one-off steps' scripts write to files for the `temporal` CLI
@@ -206,6 +208,11 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("PROMETHEUS_ENDPOINT".into(), "0.0.0.0:9090".into());
         env.insert("TEMPORAL_SERVER_CONFIG".into(), i.temporal_config.unwrap_or_default().into());
         env.insert("TEMPORAL_DYNAMIC_CONFIG".into(), i.dynamic_config.into());
+        // The DSQL fork's per-task connection limiter, at this task's share of the
+        // cluster's quotas (`dsql_budget::task_limits`), and its staggered start.
+        env.insert("DSQL_CONNECTION_RATE_LIMIT".into(), i.dsql_limits.rate.to_string());
+        env.insert("DSQL_CONNECTION_BURST_LIMIT".into(), i.dsql_limits.burst.to_string());
+        env.insert("DSQL_STAGGERED_STARTUP".into(), "true".into());
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
         command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some(), i.authorization.allow_no_auth)];
         if let Some(arn) = i.tls_secret_arn {
@@ -403,8 +410,12 @@ mod tests {
                 .then_some("https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234/"),
             tls_secret_arn: Some(TLS_SECRET),
             authorization: &NO_AUTH,
+            dsql_limits: LIMITS,
         }
     }
+
+    const LIMITS: temporalctl_config::dsql_budget::TaskLimits =
+        temporalctl_config::dsql_budget::TaskLimits { rate: 2, burst: 25, tasks: 32 };
 
     /// What `temporal::dynamic_config` renders with no key of the user's.
     const DYNAMIC: &str = "system.enableNexus:\n  - value: false\n";
@@ -467,6 +478,29 @@ mod tests {
                 .iter()
                 .any(|s| s.name == "GF_SECURITY_ADMIN_PASSWORD" && s.value_from.ends_with(":admin_password::"))
         );
+    }
+
+    /// Issue 27: each Temporal task limits its new DSQL connections to its share of the
+    /// cluster's (the fork's per-task limiter) and starts staggered; nothing else connects.
+    #[test]
+    fn temporal_tasks_carry_their_share_of_dsqls_connection_limits() {
+        let env = BTreeMap::new();
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
+            let td = render(kind, &inputs(kind, &env));
+            let value = |name: &str| {
+                td.container_definitions[0].environment.iter().find(|e| e.name == name).map(|e| e.value.clone())
+            };
+            let limits = (
+                value("DSQL_CONNECTION_RATE_LIMIT"),
+                value("DSQL_CONNECTION_BURST_LIMIT"),
+                value("DSQL_STAGGERED_STARTUP"),
+            );
+            if kind.is_temporal() {
+                assert_eq!(limits, (Some("2".into()), Some("25".into()), Some("true".into())), "{}", kind.key);
+            } else {
+                assert_eq!(limits, (None, None, None), "{}", kind.key);
+            }
+        }
     }
 
     /// ECS refuses a task definition over 64 KiB (AWS, "Amazon ECS service quotas", task
@@ -551,6 +585,7 @@ mod container_start {
                 prometheus_endpoint: None,
                 tls_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:demo/temporal-tls-AbCdEf"),
                 authorization: &super::tests::NO_AUTH,
+                dsql_limits: temporalctl_config::dsql_budget::TaskLimits { rate: 2, burst: 25, tasks: 32 },
             },
         )
     }

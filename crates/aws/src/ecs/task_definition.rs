@@ -69,6 +69,8 @@ pub struct TaskDefinition {
     pub authorization: temporalctl_config::Authorization,
     /// Temporal services: the rendered dynamic config file.
     pub dynamic_config: String,
+    /// Temporal services: each task's share of DSQL's connection quotas.
+    pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
     pub sources: Sources,
 }
 
@@ -138,6 +140,7 @@ impl TaskDefinition {
                 prometheus_endpoint: prometheus.as_deref(),
                 tls_secret_arn: tls.as_deref(),
                 authorization: &self.authorization,
+                dsql_limits: self.dsql_limits,
             },
         ))
     }

@@ -80,6 +80,7 @@ fn add_task_definition(
             dsql_pool: d.dsql.pool.clone(),
             authorization: d.temporal.authorization.clone(),
             dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
+            dsql_limits: temporalctl_config::dsql_budget::task_limits(d),
             sources,
         },
     );
