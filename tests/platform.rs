@@ -704,3 +704,74 @@ fn task_definition_changes_move_the_service_and_keep_its_count() {
     .unwrap();
     assert_eq!(left.task_definition_arns().len(), 1, "{:?}", left.task_definition_arns());
 }
+
+/// Issue 27: `dsql.rate_coordination` adds the table the DSQL fork's cluster-wide limiter
+/// counts in (key `pk`, on demand, TTL on `ttl_epoch`, our tags); the Temporal servers'
+/// roles may `UpdateItem` on it and their task definitions name it; a second `up` changes
+/// nothing; `down` removes it (coordination state, not data).
+#[test]
+fn rate_coordination_makes_the_limiters_table_and_down_removes_it() {
+    let h = Harness::new("plat-rate", &format!("{}dsql:\n  rate_coordination: true\n", deploy()));
+    h.run(&["up"]).ok();
+    let table = format!("{PROJECT}-dsql-rate-limiter");
+    let sdk = h.sdk();
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    block_on(async {
+        let t = ddb.describe_table().table_name(&table).send().await.unwrap().table.unwrap();
+        let keys: Vec<(&str, &str)> =
+            t.key_schema().iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
+        assert_eq!(keys, [("pk", "HASH")]);
+        let types: Vec<(&str, &str)> =
+            t.attribute_definitions().iter().map(|a| (a.attribute_name(), a.attribute_type().as_str())).collect();
+        assert_eq!(types, [("pk", "S")]);
+        assert_eq!(
+            t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str()),
+            Some("PAY_PER_REQUEST")
+        );
+        let ttl = ddb.describe_time_to_live().table_name(&table).send().await.unwrap();
+        let ttl = ttl.time_to_live_description().unwrap();
+        assert_eq!(
+            (ttl.attribute_name(), ttl.time_to_live_status().map(|s| s.as_str())),
+            (Some("ttl_epoch"), Some("ENABLED"))
+        );
+        let tags = ddb.list_tags_of_resource().resource_arn(t.table_arn().unwrap()).send().await.unwrap();
+        assert!(tags.tags().iter().any(|t| t.key() == "temporalctl:project" && t.value() == PROJECT), "{tags:?}");
+
+        // The servers' roles update that table and nothing else in DynamoDB.
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        for role in ["history", "admin-tools"] {
+            let name = format!("{PROJECT}-{role}-task");
+            let policies = iam.list_role_policies().role_name(&name).send().await.unwrap();
+            let mut text = String::new();
+            for p in policies.policy_names() {
+                let doc = iam.get_role_policy().role_name(&name).policy_name(p).send().await.unwrap();
+                text.push_str(&temporalctl_aws::iam::canonical_policy(doc.policy_document()));
+            }
+            let updates = text.contains("dynamodb:UpdateItem") && text.contains(t.table_arn().unwrap());
+            assert_eq!(updates, role == "history", "{name}: {text}");
+        }
+        // The servers' task definitions turn the fork's limiter on, at the shared rate.
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let td = ecs.describe_task_definition().task_definition(format!("{PROJECT}-temporal-matching")).send().await;
+        let td = td.unwrap().task_definition.unwrap();
+        let env: std::collections::BTreeMap<&str, &str> =
+            td.container_definitions()[0].environment().iter().filter_map(|e| Some((e.name()?, e.value()?))).collect();
+        assert_eq!(env.get("DSQL_DISTRIBUTED_RATE_LIMITER_ENABLED"), Some(&"true"));
+        assert_eq!(env.get("DSQL_DISTRIBUTED_RATE_LIMITER_TABLE"), Some(&table.as_str()));
+        assert_eq!(env.get("DSQL_DISTRIBUTED_RATE_LIMITER_LIMIT"), Some(&"80"));
+    });
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let mutating: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    assert!(mutating.is_empty(), "a second up changed something: {mutating:?}");
+    let reads = h.proxy.operations().iter().filter(|o| o.contains("Table") || o.contains("TimeToLive")).count();
+    assert!(reads <= 3, "the table is read once (DescribeTable, its TTL, its tags): {:?}", h.proxy.operations());
+    let run = h.run(&["down", "--yes"]).ok();
+    assert!(
+        !run.stderr.lines().any(|l| l.contains("dynamodb-table/dsql-rate-limiter") && l.contains("keeping")),
+        "{}",
+        run.stderr
+    );
+    let gone = block_on(ddb.describe_table().table_name(&table).send());
+    assert!(gone.is_err(), "down removes the coordination table");
+}

@@ -24,6 +24,7 @@ pub struct Aws {
     pub dsql: aws_sdk_dsql::Client,
     pub opensearch: aws_sdk_opensearch::Client,
     pub amp: aws_sdk_amp::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// This run's listings, shared by every resource that reads through one.
     pub listings: crate::listings::Listings,
     /// What the clients were made from, for a client in another region.
@@ -80,6 +81,7 @@ impl Aws {
             dsql: aws_sdk_dsql::Client::new(config),
             opensearch: aws_sdk_opensearch::Client::new(config),
             amp: aws_sdk_amp::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
             listings,
             config: config.clone(),
         }

@@ -85,7 +85,8 @@ required_pairs!(
     aws_sdk_ecr::types::Tag,
     aws_sdk_ssm::types::Tag,
     aws_sdk_servicediscovery::types::Tag,
-    aws_sdk_opensearch::types::Tag
+    aws_sdk_opensearch::types::Tag,
+    aws_sdk_dynamodb::types::Tag
 );
 
 /// Tags as AWS returned them, whatever the SDK.

@@ -45,6 +45,8 @@ pub struct Budget {
     pub cold_start: u32,
     /// The largest rolling restart: (service, connections opened at once).
     pub largest_restart: (&'static str, u32),
+    /// `dsql.rate_coordination`: every open waits its turn in a shared table.
+    pub coordinated: bool,
 }
 
 impl Budget {
@@ -69,7 +71,14 @@ impl Budget {
             .max_by_key(|(_, c)| *c)
             .unwrap_or(("history", 0));
         // Steps run while the services are at 0 (schema first), so not in a cold start.
-        Budget { services, open, steady_per_second: f64::from(pools) / lifetime, cold_start: pools, largest_restart }
+        Budget {
+            services,
+            open,
+            steady_per_second: f64::from(pools) / lifetime,
+            cold_start: pools,
+            largest_restart,
+            coordinated: d.dsql.rate_coordination,
+        }
     }
 
     /// The steady rate allowed: a share of the cluster's.
@@ -80,7 +89,7 @@ impl Budget {
     /// One line per quota with its headroom, for `plan` and `status`.
     pub fn lines(&self) -> Vec<String> {
         let (service, restart) = self.largest_restart;
-        vec![
+        let mut lines = vec![
             format!("open connections {} of {MAX_OPEN} ({} left)", self.open, MAX_OPEN.saturating_sub(self.open)),
             format!(
                 "new connections {:.1}/s steady of {:.0}/s allowed ({RATE_PER_SECOND}/s quota)",
@@ -88,7 +97,13 @@ impl Budget {
                 Self::steady_limit()
             ),
             format!("burst {} at a cold start, {restart} restarting {service}, of {BURST}", self.cold_start),
-        ]
+        ];
+        if self.coordinated {
+            lines.push(format!("opens shared across every task through DynamoDB at {}/s", coordinated_rate()));
+        } else if self.cold_start > BURST / 2 {
+            lines.push("tight: a cold start takes over half the burst; dsql.rate_coordination: true spreads every start at a shared rate".into());
+        }
+        lines
     }
 }
 
@@ -109,11 +124,13 @@ pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
             ),
         ));
     }
-    if b.cold_start > BURST {
+    // With coordination every open waits its turn in the shared table: a start of any
+    // size is spread at the coordinated rate instead of landing at once.
+    if b.cold_start > BURST && !d.dsql.rate_coordination {
         problems.push(Problem::new(
             "dsql.pool.max_conns",
             format!(
-                "{shape} open {} connections when every service starts at once, over DSQL's burst of {BURST} new connections (then {RATE_PER_SECOND}/s, not adjustable): connects fail with CONFIGURED_LIMIT_EXCEEDED; lower dsql.pool.max_conns to {} or fewer, or run fewer replicas",
+                "{shape} open {} connections when every service starts at once, over DSQL's burst of {BURST} new connections (then {RATE_PER_SECOND}/s, not adjustable): connects fail with CONFIGURED_LIMIT_EXCEEDED; lower dsql.pool.max_conns to {} or fewer, run fewer replicas, or share the rate across tasks with dsql.rate_coordination: true",
                 b.cold_start,
                 largest_pool(BURST, &b)
             ),
@@ -159,13 +176,22 @@ pub fn task_limits(d: &Deploy) -> TaskLimits {
     TaskLimits { rate: share(RATE_PER_SECOND), burst: share(BURST), tasks }
 }
 
+/// With `dsql.rate_coordination`, the new connections a second all tasks share through the
+/// table: the same share of the cluster's rate.
+pub fn coordinated_rate() -> u32 {
+    RATE_PER_SECOND * TASK_SHARE_PERCENT / 100
+}
+
 /// The most Temporal tasks that can ever run at once, whatever `scale` is asked: [`check`]
-/// admits no more than the burst divided by the pool, and the node groups (`capacity::check`)
+/// admits no more than the burst divided by the pool (the open connections, with
+/// coordination), and the node groups (`capacity::check`)
 /// no more than fit at `max_size`, counting in each group its smallest Temporal task by CPU,
 /// memory and task slots (with trunking, the most). Limits shared over this many hold for
 /// every count, so a `scale` never needs new task definitions.
 pub fn most_pooled_tasks(d: &Deploy) -> u32 {
-    let by_budget = BURST / d.dsql.pool.max_conns.max(1);
+    // With coordination the burst is no limit (`check`): the open connections are.
+    let admitted = if d.dsql.rate_coordination { MAX_OPEN } else { BURST };
+    let by_budget = admitted / d.dsql.pool.max_conns.max(1);
     let mut by_groups = Some(0);
     for (group, g) in d.node_groups.iter() {
         let pooled: Vec<_> =
@@ -281,6 +307,20 @@ mod tests {
         let production: Deploy =
             serde_saphyr::from_str(include_str!("../../../docs/examples/production.yaml")).unwrap();
         assert_eq!((task_limits(&production).rate, task_limits(&production).burst), (1, 16));
+    }
+
+    /// With the shared table, a start of any size waits its turn: the burst is no limit,
+    /// the open connections and the steady rate still are.
+    #[test]
+    fn coordination_lifts_the_burst_and_nothing_else() {
+        let d = deploy("dsql:\n  rate_coordination: true\n");
+        assert!(check(&d, &with_counts(&d, 40)).is_empty(), "4000 at a cold start, spread by the table");
+        assert!(!check(&d, &with_counts(&d, 101)).is_empty(), "10100 open is over the cluster's 10000");
+        assert!(Budget::of(&d, &with_counts(&d, 40)).lines().iter().any(|l| l.contains("through DynamoDB at 80/s")));
+        // Without it, a start over half the burst suggests it.
+        let d = deploy("");
+        assert!(Budget::of(&d, &with_counts(&d, 6)).lines().iter().any(|l| l.starts_with("tight:")));
+        assert!(!Budget::of(&d, &with_counts(&d, 5)).lines().iter().any(|l| l.starts_with("tight:")));
     }
 
     #[test]

@@ -519,6 +519,11 @@ pub struct Dsql {
     pub region_check: bool,
     /// Each Temporal task's connection pool to DSQL.
     pub pool: DsqlPool,
+    /// Share DSQL's 100 new connections a second across every task through a DynamoDB
+    /// table (the DSQL fork's cluster-wide limiter), instead of a fixed share per task:
+    /// for deployments whose starts would outrun the burst. The table is coordination
+    /// state, removed by `down`.
+    pub rate_coordination: bool,
 }
 
 /// A Temporal task's DSQL connection pool. An IAM auth token is checked only when a
@@ -563,6 +568,7 @@ impl Default for Dsql {
             schema_version: "1.12".into(),
             region_check: true,
             pool: DsqlPool::default(),
+            rate_coordination: false,
         }
     }
 }

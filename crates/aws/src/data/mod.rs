@@ -4,6 +4,7 @@
 
 pub mod dsql;
 pub mod opensearch;
+pub mod rate_table;
 pub mod service_linked_role;
 
 use temporalctl_engine::Observed;

@@ -155,6 +155,8 @@ pub struct Arns {
     /// The UI's OIDC client secret, the user's own (`temporal.authorization.ui`); empty
     /// without UI login.
     pub ui_client_secret: String,
+    /// The DSQL fork's connection limiter's table (`dsql.rate_coordination`); empty when off.
+    pub rate_table: String,
 }
 
 /// The task execution role's own policy, beside AWS's `AmazonECSTaskExecutionRolePolicy`:
@@ -221,6 +223,11 @@ pub fn task(kind: &ServiceKind, arns: &Arns, exec: bool) -> Value {
     let mut statements = Vec::new();
     if uses_data_stores(kind.key) {
         statements.push(json!({ "Sid": "DsqlConnect", "Effect": "Allow", "Action": ["dsql:DbConnectAdmin"], "Resource": [arns.dsql_cluster] }));
+    }
+    // The fork's cluster-wide limiter counts connection opens with one `UpdateItem` each
+    // (`distributed_rate_limiter.go`); the servers alone open pooled connections.
+    if kind.is_temporal() && !arns.rate_table.is_empty() {
+        statements.push(json!({ "Sid": "DsqlRateLimiter", "Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [arns.rate_table] }));
     }
     if let Some((actions, resources)) = opensearch_requests(kind.key, arns) {
         statements
@@ -294,6 +301,22 @@ mod tests {
             exec_log_group: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/demo/ecs-exec".into(),
             cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/demo-cluster".into(),
             ..Default::default()
+        }
+    }
+
+    /// Issue 27: with `dsql.rate_coordination`, the five Temporal servers, and nothing else,
+    /// may count connection opens in the limiter's table: `UpdateItem` on it alone.
+    #[test]
+    fn only_the_temporal_servers_update_the_rate_limiters_table() {
+        let table = "arn:aws:dynamodb:us-east-1:123456789012:table/demo-dsql-rate-limiter";
+        let with = Arns { rate_table: table.into(), ..arns() };
+        for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
+            let granted: Vec<(String, String)> =
+                grants(&task(kind, &with, false)).into_iter().filter(|(a, _)| a.starts_with("dynamodb:")).collect();
+            let wanted: Vec<(String, String)> =
+                if kind.is_temporal() { vec![("dynamodb:UpdateItem".into(), table.into())] } else { vec![] };
+            assert_eq!(granted, wanted, "{}", kind.key);
+            assert!(grants(&task(kind, &arns(), false)).iter().all(|(a, _)| !a.starts_with("dynamodb:")));
         }
     }
 

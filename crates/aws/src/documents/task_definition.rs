@@ -144,6 +144,8 @@ pub struct Inputs<'a> {
     pub authorization: &'a temporalctl_config::Authorization,
     /// Temporal services: each task's share of DSQL's connection rate and burst.
     pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
+    /// Temporal services, with `dsql.rate_coordination`: the limiter's DynamoDB table.
+    pub rate_table: Option<&'a str>,
 }
 
 /// The variables the one-off steps' scripts write to files for the `temporal` CLI
@@ -213,6 +215,18 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         env.insert("DSQL_CONNECTION_RATE_LIMIT".into(), i.dsql_limits.rate.to_string());
         env.insert("DSQL_CONNECTION_BURST_LIMIT".into(), i.dsql_limits.burst.to_string());
         env.insert("DSQL_STAGGERED_STARTUP".into(), "true".into());
+        // With coordination, every task counts its opens in one table instead
+        // (`distributed_rate_limiter.go`: a limit a second per DSQL endpoint, shared); the
+        // per-task limits above stay as the fork's fallback if the table cannot be reached
+        // when the task starts.
+        if let Some(table) = i.rate_table {
+            env.insert("DSQL_DISTRIBUTED_RATE_LIMITER_ENABLED".into(), "true".into());
+            env.insert("DSQL_DISTRIBUTED_RATE_LIMITER_TABLE".into(), table.into());
+            env.insert(
+                "DSQL_DISTRIBUTED_RATE_LIMITER_LIMIT".into(),
+                temporalctl_config::dsql_budget::coordinated_rate().to_string(),
+            );
+        }
         entry_point = temporal::SHELL_ENTRY_POINT.map(String::from).to_vec();
         command = vec![temporal::start_script(kind, i.tls_secret_arn.is_some(), i.authorization.allow_no_auth)];
         if let Some(arn) = i.tls_secret_arn {
@@ -411,6 +425,7 @@ mod tests {
             tls_secret_arn: Some(TLS_SECRET),
             authorization: &NO_AUTH,
             dsql_limits: LIMITS,
+            rate_table: None,
         }
     }
 
@@ -500,6 +515,26 @@ mod tests {
             } else {
                 assert_eq!(limits, (None, None, None), "{}", kind.key);
             }
+            assert!(value("DSQL_DISTRIBUTED_RATE_LIMITER_ENABLED").is_none(), "off unless asked");
+            // With coordination: the table, and the cluster-wide share a second.
+            let coordinated =
+                render(kind, &Inputs { rate_table: Some("demo-dsql-rate-limiter"), ..inputs(kind, &env) });
+            let value = |name: &str| {
+                coordinated.container_definitions[0]
+                    .environment
+                    .iter()
+                    .find(|e| e.name == name)
+                    .map(|e| e.value.clone())
+            };
+            let wanted = kind.is_temporal().then(|| {
+                (Some("true".to_string()), Some("demo-dsql-rate-limiter".to_string()), Some("80".to_string()))
+            });
+            let found = (
+                value("DSQL_DISTRIBUTED_RATE_LIMITER_ENABLED"),
+                value("DSQL_DISTRIBUTED_RATE_LIMITER_TABLE"),
+                value("DSQL_DISTRIBUTED_RATE_LIMITER_LIMIT"),
+            );
+            assert_eq!(wanted.unwrap_or((None, None, None)), found, "{}", kind.key);
         }
     }
 
@@ -586,6 +621,7 @@ mod container_start {
                 tls_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:demo/temporal-tls-AbCdEf"),
                 authorization: &super::tests::NO_AUTH,
                 dsql_limits: temporalctl_config::dsql_budget::TaskLimits { rate: 2, burst: 25, tasks: 32 },
+                rate_table: None,
             },
         )
     }

@@ -46,6 +46,8 @@ pub struct Sources {
     /// With TLS on, for the Temporal services, the UI and the one-off steps: the
     /// certificates' secret.
     pub tls: Option<NodeId>,
+    /// Temporal services with `dsql.rate_coordination`: the limiter's table, made first.
+    pub rate_table: Option<NodeId>,
 }
 
 pub struct TaskDefinition {
@@ -71,6 +73,8 @@ pub struct TaskDefinition {
     pub dynamic_config: String,
     /// Temporal services: each task's share of DSQL's connection quotas.
     pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
+    /// The limiter's table name, with `dsql.rate_coordination`.
+    pub rate_table: Option<String>,
     pub sources: Sources,
 }
 
@@ -141,6 +145,7 @@ impl TaskDefinition {
                 tls_secret_arn: tls.as_deref(),
                 authorization: &self.authorization,
                 dsql_limits: self.dsql_limits,
+                rate_table: self.rate_table.as_deref().filter(|_| s.rate_table.is_some()),
             },
         ))
     }
@@ -263,7 +268,11 @@ impl Kind for TaskDefinition {
         let s = &self.sources;
         [&s.execution_role, &s.task_role, &s.log_group]
             .into_iter()
-            .chain([&s.secret, &s.prometheus, &s.repository, &s.dsql, &s.opensearch, &s.tls].into_iter().flatten())
+            .chain(
+                [&s.secret, &s.prometheus, &s.repository, &s.dsql, &s.opensearch, &s.tls, &s.rate_table]
+                    .into_iter()
+                    .flatten(),
+            )
             .cloned()
             .collect()
     }

@@ -37,6 +37,13 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         ServiceLinkedRole { iam: aws.iam.clone(), service: "opensearchservice.amazonaws.com".into() },
     );
 
+    if d.dsql.rate_coordination {
+        g.add(
+            RATE_TABLE,
+            names::rate_table_name(p),
+            crate::data::rate_table::RateTable { dynamodb: aws.dynamodb.clone(), name: names::rate_table_name(p) },
+        );
+    }
     let (partition, region) = (aws.partition(), d.region.clone());
     let domain = names::opensearch_domain_name(p);
     // The Temporal services' roles and the one-off tasks' (schema, index, namespace).
@@ -44,6 +51,7 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         SERVICES.iter().chain([&ADMIN_TOOLS]).filter(|k| iam_doc::uses_data_stores(k.key)).collect();
     for kind in &temporal {
         let (region, domain, index) = (region.clone(), domain.clone(), d.opensearch.visibility_index.clone());
+        let rate_table = d.dsql.rate_coordination.then(|| names::rate_table_name(p));
         // `admin-tools` is no service of deploy.yaml: the one-off tasks are no Exec target.
         let exec = d.services.exec(kind.key);
         let name = names::task_role_name(p, kind.key);
@@ -66,6 +74,10 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                         visibility_index: index.clone(),
                         dsql_cluster: dsql_arn,
                         exec_log_group: inputs.get(EXEC_LOG_GROUP, Output::Arn)?.to_string(),
+                        rate_table: rate_table
+                            .as_ref()
+                            .map(|t| format!("arn:{partition}:dynamodb:{region}:{account}:table/{t}"))
+                            .unwrap_or_default(),
                         ..Default::default()
                     };
                     Ok(iam_doc::task(kind, &arns, exec))

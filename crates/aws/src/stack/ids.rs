@@ -27,6 +27,8 @@ pub fn endpoint(suffix: &str) -> String {
 }
 
 pub const EXEC_LOG_GROUP: &str = "log-group/ecs-exec";
+/// The DSQL fork's cluster-wide connection limiter's table (`dsql.rate_coordination`).
+pub const RATE_TABLE: &str = "dynamodb-table/dsql-rate-limiter";
 pub const GRAFANA_SECRET: &str = "secret/grafana-admin";
 /// The deployment's TLS authority (read by temporalctl only) and the certificates it
 /// issued to the tasks.

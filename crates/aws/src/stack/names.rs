@@ -15,6 +15,11 @@ pub fn log_group_name(project: &str, kind: &ServiceKind) -> String {
     format!("{}{}", log_prefix(project), kind.container)
 }
 
+/// The DSQL fork's cluster-wide connection limiter's table.
+pub fn rate_table_name(project: &str) -> String {
+    format!("{project}-dsql-rate-limiter")
+}
+
 /// Where ECS Exec sessions are logged.
 pub fn exec_log_group(project: &str) -> String {
     format!("{}ecs-exec", log_prefix(project))

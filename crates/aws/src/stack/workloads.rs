@@ -32,6 +32,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
             dsql: temporal.then(|| DSQL.to_string()),
             opensearch: temporal.then(|| OPENSEARCH.to_string()),
             tls: (d.temporal.tls.enabled && (temporal || kind.key == "ui")).then(|| TLS_CERTIFICATES.to_string()),
+            rate_table: (temporal && d.dsql.rate_coordination).then(|| RATE_TABLE.to_string()),
         };
         let shape = (service.cpu, service.memory, service.image.clone(), service.environment.clone());
         add_task_definition(g, (d, aws, pins), kind, shape, sources);
@@ -46,6 +47,7 @@ pub(super) fn workloads(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, pins: &Pins
         dsql: None,
         opensearch: None,
         tls: d.temporal.tls.enabled.then(|| TLS_CERTIFICATES.to_string()),
+        rate_table: None,
     };
     let (cpu, memory) = ADMIN_TOOLS_SIZE;
     add_task_definition(g, (d, aws, pins), &ADMIN_TOOLS, (cpu, memory, None, Default::default()), sources);
@@ -81,6 +83,7 @@ fn add_task_definition(
             authorization: d.temporal.authorization.clone(),
             dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
             dsql_limits: temporalctl_config::dsql_budget::task_limits(d),
+            rate_table: d.dsql.rate_coordination.then(|| names::rate_table_name(&d.project)),
             sources,
         },
     );
