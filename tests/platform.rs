@@ -4,6 +4,7 @@
 mod support;
 
 use support::{Harness, block_on};
+use temporalctl_proxy::Script;
 
 const PROJECT: &str = "itplat";
 
@@ -761,9 +762,18 @@ fn rate_coordination_makes_the_limiters_table_and_down_removes_it() {
         assert_eq!(env.get("DSQL_DISTRIBUTED_RATE_LIMITER_LIMIT"), Some(&"80"));
     });
     h.proxy.clear();
+    // On AWS the TTL stays ENABLING for up to an hour, and a second UpdateTimeToLive then
+    // fails (DynamoDB API reference): moto enables it at once, so the proxy answers as AWS
+    // would for the next `up`, which must take it as set.
+    h.proxy.script(
+        "DescribeTimeToLive",
+        None,
+        Script::rewrite_json(|v| v["TimeToLiveDescription"]["TimeToLiveStatus"] = "ENABLING".into()),
+    );
     h.run(&["up"]).ok();
     let mutating: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
     assert!(mutating.is_empty(), "a second up changed something: {mutating:?}");
+    h.proxy.unscript();
     let reads = h.proxy.operations().iter().filter(|o| o.contains("Table") || o.contains("TimeToLive")).count();
     assert!(reads <= 3, "the table is read once (DescribeTable, its TTL, its tags): {:?}", h.proxy.operations());
     let run = h.run(&["down", "--yes"]).ok();

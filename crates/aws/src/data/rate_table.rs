@@ -104,9 +104,11 @@ impl Kind for RateTable {
             .send()
             .await
             .map_err(aws("DescribeTimeToLive"))?;
+        // ENABLING counts: AWS takes up to an hour to finish, and refuses a second request
+        // meanwhile (DynamoDB API reference, `UpdateTimeToLive`).
         let ttl = ttl
             .time_to_live_description()
-            .filter(|d| d.time_to_live_status() == Some(&TimeToLiveStatus::Enabled))
+            .filter(|d| matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
             .and_then(|d| d.attribute_name())
             .unwrap_or_default();
         let key = t.key_schema().iter().map(|k| k.attribute_name()).collect::<Vec<_>>().join(",");
