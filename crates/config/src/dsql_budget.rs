@@ -39,7 +39,7 @@ pub struct Budget {
     pub services: Vec<(&'static str, u32, u32)>,
     /// All pools full, and a one-off step.
     pub open: u32,
-    /// New connections a second while nothing starts: open ÷ lifetime.
+    /// New connections a second while nothing starts: the pools' ÷ their lifetime.
     pub steady_per_second: f64,
     /// Every pool opened at once.
     pub cold_start: u32,
@@ -54,8 +54,10 @@ impl Budget {
         let pool = d.dsql.pool.max_conns;
         let services: Vec<(&'static str, u32, u32)> = POOLED
             .iter()
-            .map(|k| (*k, counts.get(k).copied().unwrap_or(0), 0))
-            .map(|(k, n, _)| (k, n, n * pool))
+            .map(|k| {
+                let n = counts.get(k).copied().unwrap_or(0);
+                (*k, n, n * pool)
+            })
             .collect();
         let pools: u32 = services.iter().map(|(_, _, c)| c).sum();
         let open = pools + STEP_CONNECTIONS;
@@ -70,7 +72,7 @@ impl Budget {
             })
             .max_by_key(|(_, c)| *c)
             .unwrap_or(("history", 0));
-        // Steps run while the services are at 0 (schema first), so not in a cold start.
+        // A step runs while the services are at 0 (schema first): in `open`, not in a start.
         Budget {
             services,
             open,
