@@ -292,6 +292,10 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
         .map(|v| v.to_string())
         .collect();
     assert!(not_ok.is_empty() && doc["healthy"] == true, "{not_ok:#?}");
+    // DSQL's quotas at the counts set (issue 27): two frontends and one of each other server.
+    let budget = &doc["dsql_connections"];
+    assert_eq!((budget["open"].as_i64(), budget["max_open"].as_i64()), (Some(121), Some(10000)), "{budget}");
+    assert_eq!((budget["cold_start"].as_i64(), budget["burst"].as_i64()), (Some(120), Some(1000)), "{budget}");
     let frontend = doc["services"].as_array().unwrap().iter().find(|s| s["service"] == "frontend").unwrap().clone();
     assert_eq!((frontend["desired"].as_i64(), frontend["running"].as_i64()), (Some(2), Some(2)));
     assert_eq!(frontend["tasks"].as_array().unwrap().len(), 2, "{frontend:#}");

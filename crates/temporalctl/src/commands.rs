@@ -290,14 +290,14 @@ async fn status_once(
     let quiet = Progress::new(Display::Quiet);
     let phases = phases(aws, d, &quiet, cancel.clone());
     let runtime = phases.runtime(&nodes).await?;
+    let counts = crate::phases::desired_counts(d, &store.read()?.desired_counts, None);
+    let budget = dsql_budget::Budget::of(d, &counts);
     Ok(match format {
         Format::Text => {
-            let counts = crate::phases::desired_counts(d, &store.read()?.desired_counts, None);
-            let budget = dsql_budget::Budget::of(d, &counts);
             output::status_text(&d.project, &d.region, &planned, &runtime)
                 + &output::dsql_budget_text(&budget, "the counts up and scale set")
         }
-        Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, compact),
+        Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, &budget, compact),
     })
 }
 

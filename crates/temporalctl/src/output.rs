@@ -280,6 +280,44 @@ struct StatusDoc<'a> {
     services: &'a [ServiceRow],
     endpoints: &'a BTreeMap<&'static str, String>,
     commands: &'a [Access],
+    /// DSQL's connection quotas at the counts `up` and `scale` set (JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dsql_connections: Option<DsqlConnections>,
+}
+
+/// `dsql_budget::Budget` as the status document carries it.
+#[derive(Serialize)]
+struct DsqlConnections {
+    open: u32,
+    max_open: u32,
+    new_per_second: f64,
+    new_per_second_allowed: f64,
+    cold_start: u32,
+    burst: u32,
+    largest_restart: LargestRestart,
+    coordinated: bool,
+}
+
+#[derive(Serialize)]
+struct LargestRestart {
+    service: &'static str,
+    connections: u32,
+}
+
+impl DsqlConnections {
+    fn of(b: &temporalctl_config::dsql_budget::Budget) -> Self {
+        use temporalctl_config::dsql_budget::{BURST, Budget, MAX_OPEN};
+        DsqlConnections {
+            open: b.open,
+            max_open: MAX_OPEN,
+            new_per_second: (b.steady_per_second * 100.0).round() / 100.0,
+            new_per_second_allowed: Budget::steady_limit(),
+            cold_start: b.cold_start,
+            burst: BURST,
+            largest_restart: LargestRestart { service: b.largest_restart.0, connections: b.largest_restart.1 },
+            coordinated: b.coordinated,
+        }
+    }
 }
 
 pub const STATUS_SCHEMA: &str = "temporalctl.status/v1";
@@ -338,12 +376,23 @@ fn status_doc<'a>(project: &'a str, region: &'a str, planned: &'a [Planned], run
         services: &runtime.services,
         endpoints: &runtime.endpoints,
         commands: &runtime.commands,
+        dsql_connections: None,
     }
 }
 
 /// Pretty for a person; `compact` is one line per reading (`status --watch`'s stream).
-pub fn status_json(project: &str, region: &str, planned: &[Planned], runtime: &Runtime, compact: bool) -> String {
-    let doc = status_doc(project, region, planned, runtime);
+pub fn status_json(
+    project: &str,
+    region: &str,
+    planned: &[Planned],
+    runtime: &Runtime,
+    budget: &temporalctl_config::dsql_budget::Budget,
+    compact: bool,
+) -> String {
+    let doc = StatusDoc {
+        dsql_connections: Some(DsqlConnections::of(budget)),
+        ..status_doc(project, region, planned, runtime)
+    };
     if compact { serde_json::to_string(&doc) } else { serde_json::to_string_pretty(&doc) }.unwrap_or_default()
 }
 
