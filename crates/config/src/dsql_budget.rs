@@ -109,6 +109,12 @@ impl Budget {
     }
 }
 
+/// Whether the deployment can run `counts` (deploy.yaml's, or those a `scale` asks for):
+/// the node groups must hold them and DSQL must take their connections.
+pub fn counts_problems(d: &Deploy, counts: &Counts) -> Vec<Problem> {
+    capacity::check(d, counts).into_iter().chain(check(d, counts)).collect()
+}
+
 /// Problems with the counts `counts` (deploy.yaml's, or those a `scale` asks for).
 pub fn check(d: &Deploy, counts: &Counts) -> Vec<Problem> {
     let b = Budget::of(d, counts);

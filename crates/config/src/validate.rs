@@ -30,8 +30,7 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
     }
     check_endpoints(d, &mut p);
     check_compute(d, &mut p);
-    p.extend(crate::capacity::check(d, &crate::capacity::counts_from_config(d)));
-    p.extend(crate::dsql_budget::check(d, &crate::capacity::counts_from_config(d)));
+    p.extend(crate::dsql_budget::counts_problems(d, &crate::capacity::counts_from_config(d)));
     check_rest(d, &mut p);
     if p.is_empty() { Ok(()) } else { Err(p) }
 }

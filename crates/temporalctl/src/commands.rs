@@ -569,8 +569,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
         .collect();
     let recorded = store.read()?.desired_counts;
     let after = desired_counts(d, &recorded, Some(&change));
-    // The node groups must hold the counts, and DSQL must take their connections.
-    let problems: Vec<_> = capacity::check(d, &after).into_iter().chain(dsql_budget::check(d, &after)).collect();
+    let problems = dsql_budget::counts_problems(d, &after);
     if !problems.is_empty() {
         let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.path, p.message)).collect();
         return Err(Failure::Usage(format!(

@@ -73,8 +73,6 @@ pub struct TaskDefinition {
     pub dynamic_config: String,
     /// Temporal services: each task's share of DSQL's connection quotas.
     pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
-    /// The limiter's table name, with `dsql.rate_coordination`.
-    pub rate_table: Option<String>,
     pub sources: Sources,
 }
 
@@ -126,6 +124,8 @@ impl TaskDefinition {
         let secret = get(&s.secret, Output::Arn)?;
         let tls = get(&s.tls, Output::Arn)?;
         let prometheus = get(&s.prometheus, Output::PrometheusEndpoint)?;
+        // The table's id is its name.
+        let rate_table = get(&s.rate_table, Output::Id)?;
         Ok(doc::render(
             self.kind,
             &doc::Inputs {
@@ -145,7 +145,7 @@ impl TaskDefinition {
                 tls_secret_arn: tls.as_deref(),
                 authorization: &self.authorization,
                 dsql_limits: self.dsql_limits,
-                rate_table: self.rate_table.as_deref().filter(|_| s.rate_table.is_some()),
+                rate_table: rate_table.as_deref(),
             },
         ))
     }

@@ -83,7 +83,6 @@ fn add_task_definition(
             authorization: d.temporal.authorization.clone(),
             dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
             dsql_limits: temporalctl_config::dsql_budget::task_limits(d),
-            rate_table: d.dsql.rate_coordination.then(|| names::rate_table_name(&d.project)),
             sources,
         },
     );
