@@ -54,6 +54,19 @@ fn new_ec2_ids_not_visible_at_first(h: &Harness) {
     h.proxy.script("CreateRoute", Some(1), not_yet("InvalidRouteTableID.NotFound"));
 }
 
+/// As AWS: a new balancer is `provisioning` for minutes (moto answers `active` at its
+/// first describe), and ECS refuses a target group whose listener ELBv2 has not made
+/// visible to it yet (the same eventual consistency as hashicorp/terraform-provider-aws
+/// #15214). The first of the three describes is the walk's first look, before the create.
+fn balancer_provisioning_for_a_while(h: &Harness) {
+    let provisioning = Script::replace("<Code>active</Code>", "<Code>provisioning</Code>");
+    h.proxy.script("DescribeLoadBalancers", Some(3), provisioning);
+    let refused = format!(
+        "The target group with targetGroupArn arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{PROJECT}-frontend/0123456789abcdef does not have an associated load balancer."
+    );
+    h.proxy.script("CreateService", Some(1), Script::json_error(400, "InvalidParameterException", &refused));
+}
+
 /// A new account: ECS has not made its service-linked role yet.
 fn no_ecs_service_linked_role_yet(h: &Harness) {
     let missing = "Unable to assume the service linked role. Please verify that the ECS service linked role exists.";
@@ -176,10 +189,29 @@ fn calls_on_a_new_ec2_id_wait_for_it_to_become_visible() {
     h.run(&["up"]).ok();
     let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
     assert_eq!((count("CreateVpc"), count("CreateInternetGateway")), (1, 1), "nothing made twice");
-    assert_eq!(count("CreateSecurityGroup"), 11, "nothing made twice");
+    assert_eq!(count("CreateSecurityGroup"), 12, "nothing made twice");
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "converged: {:?}", h.proxy.mutating());
+}
+
+/// Issue 20: the listener waits for an active balancer, and the frontend's service for
+/// ELBv2 to show ECS the listener: both are waits, neither a failure nor a duplicate.
+#[test]
+fn a_provisioning_balancer_is_waited_for_and_a_listener_ecs_cannot_see_yet_is_retried() {
+    let h = Harness::new("aws-nlb", &deploy());
+    balancer_provisioning_for_a_while(&h);
+    let up = h.run(&["up"]).ok();
+    let ops = h.proxy.operations();
+    let at = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("no {op}"));
+    let (made, listener) = (at("CreateLoadBalancer"), at("CreateListener"));
+    let waited = ops[made..listener].iter().filter(|o| *o == "DescribeLoadBalancers").count();
+    assert!(waited >= 3, "the listener came after the balancer was active: {:?}", &ops[made..=listener]);
+    assert!(up.stderr.contains("provisioning"), "the wait shows AWS's state:\n{}", up.stderr);
+    let calls = h.proxy.calls();
+    let count = |op: &str, status: u16| calls.iter().filter(|c| c.operation == op && c.status == status).count();
+    assert_eq!((count("CreateLoadBalancer", 200), count("CreateListener", 200)), (1, 1), "nothing made twice");
+    assert_eq!((count("CreateService", 400), count("CreateService", 200)), (1, 8), "the refusal was retried");
 }
 
 #[test]
@@ -333,11 +365,12 @@ fn a_fresh_account_first_deploy_converges_in_one_go_with_every_aws_behaviour_swi
     new_ec2_ids_not_visible_at_first(&h);
     no_ecs_service_linked_role_yet(&h);
     security_groups_and_roles_in_two_pages(&h);
+    balancer_provisioning_for_a_while(&h);
 
     let up = h.run(&["up"]).ok();
     let count = |op: &str| h.proxy.operations().iter().filter(|o| *o == op).count();
     assert_eq!((count("CreateVpc"), count("CreateInternetGateway"), count("CreateNatGateway")), (1, 1, 1));
-    assert_eq!((count("CreateSecurityGroup"), count("CreateHttpNamespace")), (11, 1), "nothing made twice");
+    assert_eq!((count("CreateSecurityGroup"), count("CreateHttpNamespace")), (12, 1), "nothing made twice");
     assert_eq!(count("CreateCluster"), 2, "the cluster's one refusal was retried, not duplicated");
     assert_eq!(count("CreateRepository"), 0, "`images build` made the repositories; `up` adopted them");
     // It serves: the schema steps and the namespace ran as one-off tasks, every wave rose.

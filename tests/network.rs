@@ -73,7 +73,7 @@ fn expected_full() -> BTreeMap<&'static str, usize> {
         ("elastic-ip", 1),
         ("nat-gateway", 1),
         ("route-table", 2),
-        ("security-group", 11),
+        ("security-group", 12),
         ("vpc-endpoint", 9),
     ])
 }
@@ -427,4 +427,159 @@ fn interface_endpoints_admit_only_our_account_where_the_service_takes_a_policy()
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+}
+
+/// Issue 20 part 4: the address workers connect to. An internal Network Load Balancer in
+/// the private subnets with its own group admitting `frontend.clients` (the VPC by
+/// default) on 7233 alone; a TCP 7233 target group of `ip` targets with a TCP health check
+/// and the deregistration delay above a long poll; a TCP listener; the frontend's service
+/// registered in it and its group admitting the balancer's. `status` leads with the
+/// address; a second `up` changes nothing; a listener deleted out of band is made again
+/// and nothing else; `frontend.endpoint: none` plans and then removes all of it.
+#[test]
+fn the_frontend_balancer_is_made_repaired_and_removed_when_turned_off() {
+    use aws_sdk_elasticloadbalancingv2::Client as Elb;
+    let h = Harness::new("net-nlb", &deploy());
+    h.run(&["up"]).ok();
+    let mut made: Vec<String> =
+        h.proxy.mutating().into_iter().filter(|c| c.service == "elasticloadbalancing").map(|c| c.operation).collect();
+    made.sort();
+    assert_eq!(made, ["CreateListener", "CreateLoadBalancer", "CreateTargetGroup", "ModifyTargetGroupAttributes"]);
+    let state = h.state(PROJECT);
+    let id = |node: &str| state["nodes"][node]["id"].as_str().unwrap_or_default().to_string();
+    let elb = Elb::new(&h.sdk());
+    let name = format!("{PROJECT}-frontend");
+    let dns = block_on(async {
+        let lbs = elb.describe_load_balancers().names(&name).send().await.unwrap();
+        let lb = &lbs.load_balancers()[0];
+        assert_eq!(lb.r#type().map(|t| t.as_str()), Some("network"));
+        assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internal"));
+        let mut subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
+        subnets.sort();
+        let mut private = vec![id("subnet/private-0"), id("subnet/private-1")];
+        private.sort();
+        assert_eq!(subnets, private, "the private subnets, one per zone");
+        assert_eq!(lb.security_groups(), [id("security-group/frontend-balancer")]);
+        let tg = &elb.describe_target_groups().names(&name).send().await.unwrap().target_groups()[0].clone();
+        let tg_arn = tg.target_group_arn().unwrap();
+        assert_eq!(
+            (tg.protocol().map(|p| p.as_str()), tg.port(), tg.target_type().map(|t| t.as_str())),
+            (Some("TCP"), Some(7233), Some("ip"))
+        );
+        assert_eq!(
+            (tg.health_check_protocol().map(|p| p.as_str()), tg.health_check_port()),
+            (Some("TCP"), Some("traffic-port"))
+        );
+        let attrs = elb.describe_target_group_attributes().target_group_arn(tg_arn).send().await.unwrap();
+        let attr =
+            |k: &str| attrs.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value().map(String::from));
+        assert_eq!(attr("deregistration_delay.timeout_seconds").as_deref(), Some("90"));
+        assert_eq!(attr("preserve_client_ip.enabled").as_deref(), Some("false"));
+        let listeners =
+            elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+        let l = &listeners.listeners()[0];
+        assert_eq!((l.protocol().map(|p| p.as_str()), l.port()), (Some("TCP"), Some(7233)));
+        assert_eq!(l.default_actions()[0].target_group_arn(), Some(tg_arn));
+        let tags =
+            elb.describe_tags().resource_arns(lb.load_balancer_arn().unwrap()).resource_arns(tg_arn).send().await;
+        for d in tags.unwrap().tag_descriptions() {
+            assert!(
+                d.tags().iter().any(|t| t.key() == Some("temporalctl:project") && t.value() == Some(PROJECT)),
+                "{d:?}"
+            );
+        }
+
+        // Who may connect: the VPC on 7233; the frontend admits the balancer's group.
+        let ec2 = h.ec2();
+        let groups = ec2
+            .describe_security_groups()
+            .group_ids(id("security-group/frontend-balancer"))
+            .group_ids(id("security-group/frontend"))
+            .send()
+            .await
+            .unwrap();
+        let group =
+            |node: &str| groups.security_groups().iter().find(|g| g.group_id() == Some(&id(node))).unwrap().clone();
+        let balancer_in: Vec<(Option<i32>, Vec<String>)> = group("security-group/frontend-balancer")
+            .ip_permissions()
+            .iter()
+            .map(|p| (p.from_port(), p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(String::from)).collect()))
+            .collect();
+        assert_eq!(balancer_in, [(Some(7233), vec!["10.0.0.0/16".to_string()])]);
+        let frontend = group("security-group/frontend");
+        assert!(
+            frontend.ip_permissions().iter().any(|p| p.from_port() == Some(7233)
+                && p.user_id_group_pairs()
+                    .iter()
+                    .any(|g| g.group_id() == Some(&id("security-group/frontend-balancer")))),
+            "{:?}",
+            frontend.ip_permissions()
+        );
+
+        // The frontend's tasks join the target group.
+        let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+        let svc = ecs
+            .describe_services()
+            .cluster(format!("{PROJECT}-cluster"))
+            .services(format!("{PROJECT}-temporal-frontend"))
+            .send()
+            .await
+            .unwrap();
+        let registered: Vec<(Option<&str>, Option<&str>, Option<i32>)> = svc.services()[0]
+            .load_balancers()
+            .iter()
+            .map(|l| (l.target_group_arn(), l.container_name(), l.container_port()))
+            .collect();
+        assert_eq!(registered, [(Some(tg_arn), Some("temporal-frontend"), Some(7233))]);
+        lb.dns_name().unwrap().to_string()
+    });
+
+    let status = h.run(&["status"]).ok();
+    assert_eq!(
+        status.stdout.lines().nth(1),
+        Some(format!("Temporal address: {dns}:7233").as_str()),
+        "{}",
+        status.stdout
+    );
+
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let mutating: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    assert!(mutating.is_empty(), "a second up changed something: {mutating:?}");
+
+    block_on(elb.delete_listener().listener_arn(id("listener/frontend")).send()).unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let mutating: Vec<String> = h.proxy.mutating().into_iter().map(|c| c.operation).collect();
+    assert_eq!(mutating, ["CreateListener"], "the listener again, and nothing else");
+
+    std::fs::write(h.dir.join("deploy.yaml"), format!("{}frontend: {{ endpoint: none }}\n", deploy())).unwrap();
+    let plan = h.run(&["plan"]).ok();
+    assert!(
+        plan.stdout.contains("To delete, no longer in deploy.yaml: listener/frontend, load-balancer/frontend, security-group/frontend-balancer, target-group/frontend."),
+        "{}",
+        plan.stdout
+    );
+    h.run(&["up"]).ok();
+    let state = h.state(PROJECT);
+    for node in
+        ["load-balancer/frontend", "target-group/frontend", "listener/frontend", "security-group/frontend-balancer"]
+    {
+        assert!(state["nodes"].get(node).is_none(), "{node} still recorded");
+    }
+    assert!(block_on(elb.describe_load_balancers().names(&name).send()).is_err(), "the balancer is gone");
+    assert!(block_on(elb.describe_target_groups().names(&name).send()).is_err(), "the target group is gone");
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let svc = block_on(
+        ecs.describe_services()
+            .cluster(format!("{PROJECT}-cluster"))
+            .services(format!("{PROJECT}-temporal-frontend"))
+            .send(),
+    )
+    .unwrap();
+    assert!(svc.services()[0].load_balancers().is_empty(), "the frontend left the target group first");
+    assert_eq!(inventory(&h)["security-group"], 11, "the balancer's group went with it");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "and stays gone: {:?}", h.proxy.operations());
 }

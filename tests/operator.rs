@@ -212,15 +212,15 @@ fn the_graph_in_the_docs_is_the_one_the_code_builds() {
 fn plan_prices_a_change_against_what_up_applied() {
     let h = Harness::new("op-cost", &deploy());
     let before = h.run(&["plan"]).ok().stdout;
-    assert!(before.contains("Cost: $455.42/month once applied (nothing applied yet"), "{before}");
+    assert!(before.contains("Cost: $476.23/month once applied (nothing applied yet"), "{before}");
     h.run(&["up"]).ok();
     assert_eq!(h.state(PROJECT)["applied"]["project"], PROJECT, "up records what it applied");
     let same = h.run(&["plan"]).ok().stdout;
-    assert!(same.contains("Cost: unchanged at $455.42/month."), "{same}");
+    assert!(same.contains("Cost: unchanged at $476.23/month."), "{same}");
     let bigger = format!("{}node_groups:\n  a:\n    workload: history\n    desired_capacity: 2\n", deploy());
     std::fs::write(h.dir.join("deploy.yaml"), bigger).unwrap();
     let changed = h.run(&["plan"]).ok().stdout;
-    assert!(changed.contains("Cost: $455.42 -> $517.39/month (+61.97):"), "{changed}");
+    assert!(changed.contains("Cost: $476.23 -> $538.20/month (+61.97):"), "{changed}");
     assert!(changed.contains("node group a (history)             $59.57 -> $119.14"), "{changed}");
     let json: Value = serde_json::from_str(&h.run(&["plan", "--output", "json"]).ok().stdout).unwrap();
     assert_eq!(json["cost"]["delta_usd"].as_f64(), Some(61.97), "{:#}", json["cost"]);

@@ -523,8 +523,8 @@ fn down_keeps_logs_secret_and_images_and_says_so() {
     ] {
         assert!(run.stderr.contains(&format!("{node:<34} keeping: holds data")), "{node} not kept:\n{}", run.stderr);
     }
-    // Eleven groups; the one the OpenSearch domain sits in stays with it.
-    assert_eq!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count(), 10);
+    // Twelve groups; the one the OpenSearch domain sits in stays with it.
+    assert_eq!(h.proxy.calls().iter().filter(|c| c.operation == "DeleteSecurityGroup").count(), 11);
     let sdk = h.sdk();
     block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
@@ -574,7 +574,7 @@ fn security_groups_admit_only_named_groups() {
             )
         })
         .collect();
-    assert_eq!(by_node.len(), 11);
+    assert_eq!(by_node.len(), 12);
     let id = |node: &str| by_node[node].group_id().unwrap().to_string();
     for g in by_node.values() {
         for p in g.ip_permissions() {

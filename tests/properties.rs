@@ -307,10 +307,13 @@ fn property_08_security_group_isolation() {
     for g in groups.security_groups() {
         let name = g.group_name().unwrap_or_default();
         for p in g.ip_permissions() {
-            // Only the endpoints take a CIDR (HTTPS from the VPC); the rest name groups.
+            // Only the endpoints (HTTPS) and the frontend's balancer (7233, for workers:
+            // `frontend.clients`, the VPC by default) take a CIDR; the rest name groups.
             let cidrs: Vec<&str> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
             if name.ends_with("-vpc-endpoints") {
                 assert_eq!(cidrs, [vpc_cidr]);
+            } else if name.ends_with("-frontend-balancer") {
+                assert_eq!((cidrs, p.from_port(), p.to_port()), (vec![vpc_cidr], Some(7233), Some(7233)));
             } else {
                 assert!(cidrs.is_empty(), "{name} admits {cidrs:?}");
                 assert!(!p.user_id_group_pairs().is_empty(), "{name}");
@@ -334,7 +337,11 @@ fn property_08_security_group_isolation() {
         out_ports.sort();
         let expected: &[i32] = if temporal {
             &[443, 5432]
-        } else if name.ends_with("-vpc-endpoints") || name.ends_with("-opensearch") {
+        } else if name.ends_with("-vpc-endpoints")
+            || name.ends_with("-opensearch")
+            || name.ends_with("-frontend-balancer")
+        {
+            // The balancer only forwards to the frontend, inside the VPC.
             &[]
         } else {
             &[443]

@@ -242,6 +242,17 @@ fn tagged_leftovers(h: &Harness) -> Vec<String> {
             "repository",
             repos.repositories().iter().filter_map(|r| r.repository_name().map(String::from)).collect(),
         ));
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let balancers = elb.describe_load_balancers().send().await.unwrap();
+        left.extend(named(
+            "lb",
+            balancers.load_balancers().iter().filter_map(|l| l.load_balancer_name().map(String::from)).collect(),
+        ));
+        let target_groups = elb.describe_target_groups().send().await.unwrap();
+        left.extend(named(
+            "tg",
+            target_groups.target_groups().iter().filter_map(|t| t.target_group_name().map(String::from)).collect(),
+        ));
         let params = aws_sdk_ssm::Client::new(&sdk).describe_parameters().send().await.unwrap();
         left.extend(named(
             "parameter",
@@ -266,7 +277,7 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     // Scaling), JSON (ECS, Logs…) and REST-JSON (OpenSearch, DSQL, AMP).
     let calls = h.proxy.calls();
     let failed_in = |service: &str| calls.iter().filter(|c| c.service == service && c.status >= 400).count();
-    for service in ["ec2", "iam", "autoscaling", "ecs", "logs", "es", "dsql", "aps"] {
+    for service in ["ec2", "iam", "autoscaling", "ecs", "logs", "es", "dsql", "aps", "elasticloadbalancing"] {
         assert!(failed_in(service) > 0 || explored.is_some(), "no fault reached {service}");
     }
 
@@ -278,7 +289,8 @@ fn up_and_down_succeed_under_thirty_percent_throttling_in_every_protocol() {
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
     assert_eq!((count("vpc"), count("subnet"), count("asg"), count("cluster")), (1, 3, 3, 1), "{left:?}");
-    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 11, 2, 12), "{left:?}");
+    assert_eq!((count("igw"), count("sg"), count("rtb"), count("role")), (1, 12, 2, 12), "{left:?}");
+    assert_eq!((count("lb"), count("tg")), (1, 1), "{left:?}");
 
     h.proxy.faults(Some(Faults { share: 0.3, seed: seed ^ 0xd0e5 }));
     let down = h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -313,11 +325,11 @@ fn a_create_whose_second_call_fails_is_finished_by_the_retry_not_duplicated() {
     assert!(up.stderr.contains("RequestLimitExceeded"), "the engine's retry is shown:\n{}", up.stderr);
     assert_eq!(count("CreateInternetGateway", 200), 1, "the gateway was created once");
     assert_eq!(count("AttachInternetGateway", 200), 1, "and attached by the retry");
-    assert_eq!(count("CreateSecurityGroup", 200), 11, "one create per group");
+    assert_eq!(count("CreateSecurityGroup", 200), 12, "one create per group");
     assert_eq!(count("CreateSecurityGroup", 400), 0, "no InvalidGroup.Duplicate");
     let left = tagged_leftovers(&h);
     let kind = |k: &str| left.iter().filter(|l| l.starts_with(&format!("{k} "))).count();
-    assert_eq!((kind("igw"), kind("sg")), (1, 11), "{left:?}");
+    assert_eq!((kind("igw"), kind("sg")), (1, 12), "{left:?}");
 
     // The adopted group got its rules: nothing left to do.
     h.proxy.clear();
@@ -361,7 +373,7 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
         let left = tagged_leftovers(&h);
         let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
         let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
-        assert_eq!(counts, (1, 3, 11, 3, 1, 12), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
+        assert_eq!(counts, (1, 3, 12, 3, 1, 12), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
 
         assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
         h.run(&["down", "--yes", "--destroy-data"]).ok();
@@ -461,7 +473,7 @@ fn ctrl_c_stops_cleanly_saving_state_and_releasing_the_lock() {
     h.run(&["up"]).ok();
     let left = tagged_leftovers(&h);
     let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
-    assert_eq!((count("vpc"), count("subnet"), count("sg"), count("asg")), (1, 3, 11, 3), "{left:?}");
+    assert_eq!((count("vpc"), count("subnet"), count("sg"), count("asg")), (1, 3, 12, 3), "{left:?}");
 }
 
 #[test]

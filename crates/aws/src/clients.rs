@@ -25,6 +25,7 @@ pub struct Aws {
     pub opensearch: aws_sdk_opensearch::Client,
     pub amp: aws_sdk_amp::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// This run's listings, shared by every resource that reads through one.
     pub listings: crate::listings::Listings,
     /// What the clients were made from, for a client in another region.
@@ -82,6 +83,7 @@ impl Aws {
             opensearch: aws_sdk_opensearch::Client::new(config),
             amp: aws_sdk_amp::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             listings,
             config: config.clone(),
         }

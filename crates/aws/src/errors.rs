@@ -105,6 +105,9 @@ const PROPAGATION: &[(&str, &str)] = &[
     // consistency, seen through ECS's own error).
     ("InvalidParameterException", "invalidgroup.notfound"),
     ("InvalidParameterException", "invalidsubnetid.notfound"),
+    // ECS checking a target group whose listener ELBv2 made moments ago (its eventual
+    // consistency, hashicorp/terraform-provider-aws#15214 for the balancer itself).
+    ("InvalidParameterException", "does not have an associated load balancer"),
 ];
 
 const CONFLICT: &[&str] = &[

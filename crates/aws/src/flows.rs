@@ -17,8 +17,10 @@
 
 use serde::Serialize;
 
-use crate::service_kinds::{METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE};
-use crate::stack::{INSTANCES_SG, OPENSEARCH_SG, service_sg};
+use crate::service_kinds::{
+    FRONTEND_GRPC_PORT, METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE,
+};
+use crate::stack::{BALANCER_SG, INSTANCES_SG, OPENSEARCH_SG, service_sg};
 
 /// The far end of a flow.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,6 +100,16 @@ pub fn flows() -> Vec<Flow> {
         (7233, 7233),
         "the UI calls the frontend",
     ));
+    // With `frontend.endpoint: load_balancer`: `ip` targets over TCP see the balancer's
+    // address, not the worker's, so the frontend admits the balancer's group (its health
+    // checks come the same way); who may reach the balancer is its own group's ingress
+    // (`frontend.clients`).
+    out.push(Flow::new(
+        BALANCER_SG,
+        Peer::Group(service_sg("frontend")),
+        (FRONTEND_GRPC_PORT, FRONTEND_GRPC_PORT),
+        "workers' calls and health checks through the balancer",
+    ));
     for to in &temporal {
         out.push(Flow::new(
             service_sg("adot"),
@@ -165,6 +177,13 @@ pub fn flows() -> Vec<Flow> {
         ));
     }
     out
+}
+
+/// The flows of this deployment: every declared one, but the balancer's only when
+/// `frontend.endpoint` makes one.
+pub fn flows_for(d: &temporalctl_config::Deploy) -> Vec<Flow> {
+    let balancer = d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer;
+    flows().into_iter().filter(|f| balancer || f.from != BALANCER_SG).collect()
 }
 
 /// A TCP port range, both ends included.

@@ -1,6 +1,7 @@
 //! AWS side of temporalctl: one module per resource kind, all implementing the engine's
 //! `Resource` trait; the stack graph built from deploy.yaml; the one error classifier.
 
+pub mod balancing;
 mod clients;
 pub mod compute;
 pub mod data;

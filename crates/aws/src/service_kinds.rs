@@ -155,10 +155,17 @@ pub fn service(key: &str) -> &'static ServiceKind {
 pub const TEMPORAL_GRPC_RANGE: (i32, i32) = (7233, 7239);
 pub const TEMPORAL_MEMBERSHIP_RANGE: (i32, i32) = (6933, 6939);
 pub const METRICS_PORT: i32 = 9090;
+/// Where workers and clients call the frontend (its `grpc` port), through the balancer too.
+pub const FRONTEND_GRPC_PORT: i32 = 7233;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_balancer_s_port_is_the_frontend_s_grpc_port() {
+        assert_eq!(service("frontend").port("grpc"), Some(FRONTEND_GRPC_PORT));
+    }
 
     #[test]
     fn every_kind_has_its_config_section_and_every_section_a_kind() {

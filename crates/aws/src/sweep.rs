@@ -5,7 +5,8 @@
 //!
 //! Which kinds: those AWS identifies by a generated id (an interrupted create cannot be
 //! found by name, so it can be duplicated), and those whose set depends on deploy.yaml
-//! (a node group's Auto Scaling group and capacity provider). Everything else — roles, log
+//! (a node group's Auto Scaling group and capacity provider, the frontend's balancer and
+//! target group after `frontend.endpoint: none`). Everything else — roles, log
 //! groups, the cluster, services, secrets, data stores — has a name fixed by the project
 //! and the service, so the graph itself finds (and deletes) whatever a run left.
 //!
@@ -36,6 +37,10 @@ pub struct Leftover {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
+    /// Takes its listeners with it; its interfaces sit in our subnets and group.
+    LoadBalancer,
+    /// Free once the balancer's listener is gone.
+    TargetGroup,
     /// Leaves the cluster and goes before its group.
     CapacityProvider,
     /// Its instances' ENIs are in our subnets and security groups.
@@ -55,6 +60,8 @@ pub enum Kind {
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
+            Kind::LoadBalancer => "load-balancer",
+            Kind::TargetGroup => "target-group",
             Kind::CapacityProvider => "capacity-provider",
             Kind::AutoScalingGroup => "auto-scaling-group",
             Kind::VpcEndpoint => "vpc-endpoint",
@@ -82,6 +89,7 @@ pub async fn find(
     let ours = || filter(&format!("tag:{TAG_PROJECT}"), project);
     let mut found: Vec<(Kind, String, Tags)> = Vec::new();
     found.extend(node_groups(aws_, project).await?);
+    found.extend(balancer(&aws_.elb, project).await?);
     for e in all_pages!(ec2.describe_vpc_endpoints().filters(ours()), vpc_endpoints, "DescribeVpcEndpoints")
         .iter()
         .filter(|e| e.state().map(|s| s.as_str()) != Some("deleted"))
@@ -167,6 +175,24 @@ async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tag
         for c in providers.capacity_providers().iter().filter(|c| c.status() == Some(&CapacityProviderStatus::Active)) {
             found.push((Kind::CapacityProvider, name.clone(), from_sdk(c.tags())));
         }
+    }
+    Ok(found)
+}
+
+/// The frontend's balancer and target group, by their fixed name (ELBv2 lists by name or
+/// ARN, not by tag).
+async fn balancer(elb: &crate::balancing::Elb, project: &str) -> Result<Vec<(Kind, String, Tags)>, ResourceError> {
+    let name = stack::frontend_balancer(project);
+    let mut found = Vec::new();
+    let balancers = elb.describe_load_balancers().names(&name).send().await.map_err(aws("DescribeLoadBalancers"));
+    for lb in crate::errors::absent_if_gone(balancers)?.iter().flat_map(|out| out.load_balancers()) {
+        let arn = lb.load_balancer_arn().unwrap_or_default();
+        found.push((Kind::LoadBalancer, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
+    }
+    let groups = elb.describe_target_groups().names(&name).send().await.map_err(aws("DescribeTargetGroups"));
+    for tg in crate::errors::absent_if_gone(groups)?.iter().flat_map(|out| out.target_groups()) {
+        let arn = tg.target_group_arn().unwrap_or_default();
+        found.push((Kind::TargetGroup, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
     }
     Ok(found)
 }
@@ -278,6 +304,17 @@ pub async fn remove(aws_: &Aws, project: &str, cluster: &str, l: &Owned<Leftover
     let ec2 = &aws_.ec2;
     let id = l.id.as_str();
     let result = match l.kind {
+        Kind::LoadBalancer => aws_
+            .elb
+            .delete_load_balancer()
+            .load_balancer_arn(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(aws("DeleteLoadBalancer")),
+        Kind::TargetGroup => {
+            aws_.elb.delete_target_group().target_group_arn(id).send().await.map(drop).map_err(aws("DeleteTargetGroup"))
+        }
         Kind::CapacityProvider => return remove_capacity_provider(&aws_.ecs, project, cluster, id).await,
         Kind::AutoScalingGroup => return remove_auto_scaling_group(&aws_.autoscaling, id).await,
         Kind::VpcEndpoint => {
@@ -335,19 +372,24 @@ mod tests {
             (Kind::InternetGateway, "igw-2".into(), tags("p", "internet-gateway")),
             (Kind::AutoScalingGroup, "p-node-old".into(), tags("p", "auto-scaling-group/old")),
             (Kind::CapacityProvider, "p-node-old".into(), tags("p", "capacity-provider/old")),
+            // `frontend.endpoint: none` since the balancer was made.
+            (Kind::TargetGroup, "arn:tg".into(), tags("p", "target-group/frontend")),
+            (Kind::LoadBalancer, "arn:lb".into(), tags("p", "load-balancer/frontend")),
         ];
         let got = leftovers("p", &graph, &recorded, found);
         let ids: Vec<(Kind, &str)> = got.iter().map(|l| (l.kind, l.id.as_str())).collect();
         assert_eq!(
             ids,
             [
+                (Kind::LoadBalancer, "arn:lb"),
+                (Kind::TargetGroup, "arn:tg"),
                 (Kind::CapacityProvider, "p-node-old"),
                 (Kind::AutoScalingGroup, "p-node-old"),
                 (Kind::InternetGateway, "igw-2"),
                 (Kind::SecurityGroup, "sg-old"),
                 (Kind::Vpc, "vpc-2")
             ],
-            "stale nodes and a duplicate; the provider before its group, the group before the network, the VPC last"
+            "stale nodes and a duplicate; the balancer before its target group and the network, the provider before its group, the group before the network, the VPC last"
         );
     }
 

@@ -67,7 +67,8 @@ optional_pairs!(
     aws_sdk_ec2::types::Tag,
     aws_sdk_ecs::types::Tag,
     aws_sdk_autoscaling::types::TagDescription,
-    aws_sdk_secretsmanager::types::Tag
+    aws_sdk_secretsmanager::types::Tag,
+    aws_sdk_elasticloadbalancingv2::types::Tag
 );
 
 /// SDKs whose tag key and value are required.

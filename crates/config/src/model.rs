@@ -34,6 +34,9 @@ pub struct Deploy {
     /// Temporal itself: version, shards, the default namespace.
     #[serde(default)]
     pub temporal: Temporal,
+    /// How application workers and clients outside the cluster reach the frontend.
+    #[serde(default)]
+    pub frontend: Frontend,
     /// Aurora DSQL, Temporal's persistence store.
     #[serde(default)]
     pub dsql: Dsql,
@@ -505,6 +508,34 @@ impl Default for Namespace {
     }
 }
 
+/// The address workers connect to: an internal Network Load Balancer in the private
+/// subnets, TCP 7233 passed through to the frontend tasks (TLS and mTLS end to end when
+/// `temporal.tls` is on).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct Frontend {
+    /// `load_balancer` (the default) gives workers `<balancer's DNS name>:7233`; `none`
+    /// leaves the frontend reachable only inside the Service Connect namespace, and the
+    /// next `up` removes a balancer made before.
+    pub endpoint: FrontendEndpoint,
+    /// Who may connect to the balancer: IPv4 CIDRs (a peered VPC, a VPN range) or
+    /// security group ids (`sg-…`, workers in this VPC). Empty means the VPC's CIDR.
+    pub clients: Vec<String>,
+}
+
+impl Default for Frontend {
+    fn default() -> Self {
+        Self { endpoint: FrontendEndpoint::LoadBalancer, clients: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FrontendEndpoint {
+    LoadBalancer,
+    None,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default)]
 pub struct Dsql {
@@ -654,6 +685,11 @@ pub struct Timeouts {
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
     pub dsql: Duration,
+    /// The frontend's load balancer becoming active (a few minutes usually; public
+    /// reports of Terraform's 10-minute wait running out).
+    #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
+    pub load_balancer: Duration,
     /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
@@ -683,6 +719,7 @@ impl Default for Timeouts {
             vpc_endpoint: Duration::from_secs(15 * 60),
             opensearch: Duration::from_secs(90 * 60),
             dsql: Duration::from_secs(10 * 60),
+            load_balancer: Duration::from_secs(20 * 60),
             delete_dependencies: Duration::from_secs(30 * 60),
             container_instances: Duration::from_secs(10 * 60),
             one_off_task: Duration::from_secs(15 * 60),

@@ -128,6 +128,57 @@ pub fn availability_zones(deploy: &Deploy) -> Vec<String> {
     }
 }
 
+/// Who may connect to the frontend's balancer (`frontend.clients`), resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrontendClient {
+    Cidr(Ipv4Net),
+    /// A security group id: its members may connect.
+    Group(String),
+}
+
+/// `frontend.clients`, or the VPC's CIDR when it names none; problems name the entry.
+pub fn frontend_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let clients = &deploy.frontend.clients;
+    if clients.is_empty() {
+        return match parse_net(&deploy.network.vpc_cidr, "network.vpc_cidr", &mut problems) {
+            Some(vpc) => Ok(vec![FrontendClient::Cidr(vpc)]),
+            None => Err(problems),
+        };
+    }
+    let mut out = Vec::new();
+    for (i, text) in clients.iter().enumerate() {
+        let path = format!("frontend.clients[{i}]");
+        if let Some(id) = text.strip_prefix("sg-") {
+            if matches!(id.len(), 8 | 17) && id.chars().all(|c| c.is_ascii_hexdigit()) {
+                out.push(FrontendClient::Group(text.clone()));
+            } else {
+                problems.push(Problem::new(
+                    &path,
+                    format!("`{text}` is not a security group id; they look like sg-0123456789abcdef0"),
+                ));
+            }
+            continue;
+        }
+        match text.parse::<Ipv4Net>() {
+            Ok(n) if n.prefix_len() == 0 => problems.push(Problem::new(
+                &path,
+                "admitting every address defeats the balancer's security group; name the networks your workers run in (a VPC's or VPN's CIDR) or their security group",
+            )),
+            Ok(_) => {
+                if let Some(n) = parse_net(text, &path, &mut problems) {
+                    out.push(FrontendClient::Cidr(n));
+                }
+            }
+            Err(_) => problems.push(Problem::new(
+                &path,
+                format!("`{text}` is neither an IPv4 CIDR block (10.1.0.0/16) nor a security group id (sg-…)"),
+            )),
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
 fn parse_net(text: &str, path: &str, problems: &mut Vec<Problem>) -> Option<Ipv4Net> {
     match text.parse::<Ipv4Net>() {
         Ok(n) if n.network() != n.addr() => {

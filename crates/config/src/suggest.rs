@@ -47,6 +47,7 @@ fn example() -> Deploy {
         node_groups: Default::default(),
         services: Default::default(),
         temporal: Default::default(),
+        frontend: Default::default(),
         dsql: Default::default(),
         opensearch: Default::default(),
         prometheus: Default::default(),

@@ -529,6 +529,10 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ));
     }
     check_dsql_pool(&d.dsql.pool, p);
+    // Checked with the balancer off too: `up` builds its nodes to delete them.
+    if let Err(problems) = crate::frontend_clients(d) {
+        p.extend(problems.into_iter().filter(|problem| problem.path.starts_with("frontend.")));
+    }
     if d.rollout.failed_tasks == 0 {
         p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));
     }
@@ -563,6 +567,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ("timeouts.vpc_endpoint", d.timeouts.vpc_endpoint),
         ("timeouts.opensearch", d.timeouts.opensearch),
         ("timeouts.dsql", d.timeouts.dsql),
+        ("timeouts.load_balancer", d.timeouts.load_balancer),
         ("timeouts.delete_dependencies", d.timeouts.delete_dependencies),
         ("timeouts.container_instances", d.timeouts.container_instances),
         ("timeouts.one_off_task", d.timeouts.one_off_task),

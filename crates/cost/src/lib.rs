@@ -31,6 +31,9 @@ pub struct Assumptions {
     pub dsql_dpu_millions: f64,
     pub dsql_stored_gb: f64,
     pub ecr_stored_gb: f64,
+    /// The frontend balancer's average capacity units.
+    #[serde(default)]
+    pub nlb_lcus: f64,
 }
 
 /// One region's prices in USD. A missing price leaves its line unpriced, never zero.
@@ -42,6 +45,9 @@ pub struct RegionPrices {
     pub nat_gateway_hourly: Option<f64>,
     pub nat_gateway_gb: Option<f64>,
     pub public_ipv4_hourly: Option<f64>,
+    /// A Network Load Balancer, and one of its capacity units (NLCU), per hour.
+    pub nlb_hourly: Option<f64>,
+    pub nlb_lcu_hourly: Option<f64>,
     /// Per endpoint and availability zone.
     pub interface_endpoint_hourly: Option<f64>,
     pub opensearch_hourly: BTreeMap<String, f64>,
@@ -130,6 +136,15 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
         a.nat_data_gb,
     );
     line("NAT public IPv4 address".into(), format!("1 × {hours} h"), p.public_ipv4_hourly, hours);
+    if d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer {
+        line("frontend load balancer".into(), format!("1 NLB × {hours} h"), p.nlb_hourly, hours);
+        line(
+            "frontend load balancer capacity".into(),
+            format!("{} NLCU × {hours} h (assumed)", a.nlb_lcus),
+            p.nlb_lcu_hourly,
+            a.nlb_lcus * hours,
+        );
+    }
     let endpoints = d.network.interface_endpoints.len();
     let zones = d.network.availability_zones.len().max(2);
     line(
@@ -320,6 +335,18 @@ mod tests {
         let nowhere = Deploy { region: "xx-nowhere-1".into(), ..deploy("") };
         let e = estimate(&nowhere, &t, 730.0);
         assert_eq!((e.total_usd, e.unpriced.len()), (0.0, e.items.len()));
+    }
+
+    #[test]
+    fn the_frontend_balancer_is_priced_while_there_is_one() {
+        let t = PriceTable::shipped();
+        let with = estimate(&deploy(""), &t, 730.0);
+        let price = |e: &Estimate, item: &str| e.items.iter().find(|i| i.item == item).and_then(|i| i.monthly_usd);
+        assert_eq!(price(&with, "frontend load balancer"), Some(16.43), "0.0225 × 730");
+        assert_eq!(price(&with, "frontend load balancer capacity"), Some(4.38), "1 NLCU × 0.006 × 730");
+        let without = estimate(&deploy("frontend: { endpoint: none }\n"), &t, 730.0);
+        assert_eq!(price(&without, "frontend load balancer"), None);
+        assert!((with.total_usd - without.total_usd - 20.81).abs() < 0.011, "{}", with.total_usd - without.total_usd);
     }
 
     #[test]

@@ -41,6 +41,13 @@ impl<T: AttrValue + Ord> AttrValue for BTreeSet<T> {
     }
 }
 
+/// A map shows as its sorted `key=value` pairs, comma-joined.
+impl<K: AttrValue, V: AttrValue> AttrValue for std::collections::BTreeMap<K, V> {
+    fn text(&self) -> String {
+        self.iter().map(|(k, v)| format!("{}={}", k.text(), v.text())).collect::<Vec<_>>().join(",")
+    }
+}
+
 /// Absent shows as empty.
 impl<T: AttrValue> AttrValue for Option<T> {
     fn text(&self) -> String {

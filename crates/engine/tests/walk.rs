@@ -668,6 +668,29 @@ async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_el
     assert_eq!((all.count(Outcome::Unchanged), all.count(Outcome::Created)), (3, 2), "{:?}", all.outcomes);
 }
 
+#[tokio::test(start_paused = true)]
+async fn destroy_only_deletes_the_targets_dependents_first_and_nothing_else() {
+    let fake = Fake::default();
+    let g = graph(&fake);
+    let s = store("destroy-only");
+    apply(&g, &s, 8).await;
+    fake.cloud().log.clear();
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let engine = Engine::new(&g, opts(8), &events, CancelToken::default());
+    let report = engine.destroy_only(&mut locked, &["b", "c", "not-a-node"]).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let touched: Vec<(&str, Outcome)> = report.outcomes.iter().map(|(n, o)| (n.as_str(), *o)).collect();
+    assert_eq!(touched, [("b", Outcome::Deleted), ("c", Outcome::Deleted)]);
+    let log = fake.cloud().log.clone();
+    assert!(position(&log, "c", "delete") < position(&log, "b", "delete"), "the dependent first: {log:?}");
+    assert!(log.iter().all(|(n, _)| n == "b" || n == "c"), "nothing else read or deleted: {log:?}");
+    let left: Vec<&str> = locked.state().nodes.keys().map(String::as_str).collect();
+    assert_eq!(left, ["a", "d", "e"], "the state forgets exactly the deleted");
+    let again = engine.destroy_only(&mut locked, &["b", "c"]).await;
+    assert_eq!(again.count(Outcome::Absent), 2, "idempotent");
+}
+
 /// A fake holding data, deleted asynchronously, as the DSQL cluster is.
 fn data_store(fake: &Fake, node: &str) -> FakeResource {
     FakeResource { retention: Retention::Data, async_delete: true, ..fake.resource(node, None) }

@@ -122,6 +122,10 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             match output {
                 Format::Text => {
                     out!("{}", output::plan_text(&d.project, &d.region, &planned));
+                    let (retired, _) = retired(d, &aws, &store.read()?, Default::default())?;
+                    if !retired.is_empty() {
+                        outln!("To delete, no longer in deploy.yaml: {}.", retired.join(", "));
+                    }
                     out!("{}", output::cost_change_text(&cost));
                     let budget = dsql_budget::Budget::of(d, &capacity::counts_from_config(d));
                     out!("{}", output::dsql_budget_text(&budget, "deploy.yaml's counts"));
@@ -465,7 +469,10 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     // Recorded before any task definition names them, so a later read compares with them.
     m.locked.set_images(pins)?;
     let support = temporalctl_aws::network::vpc_endpoint::policy_support(&m.aws, d, &m.cancel).await?;
-    m.graph = graph(d, &m.aws, m.locked.state(), support)?;
+    m.graph = graph(d, &m.aws, m.locked.state(), support.clone())?;
+    // Deleted only after the graph's walk, so whatever used them has let go first (the
+    // frontend's service its balancer).
+    let (retired, retired_graph) = retired(d, &m.aws, m.locked.state(), support)?;
     let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let mut around = match phases.schema_first(&engine, &mut m.locked).await {
@@ -475,7 +482,15 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
             return Err(e);
         }
     };
-    let report = engine.apply(&mut m.locked).await;
+    let mut report = engine.apply(&mut m.locked).await;
+    if report.ok() && !retired.is_empty() {
+        let targets: Vec<&str> = retired.iter().map(String::as_str).collect();
+        let retire = Engine::new(&retired_graph, options(cli, d), &m.progress, m.cancel.clone());
+        let gone = retire.destroy_only(&mut m.locked, &targets).await;
+        report.outcomes.extend(gone.outcomes);
+        report.failures.extend(gone.failures);
+        report.cancelled |= gone.cancelled;
+    }
     let mut after = Ok(Vec::new());
     if report.ok() {
         let changed: Vec<&str> = report
@@ -639,6 +654,24 @@ pub fn failures(report: &RunReport) -> String {
 /// the last `up` pinned. `endpoint_policies`: the endpoint services that take a policy
 /// (`policy_support`; empty where the graph's desired states do not matter or no AWS is
 /// asked).
+/// What deploy.yaml no longer asks for: nodes the state records that the graph lacks
+/// (a balancer after `frontend.endpoint: none`, the limiter's table after
+/// `dsql.rate_coordination: false`). `up` deletes those the graph of
+/// `stack::with_every_option` still has; what even that graph lacks (a node group since
+/// removed) is left to `down`'s sweep.
+pub(crate) fn retired(
+    d: &Deploy,
+    aws: &Aws,
+    state: &StateFile,
+    endpoint_policies: std::collections::BTreeSet<String>,
+) -> Result<(Vec<String>, Graph), Failure> {
+    let wanted = graph(d, aws, state, endpoint_policies.clone())?;
+    let everything = graph(&stack::with_every_option(d), aws, state, endpoint_policies)?;
+    let retired =
+        state.nodes.keys().filter(|n| wanted.find(n).is_none() && everything.find(n).is_some()).cloned().collect();
+    Ok((retired, everything))
+}
+
 pub(crate) fn graph(
     d: &Deploy,
     aws: &Aws,

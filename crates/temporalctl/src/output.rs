@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow};
+use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow, TEMPORAL_ADDRESS};
 use temporalctl_cost::{Delta, Estimate};
 use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Outcome, Planned, RunReport};
 
@@ -431,11 +431,12 @@ pub fn graph_mermaid(g: &Graph) -> String {
 pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {
     let doc = status_doc(project, region, planned, runtime);
     let ok = doc.resources.iter().filter(|r| r.state == "ok").count();
-    let mut out = format!(
-        "{project} in {region}: {}\n\nResources: {ok} of {} ok\n",
-        if doc.healthy { "healthy" } else { "attention needed" },
-        doc.resources.len()
-    );
+    let mut out = format!("{project} in {region}: {}\n", if doc.healthy { "healthy" } else { "attention needed" });
+    // What workers are configured with comes before everything else.
+    if let Some(address) = doc.endpoints.get(TEMPORAL_ADDRESS) {
+        out.push_str(&format!("Temporal address: {address}\n"));
+    }
+    out.push_str(&format!("\nResources: {ok} of {} ok\n", doc.resources.len()));
     // Columns as wide as their longest entry: kinds run to `cluster-capacity-providers`.
     let node_w = doc.resources.iter().map(|r| r.node.len()).max().unwrap_or(0).max(8);
     let kind_w = doc.resources.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
@@ -469,7 +470,7 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
     }
     out.push_str("\nEndpoints:\n");
     for (name, value) in doc.endpoints {
-        out.push_str(&format!("  {name:<14} {value}\n"));
+        out.push_str(&format!("  {name:<16} {value}\n"));
     }
     out.push_str("\nCommands:\n");
     for a in doc.commands {
@@ -608,7 +609,11 @@ mod tests {
                     tasks: vec![],
                 },
             ],
-            endpoints: [("dsql", "abc.dsql.eu-west-1.on.aws".to_string())].into(),
+            endpoints: [
+                ("dsql", "abc.dsql.eu-west-1.on.aws".to_string()),
+                (TEMPORAL_ADDRESS, "demo-frontend-0123abcd.elb.eu-west-1.amazonaws.com:7233".to_string()),
+            ]
+            .into(),
             commands: vec![Access {
                 name: "ui".into(),
                 what: "Temporal UI on localhost:8080".into(),

@@ -36,7 +36,7 @@ impl Phases<'_> {
     /// Every declared flow, proven against the live network (`temporalctl verify`).
     pub async fn verify(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<Vec<Verdict>, ResourceError> {
         let network = self.operator(nodes).network().await?;
-        Ok(verify::check(&flows::flows(), &network))
+        Ok(verify::check(&flows::flows_for(self.deploy), &network))
     }
 
     /// `up`'s final phases, each skipped when its data store's tag says it is done:

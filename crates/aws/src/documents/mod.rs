@@ -3,6 +3,7 @@
 //! Each is snapshot-tested.
 
 pub mod adot;
+pub mod balancer;
 pub mod grafana;
 pub mod iam;
 pub mod node;

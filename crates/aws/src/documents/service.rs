@@ -24,8 +24,23 @@ pub struct Service {
     pub deployment_configuration: Deployment,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_connect_configuration: Option<ServiceConnect>,
+    /// The frontend's tasks in the balancer's target group (`frontend.endpoint`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<LoadBalancerTarget>,
+    /// Only with a balancer: ECS refuses it on a service without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period_seconds: Option<i32>,
     pub propagate_tags: String,
     pub enable_ecs_managed_tags: bool,
+}
+
+/// A container port registered in a target group, as `CreateService` takes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerTarget {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,6 +119,8 @@ pub struct Inputs<'a> {
     pub rollout: (i32, i32),
     /// ECS Exec into its tasks (`services.<s>.exec`).
     pub exec: bool,
+    /// The balancer's target group its tasks join (the frontend's, `frontend.endpoint`).
+    pub target_group: Option<&'a str>,
 }
 
 pub fn service_name(project: &str, kind: &ServiceKind) -> String {
@@ -139,6 +156,16 @@ pub fn deployment((minimum_healthy_percent, maximum_percent): (i32, i32)) -> Dep
     }
 }
 
+/// The service's gRPC port in the target group, by the container that serves it.
+fn balanced(kind: &ServiceKind, target_group: Option<&str>) -> Vec<LoadBalancerTarget> {
+    let (Some(arn), Some(port)) = (target_group, kind.port("grpc")) else { return Vec::new() };
+    vec![LoadBalancerTarget {
+        target_group_arn: arn.into(),
+        container_name: kind.container.into(),
+        container_port: port,
+    }]
+}
+
 pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
     Service {
         service_name: service_name(i.project, kind),
@@ -156,6 +183,10 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> Service {
         enable_execute_command: i.exec,
         deployment_configuration: deployment(i.rollout),
         service_connect_configuration: service_connect(kind, i.namespace_arn),
+        load_balancers: balanced(kind, i.target_group),
+        health_check_grace_period_seconds: i
+            .target_group
+            .map(|_| crate::documents::balancer::HEALTH_CHECK_GRACE_SECONDS),
         propagate_tags: "SERVICE".into(),
         enable_ecs_managed_tags: true,
     }
@@ -183,6 +214,9 @@ mod tests {
             namespace_arn: "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc",
             rollout: if kind.key == "frontend" { (0, 100) } else { (100, 200) },
             exec: temporalctl_config::EXEC_BY_DEFAULT.contains(&kind.key),
+            target_group: (kind.key == "frontend").then_some(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/demo-frontend/0123456789abcdef",
+            ),
         }
     }
 

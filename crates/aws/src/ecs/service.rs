@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
-    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, Service as EcsService,
-    ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService,
+    LoadBalancer as EcsLoadBalancer, NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags,
+    Service as EcsService, ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService,
 };
 use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes};
 
@@ -43,6 +43,8 @@ attributes! {
         TaskDefinition task_definition: String = "task-definition";
         Subnets subnets: BTreeSet<String> = "subnets";
         SecurityGroups security_groups: BTreeSet<String> = "security-groups";
+        /// Target groups its tasks join, as `<target group ARN> <container>:<port>`.
+        LoadBalancers load_balancers: BTreeSet<String> = "load-balancers";
         /// How it rolls, as its tag records it (`50/100`, see ROLLOUT_TAG).
         Rollout rollout: String = "rollout";
         /// The document's hash without the rollout, from the service's tag.
@@ -62,6 +64,9 @@ pub struct Service {
     pub subnets: Vec<NodeId>,
     pub security_groups: Vec<NodeId>,
     pub namespace: NodeId,
+    /// (target group, listener): the balancer its tasks join. ECS refuses a target group
+    /// no listener forwards to, so the listener comes first.
+    pub balancer: Option<(NodeId, NodeId)>,
     /// (minimumHealthyPercent, maximumPercent): `capacity::rollout_percents`.
     pub rollout: (i32, i32),
     /// ECS Exec into its tasks (`services.<s>.exec`).
@@ -97,6 +102,7 @@ struct Request {
     network: NetworkConfiguration,
     deployment: DeploymentConfiguration,
     connect: Option<ServiceConnectConfiguration>,
+    load_balancers: Vec<EcsLoadBalancer>,
 }
 
 /// The settings `CreateService` and `UpdateService` share, on either builder.
@@ -109,6 +115,7 @@ macro_rules! with_spec {
             .enable_execute_command($d.enable_execute_command)
             .deployment_configuration($r.deployment)
             .set_service_connect_configuration($r.connect)
+            .set_health_check_grace_period_seconds($d.health_check_grace_period_seconds)
             .propagate_tags(PropagateTags::from($d.propagate_tags.as_str()))
             .enable_ecs_managed_tags($d.enable_ecs_managed_tags)
     };
@@ -178,7 +185,23 @@ fn request(d: &Document) -> Result<Request, ResourceError> {
             )
         }
     };
-    Ok(Request { strategy, placement, network, deployment, connect })
+    let load_balancers = d
+        .load_balancers
+        .iter()
+        .map(|l| {
+            EcsLoadBalancer::builder()
+                .target_group_arn(&l.target_group_arn)
+                .container_name(&l.container_name)
+                .container_port(l.container_port)
+                .build()
+        })
+        .collect();
+    Ok(Request { strategy, placement, network, deployment, connect, load_balancers })
+}
+
+/// `<target group ARN> <container>:<port>`: one registration, as compared.
+fn registration(target_group: &str, container: &str, port: Option<i32>) -> String {
+    format!("{target_group} {container}:{}", port.unwrap_or_default())
 }
 
 impl Service {
@@ -213,6 +236,7 @@ impl Service {
                 namespace_arn: inputs.get(&self.namespace, Output::Arn)?,
                 rollout: self.rollout,
                 exec: self.exec,
+                target_group: self.balancer.as_ref().map(|(tg, _)| inputs.get(tg, Output::Arn)).transpose()?,
             },
         ))
     }
@@ -231,6 +255,7 @@ impl Kind for Service {
             .into_iter()
             .chain(&self.subnets)
             .chain(&self.security_groups)
+            .chain(self.balancer.iter().flat_map(|(tg, listener)| [tg, listener]))
             .cloned()
             .collect()
     }
@@ -242,6 +267,11 @@ impl Kind for Service {
             task_definition: inputs.get(&self.task_definition, Output::Arn)?.to_string(),
             subnets: n.subnets.iter().cloned().collect(),
             security_groups: n.security_groups.iter().cloned().collect(),
+            load_balancers: d
+                .load_balancers
+                .iter()
+                .map(|l| registration(&l.target_group_arn, &l.container_name, Some(l.container_port)))
+                .collect(),
             rollout: rollout_text(self.rollout),
             // The spec hash leaves the rollout out: it is its own field (see ROLLOUT_TAG).
             spec: fingerprint(&Document { deployment_configuration: doc::deployment((0, 0)), ..d }),
@@ -268,6 +298,17 @@ impl Kind for Service {
             task_definition: s.task_definition().unwrap_or_default().into(),
             subnets: vpc.map(|v| v.subnets()).unwrap_or_default().iter().cloned().collect(),
             security_groups: vpc.map(|v| v.security_groups()).unwrap_or_default().iter().cloned().collect(),
+            load_balancers: s
+                .load_balancers()
+                .iter()
+                .map(|l| {
+                    registration(
+                        l.target_group_arn().unwrap_or_default(),
+                        l.container_name().unwrap_or_default(),
+                        l.container_port(),
+                    )
+                })
+                .collect(),
             rollout: tags.get(ROLLOUT_TAG).cloned().unwrap_or_default(),
             spec: tags.get(SPEC_TAG).cloned().unwrap_or_default(),
         };
@@ -294,7 +335,8 @@ impl Kind for Service {
             // Scaling is `scale`'s job: a new service starts empty.
             .desired_count(0)
             .set_tags(Some(sdk_tags!(infallible aws_sdk_ecs::types::Tag, &tags)));
-        let out = with_spec!(create, d, r).send().await.map_err(aws("CreateService"))?;
+        let balanced = (!r.load_balancers.is_empty()).then(|| r.load_balancers.clone());
+        let out = with_spec!(create, d, r).set_load_balancers(balanced).send().await.map_err(aws("CreateService"))?;
         let arn = out.service.and_then(|s| s.service_arn).unwrap_or_default();
         Ok(Observed::new(&arn)
             .output(Output::Name, &d.service_name)
@@ -316,13 +358,20 @@ impl Kind for Service {
         let (mut new_deployment, mut record) = (false, false);
         for field in changed {
             match field {
-                ServiceField::TaskDefinition | ServiceField::Subnets | ServiceField::SecurityGroups => {}
+                ServiceField::TaskDefinition
+                | ServiceField::Subnets
+                | ServiceField::SecurityGroups
+                | ServiceField::LoadBalancers => {}
                 ServiceField::Spec => (new_deployment, record) = (true, true),
                 ServiceField::Rollout => record = true,
             }
         }
         let d = self.document(cx.inputs)?;
         let r = request(&d)?;
+        // An empty list removes a balancer the service had; a service that never had one
+        // is sent none.
+        let balanced =
+            (!r.load_balancers.is_empty() || !o.attrs.load_balancers.is_empty()).then(|| r.load_balancers.clone());
         // Never the desired count: that is `scale`'s, and survives every `up`.
         let update = self
             .ecs
@@ -331,7 +380,7 @@ impl Kind for Service {
             .service(&d.service_name)
             .task_definition(&desired.task_definition)
             .force_new_deployment(new_deployment);
-        with_spec!(update, d, r).send().await.map_err(aws("UpdateService"))?;
+        with_spec!(update, d, r).set_load_balancers(balanced).send().await.map_err(aws("UpdateService"))?;
         if record {
             ensure_tags(&self.ecs, &o.id, &with_applied(cx, desired)).await?;
         }

@@ -23,6 +23,8 @@ pub enum Source {
     Group(NodeId),
     /// Members of this same group.
     SelfRef,
+    /// A group outside the stack, by id (`frontend.clients`).
+    GroupId(String),
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,7 @@ fn resolve(rules: &[Rule], inputs: &Inputs) -> Result<Permits, ResourceError> {
                 Source::Cidr(c) => Peer::Cidr(c.clone()),
                 Source::Group(node) => Peer::Group(inputs.get(node, Output::Id)?.to_string()),
                 Source::SelfRef => Peer::SelfRef,
+                Source::GroupId(id) => Peer::Group(id.clone()),
             };
             Ok(Permit::new(r.protocol, Some(r.from), Some(r.to), peer))
         })
@@ -352,7 +355,7 @@ pub struct SecurityGroupRules {
     pub ec2: Ec2,
     /// The group these rules belong to.
     pub group: NodeId,
-    /// Every source is a `Source::Group` or `Source::SelfRef`.
+    /// Every source is a group: `Source::Group`, `Source::SelfRef` or `Source::GroupId`.
     pub ingress: Vec<Rule>,
 }
 

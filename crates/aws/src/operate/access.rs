@@ -14,7 +14,7 @@ use super::waves::{ServiceState, Stability};
 use crate::documents::service::service_name;
 use crate::outputs::Output;
 use crate::platform::{secret, tls};
-use crate::service_kinds::{SERVICES, ServiceKind};
+use crate::service_kinds::{FRONTEND_GRPC_PORT, SERVICES, ServiceKind};
 use crate::stack;
 
 /// One running task of a service.
@@ -56,6 +56,9 @@ pub struct ServiceRow {
     pub health: &'static str,
     pub tasks: Vec<TaskInfo>,
 }
+
+/// The endpoint workers and clients connect to: the frontend's balancer, when there is one.
+pub const TEMPORAL_ADDRESS: &str = "temporal-address";
 
 /// (name, service key, port): what `status` offers to forward.
 pub const FORWARDS: &[(&str, &str, i32)] =
@@ -147,6 +150,11 @@ impl Operator<'_> {
             "; plaintext (temporal.tls.enabled is false)"
         };
         e.insert("frontend-grpc", format!("temporal-frontend:7233 (Service Connect, inside the cluster{tls})"));
+        // Only the balancer's address: what its listener and `frontend.clients` admit is
+        // the balancer's own business (docs/runbook.md, "Connect your workers").
+        if let Some(dns) = get(stack::LOAD_BALANCER, Output::Endpoint).filter(|v| !v.is_empty()) {
+            e.insert(TEMPORAL_ADDRESS, format!("{dns}:{FRONTEND_GRPC_PORT}"));
+        }
         e.insert("authorization", authorization(&self.deploy.temporal));
         let t = &self.deploy.temporal.tls;
         if let Some(v) = t.enabled.then(|| tls_validity(self.nodes, t.private_ca_arn.is_some())).flatten() {

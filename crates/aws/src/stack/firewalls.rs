@@ -1,7 +1,7 @@
 //! The security groups of the services, OpenSearch and the instances, with every rule
 //! derived from the declared flows (`flows.rs`).
 
-use temporalctl_config::{Deploy, network_layout};
+use temporalctl_config::{Deploy, FrontendClient, FrontendEndpoint, frontend_clients, network_layout};
 use temporalctl_engine::GraphBuilder;
 
 use super::ids::*;
@@ -9,20 +9,31 @@ use super::names;
 use crate::Aws;
 use crate::flows;
 use crate::network::security_group::{Rule, SecurityGroup, SecurityGroupRules, Source};
-use crate::service_kinds::SERVICES;
+use crate::service_kinds::{FRONTEND_GRPC_PORT, SERVICES};
 
 /// One security group per service, one for OpenSearch and one for the instances, with
 /// every rule derived from the declared flows (`flows.rs`): ingress only ever from named
 /// groups; egress only on the ports of its flows, to the VPC's CIDR for flows inside it and
-/// to the internet for those that leave (443 for AWS APIs, 5432 for DSQL).
+/// to the internet for those that leave (443 for AWS APIs, 5432 for DSQL). The frontend's
+/// balancer, when there is one, admits `frontend.clients` on 7233 and nothing else.
 pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let vpc_cidr = network_layout(d).expect("validated").vpc.to_string();
-    let flows = flows::flows();
+    let flows = flows::flows_for(d);
     let mut groups: Vec<(String, String, String)> =
         SERVICES.iter().map(|k| (service_sg(k.key), k.key.to_string(), format!("{} tasks", k.key))).collect();
     groups.push((OPENSEARCH_SG.into(), "opensearch".into(), "OpenSearch domain".into()));
     groups.push((INSTANCES_SG.into(), "instances".into(), "ECS container instances".into()));
+    let clients = match d.frontend.endpoint {
+        FrontendEndpoint::LoadBalancer => {
+            groups.push((BALANCER_SG.into(), "frontend-balancer".into(), "frontend load balancer".into()));
+            client_rules(&frontend_clients(d).expect("validated"))
+        }
+        FrontendEndpoint::None => Vec::new(),
+    };
+    // A CIDR rule lives on its group; a rule naming another group on the rules node.
+    let (client_groups, client_cidrs): (Vec<Rule>, Vec<Rule>) =
+        clients.into_iter().partition(|r| matches!(r.source, Source::GroupId(_)));
     for (node, key, what) in &groups {
         g.add(
             node,
@@ -32,14 +43,17 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 vpc: VPC.into(),
                 group_name: names::security_group(p, key),
                 description: format!("temporalctl: {what}"),
-                ingress: vec![],
+                ingress: if node == BALANCER_SG { client_cidrs.clone() } else { vec![] },
                 egress: egress(node, &flows, &vpc_cidr),
             },
         );
     }
     // Ingress names other groups, so it is a node of its own after all of them exist.
     for (node, key, _) in &groups {
-        let rules = ingress(node, &flows);
+        let mut rules = ingress(node, &flows);
+        if node == BALANCER_SG {
+            rules.extend(client_groups.iter().cloned());
+        }
         if rules.is_empty() {
             continue;
         }
@@ -63,6 +77,15 @@ fn egress(group: &str, flows: &[flows::Flow], vpc_cidr: &str) -> Vec<Rule> {
             Rule::tcp_range(from, to, Source::Cidr(to_where.into()))
         })
         .collect()
+}
+
+/// Who may call the frontend through its balancer, on 7233 only.
+fn client_rules(clients: &[FrontendClient]) -> Vec<Rule> {
+    let source = |c: &FrontendClient| match c {
+        FrontendClient::Cidr(net) => Source::Cidr(net.to_string()),
+        FrontendClient::Group(id) => Source::GroupId(id.clone()),
+    };
+    clients.iter().map(|c| Rule::tcp(FRONTEND_GRPC_PORT, source(c))).collect()
 }
 
 /// A group's ingress: only ever from named groups (itself included), one rule per flow
@@ -127,6 +150,38 @@ mod tests {
             .map(|r| (r.from, r.to))
             .collect();
         assert_eq!(inside, [(7233, 7233)], "the UI reaches into the VPC only for the frontend");
+    }
+
+    fn deploy(extra: &str) -> Deploy {
+        let text = format!(
+            "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n{extra}"
+        );
+        temporalctl_config::parse(&text, "deploy.yaml").unwrap()
+    }
+
+    /// Issue 20: the balancer admits `frontend.clients` (the VPC by default) on 7233 alone,
+    /// reaches only the frontend on 7233, and the frontend admits it; with `endpoint: none`
+    /// no flow names it.
+    #[test]
+    fn the_balancer_admits_its_clients_on_7233_only_and_only_reaches_the_frontend() {
+        let by_default = client_rules(&frontend_clients(&deploy("")).unwrap());
+        let texts: Vec<String> =
+            by_default.iter().map(|r| format!("{}:{}-{}:{:?}", r.protocol, r.from, r.to, r.source)).collect();
+        assert_eq!(texts, ["tcp:7233-7233:Cidr(\"10.0.0.0/16\")"]);
+        let named = deploy("frontend: { clients: [10.8.0.0/16, sg-0123456789abcdef0] }\n");
+        let rules = client_rules(&frontend_clients(&named).unwrap());
+        assert!(matches!(&rules[1].source, Source::GroupId(id) if id == "sg-0123456789abcdef0"), "{rules:?}");
+        assert!(rules.iter().all(|r| (r.from, r.to) == (7233, 7233)));
+
+        let flows = flows::flows_for(&deploy(""));
+        assert_eq!(egress(BALANCER_SG, &flows, VPC_CIDR).len(), 1, "7233 into the VPC, nothing else");
+        assert!(internet_ports(&egress(BALANCER_SG, &flows, VPC_CIDR)).is_empty());
+        let frontend_in = ingress(&service_sg("frontend"), &flows);
+        assert!(
+            frontend_in.iter().any(|r| matches!(&r.source, Source::Group(g) if g == BALANCER_SG) && r.from == 7233)
+        );
+        let off = flows::flows_for(&deploy("frontend: { endpoint: none }\n"));
+        assert!(off.iter().all(|f| f.from != BALANCER_SG && f.to != flows::Peer::Group(BALANCER_SG.into())));
     }
 
     #[test]

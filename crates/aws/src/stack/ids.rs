@@ -103,4 +103,10 @@ pub fn security_group_rules(key: &str) -> String {
 }
 
 pub const OPENSEARCH_SG: &str = "security-group/opensearch";
+/// The frontend's internal Network Load Balancer (`frontend.endpoint`), its group, its
+/// target group and its listener.
+pub const BALANCER_SG: &str = "security-group/frontend-balancer";
+pub const LOAD_BALANCER: &str = "load-balancer/frontend";
+pub const TARGET_GROUP: &str = "target-group/frontend";
+pub const LISTENER: &str = "listener/frontend";
 pub const INSTANCES_SG: &str = "security-group/instances";

@@ -1,6 +1,7 @@
 //! The stack: which nodes exist and which depend on which, built from deploy.yaml, one
 //! file per area. Node ids are in `ids`, the names resources carry in AWS in `names`.
 
+mod balancer;
 mod compute;
 mod data_stores;
 mod firewalls;
@@ -33,6 +34,16 @@ pub struct Facts {
     pub endpoint_policies: std::collections::BTreeSet<String>,
 }
 
+/// The same deployment with every optional part turned on: its graph holds every node
+/// deploy.yaml can switch off, for `up` to delete those it no longer asks for.
+pub fn with_every_option(d: &Deploy) -> Deploy {
+    let mut all = d.clone();
+    all.frontend.endpoint = temporalctl_config::FrontendEndpoint::LoadBalancer;
+    all.dsql.rate_coordination = true;
+    all.network.s3_gateway_endpoint = true;
+    all
+}
+
 /// Build the whole graph for a validated deployment. `counts` are the services' desired
 /// counts (deploy.yaml's, or what `scale` recorded): they choose how each service rolls.
 /// `facts` are what AWS said before the graph was built.
@@ -42,6 +53,7 @@ pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts, facts: &Facts) ->
     platform::platform(&mut g, d, aws);
     identities::identities(&mut g, d, aws);
     firewalls::firewalls(&mut g, d, aws);
+    balancer::balancer(&mut g, d, aws);
     data_stores::data_stores(&mut g, d, aws);
     workloads::workloads(&mut g, d, aws, &facts.pins);
     compute::node_groups(&mut g, d, aws);

@@ -25,6 +25,12 @@ pub fn exec_log_group(project: &str) -> String {
     format!("{}ecs-exec", log_prefix(project))
 }
 
+/// The frontend's balancer and its target group (ELBv2 names: 32 characters at most;
+/// a project name has 17).
+pub fn frontend_balancer(project: &str) -> String {
+    format!("{project}-frontend")
+}
+
 pub fn cluster_name(project: &str) -> String {
     format!("{project}-cluster")
 }

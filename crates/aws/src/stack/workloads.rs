@@ -1,7 +1,7 @@
 //! What runs: a task definition per service (and one for the one-off steps), and the
 //! services on their node groups.
 
-use temporalctl_config::{Deploy, capacity};
+use temporalctl_config::{Deploy, FrontendEndpoint, capacity};
 use temporalctl_engine::GraphBuilder;
 
 use super::ids::*;
@@ -114,6 +114,8 @@ pub(super) fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &cap
                 subnets: privates.clone(),
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),
+                balancer: (kind.key == "frontend" && d.frontend.endpoint == FrontendEndpoint::LoadBalancer)
+                    .then(|| (TARGET_GROUP.to_string(), LISTENER.to_string())),
                 rollout: capacity::rollout(d, kind.key, counts),
                 exec: d.services.exec(kind.key),
                 family: family.clone(),

@@ -126,6 +126,23 @@ impl<'a> Engine<'a> {
         report
     }
 
+    /// Delete only `targets`, in reverse dependency order among them; nothing else is read
+    /// or deleted. `up` uses it to retire what deploy.yaml no longer asks for (the nodes
+    /// the state records and the current graph lacks), on a graph that still has them.
+    pub async fn destroy_only(&self, locked: &mut LockedState, targets: &[&str]) -> RunReport {
+        let wanted: std::collections::BTreeSet<usize> = targets.iter().filter_map(|t| self.graph.find(t)).collect();
+        let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
+        let kept = self.kept_on_destroy();
+        let (run, kept, wanted_ref) = (&run, &kept, &wanted);
+        let mut report = self
+            .walk(true, |i| async move {
+                if wanted_ref.contains(&i) { self.destroy_node(i, run, kept).await } else { Ok(Outcome::Skipped) }
+            })
+            .await;
+        report.outcomes.retain(|id, _| self.graph.find(id).is_some_and(|i| wanted.contains(&i)));
+        report
+    }
+
     /// Delete every node in reverse dependency order; state is saved after each delete.
     pub async fn destroy(&self, locked: &mut LockedState) -> RunReport {
         let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));

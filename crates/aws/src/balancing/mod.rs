@@ -1,0 +1,125 @@
+//! The frontend's internal Network Load Balancer (`frontend.endpoint`): the balancer, its
+//! target group and its listener, one kind each, with the settings of
+//! `documents::balancer`. ELBv2 names are unique per account and region, and ours are
+//! fixed by the project, so each is found by its name. The walk's first look reads all
+//! three at once ([`first_look`]: four calls, one `DescribeTags` for every ARN); a look
+//! after a change reads the one resource (its describe and its tags).
+
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Tag, TargetGroup};
+use temporalctl_engine::{Cx, ResourceError, Tags};
+
+use crate::errors::{absent_if_gone, aws};
+use crate::listings::Listings;
+use crate::tags::{from_sdk, sdk_tags};
+
+pub type Elb = aws_sdk_elasticloadbalancingv2::Client;
+
+/// The tags of one balancer, target group or listener.
+pub(crate) async fn tags_of(elb: &Elb, arn: &str) -> Result<Tags, ResourceError> {
+    let out = elb.describe_tags().resource_arns(arn).send().await.map_err(aws("DescribeTags"))?;
+    Ok(out
+        .tag_descriptions()
+        .iter()
+        .find(|d| d.resource_arn() == Some(arn))
+        .map(|d| from_sdk(d.tags()))
+        .unwrap_or_default())
+}
+
+/// Our tags in ELBv2's type, for a create.
+pub(crate) fn elb_tags(tags: &Tags) -> Vec<Tag> {
+    sdk_tags!(infallible Tag, tags)
+}
+
+/// Add or overwrite `tags` on one resource; others' tags stay.
+pub(crate) async fn ensure_tags(elb: &Elb, arn: &str, tags: &Tags) -> Result<(), ResourceError> {
+    elb.add_tags().resource_arns(arn).set_tags(Some(elb_tags(tags))).send().await.map_err(aws("AddTags"))?;
+    Ok(())
+}
+
+/// The balancer, its target group and its listeners, with the tags of each by ARN.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Frontend {
+    pub load_balancer: Option<LoadBalancer>,
+    pub target_group: Option<TargetGroup>,
+    pub listeners: Vec<Listener>,
+    pub tags: BTreeMap<String, Tags>,
+}
+
+impl Frontend {
+    pub fn tags_of(&self, arn: &str) -> Tags {
+        self.tags.get(arn).cloned().unwrap_or_default()
+    }
+}
+
+/// Everything of the balancer named `name` (balancer and target group share it).
+async fn look(elb: &Elb, name: &str) -> Result<Frontend, ResourceError> {
+    let lbs = elb.describe_load_balancers().names(name).send().await.map_err(aws("DescribeLoadBalancers"));
+    let load_balancer = absent_if_gone(lbs)?.and_then(|out| out.load_balancers().first().cloned());
+    let tgs = elb.describe_target_groups().names(name).send().await.map_err(aws("DescribeTargetGroups"));
+    let target_group = absent_if_gone(tgs)?.and_then(|out| out.target_groups().first().cloned());
+    let mut listeners = Vec::new();
+    if let Some(arn) = load_balancer.as_ref().and_then(|lb| lb.load_balancer_arn()) {
+        let ls = elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(aws("DescribeListeners"));
+        listeners = absent_if_gone(ls)?.map(|out| out.listeners().to_vec()).unwrap_or_default();
+    }
+    let arns: Vec<String> = load_balancer
+        .iter()
+        .filter_map(|lb| lb.load_balancer_arn())
+        .chain(target_group.iter().filter_map(|tg| tg.target_group_arn()))
+        .chain(listeners.iter().filter_map(|l| l.listener_arn()))
+        .map(String::from)
+        .collect();
+    let mut tags = BTreeMap::new();
+    // DescribeTags takes 20 ARNs: a balancer has at most a few listeners of ours.
+    if !arns.is_empty() {
+        let out = elb.describe_tags().set_resource_arns(Some(arns)).send().await.map_err(aws("DescribeTags"))?;
+        for d in out.tag_descriptions() {
+            tags.insert(d.resource_arn().unwrap_or_default().to_string(), from_sdk(d.tags()));
+        }
+    }
+    Ok(Frontend { load_balancer, target_group, listeners, tags })
+}
+
+/// One of the three and its tags: from the walk's first look when the engine allows it
+/// (`pick` finds it there), else by `fresh` and one `DescribeTags`.
+pub(crate) async fn find<T, Fut>(
+    cx: &Cx<'_>,
+    (listings, elb, name): (&Listings, &Elb, &str),
+    pick: impl FnOnce(&Frontend) -> Option<T>,
+    arn_of: impl Fn(&T) -> Option<&str>,
+    fresh: impl FnOnce() -> Fut,
+) -> Result<Option<(T, Tags)>, ResourceError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, ResourceError>>,
+{
+    if let Some(all) = first_look(cx, listings, elb, name).await? {
+        return Ok(pick(&all).map(|t| {
+            let tags = all.tags_of(arn_of(&t).unwrap_or_default());
+            (t, tags)
+        }));
+    }
+    let Some(t) = fresh().await? else { return Ok(None) };
+    let tags = tags_of(elb, arn_of(&t).unwrap_or_default()).await?;
+    Ok(Some((t, tags)))
+}
+
+/// The walk's first look at any of the three, shared by all of them; `None` when this read
+/// must be fresh (`Cx::may_read_from_listing`).
+async fn first_look(
+    cx: &Cx<'_>,
+    listings: &Listings,
+    elb: &Elb,
+    name: &str,
+) -> Result<Option<Frontend>, ResourceError> {
+    if !cx.may_read_from_listing {
+        return Ok(None);
+    }
+    let all = listings.get("elbv2 frontend", || async { Ok(vec![look(elb, name).await?]) }).await?;
+    Ok(all.first().cloned())
+}

@@ -1,0 +1,225 @@
+//! The frontend tasks' target group: TCP 7233, `ip` targets (ECS registers each task as
+//! it starts and deregisters it before stopping it), the health check and attributes of
+//! `documents::balancer`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    ProtocolEnum, TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+use temporalctl_engine::{
+    Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
+};
+
+use super::{Elb, elb_tags, ensure_tags, find};
+use crate::documents::balancer::{self, HealthCheck};
+use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use crate::outputs::Output;
+
+pub struct TargetGroup {
+    pub elb: Elb,
+    pub listings: crate::listings::Listings,
+    pub name: String,
+    pub vpc: NodeId,
+}
+
+attributes! {
+    pub struct TargetGroupAttrs / TargetGroupField {
+        Name name: String = "name", replace;
+        Vpc vpc: String = "vpc", replace;
+        /// `TCP:7233:ip`.
+        Target target: String = "target", replace;
+        /// `TCP:traffic-port every 10s, 3 healthy, 3 unhealthy`.
+        HealthCheck health_check: String = "health-check";
+        /// The attributes we set, as AWS holds them (the others are AWS's defaults, not compared).
+        Attributes attributes: BTreeMap<String, String> = "attributes";
+    }
+}
+
+fn target_text(protocol: &str, port: i32, target_type: &str) -> String {
+    format!("{protocol}:{port}:{target_type}")
+}
+
+/// `TCP:traffic-port every 10s, 3 healthy, 3 unhealthy`.
+fn health_text(protocol: &str, port: &str, interval: i32, healthy: i32, unhealthy: i32) -> String {
+    format!("{protocol}:{port} every {interval}s, {healthy} healthy, {unhealthy} unhealthy")
+}
+
+fn wanted_health(h: &HealthCheck) -> String {
+    health_text(h.protocol, h.port, h.interval_seconds, h.healthy_threshold, h.unhealthy_threshold)
+}
+
+fn observed_health(tg: &Elbv2TargetGroup) -> String {
+    health_text(
+        tg.health_check_protocol().map(|p| p.as_str()).unwrap_or_default(),
+        tg.health_check_port().unwrap_or_default(),
+        tg.health_check_interval_seconds().unwrap_or_default(),
+        tg.healthy_threshold_count().unwrap_or_default(),
+        tg.unhealthy_threshold_count().unwrap_or_default(),
+    )
+}
+
+impl TargetGroup {
+    async fn set_attributes(&self, arn: &str, wanted: &BTreeMap<String, String>) -> Result<(), ResourceError> {
+        let attributes = wanted.iter().map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build()).collect();
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .map_err(aws("ModifyTargetGroupAttributes"))?;
+        Ok(())
+    }
+
+    async fn set_health_check(&self, arn: &str) -> Result<(), ResourceError> {
+        let h = balancer::frontend().target_group.health_check;
+        self.elb
+            .modify_target_group()
+            .target_group_arn(arn)
+            .health_check_protocol(ProtocolEnum::from(h.protocol))
+            .health_check_port(h.port)
+            .health_check_interval_seconds(h.interval_seconds)
+            .healthy_threshold_count(h.healthy_threshold)
+            .unhealthy_threshold_count(h.unhealthy_threshold)
+            .send()
+            .await
+            .map_err(aws("ModifyTargetGroup"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for TargetGroup {
+    type Attrs = TargetGroupAttrs;
+
+    fn kind(&self) -> &'static str {
+        "target-group"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.vpc.clone()]
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<TargetGroupAttrs, ResourceError> {
+        let tg = balancer::frontend().target_group;
+        Ok(TargetGroupAttrs {
+            name: self.name.clone(),
+            vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
+            target: target_text(tg.protocol, tg.port, tg.target_type),
+            health_check: wanted_health(&tg.health_check),
+            attributes: tg.attributes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        })
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<TargetGroupAttrs>>, ResourceError> {
+        let fresh = || async {
+            let described =
+                self.elb.describe_target_groups().names(&self.name).send().await.map_err(aws("DescribeTargetGroups"));
+            Ok(absent_if_gone(described)?.and_then(|out| out.target_groups().first().cloned()))
+        };
+        let found = find(
+            cx,
+            (&self.listings, &self.elb, &self.name),
+            |all| all.target_group.clone(),
+            |tg| tg.target_group_arn(),
+            fresh,
+        )
+        .await?;
+        let Some((tg, tags)) = found else { return Ok(None) };
+        let tg = &tg;
+        let arn = tg.target_group_arn().unwrap_or_default();
+        let held = self
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(aws("DescribeTargetGroupAttributes"))?;
+        let ours = balancer::frontend().target_group.attributes;
+        let attributes = held
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
+            .filter(|(k, _)| ours.contains_key(k.as_str()))
+            .collect();
+        Ok(Some(
+            Observed::new(arn)
+                .output(Output::Arn, arn)
+                .output(Output::Name, tg.target_group_name().unwrap_or_default())
+                .tags(tags)
+                .found(TargetGroupAttrs {
+                    name: tg.target_group_name().unwrap_or_default().into(),
+                    vpc: tg.vpc_id().unwrap_or_default().into(),
+                    target: target_text(
+                        tg.protocol().map(|p| p.as_str()).unwrap_or_default(),
+                        tg.port().unwrap_or_default(),
+                        tg.target_type().map(|t| t.as_str()).unwrap_or_default(),
+                    ),
+                    health_check: observed_health(tg),
+                    attributes,
+                }),
+        ))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &TargetGroupAttrs) -> Result<Observed, ResourceError> {
+        let tg = balancer::frontend().target_group;
+        let h = &tg.health_check;
+        let out = self
+            .elb
+            .create_target_group()
+            .name(&self.name)
+            .vpc_id(&desired.vpc)
+            .protocol(ProtocolEnum::from(tg.protocol))
+            .port(tg.port)
+            .target_type(TargetTypeEnum::from(tg.target_type))
+            .health_check_protocol(ProtocolEnum::from(h.protocol))
+            .health_check_port(h.port)
+            .health_check_interval_seconds(h.interval_seconds)
+            .healthy_threshold_count(h.healthy_threshold)
+            .unhealthy_threshold_count(h.unhealthy_threshold)
+            .set_tags(Some(elb_tags(cx.tags)))
+            .send()
+            .await
+            .map_err(aws("CreateTargetGroup"))?;
+        let made =
+            out.target_groups().first().ok_or_else(|| ResourceError::fatal("CreateTargetGroup returned none"))?;
+        let arn = made.target_group_arn().unwrap_or_default();
+        self.set_attributes(arn, &desired.attributes).await?;
+        Ok(Observed::new(arn)
+            .output(Output::Arn, arn)
+            .output(Output::Name, made.target_group_name().unwrap_or_default())
+            .tags(cx.tags.clone()))
+    }
+
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        o: &Owned<Found<TargetGroupAttrs>>,
+        desired: &TargetGroupAttrs,
+        changed: &[TargetGroupField],
+    ) -> Result<(), ResourceError> {
+        for field in changed {
+            match field {
+                TargetGroupField::HealthCheck => self.set_health_check(&o.id).await?,
+                TargetGroupField::Attributes => self.set_attributes(&o.id, &desired.attributes).await?,
+                TargetGroupField::Name | TargetGroupField::Vpc | TargetGroupField::Target => {
+                    return Err(replaced_not_updated("target-group", field));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn retag(&self, cx: &Cx<'_>, o: &Owned<Observed>) -> Result<(), ResourceError> {
+        ensure_tags(&self.elb, &o.id, cx.tags).await
+    }
+
+    /// `ResourceInUse` while a listener still forwards to it: retried until it is gone.
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<TargetGroupAttrs>>) -> Result<(), ResourceError> {
+        gone_is_ok(
+            self.elb.delete_target_group().target_group_arn(&o.id).send().await.map_err(aws("DeleteTargetGroup")),
+        )
+    }
+}

@@ -1,0 +1,123 @@
+//! The frontend's internal Network Load Balancer, as the settings sent to ELBv2: the
+//! balancer, its target group (health check and attributes) and the listener. Pure, so
+//! every setting is snapshot-tested and named with its reason here.
+//!
+//! Why these settings (AWS, Elastic Load Balancing "Network Load Balancers" guide):
+//! - TCP, not TLS, on the listener: the connection passes through, so Temporal's own TLS
+//!   and mTLS (`temporal.tls`) hold end to end and the balancer needs no certificate.
+//! - Target type `ip`: ECS tasks in `awsvpc` mode register by their own address (Amazon
+//!   ECS guide, "Use load balancing to distribute Amazon ECS service traffic").
+//! - The balancer has a security group, set at creation: a Network Load Balancer made
+//!   without one can never get one. With `ip` targets over TCP, client IP preservation is
+//!   off, so the frontend sees the balancer's addresses and its group admits the
+//!   balancer's group, never the clients' CIDRs (re:Post, "security group load balancer").
+//!   `preserve_client_ip.enabled` is written anyway, so that rule cannot silently break.
+//! - Deregistration delay 90 s, then connections are closed: a worker's long poll lasts
+//!   up to 70 s (the Go SDK's poll deadline over matching's one-minute
+//!   `matching.longPollExpirationInterval`), so a frontend leaving during a rollout lets
+//!   the polls in flight finish, and a client still connected after that is disconnected
+//!   and reconnects to a live task instead of waiting on a stopped one. AWS's default, 300 s,
+//!   would make every frontend rollout wait five minutes per task.
+//! - Health check: TCP on the traffic port (7233), every 10 s, 3 to turn healthy or not: a
+//!   Network Load Balancer has no gRPC health check (an Application Load Balancer's), and
+//!   an HTTP one would need a port the frontend does not serve without TLS.
+
+use serde::Serialize;
+
+use crate::service_kinds::FRONTEND_GRPC_PORT;
+
+/// How the balancer, target group and listener are made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Balancer {
+    /// `network`.
+    pub r#type: &'static str,
+    /// `internal`: reachable only from the VPC and what is routed into it.
+    pub scheme: &'static str,
+    pub listener: Listener,
+    pub target_group: TargetGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    pub protocol: &'static str,
+    pub port: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroup {
+    pub protocol: &'static str,
+    pub port: i32,
+    pub target_type: &'static str,
+    pub health_check: HealthCheck,
+    /// `ModifyTargetGroupAttributes`'s keys and values, sorted.
+    pub attributes: std::collections::BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub protocol: &'static str,
+    /// `traffic-port`: the port the targets are registered on.
+    pub port: &'static str,
+    pub interval_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+}
+
+/// Seconds a leaving frontend keeps its connections (see the module's notes).
+pub const DEREGISTRATION_DELAY_SECONDS: u32 = 90;
+
+/// How long ECS ignores the balancer's health checks of a new frontend task: a server
+/// opens 7233 after its persistence and membership start, under a minute usually; twice
+/// that covers a start that waits on DSQL's connection rate.
+pub const HEALTH_CHECK_GRACE_SECONDS: i32 = 120;
+
+pub fn frontend() -> Balancer {
+    Balancer {
+        r#type: "network",
+        scheme: "internal",
+        listener: Listener { protocol: "TCP", port: FRONTEND_GRPC_PORT },
+        target_group: TargetGroup {
+            protocol: "TCP",
+            port: FRONTEND_GRPC_PORT,
+            target_type: "ip",
+            health_check: HealthCheck {
+                protocol: "TCP",
+                port: "traffic-port",
+                interval_seconds: 10,
+                healthy_threshold: 3,
+                unhealthy_threshold: 3,
+            },
+            attributes: [
+                ("deregistration_delay.timeout_seconds", DEREGISTRATION_DELAY_SECONDS.to_string()),
+                ("deregistration_delay.connection_termination.enabled", "true".into()),
+                ("preserve_client_ip.enabled", "false".into()),
+            ]
+            .into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_of_the_frontend_balancer() {
+        insta::assert_json_snapshot!("balancer-frontend", frontend());
+    }
+
+    /// The property the delay exists for: polls in flight finish before the frontend goes.
+    #[test]
+    fn a_leaving_frontend_outlasts_a_long_poll() {
+        const LONG_POLL_SECONDS: u32 = 70;
+        let b = frontend();
+        let delay: u32 = b.target_group.attributes["deregistration_delay.timeout_seconds"].parse().unwrap();
+        assert!(delay > LONG_POLL_SECONDS && delay < 300, "{delay}");
+        assert_eq!(b.listener.protocol, "TCP", "TLS passes through to the frontend");
+        assert_eq!(b.target_group.port, b.listener.port);
+    }
+}
