@@ -475,6 +475,7 @@ fn the_frontend_balancer_is_made_repaired_and_removed_when_turned_off() {
             |k: &str| attrs.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value().map(String::from));
         assert_eq!(attr("deregistration_delay.timeout_seconds").as_deref(), Some("90"));
         assert_eq!(attr("preserve_client_ip.enabled").as_deref(), Some("false"));
+        assert_eq!(attr("load_balancing.cross_zone.enabled").as_deref(), Some("true"));
         let listeners =
             elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
         let l = &listeners.listeners()[0];

@@ -303,6 +303,14 @@ fn check_reserved_prefix(project: &str, p: &mut Vec<Problem>) {
             format!("`{project}` starts with `sg-`, which EC2 refuses in security group names (ours are `<project>-<role>`); choose another project name"),
         ));
     }
+    // ELBv2 refuses balancer names starting `internal-` (CreateLoadBalancer, `Name`), and
+    // the frontend's is `<project>-frontend`.
+    if project.starts_with("internal-") {
+        p.push(Problem::new(
+            "project",
+            format!("`{project}` starts with `internal-`, which Elastic Load Balancing refuses in balancer names (the frontend's is `<project>-frontend`); choose another project name"),
+        ));
+    }
     if let Some(prefix) = RESERVED_PREFIXES.iter().find(|r| project.starts_with(**r)) {
         p.push(Problem::new(
             "project",

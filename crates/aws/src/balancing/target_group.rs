@@ -41,22 +41,26 @@ fn target_text(protocol: &str, port: i32, target_type: &str) -> String {
     format!("{protocol}:{port}:{target_type}")
 }
 
-/// `TCP:traffic-port every 10s, 3 healthy, 3 unhealthy`.
-fn health_text(protocol: &str, port: &str, interval: i32, healthy: i32, unhealthy: i32) -> String {
-    format!("{protocol}:{port} every {interval}s, {healthy} healthy, {unhealthy} unhealthy")
+/// `TCP:traffic-port every 10s within 5s, 3 healthy, 3 unhealthy`.
+fn health_text(protocol: &str, port: &str, [interval, timeout, healthy, unhealthy]: [i32; 4]) -> String {
+    format!("{protocol}:{port} every {interval}s within {timeout}s, {healthy} healthy, {unhealthy} unhealthy")
 }
 
 fn wanted_health(h: &HealthCheck) -> String {
-    health_text(h.protocol, h.port, h.interval_seconds, h.healthy_threshold, h.unhealthy_threshold)
+    health_text(h.protocol, h.port, [h.interval_seconds, h.timeout_seconds, h.healthy_threshold, h.unhealthy_threshold])
 }
 
 fn observed_health(tg: &Elbv2TargetGroup) -> String {
+    let n = |v: Option<i32>| v.unwrap_or_default();
     health_text(
         tg.health_check_protocol().map(|p| p.as_str()).unwrap_or_default(),
         tg.health_check_port().unwrap_or_default(),
-        tg.health_check_interval_seconds().unwrap_or_default(),
-        tg.healthy_threshold_count().unwrap_or_default(),
-        tg.unhealthy_threshold_count().unwrap_or_default(),
+        [
+            n(tg.health_check_interval_seconds()),
+            n(tg.health_check_timeout_seconds()),
+            n(tg.healthy_threshold_count()),
+            n(tg.unhealthy_threshold_count()),
+        ],
     )
 }
 
@@ -81,6 +85,7 @@ impl TargetGroup {
             .health_check_protocol(ProtocolEnum::from(h.protocol))
             .health_check_port(h.port)
             .health_check_interval_seconds(h.interval_seconds)
+            .health_check_timeout_seconds(h.timeout_seconds)
             .healthy_threshold_count(h.healthy_threshold)
             .unhealthy_threshold_count(h.unhealthy_threshold)
             .send()
@@ -177,6 +182,7 @@ impl Kind for TargetGroup {
             .health_check_protocol(ProtocolEnum::from(h.protocol))
             .health_check_port(h.port)
             .health_check_interval_seconds(h.interval_seconds)
+            .health_check_timeout_seconds(h.timeout_seconds)
             .healthy_threshold_count(h.healthy_threshold)
             .unhealthy_threshold_count(h.unhealthy_threshold)
             .set_tags(Some(elb_tags(cx.tags)))

@@ -12,12 +12,17 @@
 //!   off, so the frontend sees the balancer's addresses and its group admits the
 //!   balancer's group, never the clients' CIDRs (re:Post, "security group load balancer").
 //!   `preserve_client_ip.enabled` is written anyway, so that rule cannot silently break.
-//! - Deregistration delay 90 s, then connections are closed: a worker's long poll lasts
-//!   up to 70 s (the Go SDK's poll deadline over matching's one-minute
-//!   `matching.longPollExpirationInterval`), so a frontend leaving during a rollout lets
-//!   the polls in flight finish, and a client still connected after that is disconnected
-//!   and reconnects to a live task instead of waiting on a stopped one. AWS's default, 300 s,
-//!   would make every frontend rollout wait five minutes per task.
+//! - Deregistration delay 90 s, then connections are closed: a leaving frontend gets no
+//!   new connection at once, and its open ones keep working for 90 s, longer than a
+//!   worker's long poll (up to 70 s: the Go SDK's poll deadline over matching's one-minute
+//!   `matching.longPollExpirationInterval`). gRPC connections are long-lived, so a poll
+//!   opened late in the drain can still be cut; the SDKs retry it on a new connection,
+//!   to a live task, instead of waiting on a stopped one. AWS's default, 300 s, would make
+//!   every frontend rollout wait five minutes per task.
+//! - Cross-zone on: without it a zone's address stays in the balancer's DNS only while the
+//!   zone has a healthy frontend, so with one or two frontends the addresses change as
+//!   tasks move, and clients holding an old one time out (AWS, "Cross-zone load balancing
+//!   for target groups"). It costs inter-zone data transfer.
 //! - Health check: TCP on the traffic port (7233), every 10 s, 3 to turn healthy or not: a
 //!   Network Load Balancer has no gRPC health check (an Application Load Balancer's), and
 //!   an HTTP one would need a port the frontend does not serve without TLS.
@@ -63,6 +68,9 @@ pub struct HealthCheck {
     /// `traffic-port`: the port the targets are registered on.
     pub port: &'static str,
     pub interval_seconds: i32,
+    /// Under the interval: AWS's TCP default equals it (10 s), which Application Load
+    /// Balancers refuse and Network Load Balancers take; set, it cannot drift.
+    pub timeout_seconds: i32,
     pub healthy_threshold: i32,
     pub unhealthy_threshold: i32,
 }
@@ -88,6 +96,7 @@ pub fn frontend() -> Balancer {
                 protocol: "TCP",
                 port: "traffic-port",
                 interval_seconds: 10,
+                timeout_seconds: 5,
                 healthy_threshold: 3,
                 unhealthy_threshold: 3,
             },
@@ -95,6 +104,7 @@ pub fn frontend() -> Balancer {
                 ("deregistration_delay.timeout_seconds", DEREGISTRATION_DELAY_SECONDS.to_string()),
                 ("deregistration_delay.connection_termination.enabled", "true".into()),
                 ("preserve_client_ip.enabled", "false".into()),
+                ("load_balancing.cross_zone.enabled", "true".into()),
             ]
             .into(),
         },

@@ -27,7 +27,8 @@ pub struct Service {
     /// The frontend's tasks in the balancer's target group (`frontend.endpoint`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load_balancers: Vec<LoadBalancerTarget>,
-    /// Only with a balancer: ECS refuses it on a service without one.
+    /// Only with a balancer: ECS uses it for load balancer (and container) health checks,
+    /// and the frontend has no container health check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i32>,
     pub propagate_tags: String,
