@@ -97,6 +97,11 @@ impl Aws {
         crate::platform::private_ca::PrivateCa { pca: aws_sdk_acmpca::Client::from_conf(config), arn: arn.to_string() }
     }
 
+    /// What every client is made from (the S3 state backend makes its own from it).
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
     /// `aws`, `aws-cn` or `aws-us-gov`, for the ARNs we write ourselves.
     pub fn partition(&self) -> &'static str {
         partition(&self.region)

@@ -67,6 +67,9 @@ const TRANSIENT: &[&str] = &[
     "IDPCommunicationError",
     // ECS: another change to the same cluster or provider is still being applied.
     "UpdateInProgressException",
+    // S3: two conditional writes to one key raced; AWS says to retry (S3 User Guide,
+    // "How to prevent object overwrites with conditional writes").
+    "ConditionalRequestConflict",
 ];
 
 /// Something still uses the resource; deletes retry these until their deadline.
@@ -120,6 +123,8 @@ const CONFLICT: &[&str] = &[
     "RouteAlreadyExists",
     "Resource.AlreadyAssociated",
     "IncorrectState",
+    // S3: an `If-Match` or `If-None-Match` write found the object changed, or present.
+    "PreconditionFailed",
 ];
 
 /// What EC2 answers for an id a create returned moments ago, while the id propagates
@@ -190,7 +195,18 @@ fn not_found(code: &str) -> bool {
     code.ends_with(".NotFound")
         || code.ends_with("NotFoundException")
         || code.ends_with("NotFound")
-        || matches!(code, "NoSuchEntity" | "InvalidPermission.NotFound" | "ParameterNotFound" | "MISSING")
+        || matches!(
+            code,
+            "NoSuchEntity"
+                | "InvalidPermission.NotFound"
+                | "ParameterNotFound"
+                | "MISSING"
+                | "NoSuchKey"
+                | "NoSuchBucket"
+                | "NoSuchVersion"
+                | "NoSuchPublicAccessBlockConfiguration"
+                | "ServerSideEncryptionConfigurationNotFoundError"
+        )
 }
 
 /// Class of an AWS error code (with the HTTP status for codeless 5xx replies).
@@ -337,6 +353,13 @@ mod tests {
 
     #[test]
     fn codes_map_to_classes() {
+        // S3's conditional writes: a lost race is retried, a changed object is a conflict.
+        assert_eq!(
+            class_of(Some("ConditionalRequestConflict"), Some(409)),
+            ErrorClass::Retryable(RetryReason::Transient)
+        );
+        assert_eq!(class_of(Some("PreconditionFailed"), Some(412)), ErrorClass::Conflict);
+        assert_eq!(class_of(Some("NoSuchKey"), Some(404)), ErrorClass::NotFound);
         let t = ErrorClass::Retryable(RetryReason::Throttling);
         assert_eq!(class_of(Some("RequestLimitExceeded"), Some(503)), t);
         assert_eq!(class_of(Some("Throttling"), Some(400)), t);

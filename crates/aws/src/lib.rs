@@ -19,6 +19,7 @@ pub mod outputs;
 mod pages;
 pub mod platform;
 pub mod preflight;
+pub mod remote_state;
 pub mod service_kinds;
 pub mod stack;
 pub mod sweep;

@@ -22,6 +22,10 @@ pub struct Deploy {
     /// Extra tags put on every taggable resource.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Where the state lives: this machine's `state/` directory, or an S3 bucket shared by
+    /// every machine that runs this deployment.
+    #[serde(default)]
+    pub state: State,
     /// The VPC: subnets, NAT gateway, VPC endpoints.
     #[serde(default)]
     pub network: Network,
@@ -505,6 +509,52 @@ pub struct Namespace {
 impl Default for Namespace {
     fn default() -> Self {
         Self { name: "default".into(), retention_days: 3 }
+    }
+}
+
+/// Where the deployment's state lives (docs/state.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(default)]
+pub struct State {
+    /// `local` (the `--state-dir` directory, one machine) or `s3` (a bucket, with a lock
+    /// object that lets one run at a time change the deployment).
+    pub backend: StateBackend,
+    /// The bucket, with `backend: s3`; `temporalctl state init` makes it.
+    pub bucket: Option<String>,
+    /// The state object's key; `<project>/state.json` when unset. The lock is `<key>.lock`.
+    pub key: Option<String>,
+    /// The bucket's region; the deployment's when unset.
+    pub region: Option<String>,
+    /// A KMS key (id, alias or ARN) the bucket encrypts with; S3's own keys when unset.
+    pub kms_key: Option<String>,
+    /// Days S3 keeps a state version after a newer one replaced it.
+    pub keep_versions_days: u32,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            backend: StateBackend::Local,
+            bucket: None,
+            key: None,
+            region: None,
+            kms_key: None,
+            keep_versions_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateBackend {
+    Local,
+    S3,
+}
+
+impl State {
+    /// The state object's key.
+    pub fn object_key(&self, project: &str) -> String {
+        self.key.clone().unwrap_or_else(|| format!("{project}/state.json"))
     }
 }
 

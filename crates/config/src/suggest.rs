@@ -43,6 +43,7 @@ fn example() -> Deploy {
         project: String::new(),
         region: String::new(),
         tags: Default::default(),
+        state: Default::default(),
         network: Default::default(),
         node_groups: Default::default(),
         services: Default::default(),

@@ -537,6 +537,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ));
     }
     check_dsql_pool(&d.dsql.pool, p);
+    check_state(&d.state, p);
     // Checked with the balancer off too: `up` builds its nodes to delete them.
     if let Err(problems) = crate::frontend_clients(d) {
         p.extend(problems.into_iter().filter(|problem| problem.path.starts_with("frontend.")));
@@ -585,6 +586,50 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         if value.is_zero() {
             p.push(Problem::new(key, "a deadline must be longer than zero"));
         }
+    }
+}
+
+/// An S3 backend names a bucket S3 would accept (AWS, "General purpose bucket naming
+/// rules": 3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at both
+/// ends, no `..`, not an IP address) and a key.
+fn check_state(s: &crate::State, p: &mut Vec<Problem>) {
+    if s.backend == crate::StateBackend::Local {
+        return;
+    }
+    match s.bucket.as_deref() {
+        None => p.push(Problem::new(
+            "state.bucket",
+            "`backend: s3` needs a bucket: name one, then run `temporalctl state init` to make it",
+        )),
+        Some(b) => {
+            let chars = b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            let ip = b.split('.').count() == 4 && b.split('.').all(|o| o.parse::<u8>().is_ok());
+            if !(3..=63).contains(&b.len())
+                || !chars
+                || !ends(b.chars().next())
+                || !ends(b.chars().last())
+                || b.contains("..")
+                || ip
+            {
+                p.push(Problem::new(
+                    "state.bucket",
+                    format!("`{b}` is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"),
+                ));
+            }
+        }
+    }
+    if s.key.as_deref().is_some_and(|k| k.is_empty() || k.starts_with('/') || k.len() > 1000) {
+        p.push(Problem::new(
+            "state.key",
+            "an object key of 1 to 1000 characters, not starting with `/`, e.g. `temporal/prod.json`",
+        ));
+    }
+    if s.keep_versions_days == 0 {
+        p.push(Problem::new(
+            "state.keep_versions_days",
+            "at least 1: the versions are the state's history and its undo",
+        ));
     }
 }
 

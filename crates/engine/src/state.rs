@@ -117,16 +117,27 @@ impl StateError {
     }
 }
 
-/// Where a deployment's state lives.
+/// Called with the whole file after each save: a remote backend pushes it from there.
+pub type SaveHook = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Where a deployment's state lives on this machine: the file itself (local backend) or
+/// the working copy of a remote one, which every save still writes first.
 pub struct StateStore {
     dir: PathBuf,
     project: String,
     region: String,
+    on_save: Option<SaveHook>,
 }
 
 impl StateStore {
     pub fn new(dir: impl Into<PathBuf>, project: &str, region: &str) -> Self {
-        Self { dir: dir.into(), project: project.into(), region: region.into() }
+        Self { dir: dir.into(), project: project.into(), region: region.into(), on_save: None }
+    }
+
+    /// Every later save of a lock taken from this store also calls `hook`.
+    pub fn with_save_hook(mut self, hook: SaveHook) -> Self {
+        self.on_save = Some(hook);
+        self
     }
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.project))
@@ -148,6 +159,22 @@ impl StateStore {
             }
             Err(source) => return Err(StateError::Read { path, cause: source }),
         };
+        self.parse(&text, &path)
+    }
+
+    /// Replace this machine's copy with `bytes` (a remote backend's state), after the same
+    /// checks as a read: a newer format, another project's or a corrupt one is refused
+    /// and the copy left as it was. `origin` names where the bytes came from, for errors.
+    pub fn replace(&self, bytes: &[u8], origin: &Path) -> Result<StateFile, StateError> {
+        let text = String::from_utf8_lossy(bytes);
+        let state = self.parse(&text, origin)?;
+        private_dir(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), cause: source })?;
+        write_atomically(&self.path(), bytes)?;
+        Ok(state)
+    }
+
+    fn parse(&self, text: &str, path: &Path) -> Result<StateFile, StateError> {
+        let path = path.to_path_buf();
         let corrupt = |detail: String| StateError::Corrupt { path: path.clone(), backup: self.backup_path(), detail };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         let found =
@@ -188,9 +215,7 @@ impl StateStore {
                 let holder = fs::read_to_string(&lock_path).ok().and_then(|t| serde_json::from_str::<Holder>(&t).ok());
                 return Err(StateError::Locked {
                     path: lock_path,
-                    holder: holder
-                        .map(|h| format!(" (pid {} on {}, running `{}` since {})", h.pid, h.host, h.command, h.since))
-                        .unwrap_or_default(),
+                    holder: holder.map(|h| format!(" held by {}", h.describe())).unwrap_or_default(),
                 });
             }
             Err(fs::TryLockError::Error(source)) => {
@@ -210,12 +235,13 @@ impl StateStore {
             copy_private(&self.path(), &self.backup_path())
                 .map_err(|source| StateError::Write { path: self.backup_path(), cause: source })?;
         }
-        let me = Holder { pid: std::process::id(), host: hostname(), command: command.into(), since: now() };
+        let me = Holder::me(command);
         file.set_len(0)
             .and_then(|()| file.write_all(&serde_json::to_vec(&me).unwrap_or_default()))
             .and_then(|()| file.sync_all())
             .map_err(|source| StateError::Write { path: lock_path.clone(), cause: source })?;
-        Ok(LockedState { lock: file, lock_path, path: self.path(), state, stale })
+        let saved = content(&state);
+        Ok(LockedState { lock: file, lock_path, path: self.path(), state, stale, on_save: self.on_save.clone(), saved })
     }
 }
 
@@ -226,6 +252,28 @@ pub struct Holder {
     pub host: String,
     pub command: String,
     pub since: String,
+    /// The login name, where the environment gives one (older records have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl Holder {
+    /// This process, running `command`.
+    pub fn me(command: &str) -> Self {
+        Holder {
+            pid: std::process::id(),
+            host: hostname(),
+            command: command.into(),
+            since: now(),
+            user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+        }
+    }
+
+    /// `alice (pid 42 on build-7, running `up` since …)`.
+    pub fn describe(&self) -> String {
+        let who = self.user.as_deref().map(|u| format!("{u} ")).unwrap_or_default();
+        format!("{who}(pid {} on {}, running `{}` since {})", self.pid, self.host, self.command, self.since)
+    }
 }
 
 /// A lock record left by a run that did not finish.
@@ -259,6 +307,16 @@ pub struct LockedState {
     /// remember to.
     state: StateFile,
     pub stale: Option<StaleLock>,
+    on_save: Option<SaveHook>,
+    /// What the file last held, apart from when and by whom: a save that would change
+    /// nothing else is skipped (a no-op run writes nothing, here or to a remote backend).
+    saved: Vec<u8>,
+}
+
+/// A state's content, without its write time and writer.
+fn content(state: &StateFile) -> Vec<u8> {
+    let bare = StateFile { updated_at: String::new(), written_by: String::new(), ..state.clone() };
+    serde_json::to_vec(&bare).unwrap_or_default()
 }
 
 impl LockedState {
@@ -321,22 +379,39 @@ impl LockedState {
         self.save()
     }
 
-    /// Write the whole file atomically: temp file, fsync, rename, fsync the directory.
+    /// Write the whole file atomically, then hand it to the save hook (a remote backend):
+    /// this machine's copy is always written first, so nothing is lost when the remote
+    /// write fails.
     fn save(&mut self) -> Result<(), StateError> {
+        let content = content(&self.state);
+        if content == self.saved {
+            return Ok(());
+        }
         self.state.updated_at = now();
         self.state.written_by = format!("temporalctl {}", env!("CARGO_PKG_VERSION"));
-        let err = |source| StateError::Write { path: self.path.clone(), cause: source };
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = new_private_file(&tmp).map_err(err)?;
-        let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| err(io::Error::other(e)))?;
+        let mut bytes = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| StateError::Write { path: self.path.clone(), cause: io::Error::other(e) })?;
         bytes.push(b'\n');
-        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(err)?;
-        fs::rename(&tmp, &self.path).map_err(err)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        write_atomically(&self.path, &bytes)?;
+        self.saved = content;
+        if let Some(hook) = &self.on_save {
+            hook(&bytes);
         }
         Ok(())
     }
+}
+
+/// Temp file, fsync, rename, fsync the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let err = |source| StateError::Write { path: path.to_path_buf(), cause: source };
+    let tmp = path.with_extension("json.tmp");
+    let mut f = new_private_file(&tmp).map_err(err)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+    }
+    Ok(())
 }
 
 impl Drop for LockedState {
@@ -434,6 +509,30 @@ mod tests {
         assert!(!dir.join("demo.json.tmp").exists());
     }
 
+    /// Issue 21: every save that changes something reaches the hook (a remote backend),
+    /// after the local file; one that changes nothing writes nowhere.
+    #[test]
+    fn the_hook_gets_each_changed_save_and_a_save_without_change_writes_nothing() {
+        let dir = temp_dir("hook");
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Default::default();
+        let sink = seen.clone();
+        let hook: SaveHook = std::sync::Arc::new(move |bytes: &[u8]| sink.lock().unwrap().push(bytes.to_vec()));
+        let store = StateStore::new(&dir, "demo", "us-east-1").with_save_hook(hook);
+        let mut locked = store.lock("up").unwrap();
+        locked.record_node("vpc", recorded("vpc-1")).unwrap();
+        let on_disk = fs::read(store.path()).unwrap();
+        locked.record_node("vpc", recorded("vpc-1")).unwrap();
+        locked.set_applied(None).unwrap();
+        locked.record_node("subnet", recorded("subnet-1")).unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "two changes, two writes");
+        assert_eq!(seen[0], on_disk, "the hook gets what the file holds");
+        let replaced = StateStore::new(temp_dir("hook-copy"), "demo", "us-east-1");
+        assert_eq!(replaced.replace(&seen[1], Path::new("s3://b/k")).unwrap().nodes.len(), 2);
+        let other = StateStore::new(temp_dir("hook-other"), "other", "us-east-1");
+        assert!(matches!(other.replace(&seen[1], Path::new("s3://b/k")), Err(StateError::WrongProject { .. })));
+    }
+
     /// Issue 19: the directory is made 0700 and every file in it 0600; a symlink planted
     /// at the lock, temporary or backup path is never followed.
     #[test]
@@ -510,7 +609,7 @@ mod tests {
     fn a_lock_left_by_a_dead_process_is_reported() {
         let dir = temp_dir("stale");
         let store = StateStore::new(&dir, "demo", "us-east-1");
-        let dead = Holder { pid: u32::MAX - 1, host: hostname(), command: "up".into(), since: now() };
+        let dead = Holder { pid: u32::MAX - 1, host: hostname(), command: "up".into(), since: now(), user: None };
         fs::write(store.lock_path(), serde_json::to_vec(&dead).unwrap()).unwrap();
         let locked = store.lock("up").unwrap();
         let stale = locked.stale.clone().expect("stale record detected");

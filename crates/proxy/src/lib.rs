@@ -441,6 +441,11 @@ async fn forward(
         validation.0 += 1;
         validation.1.extend(found);
     }
+    if s3::policy_kept_here(&call) {
+        call.status = 204;
+        shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+        return Ok(status(204, ""));
+    }
     let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).roll(&call.service);
     let script = match fault {
         Some(kind) => Some(fault_answer(&parts, &call, kind)),
@@ -475,7 +480,7 @@ async fn forward(
     let mut rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     rparts.headers.remove(hyper::header::CONNECTION);
     rparts.headers.remove(hyper::header::TRANSFER_ENCODING);
-    if let Some(rewritten) = awsvpc::answer(&call.operation, &rbody) {
+    if let Some(rewritten) = awsvpc::answer(&call.operation, &rbody).or_else(|| s3::answer(&call, &rbody)) {
         rparts.headers.remove(hyper::header::CONTENT_LENGTH);
         rbody = Bytes::from(rewritten);
     }
@@ -498,6 +503,43 @@ async fn forward(
         return Ok(held(&shared).await);
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// Where moto's S3 differs from S3 for the state bucket (moto 5.2.5):
+/// - A bucket policy's conditions are not evaluated: `IAMPolicy.is_action_permitted`
+///   (`moto/s3/models.py` `get_permission`) ignores `Condition`, so the state bucket's
+///   "deny unless over TLS" (`aws:SecureTransport` false) would deny every object call
+///   there, where AWS denies plain HTTP only. The proxy answers `PutBucketPolicy` itself
+///   (204, as S3 does) and keeps the request in its record: tests check the document
+///   sent; the emulator keeps no policy.
+/// - `GetBucketVersioning` answers under a `GetBucketVersioningResponse` root where S3's
+///   is `VersioningConfiguration` (the S3 API reference's response syntax), which the SDK
+///   cannot read: the root is renamed.
+mod s3 {
+    use super::Call;
+
+    fn query(call: &Call) -> &str {
+        call.path.split_once('?').map(|(_, q)| q).unwrap_or_default()
+    }
+
+    fn asks(call: &Call, method: &str, sub: &str) -> bool {
+        call.service == "s3"
+            && call.method == method
+            && query(call).split('&').any(|p| p == sub || p == format!("{sub}="))
+    }
+
+    pub fn policy_kept_here(call: &Call) -> bool {
+        asks(call, "PUT", "policy")
+    }
+
+    pub fn answer(call: &Call, body: &[u8]) -> Option<String> {
+        if !asks(call, "GET", "versioning") {
+            return None;
+        }
+        let text = String::from_utf8_lossy(body);
+        text.contains("GetBucketVersioningResponse")
+            .then(|| text.replace("GetBucketVersioningResponse", "VersioningConfiguration"))
+    }
 }
 
 /// What ECS does with an awsvpc task's port mappings and moto does not. In the awsvpc
@@ -635,6 +677,21 @@ mod tests {
             body: String::new(),
             status: 200,
         }
+    }
+
+    #[test]
+    fn the_state_bucket_s_policy_stays_here_and_versioning_reads_as_s3_writes_it() {
+        let put = Call { service: "s3".into(), path: "/b-1?policy".into(), ..call("PUT /b-1", "PUT") };
+        assert!(s3::policy_kept_here(&put));
+        let object = Call { service: "s3".into(), path: "/b-1/policy".into(), ..call("PUT /b-1/policy", "PUT") };
+        assert!(!s3::policy_kept_here(&object), "an object named policy is an object");
+        let get = Call { service: "s3".into(), path: "/b-1?versioning".into(), ..call("GET /b-1", "GET") };
+        let moto = br#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
+        let fixed = s3::answer(&get, moto).unwrap();
+        assert!(
+            fixed.starts_with("<VersioningConfiguration") && fixed.ends_with("</VersioningConfiguration>"),
+            "{fixed}"
+        );
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum Verb {
     Plan {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         output: Format,
+        /// Exit 3 when `up` would change something (0 when nothing; 1 and 2 keep their
+        /// meaning: failure, bad input), for a scheduled job that alerts on drift.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Create or repair everything deploy.yaml describes.
     Up {
@@ -151,6 +155,70 @@ pub enum Verb {
         #[arg(long)]
         destroy_data: bool,
     },
+    /// The state's S3 backend (`state:` in deploy.yaml, docs/state.md): make or check the
+    /// bucket, remove a dead run's lock, list and show versions, push a rescued copy,
+    /// move the state between this machine and the bucket.
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateAction {
+    /// Make the bucket (versioning, default encryption, public access blocked, a policy
+    /// refusing plain HTTP, our tags, old versions expiring after
+    /// `state.keep_versions_days`), or check an existing one and report what it lacks
+    /// without changing it.
+    Init,
+    /// Remove the lock a killed run left. Asks on a terminal; `--yes` otherwise.
+    Unlock {
+        /// Required: a lock is removed only when you say so.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The state's versions, newest first: when, who, which command.
+    History {
+        /// How many versions at most.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print the state (a given version of it).
+    Show {
+        #[arg(long, value_name = "VERSION_ID")]
+        version: Option<String>,
+    },
+    /// Send this machine's copy, left by a run whose last write could not reach S3.
+    Push,
+    /// Move the state between this machine's state directory and the bucket, under the
+    /// lock; the source is kept until the destination reads back the same.
+    Migrate {
+        #[arg(long, value_enum)]
+        to: Backend,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3,
+}
+
+impl Verb {
+    /// What holds the lock while it runs, as its holder record names it; `None` for the
+    /// verbs that only read.
+    pub fn mutation(&self) -> Option<&'static str> {
+        match self {
+            Verb::Up { .. } => Some("up"),
+            Verb::Down { .. } => Some("down"),
+            Verb::Scale { .. } => Some("scale"),
+            Verb::Tls { action: TlsAction::Rotate } => Some("tls rotate"),
+            Verb::Images { action: Some(ImagesAction::Build { .. }), .. } => Some("images build"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -49,6 +49,10 @@ impl From<StateError> for Failure {
     }
 }
 
+/// `plan --detailed-exitcode` when `up` would change something: not 2, which is bad
+/// input here (Terraform's `-detailed-exitcode` uses 2 for changes).
+pub const PLAN_CHANGES_PENDING: u8 = 3;
+
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.verbose);
     // These describe the binary, not a deployment: no deploy.yaml needed.
@@ -102,6 +106,24 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
     let store = StateStore::new(&cli.state_dir, &d.project, &d.region);
+    if let Verb::State { action } = &cli.verb {
+        return crate::remote::state(d, store, action).await;
+    }
+    // The verbs that read no state need no bucket.
+    let offline = matches!(cli.verb, Verb::Validate | Verb::Cost { .. } | Verb::Graph { .. });
+    if d.state.backend == temporalctl_config::StateBackend::Local || offline {
+        return verbs(cli, d, &store).await;
+    }
+    // Asked before the lock is taken: a lock is never held while a person reads a prompt.
+    if let Verb::Down { yes: false, destroy_data } = &cli.verb {
+        confirm_down(d, *destroy_data)?;
+    }
+    let (session, store) = crate::remote::begin(cli, d, store).await?;
+    let result = verbs(cli, d, &store).await;
+    session.end(result).await
+}
+
+async fn verbs(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     match &cli.verb {
         Verb::Validate => {
             let graph = graph(d, &Aws::offline(&d.region), &StateFile::new(&d.project, &d.region), Default::default())?;
@@ -114,15 +136,17 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Verb::Plan { output } => {
+        Verb::Plan { output, detailed_exitcode } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
             let cancel = read_only_interrupt();
             let planned = read_all(cli, d, &aws, &store, true, &cancel).await?;
             let cost = cost_change(d, &store.read()?);
+            let wants_retired = *detailed_exitcode || matches!(output, Format::Text);
+            let retired =
+                if wants_retired { retired(d, &aws, &store.read()?, Default::default())?.0 } else { Vec::new() };
             match output {
                 Format::Text => {
                     out!("{}", output::plan_text(&d.project, &d.region, &planned));
-                    let (retired, _) = retired(d, &aws, &store.read()?, Default::default())?;
                     if !retired.is_empty() {
                         outln!("To delete, no longer in deploy.yaml: {}.", retired.join(", "));
                     }
@@ -131,6 +155,11 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
                     out!("{}", output::dsql_budget_text(&budget, "deploy.yaml's counts"));
                 }
                 Format::Json => outln!("{}", output::plan_json(&d.project, &d.region, &planned, &cost)),
+            }
+            let pending =
+                !retired.is_empty() || planned.iter().any(|p| p.change != temporalctl_engine::Change::NoChange);
+            if *detailed_exitcode && pending {
+                return Err(Failure::Exit(PLAN_CHANGES_PENDING));
             }
             Ok(())
         }
@@ -225,10 +254,12 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         Verb::Tls { action: TlsAction::ClientCert { out } } => client_cert(d, &store, out).await,
         Verb::Tls { action: TlsAction::Rotate } => rotate_tls(d, &store).await,
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
+        Verb::State { .. } => unreachable!("answered by `dispatch`"),
         Verb::Up { .. } => up(cli, d, &store).await,
         Verb::Scale { direction } => scale(d, &store, direction).await,
         Verb::Down { yes, destroy_data } => {
-            if !yes {
+            // The S3 backend asked before taking its lock.
+            if !yes && d.state.backend == temporalctl_config::StateBackend::Local {
                 confirm_down(d, *destroy_data)?;
             }
             down(cli, d, &store, *destroy_data).await

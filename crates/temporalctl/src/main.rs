@@ -6,6 +6,7 @@ mod images;
 mod output;
 mod phases;
 mod reach;
+mod remote;
 mod stdout;
 
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ pub mod node;
 #[cfg(test)]
 pub mod sandbox;
 pub mod service;
+pub mod state_bucket;
 pub mod steps;
 pub mod task_definition;
 pub mod temporal;
