@@ -337,25 +337,6 @@ fn a_create_whose_second_call_fails_is_finished_by_the_retry_not_duplicated() {
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
 }
 
-/// Run `args` and SIGKILL it the moment the proxy holds the answer to its `after + 1`-th
-/// mutating call (which the emulator has carried out). False when it finished first.
-fn kill_after(h: &Harness, args: &[&str], after: usize) -> bool {
-    h.proxy.crash_after(Some(after));
-    let mut child = h.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let killed = loop {
-        if h.proxy.wait_tripped(Duration::from_millis(50)) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break true;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break false;
-        }
-    };
-    h.proxy.crash_after(None);
-    killed
-}
-
 /// (up, down) crash points: after this many mutating calls, spread over each command's
 /// whole run (on a fresh emulator `up` makes about 150, `down --destroy-data` 119; fewer
 /// once `images build` made the repositories or account-wide parts such as the OpenSearch
@@ -368,14 +349,14 @@ fn killed_at_any_point_the_next_run_converges_with_no_duplicates_and_down_leaves
     let h = Harness::new("rel-crash", &deploy());
     let mut report = Vec::new();
     for (up_at, down_at) in CRASH_POINTS {
-        assert!(kill_after(&h, &["up"], up_at), "up finished before mutating call {}", up_at + 1);
+        assert!(h.kill_after(&h.dir, &["up"], up_at), "up finished before mutating call {}", up_at + 1);
         let run = h.run(&["up"]).ok();
         let left = tagged_leftovers(&h);
         let count = |kind: &str| left.iter().filter(|l| l.starts_with(&format!("{kind} "))).count();
         let counts = (count("vpc"), count("subnet"), count("sg"), count("asg"), count("cluster"), count("role"));
         assert_eq!(counts, (1, 3, 12, 3, 1, 12), "after a crash at up call {}: {left:?}\n{}", up_at + 1, run.stderr);
 
-        assert!(kill_after(&h, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
+        assert!(h.kill_after(&h.dir, &["down", "--yes", "--destroy-data"], down_at), "down finished first");
         h.run(&["down", "--yes", "--destroy-data"]).ok();
         let left = tagged_leftovers(&h);
         assert!(left.is_empty(), "after a crash at down call {}: {left:?}", down_at + 1);

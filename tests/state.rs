@@ -4,8 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use support::{Harness, block_on};
 use temporalctl_proxy::Script;
@@ -59,24 +58,6 @@ fn changes(h: &Harness) -> Vec<String> {
     h.proxy.mutating().into_iter().filter(|c| c.service != "s3").map(|c| c.operation).collect()
 }
 
-/// Kill `args`, run in `dir`, after `after` mutating calls (the proxy holds the next one).
-fn kill_after(h: &Harness, dir: &Path, args: &[&str], after: usize) -> bool {
-    h.proxy.crash_after(Some(after));
-    let mut child = h.command(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let killed = loop {
-        if h.proxy.wait_tripped(Duration::from_millis(50)) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break true;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break false;
-        }
-    };
-    h.proxy.crash_after(None);
-    killed
-}
-
 #[test]
 fn state_init_makes_a_careful_bucket_and_only_reports_on_one_that_exists() {
     let h = Harness::without_images("state-init", &deploy("s3"));
@@ -123,6 +104,12 @@ fn state_init_makes_a_careful_bucket_and_only_reports_on_one_that_exists() {
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.operations());
     let v = block_on(c.get_bucket_versioning().bucket("itstate-plain").send()).unwrap();
     assert_ne!(v.status().map(|s| s.as_str()), Some("Enabled"));
+
+    // A name another account owns: S3 answers HeadBucket 403, without a body.
+    let taken = Script::Respond { status: 403, content_type: "application/xml", body: String::new() };
+    h.proxy.script("HEAD /itstate-plain*", None, taken);
+    let foreign = h.run(&["state", "init"]).code(1);
+    assert!(foreign.stderr.contains("not reachable with these credentials"), "{}", foreign.stderr);
 }
 
 /// Two machines on one bucket, taking turns on a first deploy that is killed (SIGKILL)
@@ -137,7 +124,7 @@ fn one_run_at_a_time_across_machines_and_a_killed_run_s_lock_is_reported_until_r
     let machines = [h.dir.clone(), second_machine(&h, "machine-b")];
     for (round, after) in [0usize, 40, 40].into_iter().enumerate() {
         let (here, there) = (&machines[round % 2], &machines[(round + 1) % 2]);
-        assert!(kill_after(&h, here, &["up"], after), "round {round}: up finished before change {}", after + 1);
+        assert!(h.kill_after(here, &["up"], after), "round {round}: up finished before change {}", after + 1);
         assert!(exists(&h, &format!("{}.lock", key())), "round {round}: the killed run's lock stays");
         let refused = run_in(&h, there, &["up"]).code(1);
         assert!(refused.stderr.contains("another temporalctl holds the lock"), "{}", refused.stderr);

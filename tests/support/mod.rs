@@ -168,6 +168,27 @@ impl Harness {
         h
     }
 
+    /// Run `args` in `dir` and SIGKILL it the moment the proxy holds the answer to its
+    /// `after + 1`-th mutating call (which the emulator has carried out). False when it
+    /// finished first.
+    pub fn kill_after(&self, dir: &Path, args: &[&str], after: usize) -> bool {
+        self.proxy.crash_after(Some(after));
+        let mut child =
+            self.command(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let killed = loop {
+            if self.proxy.wait_tripped(Duration::from_millis(50)) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+        };
+        self.proxy.crash_after(None);
+        killed
+    }
+
     /// Run the real binary in the working directory, through the proxy.
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("run temporalctl");

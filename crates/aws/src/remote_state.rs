@@ -445,6 +445,15 @@ impl RemoteState {
     /// Make the bucket as a careful operator would, or check the one that exists.
     pub async fn init(&self, d: &Deploy, partition: &str, region: &str) -> Result<Bucket, ResourceError> {
         let head = self.s3.head_bucket().bucket(&self.bucket).send().await.map_err(aws("HeadBucket"));
+        // HeadBucket answers without a body, so a 403 comes without a code: the name is
+        // taken by another account, or this identity may not list it.
+        let head = head.map_err(|e| match e.code.is_none() && e.message.contains("HTTP 403") {
+            true => ResourceError::fatal(format!(
+                "s3://{} exists but is not reachable with these credentials (another account owns the name, or s3:ListBucket is not granted): choose another `state.bucket`, or use credentials that may read it",
+                self.bucket
+            )),
+            false => e,
+        });
         match absent_if_gone(head)? {
             Some(_) => Ok(Bucket { created: false, problems: self.check().await? }),
             None => {
