@@ -2,12 +2,13 @@
 //! the ECS AMI parameter resolves in the region, the OpenSearch service-linked role
 //! exists (or will be made), and node groups whose tasks need more ENIs than the
 //! instances have are covered by `awsvpcTrunking` for the principal that registers the
-//! instances (the instance role), or by `node_groups.awsvpc_trunking`. What needs no AWS call (DSQL region,
+//! instances (the instance role), or by `node_groups.awsvpc_trunking`; a network of the
+//! user's (`network.existing`) can carry the stack. What needs no AWS call (DSQL region,
 //! CPU and memory per node group) is checked with the configuration.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{ArchitectureType, Filter, InstanceType, LocationType};
+use aws_sdk_ec2::types::{ArchitectureType, Filter, InstanceType, LocationType, VpcAttributeName};
 use aws_sdk_ecs::types::SettingName;
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::{counts_from_config, needs_trunking};
@@ -72,7 +73,18 @@ pub async fn run(
         );
     }
 
-    f.blockers.extend(instance_type_problems(clients, d, cancel).await?);
+    let zones = match &d.network.existing {
+        Some(existing) => {
+            let found = existing_network(clients, d, existing, cancel).await?;
+            f.blockers.extend(found.blockers);
+            f.notes.extend(found.notes);
+            found.zones
+        }
+        None => temporalctl_config::availability_zones(d),
+    };
+    if !zones.is_empty() {
+        f.blockers.extend(instance_type_problems(clients, d, &zones, cancel).await?);
+    }
 
     f.notes.extend(trunking_notes(clients, d, &counts_from_config(d), instance_role, cancel).await?);
     Ok(f)
@@ -126,13 +138,17 @@ pub async fn trunking_notes(
 /// Each node group's instance type must be offered in every configured zone and be arm64
 /// like the ECS AMI (AWS answers `Unsupported` only when the Auto Scaling group launches,
 /// minutes into `up`). The shape of the name is checked offline with the configuration.
-async fn instance_type_problems(clients: &Aws, d: &Deploy, cancel: &CancelToken) -> Result<Vec<String>, ResourceError> {
+async fn instance_type_problems(
+    clients: &Aws,
+    d: &Deploy,
+    zones: &[String],
+    cancel: &CancelToken,
+) -> Result<Vec<String>, ResourceError> {
     let types: BTreeSet<&str> = d.node_groups.iter().map(|(_, g)| g.instance_type.as_str()).collect();
-    let zones = temporalctl_config::availability_zones(d);
     let mut offered: BTreeSet<(String, String)> = BTreeSet::new();
     let filters = [
         Filter::builder().name("instance-type").set_values(Some(types.iter().map(|t| t.to_string()).collect())).build(),
-        Filter::builder().name("location").set_values(Some(zones.clone())).build(),
+        Filter::builder().name("location").set_values(Some(zones.to_vec())).build(),
     ];
     let mut token: Option<String> = None;
     loop {
@@ -241,4 +257,150 @@ async fn root_volume_problems(
             )
         })
         .collect())
+}
+
+/// What preflight found in the user's network (`network.existing`), and the zones of its
+/// private subnets.
+#[derive(Debug, Default)]
+struct ExistingNetworkFindings {
+    blockers: Vec<String>,
+    notes: Vec<String>,
+    zones: Vec<String>,
+}
+
+/// The user's network, read (never changed): the VPC exists with DNS support and
+/// hostnames on (interface endpoints' private DNS needs both: AWS, "DNS attributes for
+/// your VPC"); every subnet exists, sits in that VPC, in a zone of its own, and is
+/// private with a way out: a default route to a NAT gateway, transit gateway or other
+/// appliance, not to an internet gateway (that makes it public) and not missing (DSQL on
+/// 5432 and the public image registries have no interface endpoint on our list).
+async fn existing_network(
+    clients: &Aws,
+    d: &Deploy,
+    existing: &temporalctl_config::ExistingNetwork,
+    cancel: &CancelToken,
+) -> Result<ExistingNetworkFindings, ResourceError> {
+    let ec2 = &clients.ec2;
+    let vpc_id = existing.vpc_id.as_str();
+    let mut f = ExistingNetworkFindings::default();
+    let by_vpc = || Filter::builder().name("vpc-id").values(vpc_id).build();
+    let missing = format!(
+        "network.existing.vpc_id: {vpc_id} does not exist in {} for this account; check the id (`aws ec2 describe-vpcs --region {}`)",
+        d.region, d.region
+    );
+    if d.network.interface_endpoints.is_empty() {
+        let vpcs = retried(cancel, || async {
+            ec2.describe_vpcs().filters(by_vpc()).send().await.map_err(aws("DescribeVpcs"))
+        })
+        .await?;
+        if vpcs.vpcs().is_empty() {
+            f.blockers.push(missing);
+            return Ok(f);
+        }
+    } else {
+        // The attributes' answers also say whether the VPC exists (InvalidVpcID.NotFound).
+        for (attribute, name) in [
+            (VpcAttributeName::EnableDnsSupport, "enableDnsSupport"),
+            (VpcAttributeName::EnableDnsHostnames, "enableDnsHostnames"),
+        ] {
+            let out = retried(cancel, || async {
+                ec2.describe_vpc_attribute()
+                    .vpc_id(vpc_id)
+                    .attribute(attribute.clone())
+                    .send()
+                    .await
+                    .map_err(aws("DescribeVpcAttribute"))
+            })
+            .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(e) if e.is_not_found() => {
+                    f.blockers.push(missing);
+                    return Ok(f);
+                }
+                Err(e) => return Err(e),
+            };
+            let on = out.enable_dns_support().or(out.enable_dns_hostnames()).and_then(|v| v.value()).unwrap_or(false);
+            if !on {
+                f.blockers.push(format!(
+                    "network.existing.vpc_id: {vpc_id} has {name} off, and the interface endpoints' private DNS needs it on; turn it on (`aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --{} '{{\"Value\":true}}'`) or set network.interface_endpoints: []",
+                    if name == "enableDnsSupport" { "enable-dns-support" } else { "enable-dns-hostnames" }
+                ));
+            }
+        }
+    }
+    let by_id = Filter::builder().name("subnet-id").set_values(Some(existing.private_subnet_ids.clone())).build();
+    let subnets = retried(cancel, || async {
+        ec2.describe_subnets().filters(by_id.clone()).send().await.map_err(aws("DescribeSubnets"))
+    })
+    .await?;
+    let tables = retried(cancel, || async {
+        ec2.describe_route_tables().filters(by_vpc()).send().await.map_err(aws("DescribeRouteTables"))
+    })
+    .await?;
+    let mut zones_seen: Vec<(String, String)> = Vec::new();
+    for (i, id) in existing.private_subnet_ids.iter().enumerate() {
+        let field = format!("network.existing.private_subnet_ids[{i}]");
+        let Some(subnet) = subnets.subnets().iter().find(|s| s.subnet_id() == Some(id.as_str())) else {
+            f.blockers.push(format!(
+                "{field}: {id} does not exist in {}; check the id (`aws ec2 describe-subnets`)",
+                d.region
+            ));
+            continue;
+        };
+        if subnet.vpc_id() != Some(vpc_id) {
+            f.blockers.push(format!(
+                "{field}: {id} is in {}, not in {vpc_id}; name private subnets of network.existing.vpc_id",
+                subnet.vpc_id().unwrap_or("another VPC")
+            ));
+            continue;
+        }
+        let zone = subnet.availability_zone().unwrap_or_default().to_string();
+        match zones_seen.iter().find(|(z, _)| *z == zone) {
+            Some((_, other)) => f.blockers.push(format!(
+                "{field}: {id} is in {zone} like {other}; name one private subnet per availability zone"
+            )),
+            None => {
+                zones_seen.push((zone.clone(), id.clone()));
+                f.zones.push(zone);
+            }
+        }
+        if subnet.map_public_ip_on_launch() == Some(true) {
+            f.notes.push(format!(
+                "{field}: {id} gives instances public IPv4 addresses on launch; our launch templates ask for none, but a private subnet should not offer them"
+            ));
+        }
+        match default_route(tables.route_tables(), id) {
+            Some(target) if target.starts_with("igw-") => f.blockers.push(format!(
+                "{field}: {id} routes 0.0.0.0/0 to the internet gateway {target}, so it is public; name private subnets (a default route to a NAT gateway)"
+            )),
+            Some(_) => {}
+            None => f.blockers.push(format!(
+                "{field}: {id} has no default route (0.0.0.0/0), so DSQL (5432) and the public image registries (443) are out of reach; route it to a NAT gateway or transit gateway"
+            )),
+        }
+    }
+    Ok(f)
+}
+
+/// The target of a subnet's default route: its route table's (explicit association, else
+/// the VPC's main table), as EC2 applies them.
+fn default_route(tables: &[aws_sdk_ec2::types::RouteTable], subnet: &str) -> Option<String> {
+    let associated =
+        |t: &&aws_sdk_ec2::types::RouteTable| t.associations().iter().any(|a| a.subnet_id() == Some(subnet));
+    let main = |t: &&aws_sdk_ec2::types::RouteTable| t.associations().iter().any(|a| a.main() == Some(true));
+    let table = tables.iter().find(associated).or_else(|| tables.iter().find(main))?;
+    table.routes().iter().filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).find_map(|r| {
+        [
+            r.nat_gateway_id(),
+            r.gateway_id(),
+            r.transit_gateway_id(),
+            r.network_interface_id(),
+            r.vpc_peering_connection_id(),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(String::from)
+    })
 }

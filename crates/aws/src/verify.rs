@@ -342,10 +342,15 @@ impl crate::operate::Operator<'_> {
     /// or to the recorded group ids. The group ids and subnets come from the state file.
     pub async fn network(&self) -> Result<Network, ResourceError> {
         let d = self.deploy;
-        let layout = temporalctl_config::network_layout(d)
-            .map_err(|_| ResourceError::fatal("deploy.yaml's network does not validate"))?;
+        // The blocks as the VPC and subnet nodes recorded them (ours or the user's), else as
+        // deploy.yaml lays them out (state files from before they were recorded).
+        let layout = temporalctl_config::network_layout(d).ok();
         let vpc = self.output(stack::VPC, Output::Id)?;
-        let mut n = Network { region: d.region.clone(), vpc_cidr: layout.vpc.to_string(), ..Default::default() };
+        let vpc_cidr =
+            self.recorded(stack::VPC, Output::Cidr).or_else(|| layout.as_ref().map(|l| l.vpc.to_string())).ok_or_else(
+                || ResourceError::fatal("the state file has no block for the VPC: run `temporalctl up` first"),
+            )?;
+        let mut n = Network { region: d.region.clone(), vpc_cidr, ..Default::default() };
         let mut group_nodes: BTreeSet<String> = crate::flows::flows().iter().map(|f| f.from.clone()).collect();
         group_nodes.extend([stack::OPENSEARCH_SG.to_string(), stack::ENDPOINTS_SG.to_string()]);
         for node in group_nodes {
@@ -353,8 +358,10 @@ impl crate::operate::Operator<'_> {
                 n.group_ids.insert(node, id);
             }
         }
-        for (i, (_, cidr)) in layout.private_subnets.iter().enumerate() {
-            n.subnets.insert(self.output(&stack::private_subnet(i), Output::Id)?, cidr.to_string());
+        for (i, node) in stack::private_subnets(d).iter().enumerate() {
+            let laid_out = layout.as_ref().and_then(|l| l.private_subnets.get(i)).map(|(_, c)| c.to_string());
+            let cidr = self.recorded(node, Output::Cidr).or(laid_out).unwrap_or_default();
+            n.subnets.insert(self.output(node, Output::Id)?, cidr);
         }
         let in_vpc = || Filter::builder().name("vpc-id").values(&vpc).build();
         let ec2 = &self.aws.ec2;
@@ -387,7 +394,6 @@ impl crate::operate::Operator<'_> {
                 ec2.describe_route_tables().filters(in_vpc()).send().await.map_err(aws("DescribeRouteTables"))
             })
             .await?;
-        let public = self.output(stack::PUBLIC_SUBNET, Output::Id)?;
         let mut main = None;
         let mut explicit = BTreeMap::new();
         for t in tables.route_tables() {
@@ -425,11 +431,6 @@ impl crate::operate::Operator<'_> {
                 }
             }
         }
-        for subnet in n.subnets.keys().cloned().chain([public]) {
-            if let Some(t) = explicit.get(&subnet).cloned().or_else(|| main.clone()) {
-                n.routes.insert(subnet, t);
-            }
-        }
 
         let nats = self
             .call("DescribeNatGateways", || async {
@@ -442,6 +443,13 @@ impl crate::operate::Operator<'_> {
                 g.nat_gateway_id().unwrap_or_default().into(),
                 (state, g.subnet_id().unwrap_or_default().into()),
             );
+        }
+        // The routes of the subnets tasks run in, and of the NAT gateways' own (public) ones.
+        let nat_subnets: Vec<String> = n.nat_gateways.values().map(|(_, subnet)| subnet.clone()).collect();
+        for subnet in n.subnets.keys().cloned().chain(nat_subnets) {
+            if let Some(t) = explicit.get(&subnet).cloned().or_else(|| main.clone()) {
+                n.routes.insert(subnet, t);
+            }
         }
 
         let igws = self

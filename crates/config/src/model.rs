@@ -94,7 +94,32 @@ pub struct Network {
     /// Interface VPC endpoints, by service suffix (`com.amazonaws.<region>.<suffix>`).
     pub interface_endpoints: Vec<String>,
     /// S3 gateway endpoint on the private route table (ECR image layers come from S3).
-    pub s3_gateway_endpoint: bool,
+    /// On by default in the network temporalctl builds; refused with `existing`, since a
+    /// gateway endpoint writes routes into route tables, which are yours there.
+    pub s3_gateway_endpoint: Option<bool>,
+    /// Deploy into a VPC you own instead of building one. temporalctl then creates only its
+    /// security groups, the interface endpoints of `interface_endpoints`, and what runs inside; it
+    /// never modifies or deletes the VPC, its subnets, route tables or gateways. The
+    /// private subnets need a way out (a NAT gateway, a transit gateway) for DSQL and the
+    /// public image registries; `up`'s preflight checks them and says what is missing.
+    pub existing: Option<ExistingNetwork>,
+}
+
+impl Network {
+    /// Whether the S3 gateway endpoint is part of the stack.
+    pub fn s3_gateway(&self) -> bool {
+        self.s3_gateway_endpoint.unwrap_or(self.existing.is_none())
+    }
+}
+
+/// A VPC of yours to deploy into (`network.existing`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ExistingNetwork {
+    /// The VPC, `vpc-…`.
+    pub vpc_id: String,
+    /// Two or more private subnets of that VPC, each in its own availability zone: the
+    /// instances, the tasks and the OpenSearch domain run in them.
+    pub private_subnet_ids: Vec<String>,
 }
 
 impl Default for Network {
@@ -105,7 +130,8 @@ impl Default for Network {
             private_subnet_cidrs: Vec::new(),
             public_subnet_cidr: None,
             interface_endpoints: DEFAULT_INTERFACE_ENDPOINTS.iter().map(|s| s.to_string()).collect(),
-            s3_gateway_endpoint: true,
+            s3_gateway_endpoint: None,
+            existing: None,
         }
     }
 }
@@ -605,6 +631,12 @@ pub struct Dsql {
     /// for deployments whose starts would outrun the burst. The table is coordination
     /// state, removed by `down`.
     pub rate_coordination: bool,
+    /// Use a DSQL cluster of yours, by identifier, instead of creating one: temporalctl
+    /// reads its endpoint and ARN, grants the task roles, runs the schema steps in it and
+    /// records them as `temporalctl:step/*` tags on it; it never changes the cluster's
+    /// settings or deletes it (`down --destroy-data` leaves it and says so).
+    /// `deletion_protection` does not apply to it.
+    pub existing_cluster: Option<String>,
 }
 
 /// A Temporal task's DSQL connection pool. An IAM auth token is checked only when a
@@ -650,6 +682,7 @@ impl Default for Dsql {
             region_check: true,
             pool: DsqlPool::default(),
             rate_coordination: false,
+            existing_cluster: None,
         }
     }
 }

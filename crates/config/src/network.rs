@@ -131,6 +131,8 @@ pub fn availability_zones(deploy: &Deploy) -> Vec<String> {
 /// Who may connect to the frontend's balancer (`frontend.clients`), resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrontendClient {
+    /// The deployment's VPC, whatever its block (the default).
+    Vpc,
     Cidr(Ipv4Net),
     /// A security group id: its members may connect.
     Group(String),
@@ -141,10 +143,7 @@ pub fn frontend_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Prob
     let mut problems = Vec::new();
     let clients = &deploy.frontend.clients;
     if clients.is_empty() {
-        return match parse_net(&deploy.network.vpc_cidr, "network.vpc_cidr", &mut problems) {
-            Some(vpc) => Ok(vec![FrontendClient::Cidr(vpc)]),
-            None => Err(problems),
-        };
+        return Ok(vec![FrontendClient::Vpc]);
     }
     let mut out = Vec::new();
     for (i, text) in clients.iter().enumerate() {

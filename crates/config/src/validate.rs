@@ -24,9 +24,17 @@ pub fn validate(d: &Deploy) -> Result<(), Vec<Problem>> {
     check_dsql_region(d, &mut p);
     check_region(&d.region, &mut p);
     check_tags(d, &mut p);
-    check_zones(d, &mut p);
-    if let Err(mut more) = network::network_layout(d) {
-        p.append(&mut more);
+    match &d.network.existing {
+        Some(existing) => check_existing_network(d, existing, &mut p),
+        None => {
+            check_zones(d, &mut p);
+            if let Err(mut more) = network::network_layout(d) {
+                p.append(&mut more);
+            }
+        }
+    }
+    if let Some(id) = &d.dsql.existing_cluster {
+        check_existing_cluster(d, id, &mut p);
     }
     check_endpoints(d, &mut p);
     check_compute(d, &mut p);
@@ -417,6 +425,76 @@ fn check_zones(d: &Deploy, p: &mut Vec<Problem>) {
     }
     if d.network.availability_zones.len() > 6 {
         p.push(Problem::new("network.availability_zones", "at most 6 availability zones"));
+    }
+}
+
+/// `vpc-`/`subnet-` and 8 or 17 hex digits, as EC2 names them.
+fn is_ec2_id(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `network.existing`: well-formed ids, two or more distinct private subnets, and none of
+/// the fields that describe a network temporalctl builds. Whether the subnets exist, sit
+/// in the VPC, in distinct zones, and have a way out is preflight's to check on AWS.
+fn check_existing_network(d: &Deploy, e: &crate::ExistingNetwork, p: &mut Vec<Problem>) {
+    if !is_ec2_id(&e.vpc_id, "vpc") {
+        p.push(Problem::new(
+            "network.existing.vpc_id",
+            format!("`{}` is not a VPC id; they look like vpc-0123456789abcdef0", e.vpc_id),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, id) in e.private_subnet_ids.iter().enumerate() {
+        let path = format!("network.existing.private_subnet_ids[{i}]");
+        if !is_ec2_id(id, "subnet") {
+            p.push(Problem::new(path, format!("`{id}` is not a subnet id; they look like subnet-0123456789abcdef0")));
+        } else if !seen.insert(id) {
+            p.push(Problem::new(path, format!("`{id}` is listed twice; name one private subnet per zone")));
+        }
+    }
+    if !(2..=6).contains(&e.private_subnet_ids.len()) {
+        p.push(Problem::new(
+            "network.existing.private_subnet_ids",
+            format!(
+                "{} subnet(s) named; name 2 to 6 private subnets, each in its own availability zone (the services and their instances spread across zones)",
+                e.private_subnet_ids.len()
+            ),
+        ));
+    }
+    const BUILT: &str =
+        "describes the network temporalctl builds; with network.existing your VPC decides it: leave it out";
+    let n = &d.network;
+    let defaults = crate::Network::default();
+    let given = [
+        ("network.vpc_cidr", n.vpc_cidr != defaults.vpc_cidr),
+        ("network.availability_zones", !n.availability_zones.is_empty()),
+        ("network.private_subnet_cidrs", !n.private_subnet_cidrs.is_empty()),
+        ("network.public_subnet_cidr", n.public_subnet_cidr.is_some()),
+    ];
+    for (field, _) in given.iter().filter(|(_, set)| *set) {
+        p.push(Problem::new(*field, BUILT));
+    }
+    if n.s3_gateway_endpoint == Some(true) {
+        p.push(Problem::new(
+            "network.s3_gateway_endpoint",
+            "a gateway endpoint writes routes into your route tables, which temporalctl never changes; add one yourself (it is free) or leave this out",
+        ));
+    }
+}
+
+/// DSQL names clusters with 26 lowercase letters and digits.
+fn check_existing_cluster(d: &Deploy, id: &str, p: &mut Vec<Problem>) {
+    let shaped = id.len() == 26 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !shaped {
+        p.push(Problem::new(
+            "dsql.existing_cluster",
+            format!(
+                "`{id}` is not a DSQL cluster identifier (26 lowercase letters and digits, the first part of its endpoint <identifier>.dsql.{}.on.aws); `aws dsql list-clusters` lists yours",
+                d.region
+            ),
+        ));
     }
 }
 

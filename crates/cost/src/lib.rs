@@ -128,14 +128,21 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
         ceiling_extra += more * per_instance;
     }
 
-    line("NAT gateway".into(), format!("1 × {hours} h"), p.nat_gateway_hourly, hours);
+    // In the user's network (`network.existing`) the NAT gateway and its address are
+    // theirs and billed already; what our traffic through it processes is still ours.
+    let own_network = d.network.existing.is_none();
+    if own_network {
+        line("NAT gateway".into(), format!("1 × {hours} h"), p.nat_gateway_hourly, hours);
+    }
     line(
-        "NAT gateway data".into(),
+        if own_network { "NAT gateway data" } else { "your NAT gateway's data" }.into(),
         format!("{} GB processed (assumed)", a.nat_data_gb),
         p.nat_gateway_gb,
         a.nat_data_gb,
     );
-    line("NAT public IPv4 address".into(), format!("1 × {hours} h"), p.public_ipv4_hourly, hours);
+    if own_network {
+        line("NAT public IPv4 address".into(), format!("1 × {hours} h"), p.public_ipv4_hourly, hours);
+    }
     if d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer {
         line("frontend load balancer".into(), format!("1 NLB × {hours} h"), p.nlb_hourly, hours);
         line(
@@ -146,7 +153,10 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
         );
     }
     let endpoints = d.network.interface_endpoints.len();
-    let zones = d.network.availability_zones.len().max(2);
+    let zones = match &d.network.existing {
+        Some(existing) => existing.private_subnet_ids.len(),
+        None => d.network.availability_zones.len().max(2),
+    };
     line(
         "interface VPC endpoints".into(),
         format!("{endpoints} endpoints × {zones} AZs × {hours} h"),

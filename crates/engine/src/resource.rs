@@ -196,6 +196,10 @@ pub enum Retention {
     /// Only looked up, never created (AWS's published AMI): `down` has nothing to delete
     /// and only forgets it.
     Lookup,
+    /// The user's own, named in deploy.yaml for us to build in (an existing VPC, subnets,
+    /// DSQL cluster): read, never created, changed, replaced or deleted, not even by
+    /// `down --destroy-data`, which says it keeps it and forgets it.
+    Borrowed,
 }
 
 /// One attribute that differs.
@@ -408,6 +412,21 @@ impl<T> Owned<T> {
             crate::ErrorClass::Conflict,
             format!(
                 "{id} is not owned by this deployment (tags {TAG_PROJECT}={project} and {TAG_NODE}={node} missing); temporalctl never modifies or deletes it. If it is ours, restore the tags; if the state file names it by mistake, remove that entry"
+            ),
+        ))
+    }
+
+    /// `thing`, a resource of the user's that deploy.yaml names for us to work in (a DSQL
+    /// cluster the schema steps write to), if what was found (`found_id`) is exactly what
+    /// deploy.yaml names (`named_id`). Ours to use, never to reconfigure or delete.
+    pub fn named_in_config(named_id: &str, found_id: &str, thing: T) -> Result<Self, ResourceError> {
+        if named_id == found_id {
+            return Ok(Owned { inner: thing });
+        }
+        Err(ResourceError::new(
+            crate::ErrorClass::Conflict,
+            format!(
+                "the state file names {found_id}, but deploy.yaml names {named_id}; run `temporalctl up` again (it records what deploy.yaml names)"
             ),
         ))
     }

@@ -641,6 +641,53 @@ async fn down_forgets_a_lookup_without_calling_delete_or_calling_it_kept() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_borrowed_resource_is_never_replaced_or_deleted_and_down_says_it_keeps_it() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add_after("account", "t-account", &[], fake.resource("account", None));
+    let borrowed = FakeResource { retention: Retention::Borrowed, ..fake.resource("vpc", Some("account")) };
+    g.add_after("vpc", "t-vpc", &["account"], borrowed);
+    g.add_after("sg", "t-sg", &["vpc"], fake.resource("sg", Some("vpc")));
+    let g = g.build().unwrap();
+    let s = store("borrowed");
+    apply(&g, &s, 8).await;
+
+    // Out of band, the user's resource changed in a way only a replacement would undo:
+    // refused even where data replacement is allowed.
+    fake.cloud().objects.get_mut("vpc").unwrap().attrs.insert("parent".into(), "elsewhere".into());
+    fake.cloud().log.clear();
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let allowed = EngineOptions { replace_data: true, ..opts(8) };
+    let report = Engine::new(&g, allowed, &events, CancelToken::default()).apply(&mut locked).await;
+    drop(locked);
+    let failure = &report.failures.iter().find(|(n, _)| n == "vpc").expect("refused").1;
+    assert!(failure.message.contains("never replaces"), "{failure}");
+    assert!(
+        !fake.mutating_calls().iter().any(|(n, op)| n == "vpc" && *op == "delete"),
+        "never deleted to replace it: {:?}",
+        fake.mutating_calls()
+    );
+
+    let events = Recorder::default();
+    let mut locked = s.lock("down").unwrap();
+    let everything = EngineOptions { destroy_data: true, ..opts(8) };
+    let report = Engine::new(&g, everything, &events, CancelToken::default()).destroy(&mut locked).await;
+    drop(locked);
+    assert!(report.ok(), "{:?}", report.failures);
+    let outcomes = [report.outcomes["account"], report.outcomes["vpc"], report.outcomes["sg"]];
+    // (The fake sits in its parent, so the account is kept with it.)
+    assert_eq!(outcomes, [Outcome::Kept, Outcome::Kept, Outcome::Deleted]);
+    assert!(events.kinds().iter().any(
+        |k| matches!(k, EventKind::NodeKept { node, reason } if node == "vpc" && reason.contains("never deletes"))
+    ));
+    assert!(!fake.mutating_calls().iter().any(|(n, op)| n == "vpc" && *op == "delete"));
+    assert!(fake.cloud().objects.contains_key("vpc"), "still there");
+    let left: Vec<String> = s.read().unwrap().nodes.keys().cloned().collect();
+    assert_eq!(left, ["account"], "the state forgets the borrowed one: the next `up` finds it by name");
+}
+
+#[tokio::test(start_paused = true)]
 async fn apply_only_reconciles_the_targets_and_their_dependencies_and_nothing_else() {
     let fake = Fake::default();
     let mut g = GraphBuilder::default();

@@ -8,6 +8,7 @@ use temporalctl_engine::{
 };
 
 use crate::errors::{absent_if_gone, aws};
+use crate::network::existing::{check_same_as_recorded, never_changed};
 use crate::outputs::Output;
 use crate::tags::{from_map, tag_by_arn, to_map};
 
@@ -147,6 +148,96 @@ impl Kind for DsqlCluster {
 
     fn retention(&self) -> Retention {
         Retention::Data
+    }
+}
+
+/// A DSQL cluster of the user's (`dsql.existing_cluster`): read by its identifier, its
+/// ARN and endpoint handed to the task roles and the schema steps like ours. Its settings
+/// are never changed and it is never deleted (`Retention::Borrowed`); the schema steps
+/// write into it and record themselves as its `temporalctl:step/*` tags (`operate`).
+pub struct ExistingDsqlCluster {
+    pub dsql: aws_sdk_dsql::Client,
+    pub region: String,
+    pub identifier: String,
+    pub deadline: std::time::Duration,
+}
+
+attributes! {
+    pub struct ExistingDsqlClusterAttrs / ExistingDsqlClusterField {
+        Identifier identifier: String = "identifier";
+    }
+}
+
+#[async_trait]
+impl Kind for ExistingDsqlCluster {
+    type Attrs = ExistingDsqlClusterAttrs;
+
+    fn kind(&self) -> &'static str {
+        "existing-dsql-cluster"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
+    fn desired(&self, _: &Inputs) -> Result<ExistingDsqlClusterAttrs, ResourceError> {
+        Ok(ExistingDsqlClusterAttrs { identifier: self.identifier.clone() })
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ExistingDsqlClusterAttrs>>, ResourceError> {
+        check_same_as_recorded(cx, "DSQL cluster", &self.identifier, "dsql.existing_cluster")?;
+        let got = self.dsql.get_cluster().identifier(&self.identifier).send().await.map_err(aws("GetCluster"));
+        let Some(c) = absent_if_gone(got)? else { return Ok(None) };
+        let Some(status) = status(c.status()) else { return Ok(None) };
+        let endpoint = endpoint(c.endpoint(), c.identifier(), &self.region);
+        // Its step tags are outputs as on ours; its other tags are not ours to judge: it
+        // stands as ours so that it is never "drifted" or a conflict.
+        let observed = super::expose_step_tags(
+            Observed::new(c.identifier())
+                .output(Output::Arn, c.arn())
+                .output(Output::Endpoint, endpoint)
+                .tags(from_map(c.tags())),
+        );
+        Ok(Some(
+            observed
+                .tags(cx.tags.clone())
+                .status(status)
+                .found(ExistingDsqlClusterAttrs { identifier: c.identifier().to_string() }),
+        ))
+    }
+
+    async fn create(&self, _: &Cx<'_>, _: &ExistingDsqlClusterAttrs) -> Result<Observed, ResourceError> {
+        Err(ResourceError::fatal(format!(
+            "dsql.existing_cluster: DSQL cluster {} does not exist in {} (or is deleted or failed); check the identifier (`aws dsql list-clusters --region {}`)",
+            self.identifier, self.region, self.region
+        )))
+    }
+
+    async fn update(
+        &self,
+        _: &Cx<'_>,
+        _: &Owned<Found<ExistingDsqlClusterAttrs>>,
+        _: &ExistingDsqlClusterAttrs,
+        _: &[ExistingDsqlClusterField],
+    ) -> Result<(), ResourceError> {
+        Err(never_changed("DSQL cluster", &self.identifier))
+    }
+
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<ExistingDsqlClusterAttrs>>) -> Result<(), ResourceError> {
+        Err(never_changed("DSQL cluster", &self.identifier))
+    }
+
+    /// A cluster still being created by its owner is waited on like ours.
+    fn wait_deadline(&self) -> std::time::Duration {
+        self.deadline
+    }
+
+    fn retention(&self) -> Retention {
+        Retention::Borrowed
     }
 }
 

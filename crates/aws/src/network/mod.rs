@@ -3,6 +3,7 @@
 
 pub mod ec2;
 pub mod elastic_ip;
+pub mod existing;
 pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod route_table;

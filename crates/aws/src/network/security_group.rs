@@ -25,6 +25,8 @@ pub enum Source {
     SelfRef,
     /// A group outside the stack, by id (`frontend.clients`).
     GroupId(String),
+    /// The block of the VPC node named (ours, or the user's `network.existing`).
+    VpcCidr(NodeId),
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +162,7 @@ pub type Permits = BTreeSet<Permit>;
 fn group_sources<'a>(first: [&NodeId; 1], rules: impl IntoIterator<Item = &'a Rule>) -> Vec<NodeId> {
     let mut nodes: Vec<NodeId> = first.into_iter().cloned().collect();
     for rule in rules {
-        if let Source::Group(node) = &rule.source
+        if let Source::Group(node) | Source::VpcCidr(node) = &rule.source
             && !nodes.contains(node)
         {
             nodes.push(node.clone());
@@ -179,6 +181,7 @@ fn resolve(rules: &[Rule], inputs: &Inputs) -> Result<Permits, ResourceError> {
                 Source::Group(node) => Peer::Group(inputs.get(node, Output::Id)?.to_string()),
                 Source::SelfRef => Peer::SelfRef,
                 Source::GroupId(id) => Peer::Group(id.clone()),
+                Source::VpcCidr(node) => Peer::Cidr(inputs.get(node, Output::Cidr)?.to_string()),
             };
             Ok(Permit::new(r.protocol, Some(r.from), Some(r.to), peer))
         })

@@ -73,6 +73,7 @@ impl Kind for Subnet {
         Ok(Some(
             Observed::new(s.subnet_id().unwrap_or_default())
                 .output(Output::Zone, zone)
+                .output(Output::Cidr, s.cidr_block().unwrap_or_default())
                 .tags(from_sdk(s.tags()))
                 .status(status)
                 .found(SubnetAttrs {
@@ -99,7 +100,7 @@ impl Kind for Subnet {
             .subnet
             .and_then(|s| s.subnet_id)
             .ok_or_else(|| ResourceError::fatal("CreateSubnet returned no subnet"))?;
-        Ok(Observed::new(id).output(Output::Zone, &self.zone).tags(cx.tags.clone()))
+        Ok(Observed::new(id).output(Output::Zone, &self.zone).output(Output::Cidr, &self.cidr).tags(cx.tags.clone()))
     }
 
     async fn update(

@@ -155,7 +155,11 @@ impl Operator<'_> {
             )));
         }
         let found = Store { node: store.to_string(), arn: arn.clone(), endpoint: recorded };
-        Owned::verify(&self.deploy.project, store, &arn, &tags, found)
+        match (&self.deploy.dsql.existing_cluster, store == stack::DSQL) {
+            // The user's cluster carries no ownership tags: deploy.yaml naming it is the check.
+            (Some(named), true) => Owned::named_in_config(named, &name, found),
+            _ => Owned::verify(&self.deploy.project, store, &arn, &tags, found),
+        }
     }
 
     pub fn cluster(&self) -> String {

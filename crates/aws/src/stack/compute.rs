@@ -68,7 +68,7 @@ pub(super) fn node_groups(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add_after(
             auto_scaling_group(group),
             name.clone(),
-            &[PRIVATE_ROUTES],
+            &egress_routes(d),
             AutoScalingGroup {
                 autoscaling: aws.autoscaling.clone(),
                 name: name.clone(),

@@ -8,7 +8,7 @@ use temporalctl_engine::{GraphBuilder, Inputs};
 use super::ids::*;
 use super::names;
 use crate::Aws;
-use crate::data::dsql::DsqlCluster;
+use crate::data::dsql::{DsqlCluster, ExistingDsqlCluster};
 use crate::data::opensearch::Domain;
 use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
@@ -21,16 +21,28 @@ use crate::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 /// private subnet, its security group, the roles it admits and the service-linked role.
 pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
-    g.add(
-        DSQL,
-        format!("{p}-dsql"),
-        DsqlCluster {
-            dsql: aws.dsql.clone(),
-            region: d.region.clone(),
-            deletion_protection: d.dsql.deletion_protection,
-            deadline: d.timeouts.dsql,
-        },
-    );
+    match &d.dsql.existing_cluster {
+        Some(identifier) => g.add(
+            DSQL,
+            identifier.clone(),
+            ExistingDsqlCluster {
+                dsql: aws.dsql.clone(),
+                region: d.region.clone(),
+                identifier: identifier.clone(),
+                deadline: d.timeouts.dsql,
+            },
+        ),
+        None => g.add(
+            DSQL,
+            format!("{p}-dsql"),
+            DsqlCluster {
+                dsql: aws.dsql.clone(),
+                region: d.region.clone(),
+                deletion_protection: d.dsql.deletion_protection,
+                deadline: d.timeouts.dsql,
+            },
+        ),
+    };
     g.add(
         OPENSEARCH_SLR,
         "AWSServiceRoleForAmazonOpenSearchService",

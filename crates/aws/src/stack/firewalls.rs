@@ -1,7 +1,7 @@
 //! The security groups of the services, OpenSearch and the instances, with every rule
 //! derived from the declared flows (`flows.rs`).
 
-use temporalctl_config::{Deploy, FrontendClient, FrontendEndpoint, frontend_clients, network_layout};
+use temporalctl_config::{Deploy, FrontendClient, FrontendEndpoint, frontend_clients};
 use temporalctl_engine::GraphBuilder;
 
 use super::ids::*;
@@ -18,7 +18,6 @@ use crate::service_kinds::{FRONTEND_GRPC_PORT, SERVICES};
 /// balancer, when there is one, admits `frontend.clients` on 7233 and nothing else.
 pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
-    let vpc_cidr = network_layout(d).expect("validated").vpc.to_string();
     let flows = flows::flows_for(d);
     let mut groups: Vec<(String, String, String)> =
         SERVICES.iter().map(|k| (service_sg(k.key), k.key.to_string(), format!("{} tasks", k.key))).collect();
@@ -44,7 +43,7 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 group_name: names::security_group(p, key),
                 description: format!("temporalctl: {what}"),
                 ingress: if node == BALANCER_SG { client_cidrs.clone() } else { vec![] },
-                egress: egress(node, &flows, &vpc_cidr),
+                egress: egress(node, &flows),
             },
         );
     }
@@ -69,12 +68,12 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
 /// flows to the stack's groups (whose ingress then admits only the named source group),
 /// and to anywhere for those that leave through an endpoint or the NAT gateway (443, and
 /// 5432 for DSQL). A group without flows has no egress at all.
-fn egress(group: &str, flows: &[flows::Flow], vpc_cidr: &str) -> Vec<Rule> {
+fn egress(group: &str, flows: &[flows::Flow]) -> Vec<Rule> {
     flows::egress_of(group, flows)
         .into_iter()
         .map(|((from, to), leaves)| {
-            let to_where = if leaves { "0.0.0.0/0" } else { vpc_cidr };
-            Rule::tcp_range(from, to, Source::Cidr(to_where.into()))
+            let to_where = if leaves { Source::Cidr("0.0.0.0/0".into()) } else { Source::VpcCidr(VPC.into()) };
+            Rule::tcp_range(from, to, to_where)
         })
         .collect()
 }
@@ -82,6 +81,7 @@ fn egress(group: &str, flows: &[flows::Flow], vpc_cidr: &str) -> Vec<Rule> {
 /// Who may call the frontend through its balancer, on 7233 only.
 fn client_rules(clients: &[FrontendClient]) -> Vec<Rule> {
     let source = |c: &FrontendClient| match c {
+        FrontendClient::Vpc => Source::VpcCidr(VPC.into()),
         FrontendClient::Cidr(net) => Source::Cidr(net.to_string()),
         FrontendClient::Group(id) => Source::GroupId(id.clone()),
     };
@@ -104,8 +104,6 @@ fn ingress(group: &str, flows: &[flows::Flow]) -> Vec<Rule> {
 mod tests {
     use super::*;
 
-    const VPC_CIDR: &str = "10.0.0.0/16";
-
     fn internet_ports(rules: &[Rule]) -> Vec<(i32, i32)> {
         rules
             .iter()
@@ -127,7 +125,7 @@ mod tests {
     #[test]
     fn temporal_services_leave_the_vpc_on_443_and_dsql_s_5432_only() {
         let flows = flows::flows();
-        let history = egress(&service_sg("history"), &flows, VPC_CIDR);
+        let history = egress(&service_sg("history"), &flows);
         assert_eq!(internet_ports(&history), vec![(443, 443), (5432, 5432)]);
     }
 
@@ -138,15 +136,15 @@ mod tests {
         let flows = flows::flows();
         for group in SERVICES.iter().map(|k| service_sg(k.key)).chain([OPENSEARCH_SG.into(), INSTANCES_SG.into()]) {
             let mine: Vec<&flows::Flow> = flows.iter().filter(|f| f.from == group).collect();
-            for rule in egress(&group, &flows, VPC_CIDR) {
+            for rule in egress(&group, &flows) {
                 assert_eq!(rule.protocol, "tcp", "{group}: {rule:?}");
                 assert!(mine.iter().any(|f| f.ports == (rule.from, rule.to)), "{group}: no flow for {rule:?}");
             }
         }
-        let ui = egress(&service_sg("ui"), &flows, VPC_CIDR);
+        let ui = egress(&service_sg("ui"), &flows);
         let inside: Vec<(i32, i32)> = ui
             .iter()
-            .filter(|r| matches!(&r.source, Source::Cidr(c) if c == VPC_CIDR))
+            .filter(|r| matches!(&r.source, Source::VpcCidr(node) if node == VPC))
             .map(|r| (r.from, r.to))
             .collect();
         assert_eq!(inside, [(7233, 7233)], "the UI reaches into the VPC only for the frontend");
@@ -167,15 +165,15 @@ mod tests {
         let by_default = client_rules(&frontend_clients(&deploy("")).unwrap());
         let texts: Vec<String> =
             by_default.iter().map(|r| format!("{}:{}-{}:{:?}", r.protocol, r.from, r.to, r.source)).collect();
-        assert_eq!(texts, ["tcp:7233-7233:Cidr(\"10.0.0.0/16\")"]);
+        assert_eq!(texts, ["tcp:7233-7233:VpcCidr(\"vpc\")"], "the VPC's own block, whatever it is");
         let named = deploy("frontend: { clients: [10.8.0.0/16, sg-0123456789abcdef0] }\n");
         let rules = client_rules(&frontend_clients(&named).unwrap());
         assert!(matches!(&rules[1].source, Source::GroupId(id) if id == "sg-0123456789abcdef0"), "{rules:?}");
         assert!(rules.iter().all(|r| (r.from, r.to) == (7233, 7233)));
 
         let flows = flows::flows_for(&deploy(""));
-        assert_eq!(egress(BALANCER_SG, &flows, VPC_CIDR).len(), 1, "7233 into the VPC, nothing else");
-        assert!(internet_ports(&egress(BALANCER_SG, &flows, VPC_CIDR)).is_empty());
+        assert_eq!(egress(BALANCER_SG, &flows).len(), 1, "7233 into the VPC, nothing else");
+        assert!(internet_ports(&egress(BALANCER_SG, &flows)).is_empty());
         let frontend_in = ingress(&service_sg("frontend"), &flows);
         assert!(
             frontend_in.iter().any(|r| matches!(&r.source, Source::Group(g) if g == BALANCER_SG) && r.from == 7233)
@@ -186,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_group_without_flows_has_no_egress_at_all() {
-        assert!(egress("security-group/nobody", &flows::flows(), VPC_CIDR).is_empty());
+        assert!(egress("security-group/nobody", &flows::flows()).is_empty());
     }
 
     #[test]

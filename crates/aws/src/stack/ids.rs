@@ -18,8 +18,17 @@ pub fn private_subnet(i: usize) -> String {
 
 /// The private subnets' node ids, one per availability zone.
 pub fn private_subnets(d: &Deploy) -> Vec<String> {
-    let layout = network_layout(d).expect("deploy.yaml was validated");
-    (0..layout.private_subnets.len()).map(private_subnet).collect()
+    let count = match &d.network.existing {
+        Some(existing) => existing.private_subnet_ids.len(),
+        None => network_layout(d).expect("deploy.yaml was validated").private_subnets.len(),
+    };
+    (0..count).map(private_subnet).collect()
+}
+
+/// What the instances' way out is made of, when the stack builds it: they wait for the
+/// private routes (to the NAT gateway). In a network of the user's the way out exists.
+pub fn egress_routes(d: &Deploy) -> Vec<&'static str> {
+    if d.network.existing.is_some() { Vec::new() } else { vec![PRIVATE_ROUTES] }
 }
 
 pub fn endpoint(suffix: &str) -> String {

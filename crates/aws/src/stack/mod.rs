@@ -40,7 +40,7 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
     let mut all = d.clone();
     all.frontend.endpoint = temporalctl_config::FrontendEndpoint::LoadBalancer;
     all.dsql.rate_coordination = true;
-    all.network.s3_gateway_endpoint = true;
+    all.network.s3_gateway_endpoint = Some(true);
     all
 }
 

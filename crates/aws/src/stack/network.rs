@@ -1,15 +1,17 @@
 //! The network: VPC, subnets, internet and NAT gateways, route tables, the endpoints'
-//! security group and the VPC endpoints.
+//! security group and the VPC endpoints; or, with `network.existing`, the user's VPC and
+//! subnets and only the endpoints in them.
 
 use std::collections::BTreeSet;
 
-use temporalctl_config::{Deploy, network_layout};
+use temporalctl_config::{Deploy, ExistingNetwork, network_layout};
 use temporalctl_engine::GraphBuilder;
 
 use super::ids::*;
 use super::names;
 use crate::Aws;
 use crate::network::elastic_ip::ElasticIp;
+use crate::network::existing::{ExistingSubnet, ExistingVpc};
 use crate::network::internet_gateway::InternetGateway;
 use crate::network::nat_gateway::NatGateway;
 use crate::network::route_table::{RouteTable, Target};
@@ -24,6 +26,34 @@ pub fn endpoint_service(region: &str, suffix: &str) -> String {
 }
 
 pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_policies: &BTreeSet<String>) {
+    match &d.network.existing {
+        Some(existing) => borrowed_network(g, existing, aws),
+        None => own_network(g, d, aws),
+    }
+    endpoints(g, d, aws, endpoint_policies);
+}
+
+/// The user's VPC and private subnets (`network.existing`), looked up by id; their routes
+/// and gateways are theirs and are no nodes at all.
+fn borrowed_network(g: &mut GraphBuilder, existing: &ExistingNetwork, aws: &Aws) {
+    g.add(VPC, existing.vpc_id.clone(), ExistingVpc { ec2: aws.ec2.clone(), vpc_id: existing.vpc_id.clone() });
+    for (i, id) in existing.private_subnet_ids.iter().enumerate() {
+        g.add(
+            private_subnet(i),
+            id.clone(),
+            ExistingSubnet {
+                ec2: aws.ec2.clone(),
+                subnet_id: id.clone(),
+                named: existing.private_subnet_ids.clone(),
+                vpc: VPC.into(),
+            },
+        );
+    }
+}
+
+/// Seed 002's network: the VPC, private subnets, a public subnet holding the NAT
+/// gateway, the internet gateway and both route tables.
+fn own_network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let layout = network_layout(d).expect("deploy.yaml was validated");
     let ec2 = || aws.ec2.clone();
@@ -70,9 +100,18 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_poli
             ec2: ec2(),
             vpc: VPC.into(),
             default_route: Target::NatGateway(NAT_GATEWAY.into()),
-            subnets: privates.clone(),
+            subnets: privates,
         },
     );
+}
+
+/// The interface endpoints and their security group, in either network; the S3 gateway
+/// endpoint only in ours (it writes routes into the private route table).
+fn endpoints(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_policies: &BTreeSet<String>) {
+    let p = &d.project;
+    let ec2 = || aws.ec2.clone();
+    let t = &d.timeouts;
+    let privates = private_subnets(d);
     g.add(
         ENDPOINTS_SG,
         names::security_group(p, "vpc-endpoints"),
@@ -81,7 +120,7 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_poli
             vpc: VPC.into(),
             group_name: names::security_group(p, "vpc-endpoints"),
             description: "temporalctl: HTTPS from inside the VPC to the interface endpoints".into(),
-            ingress: vec![Rule::tcp(443, Source::Cidr(layout.vpc.to_string()))],
+            ingress: vec![Rule::tcp(443, Source::VpcCidr(VPC.into()))],
             egress: vec![],
         },
     );
@@ -100,7 +139,7 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_poli
             },
         );
     }
-    if d.network.s3_gateway_endpoint {
+    if d.network.s3_gateway() && d.network.existing.is_none() {
         g.add(
             endpoint("s3"),
             format!("{p}-s3-endpoint"),

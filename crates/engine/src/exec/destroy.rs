@@ -26,6 +26,7 @@ impl Engine<'_> {
                 Retention::Data if self.opts.destroy_data => continue,
                 Retention::Data => "holds data; `down --destroy-data` removes it",
                 Retention::Always => "shared with the whole account",
+                Retention::Borrowed => "yours, named in deploy.yaml: temporalctl never deletes it",
             };
             kept.insert(i, reason.to_string());
             queue.push(i);
@@ -57,6 +58,10 @@ impl Engine<'_> {
         let recorded_id = prepared.recorded_id.clone();
         if let Some(reason) = kept.get(&i) {
             self.emit(EventKind::NodeKept { node: node.id.clone(), reason: reason.clone() });
+            // Not ours to track: the next `up` finds it again by what deploy.yaml names.
+            if r.retention() == Retention::Borrowed {
+                self.forget(run, node)?;
+            }
             self.finished(node, Outcome::Kept, recorded_id);
             return Ok(Outcome::Kept);
         }

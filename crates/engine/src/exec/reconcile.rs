@@ -57,6 +57,13 @@ impl Engine<'_> {
     /// cascade to dependents, is refused before anything changes.
     fn refuse_replacement(&self, i: usize, diffs: &[FieldDiff]) -> Result<(), ResourceError> {
         let node = self.graph.node(i);
+        if node.resource.retention() == Retention::Borrowed {
+            return Err(ResourceError::fatal(format!(
+                "{} cannot change in place, and {} is yours (deploy.yaml names it): temporalctl never replaces it; change it yourself or name another in deploy.yaml",
+                describe_diffs(diffs),
+                node.id
+            )));
+        }
         if node.resource.retention() != Retention::Delete && !self.opts.replace_data {
             return Err(ResourceError::fatal(format!(
                 "{} cannot change in place, and replacing {} would destroy the data it holds; revert the change, or pass --allow-data-replacement if losing the data is intended",
