@@ -202,11 +202,13 @@ fn up_in_the_users_network_changes_nothing_of_theirs_and_down_leaves_it() {
         "{:?}",
         h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>()
     );
-    // Still one read per resource (tests/budgets.rs: preflight's 7), plus preflight's look
-    // at the user's network: the VPC, its two DNS attributes, the subnets, the route tables.
+    // Still one read per resource (tests/budgets.rs: nodes + preflight's 7), plus preflight's
+    // look at the user's network (its two DNS attributes, the subnets, route tables and
+    // ACLs: 5), plus 1: the stack lacks the S3 gateway endpoint, a node whose read the
+    // interface endpoints' listing paid for in ours.
     let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
     let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7 + 5, "{reads} reads for {nodes} resources");
+    assert!(reads <= nodes + 7 + 5 + 1, "{reads} reads for {nodes} resources");
     eprintln!("no-op up in the user's network: {reads} reads for {nodes} resources");
 
     h.proxy.clear();
@@ -224,11 +226,38 @@ fn up_in_the_users_network_changes_nothing_of_theirs_and_down_leaves_it() {
 fn preflight_names_a_public_subnet_and_one_without_a_way_out_before_any_change() {
     let h = Harness::without_images("existing-net-bad", "");
     let n = user_network(&h, [Way::InternetGateway, Way::Nothing]);
+    // A network ACL of their own on the first subnet, with no entry but the final deny.
+    let ec2 = h.ec2();
+    block_on(async {
+        let acl = ec2.create_network_acl().vpc_id(&n.vpc).send().await.unwrap().network_acl.unwrap();
+        let by_subnet = Filter::builder().name("association.subnet-id").values(&n.private[0]).build();
+        let current = ec2.describe_network_acls().filters(by_subnet).send().await.unwrap();
+        let association = current.network_acls()[0]
+            .associations()
+            .iter()
+            .find(|a| a.subnet_id() == Some(n.private[0].as_str()))
+            .and_then(|a| a.network_acl_association_id())
+            .unwrap()
+            .to_string();
+        ec2.replace_network_acl_association()
+            .association_id(association)
+            .network_acl_id(acl.network_acl_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
     std::fs::write(h.dir.join("deploy.yaml"), deploy(&n, "")).unwrap();
     h.proxy.clear();
     let run = h.run(&["up"]).code(1);
     assert!(run.stderr.contains("private_subnet_ids[0]") && run.stderr.contains("so it is public"), "{}", run.stderr);
     assert!(run.stderr.contains("private_subnet_ids[1]") && run.stderr.contains("no default route"), "{}", run.stderr);
+    let acl_lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("network ACL")).collect();
+    assert!(
+        acl_lines.iter().any(|l| l.contains(&n.private[0]) && l.contains("5432")),
+        "DSQL's way out through their ACL is named:\n{}",
+        run.stderr
+    );
+    assert!(!acl_lines.iter().any(|l| l.contains(&n.private[1])), "the default ACL lets everything through");
     assert!(h.proxy.mutating().is_empty(), "nothing changed");
 }
 

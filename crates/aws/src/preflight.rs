@@ -273,7 +273,8 @@ struct ExistingNetworkFindings {
 /// your VPC"); every subnet exists, sits in that VPC, in a zone of its own, and is
 /// private with a way out: a default route to a NAT gateway, transit gateway or other
 /// appliance, not to an internet gateway (that makes it public) and not missing (DSQL on
-/// 5432 and the public image registries have no interface endpoint on our list).
+/// 5432 and the public image registries have no interface endpoint on our list); and its
+/// network ACL lets every flow of the stack through (`verify::acl_blockers`).
 async fn existing_network(
     clients: &Aws,
     d: &Deploy,
@@ -339,6 +340,8 @@ async fn existing_network(
     })
     .await?;
     let mut zones_seen: Vec<(String, String)> = Vec::new();
+    // The subnets found in the VPC: id → block.
+    let mut found = std::collections::BTreeMap::new();
     for (i, id) in existing.private_subnet_ids.iter().enumerate() {
         let field = format!("network.existing.private_subnet_ids[{i}]");
         let Some(subnet) = subnets.subnets().iter().find(|s| s.subnet_id() == Some(id.as_str())) else {
@@ -370,6 +373,7 @@ async fn existing_network(
                 "{field}: {id} gives instances public IPv4 addresses on launch; our launch templates ask for none, but a private subnet should not offer them"
             ));
         }
+        found.insert(id.clone(), subnet.cidr_block().unwrap_or_default().to_string());
         match default_route(tables.route_tables(), id) {
             Some(target) if target.starts_with("igw-") => f.blockers.push(format!(
                 "{field}: {id} routes 0.0.0.0/0 to the internet gateway {target}, so it is public; name private subnets (a default route to a NAT gateway)"
@@ -379,6 +383,20 @@ async fn existing_network(
                 "{field}: {id} has no default route (0.0.0.0/0), so DSQL (5432) and the public image registries (443) are out of reach; route it to a NAT gateway or transit gateway"
             )),
         }
+    }
+    // Their network ACLs, judged as `verify` judges them, for every flow of the stack.
+    let acls = retried(cancel, || async {
+        ec2.describe_network_acls().filters(by_vpc()).send().await.map_err(aws("DescribeNetworkAcls"))
+    })
+    .await?;
+    let network = crate::verify::Network {
+        region: d.region.clone(),
+        acls: crate::verify::subnet_acls(acls.network_acls(), found.keys()),
+        subnets: found,
+        ..Default::default()
+    };
+    for blocked in crate::verify::acl_blockers(&crate::flows::flows_for(d), &network) {
+        f.blockers.push(format!("network.existing.private_subnet_ids: {blocked}"));
     }
     Ok(f)
 }

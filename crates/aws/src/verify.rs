@@ -494,39 +494,67 @@ impl crate::operate::Operator<'_> {
                 ec2.describe_network_acls().filters(in_vpc()).send().await.map_err(aws("DescribeNetworkAcls"))
             })
             .await?;
-        let mut default_acl = None;
-        for acl in acls.network_acls() {
-            let id = acl.network_acl_id().unwrap_or_default().to_string();
-            let entries: Vec<AclEntry> = acl
-                .entries()
-                .iter()
-                .map(|e| AclEntry {
-                    number: e.rule_number().unwrap_or(32767),
-                    egress: e.egress() == Some(true),
-                    protocol: e.protocol().unwrap_or("-1").to_string(),
-                    from: e.port_range().and_then(|r| r.from()).unwrap_or(0),
-                    to: e.port_range().and_then(|r| r.to()).unwrap_or(65535),
-                    cidr: e.cidr_block().unwrap_or_default().to_string(),
-                    allow: e.rule_action().is_some_and(|a| a.as_str() == "allow"),
-                })
-                .collect();
-            if acl.is_default() == Some(true) {
-                default_acl = Some((id.clone(), entries.clone()));
-            }
-            for a in acl.associations() {
-                if let Some(subnet) = a.subnet_id().filter(|s| n.subnets.contains_key(*s)) {
-                    n.acls.insert(subnet.to_string(), (id.clone(), entries.clone()));
-                }
-            }
-        }
-        // A subnet without an explicit association uses the VPC's default ACL.
-        for subnet in n.subnets.keys() {
-            if let (false, Some(d)) = (n.acls.contains_key(subnet), &default_acl) {
-                n.acls.insert(subnet.clone(), d.clone());
-            }
-        }
+        n.acls = subnet_acls(acls.network_acls(), n.subnets.keys());
         Ok(n)
     }
+}
+
+/// Each subnet's network ACL and entries: its explicit association, else the VPC's
+/// default ACL.
+pub(crate) fn subnet_acls<'a>(
+    acls: &[aws_sdk_ec2::types::NetworkAcl],
+    subnets: impl IntoIterator<Item = &'a String>,
+) -> BTreeMap<String, (String, Vec<AclEntry>)> {
+    let mut by_subnet = BTreeMap::new();
+    let mut default_acl = None;
+    let mut associated = BTreeMap::new();
+    for acl in acls {
+        let id = acl.network_acl_id().unwrap_or_default().to_string();
+        let entries: Vec<AclEntry> = acl
+            .entries()
+            .iter()
+            .map(|e| AclEntry {
+                number: e.rule_number().unwrap_or(32767),
+                egress: e.egress() == Some(true),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                from: e.port_range().and_then(|r| r.from()).unwrap_or(0),
+                to: e.port_range().and_then(|r| r.to()).unwrap_or(65535),
+                cidr: e.cidr_block().unwrap_or_default().to_string(),
+                allow: e.rule_action().is_some_and(|a| a.as_str() == "allow"),
+            })
+            .collect();
+        if acl.is_default() == Some(true) {
+            default_acl = Some((id.clone(), entries.clone()));
+        }
+        for a in acl.associations() {
+            if let Some(subnet) = a.subnet_id() {
+                associated.insert(subnet.to_string(), (id.clone(), entries.clone()));
+            }
+        }
+    }
+    for subnet in subnets {
+        if let Some(acl) = associated.get(subnet).or(default_acl.as_ref()) {
+            by_subnet.insert(subnet.clone(), acl.clone());
+        }
+    }
+    by_subnet
+}
+
+/// What the network ACLs of `n.subnets` block of the flows, before any group exists
+/// (preflight, in a network of the user's): each flow's ports through both ends' ACLs
+/// inside the VPC, or out and the replies back when it leaves it, as `verify` judges them.
+pub fn acl_blockers(flows: &[Flow], n: &Network) -> Vec<String> {
+    let subnet_cidrs: Vec<String> = n.subnets.values().cloned().collect();
+    let mut missing = BTreeSet::new();
+    for f in flows {
+        let mut proof = Proof { carried_by: Vec::new(), missing: Vec::new() };
+        match &f.to {
+            Peer::Group(_) => acl_path(n, f.ports, &subnet_cidrs, false, &mut proof),
+            Peer::AwsApi(_) | Peer::Public(_) => acl_path(n, f.ports, &[ANYWHERE.to_string()], true, &mut proof),
+        }
+        missing.extend(proof.missing);
+    }
+    missing.into_iter().collect()
 }
 
 fn permissions(perms: &[aws_sdk_ec2::types::IpPermission]) -> Vec<Permission> {
@@ -720,6 +748,19 @@ mod tests {
             !b.iter().any(|v| v.flow == "history -> dsql tcp/5432"),
             "traffic leaving the VPC is not from 10.0.1.0/25"
         );
+    }
+
+    /// Preflight in a network of the user's: only the ACLs are judged, no group exists yet.
+    #[test]
+    fn acl_blockers_name_the_subnet_the_port_and_the_entry_and_nothing_when_acls_allow() {
+        let mut n = healthy();
+        n.groups.clear();
+        n.group_ids.clear();
+        assert_eq!(acl_blockers(&flows(), &n), Vec::<String>::new(), "the default ACLs allow everything");
+        n.acls.get_mut("subnet-b").unwrap().1.push(acl(50, true, "tcp", (5432, 5432), ANYWHERE, false));
+        let b = acl_blockers(&flows(), &n);
+        assert!(b.iter().any(|m| m.contains("subnet-b") && m.contains("5432") && m.contains("entry 50")), "{b:?}");
+        assert!(b.iter().all(|m| m.contains("subnet-b")), "{b:?}");
     }
 
     #[test]
