@@ -13,14 +13,14 @@ use tokio::sync::OnceCell;
 
 /// One kind's items, as a `Vec` of the SDK's type for that kind.
 type Listing = Arc<dyn Any + Send + Sync>;
-type ByKind = HashMap<&'static str, Arc<OnceCell<Listing>>>;
+type ByKind = HashMap<String, Arc<OnceCell<Listing>>>;
 
 #[derive(Clone, Default)]
 pub struct Listings(Arc<Mutex<ByKind>>);
 
 impl std::fmt::Debug for Listings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kinds: Vec<&str> = self.0.lock().map(|m| m.keys().copied().collect()).unwrap_or_default();
+        let kinds: Vec<String> = self.0.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         f.debug_tuple("Listings").field(&kinds).finish()
     }
 }
@@ -34,13 +34,13 @@ impl Listings {
     /// Everything `list` returns for `kind`, listed once: callers that come while the
     /// call is in flight wait for it. A failed listing is not kept; the next caller lists
     /// again.
-    pub async fn get<T, F, Fut>(&self, kind: &'static str, list: F) -> Result<Arc<Vec<T>>, ResourceError>
+    pub async fn get<T, F, Fut>(&self, kind: &str, list: F) -> Result<Arc<Vec<T>>, ResourceError>
     where
         T: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<T>, ResourceError>>,
     {
-        let cell = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(kind).or_default().clone();
+        let cell = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(kind.to_string()).or_default().clone();
         let listing =
             cell.get_or_try_init(|| async { list().await.map(|items| Arc::new(items) as Listing) }).await?.clone();
         listing

@@ -1,5 +1,5 @@
-//! The balancer's TCP 7233 listener, forwarding to the frontend tasks' target group.
-//! Found by its recorded ARN, else among its balancer's listeners by port.
+//! A balancer's listener (the frontend's TCP 7233), forwarding to its target group. Found
+//! by its recorded ARN, else among its balancer's listeners by port.
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener as Elbv2Listener, ProtocolEnum};
@@ -7,7 +7,7 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
-use super::{Elb, elb_tags, ensure_tags, find};
+use super::{Elb, Family, elb_tags, ensure_tags, find};
 use crate::documents::balancer;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
@@ -16,8 +16,10 @@ pub struct Listener {
     pub elb: Elb,
     pub listings: crate::listings::Listings,
     pub load_balancer: NodeId,
-    /// The balancer's name, to find the listener when the state has no ARN.
-    pub load_balancer_name: String,
+    /// Its balancer's family: the balancer's name finds the listener when the state has
+    /// no ARN.
+    pub family: Family,
+    pub spec: balancer::Listener,
     pub target_group: NodeId,
 }
 
@@ -36,9 +38,8 @@ fn listens_text(protocol: &str, port: i32) -> String {
     format!("{protocol}:{port}")
 }
 
-/// Ours among a balancer's listeners: the one on the frontend's port.
-fn ours(listeners: &[Elbv2Listener]) -> Option<Elbv2Listener> {
-    let port = balancer::frontend().listener.port;
+/// Ours among a balancer's listeners: the one on our port.
+fn ours(listeners: &[Elbv2Listener], port: i32) -> Option<Elbv2Listener> {
     listeners.iter().find(|l| l.port() == Some(port)).cloned()
 }
 
@@ -62,7 +63,7 @@ impl Listener {
         let balancers = self
             .elb
             .describe_load_balancers()
-            .names(&self.load_balancer_name)
+            .names(&self.family.balancer)
             .send()
             .await
             .map_err(aws("DescribeLoadBalancers"));
@@ -76,7 +77,7 @@ impl Listener {
             .send()
             .await
             .map_err(aws("DescribeListeners"));
-        Ok(absent_if_gone(listeners)?.and_then(|out| ours(out.listeners())))
+        Ok(absent_if_gone(listeners)?.and_then(|out| ours(out.listeners(), self.spec.port)))
     }
 }
 
@@ -93,7 +94,7 @@ impl Kind for Listener {
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<ListenerAttrs, ResourceError> {
-        let l = balancer::frontend().listener;
+        let l = &self.spec;
         Ok(ListenerAttrs {
             load_balancer: inputs.get(&self.load_balancer, Output::Arn)?.to_string(),
             listens: listens_text(l.protocol, l.port),
@@ -104,8 +105,8 @@ impl Kind for Listener {
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ListenerAttrs>>, ResourceError> {
         let found = find(
             cx,
-            (&self.listings, &self.elb, &self.load_balancer_name),
-            |all| ours(&all.listeners),
+            (&self.listings, &self.elb, &self.family),
+            |all| ours(&all.listeners, self.spec.port),
             |l| l.listener_arn(),
             || self.fresh(cx),
         )
@@ -126,7 +127,7 @@ impl Kind for Listener {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &ListenerAttrs) -> Result<Observed, ResourceError> {
-        let l = balancer::frontend().listener;
+        let l = &self.spec;
         let out = self
             .elb
             .create_listener()
@@ -153,7 +154,7 @@ impl Kind for Listener {
             return Err(replaced_not_updated("listener", field));
         }
         // Port, protocol and action in one call.
-        let l = balancer::frontend().listener;
+        let l = &self.spec;
         self.elb
             .modify_listener()
             .listener_arn(&o.id)

@@ -1,5 +1,6 @@
-//! The internal Network Load Balancer in the private subnets, with its own security group
-//! (which AWS allows only at creation: a balancer made without one can never get one).
+//! A load balancer (the frontend's internal Network Load Balancer) in its subnets, with its
+//! own security group (which AWS allows only at creation for a Network Load Balancer: one
+//! made without one can never get one).
 //! `provisioning` → `active` takes minutes on AWS; the engine waits on it.
 
 use std::collections::BTreeSet;
@@ -13,15 +14,19 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
-use super::{Elb, elb_tags, ensure_tags, find};
-use crate::documents::balancer;
+use super::{Elb, Family, elb_tags, ensure_tags, find};
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
 
 pub struct LoadBalancer {
     pub elb: Elb,
     pub listings: crate::listings::Listings,
-    pub name: String,
+    /// Its name is the family's.
+    pub family: Family,
+    /// `network` or `application`.
+    pub r#type: &'static str,
+    /// `internal` or `internet-facing`.
+    pub scheme: &'static str,
     pub subnets: Vec<NodeId>,
     pub security_group: NodeId,
     pub deadline: Duration,
@@ -75,11 +80,10 @@ impl Kind for LoadBalancer {
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<LoadBalancerAttrs, ResourceError> {
-        let b = balancer::frontend();
         Ok(LoadBalancerAttrs {
-            name: self.name.clone(),
-            kind: b.r#type.into(),
-            scheme: b.scheme.into(),
+            name: self.family.balancer.clone(),
+            kind: self.r#type.into(),
+            scheme: self.scheme.into(),
             subnets: inputs.each(&self.subnets, Output::Id)?,
             security_groups: [inputs.get(&self.security_group, Output::Id)?.to_string()].into(),
         })
@@ -87,13 +91,18 @@ impl Kind for LoadBalancer {
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<LoadBalancerAttrs>>, ResourceError> {
         let fresh = || async {
-            let described =
-                self.elb.describe_load_balancers().names(&self.name).send().await.map_err(aws("DescribeLoadBalancers"));
+            let described = self
+                .elb
+                .describe_load_balancers()
+                .names(&self.family.balancer)
+                .send()
+                .await
+                .map_err(aws("DescribeLoadBalancers"));
             Ok(absent_if_gone(described)?.and_then(|out| out.load_balancers().first().cloned()))
         };
         let found = find(
             cx,
-            (&self.listings, &self.elb, &self.name),
+            (&self.listings, &self.elb, &self.family),
             |all| all.load_balancer.clone(),
             |lb| lb.load_balancer_arn(),
             fresh,
@@ -114,7 +123,7 @@ impl Kind for LoadBalancer {
         let out = self
             .elb
             .create_load_balancer()
-            .name(&self.name)
+            .name(&self.family.balancer)
             .r#type(LoadBalancerTypeEnum::from(desired.kind.as_str()))
             .scheme(LoadBalancerSchemeEnum::from(desired.scheme.as_str()))
             .set_subnets(Some(desired.subnets.iter().cloned().collect()))

@@ -1,9 +1,10 @@
-//! The frontend's internal Network Load Balancer (`frontend.endpoint`): the balancer, its
-//! target group and its listener, one kind each, with the settings of
-//! `documents::balancer`. ELBv2 names are unique per account and region, and ours are
-//! fixed by the project, so each is found by its name. The walk's first look reads all
-//! three at once ([`first_look`]: four calls, one `DescribeTags` for every ARN); a look
-//! after a change reads the one resource (its describe and its tags).
+//! Elastic Load Balancing v2: balancers, target groups and listeners, one kind each, made
+//! with the settings of `documents::balancer` (the frontend's internal Network Load
+//! Balancer, `frontend.endpoint`). ELBv2 names are unique per account and region, and ours
+//! are fixed by the project, so each is found by its name. The walk's first look reads a
+//! balancer's whole [`Family`] at once ([`first_look`]: one call per resource kind and
+//! target group, one `DescribeTags` for every ARN); a look after a change reads the one
+//! resource (its describe and its tags).
 
 pub mod listener;
 pub mod load_balancer;
@@ -42,27 +43,44 @@ pub(crate) async fn ensure_tags(elb: &Elb, arn: &str, tags: &Tags) -> Result<(),
     Ok(())
 }
 
-/// The balancer, its target group and its listeners, with the tags of each by ARN.
+/// Which resources one walk's first look reads together: a balancer, by its name, and the
+/// target groups its listeners forward to, by theirs (ELBv2 names are unique per account
+/// and region, and ours are fixed by the project).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    pub balancer: String,
+    pub target_groups: Vec<String>,
+}
+
+/// A balancer, its target groups and its listeners, with the tags of each by ARN.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Frontend {
+pub(crate) struct Look {
     pub load_balancer: Option<LoadBalancer>,
-    pub target_group: Option<TargetGroup>,
+    pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
     pub tags: BTreeMap<String, Tags>,
 }
 
-impl Frontend {
+impl Look {
     pub fn tags_of(&self, arn: &str) -> Tags {
         self.tags.get(arn).cloned().unwrap_or_default()
     }
+
+    pub fn target_group(&self, name: &str) -> Option<TargetGroup> {
+        self.target_groups.iter().find(|tg| tg.target_group_name() == Some(name)).cloned()
+    }
 }
 
-/// Everything of the balancer named `name` (balancer and target group share it).
-async fn look(elb: &Elb, name: &str) -> Result<Frontend, ResourceError> {
-    let lbs = elb.describe_load_balancers().names(name).send().await.map_err(aws("DescribeLoadBalancers"));
+/// Everything of a family: one describe of the balancer, one per target group (a missing
+/// name would fail a describe of several), its listeners, and one `DescribeTags` for all.
+async fn look(elb: &Elb, family: &Family) -> Result<Look, ResourceError> {
+    let lbs = elb.describe_load_balancers().names(&family.balancer).send().await.map_err(aws("DescribeLoadBalancers"));
     let load_balancer = absent_if_gone(lbs)?.and_then(|out| out.load_balancers().first().cloned());
-    let tgs = elb.describe_target_groups().names(name).send().await.map_err(aws("DescribeTargetGroups"));
-    let target_group = absent_if_gone(tgs)?.and_then(|out| out.target_groups().first().cloned());
+    let mut target_groups = Vec::new();
+    for name in &family.target_groups {
+        let tgs = elb.describe_target_groups().names(name).send().await.map_err(aws("DescribeTargetGroups"));
+        target_groups.extend(absent_if_gone(tgs)?.and_then(|out| out.target_groups().first().cloned()));
+    }
     let mut listeners = Vec::new();
     if let Some(arn) = load_balancer.as_ref().and_then(|lb| lb.load_balancer_arn()) {
         let ls = elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(aws("DescribeListeners"));
@@ -71,34 +89,34 @@ async fn look(elb: &Elb, name: &str) -> Result<Frontend, ResourceError> {
     let arns: Vec<String> = load_balancer
         .iter()
         .filter_map(|lb| lb.load_balancer_arn())
-        .chain(target_group.iter().filter_map(|tg| tg.target_group_arn()))
+        .chain(target_groups.iter().filter_map(|tg| tg.target_group_arn()))
         .chain(listeners.iter().filter_map(|l| l.listener_arn()))
         .map(String::from)
         .collect();
     let mut tags = BTreeMap::new();
-    // DescribeTags takes 20 ARNs: a balancer has at most a few listeners of ours.
+    // DescribeTags takes 20 ARNs: a family of ours has fewer.
     if !arns.is_empty() {
         let out = elb.describe_tags().set_resource_arns(Some(arns)).send().await.map_err(aws("DescribeTags"))?;
         for d in out.tag_descriptions() {
             tags.insert(d.resource_arn().unwrap_or_default().to_string(), from_sdk(d.tags()));
         }
     }
-    Ok(Frontend { load_balancer, target_group, listeners, tags })
+    Ok(Look { load_balancer, target_groups, listeners, tags })
 }
 
-/// One of the three and its tags: from the walk's first look when the engine allows it
-/// (`pick` finds it there), else by `fresh` and one `DescribeTags`.
+/// One resource of a family and its tags: from the walk's first look when the engine
+/// allows it (`pick` finds it there), else by `fresh` and one `DescribeTags`.
 pub(crate) async fn find<T, Fut>(
     cx: &Cx<'_>,
-    (listings, elb, name): (&Listings, &Elb, &str),
-    pick: impl FnOnce(&Frontend) -> Option<T>,
+    (listings, elb, family): (&Listings, &Elb, &Family),
+    pick: impl FnOnce(&Look) -> Option<T>,
     arn_of: impl Fn(&T) -> Option<&str>,
     fresh: impl FnOnce() -> Fut,
 ) -> Result<Option<(T, Tags)>, ResourceError>
 where
     Fut: std::future::Future<Output = Result<Option<T>, ResourceError>>,
 {
-    if let Some(all) = first_look(cx, listings, elb, name).await? {
+    if let Some(all) = first_look(cx, listings, elb, family).await? {
         return Ok(pick(&all).map(|t| {
             let tags = all.tags_of(arn_of(&t).unwrap_or_default());
             (t, tags)
@@ -109,17 +127,18 @@ where
     Ok(Some((t, tags)))
 }
 
-/// The walk's first look at any of the three, shared by all of them; `None` when this read
-/// must be fresh (`Cx::may_read_from_listing`).
+/// The walk's first look at a family, shared by its members; `None` when this read must
+/// be fresh (`Cx::may_read_from_listing`).
 async fn first_look(
     cx: &Cx<'_>,
     listings: &Listings,
     elb: &Elb,
-    name: &str,
-) -> Result<Option<Frontend>, ResourceError> {
+    family: &Family,
+) -> Result<Option<Look>, ResourceError> {
     if !cx.may_read_from_listing {
         return Ok(None);
     }
-    let all = listings.get("elbv2 frontend", || async { Ok(vec![look(elb, name).await?]) }).await?;
+    let key = format!("elbv2 {}", family.balancer);
+    let all = listings.get(&key, || async { Ok(vec![look(elb, family).await?]) }).await?;
     Ok(all.first().cloned())
 }

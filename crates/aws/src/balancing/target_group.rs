@@ -1,6 +1,6 @@
-//! The frontend tasks' target group: TCP 7233, `ip` targets (ECS registers each task as
-//! it starts and deregisters it before stopping it), the health check and attributes of
-//! `documents::balancer`.
+//! A target group of tasks (the frontend's: TCP 7233), `ip` targets (ECS registers each
+//! task as it starts and deregisters it before stopping it), with the health check and
+//! attributes of its `documents::balancer` spec.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
-use super::{Elb, elb_tags, ensure_tags, find};
+use super::{Elb, Family, elb_tags, ensure_tags, find};
 use crate::documents::balancer::{self, HealthCheck};
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
@@ -20,7 +20,10 @@ use crate::outputs::Output;
 pub struct TargetGroup {
     pub elb: Elb,
     pub listings: crate::listings::Listings,
+    /// The family whose first look reads it (its name is among the family's).
+    pub family: Family,
     pub name: String,
+    pub spec: balancer::TargetGroup,
     pub vpc: NodeId,
 }
 
@@ -78,7 +81,7 @@ impl TargetGroup {
     }
 
     async fn set_health_check(&self, arn: &str) -> Result<(), ResourceError> {
-        let h = balancer::frontend().target_group.health_check;
+        let h = &self.spec.health_check;
         self.elb
             .modify_target_group()
             .target_group_arn(arn)
@@ -108,7 +111,7 @@ impl Kind for TargetGroup {
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<TargetGroupAttrs, ResourceError> {
-        let tg = balancer::frontend().target_group;
+        let tg = &self.spec;
         Ok(TargetGroupAttrs {
             name: self.name.clone(),
             vpc: inputs.get(&self.vpc, Output::Id)?.to_string(),
@@ -126,8 +129,8 @@ impl Kind for TargetGroup {
         };
         let found = find(
             cx,
-            (&self.listings, &self.elb, &self.name),
-            |all| all.target_group.clone(),
+            (&self.listings, &self.elb, &self.family),
+            |all| all.target_group(&self.name),
             |tg| tg.target_group_arn(),
             fresh,
         )
@@ -142,7 +145,7 @@ impl Kind for TargetGroup {
             .send()
             .await
             .map_err(aws("DescribeTargetGroupAttributes"))?;
-        let ours = balancer::frontend().target_group.attributes;
+        let ours = &self.spec.attributes;
         let attributes = held
             .attributes()
             .iter()
@@ -169,7 +172,7 @@ impl Kind for TargetGroup {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &TargetGroupAttrs) -> Result<Observed, ResourceError> {
-        let tg = balancer::frontend().target_group;
+        let tg = &self.spec;
         let h = &tg.health_check;
         let out = self
             .elb

@@ -48,6 +48,16 @@ pub struct Balancer {
 pub struct Listener {
     pub protocol: &'static str,
     pub port: i32,
+    /// What it does with a request no rule takes.
+    pub default_action: DefaultAction,
+}
+
+/// A listener's default action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultAction {
+    /// To the listener's target group.
+    Forward,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,7 +97,7 @@ pub fn frontend() -> Balancer {
     Balancer {
         r#type: "network",
         scheme: "internal",
-        listener: Listener { protocol: "TCP", port: FRONTEND_GRPC_PORT },
+        listener: Listener { protocol: "TCP", port: FRONTEND_GRPC_PORT, default_action: DefaultAction::Forward },
         target_group: TargetGroup {
             protocol: "TCP",
             port: FRONTEND_GRPC_PORT,

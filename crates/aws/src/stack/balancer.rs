@@ -8,22 +8,29 @@ use temporalctl_engine::GraphBuilder;
 use super::ids::*;
 use super::names;
 use crate::Aws;
+use crate::balancing::Family;
 use crate::balancing::listener::Listener;
 use crate::balancing::load_balancer::LoadBalancer;
 use crate::balancing::target_group::TargetGroup;
+use crate::documents::balancer::frontend;
 
 pub(super) fn balancer(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     if d.frontend.endpoint == FrontendEndpoint::None {
         return;
     }
     let name = names::frontend_balancer(&d.project);
+    let spec = frontend();
+    // The balancer and its target group share the name.
+    let family = Family { balancer: name.clone(), target_groups: vec![name.clone()] };
     g.add(
         LOAD_BALANCER,
         &name,
         LoadBalancer {
             elb: aws.elb.clone(),
             listings: aws.listings.clone(),
-            name: name.clone(),
+            family: family.clone(),
+            r#type: spec.r#type,
+            scheme: spec.scheme,
             subnets: private_subnets(d),
             security_group: BALANCER_SG.into(),
             deadline: d.timeouts.load_balancer,
@@ -32,7 +39,14 @@ pub(super) fn balancer(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     g.add(
         TARGET_GROUP,
         &name,
-        TargetGroup { elb: aws.elb.clone(), listings: aws.listings.clone(), name: name.clone(), vpc: VPC.into() },
+        TargetGroup {
+            elb: aws.elb.clone(),
+            listings: aws.listings.clone(),
+            family: family.clone(),
+            name: name.clone(),
+            spec: spec.target_group,
+            vpc: VPC.into(),
+        },
     );
     g.add(
         LISTENER,
@@ -41,7 +55,8 @@ pub(super) fn balancer(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             elb: aws.elb.clone(),
             listings: aws.listings.clone(),
             load_balancer: LOAD_BALANCER.into(),
-            load_balancer_name: name,
+            family,
+            spec: spec.listener,
             target_group: TARGET_GROUP.into(),
         },
     );
