@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::service_kinds::{
     FRONTEND_GRPC_PORT, METRICS_PORT, SERVICES, TEMPORAL_GRPC_RANGE, TEMPORAL_MEMBERSHIP_RANGE,
 };
-use crate::stack::{BALANCER_SG, INSTANCES_SG, OPENSEARCH_SG, service_sg};
+use crate::stack::{BALANCER_SG, INGRESS_SG, INSTANCES_SG, OPENSEARCH_SG, service_sg};
 
 /// The far end of a flow.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -110,6 +110,16 @@ pub fn flows() -> Vec<Flow> {
         (FRONTEND_GRPC_PORT, FRONTEND_GRPC_PORT),
         "workers' calls and health checks through the balancer",
     ));
+    // With `ingress`: the Application Load Balancer sends people's requests (and its health
+    // checks) to the UI and Grafana; who may reach it is its own group's ingress
+    // (`ingress.allowed_cidrs`).
+    for (to, why) in [
+        ("ui", "people's browsers through the ingress balancer"),
+        ("grafana", "dashboards through the ingress balancer"),
+    ] {
+        let port = crate::service_kinds::service(to).port("http").expect("the UI and Grafana serve HTTP");
+        out.push(Flow::new(INGRESS_SG, Peer::Group(service_sg(to)), (port, port), why));
+    }
     for to in &temporal {
         out.push(Flow::new(
             service_sg("adot"),
@@ -179,11 +189,12 @@ pub fn flows() -> Vec<Flow> {
     out
 }
 
-/// The flows of this deployment: every declared one, but the balancer's only when
-/// `frontend.endpoint` makes one.
+/// The flows of this deployment: every declared one, but the frontend balancer's only when
+/// `frontend.endpoint` makes one, and the ingress balancer's only with `ingress`.
 pub fn flows_for(d: &temporalctl_config::Deploy) -> Vec<Flow> {
     let balancer = d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer;
-    flows().into_iter().filter(|f| balancer || f.from != BALANCER_SG).collect()
+    let ingress = d.ingress.is_some();
+    flows().into_iter().filter(|f| (balancer || f.from != BALANCER_SG) && (ingress || f.from != INGRESS_SG)).collect()
 }
 
 /// A TCP port range, both ends included.

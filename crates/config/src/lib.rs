@@ -21,7 +21,9 @@ use std::path::Path;
 
 pub use locate::LineCol;
 pub use model::*;
-pub use network::{FrontendClient, NetworkLayout, availability_zones, frontend_clients, network_layout};
+pub use network::{
+    FrontendClient, NetworkLayout, availability_zones, frontend_clients, ingress_clients, network_layout,
+};
 pub use problem::{ConfigErrors, Problem};
 pub use validate::validate;
 

@@ -41,6 +41,11 @@ pub struct Deploy {
     /// How application workers and clients outside the cluster reach the frontend.
     #[serde(default)]
     pub frontend: Frontend,
+    /// An HTTPS entrance for people to the Temporal UI and Grafana, routed by host name.
+    /// Absent, the stack is private only: `temporalctl connect ui` and `connect grafana`
+    /// forward them to localhost through Session Manager.
+    #[serde(default)]
+    pub ingress: Option<Ingress>,
     /// Aurora DSQL, Temporal's persistence store.
     #[serde(default)]
     pub dsql: Dsql,
@@ -597,6 +602,26 @@ pub struct Frontend {
     /// Who may connect to the balancer: IPv4 CIDRs (a peered VPC, a VPN range) or
     /// security group ids (`sg-…`, workers in this VPC). Empty means the VPC's CIDR.
     pub clients: Vec<String>,
+}
+
+/// An internal Application Load Balancer in the private subnets: HTTPS on 443 with the
+/// given certificate and a current TLS policy, HTTP on 80 redirecting to it, a request
+/// sent to the UI or Grafana by its host name (any other host: 404). Its security group
+/// admits `allowed_cidrs` only; the UI's and Grafana's admit only the balancer. Point
+/// both host names at the balancer's DNS name (`temporalctl status` prints it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Ingress {
+    /// The Temporal UI's host name, e.g. `temporal.example.com`.
+    pub ui_host: String,
+    /// Grafana's host name, e.g. `grafana.example.com`.
+    pub grafana_host: String,
+    /// An issued ACM certificate in the deployment's region covering both host names
+    /// (yours: `down` never deletes it).
+    pub certificate_arn: String,
+    /// Who may connect: IPv4 CIDRs (your offices, VPN, a peered VPC). Empty means the
+    /// VPC's CIDR.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
 }
 
 impl Default for Frontend {

@@ -140,15 +140,28 @@ pub enum FrontendClient {
 
 /// `frontend.clients`, or the VPC's CIDR when it names none; problems name the entry.
 pub fn frontend_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Problem>> {
+    clients(&deploy.frontend.clients, "frontend.clients", true)
+}
+
+/// `ingress.allowed_cidrs`, or the VPC's CIDR when it names none (nothing without `ingress`).
+pub fn ingress_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Problem>> {
+    match &deploy.ingress {
+        Some(ingress) => clients(&ingress.allowed_cidrs, "ingress.allowed_cidrs", false),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Who may connect to a balancer: `list` at `field`, CIDRs and, where `groups`, security
+/// group ids; the VPC when the list is empty.
+fn clients(list: &[String], field: &str, groups: bool) -> Result<Vec<FrontendClient>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let clients = &deploy.frontend.clients;
-    if clients.is_empty() {
+    if list.is_empty() {
         return Ok(vec![FrontendClient::Vpc]);
     }
     let mut out = Vec::new();
-    for (i, text) in clients.iter().enumerate() {
-        let path = format!("frontend.clients[{i}]");
-        if let Some(id) = text.strip_prefix("sg-") {
+    for (i, text) in list.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        if let Some(id) = text.strip_prefix("sg-").filter(|_| groups) {
             if matches!(id.len(), 8 | 17) && id.chars().all(|c| c.is_ascii_hexdigit()) {
                 out.push(FrontendClient::Group(text.clone()));
             } else {
@@ -162,16 +175,24 @@ pub fn frontend_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Prob
         match text.parse::<Ipv4Net>() {
             Ok(n) if n.prefix_len() == 0 => problems.push(Problem::new(
                 &path,
-                "admitting every address defeats the balancer's security group; name the networks your workers run in (a VPC's or VPN's CIDR) or their security group",
+                if groups {
+                    "admitting every address defeats the balancer's security group; name the networks your workers run in (a VPC's or VPN's CIDR) or their security group"
+                } else {
+                    "admitting every address defeats the balancer's security group and puts the UI and Grafana before the whole internet; name the networks that should reach them (your VPN's, offices' or a peered VPC's CIDR)"
+                },
             )),
             Ok(_) => {
                 if let Some(n) = parse_net(text, &path, &mut problems) {
                     out.push(FrontendClient::Cidr(n));
                 }
             }
-            Err(_) => problems.push(Problem::new(
+            Err(_) if groups => problems.push(Problem::new(
                 &path,
                 format!("`{text}` is neither an IPv4 CIDR block (10.1.0.0/16) nor a security group id (sg-…)"),
+            )),
+            Err(_) => problems.push(Problem::new(
+                &path,
+                format!("`{text}` is not an IPv4 CIDR block; write it like 10.1.0.0/16"),
             )),
         }
     }

@@ -37,14 +37,22 @@ fn known_keys(parent: &str) -> Vec<String> {
     keys
 }
 
+/// Every section, optional ones filled in, so that their keys are known too.
 fn example() -> Deploy {
+    let existing = crate::ExistingNetwork { vpc_id: String::new(), private_subnet_ids: Vec::new() };
     Deploy {
         version: crate::SCHEMA_VERSION,
         project: String::new(),
         region: String::new(),
         tags: Default::default(),
         state: Default::default(),
-        network: Default::default(),
+        network: crate::Network { existing: Some(existing), ..Default::default() },
+        ingress: Some(crate::Ingress {
+            ui_host: String::new(),
+            grafana_host: String::new(),
+            certificate_arn: String::new(),
+            allowed_cidrs: Vec::new(),
+        }),
         node_groups: Default::default(),
         services: Default::default(),
         temporal: Default::default(),
@@ -92,5 +100,8 @@ mod tests {
         assert_eq!(unknown_key("network.vpc_cdir").message, "unknown key `vpc_cdir`; did you mean `vpc_cidr`?");
         assert!(unknown_key("network.zzzzzzzzzzz").message.contains("expected one of: "));
         assert_eq!(unknown_key("regoin").message, "unknown key `regoin`; did you mean `region`?");
+        // Inside optional sections too.
+        assert_eq!(unknown_key("network.existing.vpc_idd").message, "unknown key `vpc_idd`; did you mean `vpc_id`?");
+        assert_eq!(unknown_key("ingress.ui_hots").message, "unknown key `ui_hots`; did you mean `ui_host`?");
     }
 }

@@ -484,6 +484,67 @@ fn check_existing_network(d: &Deploy, e: &crate::ExistingNetwork, p: &mut Vec<Pr
     }
 }
 
+/// A host name a certificate and a host-header rule can name: lowercase labels of letters,
+/// digits and inner hyphens, at least two, 253 characters at most (ELBv2 host conditions:
+/// 128).
+fn is_host_name(host: &str) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.len() <= 128 && host.contains('.') && host.split('.').all(label_ok)
+}
+
+/// `ingress`: two distinct host names, an ACM certificate of the deployment's region, and
+/// who may connect.
+fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
+    for (field, host) in [("ingress.ui_host", &ingress.ui_host), ("ingress.grafana_host", &ingress.grafana_host)] {
+        if !is_host_name(host) {
+            p.push(Problem::new(
+                field,
+                format!("`{host}` is not a host name; write it lowercase with its domain, like temporal.example.com"),
+            ));
+        }
+    }
+    if ingress.ui_host == ingress.grafana_host {
+        p.push(Problem::new(
+            "ingress.grafana_host",
+            "the UI and Grafana are told apart by host name: give each its own (e.g. temporal.example.com and grafana.example.com)",
+        ));
+    }
+    // arn:<partition>:acm:<region>:<account>:certificate/<id>
+    let parts: Vec<&str> = ingress.certificate_arn.splitn(6, ':').collect();
+    let shaped = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "acm"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].strip_prefix("certificate/").is_some_and(|id| !id.is_empty());
+    if !shaped {
+        p.push(Problem::new(
+            "ingress.certificate_arn",
+            format!(
+                "`{}` is not an ACM certificate ARN; they look like arn:aws:acm:{}:123456789012:certificate/<id> (`aws acm list-certificates`)",
+                ingress.certificate_arn, d.region
+            ),
+        ));
+    } else if parts[3] != d.region {
+        p.push(Problem::new(
+            "ingress.certificate_arn",
+            format!(
+                "the certificate is in {}, and a load balancer in {} can only use one of its own region; request or import it in {}",
+                parts[3], d.region, d.region
+            ),
+        ));
+    }
+    if let Err(problems) = crate::ingress_clients(d) {
+        p.extend(problems);
+    }
+}
+
 /// DSQL names clusters with 26 lowercase letters and digits.
 fn check_existing_cluster(d: &Deploy, id: &str, p: &mut Vec<Problem>) {
     let shaped = id.len() == 26 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
@@ -619,6 +680,9 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     // Checked with the balancer off too: `up` builds its nodes to delete them.
     if let Err(problems) = crate::frontend_clients(d) {
         p.extend(problems.into_iter().filter(|problem| problem.path.starts_with("frontend.")));
+    }
+    if let Some(ingress) = &d.ingress {
+        check_ingress(d, ingress, p);
     }
     if d.rollout.failed_tasks == 0 {
         p.push(Problem::new("rollout.failed_tasks", "at least 1: a wave stops after this many of its tasks failed"));

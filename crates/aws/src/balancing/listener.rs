@@ -2,7 +2,10 @@
 //! by its recorded ARN, else among its balancer's listeners by port.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener as Elbv2Listener, ProtocolEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener as Elbv2Listener, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
 use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
@@ -20,7 +23,10 @@ pub struct Listener {
     /// no ARN.
     pub family: Family,
     pub spec: balancer::Listener,
-    pub target_group: NodeId,
+    /// Where `DefaultAction::Forward` sends requests.
+    pub target_group: Option<NodeId>,
+    /// HTTPS: the ACM certificate's ARN.
+    pub certificate: Option<String>,
 }
 
 attributes! {
@@ -29,8 +35,11 @@ attributes! {
         LoadBalancer load_balancer: String = "load-balancer", replace;
         /// `TCP:7233`.
         Listens listens: String = "listens";
-        /// The target group it forwards to.
-        Forward forward: String = "forward";
+        /// `forward:<target group ARN>`, `redirect:HTTPS:443:HTTP_301`, `fixed:404`.
+        DefaultAction default_action: String = "default-action";
+        /// HTTPS: the certificate's ARN and the TLS policy; empty otherwise.
+        Certificate certificate: String = "certificate";
+        TlsPolicy tls_policy: String = "tls-policy";
     }
 }
 
@@ -43,8 +52,75 @@ fn ours(listeners: &[Elbv2Listener], port: i32) -> Option<Elbv2Listener> {
     listeners.iter().find(|l| l.port() == Some(port)).cloned()
 }
 
-fn forward_to(target_group: &str) -> Action {
-    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group).build()
+/// The action `plan` compares, as text.
+fn action_text(a: &Action) -> String {
+    match a.r#type() {
+        Some(ActionTypeEnum::Forward) => format!("forward:{}", a.target_group_arn().unwrap_or_default()),
+        Some(ActionTypeEnum::Redirect) => {
+            let r = a.redirect_config();
+            format!(
+                "redirect:{}:{}:{}",
+                r.and_then(|r| r.protocol()).unwrap_or_default(),
+                r.and_then(|r| r.port()).unwrap_or_default(),
+                r.and_then(|r| r.status_code()).map(|c| c.as_str()).unwrap_or_default()
+            )
+        }
+        Some(ActionTypeEnum::FixedResponse) => {
+            format!("fixed:{}", a.fixed_response_config().and_then(|f| f.status_code()).unwrap_or_default())
+        }
+        other => format!("{}", other.map(|t| t.as_str()).unwrap_or("none")),
+    }
+}
+
+/// The action itself, from its text (the desired state's, which `desired` wrote).
+fn action(text: &str) -> Result<Action, ResourceError> {
+    let built = match text.split_once(':') {
+        Some(("forward", arn)) => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(arn).build(),
+        Some(("redirect", _)) => Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build(),
+        Some(("fixed", code)) => Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(code)
+                    .content_type("text/plain")
+                    .message_body("no such site here\n")
+                    .build(),
+            )
+            .build(),
+        _ => return Err(ResourceError::fatal(format!("unknown listener action {text} (a bug)"))),
+    };
+    Ok(built)
+}
+
+impl Listener {
+    /// The default action's text, with the target group's ARN for a forward.
+    fn default_action(&self, inputs: &Inputs) -> Result<String, ResourceError> {
+        Ok(match self.spec.default_action {
+            balancer::DefaultAction::Forward => {
+                let tg = self
+                    .target_group
+                    .as_ref()
+                    .ok_or_else(|| ResourceError::fatal("a forwarding listener without a target group (a bug)"))?;
+                format!("forward:{}", inputs.get(tg, Output::Arn)?)
+            }
+            balancer::DefaultAction::RedirectToHttps => "redirect:HTTPS:443:HTTP_301".into(),
+            balancer::DefaultAction::NotFound => "fixed:404".into(),
+        })
+    }
+
+    fn certificates(&self, desired: &ListenerAttrs) -> Option<Vec<Certificate>> {
+        (!desired.certificate.is_empty())
+            .then(|| vec![Certificate::builder().certificate_arn(&desired.certificate).build()])
+    }
 }
 
 impl Listener {
@@ -90,7 +166,7 @@ impl Kind for Listener {
     }
 
     fn references(&self) -> Vec<NodeId> {
-        vec![self.load_balancer.clone(), self.target_group.clone()]
+        [&self.load_balancer].into_iter().chain(&self.target_group).cloned().collect()
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<ListenerAttrs, ResourceError> {
@@ -98,7 +174,9 @@ impl Kind for Listener {
         Ok(ListenerAttrs {
             load_balancer: inputs.get(&self.load_balancer, Output::Arn)?.to_string(),
             listens: listens_text(l.protocol, l.port),
-            forward: inputs.get(&self.target_group, Output::Arn)?.to_string(),
+            default_action: self.default_action(inputs)?,
+            certificate: self.certificate.clone().unwrap_or_default(),
+            tls_policy: l.tls_policy.unwrap_or_default().into(),
         })
     }
 
@@ -113,16 +191,15 @@ impl Kind for Listener {
         .await?;
         let Some((l, tags)) = found else { return Ok(None) };
         let arn = l.listener_arn().unwrap_or_default();
-        let forward = l
-            .default_actions()
-            .iter()
-            .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
-            .and_then(|a| a.target_group_arn())
-            .unwrap_or_default();
+        let default_action = l.default_actions().first().map(action_text).unwrap_or_default();
+        // Only a TLS-ending listener has a policy (moto shows its default on every listener).
+        let ends_tls = matches!(l.protocol(), Some(ProtocolEnum::Https | ProtocolEnum::Tls));
         Ok(Some(Observed::new(arn).output(Output::Arn, arn).tags(tags).found(ListenerAttrs {
             load_balancer: l.load_balancer_arn().unwrap_or_default().into(),
             listens: listens_text(l.protocol().map(|p| p.as_str()).unwrap_or_default(), l.port().unwrap_or_default()),
-            forward: forward.into(),
+            default_action,
+            certificate: l.certificates().first().and_then(|c| c.certificate_arn()).unwrap_or_default().into(),
+            tls_policy: l.ssl_policy().filter(|_| ends_tls).unwrap_or_default().into(),
         })))
     }
 
@@ -134,7 +211,9 @@ impl Kind for Listener {
             .load_balancer_arn(&desired.load_balancer)
             .protocol(ProtocolEnum::from(l.protocol))
             .port(l.port)
-            .default_actions(forward_to(&desired.forward))
+            .set_ssl_policy(l.tls_policy.map(String::from))
+            .set_certificates(self.certificates(desired))
+            .default_actions(action(&desired.default_action)?)
             .set_tags(Some(elb_tags(cx.tags)))
             .send()
             .await
@@ -153,14 +232,16 @@ impl Kind for Listener {
         if let Some(field) = changed.iter().find(|f| matches!(f, ListenerField::LoadBalancer)) {
             return Err(replaced_not_updated("listener", field));
         }
-        // Port, protocol and action in one call.
+        // Port, protocol, action, certificate and policy in one call.
         let l = &self.spec;
         self.elb
             .modify_listener()
             .listener_arn(&o.id)
             .protocol(ProtocolEnum::from(l.protocol))
             .port(l.port)
-            .default_actions(forward_to(&desired.forward))
+            .set_ssl_policy(l.tls_policy.map(String::from))
+            .set_certificates(self.certificates(desired))
+            .default_actions(action(&desired.default_action)?)
             .send()
             .await
             .map_err(aws("ModifyListener"))?;

@@ -8,11 +8,12 @@
 
 pub mod listener;
 pub mod load_balancer;
+pub mod rule;
 pub mod target_group;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Tag, TargetGroup};
+use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, ProtocolEnum, Rule, Tag, TargetGroup};
 use temporalctl_engine::{Cx, ResourceError, Tags};
 
 use crate::errors::{absent_if_gone, aws};
@@ -58,6 +59,8 @@ pub(crate) struct Look {
     pub load_balancer: Option<LoadBalancer>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    /// The rules of its HTTP(S) listeners, default rules left out.
+    pub rules: Vec<Rule>,
     pub tags: BTreeMap<String, Tags>,
 }
 
@@ -86,11 +89,19 @@ async fn look(elb: &Elb, family: &Family) -> Result<Look, ResourceError> {
         let ls = elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(aws("DescribeListeners"));
         listeners = absent_if_gone(ls)?.map(|out| out.listeners().to_vec()).unwrap_or_default();
     }
+    // Only an Application Load Balancer's listeners have rules of ours (a TCP one has none).
+    let mut rules = Vec::new();
+    for l in listeners.iter().filter(|l| l.protocol() == Some(&ProtocolEnum::Https)) {
+        let rs = elb.describe_rules().listener_arn(l.listener_arn().unwrap_or_default()).send().await;
+        let found = absent_if_gone(rs.map_err(aws("DescribeRules")))?.map(|out| out.rules().to_vec());
+        rules.extend(found.unwrap_or_default().into_iter().filter(|r| r.is_default() != Some(true)));
+    }
     let arns: Vec<String> = load_balancer
         .iter()
         .filter_map(|lb| lb.load_balancer_arn())
         .chain(target_groups.iter().filter_map(|tg| tg.target_group_arn()))
         .chain(listeners.iter().filter_map(|l| l.listener_arn()))
+        .chain(rules.iter().filter_map(|r| r.rule_arn()))
         .map(String::from)
         .collect();
     let mut tags = BTreeMap::new();
@@ -101,7 +112,7 @@ async fn look(elb: &Elb, family: &Family) -> Result<Look, ResourceError> {
             tags.insert(d.resource_arn().unwrap_or_default().to_string(), from_sdk(d.tags()));
         }
     }
-    Ok(Look { load_balancer, target_groups, listeners, tags })
+    Ok(Look { load_balancer, target_groups, listeners, rules, tags })
 }
 
 /// One resource of a family and its tags: from the walk's first look when the engine

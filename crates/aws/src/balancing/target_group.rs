@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    ProtocolEnum, TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+    Matcher, ProtocolEnum, TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
@@ -44,20 +44,39 @@ fn target_text(protocol: &str, port: i32, target_type: &str) -> String {
     format!("{protocol}:{port}:{target_type}")
 }
 
-/// `TCP:traffic-port every 10s within 5s, 3 healthy, 3 unhealthy`.
-fn health_text(protocol: &str, port: &str, [interval, timeout, healthy, unhealthy]: [i32; 4]) -> String {
-    format!("{protocol}:{port} every {interval}s within {timeout}s, {healthy} healthy, {unhealthy} unhealthy")
+/// `TCP:traffic-port every 10s within 5s, 3 healthy, 3 unhealthy`; an HTTP check adds its
+/// path and the codes that mean healthy (`HTTP:traffic-port/healthz=200 every …`).
+fn health_text(
+    protocol: &str,
+    port: &str,
+    http: Option<(&str, &str)>,
+    [interval, timeout, healthy, unhealthy]: [i32; 4],
+) -> String {
+    let asks = http.map(|(path, codes)| format!("{path}={codes}")).unwrap_or_default();
+    format!("{protocol}:{port}{asks} every {interval}s within {timeout}s, {healthy} healthy, {unhealthy} unhealthy")
 }
 
 fn wanted_health(h: &HealthCheck) -> String {
-    health_text(h.protocol, h.port, [h.interval_seconds, h.timeout_seconds, h.healthy_threshold, h.unhealthy_threshold])
+    let http = h.path.map(|path| (path, h.healthy_codes.unwrap_or_default()));
+    health_text(
+        h.protocol,
+        h.port,
+        http,
+        [h.interval_seconds, h.timeout_seconds, h.healthy_threshold, h.unhealthy_threshold],
+    )
 }
 
 fn observed_health(tg: &Elbv2TargetGroup) -> String {
     let n = |v: Option<i32>| v.unwrap_or_default();
+    let protocol = tg.health_check_protocol().map(|p| p.as_str()).unwrap_or_default();
+    // Only an HTTP(S) check has a path and codes (AWS shows none for TCP; moto shows `/`).
+    let http = matches!(protocol, "HTTP" | "HTTPS").then(|| {
+        (tg.health_check_path().unwrap_or_default(), tg.matcher().and_then(|m| m.http_code()).unwrap_or_default())
+    });
     health_text(
-        tg.health_check_protocol().map(|p| p.as_str()).unwrap_or_default(),
+        protocol,
         tg.health_check_port().unwrap_or_default(),
+        http,
         [
             n(tg.health_check_interval_seconds()),
             n(tg.health_check_timeout_seconds()),
@@ -65,6 +84,11 @@ fn observed_health(tg: &Elbv2TargetGroup) -> String {
             n(tg.unhealthy_threshold_count()),
         ],
     )
+}
+
+/// An HTTP check's healthy codes, as ELBv2 takes them.
+fn matcher(h: &HealthCheck) -> Option<Matcher> {
+    h.healthy_codes.map(|codes| Matcher::builder().http_code(codes).build())
 }
 
 impl TargetGroup {
@@ -87,6 +111,8 @@ impl TargetGroup {
             .target_group_arn(arn)
             .health_check_protocol(ProtocolEnum::from(h.protocol))
             .health_check_port(h.port)
+            .set_health_check_path(h.path.map(String::from))
+            .set_matcher(matcher(h))
             .health_check_interval_seconds(h.interval_seconds)
             .health_check_timeout_seconds(h.timeout_seconds)
             .healthy_threshold_count(h.healthy_threshold)
@@ -184,6 +210,8 @@ impl Kind for TargetGroup {
             .target_type(TargetTypeEnum::from(tg.target_type))
             .health_check_protocol(ProtocolEnum::from(h.protocol))
             .health_check_port(h.port)
+            .set_health_check_path(h.path.map(String::from))
+            .set_matcher(matcher(h))
             .health_check_interval_seconds(h.interval_seconds)
             .health_check_timeout_seconds(h.timeout_seconds)
             .healthy_threshold_count(h.healthy_threshold)

@@ -1,6 +1,7 @@
-//! The frontend's internal Network Load Balancer, as the settings sent to ELBv2: the
-//! balancer, its target group (health check and attributes) and the listener. Pure, so
-//! every setting is snapshot-tested and named with its reason here.
+//! The balancers as the settings sent to ELBv2: the frontend's internal Network Load
+//! Balancer (its target group's health check and attributes, the listener) and the
+//! people's entrance, `ingress` (see [`ingress`]). Pure, so every setting is
+//! snapshot-tested and named with its reason here.
 //!
 //! Why these settings (AWS, Elastic Load Balancing "Network Load Balancers" guide):
 //! - TCP, not TLS, on the listener: the connection passes through, so Temporal's own TLS
@@ -48,6 +49,9 @@ pub struct Balancer {
 pub struct Listener {
     pub protocol: &'static str,
     pub port: i32,
+    /// HTTPS: the TLS policy (which protocols and ciphers clients may use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_policy: Option<&'static str>,
     /// What it does with a request no rule takes.
     pub default_action: DefaultAction,
 }
@@ -58,6 +62,10 @@ pub struct Listener {
 pub enum DefaultAction {
     /// To the listener's target group.
     Forward,
+    /// `301` to the same URL over HTTPS on 443.
+    RedirectToHttps,
+    /// `404`: a host name no rule knows.
+    NotFound,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,6 +85,11 @@ pub struct HealthCheck {
     pub protocol: &'static str,
     /// `traffic-port`: the port the targets are registered on.
     pub port: &'static str,
+    /// HTTP: the path asked, and the status codes that mean healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy_codes: Option<&'static str>,
     pub interval_seconds: i32,
     /// Under the interval: AWS's TCP default equals it (10 s), which Application Load
     /// Balancers refuse and Network Load Balancers take; set, it cannot drift.
@@ -97,7 +110,12 @@ pub fn frontend() -> Balancer {
     Balancer {
         r#type: "network",
         scheme: "internal",
-        listener: Listener { protocol: "TCP", port: FRONTEND_GRPC_PORT, default_action: DefaultAction::Forward },
+        listener: Listener {
+            protocol: "TCP",
+            port: FRONTEND_GRPC_PORT,
+            tls_policy: None,
+            default_action: DefaultAction::Forward,
+        },
         target_group: TargetGroup {
             protocol: "TCP",
             port: FRONTEND_GRPC_PORT,
@@ -105,6 +123,8 @@ pub fn frontend() -> Balancer {
             health_check: HealthCheck {
                 protocol: "TCP",
                 port: "traffic-port",
+                path: None,
+                healthy_codes: None,
                 interval_seconds: 10,
                 timeout_seconds: 5,
                 healthy_threshold: 3,
@@ -121,6 +141,81 @@ pub fn frontend() -> Balancer {
     }
 }
 
+/// The ingress balancer's TLS policy: AWS's recommended one, TLS 1.3 and 1.2 with
+/// hybrid post-quantum key exchange (AWS, "Security policies for your Application Load
+/// Balancer"). Sent always: without it the API falls back to `ELBSecurityPolicy-2016-08`,
+/// which still allows TLS 1.0.
+pub const INGRESS_TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09";
+
+/// The people's entrance (`ingress`): an internal Application Load Balancer, HTTPS on 443
+/// ending TLS with the user's certificate, HTTP on 80 only redirecting to it, and a target
+/// group each for the UI and Grafana, which the listener's rules pick by host name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ingress {
+    /// `application`.
+    pub r#type: &'static str,
+    /// `internal`: reachable from the VPC and what is routed into it.
+    pub scheme: &'static str,
+    pub https: Listener,
+    pub http: Listener,
+    /// By service key (`ui`, `grafana`): its target group and its rule's priority.
+    pub routes: std::collections::BTreeMap<&'static str, Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// Rules are evaluated lowest first; host names do not overlap, so the order only
+    /// has to be fixed.
+    pub priority: i32,
+    pub target_group: TargetGroup,
+}
+
+/// How a browser's target group is checked and drained. The UI server answers `GET
+/// /healthz` with 200 before any login (temporalio/ui `server/server/route/health.go`);
+/// Grafana `GET /api/health` (Grafana HTTP API, "Health API"). Every 15 s within 5 s, 2 to
+/// turn healthy, 3 to turn unhealthy. A leaving task keeps its requests 30 s: browsers'
+/// requests are short, and AWS's 300 s default would slow every rollout.
+fn browser_target(port: i32, path: &'static str) -> TargetGroup {
+    TargetGroup {
+        protocol: "HTTP",
+        port,
+        target_type: "ip",
+        health_check: HealthCheck {
+            protocol: "HTTP",
+            port: "traffic-port",
+            path: Some(path),
+            healthy_codes: Some("200"),
+            interval_seconds: 15,
+            timeout_seconds: 5,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+        },
+        attributes: [("deregistration_delay.timeout_seconds", "30".to_string())].into(),
+    }
+}
+
+pub fn ingress() -> Ingress {
+    let port = |key: &str| crate::service_kinds::service(key).port("http").expect("the UI and Grafana serve HTTP");
+    Ingress {
+        r#type: "application",
+        scheme: "internal",
+        https: Listener {
+            protocol: "HTTPS",
+            port: 443,
+            tls_policy: Some(INGRESS_TLS_POLICY),
+            default_action: DefaultAction::NotFound,
+        },
+        http: Listener { protocol: "HTTP", port: 80, tls_policy: None, default_action: DefaultAction::RedirectToHttps },
+        routes: [
+            ("ui", Route { priority: 10, target_group: browser_target(port("ui"), "/healthz") }),
+            ("grafana", Route { priority: 20, target_group: browser_target(port("grafana"), "/api/health") }),
+        ]
+        .into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +223,27 @@ mod tests {
     #[test]
     fn snapshot_of_the_frontend_balancer() {
         insta::assert_json_snapshot!("balancer-frontend", frontend());
+    }
+
+    #[test]
+    fn snapshot_of_the_ingress_balancer() {
+        insta::assert_json_snapshot!("balancer-ingress", ingress());
+    }
+
+    /// Nothing reaches the UI or Grafana in clear text: HTTP only redirects, HTTPS has a
+    /// TLS 1.2+ policy, and the target groups check what each server answers.
+    #[test]
+    fn the_ingress_serves_https_only_and_checks_each_server_s_health_path() {
+        let i = ingress();
+        assert_eq!(
+            (i.http.default_action, i.https.default_action),
+            (DefaultAction::RedirectToHttps, DefaultAction::NotFound)
+        );
+        assert!(i.https.tls_policy.is_some_and(|p| p.contains("TLS13-1-2")), "TLS 1.2 and 1.3 only");
+        assert_eq!(i.routes["ui"].target_group.port, 8080);
+        assert_eq!(i.routes["grafana"].target_group.health_check.path, Some("/api/health"));
+        let priorities: std::collections::BTreeSet<i32> = i.routes.values().map(|r| r.priority).collect();
+        assert_eq!(priorities.len(), i.routes.len(), "a listener's rules need distinct priorities");
     }
 
     /// The property the delay exists for: polls in flight finish before the frontend goes.

@@ -157,9 +157,10 @@ pub fn deployment((minimum_healthy_percent, maximum_percent): (i32, i32)) -> Dep
     }
 }
 
-/// The service's gRPC port in the target group, by the container that serves it.
+/// The service's port in the target group, by the container that serves it: the
+/// frontend's gRPC, the UI's and Grafana's HTTP.
 fn balanced(kind: &ServiceKind, target_group: Option<&str>) -> Vec<LoadBalancerTarget> {
-    let (Some(arn), Some(port)) = (target_group, kind.port("grpc")) else { return Vec::new() };
+    let (Some(arn), Some(port)) = (target_group, kind.port("grpc").or(kind.port("http"))) else { return Vec::new() };
     vec![LoadBalancerTarget {
         target_group_arn: arn.into(),
         container_name: kind.container.into(),

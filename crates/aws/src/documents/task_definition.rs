@@ -146,6 +146,8 @@ pub struct Inputs<'a> {
     pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
     /// Temporal services, with `dsql.rate_coordination`: the limiter's DynamoDB table.
     pub rate_table: Option<&'a str>,
+    /// Grafana, with `ingress`: where people reach it (`https://<host>`), its root URL.
+    pub public_url: Option<&'a str>,
 }
 
 /// The variables the one-off steps' scripts write to files for the `temporal` CLI
@@ -270,7 +272,8 @@ pub fn render(kind: &ServiceKind, i: &Inputs<'_>) -> TaskDefinition {
         "grafana" => {
             env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), "false".into());
             env.insert("GF_AUTH_SIGV4_AUTH_ENABLED".into(), "true".into());
-            env.insert("GF_SERVER_ROOT_URL".into(), "http://localhost:3000".into());
+            // Where its redirects and links point: the ingress host, else `connect grafana`'s.
+            env.insert("GF_SERVER_ROOT_URL".into(), i.public_url.unwrap_or("http://localhost:3000").into());
             let secret = i.secret_arn.unwrap_or_default();
             secrets.push(secret_key("GF_SECURITY_ADMIN_USER", secret, "admin_user"));
             secrets.push(secret_key("GF_SECURITY_ADMIN_PASSWORD", secret, "admin_password"));
@@ -426,6 +429,7 @@ mod tests {
             authorization: &NO_AUTH,
             dsql_limits: LIMITS,
             rate_table: None,
+            public_url: None,
         }
     }
 
@@ -622,6 +626,7 @@ mod container_start {
                 authorization: &super::tests::NO_AUTH,
                 dsql_limits: temporalctl_config::dsql_budget::TaskLimits { rate: 2, burst: 25, tasks: 32 },
                 rate_table: None,
+                public_url: None,
             },
         )
     }

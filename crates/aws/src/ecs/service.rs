@@ -64,8 +64,8 @@ pub struct Service {
     pub subnets: Vec<NodeId>,
     pub security_groups: Vec<NodeId>,
     pub namespace: NodeId,
-    /// (target group, listener): the balancer its tasks join. ECS refuses a target group
-    /// no listener forwards to, so the listener comes first.
+    /// (target group, listener or rule): the balancer its tasks join. ECS refuses a target
+    /// group no listener or rule forwards to, so that one comes first.
     pub balancer: Option<(NodeId, NodeId)>,
     /// (minimumHealthyPercent, maximumPercent): `capacity::rollout_percents`.
     pub rollout: (i32, i32),

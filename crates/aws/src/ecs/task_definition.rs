@@ -73,6 +73,8 @@ pub struct TaskDefinition {
     pub dynamic_config: String,
     /// Temporal services: each task's share of DSQL's connection quotas.
     pub dsql_limits: temporalctl_config::dsql_budget::TaskLimits,
+    /// Grafana's address for people, with `ingress`.
+    pub public_url: Option<String>,
     pub sources: Sources,
 }
 
@@ -146,6 +148,7 @@ impl TaskDefinition {
                 authorization: &self.authorization,
                 dsql_limits: self.dsql_limits,
                 rate_table: rate_table.as_deref(),
+                public_url: self.public_url.as_deref(),
             },
         ))
     }

@@ -57,7 +57,8 @@ pub(super) fn balancer(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             load_balancer: LOAD_BALANCER.into(),
             family,
             spec: spec.listener,
-            target_group: TARGET_GROUP.into(),
+            target_group: Some(TARGET_GROUP.into()),
+            certificate: None,
         },
     );
 }

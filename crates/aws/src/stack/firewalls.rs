@@ -1,7 +1,7 @@
 //! The security groups of the services, OpenSearch and the instances, with every rule
 //! derived from the declared flows (`flows.rs`).
 
-use temporalctl_config::{Deploy, FrontendClient, FrontendEndpoint, frontend_clients};
+use temporalctl_config::{Deploy, FrontendClient, FrontendEndpoint, frontend_clients, ingress_clients};
 use temporalctl_engine::GraphBuilder;
 
 use super::ids::*;
@@ -30,6 +30,12 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         }
         FrontendEndpoint::None => Vec::new(),
     };
+    let people = if d.ingress.is_some() {
+        groups.push((INGRESS_SG.into(), "ingress-balancer".into(), "ingress load balancer".into()));
+        ingress_rules(&ingress_clients(d).expect("validated"))
+    } else {
+        Vec::new()
+    };
     // A CIDR rule lives on its group; a rule naming another group on the rules node.
     let (client_groups, client_cidrs): (Vec<Rule>, Vec<Rule>) =
         clients.into_iter().partition(|r| matches!(r.source, Source::GroupId(_)));
@@ -42,7 +48,11 @@ pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 vpc: VPC.into(),
                 group_name: names::security_group(p, key),
                 description: format!("temporalctl: {what}"),
-                ingress: if node == BALANCER_SG { client_cidrs.clone() } else { vec![] },
+                ingress: match node.as_str() {
+                    BALANCER_SG => client_cidrs.clone(),
+                    INGRESS_SG => people.clone(),
+                    _ => vec![],
+                },
                 egress: egress(node, &flows),
             },
         );
@@ -78,14 +88,22 @@ fn egress(group: &str, flows: &[flows::Flow]) -> Vec<Rule> {
         .collect()
 }
 
-/// Who may call the frontend through its balancer, on 7233 only.
-fn client_rules(clients: &[FrontendClient]) -> Vec<Rule> {
-    let source = |c: &FrontendClient| match c {
+fn source(c: &FrontendClient) -> Source {
+    match c {
         FrontendClient::Vpc => Source::VpcCidr(VPC.into()),
         FrontendClient::Cidr(net) => Source::Cidr(net.to_string()),
         FrontendClient::Group(id) => Source::GroupId(id.clone()),
-    };
+    }
+}
+
+/// Who may call the frontend through its balancer, on 7233 only.
+fn client_rules(clients: &[FrontendClient]) -> Vec<Rule> {
     clients.iter().map(|c| Rule::tcp(FRONTEND_GRPC_PORT, source(c))).collect()
+}
+
+/// Who may reach the ingress balancer: HTTPS, and HTTP, which only redirects to it.
+fn ingress_rules(clients: &[FrontendClient]) -> Vec<Rule> {
+    clients.iter().flat_map(|c| [Rule::tcp(443, source(c)), Rule::tcp(80, source(c))]).collect()
 }
 
 /// A group's ingress: only ever from named groups (itself included), one rule per flow

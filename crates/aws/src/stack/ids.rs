@@ -115,6 +115,21 @@ pub const OPENSEARCH_SG: &str = "security-group/opensearch";
 /// The frontend's internal Network Load Balancer (`frontend.endpoint`), its group, its
 /// target group and its listener.
 pub const BALANCER_SG: &str = "security-group/frontend-balancer";
+/// `ingress`: the people's entrance to the UI and Grafana.
+pub const INGRESS_SG: &str = "security-group/ingress-balancer";
+pub const INGRESS_BALANCER: &str = "load-balancer/ingress";
+pub const INGRESS_HTTPS: &str = "listener/ingress-https";
+pub const INGRESS_HTTP: &str = "listener/ingress-http";
+
+/// The ingress balancer's target group of a service (`ui`, `grafana`).
+pub fn ingress_target_group(service: &str) -> String {
+    format!("target-group/{service}")
+}
+
+/// The HTTPS listener's rule sending a service's host name to its target group.
+pub fn ingress_rule(service: &str) -> String {
+    format!("listener-rule/{service}")
+}
 pub const LOAD_BALANCER: &str = "load-balancer/frontend";
 pub const TARGET_GROUP: &str = "target-group/frontend";
 pub const LISTENER: &str = "listener/frontend";

@@ -7,6 +7,7 @@ mod data_stores;
 mod firewalls;
 mod identities;
 pub mod ids;
+pub mod ingress;
 pub mod names;
 mod network;
 mod platform;
@@ -41,6 +42,13 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
     all.frontend.endpoint = temporalctl_config::FrontendEndpoint::LoadBalancer;
     all.dsql.rate_coordination = true;
     all.network.s3_gateway_endpoint = Some(true);
+    // Its nodes are found by name and recorded ARN, whatever the hosts and certificate.
+    all.ingress.get_or_insert_with(|| temporalctl_config::Ingress {
+        ui_host: "ui.invalid".into(),
+        grafana_host: "grafana.invalid".into(),
+        certificate_arn: String::new(),
+        allowed_cidrs: Vec::new(),
+    });
     all
 }
 
@@ -54,6 +62,7 @@ pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts, facts: &Facts) ->
     identities::identities(&mut g, d, aws);
     firewalls::firewalls(&mut g, d, aws);
     balancer::balancer(&mut g, d, aws);
+    ingress::ingress(&mut g, d, aws);
     data_stores::data_stores(&mut g, d, aws);
     workloads::workloads(&mut g, d, aws, &facts.pins);
     compute::node_groups(&mut g, d, aws);

@@ -31,6 +31,16 @@ pub fn frontend_balancer(project: &str) -> String {
     format!("{project}-frontend")
 }
 
+/// `ingress`'s Application Load Balancer.
+pub fn ingress_balancer(project: &str) -> String {
+    format!("{project}-ingress")
+}
+
+/// The ingress balancer's target group of a service (`ui`, `grafana`).
+pub fn ingress_target_group_name(project: &str, service: &str) -> String {
+    format!("{project}-{service}")
+}
+
 pub fn cluster_name(project: &str) -> String {
     format!("{project}-cluster")
 }

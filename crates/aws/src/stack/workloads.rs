@@ -83,6 +83,10 @@ fn add_task_definition(
             authorization: d.temporal.authorization.clone(),
             dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
             dsql_limits: temporalctl_config::dsql_budget::task_limits(d),
+            public_url: super::ingress::routes(d)
+                .into_iter()
+                .find(|(service, _)| *service == kind.key && *service == "grafana")
+                .map(|(_, host)| format!("https://{host}")),
             sources,
         },
     );
@@ -114,8 +118,17 @@ pub(super) fn services(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, counts: &cap
                 subnets: privates.clone(),
                 security_groups: security_groups.clone(),
                 namespace: NAMESPACE.into(),
-                balancer: (kind.key == "frontend" && d.frontend.endpoint == FrontendEndpoint::LoadBalancer)
-                    .then(|| (TARGET_GROUP.to_string(), LISTENER.to_string())),
+                balancer: match kind.key {
+                    "frontend" if d.frontend.endpoint == FrontendEndpoint::LoadBalancer => {
+                        Some((TARGET_GROUP.to_string(), LISTENER.to_string()))
+                    }
+                    // After the rule that forwards to the group: ECS refuses a group no
+                    // listener or rule sends traffic to.
+                    "ui" | "grafana" if d.ingress.is_some() => {
+                        Some((ingress_target_group(kind.key), ingress_rule(kind.key)))
+                    }
+                    _ => None,
+                },
                 rollout: capacity::rollout(d, kind.key, counts),
                 exec: d.services.exec(kind.key),
                 family: family.clone(),

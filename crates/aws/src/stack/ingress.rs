@@ -1,0 +1,93 @@
+//! The people's entrance (`ingress`): an internal Application Load Balancer in the private
+//! subnets with its own security group, HTTPS on 443 with the user's certificate (any
+//! host but ours: 404), HTTP on 80 redirecting to it, and per browser service (the UI,
+//! Grafana) a target group and the HTTPS listener's rule for its host name. The services
+//! register their tasks in their target groups (`workloads`), after their rules exist.
+
+use temporalctl_config::Deploy;
+use temporalctl_engine::GraphBuilder;
+
+use super::ids::*;
+use super::names;
+use crate::Aws;
+use crate::balancing::Family;
+use crate::balancing::listener::Listener;
+use crate::balancing::load_balancer::LoadBalancer;
+use crate::balancing::rule::ListenerRule;
+use crate::balancing::target_group::TargetGroup;
+use crate::documents::balancer::ingress as spec;
+
+/// The browser services the ingress serves, with their host names.
+pub fn routes(d: &Deploy) -> Vec<(&'static str, String)> {
+    match &d.ingress {
+        Some(i) => vec![("ui", i.ui_host.clone()), ("grafana", i.grafana_host.clone())],
+        None => Vec::new(),
+    }
+}
+
+pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
+    let Some(ingress) = &d.ingress else { return };
+    let p = &d.project;
+    let spec = spec();
+    let name = names::ingress_balancer(p);
+    let family = Family {
+        balancer: name.clone(),
+        target_groups: spec.routes.keys().map(|service| names::ingress_target_group_name(p, service)).collect(),
+    };
+    g.add(
+        INGRESS_BALANCER,
+        &name,
+        LoadBalancer {
+            elb: aws.elb.clone(),
+            listings: aws.listings.clone(),
+            family: family.clone(),
+            r#type: spec.r#type,
+            scheme: spec.scheme,
+            subnets: private_subnets(d),
+            security_group: INGRESS_SG.into(),
+            deadline: d.timeouts.load_balancer,
+        },
+    );
+    let listener = |spec: crate::documents::balancer::Listener, certificate: Option<String>| Listener {
+        elb: aws.elb.clone(),
+        listings: aws.listings.clone(),
+        load_balancer: INGRESS_BALANCER.into(),
+        family: family.clone(),
+        spec,
+        target_group: None,
+        certificate,
+    };
+    let https_port = spec.https.port;
+    g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(ingress.certificate_arn.clone())));
+    g.add(INGRESS_HTTP, format!("{name}-80"), listener(spec.http, None));
+    for (service, host) in routes(d) {
+        let route = &spec.routes[service];
+        let tg_name = names::ingress_target_group_name(p, service);
+        g.add(
+            ingress_target_group(service),
+            &tg_name,
+            TargetGroup {
+                elb: aws.elb.clone(),
+                listings: aws.listings.clone(),
+                family: family.clone(),
+                name: tg_name.clone(),
+                spec: route.target_group.clone(),
+                vpc: VPC.into(),
+            },
+        );
+        g.add(
+            ingress_rule(service),
+            format!("{name}-{service}"),
+            ListenerRule {
+                elb: aws.elb.clone(),
+                listings: aws.listings.clone(),
+                family: family.clone(),
+                listener: INGRESS_HTTPS.into(),
+                listener_port: https_port,
+                priority: route.priority,
+                hosts: vec![host],
+                target_group: ingress_target_group(service),
+            },
+        );
+    }
+}

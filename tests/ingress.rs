@@ -1,0 +1,149 @@
+//! Issue 22, part 1: the people's entrance (`ingress`), against moto through the recording
+//! proxy with the real binary: an internal Application Load Balancer, HTTPS with the
+//! user's certificate, HTTP redirecting, the UI and Grafana by host name; made with our
+//! tags, repaired, removed when deploy.yaml drops it, and the certificate never touched.
+
+mod support;
+
+use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, ProtocolEnum};
+use support::{Harness, block_on};
+
+const PROJECT: &str = "iting";
+
+fn deploy(ingress: &str) -> String {
+    format!(
+        "version: 1\nproject: {PROJECT}\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\n{ingress}"
+    )
+}
+
+fn ingress(certificate: &str) -> String {
+    format!(
+        "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  certificate_arn: {certificate}\n  allowed_cidrs: [10.8.0.0/16]\n"
+    )
+}
+
+/// A certificate of the user's, in the emulator's ACM.
+fn certificate(h: &Harness) -> String {
+    let acm = aws_sdk_acm::Client::new(&h.sdk());
+    let out = block_on(
+        acm.request_certificate()
+            .domain_name("temporal.example.com")
+            .subject_alternative_names("grafana.example.com")
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send(),
+    )
+    .unwrap();
+    out.certificate_arn().unwrap().to_string()
+}
+
+fn operations(h: &Harness) -> Vec<String> {
+    h.proxy.mutating().into_iter().map(|c| c.operation).collect()
+}
+
+#[test]
+fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when_dropped() {
+    let h = Harness::without_images("ingress", &deploy(""));
+    let cert = certificate(&h);
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress(&cert))).unwrap();
+    let _ = h.build_images();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk());
+    let lbs = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).unwrap();
+    let lb = &lbs.load_balancers()[0];
+    assert_eq!(lb.r#type().map(|t| t.as_str()), Some("application"));
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internal"), "never internet-facing without asking");
+    let arn = lb.load_balancer_arn().unwrap();
+    let tags = block_on(elb.describe_tags().resource_arns(arn).send()).unwrap();
+    let tags = tags.tag_descriptions()[0].tags();
+    assert!(tags.iter().any(|t| t.key() == Some("temporalctl:node") && t.value() == Some("load-balancer/ingress")));
+
+    let listeners = block_on(elb.describe_listeners().load_balancer_arn(arn).send()).unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).expect("HTTPS on 443");
+    assert_eq!(https.protocol(), Some(&ProtocolEnum::Https));
+    assert_eq!(https.certificates()[0].certificate_arn(), Some(cert.as_str()));
+    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"));
+    assert_eq!(https.default_actions()[0].r#type(), Some(&ActionTypeEnum::FixedResponse), "unknown hosts: 404");
+    let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("HTTP on 80");
+    let redirect = http.default_actions()[0].redirect_config().expect("HTTP only redirects");
+    assert_eq!((redirect.protocol(), redirect.port()), (Some("HTTPS"), Some("443")));
+
+    let rules = block_on(elb.describe_rules().listener_arn(https.listener_arn().unwrap()).send()).unwrap();
+    let mut routes: Vec<(String, String)> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            let host = r.conditions()[0].host_header_config().unwrap().values()[0].clone();
+            let tg = r.actions()[0].target_group_arn().unwrap();
+            let name = tg.split('/').nth(1).unwrap().to_string();
+            (host, name)
+        })
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            ("grafana.example.com".to_string(), format!("{PROJECT}-grafana")),
+            ("temporal.example.com".to_string(), format!("{PROJECT}-ui"))
+        ]
+    );
+    let tgs = block_on(elb.describe_target_groups().names(format!("{PROJECT}-ui")).send()).unwrap();
+    assert_eq!(tgs.target_groups()[0].health_check_path(), Some("/healthz"));
+
+    // The UI's and Grafana's services join their groups; the balancer admits only the
+    // allowed networks, and the UI only the balancer.
+    let ecs = aws_sdk_ecs::Client::new(&h.sdk());
+    let services = block_on(
+        ecs.describe_services()
+            .cluster(format!("{PROJECT}-cluster"))
+            .services(format!("{PROJECT}-ui"))
+            .services(format!("{PROJECT}-grafana"))
+            .send(),
+    )
+    .unwrap();
+    for s in services.services() {
+        let joined = s.load_balancers().iter().any(|b| b.target_group_arn().is_some());
+        assert!(joined, "{:?} joins its target group", s.service_name());
+    }
+    let ec2 = h.ec2();
+    let groups = block_on(ec2.describe_security_groups().send()).unwrap();
+    let group = |suffix: &str| {
+        groups.security_groups().iter().find(|g| g.group_name() == Some(&format!("{PROJECT}-{suffix}"))).unwrap()
+    };
+    let balancer_in: Vec<(i32, String)> = group("ingress-balancer")
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges().iter().map(move |r| (p.from_port().unwrap(), r.cidr_ip().unwrap().to_string())))
+        .collect();
+    assert_eq!(balancer_in.len(), 2, "{balancer_in:?}");
+    assert!(balancer_in.iter().all(|(port, cidr)| [80, 443].contains(port) && cidr == "10.8.0.0/16"));
+    let ui_from_balancer = group("ui").ip_permissions().iter().any(|p| {
+        p.from_port() == Some(8080)
+            && p.user_id_group_pairs().iter().any(|g| g.group_id() == group("ingress-balancer").group_id())
+    });
+    assert!(ui_from_balancer);
+
+    // Nothing to do the second time.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(operations(&h), Vec::<String>::new());
+
+    // deploy.yaml drops it: plan says so, up removes it, the certificate stays.
+    std::fs::write(h.dir.join("deploy.yaml"), deploy("")).unwrap();
+    let plan = h.run(&["plan"]).ok();
+    for node in ["load-balancer/ingress", "listener-rule/ui", "target-group/grafana"] {
+        assert!(plan.stdout.contains(node), "{node} listed for deletion:\n{}", plan.stdout);
+    }
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    let ops = operations(&h);
+    assert!(ops.iter().any(|o| o == "DeleteLoadBalancer"), "{ops:?}");
+    assert!(!ops.iter().any(|o| o.contains("Certificate")), "{ops:?}");
+    let acm = aws_sdk_acm::Client::new(&h.sdk());
+    assert!(block_on(acm.describe_certificate().certificate_arn(&cert).send()).is_ok(), "the user's certificate stays");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(operations(&h), Vec::<String>::new());
+}
