@@ -125,10 +125,37 @@ fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when
     });
     assert!(ui_from_balancer);
 
-    // Nothing to do the second time.
+    // Seed 002's property 1 with an ingress: still private. Every balancer is internal and
+    // no group admits the internet.
+    let all = block_on(elb.describe_load_balancers().send()).unwrap();
+    assert_eq!(all.load_balancers().len(), 2, "the frontend's and the ingress");
+    assert!(all.load_balancers().iter().all(|lb| lb.scheme().map(|s| s.as_str()) == Some("internal")));
+    for g in groups.security_groups() {
+        for p in g.ip_permissions() {
+            assert!(p.ip_ranges().iter().all(|r| r.cidr_ip() != Some("0.0.0.0/0")), "{:?}", g.group_name());
+        }
+    }
+
+    // Nothing to do the second time, at one read per resource (tests/budgets.rs).
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert_eq!(operations(&h), Vec::<String>::new());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
+    let reads = h.proxy.calls().len();
+    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    eprintln!("no-op up with ingress: {reads} reads for {nodes} resources");
+
+    // What people came for, first; and what it costs.
+    let status = h.run(&["status"]).ok();
+    let dns = lb.dns_name().unwrap();
+    assert!(
+        status.stdout.contains(&format!("Temporal UI: https://temporal.example.com (point it at {dns})")),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("Grafana: https://grafana.example.com"), "{}", status.stdout);
+    let cost = h.run(&["cost"]).ok();
+    assert!(cost.stdout.contains("ingress load balancer"), "{}", cost.stdout);
 
     // deploy.yaml drops it: plan says so, up removes it, the certificate stays.
     std::fs::write(h.dir.join("deploy.yaml"), deploy("")).unwrap();

@@ -279,7 +279,11 @@ mod tests {
         let frontend_in = ingress_of(&service_sg("frontend"), &f);
         assert!(frontend_in.contains(&(service_sg("ui"), (7233, 7233))));
         assert!(frontend_in.contains(&(service_sg("adot"), (9090, 9090))));
-        assert!(ingress_of(&service_sg("grafana"), &f).is_empty(), "nothing calls Grafana but Session Manager");
+        assert_eq!(
+            ingress_of(&service_sg("grafana"), &f),
+            [(INGRESS_SG.to_string(), (3000, 3000))],
+            "nothing calls Grafana but Session Manager and, with `ingress`, its balancer"
+        );
         let os_in = ingress_of(OPENSEARCH_SG, &f);
         assert_eq!(os_in.len(), 5, "the five Temporal services: {os_in:?}");
         // The internal frontend answers no token: only Temporal's own members reach its

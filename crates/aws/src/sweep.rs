@@ -179,20 +179,29 @@ async fn node_groups(aws_: &Aws, project: &str) -> Result<Vec<(Kind, String, Tag
     Ok(found)
 }
 
-/// The frontend's balancer and target group, by their fixed name (ELBv2 lists by name or
-/// ARN, not by tag).
+/// The balancers and target groups, by their fixed names (ELBv2 lists by name or ARN, not
+/// by tag): the frontend's, and the ingress's with the UI's and Grafana's groups.
 async fn balancer(elb: &crate::balancing::Elb, project: &str) -> Result<Vec<(Kind, String, Tags)>, ResourceError> {
-    let name = stack::frontend_balancer(project);
+    let frontend = stack::frontend_balancer(project);
     let mut found = Vec::new();
-    let balancers = elb.describe_load_balancers().names(&name).send().await.map_err(aws("DescribeLoadBalancers"));
-    for lb in crate::errors::absent_if_gone(balancers)?.iter().flat_map(|out| out.load_balancers()) {
-        let arn = lb.load_balancer_arn().unwrap_or_default();
-        found.push((Kind::LoadBalancer, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
+    for name in [frontend.clone(), stack::ingress_balancer(project)] {
+        let balancers = elb.describe_load_balancers().names(&name).send().await.map_err(aws("DescribeLoadBalancers"));
+        for lb in crate::errors::absent_if_gone(balancers)?.iter().flat_map(|out| out.load_balancers()) {
+            let arn = lb.load_balancer_arn().unwrap_or_default();
+            found.push((Kind::LoadBalancer, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
+        }
     }
-    let groups = elb.describe_target_groups().names(&name).send().await.map_err(aws("DescribeTargetGroups"));
-    for tg in crate::errors::absent_if_gone(groups)?.iter().flat_map(|out| out.target_groups()) {
-        let arn = tg.target_group_arn().unwrap_or_default();
-        found.push((Kind::TargetGroup, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
+    let groups = [
+        frontend,
+        stack::ingress_target_group_name(project, "ui"),
+        stack::ingress_target_group_name(project, "grafana"),
+    ];
+    for name in groups {
+        let described = elb.describe_target_groups().names(&name).send().await.map_err(aws("DescribeTargetGroups"));
+        for tg in crate::errors::absent_if_gone(described)?.iter().flat_map(|out| out.target_groups()) {
+            let arn = tg.target_group_arn().unwrap_or_default();
+            found.push((Kind::TargetGroup, arn.to_string(), crate::balancing::tags_of(elb, arn).await?));
+        }
     }
     Ok(found)
 }

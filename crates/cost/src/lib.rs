@@ -34,6 +34,9 @@ pub struct Assumptions {
     /// The frontend balancer's average capacity units.
     #[serde(default)]
     pub nlb_lcus: f64,
+    /// The ingress balancer's average capacity units.
+    #[serde(default)]
+    pub alb_lcus: f64,
 }
 
 /// One region's prices in USD. A missing price leaves its line unpriced, never zero.
@@ -48,6 +51,9 @@ pub struct RegionPrices {
     /// A Network Load Balancer, and one of its capacity units (NLCU), per hour.
     pub nlb_hourly: Option<f64>,
     pub nlb_lcu_hourly: Option<f64>,
+    /// An Application Load Balancer, and one of its capacity units (LCU), per hour.
+    pub alb_hourly: Option<f64>,
+    pub alb_lcu_hourly: Option<f64>,
     /// Per endpoint and availability zone.
     pub interface_endpoint_hourly: Option<f64>,
     pub opensearch_hourly: BTreeMap<String, f64>,
@@ -150,6 +156,15 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
             format!("{} NLCU × {hours} h (assumed)", a.nlb_lcus),
             p.nlb_lcu_hourly,
             a.nlb_lcus * hours,
+        );
+    }
+    if d.ingress.is_some() {
+        line("ingress load balancer".into(), format!("1 ALB × {hours} h"), p.alb_hourly, hours);
+        line(
+            "ingress load balancer capacity".into(),
+            format!("{} LCU × {hours} h (assumed)", a.alb_lcus),
+            p.alb_lcu_hourly,
+            a.alb_lcus * hours,
         );
     }
     let endpoints = d.network.interface_endpoints.len();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use temporalctl_aws::operate::access::{Access, Runtime, ServiceRow, TEMPORAL_ADDRESS};
+use temporalctl_aws::operate::access::{Access, INGRESS_ADDRESS, Runtime, ServiceRow, TEMPORAL_ADDRESS};
 use temporalctl_cost::{Delta, Estimate};
 use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Outcome, Planned, RunReport};
 
@@ -435,6 +435,13 @@ pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &R
     // What workers are configured with comes before everything else.
     if let Some(address) = doc.endpoints.get(TEMPORAL_ADDRESS) {
         out.push_str(&format!("Temporal address: {address}\n"));
+    }
+    if doc.endpoints.contains_key(INGRESS_ADDRESS) {
+        for service in ["ui", "grafana"] {
+            if let Some(url) = doc.endpoints.get(service) {
+                out.push_str(&format!("{}: {url}\n", if service == "ui" { "Temporal UI" } else { "Grafana" }));
+            }
+        }
     }
     out.push_str(&format!("\nResources: {ok} of {} ok\n", doc.resources.len()));
     // Columns as wide as their longest entry: kinds run to `cluster-capacity-providers`.

@@ -59,6 +59,8 @@ pub struct ServiceRow {
 
 /// The endpoint workers and clients connect to: the frontend's balancer, when there is one.
 pub const TEMPORAL_ADDRESS: &str = "temporal-address";
+/// The ingress balancer's DNS name, which the UI's and Grafana's host names point at.
+pub const INGRESS_ADDRESS: &str = "ingress-address";
 
 /// (name, service key, port): what `status` offers to forward.
 pub const FORWARDS: &[(&str, &str, i32)] =
@@ -160,8 +162,20 @@ impl Operator<'_> {
         if let Some(v) = t.enabled.then(|| tls_validity(self.nodes, t.private_ca_arn.is_some())).flatten() {
             e.insert("tls", v.describe());
         }
-        e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
-        e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
+        // With `ingress`, people's addresses; the balancer's name is what their DNS names
+        // must point at (a CNAME, or an alias record in Route 53).
+        let balancer = get(stack::INGRESS_BALANCER, Output::Endpoint).filter(|v| !v.is_empty());
+        match (&self.deploy.ingress, balancer) {
+            (Some(i), Some(dns)) => {
+                e.insert("ui", format!("https://{} (point it at {dns})", i.ui_host));
+                e.insert("grafana", format!("https://{} (point it at {dns})", i.grafana_host));
+                e.insert(INGRESS_ADDRESS, dns);
+            }
+            _ => {
+                e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
+                e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
+            }
+        }
         e
     }
 }
