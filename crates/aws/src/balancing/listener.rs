@@ -10,7 +10,7 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
-use super::{Elb, Family, elb_tags, ensure_tags, find};
+use super::{Elb, Family, elb_tags, ensure_tags, find, listeners_of};
 use crate::documents::balancer;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
@@ -121,9 +121,7 @@ impl Listener {
         (!desired.certificate.is_empty())
             .then(|| vec![Certificate::builder().certificate_arn(&desired.certificate).build()])
     }
-}
 
-impl Listener {
     /// By its recorded ARN, else among its balancer's listeners by port.
     async fn fresh(&self, cx: &Cx<'_>) -> Result<Option<Elbv2Listener>, ResourceError> {
         if let Some(arn) = cx.recorded_id {
@@ -136,24 +134,7 @@ impl Listener {
                 return Ok(None);
             }
         }
-        let balancers = self
-            .elb
-            .describe_load_balancers()
-            .names(&self.family.balancer)
-            .send()
-            .await
-            .map_err(aws("DescribeLoadBalancers"));
-        let Some(lb) = absent_if_gone(balancers)?.and_then(|out| out.load_balancers().first().cloned()) else {
-            return Ok(None);
-        };
-        let listeners = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("DescribeListeners"));
-        Ok(absent_if_gone(listeners)?.and_then(|out| ours(out.listeners(), self.spec.port)))
+        Ok(ours(&listeners_of(&self.elb, &self.family.balancer).await?, self.spec.port))
     }
 }
 

@@ -14,8 +14,8 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Status, attributes, replaced_not_updated,
 };
 
-use super::{Elb, Family, elb_tags, ensure_tags, find};
-use crate::errors::{absent_if_gone, aws, gone_is_ok};
+use super::{Elb, Family, balancer_named, elb_tags, ensure_tags, find};
+use crate::errors::{aws, gone_is_ok};
 use crate::outputs::Output;
 
 pub struct LoadBalancer {
@@ -90,16 +90,7 @@ impl Kind for LoadBalancer {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<LoadBalancerAttrs>>, ResourceError> {
-        let fresh = || async {
-            let described = self
-                .elb
-                .describe_load_balancers()
-                .names(&self.family.balancer)
-                .send()
-                .await
-                .map_err(aws("DescribeLoadBalancers"));
-            Ok(absent_if_gone(described)?.and_then(|out| out.load_balancers().first().cloned()))
-        };
+        let fresh = || balancer_named(&self.elb, &self.family.balancer);
         let found = find(
             cx,
             (&self.listings, &self.elb, &self.family),

@@ -74,11 +74,25 @@ impl Look {
     }
 }
 
+/// The balancer of this name, if it exists.
+pub(crate) async fn balancer_named(elb: &Elb, name: &str) -> Result<Option<LoadBalancer>, ResourceError> {
+    let lbs = elb.describe_load_balancers().names(name).send().await.map_err(aws("DescribeLoadBalancers"));
+    Ok(absent_if_gone(lbs)?.and_then(|out| out.load_balancers().first().cloned()))
+}
+
+/// The listeners of the balancer of this name (none when it does not exist).
+pub(crate) async fn listeners_of(elb: &Elb, balancer: &str) -> Result<Vec<Listener>, ResourceError> {
+    let Some(arn) = balancer_named(elb, balancer).await?.and_then(|lb| lb.load_balancer_arn) else {
+        return Ok(Vec::new());
+    };
+    let ls = elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(aws("DescribeListeners"));
+    Ok(absent_if_gone(ls)?.map(|out| out.listeners().to_vec()).unwrap_or_default())
+}
+
 /// Everything of a family: one describe of the balancer, one per target group (a missing
 /// name would fail a describe of several), its listeners, and one `DescribeTags` for all.
 async fn look(elb: &Elb, family: &Family) -> Result<Look, ResourceError> {
-    let lbs = elb.describe_load_balancers().names(&family.balancer).send().await.map_err(aws("DescribeLoadBalancers"));
-    let load_balancer = absent_if_gone(lbs)?.and_then(|out| out.load_balancers().first().cloned());
+    let load_balancer = balancer_named(elb, &family.balancer).await?;
     let mut target_groups = Vec::new();
     for name in &family.target_groups {
         let tgs = elb.describe_target_groups().names(name).send().await.map_err(aws("DescribeTargetGroups"));

@@ -13,7 +13,7 @@ use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
-use super::{Elb, Family, elb_tags, ensure_tags, find};
+use super::{Elb, Family, elb_tags, ensure_tags, find, listeners_of};
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
 
@@ -85,24 +85,8 @@ impl ListenerRule {
                 return Ok(None);
             }
         }
-        let lbs = self
-            .elb
-            .describe_load_balancers()
-            .names(&self.family.balancer)
-            .send()
-            .await
-            .map_err(aws("DescribeLoadBalancers"));
-        let Some(lb) = absent_if_gone(lbs)?.and_then(|out| out.load_balancers().first().cloned()) else {
-            return Ok(None);
-        };
-        let listeners = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("DescribeListeners"))?;
-        let Some(listener) = listeners.listeners().iter().find(|l| l.port() == Some(self.listener_port)) else {
+        let listeners = listeners_of(&self.elb, &self.family.balancer).await?;
+        let Some(listener) = listeners.iter().find(|l| l.port() == Some(self.listener_port)) else {
             return Ok(None);
         };
         let rules = self
