@@ -22,13 +22,17 @@ fn ingress(certificate: &str) -> String {
     )
 }
 
-/// A certificate of the user's, in the emulator's ACM.
+/// A certificate of the user's, in the emulator's ACM, for both host names.
 fn certificate(h: &Harness) -> String {
+    certificate_for(h, "temporal.example.com", "grafana.example.com")
+}
+
+fn certificate_for(h: &Harness, name: &str, other: &str) -> String {
     let acm = aws_sdk_acm::Client::new(&h.sdk());
     let out = block_on(
         acm.request_certificate()
-            .domain_name("temporal.example.com")
-            .subject_alternative_names("grafana.example.com")
+            .domain_name(name)
+            .subject_alternative_names(other)
             .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
             .send(),
     )
@@ -173,4 +177,23 @@ fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when
     h.proxy.clear();
     h.run(&["up"]).ok();
     assert_eq!(operations(&h), Vec::<String>::new());
+}
+
+/// A certificate that does not exist, or that covers neither host name, stops `up` before
+/// any change, naming the field: AWS would take the second and browsers refuse it later.
+#[test]
+fn a_missing_certificate_or_one_for_other_names_stops_up_before_any_change() {
+    let h = Harness::without_images("ingress-cert", &deploy(""));
+    let missing = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress(missing))).unwrap();
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("ingress.certificate_arn") && run.stderr.contains("does not exist"), "{}", run.stderr);
+    let other = certificate_for(&h, "*.example.org", "example.org");
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress(&other))).unwrap();
+    h.proxy.clear();
+    let run = h.run(&["up"]).code(1);
+    for field in ["ingress.ui_host: temporal.example.com", "ingress.grafana_host: grafana.example.com"] {
+        assert!(run.stderr.contains(field), "{field}:\n{}", run.stderr);
+    }
+    assert!(h.proxy.mutating().is_empty(), "nothing changed");
 }

@@ -41,6 +41,8 @@ impl Emulator {
             let child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                // A requested certificate is issued at once (moto's default: after 60 s).
+                .env("MOTO_ACM_VALIDATION_WAIT", "0")
                 .stdout(log())
                 .stderr(log())
                 .spawn()

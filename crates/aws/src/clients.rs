@@ -26,6 +26,7 @@ pub struct Aws {
     pub amp: aws_sdk_amp::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub acm: aws_sdk_acm::Client,
     /// This run's listings, shared by every resource that reads through one.
     pub listings: crate::listings::Listings,
     /// What the clients were made from, for a client in another region.
@@ -84,6 +85,7 @@ impl Aws {
             amp: aws_sdk_amp::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            acm: aws_sdk_acm::Client::new(config),
             listings,
             config: config.clone(),
         }

@@ -86,8 +86,69 @@ pub async fn run(
         f.blockers.extend(instance_type_problems(clients, d, &zones, cancel).await?);
     }
 
+    if let Some(ingress) = &d.ingress {
+        f.blockers.extend(certificate_problems(clients, ingress, cancel).await?);
+    }
     f.notes.extend(trunking_notes(clients, d, &counts_from_config(d), instance_role, cancel).await?);
     Ok(f)
+}
+
+/// The ingress's certificate must exist, be issued, and cover both host names: AWS refuses
+/// a listener with a certificate not yet issued (`UnsupportedCertificate`), and a browser
+/// refuses a name the certificate does not cover, long after `up` reported success.
+async fn certificate_problems(
+    clients: &Aws,
+    ingress: &temporalctl_config::Ingress,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, ResourceError> {
+    let arn = ingress.certificate_arn.as_str();
+    let described = retried(cancel, || async {
+        clients.acm.describe_certificate().certificate_arn(arn).send().await.map_err(aws("DescribeCertificate"))
+    })
+    .await;
+    let certificate = match described {
+        Ok(out) => match out.certificate {
+            Some(c) => c,
+            None => return Ok(vec![format!("ingress.certificate_arn: ACM describes {arn} as nothing; check it")]),
+        },
+        Err(e) if e.is_not_found() => {
+            return Ok(vec![format!(
+                "ingress.certificate_arn: {arn} does not exist in this account and region; check it (`aws acm list-certificates`)"
+            )]);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut problems = Vec::new();
+    let status = certificate.status().map(|s| s.as_str()).unwrap_or("unknown");
+    if status != "ISSUED" {
+        problems.push(format!(
+            "ingress.certificate_arn: {arn} is {status}, not ISSUED; a load balancer only takes an issued certificate (finish its validation, or name another)"
+        ));
+    }
+    let names: Vec<&str> = certificate
+        .domain_name()
+        .into_iter()
+        .chain(certificate.subject_alternative_names().iter().map(String::as_str))
+        .collect();
+    for (field, host) in [("ingress.ui_host", &ingress.ui_host), ("ingress.grafana_host", &ingress.grafana_host)] {
+        if !names.iter().any(|name| covers(name, host)) {
+            problems.push(format!(
+                "{field}: {host} is not among the names of {arn} ({}); browsers would refuse it: name a certificate that covers it",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Whether a certificate name covers a host: equal, or a wildcard of exactly one label
+/// (`*.example.com` covers `a.example.com`, not `example.com` or `a.b.example.com`).
+fn covers(name: &str, host: &str) -> bool {
+    let (name, host) = (name.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match name.strip_prefix("*.") {
+        Some(parent) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => name == host,
+    }
 }
 
 /// Node groups whose tasks at `counts` need more network interfaces than their instances
@@ -421,4 +482,19 @@ fn default_route(tables: &[aws_sdk_ec2::types::RouteTable], subnet: &str) -> Opt
         .next()
         .map(String::from)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_wildcard_covers_one_label_only() {
+        assert!(covers("temporal.example.com", "temporal.example.com"));
+        assert!(covers("*.example.com", "grafana.example.com"));
+        assert!(covers("*.Example.com", "grafana.example.com"));
+        assert!(!covers("*.example.com", "example.com"));
+        assert!(!covers("*.example.com", "a.grafana.example.com"));
+        assert!(!covers("temporal.example.com", "grafana.example.com"));
+    }
 }
