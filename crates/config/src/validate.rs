@@ -543,6 +543,13 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
     if let Err(problems) = crate::ingress_clients(d) {
         p.extend(problems);
     }
+    // ELBv2, CreateLoadBalancer: an Application Load Balancer needs subnets in two zones.
+    if d.network.existing.is_none() && network::availability_zones(d).len() < 2 {
+        p.push(Problem::new(
+            "network.availability_zones",
+            "the ingress balancer needs subnets in two availability zones at least; list two or more",
+        ));
+    }
 }
 
 /// DSQL names clusters with 26 lowercase letters and digits.

@@ -15,7 +15,8 @@ use crate::service_kinds::{FRONTEND_GRPC_PORT, SERVICES};
 /// every rule derived from the declared flows (`flows.rs`): ingress only ever from named
 /// groups; egress only on the ports of its flows, to the VPC's CIDR for flows inside it and
 /// to the internet for those that leave (443 for AWS APIs, 5432 for DSQL). The frontend's
-/// balancer, when there is one, admits `frontend.clients` on 7233 and nothing else.
+/// balancer, when there is one, admits `frontend.clients` on 7233 and nothing else; the
+/// ingress balancer (`ingress`) admits `ingress.allowed_cidrs` on 443 and 80.
 pub(super) fn firewalls(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let flows = flows::flows_for(d);
