@@ -7,6 +7,7 @@ mod support;
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, ProtocolEnum};
 use support::{Harness, block_on};
+use temporalctl_proxy::Script;
 
 const PROJECT: &str = "iting";
 
@@ -179,10 +180,11 @@ fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when
     assert_eq!(operations(&h), Vec::<String>::new());
 }
 
-/// A certificate that does not exist, or that covers neither host name, stops `up` before
-/// any change, naming the field: AWS would take the second and browsers refuse it later.
+/// A certificate that does not exist, covers neither host name, or is not issued yet stops
+/// `up` before any change, naming the field: AWS would take the second (browsers refuse it
+/// later) and refuse the third only when the listener is made.
 #[test]
-fn a_missing_certificate_or_one_for_other_names_stops_up_before_any_change() {
+fn a_missing_pending_or_other_names_certificate_stops_up_before_any_change() {
     let h = Harness::without_images("ingress-cert", &deploy(""));
     let missing = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
     std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress(missing))).unwrap();
@@ -195,5 +197,14 @@ fn a_missing_certificate_or_one_for_other_names_stops_up_before_any_change() {
     for field in ["ingress.ui_host: temporal.example.com", "ingress.grafana_host: grafana.example.com"] {
         assert!(run.stderr.contains(field), "{field}:\n{}", run.stderr);
     }
+    // The right names, still being validated, as AWS shows it for minutes to hours (the
+    // tests' moto issues at once): AWS would refuse the listener (`UnsupportedCertificate`).
+    let pending = certificate(&h);
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress(&pending))).unwrap();
+    let still = |v: &mut serde_json::Value| v["Certificate"]["Status"] = "PENDING_VALIDATION".into();
+    h.proxy.script("DescribeCertificate", None, Script::rewrite_json(still));
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("is PENDING_VALIDATION, not ISSUED"), "{}", run.stderr);
+    assert!(!run.stderr.contains("ingress.ui_host"), "its names cover both hosts:\n{}", run.stderr);
     assert!(h.proxy.mutating().is_empty(), "nothing changed");
 }
