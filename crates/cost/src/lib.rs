@@ -149,22 +149,20 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
     if own_network {
         line("NAT public IPv4 address".into(), format!("1 × {hours} h"), p.public_ipv4_hourly, hours);
     }
-    if d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer {
-        line("frontend load balancer".into(), format!("1 NLB × {hours} h"), p.nlb_hourly, hours);
+    // (item, kind, its capacity unit, hourly, per unit-hour, units): each balancer the
+    // deployment has, priced by the hour and by its assumed capacity units.
+    let frontend = d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer;
+    let balancers = [
+        (frontend, "frontend", "NLB", "NLCU", p.nlb_hourly, p.nlb_lcu_hourly, a.nlb_lcus),
+        (d.ingress.is_some(), "ingress", "ALB", "LCU", p.alb_hourly, p.alb_lcu_hourly, a.alb_lcus),
+    ];
+    for (_, name, kind, unit, hourly, per_unit, units) in balancers.into_iter().filter(|b| b.0) {
+        line(format!("{name} load balancer"), format!("1 {kind} × {hours} h"), hourly, hours);
         line(
-            "frontend load balancer capacity".into(),
-            format!("{} NLCU × {hours} h (assumed)", a.nlb_lcus),
-            p.nlb_lcu_hourly,
-            a.nlb_lcus * hours,
-        );
-    }
-    if d.ingress.is_some() {
-        line("ingress load balancer".into(), format!("1 ALB × {hours} h"), p.alb_hourly, hours);
-        line(
-            "ingress load balancer capacity".into(),
-            format!("{} LCU × {hours} h (assumed)", a.alb_lcus),
-            p.alb_lcu_hourly,
-            a.alb_lcus * hours,
+            format!("{name} load balancer capacity"),
+            format!("{units} {unit} × {hours} h (assumed)"),
+            per_unit,
+            units * hours,
         );
     }
     let endpoints = d.network.interface_endpoints.len();
@@ -363,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn the_frontend_balancer_is_priced_while_there_is_one() {
+    fn each_balancer_is_priced_while_there_is_one_and_the_users_nat_gateway_is_not() {
         let t = PriceTable::shipped();
         let with = estimate(&deploy(""), &t, 730.0);
         let price = |e: &Estimate, item: &str| e.items.iter().find(|i| i.item == item).and_then(|i| i.monthly_usd);
@@ -371,6 +369,16 @@ mod tests {
         assert_eq!(price(&with, "frontend load balancer capacity"), Some(4.38), "1 NLCU × 0.006 × 730");
         let without = estimate(&deploy("frontend: { endpoint: none }\n"), &t, 730.0);
         assert_eq!(price(&without, "frontend load balancer"), None);
+        assert_eq!(price(&with, "ingress load balancer"), None, "no ingress unless asked");
+        let ingress = "ingress: { ui_host: a.example.com, grafana_host: b.example.com, certificate_arn: 'arn:aws:acm:us-east-1:123456789012:certificate/c' }\n";
+        let people = estimate(&deploy(ingress), &t, 730.0);
+        assert_eq!(price(&people, "ingress load balancer"), Some(16.43), "0.0225 × 730");
+        assert_eq!(price(&people, "ingress load balancer capacity"), Some(5.84), "1 LCU × 0.008 × 730");
+        // In the user's network their NAT gateway and its address are billed to them already.
+        let theirs = "network: { existing: { vpc_id: vpc-0123456789abcdef0, private_subnet_ids: [subnet-0123456789abcdef0, subnet-0123456789abcdef1] } }\n";
+        let theirs = estimate(&deploy(theirs), &t, 730.0);
+        assert_eq!(price(&theirs, "NAT gateway"), None);
+        assert!(price(&theirs, "your NAT gateway's data").is_some());
         assert!((with.total_usd - without.total_usd - 20.81).abs() < 0.011, "{}", with.total_usd - without.total_usd);
     }
 
