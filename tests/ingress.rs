@@ -112,6 +112,12 @@ fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when
         let joined = s.load_balancers().iter().any(|b| b.target_group_arn().is_some());
         assert!(joined, "{:?} joins its target group", s.service_name());
     }
+    // Grafana's links and redirects use the address people use.
+    let grafana =
+        block_on(ecs.describe_task_definition().task_definition(format!("{PROJECT}-grafana")).send()).unwrap();
+    let env = grafana.task_definition().unwrap().container_definitions()[0].environment();
+    let root = env.iter().find(|e| e.name() == Some("GF_SERVER_ROOT_URL")).and_then(|e| e.value());
+    assert_eq!(root, Some("https://grafana.example.com"));
     let ec2 = h.ec2();
     let groups = block_on(ec2.describe_security_groups().send()).unwrap();
     let group = |suffix: &str| {

@@ -400,7 +400,8 @@ async fn existing_network(
         ec2.describe_route_tables().filters(by_vpc()).send().await.map_err(aws("DescribeRouteTables"))
     })
     .await?;
-    let mut zones_seen: Vec<(String, String)> = Vec::new();
+    // Zone → the first subnet named in it.
+    let mut by_zone = std::collections::BTreeMap::new();
     // The subnets found in the VPC: id → block.
     let mut found = std::collections::BTreeMap::new();
     for (i, id) in existing.private_subnet_ids.iter().enumerate() {
@@ -420,14 +421,12 @@ async fn existing_network(
             continue;
         }
         let zone = subnet.availability_zone().unwrap_or_default().to_string();
-        match zones_seen.iter().find(|(z, _)| *z == zone) {
-            Some((_, other)) => f.blockers.push(format!(
+        if let Some(other) = by_zone.get(&zone) {
+            f.blockers.push(format!(
                 "{field}: {id} is in {zone} like {other}; name one private subnet per availability zone"
-            )),
-            None => {
-                zones_seen.push((zone.clone(), id.clone()));
-                f.zones.push(zone);
-            }
+            ));
+        } else {
+            by_zone.insert(zone, id.clone());
         }
         if subnet.map_public_ip_on_launch() == Some(true) {
             f.notes.push(format!(
@@ -445,6 +444,7 @@ async fn existing_network(
             )),
         }
     }
+    f.zones = by_zone.into_keys().collect();
     // Their network ACLs, judged as `verify` judges them, for every flow of the stack.
     let acls = retried(cancel, || async {
         ec2.describe_network_acls().filters(by_vpc()).send().await.map_err(aws("DescribeNetworkAcls"))

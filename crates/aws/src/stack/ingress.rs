@@ -18,7 +18,7 @@ use crate::balancing::target_group::TargetGroup;
 use crate::documents::balancer::ingress as spec;
 
 /// The browser services the ingress serves, with their host names.
-pub fn routes(d: &Deploy) -> Vec<(&'static str, String)> {
+fn routes(d: &Deploy) -> Vec<(&'static str, String)> {
     match &d.ingress {
         Some(i) => vec![("ui", i.ui_host.clone()), ("grafana", i.grafana_host.clone())],
         None => Vec::new(),

@@ -83,10 +83,11 @@ fn add_task_definition(
             authorization: d.temporal.authorization.clone(),
             dynamic_config: crate::documents::temporal::dynamic_config(&d.temporal.dynamic_config),
             dsql_limits: temporalctl_config::dsql_budget::task_limits(d),
-            public_url: super::ingress::routes(d)
-                .into_iter()
-                .find(|(service, _)| *service == kind.key && *service == "grafana")
-                .map(|(_, host)| format!("https://{host}")),
+            public_url: d
+                .ingress
+                .as_ref()
+                .filter(|_| kind.key == "grafana")
+                .map(|i| format!("https://{}", i.grafana_host)),
             sources,
         },
     );
