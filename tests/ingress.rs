@@ -214,3 +214,150 @@ fn a_missing_pending_or_other_names_certificate_stops_up_before_any_change() {
     assert!(!run.stderr.contains("ingress.ui_host"), "its names cover both hosts:\n{}", run.stderr);
     assert!(h.proxy.mutating().is_empty(), "nothing changed");
 }
+
+const CLIENT_SECRET: &str = "s3cr3t-0f-the-oidc-client";
+
+fn login_ingress(certificate: &str) -> String {
+    format!(
+        "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  certificate_arn: {certificate}\n  scheme: internet-facing\n  allowed_cidrs: [0.0.0.0/0]\n  login:\n    issuer: https://example.okta.com/oauth2/default\n    authorization_endpoint: https://example.okta.com/oauth2/default/v1/authorize\n    token_endpoint: https://example.okta.com/oauth2/default/v1/token\n    user_info_endpoint: https://example.okta.com/oauth2/default/v1/userinfo\n    client_id: 0oa1b2c3d4\n    client_secret_id: temporal/oidc\n    client_secret_key: client_secret\n"
+    )
+}
+
+/// The secret's version labelled AWSCURRENT.
+fn current_version(sm: &aws_sdk_secretsmanager::Client) -> String {
+    let out = block_on(sm.describe_secret().secret_id("temporal/oidc").send()).unwrap();
+    let versions = out.version_ids_to_stages().unwrap();
+    versions.iter().find(|(_, s)| s.iter().any(|s| s == "AWSCURRENT")).unwrap().0.clone()
+}
+
+/// Issue 22, part 1: internet-facing with single sign-on. The balancer sits in public
+/// subnets of two zones; every rule signs people in (`authenticate-oidc`) before it
+/// forwards; the client secret is read from the user's Secrets Manager secret when a rule
+/// is written and is never in the state file, the output or the record of requests (the
+/// proxy also drops it from moto's answers, as AWS never returns it). A rotation shows in
+/// `plan` and is sent again; `down` leaves the secret and the certificate.
+#[test]
+fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret() {
+    let h = Harness::without_images("ingress-login", &deploy(""));
+    let cert = certificate(&h);
+    let sm = aws_sdk_secretsmanager::Client::new(&h.sdk());
+    let secret = format!(r#"{{"client_secret":"{CLIENT_SECRET}"}}"#);
+    block_on(sm.create_secret().name("temporal/oidc").secret_string(&secret).send()).unwrap();
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&login_ingress(&cert))).unwrap();
+    let _ = h.build_images();
+    h.proxy.clear();
+    let up = h.run(&["up"]).ok();
+    let mut seen = up.stdout + &up.stderr;
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk());
+    let lbs = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).unwrap();
+    let lb = &lbs.load_balancers()[0];
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    // In two public subnets: the NAT gateway's and a second one, in the other zone, both
+    // routed to the internet gateway.
+    let ec2 = h.ec2();
+    let zones: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
+    assert_eq!(zones.len(), 2, "{zones:?}");
+    let tables = block_on(ec2.describe_route_tables().send()).unwrap();
+    for subnet in &zones {
+        let table = tables
+            .route_tables()
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet)))
+            .unwrap_or_else(|| panic!("{subnet} has its own route table"));
+        let default = table.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).unwrap();
+        assert!(default.gateway_id().is_some_and(|g| g.starts_with("igw-")), "{subnet} is public");
+    }
+
+    // Each rule signs people in, then forwards; AWS's defaults are all sent.
+    let listeners =
+        block_on(elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send()).unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+    // Read through the proxy, which answers as AWS does.
+    let elb_as_aws = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk_via_proxy());
+    let rules = block_on(elb_as_aws.describe_rules().listener_arn(https.listener_arn().unwrap()).send()).unwrap();
+    let ours: Vec<_> = rules.rules().iter().filter(|r| r.is_default() != Some(true)).collect();
+    assert_eq!(ours.len(), 2);
+    let version = current_version(&sm);
+    for rule in &ours {
+        let actions = rule.actions();
+        assert_eq!(actions[0].r#type(), Some(&ActionTypeEnum::AuthenticateOidc));
+        assert_eq!((actions[0].order(), actions[1].order()), (Some(1), Some(2)));
+        assert_eq!(actions[1].r#type(), Some(&ActionTypeEnum::Forward));
+        let oidc = actions[0].authenticate_oidc_config().unwrap();
+        assert_eq!(oidc.client_id(), Some("0oa1b2c3d4"));
+        assert_eq!(oidc.session_timeout(), Some(12 * 3600));
+        assert_eq!(oidc.client_secret(), None, "AWS never returns it; nor does the proxy");
+        let tags = block_on(elb.describe_tags().resource_arns(rule.rule_arn().unwrap()).send()).unwrap();
+        let tags = tags.tag_descriptions()[0].tags();
+        let recorded = tags.iter().find(|t| t.key() == Some("temporalctl:client-secret-version"));
+        assert_eq!(recorded.and_then(|t| t.value()), Some(version.as_str()));
+    }
+    // Sent once per rule, at its creation; kept nowhere.
+    let sent: Vec<_> = h.proxy.calls().into_iter().filter(|c| c.body.contains(".ClientSecret=")).collect();
+    assert_eq!(sent.iter().map(|c| c.operation.as_str()).collect::<Vec<_>>(), ["CreateRule", "CreateRule"]);
+    assert!(sent.iter().all(|c| c.body.contains(".ClientSecret=REDACTED")));
+
+    // The balancer admits anyone on 443 and 80 (each person signs in) and may reach the
+    // provider on 443.
+    let groups = block_on(ec2.describe_security_groups().group_names(format!("{PROJECT}-ingress-balancer")).send());
+    let group = groups.unwrap().security_groups()[0].clone();
+    let anywhere = |perms: &[aws_sdk_ec2::types::IpPermission]| -> Vec<i32> {
+        let mut ports: Vec<i32> = perms
+            .iter()
+            .filter(|p| p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0")))
+            .filter_map(|p| p.from_port())
+            .collect();
+        ports.sort();
+        ports
+    };
+    assert_eq!(anywhere(group.ip_permissions()), [80, 443]);
+    assert_eq!(anywhere(group.ip_permissions_egress()), [443]);
+
+    // Nothing to do the second time.
+    h.proxy.clear();
+    let again = h.run(&["up"]).ok();
+    seen += &(again.stdout + &again.stderr);
+    assert_eq!(operations(&h), Vec::<String>::new());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
+    let reads = h.proxy.calls().len();
+    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    eprintln!("no-op up, internet-facing with login: {reads} reads for {nodes} resources");
+
+    // A rotation: plan shows it, up sends the new secret to both rules and nothing else.
+    let rotated = r#"{"client_secret":"n3w-s3cr3t-0f-the-client"}"#;
+    block_on(sm.put_secret_value().secret_id("temporal/oidc").secret_string(rotated).send()).unwrap();
+    let plan = h.run(&["plan"]).ok();
+    assert!(plan.stdout.contains("client-secret-version"), "{}", plan.stdout);
+    seen += &plan.stdout;
+    h.proxy.clear();
+    let up = h.run(&["up"]).ok();
+    seen += &(up.stdout + &up.stderr);
+    let mut ops = operations(&h);
+    ops.sort();
+    assert_eq!(ops, ["AddTags", "AddTags", "ModifyRule", "ModifyRule"]);
+    assert!(
+        h.proxy
+            .mutating()
+            .iter()
+            .filter(|c| c.operation == "ModifyRule")
+            .all(|c| c.body.contains(".ClientSecret=REDACTED"))
+    );
+
+    let status = h.run(&["status", "--output", "json"]).ok();
+    seen += &status.stdout;
+    let state = std::fs::read_to_string(h.state_path(PROJECT)).unwrap();
+    for text in [&state, &seen] {
+        assert!(!text.contains(CLIENT_SECRET) && !text.contains("n3w-s3cr3t"), "the client secret leaked");
+    }
+    assert!(h.proxy.calls().iter().all(|c| !c.body.contains("n3w-s3cr3t")));
+
+    // down removes ours and leaves the user's secret and certificate.
+    let down = h.run(&["down", "--yes"]).ok();
+    assert!(down.stdout.contains("login-secret/ingress") || down.stderr.contains("login-secret/ingress"));
+    assert!(block_on(sm.describe_secret().secret_id("temporal/oidc").send()).is_ok());
+    let acm = aws_sdk_acm::Client::new(&h.sdk());
+    assert!(block_on(acm.describe_certificate().certificate_arn(&cert).send()).is_ok());
+    let gone = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send());
+    assert!(gone.map(|o| o.load_balancers().is_empty()).unwrap_or(true));
+}

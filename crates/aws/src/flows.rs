@@ -120,6 +120,17 @@ pub fn flows() -> Vec<Flow> {
         let port = crate::service_kinds::service(to).port("http").expect("the UI and Grafana serve HTTP");
         out.push(Flow::new(INGRESS_SG, Peer::Group(service_sg(to)), (port, port), why));
     }
+    // With `ingress.login`: the balancer itself trades the sign-in code for tokens and
+    // reads the person's claims at the provider, over IPv4 on 443; an internal balancer
+    // gets there through the NAT gateway (ELBv2 guide, "Authenticate users using an
+    // Application Load Balancer": "If you have an internal-facing load balancer, use a
+    // NAT gateway").
+    out.push(Flow::new(
+        INGRESS_SG,
+        Peer::Public("identity provider"),
+        (443, 443),
+        "sign-in: the provider's token and user-info endpoints, with ingress.login",
+    ));
     for to in &temporal {
         out.push(Flow::new(
             service_sg("adot"),
@@ -190,11 +201,18 @@ pub fn flows() -> Vec<Flow> {
 }
 
 /// The flows of this deployment: every declared one, but the frontend balancer's only when
-/// `frontend.endpoint` makes one, and the ingress balancer's only with `ingress`.
+/// `frontend.endpoint` makes one, the ingress balancer's only with `ingress`, and its way
+/// to the identity provider only with `ingress.login`.
 pub fn flows_for(d: &temporalctl_config::Deploy) -> Vec<Flow> {
     let balancer = d.frontend.endpoint == temporalctl_config::FrontendEndpoint::LoadBalancer;
     let ingress = d.ingress.is_some();
-    flows().into_iter().filter(|f| (balancer || f.from != BALANCER_SG) && (ingress || f.from != INGRESS_SG)).collect()
+    let login = d.ingress.as_ref().is_some_and(|i| i.login.is_some());
+    flows()
+        .into_iter()
+        .filter(|f| balancer || f.from != BALANCER_SG)
+        .filter(|f| ingress || f.from != INGRESS_SG)
+        .filter(|f| login || f.from != INGRESS_SG || matches!(f.to, Peer::Group(_)))
+        .collect()
 }
 
 /// A TCP port range, both ends included.

@@ -391,7 +391,8 @@ async fn existing_network(
             }
         }
     }
-    let by_id = Filter::builder().name("subnet-id").set_values(Some(existing.private_subnet_ids.clone())).build();
+    let named = existing.private_subnet_ids.iter().chain(&existing.public_subnet_ids).cloned().collect();
+    let by_id = Filter::builder().name("subnet-id").set_values(Some(named)).build();
     let subnets = retried(cancel, || async {
         ec2.describe_subnets().filters(by_id.clone()).send().await.map_err(aws("DescribeSubnets"))
     })
@@ -445,6 +446,7 @@ async fn existing_network(
         }
     }
     f.zones = by_zone.into_keys().collect();
+    f.blockers.extend(public_subnet_problems(existing, subnets.subnets(), tables.route_tables()));
     // Their network ACLs, judged as `verify` judges them, for every flow of the stack.
     let acls = retried(cancel, || async {
         ec2.describe_network_acls().filters(by_vpc()).send().await.map_err(aws("DescribeNetworkAcls"))
@@ -460,6 +462,45 @@ async fn existing_network(
         f.blockers.push(format!("network.existing.private_subnet_ids: {blocked}"));
     }
     Ok(f)
+}
+
+/// An internet-facing ingress balancer's subnets (`network.existing.public_subnet_ids`):
+/// each in the VPC, in a zone of its own, and public, its default route going to an
+/// internet gateway. ELBv2 checks only that the VPC has an internet gateway; a balancer
+/// in a subnet without that route answers no one.
+fn public_subnet_problems(
+    existing: &temporalctl_config::ExistingNetwork,
+    subnets: &[aws_sdk_ec2::types::Subnet],
+    tables: &[aws_sdk_ec2::types::RouteTable],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut zones = std::collections::BTreeMap::new();
+    for (i, id) in existing.public_subnet_ids.iter().enumerate() {
+        let field = format!("network.existing.public_subnet_ids[{i}]");
+        let Some(subnet) = subnets.iter().find(|s| s.subnet_id() == Some(id.as_str())) else {
+            problems.push(format!("{field}: {id} does not exist here; check the id (`aws ec2 describe-subnets`)"));
+            continue;
+        };
+        if subnet.vpc_id() != Some(existing.vpc_id.as_str()) {
+            problems.push(format!("{field}: {id} is not in {}; name public subnets of that VPC", existing.vpc_id));
+            continue;
+        }
+        let zone = subnet.availability_zone().unwrap_or_default();
+        if let Some(other) = zones.insert(zone.to_string(), id) {
+            problems.push(format!("{field}: {id} is in {zone} like {other}; name public subnets of distinct zones"));
+        }
+        match default_route(tables, id) {
+            Some(target) if target.starts_with("igw-") => {}
+            other => problems.push(format!(
+                "{field}: {id} {}, so an internet-facing balancer there is unreachable; name subnets whose route table sends 0.0.0.0/0 to an internet gateway",
+                match other {
+                    Some(target) => format!("routes 0.0.0.0/0 to {target}, not to an internet gateway"),
+                    None => "has no default route".to_string(),
+                }
+            )),
+        }
+    }
+    problems
 }
 
 /// The target of a subnet's default route: its route table's (explicit association, else

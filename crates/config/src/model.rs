@@ -96,6 +96,9 @@ pub struct Network {
     pub private_subnet_cidrs: Vec<String>,
     /// The small public subnet that only holds the NAT gateway; defaults to the VPC's last /24.
     pub public_subnet_cidr: Option<String>,
+    /// With an `internet-facing` ingress only: the second public subnet, in the second
+    /// zone (a balancer needs two); defaults to the VPC's second-to-last /24.
+    pub ingress_public_subnet_cidr: Option<String>,
     /// Interface VPC endpoints, by service suffix (`com.amazonaws.<region>.<suffix>`).
     pub interface_endpoints: Vec<String>,
     /// S3 gateway endpoint on the private route table (ECR image layers come from S3).
@@ -125,6 +128,10 @@ pub struct ExistingNetwork {
     /// Two or more private subnets of that VPC, each in its own availability zone: the
     /// instances, the tasks and the OpenSearch domain run in them.
     pub private_subnet_ids: Vec<String>,
+    /// Public subnets (a default route to an internet gateway) in two zones or more, for an
+    /// `internet-facing` ingress balancer only.
+    #[serde(default)]
+    pub public_subnet_ids: Vec<String>,
 }
 
 impl Default for Network {
@@ -134,6 +141,7 @@ impl Default for Network {
             availability_zones: Vec::new(),
             private_subnet_cidrs: Vec::new(),
             public_subnet_cidr: None,
+            ingress_public_subnet_cidr: None,
             interface_endpoints: DEFAULT_INTERFACE_ENDPOINTS.iter().map(|s| s.to_string()).collect(),
             s3_gateway_endpoint: None,
             existing: None,
@@ -619,9 +627,99 @@ pub struct Ingress {
     /// (yours: `down` never deletes it).
     pub certificate_arn: String,
     /// Who may connect: IPv4 CIDRs (your offices, VPN, a peered VPC). Empty means the
-    /// VPC's CIDR.
+    /// VPC's CIDR (`internal` only: an `internet-facing` balancer names them, `0.0.0.0/0`
+    /// for anyone).
     #[serde(default)]
     pub allowed_cidrs: Vec<String>,
+    /// `internal` (the default): the balancer has private addresses only, reachable from
+    /// the VPC and what is routed into it. `internet-facing`: public addresses in public
+    /// subnets of two zones; refused without `login`.
+    #[serde(default)]
+    pub scheme: IngressScheme,
+    /// Single sign-on before the UI and Grafana: the balancer sends browsers to your OpenID
+    /// Connect provider and lets through only people it signed in (ELBv2
+    /// `authenticate-oidc`).
+    #[serde(default)]
+    pub login: Option<Login>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngressScheme {
+    #[default]
+    Internal,
+    InternetFacing,
+}
+
+impl IngressScheme {
+    /// As ELBv2 names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngressScheme::Internal => "internal",
+            IngressScheme::InternetFacing => "internet-facing",
+        }
+    }
+}
+
+/// An OpenID Connect provider's endpoints and this deployment's client there (see
+/// docs/ingress.md for Okta, Entra ID and Google). Register
+/// `https://<ui_host>/oauth2/idpresponse` and `https://<grafana_host>/oauth2/idpresponse`
+/// as the client's redirect URIs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Login {
+    /// The provider's issuer, `https://…` (its `/.well-known/openid-configuration` says it).
+    pub issuer: String,
+    /// Where browsers sign in, `https://…`.
+    pub authorization_endpoint: String,
+    /// Where the balancer trades the code for tokens, `https://…`.
+    pub token_endpoint: String,
+    /// Where the balancer reads the person's claims, `https://…`.
+    pub user_info_endpoint: String,
+    /// The client (application) id the provider gave this deployment.
+    pub client_id: String,
+    /// The Secrets Manager secret (name or ARN, in this region) holding the client secret:
+    /// temporalctl reads it when it writes the rules and keeps only its version id. The
+    /// secret never belongs in deploy.yaml.
+    pub client_secret_id: String,
+    /// When the secret is a JSON object, the key holding the client secret (e.g.
+    /// `client_secret`); absent, the whole secret string is the client secret.
+    #[serde(default)]
+    pub client_secret_key: Option<String>,
+    /// The scopes asked for, space-separated.
+    #[serde(default = "Login::default_scope")]
+    pub scope: String,
+    /// How long a sign-in lasts before the provider is asked again. AWS's default is 7
+    /// days; a working day is the safer default.
+    #[serde(default = "Login::default_session_timeout", with = "duration_str")]
+    #[schemars(with = "String")]
+    pub session_timeout: Duration,
+}
+
+/// Empty endpoints and client: a placeholder to fill in, never a usable login.
+impl Default for Login {
+    fn default() -> Self {
+        Login {
+            issuer: String::new(),
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            user_info_endpoint: String::new(),
+            client_id: String::new(),
+            client_secret_id: String::new(),
+            client_secret_key: None,
+            scope: Login::default_scope(),
+            session_timeout: Login::default_session_timeout(),
+        }
+    }
+}
+
+impl Login {
+    fn default_scope() -> String {
+        "openid email".into()
+    }
+
+    fn default_session_timeout() -> Duration {
+        Duration::from_secs(12 * 3600)
+    }
 }
 
 impl Default for Frontend {

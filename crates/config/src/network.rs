@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use crate::{Deploy, Problem};
+use crate::{Deploy, IngressScheme, Problem};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkLayout {
@@ -13,6 +13,8 @@ pub struct NetworkLayout {
     pub private_subnets: Vec<(String, Ipv4Net)>,
     /// The NAT gateway's subnet sits in the first availability zone.
     pub public_subnet: (String, Ipv4Net),
+    /// An internet-facing ingress balancer's second public subnet, in the second zone.
+    pub ingress_public_subnet: Option<(String, Ipv4Net)>,
 }
 
 /// AWS accepts VPC blocks from /16 to /28.
@@ -65,7 +67,24 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
     let public = match &net.public_subnet_cidr {
         Some(c) => parse_net(c, "network.public_subnet_cidr", &mut problems),
         // Seed 002: cidrsubnet(vpc, 8, 255), the last /24 of a /16.
-        None => vpc.and_then(|v| nth_subnet(v, 8, 255)).or_else(|| vpc.and_then(|v| last_subnet(v, 28))),
+        None => vpc.and_then(|v| nth_subnet(v, 8, 255)).or_else(|| vpc.and_then(|v| subnet_from_end(v, 28, 0))),
+    };
+
+    let internet_facing = deploy.ingress.as_ref().is_some_and(|i| i.scheme == IngressScheme::InternetFacing);
+    let ingress_public = match &net.ingress_public_subnet_cidr {
+        Some(c) if internet_facing => parse_net(c, "network.ingress_public_subnet_cidr", &mut problems),
+        Some(_) => {
+            problems.push(Problem::new(
+                "network.ingress_public_subnet_cidr",
+                "only an internet-facing ingress balancer uses a second public subnet; leave it out or set ingress.scheme: internet-facing",
+            ));
+            None
+        }
+        // The /24 before the NAT gateway's, or the /28 before it in a small VPC.
+        None if internet_facing => {
+            vpc.and_then(|v| nth_subnet(v, 8, 254)).or_else(|| vpc.and_then(|v| subnet_from_end(v, 28, 1)))
+        }
+        None => None,
     };
 
     // Every subnet inside the VPC, none overlapping another, each big enough for AWS.
@@ -87,6 +106,13 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
         } else {
             named.push(("network.vpc_cidr".into(), "the public subnet derived from the VPC".into(), p));
         }
+    }
+    if let Some(p) = ingress_public {
+        let field = match net.ingress_public_subnet_cidr {
+            Some(_) => "network.ingress_public_subnet_cidr",
+            None => "network.vpc_cidr",
+        };
+        named.push((field.into(), "the ingress balancer's second public subnet".into(), p));
     }
     for (i, (field, _, subnet)) in named.iter().enumerate() {
         if subnet.prefix_len() > 28 {
@@ -115,6 +141,7 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
             vpc,
             private_subnets: zones.iter().cloned().zip(private.into_iter().flatten()).collect(),
             public_subnet: (zones.first().cloned().unwrap_or_default(), public),
+            ingress_public_subnet: ingress_public.map(|p| (zones.get(1).cloned().unwrap_or_default(), p)),
         }),
         _ => Err(vec![Problem::new("network.vpc_cidr", "no usable VPC block")]),
     }
@@ -140,20 +167,35 @@ pub enum FrontendClient {
 
 /// `frontend.clients`, or the VPC's CIDR when it names none; problems name the entry.
 pub fn frontend_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Problem>> {
-    clients(&deploy.frontend.clients, "frontend.clients", true)
+    clients(&deploy.frontend.clients, "frontend.clients", true, Anyone::Refused)
 }
 
-/// `ingress.allowed_cidrs`, or the VPC's CIDR when it names none (nothing without `ingress`).
+/// `ingress.allowed_cidrs`, or the VPC's CIDR when an internal balancer names none (nothing
+/// without `ingress`). Only an internet-facing balancer with login may admit everyone:
+/// each person still signs in.
 pub fn ingress_clients(deploy: &Deploy) -> Result<Vec<FrontendClient>, Vec<Problem>> {
-    match &deploy.ingress {
-        Some(ingress) => clients(&ingress.allowed_cidrs, "ingress.allowed_cidrs", false),
-        None => Ok(Vec::new()),
+    let Some(ingress) = &deploy.ingress else { return Ok(Vec::new()) };
+    let public = ingress.scheme == IngressScheme::InternetFacing;
+    if public && ingress.allowed_cidrs.is_empty() {
+        return Err(vec![Problem::new(
+            "ingress.allowed_cidrs",
+            "an internet-facing balancer admits no one by default: name who may connect (your offices' or VPN's CIDRs), or 0.0.0.0/0 for anyone (each person still signs in through ingress.login)",
+        )]);
     }
+    let anyone = if public && ingress.login.is_some() { Anyone::Allowed } else { Anyone::Refused };
+    clients(&ingress.allowed_cidrs, "ingress.allowed_cidrs", false, anyone)
+}
+
+/// Whether a client list may hold `0.0.0.0/0`.
+#[derive(PartialEq)]
+enum Anyone {
+    Allowed,
+    Refused,
 }
 
 /// Who may connect to a balancer: `list` at `field`, CIDRs and, where `groups`, security
 /// group ids; the VPC when the list is empty.
-fn clients(list: &[String], field: &str, groups: bool) -> Result<Vec<FrontendClient>, Vec<Problem>> {
+fn clients(list: &[String], field: &str, groups: bool, anyone: Anyone) -> Result<Vec<FrontendClient>, Vec<Problem>> {
     let mut problems = Vec::new();
     if list.is_empty() {
         return Ok(vec![FrontendClient::Vpc]);
@@ -173,12 +215,12 @@ fn clients(list: &[String], field: &str, groups: bool) -> Result<Vec<FrontendCli
             continue;
         }
         match text.parse::<Ipv4Net>() {
-            Ok(n) if n.prefix_len() == 0 => problems.push(Problem::new(
+            Ok(n) if n.prefix_len() == 0 && anyone == Anyone::Refused => problems.push(Problem::new(
                 &path,
                 if groups {
                     "admitting every address defeats the balancer's security group; name the networks your workers run in (a VPC's or VPN's CIDR) or their security group"
                 } else {
-                    "admitting every address defeats the balancer's security group and puts the UI and Grafana before the whole internet; name the networks that should reach them (your VPN's, offices' or a peered VPC's CIDR)"
+                    "admitting every address defeats the balancer's security group and puts the UI and Grafana before the whole internet; name the networks that should reach them (your VPN's, offices' or a peered VPC's CIDR), or make the balancer internet-facing with ingress.login"
                 },
             )),
             Ok(_) => {
@@ -223,9 +265,10 @@ fn nth_subnet(base: Ipv4Net, bits: u8, index: u32) -> Option<Ipv4Net> {
     Ipv4Net::new(Ipv4Addr::from(start), prefix).ok()
 }
 
-fn last_subnet(base: Ipv4Net, prefix: u8) -> Option<Ipv4Net> {
+/// The `prefix` block `back` places before the end of `base` (0: the last one).
+fn subnet_from_end(base: Ipv4Net, prefix: u8, back: u32) -> Option<Ipv4Net> {
     let bits = prefix.checked_sub(base.prefix_len())?;
-    nth_subnet(base, bits, (1u32 << bits) - 1)
+    nth_subnet(base, bits, (1u32 << bits).checked_sub(1 + back)?)
 }
 
 #[cfg(test)]

@@ -10,6 +10,12 @@ pub fn unknown_key(path: &str) -> Problem {
         Some(i) => (&path[..i], &path[i + 1..]),
         None => ("", path),
     };
+    if path == "ingress.login.client_secret" {
+        return Problem::new(
+            path,
+            "a secret never belongs in deploy.yaml (it is read, copied and committed): store it in Secrets Manager and name the secret in `client_secret_id`",
+        );
+    }
     let known = known_keys(parent);
     let mut message = format!("unknown key `{key}`");
     match closest(key, &known) {
@@ -39,7 +45,8 @@ fn known_keys(parent: &str) -> Vec<String> {
 
 /// Every section, optional ones filled in, so that their keys are known too.
 fn example() -> Deploy {
-    let existing = crate::ExistingNetwork { vpc_id: String::new(), private_subnet_ids: Vec::new() };
+    let existing =
+        crate::ExistingNetwork { vpc_id: String::new(), private_subnet_ids: Vec::new(), public_subnet_ids: Vec::new() };
     Deploy {
         version: crate::SCHEMA_VERSION,
         project: String::new(),
@@ -52,6 +59,8 @@ fn example() -> Deploy {
             grafana_host: String::new(),
             certificate_arn: String::new(),
             allowed_cidrs: Vec::new(),
+            scheme: Default::default(),
+            login: Some(Default::default()),
         }),
         node_groups: Default::default(),
         services: Default::default(),
@@ -103,5 +112,10 @@ mod tests {
         // Inside optional sections too.
         assert_eq!(unknown_key("network.existing.vpc_idd").message, "unknown key `vpc_idd`; did you mean `vpc_id`?");
         assert_eq!(unknown_key("ingress.ui_hots").message, "unknown key `ui_hots`; did you mean `ui_host`?");
+        assert_eq!(
+            unknown_key("ingress.login.client_secrt_id").message,
+            "unknown key `client_secrt_id`; did you mean `client_secret_id`?"
+        );
+        assert!(unknown_key("ingress.login.client_secret").message.contains("never belongs in deploy.yaml"));
     }
 }

@@ -435,6 +435,19 @@ fn is_ec2_id(text: &str, prefix: &str) -> bool {
         .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// Well-formed subnet ids, none listed twice.
+fn check_subnet_ids(field: &str, ids: &[String], which: &str, p: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        if !is_ec2_id(id, "subnet") {
+            p.push(Problem::new(path, format!("`{id}` is not a subnet id; they look like subnet-0123456789abcdef0")));
+        } else if !seen.insert(id) {
+            p.push(Problem::new(path, format!("`{id}` is listed twice; name one {which} subnet per zone")));
+        }
+    }
+}
+
 /// `network.existing`: well-formed ids, two or more distinct private subnets, and none of
 /// the fields that describe a network temporalctl builds. Whether the subnets exist, sit
 /// in the VPC, in distinct zones, and have a way out is preflight's to check on AWS.
@@ -445,13 +458,13 @@ fn check_existing_network(d: &Deploy, e: &crate::ExistingNetwork, p: &mut Vec<Pr
             format!("`{}` is not a VPC id; they look like vpc-0123456789abcdef0", e.vpc_id),
         ));
     }
-    let mut seen = BTreeSet::new();
-    for (i, id) in e.private_subnet_ids.iter().enumerate() {
-        let path = format!("network.existing.private_subnet_ids[{i}]");
-        if !is_ec2_id(id, "subnet") {
-            p.push(Problem::new(path, format!("`{id}` is not a subnet id; they look like subnet-0123456789abcdef0")));
-        } else if !seen.insert(id) {
-            p.push(Problem::new(path, format!("`{id}` is listed twice; name one private subnet per zone")));
+    check_subnet_ids("network.existing.private_subnet_ids", &e.private_subnet_ids, "private", p);
+    for (i, id) in e.public_subnet_ids.iter().enumerate() {
+        if e.private_subnet_ids.contains(id) {
+            p.push(Problem::new(
+                format!("network.existing.public_subnet_ids[{i}]"),
+                format!("`{id}` is also named as a private subnet; a subnet is one or the other"),
+            ));
         }
     }
     if !(2..=6).contains(&e.private_subnet_ids.len()) {
@@ -472,6 +485,7 @@ fn check_existing_network(d: &Deploy, e: &crate::ExistingNetwork, p: &mut Vec<Pr
         ("network.availability_zones", !n.availability_zones.is_empty()),
         ("network.private_subnet_cidrs", !n.private_subnet_cidrs.is_empty()),
         ("network.public_subnet_cidr", n.public_subnet_cidr.is_some()),
+        ("network.ingress_public_subnet_cidr", n.ingress_public_subnet_cidr.is_some()),
     ];
     for (field, _) in given.iter().filter(|(_, set)| *set) {
         p.push(Problem::new(*field, BUILT));
@@ -550,6 +564,98 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
             "the ingress balancer needs subnets in two availability zones at least; list two or more",
         ));
     }
+    let public = ingress.scheme == crate::IngressScheme::InternetFacing;
+    if public && ingress.login.is_none() {
+        p.push(Problem::new(
+            "ingress.scheme",
+            "an internet-facing balancer puts the UI and Grafana, which let anyone who reaches them act on every workflow, before the internet: add ingress.login (single sign-on through your identity provider), or make it internal and reach it over your VPN",
+        ));
+    }
+    if let Some(login) = &ingress.login {
+        check_login(d, login, p);
+    }
+    if let Some(existing) = &d.network.existing {
+        check_public_subnets(existing, public, p);
+    }
+}
+
+/// `ingress.login`: the provider's endpoints as HTTPS URLs (the balancer calls the token
+/// and user-info ones itself and trusts only public certificates: ELBv2 "Authenticate
+/// users using an Application Load Balancer"), the client, and a secret of this region.
+fn check_login(d: &Deploy, login: &crate::Login, p: &mut Vec<Problem>) {
+    let urls = [
+        ("ingress.login.issuer", &login.issuer),
+        ("ingress.login.authorization_endpoint", &login.authorization_endpoint),
+        ("ingress.login.token_endpoint", &login.token_endpoint),
+        ("ingress.login.user_info_endpoint", &login.user_info_endpoint),
+    ];
+    for (field, url) in urls {
+        let host = url.strip_prefix("https://").map(|rest| rest.split(['/', ':']).next().unwrap_or_default());
+        if !host.is_some_and(|h| h.contains('.')) {
+            p.push(Problem::new(
+                field,
+                format!(
+                    "`{url}` is not an https:// URL; copy it from your provider's /.well-known/openid-configuration"
+                ),
+            ));
+        }
+    }
+    if login.client_id.trim().is_empty() {
+        p.push(Problem::new("ingress.login.client_id", "give the client (application) id your provider issued"));
+    }
+    let secret = &login.client_secret_id;
+    if secret.trim().is_empty() {
+        p.push(Problem::new(
+            "ingress.login.client_secret_id",
+            "name the Secrets Manager secret that holds the client secret (aws secretsmanager create-secret --name … --secret-string …)",
+        ));
+    } else if let Some(rest) = secret.strip_prefix("arn:") {
+        let region = rest.split(':').nth(2).unwrap_or_default();
+        if !rest.contains(":secretsmanager:") {
+            p.push(Problem::new(
+                "ingress.login.client_secret_id",
+                format!(
+                    "`{secret}` is not a Secrets Manager secret; give its name or its arn:aws:secretsmanager:… ARN"
+                ),
+            ));
+        } else if region != d.region {
+            p.push(Problem::new(
+                "ingress.login.client_secret_id",
+                format!(
+                    "the secret is in {region}; temporalctl reads it in {}: replicate it there or name a secret of {}",
+                    d.region, d.region
+                ),
+            ));
+        }
+    }
+    if login.scope.split_whitespace().next().is_none() {
+        p.push(Problem::new("ingress.login.scope", "ask for `openid` at least"));
+    }
+    // ELBv2 AuthenticateOidcActionConfig: SessionTimeout, 1 s to 7 days.
+    let timeout = login.session_timeout.as_secs();
+    if !(1..=604_800).contains(&timeout) {
+        p.push(Problem::new("ingress.login.session_timeout", "give 1s to 7d (e.g. 12h)"));
+    }
+}
+
+/// `network.existing.public_subnet_ids`: two or more for an internet-facing balancer, none
+/// otherwise. Whether they are public, and in distinct zones, is preflight's to check.
+fn check_public_subnets(e: &crate::ExistingNetwork, internet_facing: bool, p: &mut Vec<Problem>) {
+    let field = "network.existing.public_subnet_ids";
+    if !internet_facing && !e.public_subnet_ids.is_empty() {
+        p.push(Problem::new(
+            field,
+            "only an internet-facing ingress balancer uses public subnets; leave them out or set ingress.scheme: internet-facing",
+        ));
+        return;
+    }
+    if internet_facing && e.public_subnet_ids.len() < 2 {
+        p.push(Problem::new(
+            field,
+            "an internet-facing balancer sits in public subnets of two zones at least; name two (each with a default route to an internet gateway)",
+        ));
+    }
+    check_subnet_ids(field, &e.public_subnet_ids, "public", p);
 }
 
 /// DSQL names clusters with 26 lowercase letters and digits.

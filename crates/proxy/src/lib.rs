@@ -426,6 +426,7 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut call = identify(&parts, &body);
+    elbv2::redact(&mut call);
     let latency = *shared.latency.lock().unwrap_or_else(|e| e.into_inner());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -480,7 +481,10 @@ async fn forward(
     let mut rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     rparts.headers.remove(hyper::header::CONNECTION);
     rparts.headers.remove(hyper::header::TRANSFER_ENCODING);
-    if let Some(rewritten) = awsvpc::answer(&call.operation, &rbody).or_else(|| s3::answer(&call, &rbody)) {
+    let rewritten = awsvpc::answer(&call.operation, &rbody)
+        .or_else(|| s3::answer(&call, &rbody))
+        .or_else(|| elbv2::answer(&call, &rbody));
+    if let Some(rewritten) = rewritten {
         rparts.headers.remove(hyper::header::CONTENT_LENGTH);
         rbody = Bytes::from(rewritten);
     }
@@ -539,6 +543,79 @@ mod s3 {
         let text = String::from_utf8_lossy(body);
         text.contains("GetBucketVersioningResponse")
             .then(|| text.replace("GetBucketVersioningResponse", "VersioningConfiguration"))
+    }
+}
+
+/// Where moto's ELBv2 differs from AWS for an `authenticate-oidc` action (moto 5.2.5,
+/// `moto/elbv2/models.py`): it keeps the OIDC client secret and returns it in CreateRule,
+/// ModifyRule and DescribeRules, where AWS never returns it (ELBv2 API reference,
+/// `AuthenticateOidcActionConfig`; Terraform's provider keeps its own copy for that
+/// reason). The proxy drops it from the answers, so a client that relied on reading it
+/// back fails here as on AWS, and blanks it in the record of the request (the SDK does not
+/// mark it sensitive), so that the tests can see it was sent without keeping it.
+mod elbv2 {
+    use super::Call;
+
+    pub const REDACTED: &str = "REDACTED";
+
+    fn redact_form(body: &str) -> Option<String> {
+        let mut changed = false;
+        let pairs: Vec<String> = body
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.ends_with(".ClientSecret") => {
+                    changed = true;
+                    format!("{key}={REDACTED}")
+                }
+                _ => pair.to_string(),
+            })
+            .collect();
+        changed.then(|| pairs.join("&"))
+    }
+
+    pub fn redact(call: &mut Call) {
+        if call.service == "elasticloadbalancing"
+            && let Some(redacted) = redact_form(&call.body)
+        {
+            call.body = redacted;
+        }
+    }
+
+    /// The answer without any `<ClientSecret>` element.
+    pub fn answer(call: &Call, body: &[u8]) -> Option<String> {
+        if call.service != "elasticloadbalancing" {
+            return None;
+        }
+        let mut text = String::from_utf8_lossy(body).to_string();
+        let mut changed = false;
+        while let Some(start) = text.find("<ClientSecret>") {
+            let end = text[start..].find("</ClientSecret>").map(|e| start + e + "</ClientSecret>".len())?;
+            text.replace_range(start..end, "");
+            changed = true;
+        }
+        changed.then_some(text)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_client_secret_is_blanked_in_records_and_dropped_from_answers() {
+            let mut call = super::super::tests::call("CreateRule", "POST");
+            call.service = "elasticloadbalancing".into();
+            call.body =
+                "Action=CreateRule&Actions.member.1.AuthenticateOidcConfig.ClientSecret=s3cr3t&Priority=10".into();
+            redact(&mut call);
+            assert_eq!(
+                call.body,
+                "Action=CreateRule&Actions.member.1.AuthenticateOidcConfig.ClientSecret=REDACTED&Priority=10"
+            );
+            let xml = b"<AuthenticateOidcConfig><ClientId>c</ClientId><ClientSecret>s3cr3t</ClientSecret><Scope>openid</Scope></AuthenticateOidcConfig>";
+            let answer = answer(&call, xml).unwrap();
+            assert!(!answer.contains("s3cr3t") && answer.contains("<ClientId>c</ClientId><Scope>"), "{answer}");
+            assert_eq!(super::answer(&call, b"<Rules/>"), None);
+        }
     }
 }
 
@@ -668,7 +745,7 @@ fn form_value(form: &str, key: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn call(operation: &str, method: &str) -> Call {
+    pub(super) fn call(operation: &str, method: &str) -> Call {
         Call {
             service: "ec2".into(),
             operation: operation.into(),

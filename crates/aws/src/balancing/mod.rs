@@ -8,6 +8,7 @@
 
 pub mod listener;
 pub mod load_balancer;
+pub mod login;
 pub mod rule;
 pub mod target_group;
 

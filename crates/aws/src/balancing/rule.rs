@@ -1,21 +1,38 @@
 //! A rule of an HTTPS listener: requests for its host names go to its target group
-//! (`ingress`: the UI's and Grafana's). Found by its recorded ARN, else among the
-//! listener's rules by priority (unique per listener; the family has one listener with
-//! rules).
+//! (`ingress`: the UI's and Grafana's), after signing the person in when `ingress.login`
+//! asks. Found by its recorded ARN, else among the listener's rules by priority (unique
+//! per listener; the family has one listener with rules).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, HostHeaderConditionConfig, Rule as Elbv2Rule, RuleCondition, RulePriorityPair,
+    Action, ActionTypeEnum, AuthenticateOidcActionConditionalBehaviorEnum, AuthenticateOidcActionConfig,
+    HostHeaderConditionConfig, Rule as Elbv2Rule, RuleCondition, RulePriorityPair, Tag,
 };
 use temporalctl_engine::{
     Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, attributes, replaced_not_updated,
 };
 
+use super::login::{SecretsManager, client_secret};
 use super::{Elb, Family, elb_tags, ensure_tags, find, listeners_of};
+use crate::documents::balancer::Login;
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
+
+/// The tag holding the version of the client secret a rule was last sent: ELBv2 never
+/// returns the secret, so this is how a rotation shows as a change.
+pub const CLIENT_SECRET_VERSION_TAG: &str = "temporalctl:client-secret-version";
+
+/// A rule's sign-in: its settings and where its client secret is.
+pub struct RuleLogin {
+    pub sm: SecretsManager,
+    pub settings: Login,
+    /// The `login-secret` node.
+    pub secret: NodeId,
+    /// `ingress.login.client_secret_key`.
+    pub key: Option<String>,
+}
 
 pub struct ListenerRule {
     pub elb: Elb,
@@ -27,6 +44,7 @@ pub struct ListenerRule {
     pub priority: i32,
     pub hosts: Vec<String>,
     pub target_group: NodeId,
+    pub login: Option<RuleLogin>,
 }
 
 attributes! {
@@ -37,7 +55,32 @@ attributes! {
         Hosts hosts: BTreeSet<String> = "hosts";
         /// The target group it forwards to.
         Forward forward: String = "forward";
+        /// The `authenticate-oidc` settings before the forward (none without login).
+        Login login: BTreeMap<String, String> = "login";
+        ClientSecretVersion client_secret_version: String = "client-secret-version";
     }
+}
+
+/// The sign-in settings a rule holds, by the names of [`Login::settings`].
+fn login_of(rule: &Elbv2Rule) -> BTreeMap<String, String> {
+    let Some(c) = rule.actions().iter().find_map(|a| a.authenticate_oidc_config()) else {
+        return BTreeMap::new();
+    };
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    [
+        ("issuer", text(c.issuer())),
+        ("authorization-endpoint", text(c.authorization_endpoint())),
+        ("token-endpoint", text(c.token_endpoint())),
+        ("user-info-endpoint", text(c.user_info_endpoint())),
+        ("client-id", text(c.client_id())),
+        ("scope", text(c.scope())),
+        ("session-timeout", c.session_timeout().map(|t| t.to_string()).unwrap_or_default()),
+        ("session-cookie-name", text(c.session_cookie_name())),
+        ("on-unauthenticated-request", text(c.on_unauthenticated_request().map(|b| b.as_str()))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// The host names a rule matches, as ELBv2 holds them.
@@ -70,8 +113,45 @@ impl ListenerRule {
         RuleCondition::builder().field("host-header").host_header_config(hosts.build()).build()
     }
 
-    fn forward(desired: &ListenerRuleAttrs) -> Action {
-        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&desired.forward).build()
+    /// Forward to the target group, after `authenticate-oidc` with login. `secret`: the
+    /// client secret to send; `None` keeps the one the rule holds (`UseExistingClientSecret`).
+    fn actions(&self, desired: &ListenerRuleAttrs, secret: Option<String>) -> Vec<Action> {
+        let forward = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&desired.forward);
+        let Some(login) = &self.login else { return vec![forward.build()] };
+        let s = &login.settings;
+        let config = AuthenticateOidcActionConfig::builder()
+            .issuer(&s.issuer)
+            .authorization_endpoint(&s.authorization_endpoint)
+            .token_endpoint(&s.token_endpoint)
+            .user_info_endpoint(&s.user_info_endpoint)
+            .client_id(&s.client_id)
+            .scope(&s.scope)
+            .session_timeout(s.session_timeout_seconds)
+            .session_cookie_name(s.session_cookie_name)
+            .on_unauthenticated_request(AuthenticateOidcActionConditionalBehaviorEnum::from(
+                s.on_unauthenticated_request,
+            ));
+        let config = match secret {
+            Some(secret) => config.client_secret(secret),
+            None => config.use_existing_client_secret(true),
+        };
+        // Never formatted with `{:?}`: the SDK does not mark the client secret sensitive.
+        let config = config.build();
+        let authenticate =
+            Action::builder().r#type(ActionTypeEnum::AuthenticateOidc).order(1).authenticate_oidc_config(config);
+        vec![authenticate.build(), forward.order(2).build()]
+    }
+
+    /// The client secret at the version `desired` names, read now (never kept).
+    async fn secret(&self, cx: &Cx<'_>, desired: &ListenerRuleAttrs) -> Result<Option<String>, ResourceError> {
+        let Some(login) = &self.login else { return Ok(None) };
+        let arn = cx.inputs.get(&login.secret, Output::Arn)?;
+        client_secret(&login.sm, arn, &desired.client_secret_version, login.key.as_deref()).await.map(Some)
+    }
+
+    fn version_tag(desired: &ListenerRuleAttrs) -> Option<Tag> {
+        (!desired.client_secret_version.is_empty())
+            .then(|| Tag::builder().key(CLIENT_SECRET_VERSION_TAG).value(&desired.client_secret_version).build())
     }
 
     /// By its recorded ARN, else among its listener's rules by priority.
@@ -109,15 +189,22 @@ impl Kind for ListenerRule {
     }
 
     fn references(&self) -> Vec<NodeId> {
-        vec![self.listener.clone(), self.target_group.clone()]
+        let secret = self.login.as_ref().map(|l| l.secret.clone());
+        [self.listener.clone(), self.target_group.clone()].into_iter().chain(secret).collect()
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<ListenerRuleAttrs, ResourceError> {
+        let version = match &self.login {
+            Some(login) => inputs.get(&login.secret, Output::Version)?.to_string(),
+            None => String::new(),
+        };
         Ok(ListenerRuleAttrs {
             listener: inputs.get(&self.listener, Output::Arn)?.to_string(),
             priority: self.priority,
             hosts: self.hosts.iter().cloned().collect(),
             forward: inputs.get(&self.target_group, Output::Arn)?.to_string(),
+            login: self.login.as_ref().map(|l| l.settings.settings()).unwrap_or_default(),
+            client_secret_version: version,
         })
     }
 
@@ -134,11 +221,18 @@ impl Kind for ListenerRule {
         let arn = rule.rule_arn().unwrap_or_default();
         // A rule's ARN names its listener: `…:listener-rule/app/<lb>/<id>/<listener id>/<rule id>`.
         let listener = arn.rsplit_once('/').map(|(l, _)| l.replacen(":listener-rule/", ":listener/", 1));
+        let login = login_of(&rule);
+        let version = match login.is_empty() {
+            true => String::new(),
+            false => tags.get(CLIENT_SECRET_VERSION_TAG).cloned().unwrap_or_default(),
+        };
         Ok(Some(Observed::new(arn).output(Output::Arn, arn).tags(tags).found(ListenerRuleAttrs {
             listener: listener.unwrap_or_default(),
             priority: rule.priority().and_then(|p| p.parse().ok()).unwrap_or_default(),
             hosts: hosts_of(&rule),
             forward: forward_of(&rule),
+            login,
+            client_secret_version: version,
         })))
     }
 
@@ -149,8 +243,8 @@ impl Kind for ListenerRule {
             .listener_arn(&desired.listener)
             .priority(desired.priority)
             .conditions(Self::condition(desired))
-            .actions(Self::forward(desired))
-            .set_tags(Some(elb_tags(cx.tags)))
+            .set_actions(Some(self.actions(desired, self.secret(cx, desired).await?)))
+            .set_tags(Some(elb_tags(cx.tags).into_iter().chain(Self::version_tag(desired)).collect()))
             .send()
             .await
             .map_err(aws("CreateRule"))?;
@@ -160,34 +254,39 @@ impl Kind for ListenerRule {
 
     async fn update(
         &self,
-        _: &Cx<'_>,
+        cx: &Cx<'_>,
         o: &Owned<Found<ListenerRuleAttrs>>,
         desired: &ListenerRuleAttrs,
         changed: &[ListenerRuleField],
     ) -> Result<(), ResourceError> {
-        for field in changed {
-            match field {
-                ListenerRuleField::Priority => {
-                    let pair = RulePriorityPair::builder().rule_arn(&o.id).priority(desired.priority).build();
-                    self.elb
-                        .set_rule_priorities()
-                        .rule_priorities(pair)
-                        .send()
-                        .await
-                        .map_err(aws("SetRulePriorities"))?;
-                }
-                ListenerRuleField::Hosts | ListenerRuleField::Forward => {
-                    self.elb
-                        .modify_rule()
-                        .rule_arn(&o.id)
-                        .conditions(Self::condition(desired))
-                        .actions(Self::forward(desired))
-                        .send()
-                        .await
-                        .map_err(aws("ModifyRule"))?;
-                }
-                ListenerRuleField::Listener => return Err(replaced_not_updated("listener-rule", field)),
-            }
+        use ListenerRuleField::*;
+        if changed.contains(&Listener) {
+            return Err(replaced_not_updated("listener-rule", Listener));
+        }
+        if changed.contains(&Priority) {
+            let pair = RulePriorityPair::builder().rule_arn(&o.id).priority(desired.priority).build();
+            self.elb.set_rule_priorities().rule_priorities(pair).send().await.map_err(aws("SetRulePriorities"))?;
+        }
+        // ModifyRule replaces conditions and actions whole: one call for any of them. The
+        // client secret is sent again when it or the login settings changed; AWS does not
+        // say whether a kept secret survives a new client id, so only a change of hosts
+        // or target group keeps it (`UseExistingClientSecret`).
+        let rotated = changed.iter().any(|f| matches!(f, Login | ClientSecretVersion));
+        if changed.iter().any(|f| matches!(f, Hosts | Forward | Login | ClientSecretVersion)) {
+            let secret = if rotated { self.secret(cx, desired).await? } else { None };
+            self.elb
+                .modify_rule()
+                .rule_arn(&o.id)
+                .conditions(Self::condition(desired))
+                .set_actions(Some(self.actions(desired, secret)))
+                .send()
+                .await
+                .map_err(aws("ModifyRule"))?;
+        }
+        if changed.contains(&ClientSecretVersion)
+            && let Some(tag) = Self::version_tag(desired)
+        {
+            self.elb.add_tags().resource_arns(&o.id).tags(tag).send().await.map_err(aws("AddTags"))?;
         }
         Ok(())
     }

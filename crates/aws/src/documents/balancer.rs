@@ -147,20 +147,83 @@ pub fn frontend() -> Balancer {
 /// which still allows TLS 1.0.
 pub const INGRESS_TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09";
 
-/// The people's entrance (`ingress`): an internal Application Load Balancer, HTTPS on 443
-/// ending TLS with the user's certificate, HTTP on 80 only redirecting to it, and a target
-/// group each for the UI and Grafana, which the listener's rules pick by host name.
+/// The people's entrance (`ingress`): an Application Load Balancer, HTTPS on 443 ending
+/// TLS with the user's certificate, HTTP on 80 only redirecting to it, and a target group
+/// each for the UI and Grafana, which the listener's rules pick by host name, each after
+/// signing the person in when `ingress.login` asks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ingress {
     /// `application`.
     pub r#type: &'static str,
-    /// `internal`: reachable from the VPC and what is routed into it.
+    /// `internal` (the default: reachable from the VPC and what is routed into it) or
+    /// `internet-facing` (validation refuses it without login).
     pub scheme: &'static str,
     pub https: Listener,
     pub http: Listener,
     /// By service key (`ui`, `grafana`): its target group and its rule's priority.
     pub routes: std::collections::BTreeMap<&'static str, Route>,
+    /// The rules' `authenticate-oidc` action, before their forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<Login>,
+}
+
+/// An `authenticate-oidc` action as sent, the client secret apart: that is read from
+/// Secrets Manager only when a rule is written, and never kept (AWS never returns it
+/// either: ELBv2 API reference, `AuthenticateOidcActionConfig`). Every field AWS would
+/// otherwise default is sent, so what DescribeRules returns can be compared whole.
+/// Flow and requirements: ELBv2 guide, "Authenticate users using an Application Load
+/// Balancer" (the balancer itself calls the token and user-info endpoints, over IPv4 and
+/// 443, so its group needs that egress and its subnets a way out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Login {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: String,
+    pub scope: String,
+    pub session_timeout_seconds: i64,
+    /// AWS's default name, sent so that it cannot drift.
+    pub session_cookie_name: &'static str,
+    /// `authenticate`: a browser without a session is sent to sign in (AWS's default);
+    /// `deny` would answer 401, which only suits API clients.
+    pub on_unauthenticated_request: &'static str,
+}
+
+impl Login {
+    /// The settings by the names `plan` shows, for comparing with what AWS holds.
+    pub fn settings(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("issuer", self.issuer.clone()),
+            ("authorization-endpoint", self.authorization_endpoint.clone()),
+            ("token-endpoint", self.token_endpoint.clone()),
+            ("user-info-endpoint", self.user_info_endpoint.clone()),
+            ("client-id", self.client_id.clone()),
+            ("scope", self.scope.clone()),
+            ("session-timeout", self.session_timeout_seconds.to_string()),
+            ("session-cookie-name", self.session_cookie_name.to_string()),
+            ("on-unauthenticated-request", self.on_unauthenticated_request.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+pub fn login(l: &temporalctl_config::Login) -> Login {
+    Login {
+        issuer: l.issuer.clone(),
+        authorization_endpoint: l.authorization_endpoint.clone(),
+        token_endpoint: l.token_endpoint.clone(),
+        user_info_endpoint: l.user_info_endpoint.clone(),
+        client_id: l.client_id.clone(),
+        scope: l.scope.clone(),
+        session_timeout_seconds: l.session_timeout.as_secs() as i64,
+        session_cookie_name: "AWSELBAuthSessionCookie",
+        on_unauthenticated_request: "authenticate",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,11 +259,12 @@ fn browser_target(port: i32, path: &'static str) -> TargetGroup {
     }
 }
 
-pub fn ingress() -> Ingress {
+pub fn ingress(config: &temporalctl_config::Ingress) -> Ingress {
     let port = |key: &str| crate::service_kinds::service(key).port("http").expect("the UI and Grafana serve HTTP");
     Ingress {
         r#type: "application",
-        scheme: "internal",
+        scheme: config.scheme.as_str(),
+        login: config.login.as_ref().map(login),
         https: Listener {
             protocol: "HTTPS",
             port: 443,
@@ -225,16 +289,48 @@ mod tests {
         insta::assert_json_snapshot!("balancer-frontend", frontend());
     }
 
+    fn internal() -> temporalctl_config::Ingress {
+        temporalctl_config::Ingress {
+            ui_host: "temporal.example.com".into(),
+            grafana_host: "grafana.example.com".into(),
+            certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/1".into(),
+            allowed_cidrs: Vec::new(),
+            scheme: Default::default(),
+            login: None,
+        }
+    }
+
+    fn internet_facing_with_login() -> temporalctl_config::Ingress {
+        let yaml = "issuer: https://example.okta.com/oauth2/default\nauthorization_endpoint: https://example.okta.com/oauth2/default/v1/authorize\ntoken_endpoint: https://example.okta.com/oauth2/default/v1/token\nuser_info_endpoint: https://example.okta.com/oauth2/default/v1/userinfo\nclient_id: 0oa1b2c3d4\nclient_secret_id: temporal/oidc\n";
+        temporalctl_config::Ingress {
+            scheme: temporalctl_config::IngressScheme::InternetFacing,
+            login: Some(serde_saphyr::from_str(yaml).unwrap()),
+            ..internal()
+        }
+    }
+
     #[test]
     fn snapshot_of_the_ingress_balancer() {
-        insta::assert_json_snapshot!("balancer-ingress", ingress());
+        insta::assert_json_snapshot!("balancer-ingress", ingress(&internal()));
+        insta::assert_json_snapshot!("balancer-ingress-internet-facing-login", ingress(&internet_facing_with_login()));
+    }
+
+    /// Login with the defaults: the person is sent to sign in (never a bare 401), asked
+    /// for `openid email`, and signed in for a working day, not AWS's seven.
+    #[test]
+    fn login_sends_browsers_to_sign_in_for_a_working_day() {
+        let l = ingress(&internet_facing_with_login()).login.unwrap();
+        assert_eq!(l.on_unauthenticated_request, "authenticate");
+        assert_eq!(l.scope, "openid email");
+        assert_eq!(l.session_timeout_seconds, 12 * 3600);
+        assert!(l.settings().values().all(|v| !v.is_empty()), "every setting sent, none left to AWS's default");
     }
 
     /// Nothing reaches the UI or Grafana in clear text: HTTP only redirects, HTTPS has a
     /// TLS 1.2+ policy, and the target groups check what each server answers.
     #[test]
     fn the_ingress_serves_https_only_and_checks_each_server_s_health_path() {
-        let i = ingress();
+        let i = ingress(&internal());
         assert_eq!(
             (i.http.default_action, i.https.default_action),
             (DefaultAction::RedirectToHttps, DefaultAction::NotFound)

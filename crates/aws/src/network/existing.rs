@@ -119,6 +119,8 @@ pub struct ExistingSubnet {
     pub named: Vec<String>,
     /// The VPC node: the subnet must sit in it.
     pub vpc: NodeId,
+    /// The deploy.yaml field that names it.
+    pub field: &'static str,
 }
 
 attributes! {
@@ -144,7 +146,7 @@ impl Kind for ExistingSubnet {
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ExistingSubnetAttrs>>, ResourceError> {
-        check_same_as_recorded(cx, "subnet", &self.subnet_id, "network.existing.private_subnet_ids")?;
+        check_same_as_recorded(cx, "subnet", &self.subnet_id, self.field)?;
         // By filter, not by id: a missing subnet is an empty answer, not an error.
         let describe = |ids: &[String]| {
             let by_id = aws_sdk_ec2::types::Filter::builder().name("subnet-id").set_values(Some(ids.to_vec())).build();
@@ -173,8 +175,8 @@ impl Kind for ExistingSubnet {
 
     async fn create(&self, _: &Cx<'_>, _: &ExistingSubnetAttrs) -> Result<Observed, ResourceError> {
         Err(ResourceError::fatal(format!(
-            "network.existing.private_subnet_ids: subnet {} does not exist in this account and region; check the id (`aws ec2 describe-subnets`)",
-            self.subnet_id
+            "{}: subnet {} does not exist in this account and region; check the id (`aws ec2 describe-subnets`)",
+            self.field, self.subnet_id
         )))
     }
 
@@ -187,8 +189,8 @@ impl Kind for ExistingSubnet {
         _: &[ExistingSubnetField],
     ) -> Result<(), ResourceError> {
         Err(ResourceError::fatal(format!(
-            "network.existing.private_subnet_ids: subnet {} is in {}, not in network.existing.vpc_id {}; name subnets of that VPC",
-            self.subnet_id, o.attrs.vpc, desired.vpc
+            "{}: subnet {} is in {}, not in network.existing.vpc_id {}; name subnets of that VPC",
+            self.field, self.subnet_id, o.attrs.vpc, desired.vpc
         )))
     }
 

@@ -1,7 +1,7 @@
 //! Node ids. They are stable (each is the ownership tag `temporalctl:node` of its
 //! resource), so renaming one means a new resource.
 
-use temporalctl_config::{Deploy, network_layout};
+use temporalctl_config::{Deploy, IngressScheme, network_layout};
 
 pub const VPC: &str = "vpc";
 pub const PUBLIC_SUBNET: &str = "subnet/public";
@@ -23,6 +23,25 @@ pub fn private_subnets(d: &Deploy) -> Vec<String> {
         None => network_layout(d).expect("deploy.yaml was validated").private_subnets.len(),
     };
     (0..count).map(private_subnet).collect()
+}
+
+/// An internet-facing ingress balancer's second public subnet, in the network we build.
+pub const INGRESS_PUBLIC_SUBNET: &str = "subnet/ingress-public";
+
+/// One of the user's public subnets (`network.existing.public_subnet_ids`).
+pub fn existing_public_subnet(i: usize) -> String {
+    format!("subnet/public-{i}")
+}
+
+/// Where the ingress balancer sits: the private subnets, or public ones in two zones when
+/// it is internet-facing (ours: the NAT gateway's and a second; else the user's).
+pub fn ingress_subnets(d: &Deploy) -> Vec<String> {
+    let internet_facing = d.ingress.as_ref().is_some_and(|i| i.scheme == IngressScheme::InternetFacing);
+    match &d.network.existing {
+        _ if !internet_facing => private_subnets(d),
+        Some(existing) => (0..existing.public_subnet_ids.len()).map(existing_public_subnet).collect(),
+        None => vec![PUBLIC_SUBNET.into(), INGRESS_PUBLIC_SUBNET.into()],
+    }
 }
 
 /// What the instances' way out is made of, when the stack builds it: they wait for the
@@ -120,6 +139,8 @@ pub const INGRESS_SG: &str = "security-group/ingress-balancer";
 pub const INGRESS_BALANCER: &str = "load-balancer/ingress";
 pub const INGRESS_HTTPS: &str = "listener/ingress-https";
 pub const INGRESS_HTTP: &str = "listener/ingress-http";
+/// The Secrets Manager secret holding `ingress.login`'s client secret (the user's).
+pub const LOGIN_SECRET: &str = "login-secret/ingress";
 
 /// The ingress balancer's target group of a service (`ui`, `grafana`).
 pub fn ingress_target_group(service: &str) -> String {

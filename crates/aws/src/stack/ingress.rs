@@ -1,8 +1,10 @@
-//! The people's entrance (`ingress`): an internal Application Load Balancer in the private
-//! subnets with its own security group, HTTPS on 443 with the user's certificate (any
-//! host but ours: 404), HTTP on 80 redirecting to it, and per browser service (the UI,
-//! Grafana) a target group and the HTTPS listener's rule for its host name. The services
-//! register their tasks in their target groups (`workloads`), after their rules exist.
+//! The people's entrance (`ingress`): an Application Load Balancer with its own security
+//! group, internal in the private subnets or internet-facing in public ones, HTTPS on 443
+//! with the user's certificate (any host but ours: 404), HTTP on 80 redirecting to it, and
+//! per browser service (the UI, Grafana) a target group and the HTTPS listener's rule for
+//! its host name, which signs people in first with `ingress.login` (the client secret's
+//! Secrets Manager secret is looked up as a node of its own). The services register their
+//! tasks in their target groups (`workloads`), after their rules exist.
 
 use temporalctl_config::Deploy;
 use temporalctl_engine::GraphBuilder;
@@ -13,7 +15,8 @@ use crate::Aws;
 use crate::balancing::Family;
 use crate::balancing::listener::Listener;
 use crate::balancing::load_balancer::LoadBalancer;
-use crate::balancing::rule::ListenerRule;
+use crate::balancing::login::LoginSecret;
+use crate::balancing::rule::{ListenerRule, RuleLogin};
 use crate::balancing::target_group::TargetGroup;
 use crate::documents::balancer::ingress as spec;
 
@@ -28,7 +31,7 @@ fn routes(d: &Deploy) -> Vec<(&'static str, String)> {
 pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let Some(ingress) = &d.ingress else { return };
     let p = &d.project;
-    let spec = spec();
+    let spec = spec(ingress);
     let name = names::ingress_balancer(p);
     let family = Family {
         balancer: name.clone(),
@@ -43,7 +46,7 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             family: family.clone(),
             r#type: spec.r#type,
             scheme: spec.scheme,
-            subnets: private_subnets(d),
+            subnets: ingress_subnets(d),
             security_group: INGRESS_SG.into(),
             deadline: d.timeouts.load_balancer,
         },
@@ -58,6 +61,13 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         certificate,
     };
     let https_port = spec.https.port;
+    if let Some(login) = &ingress.login {
+        g.add(
+            LOGIN_SECRET,
+            &login.client_secret_id,
+            LoginSecret { sm: aws.secrets.clone(), secret_id: login.client_secret_id.clone() },
+        );
+    }
     g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(ingress.certificate_arn.clone())));
     g.add(INGRESS_HTTP, format!("{name}-80"), listener(spec.http, None));
     for (service, host) in routes(d) {
@@ -87,6 +97,12 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 priority: route.priority,
                 hosts: vec![host],
                 target_group: ingress_target_group(service),
+                login: spec.login.clone().zip(ingress.login.as_ref()).map(|(settings, login)| RuleLogin {
+                    sm: aws.secrets.clone(),
+                    settings,
+                    secret: LOGIN_SECRET.into(),
+                    key: login.client_secret_key.clone(),
+                }),
             },
         );
     }

@@ -42,13 +42,29 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
     all.frontend.endpoint = temporalctl_config::FrontendEndpoint::LoadBalancer;
     all.dsql.rate_coordination = true;
     all.network.s3_gateway_endpoint = Some(true);
-    // Its nodes are found by name and recorded ARN, whatever the hosts and certificate.
-    all.ingress.get_or_insert_with(|| temporalctl_config::Ingress {
+    // Its nodes are found by name and recorded ARN, whatever the hosts and certificate;
+    // internet-facing with login, so that its second public subnet and the login secret
+    // are among them (when the network still has room for that subnet).
+    let ingress = all.ingress.get_or_insert_with(|| temporalctl_config::Ingress {
         ui_host: "ui.invalid".into(),
         grafana_host: "grafana.invalid".into(),
         certificate_arn: String::new(),
         allowed_cidrs: Vec::new(),
+        scheme: Default::default(),
+        login: None,
     });
+    ingress.login.get_or_insert_with(|| temporalctl_config::Login {
+        client_secret_id: "login-secret.invalid".into(),
+        ..Default::default()
+    });
+    let as_given = ingress.clone();
+    ingress.scheme = temporalctl_config::IngressScheme::InternetFacing;
+    if ingress.allowed_cidrs.is_empty() {
+        ingress.allowed_cidrs = vec![all.network.vpc_cidr.clone()];
+    }
+    if all.network.existing.is_some() || temporalctl_config::network_layout(&all).is_err() {
+        all.ingress = Some(as_given);
+    }
     all
 }
 

@@ -37,22 +37,31 @@ pub(super) fn network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, endpoint_poli
 /// and gateways are theirs and are no nodes at all.
 fn borrowed_network(g: &mut GraphBuilder, existing: &ExistingNetwork, aws: &Aws) {
     g.add(VPC, existing.vpc_id.clone(), ExistingVpc { ec2: aws.ec2.clone(), vpc_id: existing.vpc_id.clone() });
-    for (i, id) in existing.private_subnet_ids.iter().enumerate() {
-        g.add(
-            private_subnet(i),
-            id.clone(),
-            ExistingSubnet {
-                ec2: aws.ec2.clone(),
-                subnet_id: id.clone(),
-                named: existing.private_subnet_ids.clone(),
-                vpc: VPC.into(),
-            },
-        );
+    let named: Vec<String> = existing.private_subnet_ids.iter().chain(&existing.public_subnet_ids).cloned().collect();
+    let subnets = [
+        ("network.existing.private_subnet_ids", &existing.private_subnet_ids, private_subnet as fn(usize) -> String),
+        ("network.existing.public_subnet_ids", &existing.public_subnet_ids, existing_public_subnet),
+    ];
+    for (field, ids, node) in subnets {
+        for (i, id) in ids.iter().enumerate() {
+            g.add(
+                node(i),
+                id.clone(),
+                ExistingSubnet {
+                    ec2: aws.ec2.clone(),
+                    subnet_id: id.clone(),
+                    named: named.clone(),
+                    vpc: VPC.into(),
+                    field,
+                },
+            );
+        }
     }
 }
 
 /// Seed 002's network: the VPC, private subnets, a public subnet holding the NAT
-/// gateway, the internet gateway and both route tables.
+/// gateway, the internet gateway and both route tables; with an internet-facing ingress,
+/// a second public subnet for the balancer's second zone.
 fn own_network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let layout = network_layout(d).expect("deploy.yaml was validated");
@@ -74,6 +83,15 @@ fn own_network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         format!("{p}-nat-public"),
         Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
     );
+    let mut public_subnets = vec![PUBLIC_SUBNET.into()];
+    if let Some((zone, cidr)) = &layout.ingress_public_subnet {
+        g.add(
+            INGRESS_PUBLIC_SUBNET,
+            format!("{p}-ingress-public"),
+            Subnet { ec2: ec2(), vpc: VPC.into(), cidr: cidr.to_string(), zone: zone.clone() },
+        );
+        public_subnets.push(INGRESS_PUBLIC_SUBNET.into());
+    }
     g.add(INTERNET_GATEWAY, format!("{p}-igw"), InternetGateway { ec2: ec2(), vpc: VPC.into() });
     g.add(NAT_EIP, format!("{p}-nat-eip"), ElasticIp { ec2: ec2() });
     // A public NAT gateway needs the internet gateway attached to its VPC.
@@ -90,7 +108,7 @@ fn own_network(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             ec2: ec2(),
             vpc: VPC.into(),
             default_route: Target::InternetGateway(INTERNET_GATEWAY.into()),
-            subnets: vec![PUBLIC_SUBNET.into()],
+            subnets: public_subnets,
         },
     );
     g.add(
