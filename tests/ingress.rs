@@ -352,6 +352,26 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     }
     assert!(h.proxy.calls().iter().all(|c| !c.body.contains("n3w-s3cr3t")));
 
+    // Back to internal: a new balancer, with its listeners, which temporalctl does not
+    // replace in cascade; `up` says so and deletes nothing. Dropping `ingress` and adding
+    // it back does it (docs/ingress.md), and retires the second public subnet.
+    let internal = login_ingress(&cert).replace("  scheme: internet-facing\n", "").replace("0.0.0.0/0", "10.8.0.0/16");
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&internal)).unwrap();
+    h.proxy.clear();
+    let refused = h.run(&["up"]).code(1);
+    assert!(refused.stderr.contains("load-balancer/ingress would have to be replaced"), "{}", refused.stderr);
+    assert!(!operations(&h).iter().any(|o| o.starts_with("Delete")), "{:?}", operations(&h));
+    std::fs::write(h.dir.join("deploy.yaml"), deploy("")).unwrap();
+    h.run(&["up"]).ok();
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&internal)).unwrap();
+    h.run(&["up"]).ok();
+    let lbs = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).unwrap();
+    assert_eq!(lbs.load_balancers()[0].scheme().map(|s| s.as_str()), Some("internal"));
+    assert!(h.state(PROJECT)["nodes"].get("subnet/ingress-public").is_none(), "the second public subnet is retired");
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(operations(&h), Vec::<String>::new());
+
     // down removes ours and leaves the user's secret and certificate.
     let down = h.run(&["down", "--yes"]).ok();
     assert!(down.stdout.contains("login-secret/ingress") || down.stderr.contains("login-secret/ingress"));
