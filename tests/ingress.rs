@@ -293,7 +293,11 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
         let recorded = tags.iter().find(|t| t.key() == Some("temporalctl:client-secret-version"));
         assert_eq!(recorded.and_then(|t| t.value()), Some(version.as_str()));
     }
-    // Sent once per rule, at its creation; kept nowhere.
+    // Read once per rule, sent once per rule at its creation; kept nowhere.
+    let reads_of_secret = |h: &Harness| {
+        h.proxy.calls().iter().filter(|c| c.operation == "GetSecretValue" && c.body.contains("temporal/oidc")).count()
+    };
+    assert_eq!(reads_of_secret(&h), 2);
     let sent: Vec<_> = h.proxy.calls().into_iter().filter(|c| c.body.contains(".ClientSecret=")).collect();
     assert_eq!(sent.iter().map(|c| c.operation.as_str()).collect::<Vec<_>>(), ["CreateRule", "CreateRule"]);
     assert!(sent.iter().all(|c| c.body.contains(".ClientSecret=REDACTED")));
@@ -319,6 +323,7 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     let again = h.run(&["up"]).ok();
     seen += &(again.stdout + &again.stderr);
     assert_eq!(operations(&h), Vec::<String>::new());
+    assert_eq!(reads_of_secret(&h), 0, "a no-op never reads the secret's value");
     let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
     let reads = h.proxy.calls().len();
     assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
@@ -336,6 +341,7 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     let mut ops = operations(&h);
     ops.sort();
     assert_eq!(ops, ["AddTags", "AddTags", "ModifyRule", "ModifyRule"]);
+    assert_eq!(reads_of_secret(&h), 2);
     assert!(
         h.proxy
             .mutating()
