@@ -387,3 +387,62 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     let gone = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send());
     assert!(gone.map(|o| o.load_balancers().is_empty()).unwrap_or(true));
 }
+
+/// Issue 22, part 1: with no `certificate_arn`, temporalctl requests a certificate for both
+/// host names with DNS validation, shows the records to create while ACM has not issued it
+/// (the proxy holds it pending, as AWS does until the records resolve), and makes the
+/// HTTPS listener only once it is issued. A wait that runs out stops `up` with the records
+/// and the next `up` goes on with the same certificate. `down` deletes it.
+#[test]
+fn a_requested_certificate_is_waited_for_with_its_records_shown_and_deleted_by_down() {
+    let requested = "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  allowed_cidrs: [10.8.0.0/16]\n";
+    let h = Harness::without_images("ingress-acm", &deploy(""));
+    let _ = h.build_images();
+    let impatient = format!("{requested}timeouts:\n  certificate: 3s\n");
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&impatient)).unwrap();
+    let pending = |v: &mut serde_json::Value| v["Certificate"]["Status"] = "PENDING_VALIDATION".into();
+    h.proxy.script("DescribeCertificate", None, Script::rewrite_json(pending));
+    let run = h.run(&["up"]).code(1);
+    assert!(run.stderr.contains("create these DNS records in your public zone"), "{}", run.stderr);
+    assert!(run.stderr.contains("temporal.example.com. CNAME"), "{}", run.stderr);
+    let ops = operations(&h);
+    assert_eq!(ops.iter().filter(|o| *o == "RequestCertificate").count(), 1, "{ops:?}");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk());
+    let https = |elb: &aws_sdk_elasticloadbalancingv2::Client| {
+        let lbs = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).ok()?;
+        let arn = lbs.load_balancers().first()?.load_balancer_arn()?.to_string();
+        let listeners = block_on(elb.describe_listeners().load_balancer_arn(arn).send()).ok()?;
+        listeners.listeners().iter().find(|l| l.port() == Some(443)).cloned()
+    };
+    assert!(https(&elb).is_none(), "no HTTPS listener before the certificate is issued");
+
+    // ACM issues it (the records resolved): the next up goes on with the same certificate.
+    h.proxy.unscript();
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(requested)).unwrap();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(!operations(&h).iter().any(|o| o == "RequestCertificate"), "{:?}", operations(&h));
+    let listener = https(&elb).expect("HTTPS listener");
+    let cert = listener.certificates()[0].certificate_arn().unwrap().to_string();
+    let acm = aws_sdk_acm::Client::new(&h.sdk());
+    let detail = block_on(acm.describe_certificate().certificate_arn(&cert).send()).unwrap().certificate.unwrap();
+    assert_eq!(detail.domain_name(), Some("temporal.example.com"));
+    let mut names = detail.subject_alternative_names().to_vec();
+    names.sort();
+    assert_eq!(names, ["grafana.example.com", "temporal.example.com"]);
+    let tags = block_on(acm.list_tags_for_certificate().certificate_arn(&cert).send()).unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "temporalctl:node" && t.value() == Some("acm-certificate/ingress")));
+
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(operations(&h), Vec::<String>::new());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
+    let reads = h.proxy.calls().len();
+    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    eprintln!("no-op up with a requested certificate: {reads} reads for {nodes} resources");
+
+    h.proxy.clear();
+    h.run(&["down", "--yes"]).ok();
+    assert!(operations(&h).iter().any(|o| o == "DeleteCertificate"), "{:?}", operations(&h));
+    assert!(block_on(acm.describe_certificate().certificate_arn(&cert).send()).is_err(), "ours is deleted");
+}

@@ -27,6 +27,9 @@ pub enum Output {
     Created,
     /// Until when what a secret holds is valid (YYYY-MM-DD): the TLS certificates'.
     ValidUntil,
+    /// DNS records to create, one `<name> <type> <value>` per line: a requested
+    /// certificate's validation records.
+    Records,
 }
 
 impl AsRef<str> for Output {
@@ -47,6 +50,7 @@ impl AsRef<str> for Output {
             Output::Account => "account",
             Output::Created => "created",
             Output::ValidUntil => "valid-until",
+            Output::Records => "records",
         }
     }
 }

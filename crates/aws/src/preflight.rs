@@ -86,8 +86,10 @@ pub async fn run(
         f.blockers.extend(instance_type_problems(clients, d, &zones, cancel).await?);
     }
 
-    if let Some(ingress) = &d.ingress {
-        f.blockers.extend(certificate_problems(clients, ingress, cancel).await?);
+    if let Some(ingress) = &d.ingress
+        && let Some(arn) = &ingress.certificate_arn
+    {
+        f.blockers.extend(certificate_problems(clients, ingress, arn, cancel).await?);
     }
     f.notes.extend(trunking_notes(clients, d, &counts_from_config(d), instance_role, cancel).await?);
     Ok(f)
@@ -99,9 +101,9 @@ pub async fn run(
 async fn certificate_problems(
     clients: &Aws,
     ingress: &temporalctl_config::Ingress,
+    arn: &str,
     cancel: &CancelToken,
 ) -> Result<Vec<String>, ResourceError> {
-    let arn = ingress.certificate_arn.as_str();
     let described = retried(cancel, || async {
         clients.acm.describe_certificate().certificate_arn(arn).send().await.map_err(aws("DescribeCertificate"))
     })

@@ -624,8 +624,11 @@ pub struct Ingress {
     /// Grafana's host name, e.g. `grafana.example.com`.
     pub grafana_host: String,
     /// An issued ACM certificate in the deployment's region covering both host names
-    /// (yours: `down` never deletes it).
-    pub certificate_arn: String,
+    /// (yours: `down` never deletes it). Absent, temporalctl requests one for both names
+    /// with DNS validation, prints the validation records and waits until ACM issues it
+    /// (`timeouts.certificate`); `down` deletes that one.
+    #[serde(default)]
+    pub certificate_arn: Option<String>,
     /// Who may connect: IPv4 CIDRs (your offices, VPN, a peered VPC). Empty means the
     /// VPC's CIDR (`internal` only: an `internet-facing` balancer names them, `0.0.0.0/0`
     /// for anyone).
@@ -896,6 +899,11 @@ pub struct Timeouts {
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
     pub load_balancer: Duration,
+    /// A certificate temporalctl requested becoming ISSUED: minutes once its validation
+    /// records resolve, longer when you create them by hand (Terraform waits 75 minutes).
+    #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
+    pub certificate: Duration,
     /// How long a delete keeps retrying `DependencyViolation` (lingering ENIs).
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
@@ -926,6 +934,7 @@ impl Default for Timeouts {
             opensearch: Duration::from_secs(90 * 60),
             dsql: Duration::from_secs(10 * 60),
             load_balancer: Duration::from_secs(20 * 60),
+            certificate: Duration::from_secs(75 * 60),
             delete_dependencies: Duration::from_secs(30 * 60),
             container_instances: Duration::from_secs(10 * 60),
             one_off_task: Duration::from_secs(15 * 60),

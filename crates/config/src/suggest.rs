@@ -57,7 +57,7 @@ fn example() -> Deploy {
         ingress: Some(crate::Ingress {
             ui_host: String::new(),
             grafana_host: String::new(),
-            certificate_arn: String::new(),
+            certificate_arn: None,
             allowed_cidrs: Vec::new(),
             scheme: Default::default(),
             login: Some(Default::default()),

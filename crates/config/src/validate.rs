@@ -529,30 +529,15 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
             "the UI and Grafana are told apart by host name: give each its own (e.g. temporal.example.com and grafana.example.com)",
         ));
     }
-    // arn:<partition>:acm:<region>:<account>:certificate/<id>
-    let parts: Vec<&str> = ingress.certificate_arn.splitn(6, ':').collect();
-    let shaped = parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "acm"
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
-        && parts[5].strip_prefix("certificate/").is_some_and(|id| !id.is_empty());
-    if !shaped {
-        p.push(Problem::new(
-            "ingress.certificate_arn",
-            format!(
-                "`{}` is not an ACM certificate ARN; they look like arn:aws:acm:{}:123456789012:certificate/<id> (`aws acm list-certificates`)",
-                ingress.certificate_arn, d.region
-            ),
-        ));
-    } else if parts[3] != d.region {
-        p.push(Problem::new(
-            "ingress.certificate_arn",
-            format!(
-                "the certificate is in {}, and a load balancer in {} can only use one of its own region; request or import it in {}",
-                parts[3], d.region, d.region
-            ),
-        ));
+    match &ingress.certificate_arn {
+        Some(arn) => check_certificate_arn(d, arn, p),
+        // ACM, RequestCertificate: the domain name (the certificate's subject) is 64
+        // characters at most; the other name goes in the subject alternative names.
+        None if ingress.ui_host.len() > 64 => p.push(Problem::new(
+            "ingress.ui_host",
+            "a certificate's main name is 64 characters at most (ACM); use a shorter host name, or request a certificate yourself and name it in ingress.certificate_arn",
+        )),
+        None => {}
     }
     if let Err(problems) = crate::ingress_clients(d) {
         p.extend(problems);
@@ -576,6 +561,35 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
     }
     if let Some(existing) = &d.network.existing {
         check_public_subnets(existing, public, p);
+    }
+}
+
+/// A user-given certificate: an ACM ARN of the deployment's region.
+fn check_certificate_arn(d: &Deploy, arn: &str, p: &mut Vec<Problem>) {
+    // arn:<partition>:acm:<region>:<account>:certificate/<id>
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let shaped = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "acm"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].strip_prefix("certificate/").is_some_and(|id| !id.is_empty());
+    if !shaped {
+        p.push(Problem::new(
+            "ingress.certificate_arn",
+            format!(
+                "`{}` is not an ACM certificate ARN; they look like arn:aws:acm:{}:123456789012:certificate/<id> (`aws acm list-certificates`)",
+                arn, d.region
+            ),
+        ));
+    } else if parts[3] != d.region {
+        p.push(Problem::new(
+            "ingress.certificate_arn",
+            format!(
+                "the certificate is in {}, and a load balancer in {} can only use one of its own region; request or import it in {}",
+                parts[3], d.region, d.region
+            ),
+        ));
     }
 }
 

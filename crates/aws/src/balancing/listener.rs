@@ -25,8 +25,18 @@ pub struct Listener {
     pub spec: balancer::Listener,
     /// Where `DefaultAction::Forward` sends requests.
     pub target_group: Option<NodeId>,
-    /// HTTPS: the ACM certificate's ARN.
-    pub certificate: Option<String>,
+    /// HTTPS: the ACM certificate.
+    pub certificate: Option<CertificateSource>,
+}
+
+/// Where an HTTPS listener's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertificateSource {
+    /// The user's, by ARN (`ingress.certificate_arn`).
+    Given(String),
+    /// A node whose `Arn` output is an issued certificate (the one temporalctl requested,
+    /// once its validation finished).
+    Node(NodeId),
 }
 
 attributes! {
@@ -147,7 +157,11 @@ impl Kind for Listener {
     }
 
     fn references(&self) -> Vec<NodeId> {
-        [&self.load_balancer].into_iter().chain(&self.target_group).cloned().collect()
+        let certificate = match &self.certificate {
+            Some(CertificateSource::Node(node)) => Some(node),
+            _ => None,
+        };
+        [&self.load_balancer].into_iter().chain(&self.target_group).chain(certificate).cloned().collect()
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<ListenerAttrs, ResourceError> {
@@ -156,7 +170,11 @@ impl Kind for Listener {
             load_balancer: inputs.get(&self.load_balancer, Output::Arn)?.to_string(),
             listens: listens_text(l.protocol, l.port),
             default_action: self.default_action(inputs)?,
-            certificate: self.certificate.clone().unwrap_or_default(),
+            certificate: match &self.certificate {
+                Some(CertificateSource::Given(arn)) => arn.clone(),
+                Some(CertificateSource::Node(node)) => inputs.get(node, Output::Arn)?.to_string(),
+                None => String::new(),
+            },
             tls_policy: l.tls_policy.unwrap_or_default().into(),
         })
     }

@@ -6,6 +6,7 @@
 //! target group, one `DescribeTags` for every ARN); a look after a change reads the one
 //! resource (its describe and its tags).
 
+pub mod certificate;
 pub mod listener;
 pub mod load_balancer;
 pub mod login;

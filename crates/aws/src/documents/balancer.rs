@@ -293,7 +293,7 @@ mod tests {
         temporalctl_config::Ingress {
             ui_host: "temporal.example.com".into(),
             grafana_host: "grafana.example.com".into(),
-            certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/1".into(),
+            certificate_arn: Some("arn:aws:acm:us-east-1:123456789012:certificate/1".into()),
             allowed_cidrs: Vec::new(),
             scheme: Default::default(),
             login: None,

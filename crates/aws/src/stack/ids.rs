@@ -139,6 +139,10 @@ pub const INGRESS_SG: &str = "security-group/ingress-balancer";
 pub const INGRESS_BALANCER: &str = "load-balancer/ingress";
 pub const INGRESS_HTTPS: &str = "listener/ingress-https";
 pub const INGRESS_HTTP: &str = "listener/ingress-http";
+/// The certificate temporalctl requests when `ingress.certificate_arn` is absent, and the
+/// wait until ACM issues it.
+pub const INGRESS_CERTIFICATE: &str = "acm-certificate/ingress";
+pub const INGRESS_CERTIFICATE_ISSUED: &str = "certificate-validation/ingress";
 /// The Secrets Manager secret holding `ingress.login`'s client secret (the user's).
 pub const LOGIN_SECRET: &str = "login-secret/ingress";
 

@@ -13,7 +13,8 @@ use super::ids::*;
 use super::names;
 use crate::Aws;
 use crate::balancing::Family;
-use crate::balancing::listener::Listener;
+use crate::balancing::certificate::{CertificateValidation, RequestedCertificate};
+use crate::balancing::listener::{CertificateSource, Listener};
 use crate::balancing::load_balancer::LoadBalancer;
 use crate::balancing::login::LoginSecret;
 use crate::balancing::rule::{ListenerRule, RuleLogin};
@@ -51,7 +52,7 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             deadline: d.timeouts.load_balancer,
         },
     );
-    let listener = |spec: crate::documents::balancer::Listener, certificate: Option<String>| Listener {
+    let listener = |spec: crate::documents::balancer::Listener, certificate: Option<CertificateSource>| Listener {
         elb: aws.elb.clone(),
         listings: aws.listings.clone(),
         load_balancer: INGRESS_BALANCER.into(),
@@ -68,7 +69,32 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             LoginSecret { sm: aws.secrets.clone(), secret_id: login.client_secret_id.clone() },
         );
     }
-    g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(ingress.certificate_arn.clone())));
+    let certificate = match &ingress.certificate_arn {
+        Some(arn) => CertificateSource::Given(arn.clone()),
+        None => {
+            g.add(
+                INGRESS_CERTIFICATE,
+                &ingress.ui_host,
+                RequestedCertificate {
+                    acm: aws.acm.clone(),
+                    domain: ingress.ui_host.clone(),
+                    other_names: vec![ingress.grafana_host.clone()],
+                },
+            );
+            g.add(
+                INGRESS_CERTIFICATE_ISSUED,
+                &ingress.ui_host,
+                CertificateValidation {
+                    acm: aws.acm.clone(),
+                    certificate: INGRESS_CERTIFICATE.into(),
+                    hosted_zone: None,
+                    deadline: d.timeouts.certificate,
+                },
+            );
+            CertificateSource::Node(INGRESS_CERTIFICATE_ISSUED.into())
+        }
+    };
+    g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(certificate)));
     g.add(INGRESS_HTTP, format!("{name}-80"), listener(spec.http, None));
     for (service, host) in routes(d) {
         let route = &spec.routes[service];

@@ -48,7 +48,7 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
     let ingress = all.ingress.get_or_insert_with(|| temporalctl_config::Ingress {
         ui_host: "ui.invalid".into(),
         grafana_host: "grafana.invalid".into(),
-        certificate_arn: String::new(),
+        certificate_arn: None,
         allowed_cidrs: Vec::new(),
         scheme: Default::default(),
         login: None,
@@ -57,6 +57,8 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
         client_secret_id: "login-secret.invalid".into(),
         ..Default::default()
     });
+    // A certificate of ours, so that the requested one's nodes are among them.
+    ingress.certificate_arn = None;
     let as_given = ingress.clone();
     ingress.scheme = temporalctl_config::IngressScheme::InternetFacing;
     if ingress.allowed_cidrs.is_empty() {
