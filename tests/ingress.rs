@@ -446,3 +446,85 @@ fn a_requested_certificate_is_waited_for_with_its_records_shown_and_deleted_by_d
     assert!(operations(&h).iter().any(|o| o == "DeleteCertificate"), "{:?}", operations(&h));
     assert!(block_on(acm.describe_certificate().certificate_arn(&cert).send()).is_err(), "ours is deleted");
 }
+
+/// Issue 22, part 1: with `hosted_zone_id`, temporalctl writes the requested certificate's
+/// validation records and an alias per host name to the balancer into the user's zone. A
+/// record of the user's at a host name is never overwritten: `up` stops naming it. `down`
+/// deletes the aliases (they point at our balancer) and the certificate, and leaves the
+/// validation records (renewals use them) and the zone.
+#[test]
+fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
+    let h = Harness::without_images("ingress-dns", &deploy(""));
+    let r53 = aws_sdk_route53::Client::new(&h.sdk());
+    let zone = block_on(r53.create_hosted_zone().name("example.com").caller_reference("ingress-dns").send()).unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let record = |name: &str, value: &str| {
+        let rr = aws_sdk_route53::types::ResourceRecord::builder().value(value).build().unwrap();
+        aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name(name)
+            .r#type(aws_sdk_route53::types::RrType::A)
+            .ttl(60)
+            .resource_records(rr)
+            .build()
+            .unwrap()
+    };
+    let change = |action: aws_sdk_route53::types::ChangeAction, set| {
+        let change = aws_sdk_route53::types::Change::builder().action(action).resource_record_set(set).build().unwrap();
+        let batch = aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap();
+        block_on(r53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send()).unwrap();
+    };
+    // Someone's own record at one of the names.
+    change(aws_sdk_route53::types::ChangeAction::Create, record("grafana.example.com", "192.0.2.10"));
+    let ingress = format!(
+        "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  hosted_zone_id: {zone_id}\n  allowed_cidrs: [10.8.0.0/16]\n"
+    );
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress)).unwrap();
+    let _ = h.build_images();
+    let refused = h.run(&["up"]).code(1);
+    assert!(
+        refused.stderr.contains("grafana.example.com already has an A record")
+            && refused.stderr.contains("never overwritten"),
+        "{}",
+        refused.stderr
+    );
+    let sets = |r53: &aws_sdk_route53::Client| {
+        block_on(r53.list_resource_record_sets().hosted_zone_id(&zone_id).send())
+            .unwrap()
+            .resource_record_sets()
+            .to_vec()
+    };
+    let grafana = sets(&r53).into_iter().find(|s| s.name() == "grafana.example.com." && s.r#type().as_str() == "A");
+    assert_eq!(
+        grafana.and_then(|s| s.resource_records().first().map(|r| r.value().to_string())).as_deref(),
+        Some("192.0.2.10")
+    );
+
+    // Theirs removed: up writes both aliases and the validation records.
+    change(aws_sdk_route53::types::ChangeAction::Delete, record("grafana.example.com", "192.0.2.10"));
+    h.run(&["up"]).ok();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk());
+    let lb = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).unwrap();
+    let dns = lb.load_balancers()[0].dns_name().unwrap().to_string();
+    let all = sets(&r53);
+    for host in ["temporal.example.com.", "grafana.example.com."] {
+        let alias = all.iter().find(|s| s.name() == host && s.r#type().as_str() == "A").and_then(|s| s.alias_target());
+        assert_eq!(alias.map(|a| a.dns_name().trim_end_matches('.')), Some(dns.as_str()), "{host}");
+    }
+    let validation: Vec<_> =
+        all.iter().filter(|s| s.r#type().as_str() == "CNAME").map(|s| s.name().to_string()).collect();
+    assert_eq!(validation.len(), 2, "{validation:?}");
+
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert_eq!(operations(&h), Vec::<String>::new());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
+    let reads = h.proxy.calls().len();
+    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    eprintln!("no-op up with a requested certificate and a hosted zone: {reads} reads for {nodes} resources");
+
+    h.run(&["down", "--yes"]).ok();
+    let left = sets(&r53);
+    assert!(!left.iter().any(|s| s.r#type().as_str() == "A"), "the aliases are gone: {left:?}");
+    assert_eq!(left.iter().filter(|s| s.r#type().as_str() == "CNAME").count(), 2, "validation records stay");
+    assert!(block_on(r53.get_hosted_zone().id(&zone_id).send()).is_ok(), "the zone stays");
+}

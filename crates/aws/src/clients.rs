@@ -27,6 +27,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub acm: aws_sdk_acm::Client,
+    /// Route 53 is global; the SDK signs for us-east-1 whatever the region.
+    pub route53: aws_sdk_route53::Client,
     /// This run's listings, shared by every resource that reads through one.
     pub listings: crate::listings::Listings,
     /// What the clients were made from, for a client in another region.
@@ -86,6 +88,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             acm: aws_sdk_acm::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
             listings,
             config: config.clone(),
         }

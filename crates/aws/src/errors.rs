@@ -198,6 +198,8 @@ fn not_found(code: &str) -> bool {
         || matches!(
             code,
             "NoSuchEntity"
+                // Route 53.
+                | "NoSuchHostedZone"
                 | "InvalidPermission.NotFound"
                 | "ParameterNotFound"
                 | "MISSING"

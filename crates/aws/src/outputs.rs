@@ -30,6 +30,8 @@ pub enum Output {
     /// DNS records to create, one `<name> <type> <value>` per line: a requested
     /// certificate's validation records.
     Records,
+    /// A load balancer's own Route 53 zone (`CanonicalHostedZoneId`), for alias records.
+    HostedZone,
 }
 
 impl AsRef<str> for Output {
@@ -51,6 +53,7 @@ impl AsRef<str> for Output {
             Output::Created => "created",
             Output::ValidUntil => "valid-until",
             Output::Records => "records",
+            Output::HostedZone => "hosted-zone",
         }
     }
 }

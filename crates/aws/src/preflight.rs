@@ -86,13 +86,57 @@ pub async fn run(
         f.blockers.extend(instance_type_problems(clients, d, &zones, cancel).await?);
     }
 
-    if let Some(ingress) = &d.ingress
-        && let Some(arn) = &ingress.certificate_arn
-    {
-        f.blockers.extend(certificate_problems(clients, ingress, arn, cancel).await?);
+    if let Some(ingress) = &d.ingress {
+        if let Some(arn) = &ingress.certificate_arn {
+            f.blockers.extend(certificate_problems(clients, ingress, arn, cancel).await?);
+        }
+        if let Some(zone) = &ingress.hosted_zone_id {
+            f.blockers.extend(hosted_zone_problems(clients, ingress, zone, cancel).await?);
+        }
     }
     f.notes.extend(trunking_notes(clients, d, &counts_from_config(d), instance_role, cancel).await?);
     Ok(f)
+}
+
+/// The ingress's hosted zone must exist, hold both host names, and be public when the
+/// certificate is ours to validate: ACM resolves the validation records in public DNS
+/// only (ACM user guide, "DNS validation").
+async fn hosted_zone_problems(
+    clients: &Aws,
+    ingress: &temporalctl_config::Ingress,
+    zone: &str,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, ResourceError> {
+    let read = retried(cancel, || async {
+        clients.route53.get_hosted_zone().id(zone).send().await.map_err(aws("GetHostedZone"))
+    })
+    .await;
+    let found = match read {
+        Ok(out) => out.hosted_zone,
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e),
+    };
+    let Some(found) = found else {
+        return Ok(vec![format!(
+            "ingress.hosted_zone_id: {zone} does not exist in this account; check it (`aws route53 list-hosted-zones`)"
+        )]);
+    };
+    let name = crate::balancing::dns::normalized(found.name());
+    let mut problems = Vec::new();
+    for (field, host) in [("ingress.ui_host", &ingress.ui_host), ("ingress.grafana_host", &ingress.grafana_host)] {
+        if host != &name && !host.ends_with(&format!(".{name}")) {
+            problems.push(format!(
+                "{field}: {host} is not in the zone ingress.hosted_zone_id names ({name}); use a host name under {name}, or another zone"
+            ));
+        }
+    }
+    let private = found.config().is_some_and(|c| c.private_zone());
+    if private && ingress.certificate_arn.is_none() {
+        problems.push(format!(
+            "ingress.hosted_zone_id: {zone} ({name}) is a private zone, and ACM validates a certificate through public DNS only; name a public zone, or give ingress.certificate_arn"
+        ));
+    }
+    Ok(problems)
 }
 
 /// The ingress's certificate must exist, be issued, and cover both host names: AWS refuses

@@ -629,6 +629,12 @@ pub struct Ingress {
     /// (`timeouts.certificate`); `down` deletes that one.
     #[serde(default)]
     pub certificate_arn: Option<String>,
+    /// A Route 53 hosted zone of yours holding both host names (`Z…`): temporalctl writes
+    /// an alias record for each name to the balancer and, for a certificate it requests,
+    /// the validation records. It changes only records pointing at its balancer and
+    /// validation records, never the zone.
+    #[serde(default)]
+    pub hosted_zone_id: Option<String>,
     /// Who may connect: IPv4 CIDRs (your offices, VPN, a peered VPC). Empty means the
     /// VPC's CIDR (`internal` only: an `internet-facing` balancer names them, `0.0.0.0/0`
     /// for anyone).

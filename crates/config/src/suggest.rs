@@ -58,6 +58,7 @@ fn example() -> Deploy {
             ui_host: String::new(),
             grafana_host: String::new(),
             certificate_arn: None,
+            hosted_zone_id: None,
             allowed_cidrs: Vec::new(),
             scheme: Default::default(),
             login: Some(Default::default()),

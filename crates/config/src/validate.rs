@@ -549,6 +549,17 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
             "the ingress balancer needs subnets in two availability zones at least; list two or more",
         ));
     }
+    if let Some(zone) = &ingress.hosted_zone_id {
+        let id = zone.strip_prefix("/hostedzone/").unwrap_or(zone);
+        let shaped =
+            id.len() <= 32 && id.starts_with('Z') && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !shaped {
+            p.push(Problem::new(
+                "ingress.hosted_zone_id",
+                format!("`{zone}` is not a Route 53 hosted zone id; they look like Z0123456789ABCDEFGHIJ (`aws route53 list-hosted-zones`)"),
+            ));
+        }
+    }
     let public = ingress.scheme == crate::IngressScheme::InternetFacing;
     if public && ingress.login.is_none() {
         p.push(Problem::new(

@@ -64,6 +64,7 @@ fn observed(lb: &Elbv2LoadBalancer) -> Result<Observed, ResourceError> {
         .output(Output::Arn, arn)
         .output(Output::Name, lb.load_balancer_name().unwrap_or_default())
         .output(Output::Endpoint, lb.dns_name().unwrap_or_default())
+        .output(Output::HostedZone, lb.canonical_hosted_zone_id().unwrap_or_default())
         .status(status(lb)?))
 }
 

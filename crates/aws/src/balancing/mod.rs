@@ -7,6 +7,7 @@
 //! resource (its describe and its tags).
 
 pub mod certificate;
+pub mod dns;
 pub mod listener;
 pub mod load_balancer;
 pub mod login;

@@ -294,6 +294,7 @@ mod tests {
             ui_host: "temporal.example.com".into(),
             grafana_host: "grafana.example.com".into(),
             certificate_arn: Some("arn:aws:acm:us-east-1:123456789012:certificate/1".into()),
+            hosted_zone_id: None,
             allowed_cidrs: Vec::new(),
             scheme: Default::default(),
             login: None,

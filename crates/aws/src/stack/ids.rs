@@ -143,6 +143,10 @@ pub const INGRESS_HTTP: &str = "listener/ingress-http";
 /// wait until ACM issues it.
 pub const INGRESS_CERTIFICATE: &str = "acm-certificate/ingress";
 pub const INGRESS_CERTIFICATE_ISSUED: &str = "certificate-validation/ingress";
+/// With `ingress.hosted_zone_id`: the requested certificate's validation records and the
+/// host names' aliases to the balancer.
+pub const INGRESS_VALIDATION_RECORDS: &str = "dns-validation-records/ingress";
+pub const INGRESS_ALIASES: &str = "dns-alias-records/ingress";
 /// The Secrets Manager secret holding `ingress.login`'s client secret (the user's).
 pub const LOGIN_SECRET: &str = "login-secret/ingress";
 

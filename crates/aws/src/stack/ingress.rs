@@ -14,6 +14,7 @@ use super::names;
 use crate::Aws;
 use crate::balancing::Family;
 use crate::balancing::certificate::{CertificateValidation, RequestedCertificate};
+use crate::balancing::dns::{AliasRecords, ValidationRecords, Zone};
 use crate::balancing::listener::{CertificateSource, Listener};
 use crate::balancing::load_balancer::LoadBalancer;
 use crate::balancing::login::LoginSecret;
@@ -69,6 +70,12 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             LoginSecret { sm: aws.secrets.clone(), secret_id: login.client_secret_id.clone() },
         );
     }
+    let hosts = vec![ingress.ui_host.clone(), ingress.grafana_host.clone()];
+    let zone = ingress.hosted_zone_id.as_ref().map(|id| Zone {
+        r53: aws.route53.clone(),
+        listings: aws.listings.clone(),
+        id: id.clone(),
+    });
     let certificate = match &ingress.certificate_arn {
         Some(arn) => CertificateSource::Given(arn.clone()),
         None => {
@@ -81,19 +88,40 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                     other_names: vec![ingress.grafana_host.clone()],
                 },
             );
-            g.add(
+            let mut after = Vec::new();
+            if let Some(zone) = &zone {
+                g.add(
+                    INGRESS_VALIDATION_RECORDS,
+                    &zone.id,
+                    ValidationRecords {
+                        zone: zone.clone(),
+                        hosts: hosts.clone(),
+                        certificate: INGRESS_CERTIFICATE.into(),
+                    },
+                );
+                after.push(INGRESS_VALIDATION_RECORDS);
+            }
+            g.add_after(
                 INGRESS_CERTIFICATE_ISSUED,
                 &ingress.ui_host,
+                &after,
                 CertificateValidation {
                     acm: aws.acm.clone(),
                     certificate: INGRESS_CERTIFICATE.into(),
-                    hosted_zone: None,
+                    hosted_zone: ingress.hosted_zone_id.clone(),
                     deadline: d.timeouts.certificate,
                 },
             );
             CertificateSource::Node(INGRESS_CERTIFICATE_ISSUED.into())
         }
     };
+    if let Some(zone) = zone {
+        g.add(
+            INGRESS_ALIASES,
+            zone.id.clone(),
+            AliasRecords { zone, hosts, balancer: INGRESS_BALANCER.into(), balancer_name: name.clone() },
+        );
+    }
     g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(certificate)));
     g.add(INGRESS_HTTP, format!("{name}-80"), listener(spec.http, None));
     for (service, host) in routes(d) {

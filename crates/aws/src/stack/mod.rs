@@ -49,6 +49,7 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
         ui_host: "ui.invalid".into(),
         grafana_host: "grafana.invalid".into(),
         certificate_arn: None,
+        hosted_zone_id: None,
         allowed_cidrs: Vec::new(),
         scheme: Default::default(),
         login: None,
@@ -57,8 +58,10 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
         client_secret_id: "login-secret.invalid".into(),
         ..Default::default()
     });
-    // A certificate of ours, so that the requested one's nodes are among them.
+    // A certificate of ours and a zone, so that the requested certificate's and the
+    // records' nodes are among them.
     ingress.certificate_arn = None;
+    ingress.hosted_zone_id.get_or_insert_with(|| "Z0INVALID".into());
     let as_given = ingress.clone();
     ingress.scheme = temporalctl_config::IngressScheme::InternetFacing;
     if ingress.allowed_cidrs.is_empty() {

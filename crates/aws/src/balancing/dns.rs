@@ -1,0 +1,410 @@
+//! The ingress's records in the user's Route 53 zone (`ingress.hosted_zone_id`): the
+//! alias of each host name to the balancer (`dns-alias-records`), and, for a certificate
+//! temporalctl requests, its DNS validation records (`dns-validation-records`).
+//!
+//! Route 53 records carry no tags, so ownership is by what a record is:
+//! - an alias `A` record is ours when it points at our balancer (its DNS name starts with
+//!   the balancer's name, unique in the account and region, and the balancer carries our
+//!   tags). Any other record at a host name is the user's: `up` stops naming it and never
+//!   overwrites it; `down` deletes only aliases pointing at our balancer.
+//! - ACM's validation CNAMEs (`_<hash>.<host>` → `…acm-validations.aws.`) are written with
+//!   UPSERT and never deleted: ACM renews the certificate with them, and another
+//!   certificate for the same names uses the same record (ACM user guide, "DNS
+//!   validation").
+//!
+//! Reads: one `ListResourceRecordSets` per host name, starting at it, which also holds its
+//! validation record (`_…` sorts right after the name in Route 53's reversed-label order);
+//! a first look shares it between both nodes. API facts: Route 53 API reference,
+//! `ChangeResourceRecordSets` (a batch is all or nothing; DELETE needs the values as they
+//! are), `AliasTarget` (all three fields; `HostedZoneId` is the balancer's
+//! `CanonicalHostedZoneId`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use temporalctl_engine::{Cx, Found, Inputs, Kind, NodeId, Observed, Owned, ResourceError, Retention, attributes};
+
+use crate::errors::aws;
+use crate::listings::Listings;
+use crate::outputs::Output;
+
+pub type Route53 = aws_sdk_route53::Client;
+
+/// How many record sets one look at a host name reads: the name's own, then its children.
+const PAGE: i32 = 20;
+
+/// The TTL of validation records (ACM's console writes 300).
+const VALIDATION_TTL: i64 = 300;
+
+/// `Temporal.Example.com.` → `temporal.example.com`.
+pub fn normalized(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The record sets at and right after `host` in `zone`, and whether more followed.
+#[derive(Debug, Clone)]
+struct Page {
+    sets: Vec<ResourceRecordSet>,
+    truncated: bool,
+}
+
+/// Where a node reads its records: the zone and its host names.
+#[derive(Clone)]
+pub struct Zone {
+    pub r53: Route53,
+    pub listings: Listings,
+    pub id: String,
+}
+
+impl Zone {
+    async fn page(
+        &self,
+        may_list: bool,
+        start: &str,
+        start_type: Option<RrType>,
+        size: i32,
+    ) -> Result<Page, ResourceError> {
+        let fetch = || async {
+            let out = self
+                .r53
+                .list_resource_record_sets()
+                .hosted_zone_id(&self.id)
+                .start_record_name(start)
+                .set_start_record_type(start_type.clone())
+                .max_items(size)
+                .send()
+                .await
+                .map_err(aws("ListResourceRecordSets"))?;
+            Ok(vec![Page { sets: out.resource_record_sets().to_vec(), truncated: out.is_truncated() }])
+        };
+        let pages: Arc<Vec<Page>> = if may_list {
+            self.listings.get(&format!("route53:{}:{start}", self.id), fetch).await?
+        } else {
+            Arc::new(fetch().await?)
+        };
+        Ok(pages.first().cloned().unwrap_or(Page { sets: Vec::new(), truncated: false }))
+    }
+
+    /// The record sets of `host` and its children, as far as one page shows them.
+    async fn around(&self, may_list: bool, host: &str) -> Result<Page, ResourceError> {
+        self.page(may_list, host, None, PAGE).await
+    }
+
+    /// The set named `name` of type `kind`: from `host`'s page, else asked for directly
+    /// when the page stopped before it.
+    async fn set(
+        &self,
+        may_list: bool,
+        host: &str,
+        name: &str,
+        kind: RrType,
+    ) -> Result<Option<ResourceRecordSet>, ResourceError> {
+        let is_it = |s: &ResourceRecordSet| normalized(s.name()) == normalized(name) && s.r#type() == &kind;
+        let page = self.around(may_list, host).await?;
+        if let Some(found) = page.sets.iter().find(|s| is_it(s)) {
+            return Ok(Some(found.clone()));
+        }
+        if !page.truncated {
+            return Ok(None);
+        }
+        Ok(self.page(false, name, Some(kind.clone()), 1).await?.sets.into_iter().find(is_it))
+    }
+
+    async fn change(&self, changes: Vec<Change>, why: &str) -> Result<(), ResourceError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let batch = ChangeBatch::builder()
+            .comment(why)
+            .set_changes(Some(changes))
+            .build()
+            .map_err(|e| ResourceError::fatal(e.to_string()))?;
+        self.r53
+            .change_resource_record_sets()
+            .hosted_zone_id(&self.id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(aws("ChangeResourceRecordSets"))?;
+        Ok(())
+    }
+}
+
+fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, ResourceError> {
+    Change::builder().action(action).resource_record_set(set).build().map_err(|e| ResourceError::fatal(e.to_string()))
+}
+
+/// The alias of each host name to the ingress balancer.
+pub struct AliasRecords {
+    pub zone: Zone,
+    pub hosts: Vec<String>,
+    pub balancer: NodeId,
+    /// The balancer's name: an alias to a DNS name starting with it is ours.
+    pub balancer_name: String,
+}
+
+attributes! {
+    pub struct AliasRecordsAttrs / AliasRecordsField {
+        /// Host name → the DNS name its alias points at.
+        Targets targets: BTreeMap<String, String> = "targets";
+    }
+}
+
+impl AliasRecords {
+    /// Whether an alias target is our balancer: `[dualstack.][internal-]<name>-<id>.<region>.elb.amazonaws.com`.
+    fn is_ours(&self, target: &str) -> bool {
+        let target = normalized(target);
+        let bare = target.strip_prefix("dualstack.").unwrap_or(&target);
+        let bare = bare.strip_prefix("internal-").unwrap_or(bare);
+        bare.starts_with(&format!("{}-", self.balancer_name.to_ascii_lowercase()))
+    }
+
+    /// Each host's alias to our balancer as it stands; another record there stops the run.
+    async fn ours(&self, may_list: bool) -> Result<BTreeMap<String, ResourceRecordSet>, ResourceError> {
+        let mut ours = BTreeMap::new();
+        for host in &self.hosts {
+            let Some(set) = self.zone.set(may_list, host, host, RrType::A).await? else { continue };
+            match set.alias_target() {
+                Some(alias) if self.is_ours(alias.dns_name()) => {
+                    ours.insert(host.clone(), set);
+                }
+                other => {
+                    let what = match other {
+                        Some(alias) => format!("an alias to {}", alias.dns_name()),
+                        None => "an A record".into(),
+                    };
+                    return Err(ResourceError::fatal(format!(
+                        "ingress.hosted_zone_id: {host} already has {what} in zone {}, not written by temporalctl; it is never overwritten: remove it, or leave hosted_zone_id out and point the name at the balancer yourself",
+                        self.zone.id
+                    )));
+                }
+            }
+        }
+        Ok(ours)
+    }
+
+    fn alias(&self, host: &str, target: &str, target_zone: &str) -> Result<ResourceRecordSet, ResourceError> {
+        let alias = AliasTarget::builder()
+            .hosted_zone_id(target_zone)
+            .dns_name(target)
+            .evaluate_target_health(false)
+            .build()
+            .map_err(|e| ResourceError::fatal(e.to_string()))?;
+        ResourceRecordSet::builder()
+            .name(host)
+            .r#type(RrType::A)
+            .alias_target(alias)
+            .build()
+            .map_err(|e| ResourceError::fatal(e.to_string()))
+    }
+
+    async fn write(
+        &self,
+        cx: &Cx<'_>,
+        action: ChangeAction,
+        hosts: &[&String],
+        desired: &AliasRecordsAttrs,
+    ) -> Result<(), ResourceError> {
+        let target_zone = cx.inputs.get(&self.balancer, Output::HostedZone)?;
+        let mut changes = Vec::new();
+        for host in hosts {
+            let target = desired.targets.get(*host).cloned().unwrap_or_default();
+            changes.push(change(action.clone(), self.alias(host, &target, target_zone)?)?);
+        }
+        self.zone.change(changes, "temporalctl: the ingress balancer's names").await
+    }
+}
+
+#[async_trait]
+impl Kind for AliasRecords {
+    type Attrs = AliasRecordsAttrs;
+
+    fn kind(&self) -> &'static str {
+        "dns-alias-records"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.balancer.clone()]
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<AliasRecordsAttrs, ResourceError> {
+        let target = normalized(inputs.get(&self.balancer, Output::Endpoint)?);
+        Ok(AliasRecordsAttrs { targets: self.hosts.iter().map(|h| (h.clone(), target.clone())).collect() })
+    }
+
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<AliasRecordsAttrs>>, ResourceError> {
+        let ours = self.ours(cx.may_read_from_listing).await?;
+        if ours.is_empty() {
+            return Ok(None);
+        }
+        let targets = ours
+            .iter()
+            .map(|(host, set)| (host.clone(), normalized(set.alias_target().map(|a| a.dns_name()).unwrap_or_default())))
+            .collect();
+        let id = format!("{}/{}", self.zone.id, self.hosts.join(","));
+        // Records carry no tags: ours by their target (see the module's notes).
+        Ok(Some(Observed::new(id).tags(cx.tags.clone()).found(AliasRecordsAttrs { targets })))
+    }
+
+    /// CREATE, not UPSERT: a record someone writes meanwhile fails the batch rather than
+    /// being overwritten.
+    async fn create(&self, cx: &Cx<'_>, desired: &AliasRecordsAttrs) -> Result<Observed, ResourceError> {
+        let hosts: Vec<&String> = self.hosts.iter().collect();
+        self.write(cx, ChangeAction::Create, &hosts, desired).await?;
+        Ok(Observed::new(format!("{}/{}", self.zone.id, self.hosts.join(","))).tags(cx.tags.clone()))
+    }
+
+    /// Only hosts whose alias is missing or points at an older balancer of ours (the read
+    /// refused any other record).
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        o: &Owned<Found<AliasRecordsAttrs>>,
+        desired: &AliasRecordsAttrs,
+        _: &[AliasRecordsField],
+    ) -> Result<(), ResourceError> {
+        let stale: Vec<&String> =
+            self.hosts.iter().filter(|h| o.attrs.targets.get(*h) != desired.targets.get(*h)).collect();
+        self.write(cx, ChangeAction::Upsert, &stale, desired).await
+    }
+
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    /// Exactly the aliases pointing at our balancer, as Route 53 holds them now.
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<AliasRecordsAttrs>>) -> Result<(), ResourceError> {
+        let ours = self.ours(false).await?;
+        let changes = ours.into_values().map(|set| change(ChangeAction::Delete, set)).collect::<Result<Vec<_>, _>>()?;
+        self.zone.change(changes, "temporalctl: the ingress balancer is going").await
+    }
+}
+
+/// A requested certificate's validation CNAMEs, written with UPSERT, never deleted.
+pub struct ValidationRecords {
+    pub zone: Zone,
+    pub hosts: Vec<String>,
+    pub certificate: NodeId,
+}
+
+attributes! {
+    pub struct ValidationRecordsAttrs / ValidationRecordsField {
+        /// `<name> CNAME <value>`, names and values without their final dot.
+        Records records: BTreeSet<String> = "records";
+    }
+}
+
+/// `_x.temporal.example.com. CNAME _y.acm-validations.aws.` → (name, value), normalized.
+fn parse_record(line: &str) -> Option<(String, String)> {
+    let mut parts = line.split_whitespace();
+    let (name, kind, value) = (parts.next()?, parts.next()?, parts.next()?);
+    (kind == "CNAME").then(|| (normalized(name), normalized(value)))
+}
+
+#[async_trait]
+impl Kind for ValidationRecords {
+    type Attrs = ValidationRecordsAttrs;
+
+    fn kind(&self) -> &'static str {
+        "dns-validation-records"
+    }
+
+    fn references(&self) -> Vec<NodeId> {
+        vec![self.certificate.clone()]
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Result<ValidationRecordsAttrs, ResourceError> {
+        let lines = inputs.get(&self.certificate, Output::Records)?;
+        let records = lines.lines().filter_map(parse_record).map(|(n, v)| format!("{n} CNAME {v}")).collect();
+        Ok(ValidationRecordsAttrs { records })
+    }
+
+    /// ACM's validation records under each host name: `_…` children holding a CNAME to
+    /// `acm-validations.aws`.
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ValidationRecordsAttrs>>, ResourceError> {
+        let mut records = BTreeSet::new();
+        for host in &self.hosts {
+            let page = self.zone.around(cx.may_read_from_listing, host).await?;
+            for set in page.sets.iter().filter(|s| s.r#type() == &RrType::Cname) {
+                let name = normalized(set.name());
+                let child = name
+                    .strip_suffix(&format!(".{host}"))
+                    .is_some_and(|label| label.starts_with('_') && !label.contains('.'));
+                for value in set.resource_records().iter().map(|r| normalized(r.value())) {
+                    if child && value.ends_with("acm-validations.aws") {
+                        records.insert(format!("{name} CNAME {value}"));
+                    }
+                }
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let id = format!("{}/validation", self.zone.id);
+        Ok(Some(Observed::new(id).tags(cx.tags.clone()).found(ValidationRecordsAttrs { records })))
+    }
+
+    async fn create(&self, cx: &Cx<'_>, desired: &ValidationRecordsAttrs) -> Result<Observed, ResourceError> {
+        let upserts = desired
+            .records
+            .iter()
+            .filter_map(|line| parse_record(line))
+            .map(|(name, value)| {
+                let record =
+                    ResourceRecord::builder().value(value).build().map_err(|e| ResourceError::fatal(e.to_string()))?;
+                let set = ResourceRecordSet::builder()
+                    .name(name)
+                    .r#type(RrType::Cname)
+                    .ttl(VALIDATION_TTL)
+                    .resource_records(record)
+                    .build()
+                    .map_err(|e| ResourceError::fatal(e.to_string()))?;
+                change(ChangeAction::Upsert, set)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.zone.change(upserts, "temporalctl: ACM validation of the ingress certificate").await?;
+        Ok(Observed::new(format!("{}/validation", self.zone.id)).tags(cx.tags.clone()))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        _: &Owned<Found<ValidationRecordsAttrs>>,
+        desired: &ValidationRecordsAttrs,
+        _: &[ValidationRecordsField],
+    ) -> Result<(), ResourceError> {
+        self.create(cx, desired).await.map(|_| ())
+    }
+
+    async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    /// Never called (`Retention::Always`): renewals need the records.
+    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<ValidationRecordsAttrs>>) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    fn retention(&self) -> Retention {
+        Retention::Always
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_compared_without_case_or_final_dot() {
+        assert_eq!(normalized("Temporal.Example.com."), "temporal.example.com");
+        assert_eq!(
+            parse_record("_a.Temporal.example.com. CNAME _b.acm-validations.aws."),
+            Some(("_a.temporal.example.com".into(), "_b.acm-validations.aws".into()))
+        );
+        assert_eq!(parse_record("x A 1.2.3.4"), None);
+    }
+}
