@@ -317,6 +317,16 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     };
     assert_eq!(anywhere(group.ip_permissions()), [80, 443]);
     assert_eq!(anywhere(group.ip_permissions_egress()), [443]);
+    // Seed 002's property 1 in this shape: the ingress balancer is the only thing facing
+    // the internet. The frontend's balancer stays internal, and no other group admits it.
+    let all = block_on(elb.describe_load_balancers().send()).unwrap();
+    for other in all.load_balancers().iter().filter(|b| b.load_balancer_name() != lb.load_balancer_name()) {
+        assert_eq!(other.scheme().map(|s| s.as_str()), Some("internal"), "{:?}", other.load_balancer_name());
+    }
+    let every = block_on(ec2.describe_security_groups().send()).unwrap();
+    for g in every.security_groups().iter().filter(|g| g.group_id() != group.group_id()) {
+        assert!(anywhere(g.ip_permissions()).is_empty(), "{:?} admits the internet", g.group_name());
+    }
 
     // Nothing to do the second time.
     h.proxy.clear();
@@ -521,6 +531,9 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let reads = h.proxy.calls().len();
     assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
     eprintln!("no-op up with a requested certificate and a hosted zone: {reads} reads for {nodes} resources");
+    let status = h.run(&["status"]).ok();
+    let line = format!("Temporal UI: https://temporal.example.com (alias in {zone_id} to {dns})");
+    assert!(status.stdout.contains(&line), "{}", status.stdout);
 
     h.run(&["down", "--yes"]).ok();
     let left = sets(&r53);

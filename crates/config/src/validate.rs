@@ -551,8 +551,8 @@ fn check_ingress(d: &Deploy, ingress: &crate::Ingress, p: &mut Vec<Problem>) {
     }
     if let Some(zone) = &ingress.hosted_zone_id {
         let id = zone.strip_prefix("/hostedzone/").unwrap_or(zone);
-        let shaped =
-            id.len() <= 32 && id.starts_with('Z') && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        // Route 53's ids are uppercase letters and digits (`Z0123…`; the API takes up to 32).
+        let shaped = (1..=32).contains(&id.len()) && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !shaped {
             p.push(Problem::new(
                 "ingress.hosted_zone_id",

@@ -167,8 +167,13 @@ impl Operator<'_> {
         let balancer = get(stack::INGRESS_BALANCER, Output::Endpoint).filter(|v| !v.is_empty());
         match (&self.deploy.ingress, balancer) {
             (Some(i), Some(dns)) => {
-                e.insert("ui", format!("https://{} (point it at {dns})", i.ui_host));
-                e.insert("grafana", format!("https://{} (point it at {dns})", i.grafana_host));
+                // With a zone, temporalctl wrote the aliases itself.
+                let pointed = match &i.hosted_zone_id {
+                    Some(zone) => format!("alias in {zone} to {dns}"),
+                    None => format!("point it at {dns}"),
+                };
+                e.insert("ui", format!("https://{} ({pointed})", i.ui_host));
+                e.insert("grafana", format!("https://{} ({pointed})", i.grafana_host));
                 e.insert(INGRESS_ADDRESS, dns);
             }
             _ => {
