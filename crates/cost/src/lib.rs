@@ -165,6 +165,18 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
             units * hours,
         );
     }
+    // What the ingress adds beside its balancer costs nothing, and is listed so that it is
+    // seen: public ACM certificates are free (AWS Certificate Manager pricing), and queries
+    // of alias records to a load balancer are free (Amazon Route 53 pricing); the zone is
+    // the user's and billed to them whatever we write in it.
+    if let Some(i) = &d.ingress {
+        if i.certificate_arn.is_none() {
+            line("ingress certificate".into(), "1 public ACM certificate (free)".into(), Some(0.0), 1.0);
+        }
+        if i.hosted_zone_id.is_some() {
+            line("ingress DNS records".into(), "2 alias records to the balancer (queries free)".into(), Some(0.0), 1.0);
+        }
+    }
     let endpoints = d.network.interface_endpoints.len();
     let zones = match &d.network.existing {
         Some(existing) => existing.private_subnet_ids.len(),
@@ -374,6 +386,11 @@ mod tests {
         let people = estimate(&deploy(ingress), &t, 730.0);
         assert_eq!(price(&people, "ingress load balancer"), Some(16.43), "0.0225 × 730");
         assert_eq!(price(&people, "ingress load balancer capacity"), Some(5.84), "1 LCU × 0.008 × 730");
+        assert_eq!(price(&people, "ingress certificate"), None, "the user's certificate is not ours to list");
+        let ours = "ingress: { ui_host: a.example.com, grafana_host: b.example.com, hosted_zone_id: Z1 }\n";
+        let ours = estimate(&deploy(ours), &t, 730.0);
+        assert_eq!(price(&ours, "ingress certificate"), Some(0.0));
+        assert_eq!(price(&ours, "ingress DNS records"), Some(0.0));
         // In the user's network their NAT gateway and its address are billed to them already.
         let theirs = "network: { existing: { vpc_id: vpc-0123456789abcdef0, private_subnet_ids: [subnet-0123456789abcdef0, subnet-0123456789abcdef1] } }\n";
         let theirs = estimate(&deploy(theirs), &t, 730.0);
