@@ -45,6 +45,19 @@ fn operations(h: &Harness) -> Vec<String> {
     h.proxy.mutating().into_iter().map(|c| c.operation).collect()
 }
 
+/// A second `up` changes nothing, at one read per resource plus the preflight's
+/// (tests/budgets.rs); `shape` names the deployment in the measured line.
+fn assert_no_op_up(h: &Harness, shape: &str) -> support::Run {
+    h.proxy.clear();
+    let run = h.run(&["up"]).ok();
+    assert_eq!(operations(h), Vec::<String>::new());
+    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
+    let reads = h.proxy.calls().len();
+    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    eprintln!("no-op up, {shape}: {reads} reads for {nodes} resources");
+    run
+}
+
 #[test]
 fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when_dropped() {
     let h = Harness::without_images("ingress", &deploy(""));
@@ -148,13 +161,7 @@ fn the_ingress_is_made_with_https_only_host_rules_and_our_tags_then_removed_when
     }
 
     // Nothing to do the second time, at one read per resource (tests/budgets.rs).
-    h.proxy.clear();
-    h.run(&["up"]).ok();
-    assert_eq!(operations(&h), Vec::<String>::new());
-    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
-    let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
-    eprintln!("no-op up with ingress: {reads} reads for {nodes} resources");
+    let _ = assert_no_op_up(&h, "ingress");
 
     // What people came for, first; and what it costs.
     let status = h.run(&["status"]).ok();
@@ -329,15 +336,9 @@ fn internet_facing_with_login_signs_people_in_and_never_keeps_the_client_secret(
     }
 
     // Nothing to do the second time.
-    h.proxy.clear();
-    let again = h.run(&["up"]).ok();
+    let again = assert_no_op_up(&h, "internet-facing with login");
     seen += &(again.stdout + &again.stderr);
-    assert_eq!(operations(&h), Vec::<String>::new());
     assert_eq!(reads_of_secret(&h), 0, "a no-op never reads the secret's value");
-    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
-    let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
-    eprintln!("no-op up, internet-facing with login: {reads} reads for {nodes} resources");
 
     // A rotation: plan shows it, up sends the new secret to both rules and nothing else.
     let rotated = r#"{"client_secret":"n3w-s3cr3t-0f-the-client"}"#;
@@ -443,13 +444,7 @@ fn a_requested_certificate_is_waited_for_with_its_records_shown_and_deleted_by_d
     let tags = block_on(acm.list_tags_for_certificate().certificate_arn(&cert).send()).unwrap();
     assert!(tags.tags().iter().any(|t| t.key() == "temporalctl:node" && t.value() == Some("acm-certificate/ingress")));
 
-    h.proxy.clear();
-    h.run(&["up"]).ok();
-    assert_eq!(operations(&h), Vec::<String>::new());
-    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
-    let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
-    eprintln!("no-op up with a requested certificate: {reads} reads for {nodes} resources");
+    let _ = assert_no_op_up(&h, "a requested certificate");
 
     h.proxy.clear();
     h.run(&["down", "--yes"]).ok();
@@ -524,13 +519,7 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
         all.iter().filter(|s| s.r#type().as_str() == "CNAME").map(|s| s.name().to_string()).collect();
     assert_eq!(validation.len(), 2, "{validation:?}");
 
-    h.proxy.clear();
-    h.run(&["up"]).ok();
-    assert_eq!(operations(&h), Vec::<String>::new());
-    let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
-    let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
-    eprintln!("no-op up with a requested certificate and a hosted zone: {reads} reads for {nodes} resources");
+    let _ = assert_no_op_up(&h, "a requested certificate and a hosted zone");
     let status = h.run(&["status"]).ok();
     let line = format!("Temporal UI: https://temporal.example.com (alias in {zone_id} to {dns})");
     assert!(status.stdout.contains(&line), "{}", status.stdout);

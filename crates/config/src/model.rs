@@ -612,11 +612,13 @@ pub struct Frontend {
     pub clients: Vec<String>,
 }
 
-/// An internal Application Load Balancer in the private subnets: HTTPS on 443 with the
-/// given certificate and a current TLS policy, HTTP on 80 redirecting to it, a request
-/// sent to the UI or Grafana by its host name (any other host: 404). Its security group
-/// admits `allowed_cidrs` only; the UI's and Grafana's admit only the balancer. Point
-/// both host names at the balancer's DNS name (`temporalctl status` prints it).
+/// An Application Load Balancer, internal in the private subnets unless `scheme` says
+/// otherwise: HTTPS on 443 with a certificate (yours, or one temporalctl requests) and a
+/// current TLS policy, HTTP on 80 redirecting to it, a request sent to the UI or Grafana
+/// by its host name (any other host: 404), after signing in with `login`. Its security
+/// group admits `allowed_cidrs` only; the UI's and Grafana's admit only the balancer.
+/// Both host names point at the balancer: temporalctl writes the aliases with
+/// `hosted_zone_id`, else `temporalctl status` prints the name to point them at.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Ingress {
     /// The Temporal UI's host name, e.g. `temporal.example.com`.
@@ -670,8 +672,8 @@ impl IngressScheme {
     }
 }
 
-/// An OpenID Connect provider's endpoints and this deployment's client there (see
-/// docs/ingress.md for Okta, Entra ID and Google). Register
+/// An OpenID Connect provider's endpoints and this deployment's client there
+/// (docs/ingress.md has an example with Okta). Register
 /// `https://<ui_host>/oauth2/idpresponse` and `https://<grafana_host>/oauth2/idpresponse`
 /// as the client's redirect URIs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]

@@ -71,16 +71,17 @@ fn idempotency_token(project: &str, names: &BTreeSet<String>) -> String {
     format!("temporalctl{hash:016x}")
 }
 
+/// A certificate by ARN; `None` when ACM does not know it (yet, or any more).
+async fn describe(acm: &Acm, arn: &str) -> Result<Option<CertificateDetail>, ResourceError> {
+    let out = acm.describe_certificate().certificate_arn(arn).send().await.map_err(aws("DescribeCertificate"));
+    Ok(absent_if_gone(out)?.and_then(|o| o.certificate))
+}
+
 fn tags_from(tags: &[aws_sdk_acm::types::Tag]) -> Tags {
     tags.iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
 impl RequestedCertificate {
-    async fn describe(&self, arn: &str) -> Result<Option<CertificateDetail>, ResourceError> {
-        let out = self.acm.describe_certificate().certificate_arn(arn).send().await.map_err(aws("DescribeCertificate"));
-        Ok(absent_if_gone(out)?.and_then(|o| o.certificate))
-    }
-
     async fn tags(&self, arn: &str) -> Result<Tags, ResourceError> {
         let out = self
             .acm
@@ -141,12 +142,12 @@ impl Kind for RequestedCertificate {
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<RequestedCertificateAttrs>>, ResourceError> {
         let mut found = match cx.recorded_id {
-            Some(arn) => self.describe(arn).await?,
+            Some(arn) => describe(&self.acm, arn).await?,
             None => None,
         };
         if found.is_none() && !cx.follow_id {
             found = match self.by_tags(cx).await? {
-                Some(arn) => self.describe(&arn).await?,
+                Some(arn) => describe(&self.acm, &arn).await?,
                 None => None,
             };
         }
@@ -259,11 +260,6 @@ impl CertificateValidation {
             ))),
         }
     }
-
-    async fn describe(&self, arn: &str) -> Result<Option<CertificateDetail>, ResourceError> {
-        let out = self.acm.describe_certificate().certificate_arn(arn).send().await.map_err(aws("DescribeCertificate"));
-        Ok(absent_if_gone(out)?.and_then(|o| o.certificate))
-    }
 }
 
 #[async_trait]
@@ -284,7 +280,7 @@ impl Kind for CertificateValidation {
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<CertificateValidationAttrs>>, ResourceError> {
         let Some(arn) = cx.recorded_id else { return Ok(None) };
-        let Some(c) = self.describe(arn).await? else { return Ok(None) };
+        let Some(c) = describe(&self.acm, arn).await? else { return Ok(None) };
         // No tags of its own: it stands with the certificate's node, which carries ours.
         Ok(Some(
             Observed::new(arn)
