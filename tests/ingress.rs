@@ -487,7 +487,7 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let _ = h.build_images();
     let refused = h.run(&["up"]).code(1);
     assert!(
-        refused.stderr.contains("grafana.example.com already has an A record")
+        refused.stderr.contains("grafana.example.com already has a record")
             && refused.stderr.contains("never overwritten"),
         "{}",
         refused.stderr
@@ -524,6 +524,23 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let line = format!("Temporal UI: https://temporal.example.com (alias in {zone_id} to {dns})");
     assert!(status.stdout.contains(&line), "{}", status.stdout);
 
+    // Dropping the zone from deploy.yaml: the aliases go from the zone the state recorded,
+    // the validation records stay and leave the state; nothing is left to delete.
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress.replace(&format!("  hosted_zone_id: {zone_id}\n"), "")))
+        .unwrap();
+    h.run(&["up"]).ok();
+    let left = sets(&r53);
+    assert!(!left.iter().any(|s| s.r#type().as_str() == "A"), "the aliases are gone: {left:?}");
+    assert_eq!(left.iter().filter(|s| s.r#type().as_str() == "CNAME").count(), 2, "validation records stay");
+    let nodes = h.state(PROJECT)["nodes"].as_object().unwrap().keys().filter(|k| k.starts_with("dns-")).count();
+    assert_eq!(nodes, 0, "neither record node is left in the state");
+    let plan = h.run(&["plan"]).ok();
+    assert!(!plan.stdout.contains("To delete"), "{}", plan.stdout);
+
+    // Back again, then down: the aliases are written and removed once more.
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress)).unwrap();
+    h.run(&["up"]).ok();
+    assert_eq!(sets(&r53).iter().filter(|s| s.r#type().as_str() == "A").count(), 2);
     h.run(&["down", "--yes"]).ok();
     let left = sets(&r53);
     assert!(!left.iter().any(|s| s.r#type().as_str() == "A"), "the aliases are gone: {left:?}");

@@ -129,7 +129,7 @@ pub fn flows() -> Vec<Flow> {
         INGRESS_SG,
         Peer::Public("identity provider"),
         (443, 443),
-        "sign-in: the provider's token and user-info endpoints, with ingress.login",
+        "sign-in: the provider's token and user-info endpoints, with ingress.login (internet-facing: from the balancer's public addresses)",
     ));
     for to in &temporal {
         out.push(Flow::new(

@@ -114,6 +114,20 @@ pub fn network_layout(deploy: &Deploy) -> Result<NetworkLayout, Vec<Problem>> {
         };
         named.push((field.into(), "the ingress balancer's second public subnet".into(), p));
     }
+    // ELBv2 guide, "Subnets for your load balancer": an Application Load Balancer's
+    // subnets need a /27 bitmask at least and eight free addresses.
+    if internet_facing {
+        for (p, field) in
+            [(public, "network.public_subnet_cidr"), (ingress_public, "network.ingress_public_subnet_cidr")]
+        {
+            if let Some(p) = p.filter(|p| p.prefix_len() > 27) {
+                problems.push(Problem::new(
+                    field,
+                    format!("{p} is smaller than /27, and an internet-facing ingress balancer sits in the public subnets: give a /27 or larger (a larger VPC derives /24s)"),
+                ));
+            }
+        }
+    }
     for (i, (field, _, subnet)) in named.iter().enumerate() {
         if subnet.prefix_len() > 28 {
             problems.push(Problem::new(

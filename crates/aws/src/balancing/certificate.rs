@@ -9,8 +9,9 @@
 //!   is ready only when every name has its record.
 //! - ACM issues once each record resolves in public DNS, usually minutes after; it keeps
 //!   trying for 72 hours, then the certificate turns `VALIDATION_TIMED_OUT`.
-//! - `IdempotencyToken`: the same token within an hour returns the same certificate, so a
-//!   run cut off right after the request makes no second one.
+//! - `IdempotencyToken`: the same token within an hour returns the same certificate
+//!   (whatever else the request says), so each request gets a new one; the request's tags
+//!   find a certificate a cut-off run requested.
 //! - `DeleteCertificate` answers `ResourceInUseException` while a listener still uses it,
 //!   for a while after the listener is gone too (deletion is eventually consistent);
 //!   that error is retried as a dependency (`errors::IN_USE`).
@@ -60,15 +61,12 @@ pub fn validation_records(options: &[DomainValidation]) -> Vec<String> {
 }
 
 /// A token ACM takes to mean "the same request" for an hour: letters and digits, at most
-/// 32, from the project and the names.
-fn idempotency_token(project: &str, names: &BTreeSet<String>) -> String {
-    // FNV-1a: stable across builds, unlike the standard library's hasher.
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in project.bytes().chain(names.iter().flat_map(|n| n.bytes().chain([b' ']))) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("temporalctl{hash:016x}")
+/// 32, new for each request. A fixed one would hand back, within the hour, a certificate
+/// deleted meanwhile (after `down`, or one that failed); a run cut off right after the
+/// request finds its certificate again by our tags, which the request itself sets.
+fn idempotency_token() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("temporalctl{:x}{:x}", now.as_nanos() & 0xffff_ffff_ffff, std::process::id())
 }
 
 /// A certificate by ARN; `None` when ACM does not know it (yet, or any more).
@@ -183,7 +181,7 @@ impl Kind for RequestedCertificate {
             .domain_name(&desired.domain)
             .set_subject_alternative_names(Some(desired.names.iter().cloned().collect()))
             .validation_method(ValidationMethod::Dns)
-            .idempotency_token(idempotency_token(cx.project, &desired.names))
+            .idempotency_token(idempotency_token())
             .set_tags(Some(sdk_tags!(aws_sdk_acm::types::Tag, cx.tags)?))
             .send()
             .await
@@ -235,30 +233,36 @@ pub struct CertificateValidation {
 attributes! {
     pub struct CertificateValidationAttrs / CertificateValidationField {
         Certificate certificate: String = "certificate", replace;
+        /// ACM's status: `ISSUED` wanted; one it will not leave (`FAILED`…) shows here in
+        /// `plan` and stops `up` with what to do, while `down` goes on.
+        Status status: String = "status";
     }
 }
 
+const ISSUED: &str = "ISSUED";
+
 impl CertificateValidation {
-    /// Where a certificate stands: issued, still waiting (with what to do), or failed.
-    fn status(&self, c: &CertificateDetail) -> Result<Status, ResourceError> {
-        let arn = c.certificate_arn().unwrap_or_default();
-        match c.status() {
-            Some(CertificateStatus::Issued) => Ok(Status::Ready),
-            Some(CertificateStatus::PendingValidation) => {
-                let records = validation_records(c.domain_validation_options()).join("; ");
-                Ok(Status::Pending(match &self.hosted_zone {
-                    Some(zone) => format!("PENDING_VALIDATION, records in {zone}: {records}"),
-                    None => format!(
-                        "PENDING_VALIDATION: create these DNS records in your public zone: {records} (if this wait runs out, `up` again goes on with the same certificate)"
-                    ),
-                }))
-            }
-            other => Err(ResourceError::fatal(format!(
-                "certificate {arn} is {}{}; ACM will not issue it now: delete it (`aws acm delete-certificate --certificate-arn {arn}`) and run `up` to request a new one",
-                other.map(|s| s.as_str()).unwrap_or("in no status"),
-                c.failure_reason().map(|r| format!(" ({})", r.as_str())).unwrap_or_default()
-            ))),
+    /// Where a certificate stands: issued or past hope (both "ready": the status field
+    /// tells them apart), or still waiting, with the records to create.
+    fn status(&self, c: &CertificateDetail) -> Status {
+        if c.status() != Some(&CertificateStatus::PendingValidation) {
+            return Status::Ready;
         }
+        let records = validation_records(c.domain_validation_options()).join("; ");
+        Status::Pending(match &self.hosted_zone {
+            Some(zone) => format!("PENDING_VALIDATION, records in {zone}: {records}"),
+            None => format!(
+                "PENDING_VALIDATION: create these DNS records in your public zone: {records} (if this wait runs out, `up` again goes on with the same certificate)"
+            ),
+        })
+    }
+
+    /// What to do about a certificate ACM will not issue now.
+    fn refusal(arn: &str, status: &str, reason: Option<&str>) -> ResourceError {
+        ResourceError::fatal(format!(
+            "certificate {arn} is {status}{}; ACM will not issue it now: delete it (`aws acm delete-certificate --certificate-arn {arn}`) and run `up` to request a new one",
+            reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        ))
     }
 }
 
@@ -275,19 +279,33 @@ impl Kind for CertificateValidation {
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<CertificateValidationAttrs, ResourceError> {
-        Ok(CertificateValidationAttrs { certificate: inputs.get(&self.certificate, Output::Arn)?.to_string() })
+        Ok(CertificateValidationAttrs {
+            certificate: inputs.get(&self.certificate, Output::Arn)?.to_string(),
+            status: ISSUED.into(),
+        })
     }
 
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<CertificateValidationAttrs>>, ResourceError> {
         let Some(arn) = cx.recorded_id else { return Ok(None) };
         let Some(c) = describe(&self.acm, arn).await? else { return Ok(None) };
+        // Pending is a wait (the node's status says so), not a difference to repair.
+        let status = match c.status() {
+            Some(CertificateStatus::PendingValidation) => ISSUED,
+            other => other.map(|s| s.as_str()).unwrap_or("none"),
+        }
+        .to_string();
+        // A wait (after the create) ends at once on a status ACM will not leave.
+        if cx.follow_id && !matches!(c.status(), Some(CertificateStatus::Issued | CertificateStatus::PendingValidation))
+        {
+            return Err(Self::refusal(arn, &status, c.failure_reason().map(|r| r.as_str())));
+        }
         // No tags of its own: it stands with the certificate's node, which carries ours.
         Ok(Some(
             Observed::new(arn)
                 .output(Output::Arn, arn)
                 .tags(cx.tags.clone())
-                .status(self.status(&c)?)
-                .found(CertificateValidationAttrs { certificate: arn.to_string() }),
+                .status(self.status(&c))
+                .found(CertificateValidationAttrs { certificate: arn.to_string(), status }),
         ))
     }
 
@@ -299,14 +317,15 @@ impl Kind for CertificateValidation {
             .status(Status::Pending("PENDING_VALIDATION".into())))
     }
 
+    /// Only the status can differ: a certificate ACM will not issue.
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Owned<Found<CertificateValidationAttrs>>,
+        o: &Owned<Found<CertificateValidationAttrs>>,
         _: &CertificateValidationAttrs,
-        changed: &[CertificateValidationField],
+        _: &[CertificateValidationField],
     ) -> Result<(), ResourceError> {
-        Err(replaced_not_updated("certificate-validation", changed))
+        Err(Self::refusal(&o.id, &o.attrs.status, None))
     }
 
     async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
@@ -354,11 +373,8 @@ mod tests {
     }
 
     #[test]
-    fn the_idempotency_token_is_stable_short_and_alphanumeric() {
-        let names: BTreeSet<String> = ["a.example.com".to_string(), "b.example.com".to_string()].into();
-        let token = idempotency_token("p", &names);
-        assert_eq!(token, idempotency_token("p", &names));
-        assert_ne!(token, idempotency_token("q", &names));
+    fn the_idempotency_token_is_short_and_alphanumeric() {
+        let token = idempotency_token();
         assert!(token.len() <= 32 && token.chars().all(|c| c.is_ascii_alphanumeric()), "{token}");
     }
 }

@@ -143,48 +143,78 @@ pub struct AliasRecords {
     pub zone: Zone,
     pub hosts: Vec<String>,
     pub balancer: NodeId,
-    /// The balancer's name: an alias to a DNS name starting with it is ours.
+    /// The balancer's name and region: an alias to its DNS name is ours.
     pub balancer_name: String,
+    pub region: String,
 }
 
 attributes! {
     pub struct AliasRecordsAttrs / AliasRecordsField {
+        /// Where the records are: another zone or other names are other records (the
+        /// old ones deleted, as the state recorded them).
+        Zone zone: String = "zone", replace;
+        Hosts hosts: BTreeSet<String> = "hosts", replace;
         /// Host name → the DNS name its alias points at.
         Targets targets: BTreeMap<String, String> = "targets";
+        /// Host names holding a record that is not ours: never overwritten.
+        Foreign foreign: BTreeSet<String> = "records-not-ours";
     }
 }
 
+/// The zone and host names the state records for a records node (`<zone>/<h1>,<h2>`).
+fn recorded_place(recorded: Option<&str>) -> Option<(String, Vec<String>)> {
+    let (zone, hosts) = recorded?.split_once('/')?;
+    let hosts = hosts.split_once('/').map_or(hosts, |(_, h)| h);
+    Some((zone.to_string(), hosts.split(',').filter(|h| !h.is_empty()).map(str::to_string).collect()))
+}
+
 impl AliasRecords {
-    /// Whether an alias target is our balancer: `[dualstack.][internal-]<name>-<id>.<region>.elb.amazonaws.com`.
+    /// Whether an alias target is our balancer: `[dualstack.][internal-]<name>-<id>.<region>.elb.amazonaws.com`,
+    /// `<id>` a single label part (another balancer's name cannot pass for ours).
     fn is_ours(&self, target: &str) -> bool {
         let target = normalized(target);
         let bare = target.strip_prefix("dualstack.").unwrap_or(&target);
-        let bare = bare.strip_prefix("internal-").unwrap_or(bare);
-        bare.starts_with(&format!("{}-", self.balancer_name.to_ascii_lowercase()))
+        let Some(first) = bare.strip_suffix(&format!(".{}.elb.amazonaws.com", self.region)) else { return false };
+        let name = self.balancer_name.to_ascii_lowercase();
+        let id_after = |prefix: &str| {
+            first
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+        };
+        id_after(&name) || id_after(&format!("internal-{name}"))
     }
 
-    /// Each host's alias to our balancer as it stands; another record there stops the run.
-    async fn ours(&self, may_list: bool) -> Result<BTreeMap<String, ResourceRecordSet>, ResourceError> {
-        let mut ours = BTreeMap::new();
-        for host in &self.hosts {
-            let Some(set) = self.zone.set(may_list, host, host, RrType::A).await? else { continue };
+    /// Where the records are: as the state recorded them, else as deploy.yaml says (a
+    /// node retired from deploy.yaml still deletes from the right zone).
+    fn place(&self, recorded: Option<&str>) -> (Zone, Vec<String>) {
+        match recorded_place(recorded) {
+            Some((id, hosts)) => (Zone { id, ..self.zone.clone() }, hosts),
+            None => (self.zone.clone(), self.hosts.clone()),
+        }
+    }
+
+    /// Each host's alias to our balancer as it stands, and the hosts holding another
+    /// record (`A`, or an alias elsewhere).
+    async fn look(
+        &self,
+        zone: &Zone,
+        hosts: &[String],
+        may_list: bool,
+    ) -> Result<(BTreeMap<String, ResourceRecordSet>, BTreeSet<String>), ResourceError> {
+        let (mut ours, mut foreign) = (BTreeMap::new(), BTreeSet::new());
+        for host in hosts {
+            let Some(set) = zone.set(may_list, host, host, RrType::A).await? else { continue };
             match set.alias_target() {
                 Some(alias) if self.is_ours(alias.dns_name()) => {
                     ours.insert(host.clone(), set);
                 }
-                other => {
-                    let what = match other {
-                        Some(alias) => format!("an alias to {}", alias.dns_name()),
-                        None => "an A record".into(),
-                    };
-                    return Err(ResourceError::fatal(format!(
-                        "ingress.hosted_zone_id: {host} already has {what} in zone {}, not written by temporalctl; it is never overwritten: remove it, or leave hosted_zone_id out and point the name at the balancer yourself",
-                        self.zone.id
-                    )));
+                _ => {
+                    foreign.insert(host.clone());
                 }
             }
         }
-        Ok(ours)
+        Ok((ours, foreign))
     }
 
     fn alias(&self, host: &str, target: &str, target_zone: &str) -> Result<ResourceRecordSet, ResourceError> {
@@ -202,20 +232,34 @@ impl AliasRecords {
             .map_err(|e| ResourceError::fatal(e.to_string()))
     }
 
+    /// UPSERT, for the hosts the read found empty or holding our alias to an older
+    /// balancer (a host holding anything else stopped the run before). Not CREATE: moto
+    /// (5.2.5) checks CREATE against its journal of changes, and refuses one after our own
+    /// DELETE of the same name, which Route 53 accepts.
     async fn write(
         &self,
         cx: &Cx<'_>,
-        action: ChangeAction,
-        hosts: &[&String],
+        ours: &BTreeMap<String, String>,
         desired: &AliasRecordsAttrs,
     ) -> Result<(), ResourceError> {
         let target_zone = cx.inputs.get(&self.balancer, Output::HostedZone)?;
         let mut changes = Vec::new();
-        for host in hosts {
-            let target = desired.targets.get(*host).cloned().unwrap_or_default();
-            changes.push(change(action.clone(), self.alias(host, &target, target_zone)?)?);
+        for (host, target) in &desired.targets {
+            if ours.get(host) == Some(target) {
+                continue;
+            }
+            changes.push(change(ChangeAction::Upsert, self.alias(host, target, target_zone)?)?);
         }
         self.zone.change(changes, "temporalctl: the ingress balancer's names").await
+    }
+
+    fn refusal(&self, foreign: &BTreeSet<String>) -> ResourceError {
+        let hosts: Vec<&str> = foreign.iter().map(String::as_str).collect();
+        ResourceError::fatal(format!(
+            "ingress.hosted_zone_id: {} already has a record in zone {} that temporalctl did not write (not an alias to its balancer); it is never overwritten: remove it, or leave hosted_zone_id out and point the name at the balancer yourself",
+            hosts.join(" and "),
+            self.zone.id
+        ))
     }
 }
 
@@ -233,33 +277,41 @@ impl Kind for AliasRecords {
 
     fn desired(&self, inputs: &Inputs) -> Result<AliasRecordsAttrs, ResourceError> {
         let target = normalized(inputs.get(&self.balancer, Output::Endpoint)?);
-        Ok(AliasRecordsAttrs { targets: self.hosts.iter().map(|h| (h.clone(), target.clone())).collect() })
+        Ok(AliasRecordsAttrs {
+            zone: self.zone.id.clone(),
+            hosts: self.hosts.iter().cloned().collect(),
+            targets: self.hosts.iter().map(|h| (h.clone(), target.clone())).collect(),
+            foreign: BTreeSet::new(),
+        })
     }
 
+    /// Found when any host holds a record: ours to keep in line, or another that `up`
+    /// refuses to touch (reported, so that `down` and `plan` still work).
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<AliasRecordsAttrs>>, ResourceError> {
-        let ours = self.ours(cx.may_read_from_listing).await?;
-        if ours.is_empty() {
+        let (zone, hosts) = self.place(cx.recorded_id);
+        let (ours, foreign) = self.look(&zone, &hosts, cx.may_read_from_listing).await?;
+        if ours.is_empty() && foreign.is_empty() {
             return Ok(None);
         }
         let targets = ours
             .iter()
             .map(|(host, set)| (host.clone(), normalized(set.alias_target().map(|a| a.dns_name()).unwrap_or_default())))
             .collect();
-        let id = format!("{}/{}", self.zone.id, self.hosts.join(","));
+        let id = format!("{}/{}", zone.id, hosts.join(","));
         // Records carry no tags: ours by their target (see the module's notes).
-        Ok(Some(Observed::new(id).tags(cx.tags.clone()).found(AliasRecordsAttrs { targets })))
+        Ok(Some(Observed::new(id).tags(cx.tags.clone()).found(AliasRecordsAttrs {
+            zone: zone.id.clone(),
+            hosts: hosts.into_iter().collect(),
+            targets,
+            foreign,
+        })))
     }
 
-    /// CREATE, not UPSERT: a record someone writes meanwhile fails the batch rather than
-    /// being overwritten.
     async fn create(&self, cx: &Cx<'_>, desired: &AliasRecordsAttrs) -> Result<Observed, ResourceError> {
-        let hosts: Vec<&String> = self.hosts.iter().collect();
-        self.write(cx, ChangeAction::Create, &hosts, desired).await?;
+        self.write(cx, &BTreeMap::new(), desired).await?;
         Ok(Observed::new(format!("{}/{}", self.zone.id, self.hosts.join(","))).tags(cx.tags.clone()))
     }
 
-    /// Only hosts whose alias is missing or points at an older balancer of ours (the read
-    /// refused any other record).
     async fn update(
         &self,
         cx: &Cx<'_>,
@@ -267,20 +319,23 @@ impl Kind for AliasRecords {
         desired: &AliasRecordsAttrs,
         _: &[AliasRecordsField],
     ) -> Result<(), ResourceError> {
-        let stale: Vec<&String> =
-            self.hosts.iter().filter(|h| o.attrs.targets.get(*h) != desired.targets.get(*h)).collect();
-        self.write(cx, ChangeAction::Upsert, &stale, desired).await
+        if !o.attrs.foreign.is_empty() {
+            return Err(self.refusal(&o.attrs.foreign));
+        }
+        self.write(cx, &o.attrs.targets, desired).await
     }
 
     async fn retag(&self, _: &Cx<'_>, _: &Owned<Observed>) -> Result<(), ResourceError> {
         Ok(())
     }
 
-    /// Exactly the aliases pointing at our balancer, as Route 53 holds them now.
-    async fn delete(&self, _: &Cx<'_>, _: &Owned<Found<AliasRecordsAttrs>>) -> Result<(), ResourceError> {
-        let ours = self.ours(false).await?;
+    /// Exactly the aliases pointing at our balancer, as Route 53 holds them now, where the
+    /// state says they were written; others' records stay.
+    async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<AliasRecordsAttrs>>) -> Result<(), ResourceError> {
+        let (zone, hosts) = self.place(Some(&o.id));
+        let (ours, _) = self.look(&zone, &hosts, false).await?;
         let changes = ours.into_values().map(|set| change(ChangeAction::Delete, set)).collect::<Result<Vec<_>, _>>()?;
-        self.zone.change(changes, "temporalctl: the ingress balancer is going").await
+        zone.change(changes, "temporalctl: the ingress balancer is going").await
     }
 }
 
@@ -324,18 +379,29 @@ impl Kind for ValidationRecords {
     }
 
     /// ACM's validation records under each host name: `_…` children holding a CNAME to
-    /// `acm-validations.aws`.
+    /// `acm-validations.aws`, only those the certificate names once it is known (another
+    /// certificate's record for the same names is not ours to compare).
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ValidationRecordsAttrs>>, ResourceError> {
+        let (zone, hosts) = match recorded_place(cx.recorded_id) {
+            Some((id, hosts)) => (Zone { id, ..self.zone.clone() }, hosts),
+            None => (self.zone.clone(), self.hosts.clone()),
+        };
+        let named: Option<BTreeSet<String>> = cx
+            .inputs
+            .get(&self.certificate, Output::Records)
+            .ok()
+            .map(|lines| lines.lines().filter_map(parse_record).map(|(name, _)| name).collect());
         let mut records = BTreeSet::new();
-        for host in &self.hosts {
-            let page = self.zone.around(cx.may_read_from_listing, host).await?;
+        for host in &hosts {
+            let page = zone.around(cx.may_read_from_listing, host).await?;
             for set in page.sets.iter().filter(|s| s.r#type() == &RrType::Cname) {
                 let name = normalized(set.name());
                 let child = name
                     .strip_suffix(&format!(".{host}"))
                     .is_some_and(|label| label.starts_with('_') && !label.contains('.'));
+                let wanted = named.as_ref().is_none_or(|n| n.contains(&name));
                 for value in set.resource_records().iter().map(|r| normalized(r.value())) {
-                    if child && value.ends_with("acm-validations.aws") {
+                    if child && wanted && value.ends_with("acm-validations.aws") {
                         records.insert(format!("{name} CNAME {value}"));
                     }
                 }
@@ -344,7 +410,7 @@ impl Kind for ValidationRecords {
         if records.is_empty() {
             return Ok(None);
         }
-        let id = format!("{}/validation", self.zone.id);
+        let id = format!("{}/validation/{}", zone.id, hosts.join(","));
         Ok(Some(Observed::new(id).tags(cx.tags.clone()).found(ValidationRecordsAttrs { records })))
     }
 
@@ -367,7 +433,7 @@ impl Kind for ValidationRecords {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.zone.change(upserts, "temporalctl: ACM validation of the ingress certificate").await?;
-        Ok(Observed::new(format!("{}/validation", self.zone.id)).tags(cx.tags.clone()))
+        Ok(Observed::new(format!("{}/validation/{}", self.zone.id, self.hosts.join(","))).tags(cx.tags.clone()))
     }
 
     async fn update(
@@ -397,6 +463,53 @@ impl Kind for ValidationRecords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn aliases(region: &str) -> AliasRecords {
+        let config = aws_sdk_route53::Config::builder().behavior_version_latest().build();
+        AliasRecords {
+            zone: Zone { r53: Route53::from_conf(config), listings: Listings::default(), id: "Z1".into() },
+            hosts: vec!["a.example.com".into()],
+            balancer: "load-balancer/ingress".into(),
+            balancer_name: "internal-tools-ingress".into(),
+            region: region.into(),
+        }
+    }
+
+    /// Ours is exactly our balancer's DNS name in our region, internal or not, dual-stack
+    /// or not; a balancer whose name only starts like ours, or ours in another region, is
+    /// someone else's.
+    #[test]
+    fn an_alias_is_ours_only_when_it_names_our_balancer_in_our_region() {
+        let a = aliases("us-east-1");
+        for ours in [
+            "internal-tools-ingress-1234567890.us-east-1.elb.amazonaws.com.",
+            "internal-internal-tools-ingress-99.us-east-1.elb.amazonaws.com",
+            "dualstack.internal-tools-ingress-1234567890.us-east-1.elb.amazonaws.com",
+        ] {
+            assert!(a.is_ours(ours), "{ours}");
+        }
+        for theirs in [
+            "internal-tools-ingress-old-123.us-east-1.elb.amazonaws.com",
+            "internal-tools-ingress-1234567890.eu-west-1.elb.amazonaws.com",
+            "internal-tools-ingress.us-east-1.elb.amazonaws.com",
+            "d111111abcdef8.cloudfront.net",
+        ] {
+            assert!(!a.is_ours(theirs), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn the_recorded_place_names_the_zone_and_hosts() {
+        assert_eq!(
+            recorded_place(Some("Z1/a.example.com,b.example.com")),
+            Some(("Z1".into(), vec!["a.example.com".into(), "b.example.com".into()]))
+        );
+        assert_eq!(
+            recorded_place(Some("Z1/validation/a.example.com")),
+            Some(("Z1".into(), vec!["a.example.com".into()]))
+        );
+        assert_eq!(recorded_place(None), None);
+    }
 
     #[test]
     fn records_are_compared_without_case_or_final_dot() {

@@ -149,6 +149,17 @@ impl ListenerRule {
         client_secret(&login.sm, arn, &desired.client_secret_version, login.key.as_deref()).await.map(Some)
     }
 
+    /// AWS's validation errors quote the values they refuse, and ELBv2 does not mark the
+    /// client secret sensitive: an error of a call that carried it never repeats it.
+    fn without_secret(secret: Option<&str>) -> impl FnOnce(ResourceError) -> ResourceError + '_ {
+        move |mut e| {
+            if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+                e.message = e.message.replace(secret, "[the client secret]");
+            }
+            e
+        }
+    }
+
     fn version_tag(desired: &ListenerRuleAttrs) -> Option<Tag> {
         (!desired.client_secret_version.is_empty())
             .then(|| Tag::builder().key(CLIENT_SECRET_VERSION_TAG).value(&desired.client_secret_version).build())
@@ -177,6 +188,18 @@ impl ListenerRule {
             .await
             .map_err(aws("DescribeRules"));
         Ok(absent_if_gone(rules)?.and_then(|out| at_priority(out.rules(), self.priority)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_never_repeats_the_client_secret() {
+        let refused = ResourceError::fatal("CreateRule: Value 's3cr3t' at 'clientSecret' failed to satisfy constraint");
+        let e = ListenerRule::without_secret(Some("s3cr3t"))(refused);
+        assert_eq!(e.message, "CreateRule: Value '[the client secret]' at 'clientSecret' failed to satisfy constraint");
     }
 }
 
@@ -237,17 +260,19 @@ impl Kind for ListenerRule {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &ListenerRuleAttrs) -> Result<Observed, ResourceError> {
+        let secret = self.secret(cx, desired).await?;
         let out = self
             .elb
             .create_rule()
             .listener_arn(&desired.listener)
             .priority(desired.priority)
             .conditions(Self::condition(desired))
-            .set_actions(Some(self.actions(desired, self.secret(cx, desired).await?)))
+            .set_actions(Some(self.actions(desired, secret.clone())))
             .set_tags(Some(elb_tags(cx.tags).into_iter().chain(Self::version_tag(desired)).collect()))
             .send()
             .await
-            .map_err(aws("CreateRule"))?;
+            .map_err(aws("CreateRule"))
+            .map_err(Self::without_secret(secret.as_deref()))?;
         let arn = out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default();
         Ok(Observed::new(arn).output(Output::Arn, arn).tags(cx.tags.clone()))
     }
@@ -278,10 +303,11 @@ impl Kind for ListenerRule {
                 .modify_rule()
                 .rule_arn(&o.id)
                 .conditions(Self::condition(desired))
-                .set_actions(Some(self.actions(desired, secret)))
+                .set_actions(Some(self.actions(desired, secret.clone())))
                 .send()
                 .await
-                .map_err(aws("ModifyRule"))?;
+                .map_err(aws("ModifyRule"))
+                .map_err(Self::without_secret(secret.as_deref()))?;
         }
         if changed.contains(&ClientSecretVersion)
             && let Some(tag) = Self::version_tag(desired)

@@ -119,7 +119,13 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
         g.add(
             INGRESS_ALIASES,
             zone.id.clone(),
-            AliasRecords { zone, hosts, balancer: INGRESS_BALANCER.into(), balancer_name: name.clone() },
+            AliasRecords {
+                zone,
+                hosts,
+                balancer: INGRESS_BALANCER.into(),
+                balancer_name: name.clone(),
+                region: d.region.clone(),
+            },
         );
     }
     g.add(INGRESS_HTTPS, format!("{name}-443"), listener(spec.https, Some(certificate)));

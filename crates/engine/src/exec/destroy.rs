@@ -58,8 +58,11 @@ impl Engine<'_> {
         let recorded_id = prepared.recorded_id.clone();
         if let Some(reason) = kept.get(&i) {
             self.emit(EventKind::NodeKept { node: node.id.clone(), reason: reason.clone() });
-            // Not ours to track: the next `up` finds it again by what deploy.yaml names.
-            if r.retention() == Retention::Borrowed {
+            // Not ours to track: the next `up` finds it again by what deploy.yaml names
+            // (borrowed), or by what it is (shared with the account: a service-linked
+            // role, a certificate's validation records), so the state does not list it
+            // as still to delete.
+            if matches!(r.retention(), Retention::Borrowed | Retention::Always) {
                 self.forget(run, node)?;
             }
             self.finished(node, Outcome::Kept, recorded_id);
