@@ -446,8 +446,22 @@ fn a_requested_certificate_is_waited_for_with_its_records_shown_and_deleted_by_d
 
     let _ = assert_no_op_up(&h, "a requested certificate");
 
+    // ACM gives up on it (as after 72 hours unvalidated): up stops saying what to do;
+    // plan shows it and down still works.
+    let failed = |v: &mut serde_json::Value| v["Certificate"]["Status"] = "VALIDATION_TIMED_OUT".into();
+    h.proxy.script("DescribeCertificate", None, Script::rewrite_json(failed));
+    let stopped = h.run(&["up"]).code(1);
+    assert!(
+        stopped.stderr.contains("is VALIDATION_TIMED_OUT") && stopped.stderr.contains("aws acm delete-certificate"),
+        "{}",
+        stopped.stderr
+    );
+    let plan = h.run(&["plan"]).ok();
+    assert!(plan.stdout.contains("VALIDATION_TIMED_OUT"), "{}", plan.stdout);
+
     h.proxy.clear();
     h.run(&["down", "--yes"]).ok();
+    h.proxy.unscript();
     assert!(operations(&h).iter().any(|o| o == "DeleteCertificate"), "{:?}", operations(&h));
     assert!(block_on(acm.describe_certificate().certificate_arn(&cert).send()).is_err(), "ours is deleted");
 }
