@@ -479,9 +479,13 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let zone_id = zone.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
     let record = |name: &str, value: &str| {
         let rr = aws_sdk_route53::types::ResourceRecord::builder().value(value).build().unwrap();
+        let kind = match value.parse::<std::net::Ipv4Addr>() {
+            Ok(_) => aws_sdk_route53::types::RrType::A,
+            Err(_) => aws_sdk_route53::types::RrType::Cname,
+        };
         aws_sdk_route53::types::ResourceRecordSet::builder()
             .name(name)
-            .r#type(aws_sdk_route53::types::RrType::A)
+            .r#type(kind)
             .ttl(60)
             .resource_records(rr)
             .build()
@@ -492,8 +496,9 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
         let batch = aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap();
         block_on(r53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send()).unwrap();
     };
-    // Someone's own record at one of the names.
+    // Someone's own records at the names: an A record, a CNAME.
     change(aws_sdk_route53::types::ChangeAction::Create, record("grafana.example.com", "192.0.2.10"));
+    change(aws_sdk_route53::types::ChangeAction::Create, record("temporal.example.com", "legacy.example.net"));
     let ingress = format!(
         "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  hosted_zone_id: {zone_id}\n  allowed_cidrs: [10.8.0.0/16]\n"
     );
@@ -501,7 +506,7 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let _ = h.build_images();
     let refused = h.run(&["up"]).code(1);
     assert!(
-        refused.stderr.contains("grafana.example.com already has a record")
+        refused.stderr.contains("grafana.example.com and temporal.example.com already have a record")
             && refused.stderr.contains("never overwritten"),
         "{}",
         refused.stderr
@@ -520,6 +525,7 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
 
     // Theirs removed: up writes both aliases and the validation records.
     change(aws_sdk_route53::types::ChangeAction::Delete, record("grafana.example.com", "192.0.2.10"));
+    change(aws_sdk_route53::types::ChangeAction::Delete, record("temporal.example.com", "legacy.example.net"));
     h.run(&["up"]).ok();
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.sdk());
     let lb = block_on(elb.describe_load_balancers().names(format!("{PROJECT}-ingress")).send()).unwrap();

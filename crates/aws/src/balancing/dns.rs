@@ -195,7 +195,7 @@ impl AliasRecords {
     }
 
     /// Each host's alias to our balancer as it stands, and the hosts holding another
-    /// record (`A`, or an alias elsewhere).
+    /// record (an `A`, an alias elsewhere, or a CNAME).
     async fn look(
         &self,
         zone: &Zone,
@@ -204,7 +204,13 @@ impl AliasRecords {
     ) -> Result<(BTreeMap<String, ResourceRecordSet>, BTreeSet<String>), ResourceError> {
         let (mut ours, mut foreign) = (BTreeMap::new(), BTreeSet::new());
         for host in hosts {
-            let Some(set) = zone.set(may_list, host, host, RrType::A).await? else { continue };
+            let Some(set) = zone.set(may_list, host, host, RrType::A).await? else {
+                // A CNAME there excludes any other record: theirs, refused by name.
+                if zone.set(may_list, host, host, RrType::Cname).await?.is_some() {
+                    foreign.insert(host.clone());
+                }
+                continue;
+            };
             match set.alias_target() {
                 Some(alias) if self.is_ours(alias.dns_name()) => {
                     ours.insert(host.clone(), set);
@@ -256,8 +262,9 @@ impl AliasRecords {
     fn refusal(&self, foreign: &BTreeSet<String>) -> ResourceError {
         let hosts: Vec<&str> = foreign.iter().map(String::as_str).collect();
         ResourceError::fatal(format!(
-            "ingress.hosted_zone_id: {} already has a record in zone {} that temporalctl did not write (not an alias to its balancer); it is never overwritten: remove it, or leave hosted_zone_id out and point the name at the balancer yourself",
+            "ingress.hosted_zone_id: {} already {} a record in zone {} that temporalctl did not write (not an alias to its balancer); it is never overwritten: remove it, or leave hosted_zone_id out and point the name at the balancer yourself",
             hosts.join(" and "),
+            if hosts.len() > 1 { "have" } else { "has" },
             self.zone.id
         ))
     }
