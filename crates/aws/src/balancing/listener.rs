@@ -78,7 +78,7 @@ fn action_text(a: &Action) -> String {
         Some(ActionTypeEnum::FixedResponse) => {
             format!("fixed:{}", a.fixed_response_config().and_then(|f| f.status_code()).unwrap_or_default())
         }
-        other => format!("{}", other.map(|t| t.as_str()).unwrap_or("none")),
+        other => other.map(|t| t.as_str()).unwrap_or("none").to_string(),
     }
 }
 

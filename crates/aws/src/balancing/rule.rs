@@ -191,18 +191,6 @@ impl ListenerRule {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_never_repeats_the_client_secret() {
-        let refused = ResourceError::fatal("CreateRule: Value 's3cr3t' at 'clientSecret' failed to satisfy constraint");
-        let e = ListenerRule::without_secret(Some("s3cr3t"))(refused);
-        assert_eq!(e.message, "CreateRule: Value '[the client secret]' at 'clientSecret' failed to satisfy constraint");
-    }
-}
-
 #[async_trait]
 impl Kind for ListenerRule {
     type Attrs = ListenerRuleAttrs;
@@ -323,5 +311,17 @@ impl Kind for ListenerRule {
 
     async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<ListenerRuleAttrs>>) -> Result<(), ResourceError> {
         gone_is_ok(self.elb.delete_rule().rule_arn(&o.id).send().await.map_err(aws("DeleteRule")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_never_repeats_the_client_secret() {
+        let refused = ResourceError::fatal("CreateRule: Value 's3cr3t' at 'clientSecret' failed to satisfy constraint");
+        let e = ListenerRule::without_secret(Some("s3cr3t"))(refused);
+        assert_eq!(e.message, "CreateRule: Value '[the client secret]' at 'clientSecret' failed to satisfy constraint");
     }
 }
