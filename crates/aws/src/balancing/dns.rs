@@ -161,6 +161,15 @@ attributes! {
     }
 }
 
+/// Where a records node's records are: as the state recorded them, else as deploy.yaml
+/// says (a node retired from deploy.yaml still reads and deletes in the right zone).
+fn place(zone: &Zone, hosts: &[String], recorded: Option<&str>) -> (Zone, Vec<String>) {
+    match recorded_place(recorded) {
+        Some((id, hosts)) => (Zone { id, ..zone.clone() }, hosts),
+        None => (zone.clone(), hosts.to_vec()),
+    }
+}
+
 /// The zone and host names the state records for a records node (`<zone>/<h1>,<h2>`).
 fn recorded_place(recorded: Option<&str>) -> Option<(String, Vec<String>)> {
     let (zone, hosts) = recorded?.split_once('/')?;
@@ -183,15 +192,6 @@ impl AliasRecords {
                 .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
         };
         id_after(&name) || id_after(&format!("internal-{name}"))
-    }
-
-    /// Where the records are: as the state recorded them, else as deploy.yaml says (a
-    /// node retired from deploy.yaml still deletes from the right zone).
-    fn place(&self, recorded: Option<&str>) -> (Zone, Vec<String>) {
-        match recorded_place(recorded) {
-            Some((id, hosts)) => (Zone { id, ..self.zone.clone() }, hosts),
-            None => (self.zone.clone(), self.hosts.clone()),
-        }
     }
 
     /// Each host's alias to our balancer as it stands, and the hosts holding another
@@ -295,7 +295,7 @@ impl Kind for AliasRecords {
     /// Found when any host holds a record: ours to keep in line, or another that `up`
     /// refuses to touch (reported, so that `down` and `plan` still work).
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<AliasRecordsAttrs>>, ResourceError> {
-        let (zone, hosts) = self.place(cx.recorded_id);
+        let (zone, hosts) = place(&self.zone, &self.hosts, cx.recorded_id);
         let (ours, foreign) = self.look(&zone, &hosts, cx.may_read_from_listing).await?;
         if ours.is_empty() && foreign.is_empty() {
             return Ok(None);
@@ -339,7 +339,7 @@ impl Kind for AliasRecords {
     /// Exactly the aliases pointing at our balancer, as Route 53 holds them now, where the
     /// state says they were written; others' records stay.
     async fn delete(&self, _: &Cx<'_>, o: &Owned<Found<AliasRecordsAttrs>>) -> Result<(), ResourceError> {
-        let (zone, hosts) = self.place(Some(&o.id));
+        let (zone, hosts) = place(&self.zone, &self.hosts, Some(&o.id));
         let (ours, _) = self.look(&zone, &hosts, false).await?;
         let changes = ours.into_values().map(|set| change(ChangeAction::Delete, set)).collect::<Result<Vec<_>, _>>()?;
         zone.change(changes, "temporalctl: the ingress balancer is going").await
@@ -389,10 +389,7 @@ impl Kind for ValidationRecords {
     /// `acm-validations.aws`, only those the certificate names once it is known (another
     /// certificate's record for the same names is not ours to compare).
     async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<ValidationRecordsAttrs>>, ResourceError> {
-        let (zone, hosts) = match recorded_place(cx.recorded_id) {
-            Some((id, hosts)) => (Zone { id, ..self.zone.clone() }, hosts),
-            None => (self.zone.clone(), self.hosts.clone()),
-        };
+        let (zone, hosts) = place(&self.zone, &self.hosts, cx.recorded_id);
         let named: Option<BTreeSet<String>> = cx
             .inputs
             .get(&self.certificate, Output::Records)

@@ -16,7 +16,7 @@ use temporalctl_engine::{
 
 use super::login::{SecretsManager, client_secret};
 use super::{Elb, Family, elb_tags, ensure_tags, find, listeners_of};
-use crate::documents::balancer::Login;
+use crate::documents::balancer::{Login, login_settings};
 use crate::errors::{absent_if_gone, aws, gone_is_ok};
 use crate::outputs::Output;
 
@@ -67,20 +67,17 @@ fn login_of(rule: &Elbv2Rule) -> BTreeMap<String, String> {
         return BTreeMap::new();
     };
     let text = |v: Option<&str>| v.unwrap_or_default().to_string();
-    [
-        ("issuer", text(c.issuer())),
-        ("authorization-endpoint", text(c.authorization_endpoint())),
-        ("token-endpoint", text(c.token_endpoint())),
-        ("user-info-endpoint", text(c.user_info_endpoint())),
-        ("client-id", text(c.client_id())),
-        ("scope", text(c.scope())),
-        ("session-timeout", c.session_timeout().map(|t| t.to_string()).unwrap_or_default()),
-        ("session-cookie-name", text(c.session_cookie_name())),
-        ("on-unauthenticated-request", text(c.on_unauthenticated_request().map(|b| b.as_str()))),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    login_settings([
+        text(c.issuer()),
+        text(c.authorization_endpoint()),
+        text(c.token_endpoint()),
+        text(c.user_info_endpoint()),
+        text(c.client_id()),
+        text(c.scope()),
+        c.session_timeout().map(|t| t.to_string()).unwrap_or_default(),
+        text(c.session_cookie_name()),
+        text(c.on_unauthenticated_request().map(|b| b.as_str())),
+    ])
 }
 
 /// The host names a rule matches, as ELBv2 holds them.

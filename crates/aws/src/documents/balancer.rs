@@ -195,21 +195,35 @@ pub struct Login {
 impl Login {
     /// The settings by the names `plan` shows, for comparing with what AWS holds.
     pub fn settings(&self) -> std::collections::BTreeMap<String, String> {
-        [
-            ("issuer", self.issuer.clone()),
-            ("authorization-endpoint", self.authorization_endpoint.clone()),
-            ("token-endpoint", self.token_endpoint.clone()),
-            ("user-info-endpoint", self.user_info_endpoint.clone()),
-            ("client-id", self.client_id.clone()),
-            ("scope", self.scope.clone()),
-            ("session-timeout", self.session_timeout_seconds.to_string()),
-            ("session-cookie-name", self.session_cookie_name.to_string()),
-            ("on-unauthenticated-request", self.on_unauthenticated_request.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        login_settings([
+            self.issuer.clone(),
+            self.authorization_endpoint.clone(),
+            self.token_endpoint.clone(),
+            self.user_info_endpoint.clone(),
+            self.client_id.clone(),
+            self.scope.clone(),
+            self.session_timeout_seconds.to_string(),
+            self.session_cookie_name.to_string(),
+            self.on_unauthenticated_request.to_string(),
+        ])
     }
+}
+
+/// A login's settings by name, from their values in this order (the order of [`Login`]'s
+/// fields): what is sent and what DescribeRules returns are named in one place.
+pub fn login_settings(values: [String; 9]) -> std::collections::BTreeMap<String, String> {
+    const NAMES: [&str; 9] = [
+        "issuer",
+        "authorization-endpoint",
+        "token-endpoint",
+        "user-info-endpoint",
+        "client-id",
+        "scope",
+        "session-timeout",
+        "session-cookie-name",
+        "on-unauthenticated-request",
+    ];
+    NAMES.iter().map(|n| n.to_string()).zip(values).collect()
 }
 
 pub fn login(l: &temporalctl_config::Login) -> Login {

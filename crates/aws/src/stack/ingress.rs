@@ -70,7 +70,7 @@ pub(super) fn ingress(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             LoginSecret { sm: aws.secrets.clone(), secret_id: login.client_secret_id.clone() },
         );
     }
-    let hosts = vec![ingress.ui_host.clone(), ingress.grafana_host.clone()];
+    let hosts: Vec<String> = routes(d).into_iter().map(|(_, host)| host).collect();
     let zone = ingress.hosted_zone_id.as_ref().map(|id| Zone {
         r53: aws.route53.clone(),
         listings: aws.listings.clone(),
