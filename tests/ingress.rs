@@ -502,8 +502,22 @@ fn with_a_hosted_zone_the_records_are_written_and_only_ours_are_removed() {
     let ingress = format!(
         "ingress:\n  ui_host: temporal.example.com\n  grafana_host: grafana.example.com\n  hosted_zone_id: {zone_id}\n  allowed_cidrs: [10.8.0.0/16]\n"
     );
-    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress)).unwrap();
     let _ = h.build_images();
+    // A zone that does not hold the names stops up before any change, naming both.
+    let other =
+        block_on(r53.create_hosted_zone().name("example.org").caller_reference("ingress-dns-org").send()).unwrap();
+    let other_id = other.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress.replace(&zone_id, &other_id))).unwrap();
+    h.proxy.clear();
+    let wrong = h.run(&["up"]).code(1);
+    for field in
+        ["ingress.ui_host: temporal.example.com is not in the zone", "ingress.grafana_host: grafana.example.com"]
+    {
+        assert!(wrong.stderr.contains(field), "{field}:\n{}", wrong.stderr);
+    }
+    assert!(h.proxy.mutating().is_empty(), "nothing changed");
+
+    std::fs::write(h.dir.join("deploy.yaml"), deploy(&ingress)).unwrap();
     let refused = h.run(&["up"]).code(1);
     assert!(
         refused.stderr.contains("grafana.example.com and temporal.example.com already have a record")

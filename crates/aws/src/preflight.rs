@@ -573,7 +573,54 @@ fn default_route(tables: &[aws_sdk_ec2::types::RouteTable], subnet: &str) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use super::{covers, public_subnet_problems};
+    use aws_sdk_ec2::types::{Route, RouteTable, RouteTableAssociation, Subnet};
+
+    fn subnet(id: &str, vpc: &str, zone: &str) -> Subnet {
+        Subnet::builder().subnet_id(id).vpc_id(vpc).availability_zone(zone).build()
+    }
+
+    fn table(subnet: &str, gateway: &str) -> RouteTable {
+        let route = Route::builder().destination_cidr_block("0.0.0.0/0");
+        let route = if gateway.starts_with("nat-") { route.nat_gateway_id(gateway) } else { route.gateway_id(gateway) };
+        RouteTable::builder()
+            .associations(RouteTableAssociation::builder().subnet_id(subnet).build())
+            .routes(route.build())
+            .build()
+    }
+
+    /// An internet-facing balancer's subnets must each exist in the VPC, sit in zones of
+    /// their own and route to an internet gateway: ELBv2 itself checks only that the VPC
+    /// has one.
+    #[test]
+    fn public_subnets_must_be_in_the_vpc_in_distinct_zones_and_routed_to_an_internet_gateway() {
+        let existing = temporalctl_config::ExistingNetwork {
+            vpc_id: "vpc-1".into(),
+            private_subnet_ids: Vec::new(),
+            public_subnet_ids: ["subnet-a", "subnet-b", "subnet-c", "subnet-d", "subnet-e"].map(String::from).to_vec(),
+        };
+        let subnets = [
+            subnet("subnet-a", "vpc-1", "us-east-1a"),
+            subnet("subnet-b", "vpc-1", "us-east-1a"),
+            subnet("subnet-c", "vpc-1", "us-east-1b"),
+            subnet("subnet-d", "vpc-2", "us-east-1c"),
+        ];
+        let tables = [table("subnet-a", "igw-1"), table("subnet-b", "igw-1"), table("subnet-c", "nat-1")];
+        let problems = public_subnet_problems(&existing, &subnets, &tables);
+        let blamed: Vec<&str> = problems.iter().map(|p| p.split(':').next().unwrap()).collect();
+        assert_eq!(
+            blamed,
+            [
+                "network.existing.public_subnet_ids[1]",
+                "network.existing.public_subnet_ids[2]",
+                "network.existing.public_subnet_ids[3]",
+                "network.existing.public_subnet_ids[4]"
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[0].contains("like subnet-a") && problems[1].contains("not to an internet gateway"));
+        assert!(problems[2].contains("is not in vpc-1") && problems[3].contains("does not exist"));
+    }
 
     #[test]
     fn a_wildcard_covers_one_label_only() {
