@@ -98,6 +98,8 @@ const PROPAGATION: &[(&str, &str)] = &[
     ("InvalidParameterException", "unable to assume"),
     // OpenSearch: the access policy's principals, or the VPC service-linked role.
     ("ValidationException", "invalid principal"),
+    // ... or a role too new to have its unique id everywhere (cloudposse/terraform-aws-elasticsearch#57).
+    ("InvalidTypeException", "policy"),
     ("ValidationException", "service-linked role"),
     // ECS on a new account, before its service-linked role exists or is usable.
     ("InvalidParameterException", "service linked role"),
@@ -429,6 +431,8 @@ mod tests {
             ),
             p
         );
+        // OpenSearch setting an access policy whose role is seconds old (the text).
+        assert_eq!(class_with_message(Some("InvalidTypeException"), "Error setting policy: [{...}]", 400), p);
         assert_eq!(
             class_with_message(
                 Some("ValidationError"),

@@ -10,7 +10,19 @@ pub struct Node {
     /// The `Name` tag (and, where AWS names things, the resource name).
     pub name: String,
     pub deps: Vec<NodeId>,
+    /// The dependencies whose identity (id, ARN: known when their create returns) is all
+    /// this node needs; it waits for the others to be ready.
+    pub identity_only: BTreeSet<NodeId>,
     pub resource: Arc<dyn Resource>,
+}
+
+/// What a dependent needs of a dependency before it may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Its id or ARN, known when its create call returns (a policy naming a cluster's ARN).
+    Identity,
+    /// Its wait finished (a route through a NAT gateway that must be `available`).
+    Ready,
 }
 
 #[derive(Default)]
@@ -44,7 +56,18 @@ impl GraphBuilder {
                 deps.push(d.to_string());
             }
         }
-        self.nodes.push(Node { id: id.into(), name: name.into(), deps, resource: Arc::new(resource) });
+        let node = Node { id: id.into(), name: name.into(), deps, identity_only: BTreeSet::new(), resource: Arc::new(resource) };
+        self.nodes.push(node);
+        self
+    }
+
+    /// `node` needs only the identity of `deps` (each already one of its dependencies):
+    /// it starts as soon as their create calls return, not when they become ready. Say
+    /// so only where AWS accepts the id of a resource still being made (an IAM policy
+    /// naming a DSQL cluster's ARN), never where the dependent uses the resource.
+    pub fn needs_identity_only(&mut self, node: &str, deps: &[&str]) -> &mut Self {
+        let n = self.nodes.iter_mut().find(|n| n.id == node).unwrap_or_else(|| panic!("no node `{node}` (a bug)"));
+        n.identity_only.extend(deps.iter().map(|d| d.to_string()));
         self
     }
 
@@ -60,6 +83,9 @@ impl GraphBuilder {
                 if !index.contains_key(d) {
                     return Err(GraphError::UnknownDependency { node: n.id.clone(), dep: d.clone() });
                 }
+            }
+            if let Some(d) = n.identity_only.iter().find(|d| !n.deps.contains(d)) {
+                return Err(GraphError::UnknownDependency { node: n.id.clone(), dep: d.clone() });
             }
         }
         let order = topo_order(&self.nodes, &index)?;
@@ -112,6 +138,10 @@ impl Graph {
     }
     pub fn dependents_of(&self, i: usize) -> &[usize] {
         &self.dependents[i]
+    }
+    /// What node `i` needs of its dependency `dep` before it may start.
+    pub fn need(&self, i: usize, dep: usize) -> Need {
+        if self.nodes[i].identity_only.contains(&self.nodes[dep].id) { Need::Identity } else { Need::Ready }
     }
     /// The nodes `ids` name and everything they depend on, directly or not.
     pub fn with_dependencies(&self, ids: &[&str]) -> BTreeSet<usize> {

@@ -14,8 +14,8 @@ mod state;
 pub use cancel::CancelToken;
 pub use error::{ErrorClass, ResourceError, RetryReason};
 pub use event::{Event, EventKind, EventSink, Outcome, Recorder};
-pub use exec::{Engine, EngineOptions, Planned, RunReport};
-pub use graph::{Graph, GraphBuilder, GraphError, Node};
+pub use exec::{Beside, Engine, EngineOptions, Planned, RunReport};
+pub use graph::{Graph, GraphBuilder, GraphError, Need, Node};
 pub use kind::{AttrValue, Attributes, FieldSpec, Found, Kind, replaced_not_updated};
 pub use resource::{
     Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Owned, Resource, Retention, Status, Subject,
@@ -23,6 +23,6 @@ pub use resource::{
 };
 pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
 pub use state::{
-    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, SaveHook, StaleLock, StateError, StateFile, StateStore,
+    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, SaveHook, StaleLock, StateError, StateFile, StateStore, StepLog,
     new_private_file, private_dir,
 };

@@ -640,3 +640,15 @@ mod tests {
         assert!(matches!(store.read(), Err(StateError::TooNew { found: 99, .. })));
     }
 }
+
+/// Where a one-off step's result is written: the locked state file, or the walk that
+/// holds it while the step runs beside the walk.
+pub trait StepLog {
+    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError>;
+}
+
+impl StepLog for LockedState {
+    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
+        LockedState::record_step(self, step, applied)
+    }
+}

@@ -27,6 +27,8 @@ struct Cloud {
     /// with that old copy.
     stale_after_update: BTreeMap<String, u32>,
     stale: BTreeMap<String, (Observed, u32)>,
+    /// Nodes whose object fails while still pending (a cluster that goes to FAILED).
+    fails_while_pending: std::collections::BTreeSet<String>,
     in_flight: usize,
     max_in_flight: usize,
     next_id: u32,
@@ -121,6 +123,9 @@ impl Resource for FakeResource {
         if let Some((old, n)) = c.stale.get_mut(&self.node).filter(|(_, n)| *n > 0) {
             *n -= 1;
             return Ok(Some(old.clone()));
+        }
+        if pending == Some(true) && c.objects.contains_key(&self.node) && c.fails_while_pending.contains(&self.node) {
+            return Err(ResourceError::fatal(format!("{} went to FAILED while being created", self.node)));
         }
         let pend = |o: Observed| if pending == Some(true) { o.status(Status::Pending("pending".into())) } else { o };
         // As the AWS kinds read: by the recorded id, else by the node's tags.
@@ -293,6 +298,123 @@ async fn never_more_calls_in_flight_than_the_parallelism() {
     let g = g.build().unwrap();
     apply(&g, &store("bound"), 3).await;
     assert_eq!(fake.cloud().max_in_flight, 3);
+}
+
+/// `slow` takes several reads to become ready; `policy` needs only its id (an IAM policy
+/// naming an ARN), `user` needs it ready.
+fn identity_graph(fake: &Fake) -> Graph {
+    let mut g = GraphBuilder::default();
+    g.add("slow", "t-slow", fake.resource("slow", None));
+    g.add("policy", "t-policy", fake.resource("policy", Some("slow")));
+    g.add("user", "t-user", fake.resource("user", Some("slow")));
+    g.needs_identity_only("policy", &["slow"]);
+    g.build().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_identity_only_dependent_starts_when_the_create_returns_a_readiness_one_when_it_is_ready() {
+    let fake = Fake::default();
+    let g = identity_graph(&fake);
+    fake.cloud().pending_reads.insert("slow".into(), 4);
+    let s = store("identity");
+    let (report, events) = apply(&g, &s, 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let log = fake.cloud().log.clone();
+    let slow_ready = log.iter().rposition(|(n, o)| n == "slow" && *o == "read").unwrap();
+    assert!(position(&log, "policy", "create") < slow_ready, "policy starts while slow is being made: {log:?}");
+    assert!(position(&log, "user", "create") > slow_ready, "user waits for slow to be ready: {log:?}");
+    // The identity-only dependent read the id the create returned.
+    let slow_id = fake.cloud().objects["slow"].id.clone();
+    assert_eq!(fake.cloud().objects["policy"].attrs["parent"], slow_id);
+    let finished = |node: &str| {
+        events.kinds().iter().position(|k| matches!(k, EventKind::NodeFinished { node: n, .. } if n == node)).unwrap()
+    };
+    assert!(finished("policy") < finished("slow"), "policy is done while slow is still being made");
+    // Found still being made (an interrupted run), the identity is known just the same.
+    fake.cloud().objects.remove("policy");
+    fake.cloud().objects.remove("user");
+    fake.cloud().pending_reads.insert("slow".into(), 4);
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let log = fake.cloud().log.clone();
+    let second_run = log.iter().rposition(|(n, o)| n == "policy" && *o == "create").unwrap();
+    let slow_ready = log.iter().rposition(|(n, o)| n == "slow" && *o == "read").unwrap();
+    assert!(second_run < slow_ready, "policy starts while slow is still pending: {log:?}");
+    assert!(position(&log[second_run..], "user", "create") + second_run > slow_ready);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_that_fails_after_handing_out_its_identity_fails_the_run_and_the_dependent_is_recorded() {
+    let fake = Fake::default();
+    let g = identity_graph(&fake);
+    fake.cloud().pending_reads.insert("slow".into(), 4);
+    fake.cloud().fails_while_pending.insert("slow".into());
+    let s = store("identity-fails");
+    let (report, _) = apply(&g, &s, 8).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].0, "slow");
+    assert!(report.failures[0].1.message.contains("went to FAILED"), "{}", report.failures[0].1);
+    assert_eq!(report.outcomes["policy"], Outcome::Created, "the dependent's work is reported");
+    assert_eq!(report.outcomes["user"], Outcome::Skipped);
+    let state = s.read().unwrap();
+    assert_eq!(state.nodes["slow"].phase, Phase::Creating, "slow's id is known, its readiness is not");
+    assert_eq!(state.nodes["policy"].phase, Phase::Ready);
+    assert_eq!(state.nodes["policy"].id, fake.cloud().objects["policy"].id);
+    assert!(!state.nodes.contains_key("user"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn work_beside_the_walk_starts_when_its_nodes_are_ready_and_records_in_the_state() {
+    let fake = Fake::default();
+    let g = identity_graph(&fake);
+    fake.cloud().pending_reads.insert("slow".into(), 6);
+    let s = store("beside");
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let engine = Engine::new(&g, opts(8), &events, CancelToken::default());
+    let (report, seen) = engine
+        .apply_beside(&mut locked, async |walk| {
+            let nodes = walk.ready(&["policy".to_string()]).await?;
+            // What the step saw: slow's readiness had not come yet.
+            let log_len = fake.cloud().log.len();
+            walk.record_step("schema", "v1".into()).ok()?;
+            Some((nodes.contains_key("policy"), log_len))
+        })
+        .await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let (saw_policy, at) = seen.expect("the work beside ran");
+    assert!(saw_policy, "the state it got records the node it waited for");
+    let log = fake.cloud().log.clone();
+    let slow_ready = log.iter().rposition(|(n, o)| n == "slow" && *o == "read").unwrap();
+    assert!(at <= slow_ready, "it ran while slow was still being made: at {at}, slow ready at {slow_ready}");
+    drop(locked);
+    assert_eq!(s.read().unwrap().steps["schema"], "v1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn work_beside_a_walk_that_fails_gets_nothing_to_wait_for() {
+    let fake = Fake::default();
+    let g = identity_graph(&fake);
+    fake.cloud().pending_reads.insert("slow".into(), 4);
+    fake.cloud().fails_while_pending.insert("slow".into());
+    let s = store("beside-fails");
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let engine = Engine::new(&g, opts(8), &events, CancelToken::default());
+    let (report, seen) =
+        engine.apply_beside(&mut locked, async |walk| walk.ready(&["user".to_string()]).await.is_some()).await;
+    assert!(!report.ok());
+    assert!(!seen, "user never became ready: the work beside gives up when the walk stops");
+}
+
+#[test]
+fn an_identity_only_edge_must_be_a_dependency() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add("a", "t-a", fake.resource("a", None));
+    g.add("b", "t-b", fake.resource("b", None));
+    g.needs_identity_only("b", &["a"]);
+    assert!(matches!(g.build(), Err(GraphError::UnknownDependency { .. })));
 }
 
 #[tokio::test(start_paused = true)]

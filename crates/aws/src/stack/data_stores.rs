@@ -96,7 +96,16 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 })),
             },
         );
+        // The policy names the cluster's ARN, which CreateCluster returns at once; IAM
+        // does not check that a policy's resources exist ("IAM JSON policy elements:
+        // Resource", IAM User Guide), so the roles do not wait the ~90 s until ACTIVE.
+        g.needs_identity_only(&task_role(kind.key), &[DSQL]);
     }
+    // The access policy's principals must be usable roles, not only named ones: OpenSearch
+    // resolves each ARN to the role's unique id when it sets the policy, and a role made
+    // seconds ago is refused (InvalidTypeException, cloudposse/terraform-aws-elasticsearch#57;
+    // retried as propagation). So the domain needs the roles ready, which they are a few
+    // seconds after CreateRole; what it no longer waits for is DSQL behind them.
     let roles: Vec<String> = temporal.iter().map(|k| task_role(k.key)).collect();
     g.add_after(
         OPENSEARCH,

@@ -1,11 +1,13 @@
-//! The walk: every node starts the moment its dependencies are done (reverse order for
-//! destroy); at most `parallelism` AWS calls are in flight at once. When a node fails no
+//! The walk: every node starts the moment its dependencies are done, or, where it needs
+//! only a dependency's identity, the moment that dependency's create returned (reverse
+//! order, every edge waited, for destroy); at most `parallelism` AWS calls are in flight at once. When a node fails no
 //! new node starts, in-flight ones finish, state is saved, and every failure is reported.
 //!
 //! This file holds the scheduler and the one call wrapper; each job of a walk has its
 //! own file: `reconcile` (apply), `destroy`, `plan`, `wait` (the one wait helper) and
 //! `run` (what a walk shares, and its persistence).
 
+mod beside;
 mod destroy;
 mod plan;
 mod reconcile;
@@ -19,16 +21,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, EventSink, Outcome};
-use crate::graph::{Graph, Node};
+use crate::graph::{Graph, Need, Node};
 use crate::resource::{Change, Cx, NodeId, Tags};
 use crate::retry::{Retries, RetryPolicy, Retrying};
 use crate::state::{LockedState, StateFile};
 use crate::{CancelToken, ErrorClass, ResourceError};
+use beside::WalkProgress;
+pub use beside::Beside;
 use run::{Run, lock};
 
 /// How long a wait may find nothing at a known id before it means "gone": AWS's reads
@@ -96,18 +101,51 @@ pub struct Engine<'a> {
     started: Instant,
     /// A create, update or delete has been sent: listings made before may be stale.
     changed: AtomicBool,
+    /// Nodes whose identity is known (created, or found) before they are ready: the walk
+    /// starts their identity-only dependents.
+    identified: Mutex<Vec<usize>>,
+    identified_news: Notify,
+    /// Which nodes the current walk finished, for work beside it.
+    progress: watch::Sender<WalkProgress>,
 }
 
 impl<'a> Engine<'a> {
     pub fn new(graph: &'a Graph, opts: EngineOptions, events: &'a dyn EventSink, cancel: CancelToken) -> Self {
         let permits = Semaphore::new(opts.parallelism.max(1));
-        Self { graph, opts, events, cancel, permits, started: Instant::now(), changed: AtomicBool::new(false) }
+        Self {
+            graph,
+            opts,
+            events,
+            cancel,
+            permits,
+            started: Instant::now(),
+            changed: AtomicBool::new(false),
+            identified: Mutex::new(Vec::new()),
+            identified_news: Notify::new(),
+            progress: watch::Sender::new(WalkProgress::default()),
+        }
     }
 
     /// Reconcile every node; state is saved after each change.
     pub async fn apply(&self, locked: &mut LockedState) -> RunReport {
         let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
         self.walk(false, |i| self.apply_node(i, &run)).await
+    }
+
+    /// Reconcile every node, with `beside` running alongside: it waits (through
+    /// [`Beside::ready`]) for the nodes it needs and acts while the rest is built, as
+    /// `up`'s schema step runs on DSQL while OpenSearch is still being made. The walk
+    /// goes on whatever `beside` does; both results are returned.
+    pub async fn apply_beside<T>(
+        &self,
+        locked: &mut LockedState,
+        beside: impl AsyncFnOnce(&mut Beside<'_, '_>) -> T,
+    ) -> (RunReport, T) {
+        let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
+        // A fresh start, before the work beside subscribes: an earlier walk's end is not this one's.
+        self.progress.send_replace(WalkProgress::default());
+        let mut side = Beside { run: &run, progress: self.progress.subscribe() };
+        futures_util::future::join(self.walk(false, |i| self.apply_node(i, &run)), beside(&mut side)).await
     }
 
     /// Reconcile only `targets` and everything they depend on; the other nodes are not
@@ -179,31 +217,60 @@ impl<'a> Engine<'a> {
         let mut report = RunReport::default();
         let mut in_flight = FuturesUnordered::new();
         let mut stopped = false;
+        // Whose identity-only dependents were released already (forward walks only).
+        let mut released = vec![false; n];
+        lock_vec(&self.identified).clear();
+        self.progress.send_replace(WalkProgress::default());
+        let mut release = |i: usize, finished: bool, waiting_on: &mut Vec<usize>, ready: &mut Vec<usize>| {
+            if reverse {
+                for j in g.deps_of(i).collect::<Vec<_>>() {
+                    unblock(waiting_on, ready, &order, j);
+                }
+                return;
+            }
+            let first_time = !std::mem::replace(&mut released[i], true);
+            for &j in g.dependents_of(i) {
+                let counts = match g.need(j, i) {
+                    Need::Identity => first_time,
+                    Need::Ready => finished,
+                };
+                if counts {
+                    unblock(waiting_on, ready, &order, j);
+                }
+            }
+        };
         loop {
             if self.cancel.is_cancelled() && !stopped {
                 stopped = true;
                 report.cancelled = true;
             }
+            if stopped {
+                self.progress.send_modify(|p| p.over = true);
+            }
+            for i in std::mem::take(&mut *lock_vec(&self.identified)) {
+                release(i, false, &mut waiting_on, &mut ready);
+            }
             while !stopped && let Some(i) = ready.pop() {
                 let fut = work(i);
                 in_flight.push(async move { (i, fut.await) });
             }
-            let Some((i, result)) = in_flight.next().await else {
+            if in_flight.is_empty() {
                 break;
+            }
+            let news = std::pin::pin!(self.identified_news.notified());
+            let Either::Left((Some((i, result)), _)) = select(in_flight.next(), news).await else {
+                continue;
             };
             let id = g.node(i).id.clone();
             match result {
                 Ok(outcome) => {
-                    report.outcomes.insert(id, outcome);
-                    let next: Vec<usize> = if reverse { g.deps_of(i).collect() } else { g.dependents_of(i).to_vec() };
-                    for j in next {
-                        waiting_on[j] -= 1;
-                        if waiting_on[j] == 0 {
-                            // Keep the graph's order among nodes that became ready together.
-                            let pos = ready.partition_point(|r| order_pos(&order, *r) > order_pos(&order, j));
-                            ready.insert(pos, j);
-                        }
+                    if outcome != Outcome::Skipped {
+                        self.progress.send_modify(|p| {
+                            p.ready.insert(id.clone());
+                        });
                     }
+                    report.outcomes.insert(id, outcome);
+                    release(i, true, &mut waiting_on, &mut ready);
                 }
                 Err(e) => {
                     if e.class == ErrorClass::Cancelled {
@@ -218,6 +285,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        self.progress.send_modify(|p| p.over = true);
         for i in order {
             report.outcomes.entry(g.node(i).id.clone()).or_insert(Outcome::Skipped);
         }
@@ -260,9 +328,32 @@ impl<'a> Engine<'a> {
         self.emit(EventKind::NodeFinished { node: node.id.clone(), outcome, id });
     }
 
+    /// `node`'s identity is known before it is ready: its identity-only dependents may
+    /// start (their inputs hold what the create or the read returned).
+    fn identify(&self, node: &Node) {
+        if let Some(i) = self.graph.find(&node.id) {
+            lock_vec(&self.identified).push(i);
+            self.identified_news.notify_one();
+        }
+    }
+
     fn emit(&self, kind: EventKind) {
         self.events.emit(Event { elapsed: self.started.elapsed(), kind });
     }
+}
+
+/// One dependency of `j` is met; when none is left, `j` joins the ready nodes, in the
+/// graph's order among those that became ready together.
+fn unblock(waiting_on: &mut [usize], ready: &mut Vec<usize>, order: &[usize], j: usize) {
+    waiting_on[j] -= 1;
+    if waiting_on[j] == 0 {
+        let pos = ready.partition_point(|r| order_pos(order, *r) > order_pos(order, j));
+        ready.insert(pos, j);
+    }
+}
+
+fn lock_vec(v: &Mutex<Vec<usize>>) -> std::sync::MutexGuard<'_, Vec<usize>> {
+    v.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn order_pos(order: &[usize], i: usize) -> usize {

@@ -9,7 +9,7 @@ use super::{Engine, UPDATE_SETTLE};
 use crate::event::Outcome;
 use crate::graph::Node;
 use crate::resource::{
-    Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Subject, Tags, check_owned, compare, missing_tags,
+    Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Status, Subject, Tags, check_owned, compare, missing_tags,
 };
 use crate::retry::Retries;
 use crate::state::Phase;
@@ -32,7 +32,15 @@ impl Engine<'_> {
             return self.done(run, node, Outcome::Created, made);
         };
         let (outcome, o) = match compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) {
-            Difference::None => (Outcome::Unchanged, self.wait_ready(node, &cx, o).await?),
+            Difference::None => {
+                // Found as wanted (perhaps still being made by an interrupted run): its
+                // identity is what it is, whatever the wait brings.
+                if o.status != Status::Ready {
+                    self.share_outputs(run, node, &o);
+                    self.identify(node);
+                }
+                (Outcome::Unchanged, self.wait_ready(node, &cx, o).await?)
+            }
             Difference::InPlace(diffs) => {
                 let ours = check_owned(&self.opts.project, &node.id, &o)?;
                 (Outcome::Updated, self.update(node, &cx, &ours, &desired, &diffs).await?)
@@ -202,6 +210,7 @@ impl Engine<'_> {
         let ours = if adopted { Some(check_owned(&self.opts.project, &node.id, &made)?) } else { None };
         // Persist the id before waiting: a crash now leaves a known resource, not a leak.
         self.record(run, node, &made, Phase::Creating)?;
+        self.identify(node);
         let id = made.id.clone();
         let cx = following(cx, &id);
         let Some(ours) = ours else {

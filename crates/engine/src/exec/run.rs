@@ -65,6 +65,12 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// What a node's dependents read of it, before it is recorded (a resource found
+    /// still being made, whose identity-only dependents may start).
+    pub(super) fn share_outputs(&self, run: &Mutex<Run<'_>>, node: &Node, o: &Observed) {
+        lock(run).outputs.insert(node.id.clone(), o.outputs.clone());
+    }
+
     pub(super) fn forget(&self, run: &Mutex<Run<'_>>, node: &Node) -> Result<(), ResourceError> {
         let mut guard = lock(run);
         if guard.recorded.remove(&node.id).is_none() {
