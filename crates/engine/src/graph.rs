@@ -56,7 +56,13 @@ impl GraphBuilder {
                 deps.push(d.to_string());
             }
         }
-        let node = Node { id: id.into(), name: name.into(), deps, identity_only: BTreeSet::new(), resource: Arc::new(resource) };
+        let node = Node {
+            id: id.into(),
+            name: name.into(),
+            deps,
+            identity_only: BTreeSet::new(),
+            resource: Arc::new(resource),
+        };
         self.nodes.push(node);
         self
     }

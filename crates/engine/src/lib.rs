@@ -23,6 +23,6 @@ pub use resource::{
 };
 pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
 pub use state::{
-    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, SaveHook, StaleLock, StateError, StateFile, StateStore, StepLog,
-    new_private_file, private_dir,
+    FORMAT_VERSION, Holder, LockedState, Phase, Recorded, SaveHook, StaleLock, StateError, StateFile, StateStore,
+    StepLog, new_private_file, private_dir,
 };

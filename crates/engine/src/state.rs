@@ -470,6 +470,18 @@ fn pid_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
+/// Where a one-off step's result is written: the locked state file, or the walk that
+/// holds it while the step runs beside the walk.
+pub trait StepLog {
+    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError>;
+}
+
+impl StepLog for LockedState {
+    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
+        LockedState::record_step(self, step, applied)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -638,17 +650,5 @@ mod tests {
         newer["format-version"] = 99.into();
         fs::write(store.path(), newer.to_string()).unwrap();
         assert!(matches!(store.read(), Err(StateError::TooNew { found: 99, .. })));
-    }
-}
-
-/// Where a one-off step's result is written: the locked state file, or the walk that
-/// holds it while the step runs beside the walk.
-pub trait StepLog {
-    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError>;
-}
-
-impl StepLog for LockedState {
-    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
-        LockedState::record_step(self, step, applied)
     }
 }

@@ -513,7 +513,9 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
             return Err(e);
         }
     };
-    let mut report = engine.apply(&mut m.locked).await;
+    // The one-off steps start beside the walk, each when what it needs is ready.
+    let (mut report, beside) =
+        engine.apply_beside(&mut m.locked, async |walk| phases.steps_beside(walk, &m.graph).await).await;
     if report.ok() && !retired.is_empty() {
         let targets: Vec<&str> = retired.iter().map(String::as_str).collect();
         let retire = Engine::new(&retired_graph, options(cli, d), &m.progress, m.cancel.clone());
@@ -523,14 +525,29 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         report.cancelled |= gone.cancelled;
     }
     let mut after = Ok(Vec::new());
-    if report.ok() {
+    // A step beside the walk that failed is reported once the walk is done (nothing was
+    // left half-built for it).
+    let beside = match beside {
+        Ok(done) => Some(done),
+        Err(e) => {
+            after = Err(Failure::from(e));
+            None
+        }
+    };
+    if report.ok()
+        && let Some(beside) = &beside
+    {
         let changed: Vec<&str> = report
             .outcomes
             .iter()
             .filter(|(_, o)| **o != temporalctl_engine::Outcome::Unchanged)
             .map(|(node, _)| node.as_str())
             .collect();
-        after = phases.after_up(&mut m.locked, &changed).await.map_err(Failure::from);
+        after = phases.after_up(&mut m.locked, &changed, beside).await.map_err(Failure::from).map(|lines| {
+            let mut all = beside.summary.clone();
+            all.extend(lines);
+            all
+        });
     }
     if report.ok() && after.is_ok() {
         // What `plan` prices the next change against.

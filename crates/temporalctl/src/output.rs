@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use temporalctl_aws::operate::access::{Access, INGRESS_ADDRESS, Runtime, ServiceRow, TEMPORAL_ADDRESS};
 use temporalctl_cost::{Delta, Estimate};
-use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Outcome, Planned, RunReport};
+use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Need, Outcome, Planned, RunReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
@@ -405,7 +405,8 @@ pub fn graph_dot(g: &Graph) -> String {
     }
     for &i in g.topo() {
         for d in g.deps_of(i) {
-            out.push_str(&format!("  \"{}\" -> \"{}\";\n", g.node(d).id, g.node(i).id));
+            let style = if g.need(i, d) == Need::Identity { " [style=dashed]" } else { "" };
+            out.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", g.node(d).id, g.node(i).id));
         }
     }
     out.push_str("}\n");
@@ -422,7 +423,8 @@ pub fn graph_mermaid(g: &Graph) -> String {
     }
     for &i in g.topo() {
         for d in g.deps_of(i) {
-            out.push_str(&format!("  n{d} --> n{i}\n"));
+            let arrow = if g.need(i, d) == Need::Identity { "-.->" } else { "-->" };
+            out.push_str(&format!("  n{d} {arrow} n{i}\n"));
         }
     }
     out

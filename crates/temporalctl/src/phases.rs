@@ -12,7 +12,7 @@ use temporalctl_aws::verify::{self, Verdict};
 use temporalctl_aws::{flows, stack};
 use temporalctl_config::Deploy;
 use temporalctl_config::capacity::Counts;
-use temporalctl_engine::{Engine, LockedState, NodeId, Owned, Recorded, ResourceError};
+use temporalctl_engine::{Beside, Engine, Graph, LockedState, NodeId, Owned, Recorded, ResourceError, StepLog};
 
 use crate::commands::{Failure, failures};
 use temporalctl_aws::outputs::Output;
@@ -40,8 +40,10 @@ impl Phases<'_> {
     }
 
     /// `up`'s final phases, each skipped when its data store's tag says it is done:
-    /// 0. `verify`, when the walk changed something or a step is pending;
-    /// 1. the DSQL schema and the OpenSearch visibility index, with every service at 0;
+    /// 0. `verify`, when the walk changed something or a step is pending (and the steps
+    ///    beside the walk did not prove the finished network already);
+    /// 1. the DSQL schema and the OpenSearch visibility index, with every service at 0,
+    ///    unless they ran beside the walk ([`Self::steps_beside`]);
     /// 2. the scale waves to the recorded counts (deploy.yaml's on the first run);
     /// 3. the default namespace, once the frontend runs;
     /// 4. the end-to-end check, when a step, a wave, a service or a task definition changed.
@@ -51,41 +53,25 @@ impl Phases<'_> {
         &self,
         locked: &mut LockedState,
         walk_changed: &[&str],
+        beside: &StepsBeside,
     ) -> Result<Vec<String>, ResourceError> {
         let d = self.deploy;
         let nodes = locked.state().nodes.clone();
         let op = self.operator(&nodes);
         let mut summary = Vec::new();
 
-        let schema = [
-            steps::dsql_schema(
-                &op.output(stack::DSQL, Output::Endpoint)?,
-                &d.region,
-                &d.dsql.schema_name,
-                &d.dsql.schema_version,
-                op.applied(steps::DSQL_SCHEMA).as_deref(),
-            ),
-            steps::visibility(
-                &op.output(stack::OPENSEARCH, Output::Endpoint)?,
-                &d.opensearch.visibility_index,
-                op.applied(steps::VISIBILITY).as_deref(),
-            ),
-        ];
+        let pending = |store: &str| match beside.ran.contains(&store) {
+            true => Ok(None),
+            false => store_step(&op, d, store),
+        };
+        let schema = [pending(stack::DSQL)?, pending(stack::OPENSEARCH)?];
         // Before anything starts a task on a changed network: a blocked flow fails here in
-        // seconds, not as a one-off task's 15-minute timeout. A no-op `up` skips it.
+        // seconds, not as a one-off task's 15-minute timeout. A no-op `up` skips it, and so
+        // does an `up` whose steps beside the walk proved the finished network already.
         let namespace_pending = op.applied(steps::NAMESPACE).as_deref() != Some(d.temporal.namespace.name.as_str());
         let steps_pending = namespace_pending || schema.iter().any(Option::is_some);
-        if !walk_changed.is_empty() || steps_pending {
-            let verdicts = self.verify(&nodes).await?;
-            let blocked = verdicts.iter().filter(|v| !v.allowed).count();
-            if blocked > 0 {
-                return Err(ResourceError::fatal(format!(
-                    "verify: {blocked} of {} network flows are blocked; no task was started:\n{}run `temporalctl verify` for every flow and what carries it",
-                    verdicts.len(),
-                    crate::output::verdicts(&verdicts, false)
-                )));
-            }
-            summary.push(format!("verified {} network flows", verdicts.len()));
+        if (!walk_changed.is_empty() || steps_pending) && beside.verified.is_none() {
+            summary.push(format!("verified {} network flows", self.verified(&nodes).await?));
         }
         for step in schema.into_iter().flatten() {
             run_and_record(&op, locked, &step).await?;
@@ -145,6 +131,54 @@ impl Phases<'_> {
             summary.push(self.cluster_check(&locked.state().nodes).await?);
         }
         Ok(summary)
+    }
+
+    /// `up`'s one-off steps while the graph is still being built: each starts the moment
+    /// its data store and what runs it are ready ([`stack::step_needs`]), so the DSQL
+    /// schema runs while OpenSearch builds and the index the moment the domain is ready,
+    /// with every service still at 0. A step whose walk stops first does not run;
+    /// `after_up` runs what is left. The walk goes on whatever a step does.
+    pub async fn steps_beside(&self, walk: &Beside<'_, '_>, graph: &Graph) -> Result<StepsBeside, ResourceError> {
+        let d = self.deploy;
+        let step_on = async |store: &'static str| -> Result<Option<(&'static str, String, usize)>, ResourceError> {
+            let Some(nodes) = walk.ready(&stack::step_needs(graph, d, store)).await else { return Ok(None) };
+            let op = self.operator(&nodes);
+            let Some(step) = store_step(&op, d, store)? else { return Ok(None) };
+            // The whole network is among what the step waited for: proven now, as after the walk.
+            let flows = self.verified(&nodes).await?;
+            run_and_record(&op, &mut { walk }, &step).await?;
+            Ok(Some((store, format!("ran {} while the rest was being built", step.title), flows)))
+        };
+        let (schema, index) = tokio::join!(step_on(stack::DSQL), step_on(stack::OPENSEARCH));
+        // Neither stops the other: when both fail, both are told.
+        let (schema, index) = match (schema, index) {
+            (Err(a), Err(b)) => return Err(ResourceError { message: format!("{}\n{}", a.message, b.message), ..a }),
+            (schema, index) => (schema?, index?),
+        };
+        let mut done = StepsBeside::default();
+        for (store, line, flows) in [schema, index].into_iter().flatten() {
+            if done.verified.is_none() {
+                done.summary.push(format!("verified {flows} network flows"));
+            }
+            done.verified = Some(flows);
+            done.ran.push(store);
+            done.summary.push(line);
+        }
+        Ok(done)
+    }
+
+    /// How many flows `verify` proved; an error naming the blocked ones otherwise.
+    async fn verified(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<usize, ResourceError> {
+        let verdicts = self.verify(nodes).await?;
+        let blocked = verdicts.iter().filter(|v| !v.allowed).count();
+        if blocked > 0 {
+            return Err(ResourceError::fatal(format!(
+                "verify: {blocked} of {} network flows are blocked; no task was started:\n{}run `temporalctl verify` for every flow and what carries it",
+                verdicts.len(),
+                crate::output::verdicts(&verdicts, false)
+            )));
+        }
+        Ok(verdicts.len())
     }
 
     /// The end-to-end check (`up`, `status --check`) as a one-off task against a running
@@ -249,6 +283,35 @@ impl Phases<'_> {
     }
 }
 
+/// What `up`'s steps beside the walk did.
+#[derive(Debug, Default)]
+pub struct StepsBeside {
+    /// The data stores whose step ran (`after_up` does not run it again).
+    pub ran: Vec<&'static str>,
+    /// How many flows `verify` proved before they ran, on the finished network.
+    pub verified: Option<usize>,
+    pub summary: Vec<String>,
+}
+
+/// The one-off step `store` still needs (its schema or index), `None` when its tag says
+/// it is done.
+fn store_step(op: &Operator<'_>, d: &Deploy, store: &str) -> Result<Option<steps::Step>, ResourceError> {
+    Ok(match store {
+        stack::DSQL => steps::dsql_schema(
+            &op.output(stack::DSQL, Output::Endpoint)?,
+            &d.region,
+            &d.dsql.schema_name,
+            &d.dsql.schema_version,
+            op.applied(steps::DSQL_SCHEMA).as_deref(),
+        ),
+        _ => steps::visibility(
+            &op.output(stack::OPENSEARCH, Output::Endpoint)?,
+            &d.opensearch.visibility_index,
+            op.applied(steps::VISIBILITY).as_deref(),
+        ),
+    })
+}
+
 fn counts_of(targets: &[(&'static ServiceKind, u32)]) -> Counts {
     targets.iter().map(|(k, n)| (k.key, *n)).collect()
 }
@@ -268,7 +331,7 @@ pub fn desired_counts(d: &Deploy, recorded: &BTreeMap<String, u32>, change: Opti
 /// endpoint the script names (`Operator::owned_store`); then tag the store with what the
 /// step applied and copy that to the state file. The schema step also records the shard
 /// count it was created with, which no later `up` may change.
-async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &steps::Step) -> Result<(), ResourceError> {
+async fn run_and_record(op: &Operator<'_>, log: &mut dyn StepLog, step: &steps::Step) -> Result<(), ResourceError> {
     let store = op.owned_store(&format!("step/{}", step.name), store_of(step.name)).await?;
     op.run_step(step).await?;
     let mut records = vec![(step.name, step.applied.clone())];
@@ -276,27 +339,27 @@ async fn run_and_record(op: &Operator<'_>, locked: &mut LockedState, step: &step
         records.push((steps::HISTORY_SHARDS, op.deploy.temporal.history_shards.to_string()));
     }
     for (name, applied) in records {
-        mark(op, locked, &store, name, applied).await?;
+        mark(op, log, &store, name, applied).await?;
     }
     Ok(())
 }
 
 /// What a step applied, on its own: the store checked, then marked.
-async fn record(op: &Operator<'_>, locked: &mut LockedState, name: &str, applied: String) -> Result<(), ResourceError> {
+async fn record(op: &Operator<'_>, log: &mut dyn StepLog, name: &str, applied: String) -> Result<(), ResourceError> {
     let store = op.owned_store(&format!("step/{name}"), store_of(name)).await?;
-    mark(op, locked, &store, name, applied).await
+    mark(op, log, &store, name, applied).await
 }
 
 /// What a step applied: a tag on its data store, then the state file's copy, saved.
 async fn mark(
     op: &Operator<'_>,
-    locked: &mut LockedState,
+    log: &mut dyn StepLog,
     store: &Owned<Store>,
     name: &str,
     applied: String,
 ) -> Result<(), ResourceError> {
     op.mark_done(store, name, &applied).await?;
-    locked.record_step(name, applied).map_err(|e| ResourceError::fatal(e.to_string()))
+    log.record_step(name, applied).map_err(|e| ResourceError::fatal(e.to_string()))
 }
 
 /// `up` and `plan` refuse, before any AWS call, a change of what the schema fixed.

@@ -90,3 +90,45 @@ pub fn build(d: &Deploy, aws: &Aws, counts: &capacity::Counts, facts: &Facts) ->
     workloads::services(&mut g, d, aws, counts);
     g.build()
 }
+
+/// The kinds `verify` reads to prove a flow: the network and its firewalls.
+const NETWORK_KINDS: &[&str] = &[
+    "vpc",
+    "existing-vpc",
+    "subnet",
+    "existing-subnet",
+    "internet-gateway",
+    "elastic-ip",
+    "nat-gateway",
+    "route-table",
+    "vpc-endpoint",
+    "security-group",
+    "security-group-rules",
+];
+
+/// What a one-off step against `store` (DSQL's schema, OpenSearch's index) needs ready
+/// before its task can run and reach the store: the store; the admin tools' task
+/// definition and what it names (roles, log group, image repository); the capacity that
+/// places the task (`ONE_OFF_PLACEMENT`'s node group, its provider on the cluster); and
+/// the whole network, which `verify` proves before the task starts (groups, rules,
+/// routes, NAT gateway, endpoints). `up` starts the step the moment these are ready,
+/// while the rest of the graph is still being built.
+pub fn step_needs(graph: &Graph, d: &Deploy, store: &str) -> Vec<String> {
+    let group = d.services.get(crate::service_kinds::ONE_OFF_PLACEMENT).map(|s| s.node_group.as_str()).unwrap_or("");
+    let runs_it = [
+        store.to_string(),
+        task_definition(crate::service_kinds::ADMIN_TOOLS.key),
+        auto_scaling_group(group),
+        capacity_provider(group),
+        CLUSTER_CAPACITY.to_string(),
+    ];
+    let network = (0..graph.len()).filter(|i| NETWORK_KINDS.contains(&graph.node(*i).resource.kind()));
+    let mut needs: Vec<usize> =
+        graph.with_dependencies(&runs_it.iter().map(String::as_str).collect::<Vec<_>>()).into_iter().collect();
+    for i in network {
+        needs.extend(graph.with_dependencies(&[graph.node(i).id.as_str()]));
+    }
+    needs.sort_unstable();
+    needs.dedup();
+    needs.into_iter().map(|i| graph.node(i).id.clone()).collect()
+}

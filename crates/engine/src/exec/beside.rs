@@ -42,11 +42,18 @@ impl Beside<'_, '_> {
     }
 }
 
-impl StepLog for Beside<'_, '_> {
-    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
+impl Beside<'_, '_> {
+    /// What a step applied, saved in the state file the walk holds.
+    pub fn record_step(&self, step: &str, applied: String) -> Result<(), StateError> {
         match lock(self.run).locked.as_deref_mut() {
             Some(locked) => locked.record_step(step, applied),
             None => Ok(()),
         }
+    }
+}
+
+impl StepLog for &Beside<'_, '_> {
+    fn record_step(&mut self, step: &str, applied: String) -> Result<(), StateError> {
+        Beside::record_step(self, step, applied)
     }
 }

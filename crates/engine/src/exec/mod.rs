@@ -32,8 +32,8 @@ use crate::resource::{Change, Cx, NodeId, Tags};
 use crate::retry::{Retries, RetryPolicy, Retrying};
 use crate::state::{LockedState, StateFile};
 use crate::{CancelToken, ErrorClass, ResourceError};
-use beside::WalkProgress;
 pub use beside::Beside;
+use beside::WalkProgress;
 use run::{Run, lock};
 
 /// How long a wait may find nothing at a known id before it means "gone": AWS's reads
@@ -139,13 +139,13 @@ impl<'a> Engine<'a> {
     pub async fn apply_beside<T>(
         &self,
         locked: &mut LockedState,
-        beside: impl AsyncFnOnce(&mut Beside<'_, '_>) -> T,
+        beside: impl AsyncFnOnce(&Beside<'_, '_>) -> T,
     ) -> (RunReport, T) {
         let run = Mutex::new(Run::new(locked.state().nodes.clone(), Some(locked)));
         // A fresh start, before the work beside subscribes: an earlier walk's end is not this one's.
         self.progress.send_replace(WalkProgress::default());
-        let mut side = Beside { run: &run, progress: self.progress.subscribe() };
-        futures_util::future::join(self.walk(false, |i| self.apply_node(i, &run)), beside(&mut side)).await
+        let side = Beside { run: &run, progress: self.progress.subscribe() };
+        futures_util::future::join(self.walk(false, |i| self.apply_node(i, &run)), beside(&side)).await
     }
 
     /// Reconcile only `targets` and everything they depend on; the other nodes are not

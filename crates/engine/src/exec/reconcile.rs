@@ -9,7 +9,8 @@ use super::{Engine, UPDATE_SETTLE};
 use crate::event::Outcome;
 use crate::graph::Node;
 use crate::resource::{
-    Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Status, Subject, Tags, check_owned, compare, missing_tags,
+    Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Status, Subject, Tags, check_owned, compare,
+    missing_tags,
 };
 use crate::retry::Retries;
 use crate::state::Phase;
