@@ -219,7 +219,8 @@ fn timed_graph(real: &Graph, profile: &BTreeMap<String, Profile>, bench: &Arc<Be
 struct Model {
     start: Vec<f64>,
     end: Vec<f64>,
-    held_by: Vec<Option<usize>>,
+    /// The dependency whose end (or, for an identity-only edge, whose create) let it start.
+    held_by: Vec<Option<(usize, Need)>>,
 }
 
 fn model(g: &Graph, profile: &BTreeMap<String, Profile>, s: Schedule) -> Model {
@@ -229,13 +230,13 @@ fn model(g: &Graph, profile: &BTreeMap<String, Profile>, s: Schedule) -> Model {
         for d in g.deps_of(i) {
             let p = profile[g.node(d).resource.kind()];
             // An identity is known when the dependency's create returns.
-            let at = match (s, g.need(i, d)) {
-                (Schedule::Now, Need::Identity) => m.start[d] + READ_S + p.call_s,
-                _ => m.end[d],
+            let (at, need) = match (s, g.need(i, d)) {
+                (Schedule::Now, Need::Identity) => (m.start[d] + READ_S + p.call_s, Need::Identity),
+                _ => (m.end[d], Need::Ready),
             };
             if at > m.start[i] {
                 m.start[i] = at;
-                m.held_by[i] = Some(d);
+                m.held_by[i] = Some((d, need));
             }
         }
         m.end[i] = m.start[i] + profile[g.node(i).resource.kind()].total();
@@ -246,8 +247,9 @@ fn model(g: &Graph, profile: &BTreeMap<String, Profile>, s: Schedule) -> Model {
 impl Model {
     fn chain_to(&self, g: &Graph, mut i: usize) -> Vec<String> {
         let mut chain = vec![g.node(i).id.clone()];
-        while let Some(d) = self.held_by[i] {
-            chain.push(g.node(d).id.clone());
+        while let Some((d, need)) = self.held_by[i] {
+            let id = &g.node(d).id;
+            chain.push(if need == Need::Identity { format!("{id} (created: its ARN)") } else { id.clone() });
             i = d;
         }
         chain.reverse();
