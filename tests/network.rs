@@ -307,6 +307,28 @@ fn status_reports_ok_then_missing_and_its_json_is_stable() {
     let doc: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
     assert_eq!(doc["healthy"], true);
     assert!(doc["resources"].as_array().unwrap().len() >= 19);
+    // For a person, healthy: the stack in one line, the address and the services first,
+    // hints last, no resource rows and no raw AWS CLI lines, within one 80×40 screen.
+    let text = h.run(&["status"]).ok().stdout;
+    // `STATUS_CAPTURE=DIR` keeps it, for the README.
+    if let Some(dir) = std::env::var_os("STATUS_CAPTURE") {
+        std::fs::write(std::path::Path::new(&dir).join("status.txt"), &text).unwrap();
+    }
+    let rows = |t: &str| t.lines().map(|l| l.chars().count().max(1).div_ceil(80)).sum::<usize>();
+    assert!(rows(&text) <= 40, "{} rows at 80 columns:\n{text}", rows(&text));
+    let resources = doc["resources"].as_array().unwrap().len();
+    assert!(
+        text.starts_with(&format!("{PROJECT} in us-east-1: healthy, {resources} of {resources} resources ok\n")),
+        "{text}"
+    );
+    assert!(text.contains("\nTemporal address: ") && text.contains("\nServices:\n"), "{text}");
+    for service in ["history", "matching", "frontend", "worker", "ui"] {
+        assert!(text.contains(&format!("\n  {service} ")), "{service}: {text}");
+    }
+    assert!(!text.contains("RESOURCE") && !text.contains("aws ssm start-session"), "{text}");
+    assert!(text.contains("temporalctl status --all"), "{text}");
+    let all = h.run(&["status", "--all"]).ok().stdout;
+    assert!(all.contains("\nResources:\n") && all.contains("\n  vpc "), "{all}");
     // Remove one resource out of band: status names it missing and changes nothing.
     let ec2 = h.ec2();
     let nat = state["nodes"]["nat-gateway"]["id"].as_str().unwrap().to_string();
@@ -328,6 +350,12 @@ fn status_reports_ok_then_missing_and_its_json_is_stable() {
     assert_eq!(states["elastic-ip/nat"], "missing");
     assert_eq!(states["nat-gateway"], "missing");
     assert_eq!(states["vpc"], "ok");
+    // The text lists exactly what is not ok.
+    let text = h.run(&["status"]).ok().stdout;
+    let listed = text.split("\nResources that are not ok:\n").nth(1).expect("a list of what is not ok");
+    let listed = listed.split("\n\n").next().unwrap();
+    assert!(listed.contains("\n  nat-gateway ") && listed.contains("\n  elastic-ip/nat "), "{text}");
+    assert_eq!(listed.lines().count(), 1 + states.values().filter(|s| *s != "ok").count(), "{text}");
 }
 
 /// `verify` proves every declared flow on the account `up` built, with no mutating call;

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use support::Harness;
 use temporalctl_proxy::Script;
@@ -334,7 +336,9 @@ fn status_shows_services_endpoints_and_commands_in_its_published_schema_without_
     // The text form says the same for a person.
     let text = h.run(&["status"]).ok().stdout;
     assert!(
-        text.contains("Services:") && text.contains("frontend   running") && text.contains("aws ssm start-session"),
+        text.contains("Services:")
+            && text.contains("frontend          running")
+            && !text.contains("aws ssm start-session"),
         "{text}"
     );
     // DSQL's quotas at the counts set: two frontends and one of each other Temporal service.
@@ -862,4 +866,45 @@ fn the_end_to_end_check_runs_after_up_and_on_demand_and_names_a_failing_stage() 
     let failed = h.run(&["status", "--check"]).code(1);
     assert!(failed.stderr.contains("step end-to-end check through"), "{}", failed.stderr);
     assert!(failed.stderr.contains("check failed at stage 5/6 visibility"), "{}", failed.stderr);
+}
+
+/// `up --output json` streams one JSON object per line on stdout (docs/events.schema.json),
+/// the way CI systems read `terraform apply -json`: every node ends exactly once, the last
+/// line is the result, and nothing else is on stdout.
+#[test]
+fn up_streams_one_json_event_per_line_ending_every_node_once() {
+    let h = Harness::new("ops-json", &deploy());
+    let run = h.run(&["up", "--output", "json"]).ok();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(support::repo().join("docs/events.schema.json")).unwrap())
+            .unwrap();
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}")))
+        .collect();
+    for line in &lines {
+        let broken = support::schema::violations(&schema, line);
+        assert!(broken.is_empty(), "{line} breaks docs/events.schema.json: {broken:#?}");
+    }
+    let result = lines.last().unwrap();
+    assert_eq!(
+        (result["event"].as_str(), result["command"].as_str(), result["ok"].as_bool()),
+        (Some("result"), Some("up"), Some(true))
+    );
+    let mut ends: BTreeMap<String, usize> = BTreeMap::new();
+    for line in lines.iter().filter(|l| l["event"] == "finished" || l["event"] == "failed") {
+        *ends.entry(line["node"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert!(ends.values().all(|n| *n == 1), "a node ended twice: {ends:?}");
+    let state = h.state(PROJECT);
+    for node in state["nodes"].as_object().unwrap().keys() {
+        assert_eq!(ends.get(node), Some(&1), "{node} has no final event");
+        assert!(result["outcomes"][node].is_string(), "{node} is not in the result");
+    }
+    // The final phases are in the same stream: the steps beside the walk and the waves.
+    for node in ["step/dsql-schema", "step/opensearch-visibility", "service/history"] {
+        assert_eq!(ends.get(node), Some(&1), "{node}: {ends:?}");
+    }
+    assert!(lines.iter().any(|l| l["event"] == "started" && l["action"] == "creating"));
 }

@@ -400,13 +400,7 @@ async fn main() {
     let profile = load_profile("docs/readiness-profile.csv");
 
     // The real graph needs clients to exist, never to call: nothing leaves this process.
-    for (k, v) in
-        [("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]
-    {
-        // SAFETY: single-threaded here, before any client reads the environment.
-        unsafe { std::env::set_var(k, v) };
-    }
-    let aws = temporalctl_aws::Aws::connect(&deploy.region).await.expect("clients");
+    let aws = temporalctl_aws::Aws::offline(&deploy.region);
     let real =
         stack::build(&deploy, &aws, &temporalctl_config::capacity::counts_from_config(&deploy), &Default::default())
             .expect("stack graph");

@@ -98,7 +98,10 @@ const PROPAGATION: &[(&str, &str)] = &[
     ("InvalidParameterException", "unable to assume"),
     // OpenSearch: the access policy's principals, or the VPC service-linked role.
     ("ValidationException", "invalid principal"),
-    // ... or a role too new to have its unique id everywhere (cloudposse/terraform-aws-elasticsearch#57).
+    // ... or a role too new to have its unique id everywhere (cloudposse/terraform-aws-elasticsearch#57:
+    // "InvalidTypeException: Error setting policy"). A policy that is wrong for good gets the
+    // same answer and fails only at the propagation deadline; ours is a snapshot-tested
+    // document, so a lasting refusal is a bug, not input to report at once.
     ("InvalidTypeException", "policy"),
     ("ValidationException", "service-linked role"),
     // ECS on a new account, before its service-linked role exists or is usable.

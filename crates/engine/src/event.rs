@@ -51,6 +51,10 @@ pub enum EventKind {
         reason: String,
     },
     StateSaved,
+    /// A message for the person running it (a note, a warning), shown with the progress.
+    Note {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

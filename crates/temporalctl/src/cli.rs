@@ -47,11 +47,18 @@ pub enum Verb {
         /// in place changed: its data is lost.
         #[arg(long)]
         allow_data_replacement: bool,
+        /// `json`: one JSON object per event on stdout, then the result
+        /// (docs/events.schema.json), for CI systems.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// Set the services' desired counts, wave by wave, each wave waited until stable.
     Scale {
         #[command(subcommand)]
         direction: Direction,
+        /// `json`: one JSON object per event on stdout, then the result.
+        #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+        output: Format,
     },
     /// The images the task definitions name and the digest each names now (ECR, or the
     /// public registry); exit 1 when one cannot be pinned. `images build` builds and
@@ -80,6 +87,9 @@ pub enum Verb {
         /// Time between redraws with --watch, e.g. 5s or 1m.
         #[arg(long, default_value = "10s", value_parser = duration, requires = "watch")]
         interval: Duration,
+        /// List every resource, not only those that are not ok.
+        #[arg(long)]
+        all: bool,
         /// Then prove the cluster serves: a one-off task checks health, the namespace, and
         /// a workflow started, found through visibility and terminated; exit 1 on failure.
         #[arg(long, conflicts_with = "watch")]
@@ -154,6 +164,9 @@ pub enum Verb {
         /// and the ECR repositories with their images. Kept by default.
         #[arg(long)]
         destroy_data: bool,
+        /// `json`: one JSON object per event on stdout, then the result.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// The state's S3 backend (`state:` in deploy.yaml, docs/state.md): make or check the
     /// bucket, remove a dead run's lock, list and show versions, push a rescued copy,

@@ -115,7 +115,7 @@ async fn dispatch(cli: &Cli, d: &Deploy) -> Result<(), Failure> {
         return verbs(cli, d, &store).await;
     }
     // Asked before the lock is taken: a lock is never held while a person reads a prompt.
-    if let Verb::Down { yes: false, destroy_data } = &cli.verb {
+    if let Verb::Down { yes: false, destroy_data, .. } = &cli.verb {
         confirm_down(d, *destroy_data)?;
     }
     let (session, store) = crate::remote::begin(cli, d, store).await?;
@@ -163,12 +163,13 @@ async fn verbs(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure>
             }
             Ok(())
         }
-        Verb::Status { output, watch, interval, check } => {
+        Verb::Status { output, watch, interval, all, check } => {
             let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
             let cancel = read_only_interrupt();
             let on_terminal = std::io::stdout().is_terminal();
             loop {
-                let shown = match status_once(cli, d, &aws, &store, *output, *watch, &cancel).await {
+                let view = StatusView { format: *output, compact: *watch, all: *all };
+                let shown = match status_once(cli, d, &aws, &store, view, &cancel).await {
                     Err(Failure::Interrupted) if *watch => return Ok(()),
                     other => other?,
                 };
@@ -255,14 +256,14 @@ async fn verbs(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure>
         Verb::Tls { action: TlsAction::Rotate } => rotate_tls(d, &store).await,
         Verb::Completions { .. } | Verb::Man { .. } => unreachable!("answered before deploy.yaml is read"),
         Verb::State { .. } => unreachable!("answered by `dispatch`"),
-        Verb::Up { .. } => up(cli, d, &store).await,
-        Verb::Scale { direction } => scale(d, &store, direction).await,
-        Verb::Down { yes, destroy_data } => {
+        Verb::Up { output, .. } => up(cli, d, &store, *output == Format::Json).await,
+        Verb::Scale { direction, output } => scale(d, &store, direction, *output == Format::Json).await,
+        Verb::Down { yes, destroy_data, output } => {
             // The S3 backend asked before taking its lock.
             if !yes && d.state.backend == temporalctl_config::StateBackend::Local {
                 confirm_down(d, *destroy_data)?;
             }
-            down(cli, d, &store, *destroy_data).await
+            down(cli, d, &store, *destroy_data, *output == Format::Json).await
         }
     }
 }
@@ -302,14 +303,23 @@ async fn read_all(
     Ok(planned)
 }
 
+/// How one reading of `status` is rendered.
+#[derive(Clone, Copy)]
+struct StatusView {
+    format: Format,
+    /// JSON on one line (`--watch`'s stream).
+    compact: bool,
+    /// Every resource, not only those that are not ok.
+    all: bool,
+}
+
 /// One reading of `status`, rendered.
 async fn status_once(
     cli: &Cli,
     d: &Deploy,
     aws: &Aws,
     store: &StateStore,
-    format: Format,
-    compact: bool,
+    view: StatusView,
     cancel: &CancelToken,
 ) -> Result<String, Failure> {
     let planned = read_all(cli, d, aws, store, false, cancel).await?;
@@ -327,12 +337,12 @@ async fn status_once(
     let runtime = phases.runtime(&nodes).await?;
     let counts = crate::phases::desired_counts(d, &store.read()?.desired_counts, None);
     let budget = dsql_budget::Budget::of(d, &counts);
-    Ok(match format {
+    Ok(match view.format {
         Format::Text => {
-            output::status_text(&d.project, &d.region, &planned, &runtime)
+            output::status_text(&d.project, &d.region, &planned, &runtime, view.all)
                 + &output::dsql_budget_text(&budget, "the counts up and scale set")
         }
-        Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, &budget, compact),
+        Format::Json => output::status_json(&d.project, &d.region, &planned, &runtime, &budget, view.compact),
     })
 }
 
@@ -406,7 +416,7 @@ async fn rotate_tls(d: &Deploy, store: &StateStore) -> Result<(), Failure> {
     }
     let locked = lock(store, "tls rotate")?;
     let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
-    let progress = live_progress();
+    let progress = live_progress(false);
     let phases = phases(&aws, d, &progress, interrupt_token());
     let result = phases.operator(&locked.state().nodes).rotate_tls().await;
     progress.finish();
@@ -453,11 +463,11 @@ pub(crate) fn lock(store: &StateStore, holder: &str) -> Result<LockedState, Fail
 }
 
 impl Mutation {
-    async fn begin(d: &Deploy, locked: LockedState) -> Result<Mutation, Failure> {
+    async fn begin(d: &Deploy, locked: LockedState, json: bool) -> Result<Mutation, Failure> {
         let aws = Aws::connect(&d.region).await.map_err(Failure::Runtime)?;
         // `down` and the first look of `up`: no endpoint is updated from this graph.
         let graph = graph(d, &aws, locked.state(), Default::default())?;
-        Ok(Mutation { locked, aws, graph, progress: live_progress(), cancel: interrupt_token() })
+        Ok(Mutation { locked, aws, graph, progress: live_progress(json), cancel: interrupt_token() })
     }
 
     /// The closing summary: the lock released first, then what the walk did and the lines
@@ -473,6 +483,15 @@ impl Mutation {
         drop(self.locked);
         // Wall time of the whole command: drain and sweep, the graph, the final phases.
         report.elapsed = started.elapsed();
+        if self.progress.is_json() {
+            let lines = around.as_ref().map(Vec::clone).unwrap_or_default();
+            self.progress.json_result(verb, &report, &lines);
+            return match around {
+                _ if report.cancelled => Err(Failure::Interrupted),
+                _ if !report.ok() => Err(Failure::Runtime(failures(&report))),
+                around => around.map(|_| ()),
+            };
+        }
         outln!("{}", output::summary(verb, &report));
         if report.cancelled {
             return Err(Failure::Interrupted);
@@ -489,11 +508,11 @@ impl Mutation {
 
 /// `up`: the preflight and the images first, the schema when a new version needs it
 /// before anything rolls, the graph, then the final phases.
-async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
+async fn up(cli: &Cli, d: &Deploy, store: &StateStore, json: bool) -> Result<(), Failure> {
     let started = Instant::now();
     let locked = lock(store, "up")?;
     check_fixed_settings(d, locked.state())?;
-    let mut m = Mutation::begin(d, locked).await?;
+    let mut m = Mutation::begin(d, locked, json).await?;
     preflight(&m.aws, d, m.locked.state(), &m.cancel).await?;
     let pins = crate::images::require(&m.aws, d, cli, &m.cancel).await?;
     crate::phases::record_tls(d, &mut m.locked)?;
@@ -513,9 +532,19 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
             return Err(e);
         }
     };
-    // The one-off steps start beside the walk, each when what it needs is ready.
-    let (mut report, beside) =
+    // A fresh deployment's waves, namespace and check follow the graph: the time left counts them.
+    let after_graph = if m.locked.state().steps.is_empty() { crate::live::FINAL_PHASES_S } else { 0.0 };
+    m.progress.set_graph(&m.graph, after_graph);
+    // The one-off steps start beside the walk, each when what it needs is ready; a step
+    // that failed is reported with the walk's own failures.
+    let (mut report, mut beside) =
         engine.apply_beside(&mut m.locked, async |walk| phases.steps_beside(walk, &m.graph).await).await;
+    for (step, e) in std::mem::take(&mut beside.failures) {
+        match e.class {
+            temporalctl_engine::ErrorClass::Cancelled => report.cancelled = true,
+            _ => report.failures.push((step, e)),
+        }
+    }
     if report.ok() && !retired.is_empty() {
         let targets: Vec<&str> = retired.iter().map(String::as_str).collect();
         let retire = Engine::new(&retired_graph, options(cli, d), &m.progress, m.cancel.clone());
@@ -523,27 +552,18 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         report.outcomes.extend(gone.outcomes);
         report.failures.extend(gone.failures);
         report.cancelled |= gone.cancelled;
+        // The network the steps proved has changed since: `after_up` proves it again.
+        beside.verified = None;
     }
     let mut after = Ok(Vec::new());
-    // A step beside the walk that failed is reported once the walk is done (nothing was
-    // left half-built for it).
-    let beside = match beside {
-        Ok(done) => Some(done),
-        Err(e) => {
-            after = Err(Failure::from(e));
-            None
-        }
-    };
-    if report.ok()
-        && let Some(beside) = &beside
-    {
+    if report.ok() {
         let changed: Vec<&str> = report
             .outcomes
             .iter()
             .filter(|(_, o)| **o != temporalctl_engine::Outcome::Unchanged)
             .map(|(node, _)| node.as_str())
             .collect();
-        after = phases.after_up(&mut m.locked, &changed, beside).await.map_err(Failure::from).map(|lines| {
+        after = phases.after_up(&mut m.locked, &changed, &beside).await.map_err(Failure::from).map(|lines| {
             let mut all = beside.summary.clone();
             all.extend(lines);
             all
@@ -558,7 +578,7 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
         .enabled
         .then(|| temporalctl_aws::operate::access::tls_validity(&m.locked.state().nodes, t.private_ca_arn.is_some()));
     if let Some(v) = tls.flatten().filter(|v| v.near_expiry()) {
-        eprintln!("warning: {}", v.describe());
+        m.progress.note(format!("warning: {}", v.describe()));
     }
     let after = after.map(|lines| {
         around.extend(lines);
@@ -572,9 +592,9 @@ async fn up(cli: &Cli, d: &Deploy, store: &StateStore) -> Result<(), Failure> {
 /// `down`: every service to 0 first (nothing is deleted under running tasks), then our
 /// tagged leftovers (none is inside the VPC when its turn comes), then the graph in
 /// reverse.
-async fn down(cli: &Cli, d: &Deploy, store: &StateStore, destroy_data: bool) -> Result<(), Failure> {
+async fn down(cli: &Cli, d: &Deploy, store: &StateStore, destroy_data: bool, json: bool) -> Result<(), Failure> {
     let started = Instant::now();
-    let mut m = Mutation::begin(d, lock(store, "down")?).await?;
+    let mut m = Mutation::begin(d, lock(store, "down")?, json).await?;
     let phases = phases(&m.aws, d, &m.progress, m.cancel.clone());
     let engine = Engine::new(&m.graph, options(cli, d), &m.progress, m.cancel.clone());
     let nodes: std::collections::BTreeSet<String> = m.graph.ids().into_iter().map(String::from).collect();
@@ -605,7 +625,7 @@ async fn down(cli: &Cli, d: &Deploy, store: &StateStore, destroy_data: bool) -> 
 
 /// `scale up|down`: check the node groups can hold the new counts (exit 2, no call, when
 /// not), record them, then run the waves.
-async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<(), Failure> {
+async fn scale(d: &Deploy, store: &StateStore, direction: &Direction, json: bool) -> Result<(), Failure> {
     let (names, down) = match direction {
         Direction::Up { services, .. } => (services, false),
         Direction::Down { services } => (services, true),
@@ -653,18 +673,33 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction) -> Result<
             eprintln!("note: {}", printable(&note));
         }
     }
-    let progress = live_progress();
+    let progress = live_progress(json);
     let phases = phases(&aws, d, &progress, interrupt_token());
     let result = phases.scale(&mut locked, &change, down).await;
     progress.finish();
-    let changed = result?;
+    let verb = if down { "scale down" } else { "scale up" };
     let counts: Vec<String> = change.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    outln!(
-        "scale {}: {changed} service(s) changed, all stable ({}) in {:.1}s",
-        if down { "down" } else { "up" },
-        counts.join(" "),
-        phases.started.elapsed().as_secs_f64()
-    );
+    let line = |changed: usize| {
+        format!(
+            "{verb}: {changed} service(s) changed, all stable ({}) in {:.1}s",
+            counts.join(" "),
+            phases.started.elapsed().as_secs_f64()
+        )
+    };
+    if progress.is_json() {
+        // The services' own events carried the work; the result says how it ended.
+        let mut report = temporalctl_engine::RunReport { elapsed: phases.started.elapsed(), ..Default::default() };
+        let mut summary = Vec::new();
+        match &result {
+            Ok(changed) => summary.push(line(*changed)),
+            Err(e) if e.class == temporalctl_engine::ErrorClass::Cancelled => report.cancelled = true,
+            Err(e) => report.failures.push((verb.to_string(), temporalctl_engine::ResourceError::fatal(e.to_string()))),
+        }
+        progress.json_result(verb, &report, &summary);
+        result?;
+        return Ok(());
+    }
+    outln!("{}", line(result?));
     Ok(())
 }
 
@@ -739,13 +774,21 @@ fn options(cli: &Cli, d: &Deploy) -> EngineOptions {
         retry: RetryPolicy::default(),
         delete_deadline: d.timeouts.delete_dependencies,
         destroy_data: matches!(cli.verb, Verb::Down { destroy_data: true, .. }),
-        replace_data: matches!(cli.verb, Verb::Up { allow_data_replacement: true }),
+        replace_data: matches!(cli.verb, Verb::Up { allow_data_replacement: true, .. }),
     }
 }
 
-/// Rows on a terminal, one line per event in CI and pipes.
-fn live_progress() -> Progress {
-    Progress::new(output::display(std::io::stderr().is_terminal(), std::env::var_os("CI").is_some(), false))
+/// Whether log lines go to stderr (`-v`, `RUST_LOG`): they would tear a live view.
+static LOGGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The live view on a terminal, one line per event in CI, pipes and when logging; JSON
+/// lines on stdout with `--output json`.
+fn live_progress(json: bool) -> Progress {
+    if json {
+        return Progress::new(Display::Json);
+    }
+    let terminal = std::io::stderr().is_terminal() && !LOGGING.load(std::sync::atomic::Ordering::Relaxed);
+    Progress::new(output::display(terminal, std::env::var_os("CI").is_some(), false))
 }
 
 /// Ctrl-C stops new work; a second Ctrl-C exits at once.
@@ -813,6 +856,7 @@ fn init_tracing(verbose: u8) {
         _ => "debug,temporalctl=trace,temporalctl_engine=trace,temporalctl_aws=trace",
     };
     let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    LOGGING.store(verbose > 0 || env.is_some(), std::sync::atomic::Ordering::Relaxed);
     let filter = match env.map(|v| (tracing_subscriber::EnvFilter::try_new(&v), v)) {
         Some((Ok(filter), _)) => filter,
         Some((Err(e), v)) => {

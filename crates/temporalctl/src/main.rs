@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod images;
+mod live;
 mod output;
 mod phases;
 mod reach;

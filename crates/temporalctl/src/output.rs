@@ -3,23 +3,24 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use temporalctl_aws::operate::access::{Access, INGRESS_ADDRESS, Runtime, ServiceRow, TEMPORAL_ADDRESS};
+use temporalctl_aws::operate::access::{Access, FORWARDS, INGRESS_ADDRESS, Runtime, ServiceRow, TEMPORAL_ADDRESS};
 use temporalctl_cost::{Delta, Estimate};
 use temporalctl_engine::{Change, Event, EventKind, EventSink, FieldDiff, Graph, Need, Outcome, Planned, RunReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
-    /// One row per resource, redrawn in place.
+    /// Finished work printed once, what is in flight redrawn below it (`live`).
     Rows,
     /// One line per event (CI, pipes, files).
     Lines,
     /// Nothing while running (plan, status: the result is the output).
     Quiet,
+    /// One JSON object per event on stdout, then the result (`--output json`), schema
+    /// `temporalctl.events/v1` (docs/events.schema.json).
+    Json,
 }
 
 /// Pure, so it is tested as a table: terminals get rows, CI and pipes get lines.
@@ -33,59 +34,207 @@ pub fn display(is_tty: bool, is_ci: bool, quiet: bool) -> Display {
 
 pub struct Progress {
     display: Display,
-    multi: MultiProgress,
-    rows: Mutex<BTreeMap<String, ProgressBar>>,
+    /// The live view, on a terminal.
+    screen: Option<std::sync::Arc<crate::live::Screen>>,
+    /// `--output json`: the nodes whose final event was written.
+    ended: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Progress {
     pub fn new(display: Display) -> Self {
-        let target = if display == Display::Rows { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        Self { display, multi: MultiProgress::with_draw_target(target), rows: Mutex::new(BTreeMap::new()) }
+        let screen = (display == Display::Rows).then(|| crate::live::Screen::new(crate::live::Glyphs::from_env()));
+        Self { display, screen, ended: Default::default() }
     }
 
-    fn row(&self, node: &str) -> ProgressBar {
-        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        rows.entry(node.to_string())
-            .or_insert_with(|| {
-                let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:<34} {wide_msg} {elapsed:>5}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
-                let bar = self.multi.add(ProgressBar::new_spinner().with_style(style).with_prefix(node.to_string()));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            })
-            .clone()
+    pub fn is_json(&self) -> bool {
+        self.display == Display::Json
+    }
+
+    /// `--output json`'s last lines: a final event for each node that had none (skipped
+    /// when a failure or an interrupt stopped the run first), then the result.
+    pub fn json_result(&self, command: &str, report: &RunReport, summary: &[String]) {
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (node, outcome) in report.outcomes.iter().filter(|(node, _)| !ended.contains(*node)) {
+            let kind = EventKind::NodeFinished { node: node.clone(), outcome: *outcome, id: None };
+            self.emit(Event { elapsed: report.elapsed, kind });
+        }
+        let failures = report.failures.iter().map(|(node, e)| JsonFailure { node, error: e.to_string() }).collect();
+        let result = JsonResult {
+            schema: EVENTS_SCHEMA,
+            elapsed_s: secs(report.elapsed),
+            event: "result",
+            command,
+            ok: report.ok(),
+            cancelled: report.cancelled,
+            outcomes: &report.outcomes,
+            failures,
+            summary,
+        };
+        crate::stdout::write(format_args!("{}\n", serde_json::to_string(&result).unwrap_or_default()));
+    }
+
+    /// The run's graph, for done/total and the time left, and how long the work after the
+    /// graph takes by the readiness profile.
+    pub fn set_graph(&self, g: &Graph, after_graph_s: f64) {
+        if let Some(screen) = &self.screen {
+            screen.set_graph(g, after_graph_s);
+        }
+    }
+
+    /// A note or warning while the run shows progress: above the live area on a terminal.
+    pub fn note(&self, text: String) {
+        self.emit(Event { elapsed: Duration::ZERO, kind: EventKind::Note { text } });
     }
 
     pub fn finish(&self) {
-        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        for bar in rows.values() {
-            if !bar.is_finished() {
-                bar.abandon();
-            }
+        if let Some(screen) = &self.screen {
+            screen.finish();
         }
     }
 }
 
 impl EventSink for Progress {
     fn emit(&self, event: Event) {
-        let Some((node, text, done)) = describe(&event.kind) else { return };
         // Retry and failure texts carry AWS's messages: shown, never obeyed.
-        let text = crate::stdout::printable(&text).into_owned();
+        let event = Event { kind: sanitized(event.kind), ..event };
         match self.display {
             Display::Quiet => {}
             Display::Lines => {
+                let Some((node, text, _)) = describe(&event.kind) else { return };
                 let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{}", line(event.elapsed, node, &text));
+                let _ = match node {
+                    "" => writeln!(err, "{text}"),
+                    _ => writeln!(err, "{}", line(event.elapsed, node, &text)),
+                };
             }
             Display::Rows => {
-                let bar = self.row(node);
-                if done {
-                    bar.finish_with_message(text);
-                } else {
-                    bar.set_message(text);
+                if let Some(screen) = &self.screen {
+                    screen.event(&event);
                 }
             }
+            Display::Json => {
+                let Some(line) = event_json(&event) else { return };
+                if let EventKind::NodeFinished { node, .. } | EventKind::NodeFailed { node, .. } = &event.kind {
+                    self.ended.lock().unwrap_or_else(|e| e.into_inner()).insert(node.clone());
+                }
+                crate::stdout::write(format_args!("{line}\n"));
+            }
         }
+    }
+}
+
+pub const EVENTS_SCHEMA: &str = "temporalctl.events/v1";
+
+/// One line of `--output json`'s stream. Fields are only ever added; a removal or a
+/// change of meaning bumps the version.
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    schema: &'static str,
+    elapsed_s: f64,
+    #[serde(flatten)]
+    event: JsonKind<'a>,
+}
+
+/// What happened, tagged `event`.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum JsonKind<'a> {
+    /// `action`: creating, updating, deleting, running, scaling…
+    Started {
+        node: &'a str,
+        kind: &'a str,
+        action: &'a str,
+    },
+    /// `aws_state`: AWS's own state in the wait (`Processing`, `pending`), when it said one.
+    Waiting {
+        node: &'a str,
+        what: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        aws_state: Option<String>,
+    },
+    Retrying {
+        node: &'a str,
+        attempt: u32,
+        delay_s: f64,
+        error: &'a str,
+    },
+    Finished {
+        node: &'a str,
+        outcome: Outcome,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+    },
+    Failed {
+        node: &'a str,
+        error: &'a str,
+    },
+    Kept {
+        node: &'a str,
+        reason: &'a str,
+    },
+    Note {
+        text: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+struct JsonResult<'a> {
+    schema: &'static str,
+    elapsed_s: f64,
+    event: &'static str,
+    command: &'a str,
+    ok: bool,
+    cancelled: bool,
+    outcomes: &'a BTreeMap<String, Outcome>,
+    failures: Vec<JsonFailure<'a>>,
+    /// The closing lines (the steps that ran, the waves, the check).
+    summary: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonFailure<'a> {
+    node: &'a str,
+    error: String,
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// An event as one JSON line; `None` for the engine's own bookkeeping.
+fn event_json(e: &Event) -> Option<String> {
+    let event = match &e.kind {
+        EventKind::NodeStarted { node, kind, doing } => JsonKind::Started { node, kind, action: doing },
+        EventKind::NodeWaiting { node, what } => {
+            JsonKind::Waiting { node, what, aws_state: crate::live::aws_state(what) }
+        }
+        EventKind::NodeRetrying { node, attempt, delay, error } => {
+            JsonKind::Retrying { node, attempt: *attempt, delay_s: secs(*delay), error }
+        }
+        EventKind::NodeFinished { node, outcome, id } => {
+            JsonKind::Finished { node, outcome: *outcome, id: id.as_deref() }
+        }
+        EventKind::NodeFailed { node, error } => JsonKind::Failed { node, error },
+        EventKind::NodeKept { node, reason } => JsonKind::Kept { node, reason },
+        EventKind::Note { text } => JsonKind::Note { text },
+        EventKind::NodePlanned { .. } | EventKind::StateSaved => return None,
+    };
+    serde_json::to_string(&JsonEvent { schema: EVENTS_SCHEMA, elapsed_s: secs(e.elapsed), event }).ok()
+}
+
+/// The event with every text from elsewhere made [`crate::stdout::printable`].
+fn sanitized(kind: EventKind) -> EventKind {
+    let p = |s: String| crate::stdout::printable(&s).into_owned();
+    match kind {
+        EventKind::NodeWaiting { node, what } => EventKind::NodeWaiting { node, what: p(what) },
+        EventKind::NodeRetrying { node, attempt, delay, error } => {
+            EventKind::NodeRetrying { node, attempt, delay, error: p(error) }
+        }
+        EventKind::NodeFinished { node, outcome, id } => EventKind::NodeFinished { node, outcome, id: id.map(p) },
+        EventKind::NodeFailed { node, error } => EventKind::NodeFailed { node, error: p(error) },
+        EventKind::NodeKept { node, reason } => EventKind::NodeKept { node, reason: p(reason) },
+        EventKind::Note { text } => EventKind::Note { text: p(text) },
+        other => other,
     }
 }
 
@@ -108,6 +257,7 @@ fn describe(kind: &EventKind) -> Option<(&str, String, bool)> {
         }
         EventKind::NodeFailed { node, error } => (node, format!("FAILED: {error}"), true),
         EventKind::NodeKept { node, reason } => (node, format!("keeping: {reason}"), false),
+        EventKind::Note { text } => ("", text.clone(), false),
         EventKind::NodePlanned { .. } | EventKind::StateSaved => return None,
     })
 }
@@ -430,63 +580,99 @@ pub fn graph_mermaid(g: &Graph) -> String {
     out
 }
 
-pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &Runtime) -> String {
+/// `status` for a person: first what people ask first (is it healthy, where do workers
+/// connect, what runs), then the resources, but only those that are not ok unless `all`,
+/// then short hints. The raw AWS CLI lines are in `--output json` and `connect --print` /
+/// `exec --print`.
+pub fn status_text(project: &str, region: &str, planned: &[Planned], runtime: &Runtime, all: bool) -> String {
     let doc = status_doc(project, region, planned, runtime);
     let ok = doc.resources.iter().filter(|r| r.state == "ok").count();
-    let mut out = format!("{project} in {region}: {}\n", if doc.healthy { "healthy" } else { "attention needed" });
+    let health = if doc.healthy { "healthy" } else { "attention needed" };
+    let mut out = format!("{project} in {region}: {health}, {ok} of {} resources ok\n", doc.resources.len());
     // What workers are configured with comes before everything else.
+    let mut shown = Vec::new();
     if let Some(address) = doc.endpoints.get(TEMPORAL_ADDRESS) {
         out.push_str(&format!("Temporal address: {address}\n"));
+        shown.push(TEMPORAL_ADDRESS);
     }
     if doc.endpoints.contains_key(INGRESS_ADDRESS) {
-        for service in ["ui", "grafana"] {
+        for (service, title) in [("ui", "Temporal UI"), ("grafana", "Grafana")] {
             if let Some(url) = doc.endpoints.get(service) {
-                out.push_str(&format!("{}: {url}\n", if service == "ui" { "Temporal UI" } else { "Grafana" }));
+                out.push_str(&format!("{title}: {url}\n"));
+                shown.push(service);
             }
         }
     }
-    out.push_str(&format!("\nResources: {ok} of {} ok\n", doc.resources.len()));
-    // Columns as wide as their longest entry: kinds run to `cluster-capacity-providers`.
-    let node_w = doc.resources.iter().map(|r| r.node.len()).max().unwrap_or(0).max(8);
-    let kind_w = doc.resources.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
-    out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
-    for r in &doc.resources {
-        let id = if r.claimants.is_empty() { r.id.unwrap_or("-").to_string() } else { r.claimants.join(" ") };
-        out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {id}\n", r.node, r.kind, r.state));
-    }
     out.push_str(&format!(
-        "\nServices:\n  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",
-        "SERVICE", "HEALTH", "DESIRED", "RUNNING", "PENDING", "TASK DEFINITION", "ROLLOUT"
+        "\nServices:\n  {:<17} {:<9} {:>7} {:>7} {:>7}  {}\n",
+        "SERVICE", "HEALTH", "DESIRED", "RUNNING", "PENDING", "ROLLOUT"
     ));
     for s in doc.services {
         let st = &s.state;
         out.push_str(&format!(
-            "  {:<10} {:<9} {:>7} {:>7} {:>7}  {:<34} {}\n",
+            "  {:<17} {:<9} {:>7} {:>7} {:>7}  {}\n",
             st.service,
             s.health,
             st.desired,
             st.running,
             st.pending,
-            st.task_definition.as_deref().unwrap_or("-"),
             st.rollout.as_deref().unwrap_or("-")
         ));
         if s.health != "running"
             && s.health != "absent"
             && let Some(e) = &st.last_event
         {
-            out.push_str(&format!("             last event: {e}\n"));
+            out.push_str(&format!("    last event: {e}\n"));
         }
     }
-    out.push_str("\nEndpoints:\n");
-    for (name, value) in doc.endpoints {
-        out.push_str(&format!("  {name:<16} {value}\n"));
-    }
-    out.push_str("\nCommands:\n");
-    for a in doc.commands {
-        out.push_str(&format!("  # {}\n  {}\n", a.what, a.command));
-        if let Some(note) = &a.note {
-            out.push_str(&format!("  # ({note})\n"));
+    let runs = |key: &str| doc.services.iter().any(|s| s.state.service == key && s.state.running > 0);
+    let mut hints: Vec<(String, String)> = FORWARDS
+        .iter()
+        .filter(|(_, key, _)| runs(key))
+        .map(|(name, _, port)| {
+            let what = match *name {
+                "ui" => "the Temporal UI",
+                "grafana" => "Grafana",
+                _ => "the frontend's gRPC port",
+            };
+            (format!("temporalctl connect {name}"), format!("{what} on localhost:{port}"))
+        })
+        .collect();
+    // A forwarded service's local URL says no more than its hint.
+    shown.extend(FORWARDS.iter().filter(|(_, key, _)| runs(key)).map(|(name, _, _)| *name));
+    let endpoints: Vec<_> = doc.endpoints.iter().filter(|(name, _)| !shown.contains(*name)).collect();
+    if !endpoints.is_empty() {
+        out.push_str("\nEndpoints:\n");
+        let name_w = endpoints.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, value) in endpoints {
+            out.push_str(&format!("  {name:<name_w$}  {value}\n"));
         }
+    }
+    let listed: Vec<&StatusRow> = doc.resources.iter().filter(|r| all || r.state != "ok").collect();
+    if !listed.is_empty() {
+        out.push_str(if all { "\nResources:\n" } else { "\nResources that are not ok:\n" });
+        // Columns as wide as their longest entry: kinds run to `cluster-capacity-providers`.
+        let node_w = listed.iter().map(|r| r.node.len()).max().unwrap_or(0).max(8);
+        let kind_w = listed.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
+        out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {}\n", "RESOURCE", "KIND", "STATE", "ID"));
+        for r in listed {
+            let id = if r.claimants.is_empty() { r.id.unwrap_or("-").to_string() } else { r.claimants.join(" ") };
+            out.push_str(&format!("  {:<node_w$} {:<kind_w$} {:<8} {id}\n", r.node, r.kind, r.state));
+        }
+    }
+    out.push_str("\nNext:\n");
+    if runs("frontend") {
+        hints.push(("temporalctl exec frontend".into(), "a shell in a frontend task (ECS Exec)".into()));
+    }
+    if ok < doc.resources.len() {
+        hints.push(("temporalctl plan".into(), "what `up` would change to repair it".into()));
+    }
+    if !all {
+        hints.push(("temporalctl status --all".into(), "every resource".into()));
+    }
+    let hint_w = hints.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    for (command, what) in hints {
+        out.push_str(&format!("  {command:<hint_w$}  {what}\n"));
     }
     out
 }
@@ -630,7 +816,28 @@ mod tests {
                 note: None,
             }],
         };
-        insta::assert_snapshot!(status_text("demo", "eu-west-1", &planned, &runtime));
+        insta::assert_snapshot!(status_text("demo", "eu-west-1", &planned, &runtime, false));
+        let all = status_text("demo", "eu-west-1", &planned, &runtime, true);
+        assert!(all.contains("  vpc ") && !all.contains("status --all"), "{all}");
+    }
+
+    #[test]
+    fn json_events_are_pinned() {
+        let at = |kind| Event { elapsed: Duration::from_millis(1500), kind };
+        let waiting = at(EventKind::NodeWaiting {
+            node: "opensearch-domain".into(),
+            what: "opensearch-domain d to become ready (now Processing)".into(),
+        });
+        assert_eq!(
+            event_json(&waiting).unwrap(),
+            r#"{"schema":"temporalctl.events/v1","elapsed_s":1.5,"event":"waiting","node":"opensearch-domain","what":"opensearch-domain d to become ready (now Processing)","aws_state":"Processing"}"#
+        );
+        let finished = at(EventKind::NodeFinished { node: "vpc".into(), outcome: Outcome::Created, id: None });
+        assert_eq!(
+            event_json(&finished).unwrap(),
+            r#"{"schema":"temporalctl.events/v1","elapsed_s":1.5,"event":"finished","node":"vpc","outcome":"created"}"#
+        );
+        assert_eq!(event_json(&at(EventKind::StateSaved)), None);
     }
 
     #[test]

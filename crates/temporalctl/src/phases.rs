@@ -33,6 +33,12 @@ impl Phases<'_> {
         self.operator(nodes).runtime().await
     }
 
+    /// A note for the person running it, shown with the progress (above the live view).
+    fn note(&self, text: String) {
+        let elapsed = self.started.elapsed();
+        self.events.emit(temporalctl_engine::Event { elapsed, kind: temporalctl_engine::EventKind::Note { text } });
+    }
+
     /// Every declared flow, proven against the live network (`temporalctl verify`).
     pub async fn verify(&self, nodes: &BTreeMap<NodeId, Recorded>) -> Result<Vec<Verdict>, ResourceError> {
         let network = self.operator(nodes).network().await?;
@@ -98,10 +104,10 @@ impl Phases<'_> {
             .map(|(k, n)| format!("{}={n}", k.key))
             .collect();
         if !kept.is_empty() {
-            eprintln!(
+            self.note(format!(
                 "note: `up` keeps the counts `scale` set ({}), not deploy.yaml's; `temporalctl scale up` applies deploy.yaml's",
                 kept.join(" ")
-            );
+            ));
         }
 
         let runs = |key: &str| targets.iter().any(|(k, n)| k.key == key && *n > 0);
@@ -109,9 +115,10 @@ impl Phases<'_> {
         let ns = &d.temporal.namespace;
         match op.applied(steps::NAMESPACE) {
             Some(done) if done == ns.name => {}
-            _ if !internal_runs => {
-                eprintln!("note: the internal frontend is scaled to 0, so namespace {} waits for a later `up`", ns.name)
-            }
+            _ if !internal_runs => self.note(format!(
+                "note: the internal frontend is scaled to 0, so namespace {} waits for a later `up`",
+                ns.name
+            )),
             _ => {
                 let node = format!("step/{}", steps::NAMESPACE);
                 let address = op.task_address("internal_frontend", &node).await?;
@@ -127,7 +134,8 @@ impl Phases<'_> {
         // wave, a service or a task definition (not a log retention or a route).
         let serving_changed =
             walk_changed.iter().any(|n| n.starts_with("ecs-service/") || n.starts_with("task-definition/"));
-        if frontend_runs && internal_runs && (steps_pending || changed > 0 || serving_changed) {
+        let steps_ran = steps_pending || !beside.ran.is_empty();
+        if frontend_runs && internal_runs && (steps_ran || changed > 0 || serving_changed) {
             summary.push(self.cluster_check(&locked.state().nodes).await?);
         }
         Ok(summary)
@@ -138,33 +146,35 @@ impl Phases<'_> {
     /// schema runs while OpenSearch builds and the index the moment the domain is ready,
     /// with every service still at 0. A step whose walk stops first does not run;
     /// `after_up` runs what is left. The walk goes on whatever a step does.
-    pub async fn steps_beside(&self, walk: &Beside<'_, '_>, graph: &Graph) -> Result<StepsBeside, ResourceError> {
+    pub async fn steps_beside(&self, walk: &Beside<'_, '_>, graph: &Graph) -> StepsBeside {
         let d = self.deploy;
-        let step_on = async |store: &'static str| -> Result<Option<(&'static str, String, usize)>, ResourceError> {
+        let step_on = async |store: &'static str| -> Result<Option<(String, usize)>, ResourceError> {
             let Some(nodes) = walk.ready(&stack::step_needs(graph, d, store)).await else { return Ok(None) };
             let op = self.operator(&nodes);
             let Some(step) = store_step(&op, d, store)? else { return Ok(None) };
             // The whole network is among what the step waited for: proven now, as after the walk.
             let flows = self.verified(&nodes).await?;
             run_and_record(&op, &mut { walk }, &step).await?;
-            Ok(Some((store, format!("ran {} while the rest was being built", step.title), flows)))
+            Ok(Some((format!("ran {} while the rest was being built", step.title), flows)))
         };
         let (schema, index) = tokio::join!(step_on(stack::DSQL), step_on(stack::OPENSEARCH));
-        // Neither stops the other: when both fail, both are told.
-        let (schema, index) = match (schema, index) {
-            (Err(a), Err(b)) => return Err(ResourceError { message: format!("{}\n{}", a.message, b.message), ..a }),
-            (schema, index) => (schema?, index?),
-        };
+        // Neither stops the other, and each failure is told under its own step.
         let mut done = StepsBeside::default();
-        for (store, line, flows) in [schema, index].into_iter().flatten() {
-            if done.verified.is_none() {
-                done.summary.push(format!("verified {flows} network flows"));
+        for (store, result) in [(stack::DSQL, schema), (stack::OPENSEARCH, index)] {
+            match result {
+                Ok(Some((line, flows))) => {
+                    if done.verified.is_none() {
+                        done.summary.push(format!("verified {flows} network flows"));
+                    }
+                    done.verified = Some(flows);
+                    done.ran.push(store);
+                    done.summary.push(line);
+                }
+                Ok(None) => {}
+                Err(e) => done.failures.push((format!("step/{}", step_of(store)), e)),
             }
-            done.verified = Some(flows);
-            done.ran.push(store);
-            done.summary.push(line);
         }
-        Ok(done)
+        done
     }
 
     /// How many flows `verify` proved; an error naming the blocked ones otherwise.
@@ -207,7 +217,7 @@ impl Phases<'_> {
     /// server refuses an older schema at start, so the schema goes first. Reconcile the
     /// admin-tools task definition (the new `temporal.version`'s tools) and what it needs,
     /// run `update-schema`, and only then let the whole walk roll the services. `None`
-    /// when there is nothing to do first (a fresh stack gets its schema in `after_up`).
+    /// when there is nothing to do first (a fresh stack gets its schema beside the walk).
     pub async fn schema_first(&self, engine: &Engine<'_>, locked: &mut LockedState) -> Result<Option<String>, Failure> {
         let d = self.deploy;
         let nodes = locked.state().nodes.clone();
@@ -291,6 +301,13 @@ pub struct StepsBeside {
     /// How many flows `verify` proved before they ran, on the finished network.
     pub verified: Option<usize>,
     pub summary: Vec<String>,
+    /// Each failed step, as `step/<name>`, for the run's report.
+    pub failures: Vec<(String, ResourceError)>,
+}
+
+/// The step a data store's one-off task applies.
+fn step_of(store: &str) -> &'static str {
+    if store == stack::DSQL { steps::DSQL_SCHEMA } else { steps::VISIBILITY }
 }
 
 /// The one-off step `store` still needs (its schema or index), `None` when its tag says

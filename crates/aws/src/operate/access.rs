@@ -177,8 +177,8 @@ impl Operator<'_> {
                 e.insert(INGRESS_ADDRESS, dns);
             }
             _ => {
-                e.insert("ui", "http://localhost:8080 once forwarded (see commands)".into());
-                e.insert("grafana", "http://localhost:3000 once forwarded (see commands)".into());
+                e.insert("ui", "http://localhost:8080 once forwarded (`temporalctl connect ui`)".into());
+                e.insert("grafana", "http://localhost:3000 once forwarded (`temporalctl connect grafana`)".into());
             }
         }
         e

@@ -111,10 +111,14 @@ impl ServiceState {
             waiting.push(format!("rollout {}", r.to_lowercase().replace('_', " ")));
         }
         if waiting.is_empty() {
-            Stability::Stable
-        } else {
-            Stability::Settling(format!("{} {}", self.service, waiting.join(", ")))
+            return Stability::Stable;
         }
+        // ECS's newest event says why a wave waits (no instance to place on, an image
+        // still pulling, a failed health check): shown with the wait, live.
+        if let Some(event) = &self.last_event {
+            waiting.push(format!("ECS: {event}"));
+        }
+        Stability::Settling(format!("{} {}", self.service, waiting.join(", ")))
     }
 }
 
@@ -648,6 +652,19 @@ mod tests {
             "desired not yet raised"
         );
         assert!(matches!(state(2, 0, Some("FAILED"), 1).stability(2), Stability::Failed(_)));
+        // Why it waits, in ECS's words, with the wait.
+        let placing = ServiceState {
+            last_event: Some("(service demo-history) was unable to place a task".into()),
+            ..state(2, 1, Some("IN_PROGRESS"), 1)
+        };
+        assert!(
+            matches!(placing.stability(2), Stability::Settling(s) if s.ends_with("ECS: (service demo-history) was unable to place a task"))
+        );
+        assert_eq!(
+            ServiceState { last_event: Some("steady".into()), ..state(2, 2, Some("COMPLETED"), 1) }.stability(2),
+            Stability::Stable,
+            "an event alone keeps no stable service waiting"
+        );
         let gone = ServiceState::from_sdk(service("history"), "demo-history", None);
         assert!(matches!(gone.stability(1), Stability::Failed(s) if s.contains("temporalctl up")));
         assert_eq!(gone.stability(0), Stability::Stable, "nothing to drain");

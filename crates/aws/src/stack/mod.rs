@@ -132,3 +132,61 @@ pub fn step_needs(graph: &Graph, d: &Deploy, store: &str) -> Vec<String> {
     needs.dedup();
     needs.into_iter().map(|i| graph.node(i).id.clone()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_stack() -> (Deploy, Graph) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy.yaml");
+        let d = temporalctl_config::load(&path).expect("the repository's deploy.yaml");
+        let aws = Aws::offline(&d.region);
+        let g = build(&d, &aws, &capacity::counts_from_config(&d), &Facts::default()).expect("the graph");
+        (d, g)
+    }
+
+    /// The schema step waits for nothing that waits for OpenSearch, and for everything
+    /// its task uses (`Operator::start_task`) and `verify` reads.
+    #[test]
+    fn the_schema_step_needs_what_its_task_uses_and_nothing_behind_opensearch() {
+        let (d, g) = repo_stack();
+        let needs = step_needs(&g, &d, DSQL);
+        let behind_opensearch: Vec<&str> = (0..g.len())
+            .filter(|i| g.with_dependencies(&[g.node(*i).id.as_str()]).contains(&g.find(OPENSEARCH).unwrap()))
+            .map(|i| g.node(i).id.as_str())
+            .collect();
+        assert!(behind_opensearch.contains(&OPENSEARCH) && behind_opensearch.len() > 5, "{behind_opensearch:?}");
+        for id in &behind_opensearch {
+            assert!(!needs.iter().any(|n| n == id), "the schema step would wait for {id}");
+        }
+        let group = &d.services.get(crate::service_kinds::ONE_OFF_PLACEMENT).unwrap().node_group;
+        let mut used = vec![
+            DSQL.to_string(),
+            task_definition(crate::service_kinds::ADMIN_TOOLS.key),
+            task_role(crate::service_kinds::ADMIN_TOOLS.key),
+            log_group(crate::service_kinds::ADMIN_TOOLS.key),
+            ADMIN_TOOLS_REPOSITORY.to_string(),
+            service_sg(crate::service_kinds::ONE_OFF_IDENTITY),
+            INSTANCES_SG.to_string(),
+            capacity_provider(group),
+            auto_scaling_group(group),
+            CLUSTER_CAPACITY.to_string(),
+            NAT_GATEWAY.to_string(),
+            PRIVATE_ROUTES.to_string(),
+            ENDPOINTS_SG.to_string(),
+            OPENSEARCH_SG.to_string(),
+        ];
+        used.extend(private_subnets(&d));
+        for i in 0..g.len() {
+            if g.node(i).resource.kind() == "vpc-endpoint" || g.node(i).resource.kind() == "security-group-rules" {
+                used.push(g.node(i).id.clone());
+            }
+        }
+        for id in &used {
+            assert!(g.find(id).is_some(), "{id} is not in the graph");
+            assert!(needs.contains(id), "the schema step does not wait for {id}");
+        }
+        let index = step_needs(&g, &d, OPENSEARCH);
+        assert!(index.iter().any(|n| n == OPENSEARCH));
+    }
+}

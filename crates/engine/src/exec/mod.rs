@@ -1,7 +1,8 @@
 //! The walk: every node starts the moment its dependencies are done, or, where it needs
 //! only a dependency's identity, the moment that dependency's create returned (reverse
-//! order, every edge waited, for destroy); at most `parallelism` AWS calls are in flight at once. When a node fails no
-//! new node starts, in-flight ones finish, state is saved, and every failure is reported.
+//! order, every edge waited, for destroy); at most `parallelism` AWS calls are in flight
+//! at once. When a node fails no new node starts, in-flight ones finish, state is saved,
+//! and every failure is reported.
 //!
 //! This file holds the scheduler and the one call wrapper; each job of a walk has its
 //! own file: `reconcile` (apply), `destroy`, `plan`, `wait` (the one wait helper) and
@@ -245,7 +246,7 @@ impl<'a> Engine<'a> {
                 report.cancelled = true;
             }
             if stopped {
-                self.progress.send_modify(|p| p.over = true);
+                self.progress.send_if_modified(|p| !std::mem::replace(&mut p.over, true));
             }
             for i in std::mem::take(&mut *lock_vec(&self.identified)) {
                 release(i, false, &mut waiting_on, &mut ready);

@@ -34,9 +34,10 @@ impl Engine<'_> {
         };
         let (outcome, o) = match compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) {
             Difference::None => {
-                // Found as wanted (perhaps still being made by an interrupted run): its
-                // identity is what it is, whatever the wait brings.
-                if o.status != Status::Ready {
+                // Still being made by an interrupted run of ours: its identity is known,
+                // whatever the wait brings. (Pending for another reason, a deletion, it
+                // hands out nothing.)
+                if o.status != Status::Ready && prepared.recorded_phase == Some(Phase::Creating) {
                     self.share_outputs(run, node, &o);
                     self.identify(node);
                 }
