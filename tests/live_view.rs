@@ -86,7 +86,7 @@ fn up_script(h: &Harness) -> std::path::PathBuf {
         }
     }
     script.push_str(&format!(
-        "cd '{}'\n'{}' up\necho $? > exit-code\nsleep 600\n",
+        "cd '{}'\n'{}' up\necho $? > exit-code.part && mv exit-code.part exit-code\nsleep 600\n",
         h.dir.display(),
         cmd.get_program().to_string_lossy()
     ));
@@ -101,11 +101,12 @@ fn up_script(h: &Harness) -> std::path::PathBuf {
 fn run_up(name: &str, (cols, rows): (u16, u16), resize_to: Option<(u16, u16)>) -> (Harness, String, Vec<String>) {
     let h = Harness::new(name, &deploy());
     let tmux = Tmux::start(&h, name, cols, rows, &up_script(&h));
-    let (started, mut screens, mut resized) = (Instant::now(), Vec::new(), false);
+    let (started, mut screens, mut resized, mut after_resize) = (Instant::now(), Vec::new(), false, 0);
     while !h.dir.join("exit-code").exists() {
         assert!(started.elapsed() < Duration::from_secs(600), "up did not end:\n{}", tmux.screen());
         let screen = tmux.screen();
         if screen.contains(" in flight") {
+            after_resize += usize::from(resized);
             screens.push(screen);
             if let (Some((x, y)), false) = (resize_to, resized) {
                 tmux.resize(x, y);
@@ -114,6 +115,8 @@ fn run_up(name: &str, (cols, rows): (u16, u16), resize_to: Option<(u16, u16)>) -
         }
         std::thread::sleep(Duration::from_millis(150));
     }
+    // The resize happened while the view was live, and the view drew after it.
+    assert!(resize_to.is_none() || after_resize > 0, "no live frame was seen after the resize");
     let code = std::fs::read_to_string(h.dir.join("exit-code")).unwrap();
     let everything = tmux.everything();
     // `LIVE_VIEW_CAPTURE=DIR` keeps a screen from the middle of the run and the whole

@@ -37,6 +37,17 @@ pub enum Failure {
     Exit(u8),
 }
 
+impl Failure {
+    /// What the failure says, for `--output json`'s result.
+    fn text(&self) -> String {
+        match self {
+            Failure::Usage(s) | Failure::Runtime(s) => s.clone(),
+            Failure::Interrupted => "interrupted (Ctrl-C)".into(),
+            Failure::Exit(code) => format!("exited with {code}"),
+        }
+    }
+}
+
 impl From<ResourceError> for Failure {
     fn from(e: ResourceError) -> Self {
         if e.class == ErrorClass::Cancelled { Failure::Interrupted } else { Failure::Runtime(e.to_string()) }
@@ -485,7 +496,8 @@ impl Mutation {
         report.elapsed = started.elapsed();
         if self.progress.is_json() {
             let lines = around.as_ref().map(Vec::clone).unwrap_or_default();
-            self.progress.json_result(verb, &report, &lines);
+            let after = around.as_ref().err().map(Failure::text);
+            self.progress.json_result(verb, &report, &lines, after);
             return match around {
                 _ if report.cancelled => Err(Failure::Interrupted),
                 _ if !report.ok() => Err(Failure::Runtime(failures(&report))),
@@ -695,7 +707,7 @@ async fn scale(d: &Deploy, store: &StateStore, direction: &Direction, json: bool
             Err(e) if e.class == temporalctl_engine::ErrorClass::Cancelled => report.cancelled = true,
             Err(e) => report.failures.push((verb.to_string(), temporalctl_engine::ResourceError::fatal(e.to_string()))),
         }
-        progress.json_result(verb, &report, &summary);
+        progress.json_result(verb, &report, &summary, None);
         result?;
         return Ok(());
     }

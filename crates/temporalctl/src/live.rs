@@ -108,6 +108,8 @@ pub struct Model {
     in_flight: BTreeMap<String, InFlight>,
     /// Nodes of the graph that finished, with when.
     finished: BTreeMap<String, Duration>,
+    /// Nodes that failed, with when: no longer in the time left.
+    failed_at: BTreeMap<String, Duration>,
     failed: usize,
     /// Finished lines not printed yet.
     above: Vec<String>,
@@ -122,6 +124,7 @@ impl Model {
             after_graph: 0.0,
             in_flight: BTreeMap::new(),
             finished: BTreeMap::new(),
+            failed_at: BTreeMap::new(),
             failed: 0,
             above: Vec::new(),
             now: Duration::ZERO,
@@ -173,6 +176,7 @@ impl Model {
             }
             EventKind::NodeFailed { node, error } => {
                 self.in_flight.remove(node.as_str());
+                self.failed_at.insert(node.clone(), e.elapsed);
                 self.failed += 1;
                 self.above.push(format!("{} {node:<34} FAILED: {error}", g.paint("31", g.failed)));
             }
@@ -200,7 +204,7 @@ impl Model {
         let (mut done_at, mut known_at) = (vec![0.0_f64; n], vec![0.0_f64; n]);
         for &i in &shape.topo {
             let id = &shape.ids[i];
-            if self.finished.contains_key(id) {
+            if self.ended(id).is_some() {
                 continue;
             }
             let total = self.expected.get(&shape.kinds[i]).copied().unwrap_or(1.0);
@@ -219,7 +223,18 @@ impl Model {
             }
         }
         let graph_left = done_at.iter().copied().fold(0.0, f64::max);
-        Some(graph_left + self.after_graph)
+        // The graph done, the work after it counts down from when it was.
+        let graph_done = shape.ids.iter().map(|id| self.ended(id)).collect::<Option<Vec<_>>>();
+        let after = match graph_done.and_then(|ends| ends.into_iter().max()) {
+            Some(done) => (self.after_graph - now.saturating_sub(done).as_secs_f64()).max(0.0),
+            None => self.after_graph,
+        };
+        Some(graph_left + after)
+    }
+
+    /// When a node ended, finished or failed.
+    fn ended(&self, id: &str) -> Option<Duration> {
+        self.finished.get(id).or_else(|| self.failed_at.get(id)).copied()
     }
 
     /// What to print now: the finished lines not printed yet, and the live area.
@@ -262,7 +277,11 @@ impl Model {
             parts.push(g.paint("31", &format!("{} failed", self.failed)));
         }
         parts.push(clock(now));
-        // The slowest wait: what has waited longest against its kind's expected time.
+        // Before the slowest wait: a narrow terminal cuts the end of the line first.
+        if let Some(left) = self.time_left(now) {
+            parts.push(format!("~{} left", clock(Duration::from_secs_f64(left))));
+        }
+        // The wait that has lasted longest, with AWS's state and its kind's usual time.
         let slowest = self
             .in_flight
             .iter()
@@ -273,9 +292,6 @@ impl Model {
             let state = f.aws_state.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
             let of = self.expected.get(&f.kind).map(|e| format!(" of ~{}", clock(Duration::from_secs_f64(*e))));
             parts.push(format!("{node}{state} {waited}{}", of.unwrap_or_default()));
-        }
-        if let Some(left) = self.time_left(now) {
-            parts.push(format!("~{} left", clock(Duration::from_secs_f64(left))));
         }
         parts.join(&format!(" {dot} "))
     }
@@ -317,6 +333,8 @@ pub fn clock(d: Duration) -> String {
 /// `line` cut to `width` characters (a live line must never wrap: the redraw counts on
 /// one row per line). Escape sequences take no room and are all kept.
 fn fit(line: &str, width: usize, g: &Glyphs) -> String {
+    // A tab's width is the terminal's to choose: one space keeps the count exact.
+    let line = &line.replace('\t', " ");
     if visible_width(line) <= width {
         return line.to_string();
     }
@@ -340,17 +358,23 @@ fn fit(line: &str, width: usize, g: &Glyphs) -> String {
 
 /// Puts frames on the terminal: a redraw moves back to the live area's first row, clears
 /// to the end of the screen, prints the new finished lines (they scroll into the
-/// scrollback, once), then the live area.
+/// scrollback, once), then the live area. One lock covers building a frame and writing
+/// it, so the ticker and `finish` never interleave, and nothing is drawn once finished.
 pub struct Screen {
     model: Mutex<Model>,
     glyphs: Glyphs,
-    /// The live area on screen: each line's width in characters.
-    drawn: Mutex<Vec<usize>>,
+    canvas: Mutex<Canvas>,
     started: std::time::Instant,
-    stop: Arc<std::sync::atomic::AtomicBool>,
     /// Nothing is drawn before the run's first event or its graph: what a command prints
     /// before (preflight notes, image builds) keeps the terminal to itself.
     active: std::sync::atomic::AtomicBool,
+}
+
+/// What is on screen: the live area's lines' widths, and whether the view has ended.
+#[derive(Default)]
+struct Canvas {
+    drawn: Vec<usize>,
+    finished: bool,
 }
 
 impl Screen {
@@ -358,9 +382,8 @@ impl Screen {
         let screen = Arc::new(Screen {
             model: Mutex::new(Model::new()),
             glyphs,
-            drawn: Mutex::new(Vec::new()),
+            canvas: Mutex::new(Canvas::default()),
             started: std::time::Instant::now(),
-            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             active: std::sync::atomic::AtomicBool::new(false),
         });
         let ticker = Arc::downgrade(&screen);
@@ -369,11 +392,10 @@ impl Screen {
             loop {
                 std::thread::sleep(Duration::from_millis(100));
                 let Some(screen) = ticker.upgrade() else { return };
-                if screen.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick += 1;
+                if !screen.draw(tick, false) {
                     return;
                 }
-                tick += 1;
-                screen.redraw(tick);
             }
         });
         screen
@@ -389,20 +411,26 @@ impl Screen {
         self.active.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn redraw(&self, tick: usize) {
+    /// One redraw; the last one (`last`) prints what finished and clears the live area,
+    /// so what follows prints below the finished lines. False once the view has ended.
+    fn draw(&self, tick: usize, last: bool) -> bool {
+        let mut canvas = lock(&self.canvas);
+        if canvas.finished {
+            return false;
+        }
+        canvas.finished = last;
         if !self.active.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
+            return true;
         }
         let (width, height) = terminal_size().unwrap_or((80, 24));
-        let frame = lock(&self.model).frame(self.started.elapsed(), width, height, &self.glyphs, tick);
-        self.put(&frame, width);
-    }
-
-    fn put(&self, frame: &Frame, width: usize) {
-        let mut drawn = lock(&self.drawn);
+        let mut frame = lock(&self.model).frame(self.started.elapsed(), width, height, &self.glyphs, tick);
+        if last {
+            frame.live.clear();
+        }
         let mut out = String::new();
-        // Rows the old live area takes now: a narrower terminal wraps its lines.
-        let rows: usize = drawn.iter().map(|w| w.max(&1).div_ceil(width.max(1))).sum();
+        // Rows the old live area takes now: a terminal made narrower rewraps its lines
+        // (tmux, VTE and most terminals reflow; one that truncates instead gets fewer).
+        let rows: usize = canvas.drawn.iter().map(|w| w.max(&1).div_ceil(width.max(1))).sum();
         if rows > 0 {
             out.push('\r');
             if rows > 1 {
@@ -416,23 +444,16 @@ impl Screen {
             out.push('\n');
         }
         out.push_str(&frame.live.join("\n"));
-        *drawn = frame.live.iter().map(|l| visible_width(l)).collect();
+        canvas.drawn = frame.live.iter().map(|l| visible_width(l)).collect();
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(out.as_bytes());
         let _ = err.flush();
+        true
     }
 
-    /// The last frame, then the live area cleared: what follows prints below the
-    /// finished lines.
+    /// The last frame: what finished is printed, the live area cleared. Idempotent.
     pub fn finish(&self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if !self.active.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        let (width, height) = terminal_size().unwrap_or((80, 24));
-        let frame = lock(&self.model).frame(self.started.elapsed(), width, height, &self.glyphs, 0);
-        self.put(&Frame { above: frame.above, live: Vec::new() }, width);
-        lock(&self.drawn).clear();
+        self.draw(0, true);
     }
 }
 

@@ -36,41 +36,43 @@ pub struct Progress {
     display: Display,
     /// The live view, on a terminal.
     screen: Option<std::sync::Arc<crate::live::Screen>>,
-    /// `--output json`: the nodes whose final event was written.
-    ended: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// `--output json`: the nodes started, and those whose final event was written.
+    json: std::sync::Mutex<JsonNodes>,
+    started: std::time::Instant,
+}
+
+#[derive(Default)]
+struct JsonNodes {
+    started: std::collections::BTreeSet<String>,
+    ended: std::collections::BTreeSet<String>,
 }
 
 impl Progress {
     pub fn new(display: Display) -> Self {
         let screen = (display == Display::Rows).then(|| crate::live::Screen::new(crate::live::Glyphs::from_env()));
-        Self { display, screen, ended: Default::default() }
+        Self { display, screen, json: Default::default(), started: std::time::Instant::now() }
     }
 
     pub fn is_json(&self) -> bool {
         self.display == Display::Json
     }
 
-    /// `--output json`'s last lines: a final event for each node that had none (skipped
-    /// when a failure or an interrupt stopped the run first), then the result.
-    pub fn json_result(&self, command: &str, report: &RunReport, summary: &[String]) {
-        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for (node, outcome) in report.outcomes.iter().filter(|(node, _)| !ended.contains(*node)) {
+    /// `--output json`'s last lines: a final event for each node that had none (what a
+    /// failure or an interrupt stopped first: `skipped` when it never started, `failed`
+    /// when it had), then the result. `after` is the work after the walk (final phases),
+    /// which can fail where the walk did not: the result's `ok` says the same as the exit
+    /// code.
+    pub fn json_result(&self, command: &str, report: &RunReport, summary: &[String], after: Option<String>) {
+        let nodes = std::mem::take(&mut *self.json.lock().unwrap_or_else(|e| e.into_inner()));
+        for (node, outcome) in report.outcomes.iter().filter(|(node, _)| !nodes.ended.contains(*node)) {
             let kind = EventKind::NodeFinished { node: node.clone(), outcome: *outcome, id: None };
             self.emit(Event { elapsed: report.elapsed, kind });
         }
-        let failures = report.failures.iter().map(|(node, e)| JsonFailure { node, error: e.to_string() }).collect();
-        let result = JsonResult {
-            schema: EVENTS_SCHEMA,
-            elapsed_s: secs(report.elapsed),
-            event: "result",
-            command,
-            ok: report.ok(),
-            cancelled: report.cancelled,
-            outcomes: &report.outcomes,
-            failures,
-            summary,
-        };
-        crate::stdout::write(format_args!("{}\n", serde_json::to_string(&result).unwrap_or_default()));
+        for node in nodes.started.difference(&nodes.ended).filter(|n| !report.outcomes.contains_key(*n)) {
+            let error = "did not finish: the run stopped first".to_string();
+            self.emit(Event { elapsed: report.elapsed, kind: EventKind::NodeFailed { node: node.clone(), error } });
+        }
+        crate::stdout::write(format_args!("{}\n", result_line(command, report, summary, after)));
     }
 
     /// The run's graph, for done/total and the time left, and how long the work after the
@@ -83,13 +85,21 @@ impl Progress {
 
     /// A note or warning while the run shows progress: above the live area on a terminal.
     pub fn note(&self, text: String) {
-        self.emit(Event { elapsed: Duration::ZERO, kind: EventKind::Note { text } });
+        self.emit(Event { elapsed: self.started.elapsed(), kind: EventKind::Note { text } });
     }
 
+    /// The live view's last frame: what finished printed, the live area cleared.
     pub fn finish(&self) {
         if let Some(screen) = &self.screen {
             screen.finish();
         }
+    }
+}
+
+/// A command that returns early (an error after the walk) leaves no live area behind.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -113,10 +123,22 @@ impl EventSink for Progress {
                 }
             }
             Display::Json => {
-                let Some(line) = event_json(&event) else { return };
-                if let EventKind::NodeFinished { node, .. } | EventKind::NodeFailed { node, .. } = &event.kind {
-                    self.ended.lock().unwrap_or_else(|e| e.into_inner()).insert(node.clone());
+                let mut nodes = self.json.lock().unwrap_or_else(|e| e.into_inner());
+                match &event.kind {
+                    EventKind::NodeStarted { node, .. } => {
+                        nodes.started.insert(node.clone());
+                    }
+                    // One final line per node, though a node may finish in two walks
+                    // (`up`'s schema first, then the whole graph).
+                    EventKind::NodeFinished { node, .. } | EventKind::NodeFailed { node, .. } => {
+                        if !nodes.ended.insert(node.clone()) {
+                            return;
+                        }
+                    }
+                    _ => {}
                 }
+                drop(nodes);
+                let Some(line) = event_json(&event) else { return };
                 crate::stdout::write(format_args!("{line}\n"));
             }
         }
@@ -195,6 +217,28 @@ struct JsonResult<'a> {
 struct JsonFailure<'a> {
     node: &'a str,
     error: String,
+}
+
+/// `--output json`'s last line. `after`: how the work after the walk failed, if it did.
+fn result_line(command: &str, report: &RunReport, summary: &[String], after: Option<String>) -> String {
+    let mut failures: Vec<JsonFailure> =
+        report.failures.iter().map(|(node, e)| JsonFailure { node, error: e.to_string() }).collect();
+    let ok = report.ok() && after.is_none();
+    if let Some(error) = after {
+        failures.push(JsonFailure { node: "final phases", error });
+    }
+    let result = JsonResult {
+        schema: EVENTS_SCHEMA,
+        elapsed_s: secs(report.elapsed),
+        event: "result",
+        command,
+        ok,
+        cancelled: report.cancelled,
+        outcomes: &report.outcomes,
+        failures,
+        summary,
+    };
+    serde_json::to_string(&result).unwrap_or_default()
 }
 
 fn secs(d: Duration) -> f64 {
@@ -838,6 +882,17 @@ mod tests {
             r#"{"schema":"temporalctl.events/v1","elapsed_s":1.5,"event":"finished","node":"vpc","outcome":"created"}"#
         );
         assert_eq!(event_json(&at(EventKind::StateSaved)), None);
+    }
+
+    #[test]
+    fn the_json_result_is_not_ok_when_the_final_phases_failed() {
+        let report = RunReport::default();
+        let ok: serde_json::Value = serde_json::from_str(&result_line("up", &report, &[], None)).unwrap();
+        assert_eq!((ok["ok"].as_bool(), ok["event"].as_str()), (Some(true), Some("result")));
+        let failed = result_line("up", &report, &[], Some("scale: history did not become stable".into()));
+        let failed: serde_json::Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(failed["ok"], false);
+        assert_eq!(failed["failures"][0]["node"], "final phases");
     }
 
     #[test]
