@@ -832,9 +832,33 @@ pub struct OpenSearch {
     pub instance_count: u32,
     /// gp3 storage per data node, in GiB.
     pub volume_size_gb: u32,
+    /// Availability zones the data nodes spread over: 1 (development), 2 or 3. With 2 or
+    /// 3, zone awareness is on, the domain has a private subnet in each zone, and
+    /// `instance_count` must be a multiple of it (AWS spreads nodes evenly).
+    pub zones: u8,
+    /// Dedicated master nodes, for a domain of many data nodes; none by default.
+    pub dedicated_master: Option<DedicatedMaster>,
+    /// gp3 IOPS per data node above the 3,000 included (3000–16000); AWS's baseline when unset.
+    pub iops: Option<u32>,
+    /// gp3 throughput per data node in MiB/s above the 125 included (125–1000); AWS's
+    /// baseline when unset.
+    pub throughput_mibps: Option<u32>,
     /// The visibility index Temporal writes to: lowercase letters, digits, `.`, `_` and
     /// `-`, starting with a letter or digit (OpenSearch's index name rules, narrowed).
     pub visibility_index: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct DedicatedMaster {
+    /// Master node instance type (ends in .search).
+    pub instance_type: String,
+    /// 3 or 5: an odd number, so a quorum survives one (or two) lost.
+    #[serde(default = "three")]
+    pub count: u32,
+}
+
+fn three() -> u32 {
+    3
 }
 
 impl Default for OpenSearch {
@@ -844,6 +868,10 @@ impl Default for OpenSearch {
             instance_type: "t3.small.search".into(),
             instance_count: 1,
             volume_size_gb: 10,
+            zones: 1,
+            dedicated_master: None,
+            iops: None,
+            throughput_mibps: None,
             visibility_index: "temporal_visibility_v1_dev".into(),
         }
     }

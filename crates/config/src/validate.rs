@@ -837,6 +837,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
     if d.opensearch.instance_count == 0 {
         p.push(Problem::new("opensearch.instance_count", "at least one data node"));
     }
+    check_opensearch_layout(d, p);
     if let Some(ec2_type) = d.opensearch.instance_type.strip_suffix(".search")
         && !is_instance_type(ec2_type)
     {
@@ -1000,5 +1001,60 @@ mod tests {
         assert!(tag_chars_ok("Ünïcode letters"));
         assert!(!tag_chars_ok("a<b>"));
         assert!(!tag_chars_ok("quote\"d"));
+    }
+}
+
+/// Zones, dedicated masters and gp3 performance: what AWS would refuse, or spread unevenly
+/// (Amazon OpenSearch Service Developer Guide, "Configuring a multi-AZ domain" and
+/// "Dedicated master nodes"; the API's ClusterConfig and EBSOptions).
+fn check_opensearch_layout(d: &Deploy, p: &mut Vec<Problem>) {
+    let os = &d.opensearch;
+    if !(1..=3).contains(&os.zones) {
+        p.push(Problem::new("opensearch.zones", format!("{} zones: choose 1 (development), 2 or 3", os.zones)));
+        return;
+    }
+    let zones = u32::from(os.zones);
+    if os.instance_count > 0 && os.instance_count % zones != 0 {
+        p.push(Problem::new(
+            "opensearch.instance_count",
+            format!(
+                "{} data nodes do not spread evenly over {zones} zones (opensearch.zones): use a multiple of {zones}, e.g. {}",
+                os.instance_count,
+                os.instance_count.div_ceil(zones) * zones
+            ),
+        ));
+    }
+    let subnets = match &d.network.existing {
+        Some(existing) => existing.private_subnet_ids.len(),
+        None => network::availability_zones(d).len(),
+    };
+    if usize::from(os.zones) > subnets {
+        p.push(Problem::new(
+            "opensearch.zones",
+            format!("{} zones, but the network has {subnets} private subnet(s): one per zone is needed", os.zones),
+        ));
+    }
+    if let Some(master) = &os.dedicated_master {
+        if master.count != 3 && master.count != 5 {
+            p.push(Problem::new(
+                "opensearch.dedicated_master.count",
+                format!("{} masters: use 3 or 5, an odd number, so a quorum survives a lost node", master.count),
+            ));
+        }
+        if !master.instance_type.ends_with(".search") {
+            p.push(Problem::new(
+                "opensearch.dedicated_master.instance_type",
+                format!(
+                    "`{}` is not an OpenSearch instance type; they end in .search, e.g. m6g.large.search",
+                    master.instance_type
+                ),
+            ));
+        }
+    }
+    if let Some(iops) = os.iops.filter(|i| !(3000..=16000).contains(i)) {
+        p.push(Problem::new("opensearch.iops", format!("{iops}: gp3 takes 3000 to 16000 IOPS per node")));
+    }
+    if let Some(t) = os.throughput_mibps.filter(|t| !(125..=1000).contains(t)) {
+        p.push(Problem::new("opensearch.throughput_mibps", format!("{t}: gp3 takes 125 to 1000 MiB/s per node")));
     }
 }
