@@ -325,6 +325,7 @@ async fn run_up(stage: &Stage<'_>, bench: &Arc<Bench>, s: Schedule, parallelism:
         delete_deadline: Duration::from_secs(60),
         destroy_data: false,
         replace_data: false,
+        allow_irreversible: false,
     };
     let timeline = Timeline::default();
     let engine = Engine::new(&graph, opts, &timeline, CancelToken::default());

@@ -104,6 +104,10 @@ const PROPAGATION: &[(&str, &str)] = &[
     // document, so a lasting refusal is a bug, not input to report at once.
     ("InvalidTypeException", "policy"),
     ("ValidationException", "service-linked role"),
+    // OpenSearch checking a CloudWatch Logs resource policy put moments ago ("... does not
+    // grant sufficient permissions for Amazon OpenSearch Service to create a log stream";
+    // the domain is made after the policy, awsdocs/amazon-opensearch-service-developer-guide#62).
+    ("ValidationException", "resource access policy specified for the cloudwatch logs"),
     // ECS on a new account, before its service-linked role exists or is usable.
     ("InvalidParameterException", "service linked role"),
     ("ClientException", "service linked role"),

@@ -838,11 +838,15 @@ pub struct OpenSearch {
     pub zones: u8,
     /// Dedicated master nodes, for a domain of many data nodes; none by default.
     pub dedicated_master: Option<DedicatedMaster>,
-    /// gp3 IOPS per data node above the 3,000 included (3000–16000); AWS's baseline when unset.
+    /// gp3 IOPS per data node (3000–16000); 3000, the baseline gp3 includes, when unset.
     pub iops: Option<u32>,
-    /// gp3 throughput per data node in MiB/s above the 125 included (125–1000); AWS's
-    /// baseline when unset.
+    /// gp3 throughput per data node in MiB/s (125–1000); 125, the baseline gp3 includes,
+    /// when unset.
     pub throughput_mibps: Option<u32>,
+    /// Publish the domain's error logs and search/index slow logs to CloudWatch log
+    /// groups of the project (kept with the domain by `down`). Slow logs stay empty until
+    /// an index sets its slow-log thresholds.
+    pub publish_logs: bool,
     /// The visibility index Temporal writes to: lowercase letters, digits, `.`, `_` and
     /// `-`, starting with a letter or digit (OpenSearch's index name rules, narrowed).
     pub visibility_index: String,
@@ -872,6 +876,7 @@ impl Default for OpenSearch {
             dedicated_master: None,
             iops: None,
             throughput_mibps: None,
+            publish_logs: true,
             visibility_index: "temporal_visibility_v1_dev".into(),
         }
     }
@@ -926,6 +931,12 @@ pub struct Timeouts {
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
     pub opensearch: Duration,
+    /// An OpenSearch configuration change (zones, instance type or count, volume, engine
+    /// upgrade): a blue/green deployment that copies every shard to new nodes; tens of
+    /// minutes for a small index, hours for a large one.
+    #[serde(with = "duration_str")]
+    #[schemars(with = "String")]
+    pub opensearch_change: Duration,
     /// A DSQL cluster becoming ACTIVE (about a minute usually).
     #[serde(with = "duration_str")]
     #[schemars(with = "String")]
@@ -968,6 +979,7 @@ impl Default for Timeouts {
             nat_gateway: Duration::from_secs(15 * 60),
             vpc_endpoint: Duration::from_secs(15 * 60),
             opensearch: Duration::from_secs(90 * 60),
+            opensearch_change: Duration::from_secs(3 * 60 * 60),
             dsql: Duration::from_secs(10 * 60),
             load_balancer: Duration::from_secs(20 * 60),
             certificate: Duration::from_secs(75 * 60),

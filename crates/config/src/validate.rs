@@ -856,6 +856,7 @@ fn check_rest(d: &Deploy, p: &mut Vec<Problem>) {
         ("timeouts.nat_gateway", d.timeouts.nat_gateway),
         ("timeouts.vpc_endpoint", d.timeouts.vpc_endpoint),
         ("timeouts.opensearch", d.timeouts.opensearch),
+        ("timeouts.opensearch_change", d.timeouts.opensearch_change),
         ("timeouts.dsql", d.timeouts.dsql),
         ("timeouts.load_balancer", d.timeouts.load_balancer),
         ("timeouts.delete_dependencies", d.timeouts.delete_dependencies),

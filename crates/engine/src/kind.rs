@@ -200,11 +200,25 @@ pub trait Kind: Send + Sync + 'static {
     fn wait_deadline(&self) -> Duration {
         Duration::from_secs(600)
     }
+    fn change_deadline(&self) -> Duration {
+        self.wait_deadline()
+    }
+    fn busy_refuses_changes(&self) -> bool {
+        false
+    }
     fn retention(&self) -> Retention {
         Retention::Delete
     }
     fn placed_in(&self) -> Vec<NodeId> {
         Vec::new()
+    }
+    /// See [`Resource::change_note`].
+    fn change_note(&self, _changed: &[<Self::Attrs as Attributes>::Field]) -> Option<String> {
+        None
+    }
+    /// See [`Resource::irreversible`].
+    fn irreversible(&self, _field: <Self::Attrs as Attributes>::Field) -> Option<&'static str> {
+        None
     }
 }
 
@@ -301,6 +315,12 @@ impl<K: Kind> Resource for K {
     fn wait_deadline(&self) -> Duration {
         Kind::wait_deadline(self)
     }
+    fn change_deadline(&self) -> Duration {
+        Kind::change_deadline(self)
+    }
+    fn busy_refuses_changes(&self) -> bool {
+        Kind::busy_refuses_changes(self)
+    }
     fn retention(&self) -> Retention {
         Kind::retention(self)
     }
@@ -309,6 +329,13 @@ impl<K: Kind> Resource for K {
     }
     fn placed_in(&self) -> Vec<NodeId> {
         Kind::placed_in(self)
+    }
+    fn change_note(&self, changed: &[String]) -> Option<String> {
+        let fields: Vec<_> = changed.iter().filter_map(|name| K::Attrs::spec(name).map(|f| f.field)).collect();
+        Kind::change_note(self, &fields)
+    }
+    fn irreversible(&self, field: &str) -> Option<&'static str> {
+        K::Attrs::spec(field).and_then(|f| Kind::irreversible(self, f.field))
     }
 }
 

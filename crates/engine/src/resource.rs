@@ -168,6 +168,31 @@ pub trait Resource: Send + Sync {
         Duration::from_secs(600)
     }
 
+    /// What a person should know before the `changed` fields change in place (a
+    /// deployment AWS runs for an hour): `plan` shows it beside the change and `up` says
+    /// it when the update starts.
+    fn change_note(&self, _changed: &[String]) -> Option<String> {
+        None
+    }
+
+    /// Why a change of `field` cannot be undone, and how to allow it: `up` refuses such a
+    /// change unless the run allows irreversible changes.
+    fn irreversible(&self, _field: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// How long to wait for `Status::Ready` after an in-place change (a blue/green
+    /// deployment can outlast a create).
+    fn change_deadline(&self) -> Duration {
+        self.wait_deadline()
+    }
+
+    /// Whether AWS refuses a change while the resource is still applying one (pending):
+    /// `up` then waits for it to be ready before changing it.
+    fn busy_refuses_changes(&self) -> bool {
+        false
+    }
+
     /// What `down` does with it.
     fn retention(&self) -> Retention {
         Retention::Delete

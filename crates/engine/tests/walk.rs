@@ -55,6 +55,7 @@ impl Fake {
             delay: Duration::from_millis(10),
             retention: Retention::Delete,
             async_delete: false,
+            irreversible_size: false,
         }
     }
 }
@@ -66,6 +67,8 @@ struct FakeResource {
     delay: Duration,
     retention: Retention,
     async_delete: bool,
+    /// A change of `size` cannot be undone (as an engine upgrade), and is noted in plans.
+    irreversible_size: bool,
 }
 
 impl FakeResource {
@@ -193,6 +196,12 @@ impl Resource for FakeResource {
     fn retention(&self) -> Retention {
         self.retention
     }
+    fn change_note(&self, changed: &[String]) -> Option<String> {
+        (self.irreversible_size && changed.iter().any(|f| f == "size")).then(|| "a long one-way change".to_string())
+    }
+    fn irreversible(&self, field: &str) -> Option<&'static str> {
+        (self.irreversible_size && field == "size").then_some("cannot be undone; pass --allow-it")
+    }
     fn delete_is_async(&self) -> bool {
         self.async_delete
     }
@@ -236,6 +245,7 @@ fn opts(parallelism: usize) -> EngineOptions {
         delete_deadline: Duration::from_secs(600),
         destroy_data: false,
         replace_data: false,
+        allow_irreversible: false,
     }
 }
 
@@ -1020,4 +1030,40 @@ async fn a_new_id_not_yet_visible_to_reads_is_waited_for_and_only_then_called_go
     let failure = &report.failures.first().expect("fails").1;
     assert!(failure.message.contains("disappeared"), "{failure}");
     assert!(report.elapsed >= Duration::from_secs(120), "{:?}", report.elapsed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_irreversible_change_is_noted_in_the_plan_and_made_only_when_allowed() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add_after("net", "t-net", &[], fake.resource("net", None));
+    g.add_after("db", "t-db", &["net"], FakeResource { irreversible_size: true, ..fake.resource("db", Some("net")) });
+    let g = g.build().unwrap();
+    let s = store("irreversible");
+    assert!(apply(&g, &s, 8).await.0.ok());
+    for node in ["net", "db"] {
+        fake.cloud().objects.get_mut(node).unwrap().attrs.insert("size".into(), "large".into());
+    }
+
+    let events = Recorder::default();
+    let (planned, _) = Engine::new(&g, opts(8), &events, CancelToken::default()).plan(&s.read().unwrap()).await;
+    let notes: Vec<_> = planned.iter().map(|p| (p.node.as_str(), p.note.as_deref())).collect();
+    assert_eq!(notes, [("net", None), ("db", Some("a long one-way change"))]);
+
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    let failure = &report.failures.iter().find(|(n, _)| n == "db").expect("refused").1;
+    assert_eq!(failure.message, "db was not changed: size: large -> small: cannot be undone; pass --allow-it");
+    assert_eq!(fake.mutating_calls(), [("net".to_string(), "update")], "only the reversible change is made");
+
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let allowed = EngineOptions { allow_irreversible: true, ..opts(8) };
+    let report = Engine::new(&g, allowed, &events, CancelToken::default()).apply(&mut locked).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.outcomes["db"], Outcome::Updated);
+    assert!(
+        events.kinds().iter().any(|k| matches!(k, EventKind::Note { text } if text == "db: a long one-way change")),
+        "the update says what it starts"
+    );
 }

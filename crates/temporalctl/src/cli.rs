@@ -47,6 +47,10 @@ pub enum Verb {
         /// in place changed: its data is lost.
         #[arg(long)]
         allow_data_replacement: bool,
+        /// Allow an OpenSearch engine version upgrade (`opensearch.engine_version`): AWS
+        /// cannot undo or cancel one, so `up` refuses it otherwise.
+        #[arg(long)]
+        allow_engine_upgrade: bool,
         /// `json`: one JSON object per event on stdout, then the result
         /// (docs/events.schema.json), for CI systems.
         #[arg(long, value_enum, default_value_t = Format::Text)]

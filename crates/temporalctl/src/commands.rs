@@ -787,6 +787,7 @@ fn options(cli: &Cli, d: &Deploy) -> EngineOptions {
         delete_deadline: d.timeouts.delete_dependencies,
         destroy_data: matches!(cli.verb, Verb::Down { destroy_data: true, .. }),
         replace_data: matches!(cli.verb, Verb::Up { allow_data_replacement: true, .. }),
+        allow_irreversible: matches!(cli.verb, Verb::Up { allow_engine_upgrade: true, .. }),
     }
 }
 

@@ -409,6 +409,9 @@ pub fn plan_text(project: &str, region: &str, planned: &[Planned]) -> String {
         };
         out.push_str(format!("  {mark} {:<34} {:<10} {details}", p.node, p.change.name()).trim_end());
         out.push('\n');
+        if let Some(note) = &p.note {
+            out.push_str(&format!("      note: {note}\n"));
+        }
     }
     let s = plan_summary(planned);
     out.push_str(&format!(
@@ -754,7 +757,7 @@ mod tests {
     use super::*;
 
     fn planned(node: &str, change: Change) -> Planned {
-        Planned { node: node.into(), kind: "fake", id: None, change, outputs: Default::default() }
+        Planned { node: node.into(), kind: "fake", id: None, change, note: None, outputs: Default::default() }
     }
 
     fn diff(field: &str, from: Option<&str>, to: &str, forces_replace: bool) -> temporalctl_engine::FieldDiff {

@@ -1,17 +1,25 @@
-//! The OpenSearch VPC domain for Temporal visibility: one data node in a private subnet
-//! behind its security group, encrypted at rest and between nodes, HTTPS with TLS 1.2 at
-//! least, and an access policy admitting only the Temporal task roles. Creating one takes
-//! 15-60 minutes: it starts as soon as its subnet, group, roles and the service-linked
-//! role exist.
+//! The OpenSearch VPC domain for Temporal visibility: data nodes in one private subnet
+//! (development) or spread over 2 or 3 zones with zone awareness, optional dedicated
+//! masters, gp3 storage, encrypted at rest and between nodes, HTTPS with TLS 1.2 at
+//! least, an access policy admitting only the Temporal task roles, and its error and
+//! slow logs published to CloudWatch. Creating one takes 15-60 minutes: it starts as soon
+//! as its subnets, group, roles, log groups and the service-linked role exist.
+//!
+//! Every setting but the engine version changes in place (UpdateDomainConfig). AWS runs
+//! most of them as a blue/green deployment: new nodes beside the old, every shard copied,
+//! the domain serving meanwhile ("Making configuration changes in Amazon OpenSearch
+//! Service", Developer Guide). An engine version change is an upgrade (UpgradeDomain)
+//! that AWS cannot undo or cancel: made only when the run allows it.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
-    ClusterConfig, DomainEndpointOptions, EbsOptions, EncryptionAtRestOptions, NodeToNodeEncryptionOptions,
-    OpenSearchPartitionInstanceType, Tag, TlsSecurityPolicy, VolumeType, VpcOptions,
+    ClusterConfig, ConfigChangeStatus, DomainEndpointOptions, DomainStatus, EbsOptions, EncryptionAtRestOptions,
+    LogPublishingOption, LogType, NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, Tag, TlsSecurityPolicy,
+    VolumeType, VpcOptions, ZoneAwarenessConfig,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use temporalctl_engine::{
@@ -33,12 +41,21 @@ pub struct Domain {
     pub engine_version: String,
     pub instance_type: String,
     pub instance_count: i32,
-    pub volume_gb: i32,
-    pub subnet: NodeId,
+    pub volume: Volume,
+    /// 1 (zone awareness off) to 3.
+    pub zones: i32,
+    pub dedicated_master: Option<Masters>,
+    /// One private subnet per zone.
+    pub subnets: Vec<NodeId>,
     pub security_group: NodeId,
     /// Roles the access policy admits (the Temporal task roles).
     pub principals: Vec<NodeId>,
+    /// The log groups the domain publishes to, by log type.
+    pub logs: Vec<(LogType, NodeId)>,
+    /// Creating it.
     pub deadline: Duration,
+    /// A configuration change or an upgrade running on AWS.
+    pub change_deadline: Duration,
 }
 
 /// Only the named roles may use the domain's HTTP API, on this domain only.
@@ -64,16 +81,36 @@ pub fn domain_arn(partition: &str, region: &str, account: &str, name: &str) -> S
     format!("arn:{partition}:es:{region}:{account}:domain/{name}")
 }
 
-/// The data volumes: `gp3:20` (type and size in GiB).
+/// Each data node's volume: `gp3:100GiB:3000iops:125MiB/s`. IOPS and throughput are
+/// sent always (gp3's baseline when not chosen), so a read compares with them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Volume {
     pub volume_type: String,
     pub gb: i32,
+    pub iops: i32,
+    pub throughput_mibps: i32,
 }
+
+/// gp3's baseline, included in its price: 3,000 IOPS and 125 MiB/s at any size.
+pub const GP3_BASELINE_IOPS: i32 = 3000;
+pub const GP3_BASELINE_MIBPS: i32 = 125;
 
 impl AttrValue for Volume {
     fn text(&self) -> String {
-        format!("{}:{}", self.volume_type, self.gb)
+        format!("{}:{}GiB:{}iops:{}MiB/s", self.volume_type, self.gb, self.iops, self.throughput_mibps)
+    }
+}
+
+/// Dedicated master nodes: `3 x m6g.large.search`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Masters {
+    pub count: i32,
+    pub instance_type: String,
+}
+
+impl AttrValue for Masters {
+    fn text(&self) -> String {
+        format!("{} x {}", self.count, self.instance_type)
     }
 }
 
@@ -94,20 +131,26 @@ const AT_REST: &str = "at-rest";
 const NODE_TO_NODE: &str = "node-to-node";
 
 attributes! {
-    /// A VPC domain cannot move out of its subnets, and an engine upgrade is not a setting.
+    /// Only the name is fixed: a VPC domain may change subnets within its VPC (the
+    /// Developer Guide's VPC page: "Limitations"), and the engine version is upgraded.
     pub struct DomainAttrs / DomainField {
         Name name: String = "name", replace;
-        EngineVersion engine_version: String = "engine-version", replace;
+        EngineVersion engine_version: String = "engine-version";
         InstanceType instance_type: String = "instance-type";
         InstanceCount instance_count: i32 = "instance-count";
+        /// 1: zone awareness off; 2 or 3: on, with that many zones.
+        Zones zones: i32 = "zones";
+        DedicatedMaster dedicated_master: Option<Masters> = "dedicated-master";
         Volume volume: Volume = "volume";
-        Subnets subnets: BTreeSet<String> = "subnets", replace;
+        Subnets subnets: BTreeSet<String> = "subnets";
         SecurityGroups security_groups: BTreeSet<String> = "security-groups";
         /// `at-rest`, `node-to-node`: the encryptions that are on.
         Encryption encryption: BTreeSet<String> = "encryption";
         Endpoint endpoint: Option<Transport> = "endpoint";
         /// The access policy as canonical JSON.
         AccessPolicy access_policy: String = "access-policy";
+        /// The log types published (enabled), each with its log group's ARN.
+        Logs logs: BTreeMap<String, String> = "logs";
     }
 }
 
@@ -120,7 +163,8 @@ impl Kind for Domain {
     }
 
     fn references(&self) -> Vec<NodeId> {
-        [&self.subnet, &self.security_group].into_iter().chain(&self.principals).cloned().collect()
+        let groups = self.logs.iter().map(|(_, group)| group);
+        self.subnets.iter().chain([&self.security_group]).chain(&self.principals).chain(groups).cloned().collect()
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<DomainAttrs, ResourceError> {
@@ -134,16 +178,23 @@ impl Kind for Domain {
             engine_version: self.engine_version.clone(),
             instance_type: self.instance_type.clone(),
             instance_count: self.instance_count,
-            volume: Volume { volume_type: VolumeType::Gp3.as_str().into(), gb: self.volume_gb },
-            subnets: [inputs.get(&self.subnet, Output::Id)?.to_string()].into(),
+            zones: self.zones,
+            dedicated_master: self.dedicated_master.clone(),
+            volume: self.volume.clone(),
+            subnets: inputs.each(&self.subnets, Output::Id)?,
             security_groups: [inputs.get(&self.security_group, Output::Id)?.to_string()].into(),
             encryption: [AT_REST.to_string(), NODE_TO_NODE.to_string()].into(),
             endpoint: Some(Transport { https_only: true, tls_policy: TLS_POLICY.into() }),
             access_policy: canonical_policy(&access_policy(&arn, &roles).to_string()),
+            logs: self
+                .logs
+                .iter()
+                .map(|(kind, group)| Ok((kind.as_str().to_string(), inputs.get(group, Output::Arn)?.to_string())))
+                .collect::<Result<_, ResourceError>>()?,
         })
     }
 
-    async fn read(&self, _: &Cx<'_>) -> Result<Option<Found<DomainAttrs>>, ResourceError> {
+    async fn read(&self, cx: &Cx<'_>) -> Result<Option<Found<DomainAttrs>>, ResourceError> {
         let described = self.os.describe_domain().domain_name(&self.name).send().await.map_err(aws("DescribeDomain"));
         let Some(out) = absent_if_gone(described)? else { return Ok(None) };
         let d = out.domain_status.ok_or_else(|| ResourceError::fatal("DescribeDomain returned nothing"))?;
@@ -151,9 +202,14 @@ impl Kind for Domain {
             return Ok(None);
         }
         let endpoint = endpoint_of(&d);
-        let status = match (d.deleted(), d.processing(), &endpoint) {
+        // A change AWS refused after accepting the call: waiting after our change would
+        // only run into the deadline.
+        if let Some(failed) = validation_failed(&d).filter(|_| cx.follow_id) {
+            return Err(ResourceError::fatal(format!("OpenSearch refused the change of {}: {failed}", self.name)));
+        }
+        let status = match (d.deleted(), busy(&d), &endpoint) {
             (Some(true), _, _) => Status::Pending("deleting".into()),
-            (_, Some(true), _) => Status::Pending("processing".into()),
+            (_, Some(doing), _) => Status::Pending(doing),
             (_, _, None) => Status::Pending("no endpoint yet".into()),
             _ => Status::Ready,
         };
@@ -171,9 +227,23 @@ impl Kind for Domain {
             engine_version: d.engine_version().unwrap_or_default().into(),
             instance_type: cluster.and_then(|c| c.instance_type()).map(|t| t.as_str()).unwrap_or_default().into(),
             instance_count: cluster.and_then(|c| c.instance_count()).unwrap_or_default(),
+            zones: match cluster.and_then(|c| c.zone_awareness_enabled()) {
+                // AWS's default count with zone awareness is 2 (ZoneAwarenessConfig).
+                Some(true) => cluster
+                    .and_then(|c| c.zone_awareness_config())
+                    .and_then(|z| z.availability_zone_count())
+                    .unwrap_or(2),
+                _ => 1,
+            },
+            dedicated_master: cluster.filter(|c| c.dedicated_master_enabled() == Some(true)).map(|c| Masters {
+                count: c.dedicated_master_count().unwrap_or_default(),
+                instance_type: c.dedicated_master_type().map(|t| t.as_str()).unwrap_or_default().into(),
+            }),
             volume: Volume {
                 volume_type: ebs.and_then(|e| e.volume_type()).map(|v| v.as_str()).unwrap_or_default().into(),
                 gb: ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
+                iops: ebs.and_then(|e| e.iops()).unwrap_or_default(),
+                throughput_mibps: ebs.and_then(|e| e.throughput()).unwrap_or_default(),
             },
             subnets: strings(vpc.map(|v| v.subnet_ids()).unwrap_or_default()),
             security_groups: strings(vpc.map(|v| v.security_group_ids()).unwrap_or_default()),
@@ -183,6 +253,16 @@ impl Kind for Domain {
                 tls_policy: o.tls_security_policy().map(|p| p.as_str()).unwrap_or_default().into(),
             }),
             access_policy: d.access_policies().map(canonical_policy).unwrap_or_default(),
+            // AWS keeps a type it was told to stop publishing, as disabled.
+            logs: d
+                .log_publishing_options()
+                .into_iter()
+                .flatten()
+                .filter(|(_, o)| o.enabled() == Some(true))
+                .map(|(kind, o)| {
+                    (kind.as_str().to_string(), o.cloud_watch_logs_log_group_arn().unwrap_or_default().into())
+                })
+                .collect(),
         };
         Ok(Some(
             super::expose_step_tags(
@@ -199,7 +279,7 @@ impl Kind for Domain {
     async fn create(&self, cx: &Cx<'_>, desired: &DomainAttrs) -> Result<Observed, ResourceError> {
         let tags = sdk_tags!(Tag, cx.tags)?;
         let create = self.os.create_domain().engine_version(&desired.engine_version).set_tag_list(Some(tags));
-        let out = with_settings!(create, self, desired).send().await.map_err(aws("CreateDomain"))?;
+        let out = with_settings!(create, self, desired, None).send().await.map_err(aws("CreateDomain"))?;
         let arn = out.domain_status.map(|d| d.arn).unwrap_or_default();
         // The endpoint appears when processing ends; the engine waits on `read`.
         Ok(Observed::new(&self.name)
@@ -208,29 +288,34 @@ impl Kind for Domain {
             .status(Status::Pending("processing".into())))
     }
 
-    /// One call sets every setting; the field list only says that it is needed.
+    /// One call sets every setting; the field list only says that it is needed. An
+    /// engine version change is an upgrade of its own: AWS takes no other change while one
+    /// runs ("Upgrading Amazon OpenSearch Service domains", Developer Guide).
     async fn update(
         &self,
         _: &Cx<'_>,
-        _: &Owned<Found<DomainAttrs>>,
+        observed: &Owned<Found<DomainAttrs>>,
         desired: &DomainAttrs,
         changed: &[DomainField],
     ) -> Result<(), ResourceError> {
-        for field in changed {
-            match field {
-                DomainField::InstanceType
-                | DomainField::InstanceCount
-                | DomainField::Volume
-                | DomainField::SecurityGroups
-                | DomainField::Encryption
-                | DomainField::Endpoint
-                | DomainField::AccessPolicy => {}
-                DomainField::Name | DomainField::EngineVersion | DomainField::Subnets => {
-                    return Err(replaced_not_updated("opensearch-domain", field));
-                }
-            }
+        if changed.contains(&DomainField::Name) {
+            return Err(replaced_not_updated("opensearch-domain", DomainField::Name));
         }
-        with_settings!(self.os.update_domain_config(), self, desired)
+        if changed.contains(&DomainField::EngineVersion) {
+            let (from, to) = (&observed.attrs.engine_version, &desired.engine_version);
+            if let Some(refusal) = upgrade_refusal(from, to, changed.len()) {
+                return Err(ResourceError::fatal(refusal));
+            }
+            self.os
+                .upgrade_domain()
+                .domain_name(&self.name)
+                .target_version(to)
+                .send()
+                .await
+                .map_err(aws("UpgradeDomain"))?;
+            return Ok(());
+        }
+        with_settings!(self.os.update_domain_config(), self, desired, Some(&observed.attrs))
             .send()
             .await
             .map_err(aws("UpdateDomainConfig"))?;
@@ -257,20 +342,116 @@ impl Kind for Domain {
         self.deadline
     }
 
+    fn change_deadline(&self) -> Duration {
+        self.change_deadline
+    }
+
+    /// AWS refuses a configuration change while another runs ("A change/update is in
+    /// progress"): `up` waits it out first.
+    fn busy_refuses_changes(&self) -> bool {
+        true
+    }
+
+    fn change_note(&self, changed: &[DomainField]) -> Option<String> {
+        change_note(changed, self.dedicated_master.is_some())
+    }
+
+    fn irreversible(&self, field: DomainField) -> Option<&'static str> {
+        (field == DomainField::EngineVersion).then_some(
+            "an engine upgrade cannot be undone or cancelled (AWS snapshots the domain first); pass --allow-engine-upgrade to run it",
+        )
+    }
+
     fn retention(&self) -> Retention {
         Retention::Data
     }
 
     fn placed_in(&self) -> Vec<NodeId> {
-        vec![self.subnet.clone(), self.security_group.clone()]
+        self.subnets.iter().chain([&self.security_group]).cloned().collect()
     }
 }
 
+/// What the domain is busy with, when it is: AWS's processing state, the change's status
+/// and its message (DomainStatus, ChangeProgressDetails; the emulator shows neither).
+fn busy(d: &DomainStatus) -> Option<String> {
+    let state = d.domain_processing_status().map(|s| s.as_str()).filter(|s| *s != "Active");
+    let processing = d.processing() == Some(true) || d.upgrade_processing() == Some(true);
+    if !processing && state.is_none() {
+        return None;
+    }
+    let change = d.change_progress_details();
+    let parts: Vec<&str> = [
+        Some(state.unwrap_or(if d.upgrade_processing() == Some(true) { "upgrading" } else { "processing" })),
+        change.and_then(|c| c.config_change_status()).map(|c| c.as_str()),
+        change.and_then(|c| c.message()).filter(|m| !m.is_empty()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Some(parts.join(", "))
+}
+
+/// The validation failure of a change AWS accepted and then refused, while it says so.
+fn validation_failed(d: &DomainStatus) -> Option<String> {
+    let change = d.change_progress_details()?;
+    (change.config_change_status() == Some(&ConfigChangeStatus::ValidationFailed))
+        .then(|| change.message().unwrap_or("validation failed").to_string())
+}
+
+/// Why an engine version change is refused even when upgrades are allowed: it goes
+/// backwards (AWS upgrades only forward), or other fields change with it.
+pub fn upgrade_refusal(from: &str, to: &str, fields_changing: usize) -> Option<String> {
+    let order = |v: &str| -> Option<(u8, u32, u32)> {
+        let (engine, version) = v.split_once('_')?;
+        let engine = match engine {
+            "Elasticsearch" => 0,
+            "OpenSearch" => 1,
+            _ => return None,
+        };
+        let (major, minor) = version.split_once('.')?;
+        Some((engine, major.parse().ok()?, minor.parse().ok()?))
+    };
+    if let (Some(a), Some(b)) = (order(from), order(to))
+        && b < a
+    {
+        return Some(format!(
+            "opensearch.engine_version {to} is older than the domain's {from}: AWS upgrades only forward; set it back to {from}"
+        ));
+    }
+    (fields_changing > 1).then(|| {
+        format!(
+            "the engine upgrade {from} -> {to} must run alone (AWS accepts no other change during it): keep the other opensearch settings as they are for this `up`, then change them"
+        )
+    })
+}
+
+/// What `plan` and `up` say before a domain change: which changes AWS runs as a
+/// blue/green deployment ("Changes that usually cause blue/green deployments", Developer
+/// Guide: instance type, zones, subnets, security groups, dedicated masters, storage, and
+/// the data node count on a domain without dedicated masters). Logs, the access policy
+/// and the endpoint's TLS apply without one.
+pub fn change_note(changed: &[DomainField], has_masters: bool) -> Option<String> {
+    use DomainField::*;
+    if changed.contains(&EngineVersion) {
+        return Some("an engine upgrade: AWS snapshots the domain, then upgrades it in place, often for an hour or more; it cannot be undone or cancelled, and `up` waits up to timeouts.opensearch_change".into());
+    }
+    let blue_green = changed.iter().any(|f| match f {
+        InstanceType | Zones | Subnets | SecurityGroups | DedicatedMaster | Volume => true,
+        InstanceCount => !has_masters,
+        _ => false,
+    });
+    blue_green.then(|| {
+        "AWS runs this as a blue/green deployment: new nodes are built beside the old ones and every shard is copied to them; the domain keeps serving meanwhile; tens of minutes for a small index, hours for a large one; `up` waits up to timeouts.opensearch_change".into()
+    })
+}
+
 /// The settings `CreateDomain` and `UpdateDomainConfig` share, on either builder.
+/// `$before`: what the domain had, so that a log type no longer published is turned off.
 macro_rules! with_settings {
-    ($builder:expr, $domain:expr, $desired:expr) => {
+    ($builder:expr, $domain:expr, $desired:expr, $before:expr) => {
         $builder
             .domain_name(&$domain.name)
+            .set_log_publishing_options(log_publishing($desired, $before))
             .cluster_config(cluster_config($desired))
             .ebs_options(ebs_options($desired))
             .vpc_options(vpc_options($desired))
@@ -290,11 +471,23 @@ fn vpc_options(desired: &DomainAttrs) -> VpcOptions {
         .build()
 }
 
+/// Zone awareness with as many zones as subnets (AWS: AvailabilityZoneCount "must equal
+/// the number of subnets" of a VPC domain); Multi-AZ with Standby off, as it needs 3
+/// zones and dedicated masters and takes one change at a time.
 fn cluster_config(desired: &DomainAttrs) -> ClusterConfig {
+    let zoned = desired.zones > 1;
+    let masters = desired.dedicated_master.as_ref();
     ClusterConfig::builder()
         .instance_type(OpenSearchPartitionInstanceType::from(desired.instance_type.as_str()))
         .instance_count(desired.instance_count)
-        .zone_awareness_enabled(false)
+        .zone_awareness_enabled(zoned)
+        .set_zone_awareness_config(
+            zoned.then(|| ZoneAwarenessConfig::builder().availability_zone_count(desired.zones).build()),
+        )
+        .multi_az_with_standby_enabled(false)
+        .dedicated_master_enabled(masters.is_some())
+        .set_dedicated_master_type(masters.map(|m| OpenSearchPartitionInstanceType::from(m.instance_type.as_str())))
+        .set_dedicated_master_count(masters.map(|m| m.count))
         .build()
 }
 
@@ -303,7 +496,34 @@ fn ebs_options(desired: &DomainAttrs) -> EbsOptions {
         .ebs_enabled(true)
         .volume_type(VolumeType::from(desired.volume.volume_type.as_str()))
         .volume_size(desired.volume.gb)
+        .iops(desired.volume.iops)
+        .throughput(desired.volume.throughput_mibps)
         .build()
+}
+
+/// Each published log type with its group (the group's ARN without `:*`, as the
+/// Developer Guide's examples give it), and each one published before but no longer
+/// wanted, disabled (AWS keeps publishing a type that is left out).
+fn log_publishing(
+    desired: &DomainAttrs,
+    before: Option<&DomainAttrs>,
+) -> Option<std::collections::HashMap<LogType, LogPublishingOption>> {
+    let on = desired.logs.iter().map(|(kind, group)| {
+        (
+            LogType::from(kind.as_str()),
+            LogPublishingOption::builder().enabled(true).cloud_watch_logs_log_group_arn(group).build(),
+        )
+    });
+    let off = before.into_iter().flat_map(|b| &b.logs).filter(|(kind, _)| !desired.logs.contains_key(*kind)).map(
+        |(kind, group)| {
+            (
+                LogType::from(kind.as_str()),
+                LogPublishingOption::builder().enabled(false).cloud_watch_logs_log_group_arn(group).build(),
+            )
+        },
+    );
+    let all: std::collections::HashMap<_, _> = on.chain(off).collect();
+    (!all.is_empty()).then_some(all)
 }
 
 /// HTTPS only, TLS 1.2 at least.
@@ -317,6 +537,73 @@ fn endpoint_options() -> DomainEndpointOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attrs(zones: i32, masters: Option<Masters>) -> DomainAttrs {
+        DomainAttrs {
+            instance_type: "m6g.large.search".into(),
+            instance_count: 3,
+            zones,
+            dedicated_master: masters,
+            volume: Volume { volume_type: "gp3".into(), gb: 100, iops: 3000, throughput_mibps: 125 },
+            logs: [("ES_APPLICATION_LOGS".to_string(), "arn:aws:logs:eu-west-1:1:log-group:a".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn three_zones_turn_zone_awareness_on_with_three_and_masters_are_sent_with_type_and_count() {
+        let masters = Masters { count: 3, instance_type: "m6g.large.search".into() };
+        let c = cluster_config(&attrs(3, Some(masters)));
+        assert_eq!(c.zone_awareness_enabled(), Some(true));
+        assert_eq!(c.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(3));
+        assert_eq!(c.multi_az_with_standby_enabled(), Some(false));
+        assert_eq!(c.dedicated_master_enabled(), Some(true));
+        assert_eq!(c.dedicated_master_count(), Some(3));
+        assert_eq!(c.dedicated_master_type().map(|t| t.as_str()), Some("m6g.large.search"));
+
+        let single = cluster_config(&attrs(1, None));
+        assert_eq!(single.zone_awareness_enabled(), Some(false));
+        assert!(single.zone_awareness_config().is_none(), "no zone count without zone awareness");
+        assert_eq!(single.dedicated_master_enabled(), Some(false));
+        assert!(single.dedicated_master_type().is_none());
+    }
+
+    #[test]
+    fn a_log_type_no_longer_wanted_is_sent_disabled_and_nothing_is_sent_when_none_ever_was() {
+        let before = attrs(1, None);
+        let after = DomainAttrs { logs: BTreeMap::new(), ..before.clone() };
+        let sent = log_publishing(&after, Some(&before)).expect("the type is turned off");
+        let option = &sent[&LogType::EsApplicationLogs];
+        assert_eq!(option.enabled(), Some(false));
+        assert!(log_publishing(&after, None).is_none());
+        let on = log_publishing(&before, None).unwrap();
+        assert_eq!(on[&LogType::EsApplicationLogs].enabled(), Some(true));
+        assert_eq!(
+            on[&LogType::EsApplicationLogs].cloud_watch_logs_log_group_arn(),
+            Some("arn:aws:logs:eu-west-1:1:log-group:a")
+        );
+    }
+
+    #[test]
+    fn upgrades_go_forward_and_alone() {
+        assert_eq!(upgrade_refusal("OpenSearch_2.11", "OpenSearch_2.13", 1), None);
+        assert_eq!(upgrade_refusal("Elasticsearch_7.10", "OpenSearch_1.3", 1), None);
+        assert!(upgrade_refusal("OpenSearch_2.13", "OpenSearch_2.9", 1).unwrap().contains("only forward"));
+        assert!(upgrade_refusal("OpenSearch_1.3", "Elasticsearch_7.10", 1).unwrap().contains("only forward"));
+        assert!(upgrade_refusal("OpenSearch_2.11", "OpenSearch_2.13", 2).unwrap().contains("must run alone"));
+    }
+
+    #[test]
+    fn plans_name_blue_green_changes_and_upgrades_and_nothing_for_light_ones() {
+        use DomainField::*;
+        for heavy in [InstanceType, Zones, Subnets, DedicatedMaster, Volume, SecurityGroups] {
+            assert!(change_note(&[heavy], true).unwrap().contains("blue/green"), "{heavy:?}");
+        }
+        assert!(change_note(&[InstanceCount], false).unwrap().contains("blue/green"));
+        assert_eq!(change_note(&[InstanceCount], true), None, "with masters, a count change is no blue/green");
+        assert!(change_note(&[EngineVersion], false).unwrap().contains("cannot be undone"));
+        assert_eq!(change_note(&[Logs, AccessPolicy, Endpoint], false), None);
+    }
 
     #[test]
     fn access_policy_snapshot() {

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod images;
 pub mod log_group;
+pub mod log_resource_policy;
 pub mod namespace;
 pub mod parameter;
 pub mod private_ca;

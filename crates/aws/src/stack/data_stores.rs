@@ -9,12 +9,15 @@ use super::ids::*;
 use super::names;
 use crate::Aws;
 use crate::data::dsql::{DsqlCluster, ExistingDsqlCluster};
-use crate::data::opensearch::Domain;
+use crate::data::opensearch::{Domain, GP3_BASELINE_IOPS, GP3_BASELINE_MIBPS, Masters, Volume};
 use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
 use crate::iam::role::Role;
 use crate::outputs::Output;
+use crate::platform::log_group::LogGroup;
+use crate::platform::log_resource_policy::LogResourcePolicy;
 use crate::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
+use aws_sdk_opensearch::types::LogType;
 
 /// DSQL, OpenSearch, and the Temporal task roles that reach them. OpenSearch is the
 /// longest wait of the whole stack, so it depends on nothing it does not need: one
@@ -107,22 +110,80 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     // retried as propagation). So the domain needs the roles ready, which they are a few
     // seconds after CreateRole; what it no longer waits for is DSQL behind them.
     let roles: Vec<String> = temporal.iter().map(|k| task_role(k.key)).collect();
+    let os = &d.opensearch;
+    let logs = if os.publish_logs { opensearch_logs(g, d, aws, &domain) } else { Vec::new() };
+    // CreateDomain checks that OpenSearch may write to the log groups: the policy first.
+    let before: &[&str] = if logs.is_empty() { &[OPENSEARCH_SLR] } else { &[OPENSEARCH_SLR, OPENSEARCH_LOG_POLICY] };
     g.add_after(
         OPENSEARCH,
         domain.clone(),
-        &[OPENSEARCH_SLR],
+        before,
         Domain {
             os: aws.opensearch.clone(),
             region: d.region.clone(),
             name: domain,
-            engine_version: d.opensearch.engine_version.clone(),
-            instance_type: d.opensearch.instance_type.clone(),
-            instance_count: d.opensearch.instance_count as i32,
-            volume_gb: d.opensearch.volume_size_gb as i32,
-            subnet: private_subnet(0),
+            engine_version: os.engine_version.clone(),
+            instance_type: os.instance_type.clone(),
+            instance_count: os.instance_count as i32,
+            volume: Volume {
+                volume_type: "gp3".into(),
+                gb: os.volume_size_gb as i32,
+                iops: os.iops.map_or(GP3_BASELINE_IOPS, |i| i as i32),
+                throughput_mibps: os.throughput_mibps.map_or(GP3_BASELINE_MIBPS, |t| t as i32),
+            },
+            zones: i32::from(os.zones),
+            dedicated_master: os
+                .dedicated_master
+                .as_ref()
+                .map(|m| Masters { count: m.count as i32, instance_type: m.instance_type.clone() }),
+            // The first `zones` private subnets: one per zone (validation checks there are enough).
+            subnets: (0..usize::from(os.zones)).map(private_subnet).collect(),
             security_group: OPENSEARCH_SG.into(),
             principals: roles.clone(),
+            logs,
             deadline: d.timeouts.opensearch,
+            change_deadline: d.timeouts.opensearch_change,
         },
     );
+}
+
+/// The domain's three log groups (same retention as the others) and the resource policy
+/// that lets OpenSearch write to them; the log types with their groups' nodes.
+/// AUDIT_LOGS is left out: it needs fine-grained access control, which this domain does
+/// not use (Developer Guide, "Monitoring audit logs").
+fn opensearch_logs(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, domain: &str) -> Vec<(LogType, String)> {
+    let p = &d.project;
+    let prefix = names::opensearch_log_prefix(p);
+    let kinds = [
+        (LogType::EsApplicationLogs, "application-logs"),
+        (LogType::SearchSlowLogs, "search-slow-logs"),
+        (LogType::IndexSlowLogs, "index-slow-logs"),
+    ];
+    let logs: Vec<(LogType, String)> =
+        kinds.iter().map(|(kind, suffix)| (kind.clone(), format!("log-group/opensearch-{suffix}"))).collect();
+    for ((_, suffix), (_, node)) in kinds.iter().zip(&logs) {
+        let name = format!("{prefix}{suffix}");
+        g.add(
+            node,
+            name.clone(),
+            LogGroup {
+                logs: aws.logs.clone(),
+                name,
+                retention_days: d.logs.retention_days as i32,
+                family_prefix: prefix.clone(),
+                listings: aws.listings.clone(),
+            },
+        );
+    }
+    g.add(
+        OPENSEARCH_LOG_POLICY,
+        names::opensearch_log_policy(p),
+        LogResourcePolicy {
+            logs: aws.logs.clone(),
+            name: names::opensearch_log_policy(p),
+            groups: logs.iter().map(|(_, node)| node.clone()).collect(),
+            domain_name: domain.to_string(),
+        },
+    );
+    logs
 }

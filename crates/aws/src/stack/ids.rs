@@ -116,6 +116,8 @@ pub const REPOSITORIES: [(&str, &str); 2] =
 pub const DSQL: &str = "dsql-cluster";
 pub const OPENSEARCH: &str = "opensearch-domain";
 pub const OPENSEARCH_SLR: &str = "service-linked-role/opensearch";
+/// What lets OpenSearch write to its log groups.
+pub const OPENSEARCH_LOG_POLICY: &str = "log-resource-policy/opensearch";
 /// ECS's service-linked role: ECS makes it itself on a cluster's first create, but on a
 /// new account that first `CreateCluster` or `CreateCapacityProvider` can fail before it
 /// exists ("Unable to assume the service linked role"); made first, the race is gone

@@ -41,6 +41,7 @@ pub fn with_every_option(d: &Deploy) -> Deploy {
     let mut all = d.clone();
     all.frontend.endpoint = temporalctl_config::FrontendEndpoint::LoadBalancer;
     all.dsql.rate_coordination = true;
+    all.opensearch.publish_logs = true;
     all.network.s3_gateway_endpoint = Some(true);
     // Its nodes are found by name and recorded ARN, whatever the hosts and certificate;
     // internet-facing with login, so that its second public subnet and the login secret

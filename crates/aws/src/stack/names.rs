@@ -66,6 +66,17 @@ pub fn opensearch_domain_name(project: &str) -> String {
     format!("{project}-visibility")
 }
 
+/// Where the domain's logs go: the console's own naming, under which people look for
+/// them; `kind` is `application-logs`, `search-slow-logs` or `index-slow-logs`.
+pub fn opensearch_log_prefix(project: &str) -> String {
+    format!("/aws/OpenSearchService/domains/{}/", opensearch_domain_name(project))
+}
+
+/// The account-wide CloudWatch Logs resource policy that lets the domain write them.
+pub fn opensearch_log_policy(project: &str) -> String {
+    format!("{project}-opensearch-logs")
+}
+
 pub fn grafana_secret(project: &str) -> String {
     format!("{project}/grafana-admin")
 }

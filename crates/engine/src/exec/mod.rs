@@ -60,6 +60,8 @@ pub struct EngineOptions {
     pub destroy_data: bool,
     /// `up` may replace a data store (losing its data) when an immutable field changes.
     pub replace_data: bool,
+    /// `up` may make changes that cannot be undone ([`crate::Resource::irreversible`]).
+    pub allow_irreversible: bool,
 }
 
 /// What a walk did.
@@ -88,6 +90,10 @@ pub struct Planned {
     pub id: Option<String>,
     #[serde(flatten)]
     pub change: Change,
+    /// What to know before an update (a long deployment AWS runs, a step that cannot be
+    /// undone): the kind's [`crate::Resource::change_note`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// What the read found for dependents (ids, ARNs, endpoints); empty when absent.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
+use super::reconcile::changed_fields;
 use super::run::{FirstLook, Run, following, lock};
 use super::{Engine, Planned};
 use crate::ResourceError;
@@ -70,6 +71,10 @@ impl Engine<'_> {
         };
         // A conflict names the recorded claimant; a node that is missing names none.
         let recorded = matches!(change, Change::Conflict { .. }).then(|| prepared.recorded_id.clone()).flatten();
+        let note = match &change {
+            Change::Update { diffs } => r.change_note(&changed_fields(diffs)),
+            _ => None,
+        };
         let mut guard = lock(run);
         if let (Change::NoChange | Change::Update { .. } | Change::Conflict { .. }, Some(o)) = (&change, &observed) {
             guard.outputs.insert(node.id.clone(), o.outputs.clone());
@@ -82,6 +87,7 @@ impl Engine<'_> {
                 kind: r.kind(),
                 id: observed.as_ref().map(|o| o.id.clone()).or(recorded),
                 change,
+                note,
                 outputs: observed.map(|o| o.outputs).unwrap_or_default(),
             },
         );

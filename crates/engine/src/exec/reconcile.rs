@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::run::{Prepared, Run, following};
 use super::{Engine, UPDATE_SETTLE};
-use crate::event::Outcome;
+use crate::event::{EventKind, Outcome};
 use crate::graph::Node;
 use crate::resource::{
     Attrs, Cx, Difference, FieldDiff, Observed, Owned, Retention, Status, Subject, Tags, check_owned, compare,
@@ -32,6 +32,14 @@ impl Engine<'_> {
             let made = self.create(node, &cx, &desired, &prepared.tags, run).await?;
             return self.done(run, node, Outcome::Created, made);
         };
+        // A kind that refuses a change while it applies another (an OpenSearch domain
+        // in a blue/green deployment) is waited for first, then compared again.
+        let busy = o.status != Status::Ready && r.busy_refuses_changes();
+        let o = if busy && compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) != Difference::None {
+            self.wait_ready(node, &cx, o, r.change_deadline()).await?
+        } else {
+            o
+        };
         let (outcome, o) = match compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) {
             Difference::None => {
                 // Still being made by an interrupted run of ours: its identity is known,
@@ -41,10 +49,17 @@ impl Engine<'_> {
                     self.share_outputs(run, node, &o);
                     self.identify(node);
                 }
-                (Outcome::Unchanged, self.wait_ready(node, &cx, o).await?)
+                // Found busy after it was ready: a change still running (an earlier
+                // run's), waited as long as a change.
+                let deadline = match prepared.recorded_phase {
+                    Some(Phase::Ready) => r.change_deadline(),
+                    _ => r.wait_deadline(),
+                };
+                (Outcome::Unchanged, self.wait_ready(node, &cx, o, deadline).await?)
             }
             Difference::InPlace(diffs) => {
                 let ours = check_owned(&self.opts.project, &node.id, &o)?;
+                self.refuse_irreversible(node, &diffs)?;
                 (Outcome::Updated, self.update(node, &cx, &ours, &desired, &diffs).await?)
             }
             Difference::Replace(diffs) => {
@@ -94,6 +109,24 @@ impl Engine<'_> {
         )))
     }
 
+    /// A change that cannot be undone (an engine upgrade) is made only when the run
+    /// allows it, and refused before this node changes otherwise.
+    fn refuse_irreversible(&self, node: &Node, diffs: &[FieldDiff]) -> Result<(), ResourceError> {
+        if self.opts.allow_irreversible {
+            return Ok(());
+        }
+        let refused: Vec<String> = diffs
+            .iter()
+            .filter(|d| d.subject == Subject::Field)
+            .filter_map(|d| node.resource.irreversible(&d.field).map(|why| (d, why)))
+            .map(|(d, why)| format!("{}: {} -> {}: {why}", d.field, d.from.as_deref().unwrap_or("(unset)"), d.to))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(ResourceError::fatal(format!("{} was not changed: {}", node.id, refused.join("; "))))
+    }
+
     async fn update(
         &self,
         node: &Node,
@@ -104,8 +137,10 @@ impl Engine<'_> {
     ) -> Result<Observed, ResourceError> {
         self.started_doing(node, "updating");
         self.changed.store(true, Ordering::Relaxed);
-        let changed: Vec<String> =
-            diffs.iter().filter(|d| d.subject == Subject::Field).map(|d| d.field.clone()).collect();
+        let changed = changed_fields(diffs);
+        if let Some(note) = node.resource.change_note(&changed) {
+            self.emit(EventKind::Note { text: format!("{}: {note}", node.id) });
+        }
         let follow = following(cx, &observed.id);
         let mut fresh = None;
         if !changed.is_empty() {
@@ -216,10 +251,10 @@ impl Engine<'_> {
         let id = made.id.clone();
         let cx = following(cx, &id);
         let Some(ours) = ours else {
-            return self.wait_ready(node, &cx, made).await;
+            return self.wait_ready(node, &cx, made, node.resource.wait_deadline()).await;
         };
         match compare(desired, tags, &made, |f| node.resource.forces_replace(f)) {
-            Difference::None => self.wait_ready(node, &cx, made).await,
+            Difference::None => self.wait_ready(node, &cx, made, node.resource.wait_deadline()).await,
             Difference::InPlace(diffs) => self.update(node, &cx, &ours, desired, &diffs).await,
             Difference::Replace(diffs) => Err(ResourceError::fatal(format!(
                 "an interrupted create left {} with {}; run `up` again to replace it, or delete it by hand",
@@ -254,4 +289,9 @@ fn describe_diffs(diffs: &[FieldDiff]) -> String {
         .map(|d| format!("{} ({} -> {})", d.field, d.from.as_deref().unwrap_or("unset"), d.to))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The attributes among `diffs` (tags aside).
+pub(super) fn changed_fields(diffs: &[FieldDiff]) -> Vec<String> {
+    diffs.iter().filter(|d| d.subject == Subject::Field).map(|d| d.field.clone()).collect()
 }

@@ -37,13 +37,13 @@ impl Engine<'_> {
         .await
     }
 
-    /// A fresh read after a change, waited until ready.
+    /// A fresh read after a change, waited until ready (for the kind's change deadline).
     pub(super) async fn reread_ready(&self, node: &Node, cx: &Cx<'_>) -> Result<Observed, ResourceError> {
         let o = self.call(node, Retries::Transient, self.opts.retry.deadline, || node.resource.read(cx)).await?;
         let o = o.ok_or_else(|| {
             ResourceError::new(ErrorClass::NotFound, format!("{} disappeared right after it was changed", node.id))
         })?;
-        self.wait_ready(node, cx, o).await
+        self.wait_ready(node, cx, o, node.resource.change_deadline()).await
     }
 
     pub(super) async fn wait_ready(
@@ -51,6 +51,7 @@ impl Engine<'_> {
         node: &Node,
         cx: &Cx<'_>,
         observed: Observed,
+        deadline: Duration,
     ) -> Result<Observed, ResourceError> {
         let state = match &observed.status {
             Status::Ready => return Ok(observed),
@@ -59,7 +60,7 @@ impl Engine<'_> {
         let what = format!("{} {} to become ready", node.resource.kind(), observed.id);
         self.emit(EventKind::NodeWaiting { node: node.id.clone(), what: format!("{what} (now {state})") });
         let waiting_since = Instant::now();
-        self.wait_until(node, &following(cx, &observed.id), &what, node.resource.wait_deadline(), |read| {
+        self.wait_until(node, &following(cx, &observed.id), &what, deadline, |read| {
             Ok(match read {
                 Some(o) => match o.status {
                     Status::Ready => Ok(o),
