@@ -617,10 +617,145 @@ fn security_groups_admit_only_named_groups() {
     assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
 }
 
-/// Replacing a data store loses its data: `up` refuses unless told, and says how.
+fn three_zones() -> String {
+    format!("{}network:\n  availability_zones: [us-east-1a, us-east-1b, us-east-1c]\n", deploy())
+}
+
+const DOMAIN: &str = "itplat-visibility";
+
+fn describe_domain() -> String {
+    format!("GET /2021-01-01/opensearch/domain/{DOMAIN}")
+}
+
+/// A three-zone domain: zone awareness on with three zones, a private subnet in each,
+/// dedicated masters, gp3 IOPS, and its three logs published to log groups of ours that
+/// OpenSearch may write to (the policy put before the domain, which AWS checks at
+/// CreateDomain). The emulator keeps the request as sent, so the request is checked.
 #[test]
-fn replacing_a_data_store_needs_an_explicit_flag() {
-    let h = Harness::new("plat-replace", &deploy());
+fn a_three_zone_domain_is_created_with_zone_awareness_a_subnet_per_zone_and_its_logs() {
+    let opensearch = "opensearch:\n  zones: 3\n  instance_type: m6g.large.search\n  instance_count: 3\n  volume_size_gb: 100\n  iops: 4000\n  dedicated_master: { instance_type: m6g.large.search, count: 3 }\n";
+    let h = Harness::new("plat-os3", &format!("{}{opensearch}", three_zones()));
+    h.run(&["up"]).ok();
+    let created = h.sent("POST /2021-01-01/opensearch/domain");
+    assert_eq!(created.len(), 1);
+    let c = &created[0];
+    let cluster = &c["ClusterConfig"];
+    assert_eq!(cluster["ZoneAwarenessEnabled"], true);
+    assert_eq!(cluster["ZoneAwarenessConfig"]["AvailabilityZoneCount"], 3);
+    assert_eq!(cluster["MultiAZWithStandbyEnabled"], false);
+    assert_eq!((&cluster["InstanceType"], &cluster["InstanceCount"]), (&"m6g.large.search".into(), &3.into()));
+    assert_eq!(
+        (&cluster["DedicatedMasterEnabled"], &cluster["DedicatedMasterType"], &cluster["DedicatedMasterCount"]),
+        (&true.into(), &"m6g.large.search".into(), &3.into())
+    );
+    assert_eq!((&c["EBSOptions"]["Iops"], &c["EBSOptions"]["Throughput"]), (&4000.into(), &125.into()));
+    let state = h.state(PROJECT);
+    let subnet = |i: usize| state["nodes"][format!("subnet/private-{i}")]["id"].as_str().unwrap().to_string();
+    let mut sent: Vec<String> =
+        c["VPCOptions"]["SubnetIds"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
+    sent.sort();
+    let mut ours = vec![subnet(0), subnet(1), subnet(2)];
+    ours.sort();
+    assert_eq!(sent, ours, "one private subnet per zone");
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.sdk());
+    let prefix = format!("/aws/OpenSearchService/domains/{DOMAIN}/");
+    let groups = block_on(logs.describe_log_groups().log_group_name_prefix(&prefix).send()).unwrap();
+    let groups: Vec<_> =
+        groups.log_groups().iter().map(|g| (g.log_group_name().unwrap(), g.retention_in_days())).collect();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert!(groups.iter().all(|(_, days)| *days == Some(14)), "the same retention as the other logs: {groups:?}");
+    let published = c["LogPublishingOptions"].as_object().unwrap();
+    let kinds: Vec<&String> = published.keys().collect();
+    assert_eq!(kinds, ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
+    for (kind, option) in published {
+        let arn = option["CloudWatchLogsLogGroupArn"].as_str().unwrap();
+        assert_eq!(option["Enabled"], true);
+        assert!(
+            !arn.ends_with(":*") && groups.iter().any(|(name, _)| arn.ends_with(&format!(":log-group:{name}"))),
+            "{kind}: {arn}"
+        );
+    }
+    let policies = block_on(logs.describe_resource_policies().send()).unwrap();
+    let policy =
+        policies.resource_policies().iter().find(|p| p.policy_name() == Some("itplat-opensearch-logs")).unwrap();
+    let document: serde_json::Value = serde_json::from_str(policy.policy_document().unwrap()).unwrap();
+    assert_eq!(document["Statement"][0]["Principal"]["Service"], "es.amazonaws.com");
+    assert_eq!(document["Statement"][0]["Resource"].as_array().unwrap().len(), 3);
+    let ops = h.proxy.operations();
+    let at = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("no {op}"));
+    assert!(at("PutResourcePolicy") < at("POST /2021-01-01/opensearch/domain"), "the policy before the domain");
+
+    // What was read back equals what was asked: the next run changes nothing.
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+    // `down` keeps the logs and what lets the domain write them, with the domain.
+    let down = h.run(&["down", "--yes"]).ok();
+    for kept in ["opensearch-domain", "log-group/opensearch-application-logs", "log-resource-policy/opensearch"] {
+        assert!(down.stderr.lines().any(|l| l.contains(kept) && l.contains("kept")), "{kept}:\n{}", down.stderr);
+    }
+}
+
+/// While a blue/green deployment runs, AWS shows the domain as processing for a long
+/// time. The emulator applies a change at once, so the proxy shows it busy for three
+/// reads once the emulator holds the new layout.
+fn busy_after_the_change(marker: &'static str) -> Script {
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Script::rewrite_json(move |v| {
+        let status = &mut v["DomainStatus"];
+        if status.to_string().contains(marker) && busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3 {
+            status["Processing"] = true.into();
+            status["DomainProcessingStatus"] = "Modifying".into();
+            status["ChangeProgressDetails"] = serde_json::json!({ "ConfigChangeStatus": "ApplyingChanges", "Message": "Copying shards to new nodes" });
+        }
+    })
+}
+
+/// One zone to three is a configuration change AWS makes in place as a blue/green
+/// deployment: `plan` shows an update (never a replacement, which would lose the index)
+/// and says so; `up` makes one UpdateDomainConfig and waits on the processing state.
+#[test]
+fn a_change_from_one_zone_to_three_plans_as_an_update_and_applies_through_the_wait() {
+    let h = Harness::new("plat-os-zones", &three_zones());
+    h.run(&["up"]).ok();
+    let three = "opensearch:\n  zones: 3\n  instance_type: m6g.large.search\n  instance_count: 3\n";
+    std::fs::write(h.dir.join("deploy.yaml"), format!("{}{three}", three_zones())).unwrap();
+    let plan = h.run(&["plan"]).ok();
+    let line = plan.stdout.lines().find(|l| l.contains("opensearch-domain")).unwrap_or_default();
+    assert!(line.contains("update") && line.contains("zones: 1 -> 3") && line.contains("subnets"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("replace ") && plan.stdout.contains("0 to replace"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("note: AWS runs this as a blue/green deployment"), "{}", plan.stdout);
+
+    h.proxy.clear();
+    h.proxy.script(&describe_domain(), None, busy_after_the_change("\"AvailabilityZoneCount\":3"));
+    let run = h.run(&["up"]).ok();
+    let updates = h.sent(&format!("POST /2021-01-01/opensearch/domain/{DOMAIN}/config"));
+    assert_eq!(updates.len(), 1, "one call changes it");
+    assert_eq!(updates[0]["ClusterConfig"]["ZoneAwarenessConfig"]["AvailabilityZoneCount"], 3);
+    assert_eq!(updates[0]["VPCOptions"]["SubnetIds"].as_array().unwrap().len(), 3);
+    assert!(!h.proxy.operations().iter().any(|o| o.starts_with("DELETE /2021-01-01/opensearch")), "never replaced");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("opensearch-domain") && l.contains("Modifying, ApplyingChanges, Copying shards")),
+        "the wait shows AWS's progress:\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("blue/green"), "up says what it starts:\n{}", run.stderr);
+    h.proxy.unscript();
+    h.proxy.clear();
+    h.run(&["up"]).ok();
+    assert!(h.proxy.mutating().is_empty(), "{:?}", h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>());
+}
+
+/// An engine upgrade cannot be undone: `plan` says so, `up` refuses it without
+/// --allow-engine-upgrade (no OpenSearch change made) and with it calls UpgradeDomain
+/// alone, then waits for the upgrade. (The emulator has no UpgradeDomain: the proxy
+/// answers it and shows the new version afterwards.)
+#[test]
+fn an_engine_upgrade_is_refused_unless_allowed_and_then_runs_alone() {
+    let h = Harness::new("plat-upgrade", &deploy());
     h.run(&["up"]).ok();
     std::fs::write(h.dir.join("deploy.yaml"), format!("{}opensearch:\n  engine_version: OpenSearch_2.13\n", deploy()))
         .unwrap();
@@ -628,18 +763,50 @@ fn replacing_a_data_store_needs_an_explicit_flag() {
     assert!(
         plan.stdout
             .lines()
-            .any(|l| l.contains("opensearch-domain") && l.contains("replace") && l.contains("engine-version")),
+            .any(|l| l.contains("opensearch-domain") && l.contains("update") && l.contains("engine-version")),
         "{}",
         plan.stdout
     );
+    assert!(plan.stdout.contains("cannot be undone"), "{}", plan.stdout);
     h.proxy.clear();
     let run = h.run(&["up"]).code(1);
-    assert!(run.stderr.contains("--allow-data-replacement"), "{}", run.stderr);
-    assert!(
-        !h.proxy.operations().iter().any(|o| o.contains("Domain") && o != "DescribeDomain"),
-        "{:?}",
-        h.proxy.operations()
+    assert!(run.stderr.contains("--allow-engine-upgrade"), "{}", run.stderr);
+    let opensearch_changes: Vec<_> =
+        h.proxy.mutating().into_iter().filter(|c| c.path.contains("opensearch")).map(|c| c.operation).collect();
+    assert!(opensearch_changes.is_empty(), "{opensearch_changes:?}");
+
+    let upgraded = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = upgraded.clone();
+    h.proxy.script(
+        "POST /2021-01-01/opensearch/upgradeDomain",
+        None,
+        Script::Rewrite(std::sync::Arc::new(move |_, _| {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            (200, serde_json::json!({ "DomainName": DOMAIN, "TargetVersion": "OpenSearch_2.13" }).to_string())
+        })),
     );
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    h.proxy.script(
+        &describe_domain(),
+        None,
+        Script::rewrite_json(move |v| {
+            if upgraded.load(std::sync::atomic::Ordering::SeqCst) {
+                v["DomainStatus"]["EngineVersion"] = "OpenSearch_2.13".into();
+                let busy = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2;
+                v["DomainStatus"]["UpgradeProcessing"] = busy.into();
+            }
+        }),
+    );
+    h.proxy.clear();
+    let run = h.run(&["up", "--allow-engine-upgrade"]).ok();
+    let sent = h.sent("POST /2021-01-01/opensearch/upgradeDomain");
+    assert_eq!(sent.len(), 1);
+    assert_eq!((&sent[0]["DomainName"], &sent[0]["TargetVersion"]), (&DOMAIN.into(), &"OpenSearch_2.13".into()));
+    assert!(
+        h.sent(&format!("POST /2021-01-01/opensearch/domain/{DOMAIN}/config")).is_empty(),
+        "the upgrade runs alone"
+    );
+    assert!(run.stderr.lines().any(|l| l.contains("opensearch-domain") && l.contains("upgrading")), "{}", run.stderr);
 }
 
 /// Task definition drift: a revision registered by hand is left alone, a change of ours

@@ -196,12 +196,36 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
         p.opensearch_hourly.get(&os.instance_type).copied(),
         f64::from(os.instance_count) * hours,
     );
+    if let Some(m) = &os.dedicated_master {
+        line(
+            "OpenSearch dedicated masters".into(),
+            format!("{} × {} × {hours} h", m.count, m.instance_type),
+            p.opensearch_hourly.get(&m.instance_type).copied(),
+            f64::from(m.count) * hours,
+        );
+    }
     line(
         "OpenSearch storage".into(),
         format!("{} × {} GB gp3", os.instance_count, os.volume_size_gb),
         p.opensearch_gp3_gb_month,
         f64::from(os.instance_count * os.volume_size_gb),
     );
+    // Above gp3's included 3,000 IOPS and 125 MiB/s AWS charges extra, at a price this
+    // table does not hold: shown unpriced rather than left out.
+    let (iops, mibps) = (os.iops.unwrap_or(3000), os.throughput_mibps.unwrap_or(125));
+    if iops > 3000 || mibps > 125 {
+        line(
+            "OpenSearch gp3 IOPS/throughput above baseline".into(),
+            format!(
+                "{} × ({} IOPS, {} MiB/s over 3000, 125)",
+                os.instance_count,
+                iops - 3000,
+                mibps.saturating_sub(125)
+            ),
+            None,
+            f64::from(os.instance_count),
+        );
+    }
 
     line(
         "Aurora DSQL compute".into(),
@@ -354,6 +378,38 @@ mod tests {
         assert_eq!(changed, ["node group a (history)", "node group a root volumes"]);
         assert!((total - (59.57 + 2.4)).abs() < 0.011, "{total}");
         assert!(base.ceiling_usd > base.total_usd, "max_size 2 leaves room to scale out");
+    }
+
+    /// The production example's visibility domain is priced line by line: data nodes
+    /// and their storage, and dedicated masters or IOPS above gp3's baseline when asked for
+    /// (the latter unpriced: the table holds no price for them).
+    #[test]
+    fn the_production_examples_domain_is_priced_with_masters_and_extra_iops_when_asked_for() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/production.yaml");
+        let prod = temporalctl_config::load(std::path::Path::new(path)).expect("the production example is valid");
+        let t = PriceTable::shipped();
+        let e = estimate(&prod, &t, HOURS_PER_MONTH);
+        let priced = |e: &Estimate, item: &str| {
+            e.items.iter().find(|i| i.item == item).map(|i| (i.basis.clone(), i.monthly_usd))
+        };
+        assert_eq!(
+            priced(&e, "OpenSearch instances"),
+            Some(("3 × m6g.large.search × 730 h".into(), Some(308.79))),
+            "0.141 × 3 × 730"
+        );
+        assert_eq!(priced(&e, "OpenSearch storage"), Some(("3 × 100 GB gp3".into(), Some(40.5))), "0.135 × 300");
+        assert_eq!(priced(&e, "OpenSearch dedicated masters"), None);
+
+        let mut bigger = prod.clone();
+        bigger.opensearch.dedicated_master =
+            Some(temporalctl_config::DedicatedMaster { instance_type: "m6g.large.search".into(), count: 3 });
+        bigger.opensearch.iops = Some(6000);
+        let e = estimate(&bigger, &t, HOURS_PER_MONTH);
+        assert_eq!(priced(&e, "OpenSearch dedicated masters").and_then(|(_, usd)| usd), Some(308.79));
+        assert_eq!(
+            e.unpriced,
+            ["OpenSearch gp3 IOPS/throughput above baseline", "Aurora DSQL compute", "Aurora DSQL storage"]
+        );
     }
 
     #[test]

@@ -170,7 +170,9 @@ fn opensearch_logs(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, domain: &str) ->
                 logs: aws.logs.clone(),
                 name,
                 retention_days: d.logs.retention_days as i32,
-                family_prefix: prefix.clone(),
+                // Not under the stack's prefix: each is read by its own name, and the
+                // one listing of the ECS groups stays theirs.
+                family_prefix: names::log_prefix(p),
                 listings: aws.listings.clone(),
             },
         );
