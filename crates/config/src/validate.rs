@@ -997,6 +997,25 @@ mod tests {
     }
 
     #[test]
+    fn gp3_ratios_are_checked_against_the_volume_and_the_iops() {
+        let problems = |extra: &str| {
+            let text = format!(
+                "version: 1\nproject: demo\nregion: us-east-1\ntemporal:\n  authorization: {{ allow_no_auth: true }}\nopensearch:\n{extra}"
+            );
+            match crate::parse(&text, "t") {
+                Ok(_) => Vec::new(),
+                Err(e) => e.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>(),
+            }
+        };
+        assert!(problems("  iops: 5000\n").is_empty(), "500 IOPS per GiB of the default 10 GiB");
+        let too_many = problems("  iops: 6000\n");
+        assert!(too_many.len() == 1 && too_many[0].contains("volume_size_gb to 12"), "{too_many:?}");
+        let too_fast = problems("  throughput_mibps: 1000\n");
+        assert!(too_fast.len() == 1 && too_fast[0].contains("opensearch.iops to 4000"), "{too_fast:?}");
+        assert!(problems("  iops: 4000\n  throughput_mibps: 1000\n").is_empty());
+    }
+
+    #[test]
     fn tag_characters_are_what_every_service_accepts() {
         assert!(tag_chars_ok("cost-center: team/a_b=c+d@e.f"));
         assert!(tag_chars_ok("Ünïcode letters"));
@@ -1057,5 +1076,27 @@ fn check_opensearch_layout(d: &Deploy, p: &mut Vec<Problem>) {
     }
     if let Some(t) = os.throughput_mibps.filter(|t| !(125..=1000).contains(t)) {
         p.push(Problem::new("opensearch.throughput_mibps", format!("{t}: gp3 takes 125 to 1000 MiB/s per node")));
+    }
+    // gp3's ratios (Amazon EBS User Guide, "General Purpose SSD volumes"): at most 500
+    // IOPS per GiB, and 0.25 MiB/s of throughput per IOPS.
+    let (iops, mibps) = (os.iops.unwrap_or(3000), os.throughput_mibps.unwrap_or(125));
+    if os.iops.is_some() && iops > 500 * os.volume_size_gb {
+        p.push(Problem::new(
+            "opensearch.iops",
+            format!(
+                "{iops} IOPS on {} GiB: gp3 allows 500 per GiB; raise opensearch.volume_size_gb to {} or lower the IOPS",
+                os.volume_size_gb,
+                iops.div_ceil(500)
+            ),
+        ));
+    }
+    if os.throughput_mibps.is_some() && mibps * 4 > iops {
+        p.push(Problem::new(
+            "opensearch.throughput_mibps",
+            format!(
+                "{mibps} MiB/s with {iops} IOPS: gp3 allows 0.25 MiB/s per IOPS; set opensearch.iops to {} or more",
+                mibps * 4
+            ),
+        ));
     }
 }

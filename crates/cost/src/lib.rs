@@ -219,7 +219,7 @@ pub fn estimate(d: &Deploy, table: &PriceTable, hours: f64) -> Estimate {
             format!(
                 "{} × ({} IOPS, {} MiB/s over 3000, 125)",
                 os.instance_count,
-                iops - 3000,
+                iops.saturating_sub(3000),
                 mibps.saturating_sub(125)
             ),
             None,

@@ -212,8 +212,13 @@ pub trait Kind: Send + Sync + 'static {
     fn placed_in(&self) -> Vec<NodeId> {
         Vec::new()
     }
-    /// See [`Resource::change_note`].
-    fn change_note(&self, _changed: &[<Self::Attrs as Attributes>::Field]) -> Option<String> {
+    /// See [`Resource::change_note`]: what is (`before`) and what is wanted (`after`).
+    fn change_note(
+        &self,
+        _before: &Self::Attrs,
+        _after: &Self::Attrs,
+        _changed: &[<Self::Attrs as Attributes>::Field],
+    ) -> Option<String> {
         None
     }
     /// See [`Resource::irreversible`].
@@ -330,9 +335,11 @@ impl<K: Kind> Resource for K {
     fn placed_in(&self) -> Vec<NodeId> {
         Kind::placed_in(self)
     }
-    fn change_note(&self, changed: &[String]) -> Option<String> {
+    fn change_note(&self, observed: &Observed, inputs: &Inputs, changed: &[String]) -> Option<String> {
+        let before = typed::<K::Attrs>(Kind::kind(self), observed).ok()?;
+        let after = Kind::desired(self, inputs).ok()?;
         let fields: Vec<_> = changed.iter().filter_map(|name| K::Attrs::spec(name).map(|f| f.field)).collect();
-        Kind::change_note(self, &fields)
+        Kind::change_note(self, &before.attrs, &after, &fields)
     }
     fn irreversible(&self, field: &str) -> Option<&'static str> {
         K::Attrs::spec(field).and_then(|f| Kind::irreversible(self, f.field))

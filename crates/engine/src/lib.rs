@@ -18,8 +18,9 @@ pub use exec::{Beside, Engine, EngineOptions, Planned, RunReport};
 pub use graph::{Graph, GraphBuilder, GraphError, Need, Node};
 pub use kind::{AttrValue, Attributes, FieldSpec, Found, Kind, replaced_not_updated};
 pub use resource::{
-    Attrs, Change, Cx, Difference, FieldDiff, Inputs, NodeId, Observed, Owned, Resource, Retention, Status, Subject,
-    TAG_NODE, TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by, ownership_tags,
+    Attrs, Change, Cx, Difference, FieldDiff, Inputs, KNOWN_AFTER_CREATE, NodeId, Observed, Owned, Resource, Retention,
+    Status, Subject, TAG_NODE, TAG_PROJECT, Tags, check_owned, claim, compare, decide, inherited_tags, owned_by,
+    ownership_tags,
 };
 pub use retry::{Report, Retries, RetryPolicy, Retrying, wait_for};
 pub use state::{

@@ -76,16 +76,26 @@ pub enum Status {
 
 /// Outputs of finished dependencies, by node.
 #[derive(Debug, Default, Clone)]
-pub struct Inputs(BTreeMap<NodeId, BTreeMap<String, String>>);
+pub struct Inputs(BTreeMap<NodeId, BTreeMap<String, String>>, std::collections::BTreeSet<NodeId>);
+
+/// What `plan` puts in place of an output of a dependency it has yet to create.
+pub const KNOWN_AFTER_CREATE: &str = "(known after create)";
 
 impl Inputs {
     pub fn insert(&mut self, node: &str, outputs: BTreeMap<String, String>) {
         self.0.insert(node.to_string(), outputs);
     }
+    /// `node` will be created: each of its outputs reads as [`KNOWN_AFTER_CREATE`].
+    pub fn unknown(&mut self, node: &str) {
+        self.1.insert(node.to_string());
+    }
     /// An output of a dependency. Only the nodes a resource names in `references` (and
     /// its ordering dependencies) are here: reading another is a bug, reported as one.
     pub fn get(&self, node: &str, key: impl AsRef<str>) -> Result<&str, ResourceError> {
         let key = key.as_ref();
+        if self.1.contains(node) {
+            return Ok(KNOWN_AFTER_CREATE);
+        }
         let outputs = self.0.get(node).ok_or_else(|| {
             ResourceError::fatal(format!("input {node}.{key}: {node} is not among this resource's references (a bug)"))
         })?;
@@ -99,6 +109,7 @@ impl Inputs {
         nodes.iter().map(|n| self.get(n, key.as_ref()).map(String::from)).collect()
     }
 
+    /// Whether `node`'s outputs are known.
     pub fn has(&self, node: &str) -> bool {
         self.0.contains_key(node)
     }
@@ -168,10 +179,10 @@ pub trait Resource: Send + Sync {
         Duration::from_secs(600)
     }
 
-    /// What a person should know before the `changed` fields change in place (a
-    /// deployment AWS runs for an hour): `plan` shows it beside the change and `up` says
-    /// it when the update starts.
-    fn change_note(&self, _changed: &[String]) -> Option<String> {
+    /// What a person should know before the `changed` fields of `observed` change in
+    /// place (a deployment AWS runs for an hour), the desired state coming from `inputs`:
+    /// `plan` shows it beside the change and `up` says it when the update starts.
+    fn change_note(&self, _observed: &Observed, _inputs: &Inputs, _changed: &[String]) -> Option<String> {
         None
     }
 

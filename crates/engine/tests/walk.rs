@@ -56,6 +56,7 @@ impl Fake {
             retention: Retention::Delete,
             async_delete: false,
             irreversible_size: false,
+            busy_refuses_changes: false,
         }
     }
 }
@@ -69,6 +70,8 @@ struct FakeResource {
     async_delete: bool,
     /// A change of `size` cannot be undone (as an engine upgrade), and is noted in plans.
     irreversible_size: bool,
+    /// Refuses a change while pending (an OpenSearch domain in a blue/green deployment).
+    busy_refuses_changes: bool,
 }
 
 impl FakeResource {
@@ -196,8 +199,11 @@ impl Resource for FakeResource {
     fn retention(&self) -> Retention {
         self.retention
     }
-    fn change_note(&self, changed: &[String]) -> Option<String> {
+    fn change_note(&self, _: &Observed, _: &Inputs, changed: &[String]) -> Option<String> {
         (self.irreversible_size && changed.iter().any(|f| f == "size")).then(|| "a long one-way change".to_string())
+    }
+    fn busy_refuses_changes(&self) -> bool {
+        self.busy_refuses_changes
     }
     fn irreversible(&self, field: &str) -> Option<&'static str> {
         (self.irreversible_size && field == "size").then_some("cannot be undone; pass --allow-it")
@@ -1066,4 +1072,61 @@ async fn an_irreversible_change_is_noted_in_the_plan_and_made_only_when_allowed(
         events.kinds().iter().any(|k| matches!(k, EventKind::Note { text } if text == "db: a long one-way change")),
         "the update says what it starts"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_resource_that_refuses_changes_is_waited_for_first_but_refusals_come_before_the_wait() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    let busy = FakeResource { busy_refuses_changes: true, irreversible_size: true, ..fake.resource("db", None) };
+    g.add_after("db", "t-db", &[], busy);
+    let g = g.build().unwrap();
+    let s = store("busy");
+    assert!(apply(&g, &s, 8).await.0.ok());
+    fake.cloud().objects.get_mut("db").unwrap().attrs.insert("size".into(), "large".into());
+    fake.cloud().pending_reads.insert("db".into(), 4);
+
+    // Refused at once: no read-until-ready first.
+    fake.cloud().log.clear();
+    let (report, _) = apply(&g, &s, 8).await;
+    assert!(report.failures[0].1.message.contains("cannot be undone"), "{:?}", report.failures);
+    assert_eq!(fake.cloud().log.len(), 1, "one read, no wait: {:?}", fake.cloud().log);
+
+    // Allowed: read until ready, then changed.
+    fake.cloud().log.clear();
+    let events = Recorder::default();
+    let mut locked = s.lock("up").unwrap();
+    let allowed = EngineOptions { allow_irreversible: true, ..opts(8) };
+    let report = Engine::new(&g, allowed, &events, CancelToken::default()).apply(&mut locked).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let log = fake.cloud().log.clone();
+    let reads_before_update = log.iter().take_while(|(_, op)| *op != "update").count();
+    assert!(reads_before_update >= 3, "waited until ready before the change: {log:?}");
+    assert_eq!(fake.mutating_calls(), [("db".to_string(), "update")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_replaces_only_what_reads_a_new_dependency_in_a_field_that_cannot_change() {
+    let fake = Fake::default();
+    let mut g = GraphBuilder::default();
+    g.add_after("db", "t-db", &[], fake.resource("db", None));
+    g.add_after("app", "t-app", &[], fake.resource("app", None));
+    let s = store("new-dependency");
+    assert!(apply(&g.build().unwrap(), &s, 8).await.0.ok());
+
+    // `db` now comes after a new node it does not read; `app` reads the new node's id in
+    // a field that forces replacement.
+    let mut g = GraphBuilder::default();
+    g.add_after("logs", "t-logs", &[], fake.resource("logs", None));
+    g.add_after("db", "t-db", &["logs"], fake.resource("db", None));
+    g.add_after("app", "t-app", &["logs"], fake.resource("app", Some("logs")));
+    let g = g.build().unwrap();
+    let events = Recorder::default();
+    let (planned, report) = Engine::new(&g, opts(8), &events, CancelToken::default()).plan(&s.read().unwrap()).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    let change = |n: &str| planned.iter().find(|p| p.node == n).unwrap().change.clone();
+    assert_eq!(change("logs"), Change::Create);
+    assert_eq!(change("db"), Change::NoChange, "only ordered after it");
+    let Change::Replace { diffs } = change("app") else { panic!("{:?}", change("app")) };
+    assert_eq!((diffs[0].field.as_str(), diffs[0].to.as_str()), ("parent", KNOWN_AFTER_CREATE));
 }

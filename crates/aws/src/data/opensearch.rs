@@ -56,6 +56,19 @@ pub struct Domain {
     pub deadline: Duration,
     /// A configuration change or an upgrade running on AWS.
     pub change_deadline: Duration,
+    /// What this run asked of AWS, for the reads that wait for it.
+    pub in_flight: std::sync::Mutex<Option<InFlight>>,
+}
+
+/// A change this run started. AWS may show a domain as before for a moment after it
+/// accepted a change (neither processing nor changed), and its change details describe
+/// the newest change only: so a wait follows its own change and no older one's failure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InFlight {
+    /// A configuration change, by the `ChangeId` AWS returned.
+    Change(String),
+    /// An engine upgrade to this version.
+    Upgrade(String),
 }
 
 /// Only the named roles may use the domain's HTTP API, on this domain only.
@@ -202,15 +215,18 @@ impl Kind for Domain {
             return Ok(None);
         }
         let endpoint = endpoint_of(&d);
-        // A change AWS refused after accepting the call: waiting after our change would
-        // only run into the deadline.
-        if let Some(failed) = validation_failed(&d).filter(|_| cx.follow_id) {
-            return Err(ResourceError::fatal(format!("OpenSearch refused the change of {}: {failed}", self.name)));
-        }
-        let status = match (d.deleted(), busy(&d), &endpoint) {
-            (Some(true), _, _) => Status::Pending("deleting".into()),
-            (_, Some(doing), _) => Status::Pending(doing),
-            (_, _, None) => Status::Pending("no endpoint yet".into()),
+        let deleting = d.deleted() == Some(true);
+        let ours =
+            self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone().filter(|_| cx.follow_id && !deleting);
+        let not_shown = match &ours {
+            Some(change) => self.not_shown_yet(&d, change).await?,
+            None => None,
+        };
+        let status = match (deleting, busy(&d), not_shown, &endpoint) {
+            (true, _, _, _) => Status::Pending("deleting".into()),
+            (_, Some(doing), _, _) => Status::Pending(doing),
+            (_, _, Some(waiting), _) => Status::Pending(waiting),
+            (_, _, _, None) => Status::Pending("no endpoint yet".into()),
             _ => Status::Ready,
         };
         let cluster = d.cluster_config();
@@ -242,8 +258,10 @@ impl Kind for Domain {
             volume: Volume {
                 volume_type: ebs.and_then(|e| e.volume_type()).map(|v| v.as_str()).unwrap_or_default().into(),
                 gb: ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
-                iops: ebs.and_then(|e| e.iops()).unwrap_or_default(),
-                throughput_mibps: ebs.and_then(|e| e.throughput()).unwrap_or_default(),
+                // A gp3 volume AWS reports without them runs at the baseline (a domain
+                // made before they were sent): that is no change to make.
+                iops: ebs.and_then(|e| e.iops()).unwrap_or(GP3_BASELINE_IOPS),
+                throughput_mibps: ebs.and_then(|e| e.throughput()).unwrap_or(GP3_BASELINE_MIBPS),
             },
             subnets: strings(vpc.map(|v| v.subnet_ids()).unwrap_or_default()),
             security_groups: strings(vpc.map(|v| v.security_group_ids()).unwrap_or_default()),
@@ -280,6 +298,7 @@ impl Kind for Domain {
         let tags = sdk_tags!(Tag, cx.tags)?;
         let create = self.os.create_domain().engine_version(&desired.engine_version).set_tag_list(Some(tags));
         let out = with_settings!(create, self, desired, None).send().await.map_err(aws("CreateDomain"))?;
+        self.started(out.domain_status().and_then(|d| d.change_progress_details()));
         let arn = out.domain_status.map(|d| d.arn).unwrap_or_default();
         // The endpoint appears when processing ends; the engine waits on `read`.
         Ok(Observed::new(&self.name)
@@ -313,12 +332,14 @@ impl Kind for Domain {
                 .send()
                 .await
                 .map_err(aws("UpgradeDomain"))?;
+            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight::Upgrade(to.clone()));
             return Ok(());
         }
-        with_settings!(self.os.update_domain_config(), self, desired, Some(&observed.attrs))
+        let out = with_settings!(self.os.update_domain_config(), self, desired, Some(&observed.attrs))
             .send()
             .await
             .map_err(aws("UpdateDomainConfig"))?;
+        self.started(out.domain_config().and_then(|c| c.change_progress_details()));
         Ok(())
     }
 
@@ -352,8 +373,8 @@ impl Kind for Domain {
         true
     }
 
-    fn change_note(&self, changed: &[DomainField]) -> Option<String> {
-        change_note(changed, self.dedicated_master.is_some())
+    fn change_note(&self, before: &DomainAttrs, after: &DomainAttrs, changed: &[DomainField]) -> Option<String> {
+        change_note(before, after, changed)
     }
 
     fn irreversible(&self, field: DomainField) -> Option<&'static str> {
@@ -368,6 +389,52 @@ impl Kind for Domain {
 
     fn placed_in(&self) -> Vec<NodeId> {
         self.subnets.iter().chain([&self.security_group]).cloned().collect()
+    }
+}
+
+impl Domain {
+    /// Remembers the change AWS just accepted (when it names one: the emulator does not).
+    fn started(&self, details: Option<&aws_sdk_opensearch::types::ChangeProgressDetails>) {
+        if let Some(id) = details.and_then(|c| c.change_id()) {
+            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight::Change(id.to_string()));
+        }
+    }
+
+    /// While a read does not show our change yet, what to wait on; an error when AWS shows
+    /// that it failed (a configuration change that failed validation, an upgrade that
+    /// failed: waiting would only run into the deadline).
+    async fn not_shown_yet(&self, d: &DomainStatus, change: &InFlight) -> Result<Option<String>, ResourceError> {
+        match change {
+            InFlight::Change(id) => {
+                let Some(details) = d.change_progress_details() else { return Ok(None) };
+                if details.change_id() != Some(id.as_str()) {
+                    return Ok(Some("change accepted, not shown yet".into()));
+                }
+                if details.config_change_status() == Some(&ConfigChangeStatus::ValidationFailed) {
+                    let why = details.message().unwrap_or("validation failed");
+                    return Err(ResourceError::fatal(format!("OpenSearch refused the change of {}: {why}", self.name)));
+                }
+                Ok(None)
+            }
+            InFlight::Upgrade(target) if d.engine_version() != Some(target.as_str()) => {
+                let status = self
+                    .os
+                    .get_upgrade_status()
+                    .domain_name(&self.name)
+                    .send()
+                    .await
+                    .map_err(aws("GetUpgradeStatus"))?;
+                let step = status.upgrade_step().map(|s| s.as_str()).unwrap_or("upgrade");
+                match status.step_status().map(|s| s.as_str()) {
+                    Some("FAILED") => Err(ResourceError::fatal(format!(
+                        "the upgrade of {} to {target} failed at its {step} step; the domain stays on its version (GetUpgradeStatus, or the console's Upgrade history, tells why)",
+                        self.name
+                    ))),
+                    state => Ok(Some(format!("upgrading to {target}: {step} {}", state.unwrap_or("accepted")))),
+                }
+            }
+            InFlight::Upgrade(_) => Ok(None),
+        }
     }
 }
 
@@ -389,13 +456,6 @@ fn busy(d: &DomainStatus) -> Option<String> {
     .flatten()
     .collect();
     Some(parts.join(", "))
-}
-
-/// The validation failure of a change AWS accepted and then refused, while it says so.
-fn validation_failed(d: &DomainStatus) -> Option<String> {
-    let change = d.change_progress_details()?;
-    (change.config_change_status() == Some(&ConfigChangeStatus::ValidationFailed))
-        .then(|| change.message().unwrap_or("validation failed").to_string())
 }
 
 /// Why an engine version change is refused even when upgrades are allowed: it goes
@@ -425,24 +485,39 @@ pub fn upgrade_refusal(from: &str, to: &str, fields_changing: usize) -> Option<S
     })
 }
 
-/// What `plan` and `up` say before a domain change: which changes AWS runs as a
-/// blue/green deployment ("Changes that usually cause blue/green deployments", Developer
-/// Guide: instance type, zones, subnets, security groups, dedicated masters, storage, and
-/// the data node count on a domain without dedicated masters). Logs, the access policy
-/// and the endpoint's TLS apply without one.
-pub fn change_note(changed: &[DomainField], has_masters: bool) -> Option<String> {
+/// What `plan` and `up` say before a domain change. Blue/green for certain ("Changes
+/// that usually cause blue/green deployments", Developer Guide): instance type, zones,
+/// subnets, security groups, dedicated masters, a volume type change or a smaller volume.
+/// Perhaps: a larger volume or more IOPS or throughput (in place, unless the volume
+/// changed in the last six hours), the data node count on a domain without dedicated
+/// masters (listed in older versions of the guide). Logs, the access policy and the
+/// endpoint's TLS apply without one.
+pub fn change_note(before: &DomainAttrs, after: &DomainAttrs, changed: &[DomainField]) -> Option<String> {
     use DomainField::*;
     if changed.contains(&EngineVersion) {
-        return Some("an engine upgrade: AWS snapshots the domain, then upgrades it in place, often for an hour or more; it cannot be undone or cancelled, and `up` waits up to timeouts.opensearch_change".into());
+        return Some("an engine upgrade: AWS snapshots the domain, then upgrades it in place, often for an hour or more; it cannot be undone or cancelled. `up` refuses it without --allow-engine-upgrade, and runs it alone (change other opensearch settings in another `up`), waiting up to timeouts.opensearch_change".into());
     }
-    let blue_green = changed.iter().any(|f| match f {
-        InstanceType | Zones | Subnets | SecurityGroups | DedicatedMaster | Volume => true,
-        InstanceCount => !has_masters,
+    let volume_rebuilt = before.volume.volume_type != after.volume.volume_type || after.volume.gb < before.volume.gb;
+    let certain = changed.iter().any(|f| match f {
+        InstanceType | Zones | Subnets | SecurityGroups | DedicatedMaster => true,
+        Volume => volume_rebuilt,
         _ => false,
     });
-    blue_green.then(|| {
-        "AWS runs this as a blue/green deployment: new nodes are built beside the old ones and every shard is copied to them; the domain keeps serving meanwhile; tens of minutes for a small index, hours for a large one; `up` waits up to timeouts.opensearch_change".into()
-    })
+    let perhaps = changed.iter().any(|f| match f {
+        Volume => true,
+        InstanceCount => before.dedicated_master.is_none(),
+        _ => false,
+    });
+    const WHAT: &str = "new nodes are built beside the old ones and every shard is copied to them; the domain keeps serving meanwhile; tens of minutes for a small index, hours for a large one; `up` waits up to timeouts.opensearch_change";
+    if certain {
+        Some(format!("AWS runs this as a blue/green deployment: {WHAT}"))
+    } else if perhaps {
+        Some(format!(
+            "AWS may run this as a blue/green deployment (a volume change within six hours of the last one; a data node count change without dedicated masters): {WHAT}"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The settings `CreateDomain` and `UpdateDomainConfig` share, on either builder.
@@ -596,13 +671,29 @@ mod tests {
     #[test]
     fn plans_name_blue_green_changes_and_upgrades_and_nothing_for_light_ones() {
         use DomainField::*;
-        for heavy in [InstanceType, Zones, Subnets, DedicatedMaster, Volume, SecurityGroups] {
-            assert!(change_note(&[heavy], true).unwrap().contains("blue/green"), "{heavy:?}");
+        let before = attrs(1, None);
+        let note = |after: &DomainAttrs, changed: &[DomainField]| change_note(&before, after, changed);
+        for heavy in [InstanceType, Zones, Subnets, DedicatedMaster, SecurityGroups] {
+            assert!(note(&before, &[heavy]).unwrap().starts_with("AWS runs this as a blue/green"), "{heavy:?}");
         }
-        assert!(change_note(&[InstanceCount], false).unwrap().contains("blue/green"));
-        assert_eq!(change_note(&[InstanceCount], true), None, "with masters, a count change is no blue/green");
-        assert!(change_note(&[EngineVersion], false).unwrap().contains("cannot be undone"));
-        assert_eq!(change_note(&[Logs, AccessPolicy, Endpoint], false), None);
+        let smaller = DomainAttrs { volume: super::Volume { gb: 50, ..before.volume.clone() }, ..before.clone() };
+        assert!(note(&smaller, &[Volume]).unwrap().starts_with("AWS runs this"), "a smaller volume is rebuilt");
+        let larger =
+            DomainAttrs { volume: super::Volume { gb: 200, iops: 6000, ..before.volume.clone() }, ..before.clone() };
+        assert!(note(&larger, &[Volume]).unwrap().starts_with("AWS may run this"), "a larger one mostly is not");
+        assert!(note(&before, &[InstanceCount]).unwrap().starts_with("AWS may run this"));
+        let masters = DomainAttrs {
+            dedicated_master: Some(Masters { count: 3, instance_type: "m6g.large.search".into() }),
+            ..before.clone()
+        };
+        assert_eq!(
+            change_note(&masters, &masters, &[InstanceCount]),
+            None,
+            "with masters, a count change is no blue/green"
+        );
+        let upgrade = note(&before, &[EngineVersion]).unwrap();
+        assert!(upgrade.contains("cannot be undone") && upgrade.contains("--allow-engine-upgrade"), "{upgrade}");
+        assert_eq!(note(&before, &[Logs, AccessPolicy, Endpoint]), None);
     }
 
     #[test]

@@ -17,26 +17,32 @@ pub struct LogGroup {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub name: String,
     pub retention_days: i32,
-    /// What every log group of the stack starts with (`/ecs/<project>/`): one listing
-    /// by it answers every group's first look.
-    pub family_prefix: String,
+    /// What the name of every log group of the stack contains (the project's name, in
+    /// `/ecs/<project>/` and in `/aws/OpenSearchService/domains/<project>-visibility/`):
+    /// one listing by it answers every group's first look.
+    pub family_pattern: String,
     pub listings: Listings,
 }
 
+/// A listing of the stack's groups (by a substring of their names), or of one group.
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    Containing(&'a str),
+    Named(&'a str),
+}
+
 impl LogGroup {
-    /// The groups whose names start with `prefix`, every page.
-    async fn list(&self, prefix: &str) -> Result<Vec<Group>, ResourceError> {
+    /// The groups the query names, every page. (`logGroupNamePattern` is a substring
+    /// match, DescribeLogGroups API reference; the prefix of a full name finds that group.)
+    async fn list(&self, query: Query<'_>) -> Result<Vec<Group>, ResourceError> {
         let mut groups = Vec::new();
         let mut token = None;
         loop {
-            let page = self
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix(prefix)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(aws("DescribeLogGroups"))?;
+            let request = match query {
+                Query::Containing(pattern) => self.logs.describe_log_groups().log_group_name_pattern(pattern),
+                Query::Named(name) => self.logs.describe_log_groups().log_group_name_prefix(name),
+            };
+            let page = request.set_next_token(token).send().await.map_err(aws("DescribeLogGroups"))?;
             groups.extend(page.log_groups().iter().cloned());
             token = page.next_token().map(String::from);
             if token.is_none() {
@@ -83,10 +89,10 @@ impl Kind for LogGroup {
         let group = self
             .listings
             .find(
-                cx.may_read_from_listing && self.name.starts_with(&self.family_prefix),
+                cx.may_read_from_listing && self.name.contains(&self.family_pattern),
                 "log group",
-                (self.family_prefix.as_str(), self.name.as_str()),
-                |prefix| self.list(prefix),
+                (Query::Containing(&self.family_pattern), Query::Named(&self.name)),
+                |query| self.list(query),
                 |g: &Group| g.log_group_name() == Some(self.name.as_str()),
             )
             .await?;

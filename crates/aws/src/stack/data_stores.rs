@@ -143,6 +143,7 @@ pub(super) fn data_stores(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             logs,
             deadline: d.timeouts.opensearch,
             change_deadline: d.timeouts.opensearch_change,
+            in_flight: Default::default(),
         },
     );
 }
@@ -170,9 +171,7 @@ fn opensearch_logs(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, domain: &str) ->
                 logs: aws.logs.clone(),
                 name,
                 retention_days: d.logs.retention_days as i32,
-                // Not under the stack's prefix: each is read by its own name, and the
-                // one listing of the ECS groups stays theirs.
-                family_prefix: names::log_prefix(p),
+                family_pattern: names::log_group_pattern(p),
                 listings: aws.listings.clone(),
             },
         );

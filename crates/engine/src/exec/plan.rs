@@ -62,17 +62,28 @@ impl Engine<'_> {
             other => other?,
         };
         let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
+        let mut unknown = inputs.clone();
+        node.deps.iter().filter(|d| !inputs.has(d)).for_each(|d| unknown.unknown(d));
         let change = match (missing_dep, &observed) {
             _ if !claimants.is_empty() => Change::Conflict { claimants, recorded: prepared.recorded_id.clone() },
             (Some(_), None) => Change::Create,
-            // Its dependency is new or replaced, so this one must be made again too.
-            (Some(dep), Some(_)) => Change::Replace { diffs: vec![FieldDiff::dependency(dep)] },
+            // A dependency is yet to be made: what this one would be, with each output of
+            // the new ones unknown. A field that reads one differs, and is replaced or
+            // updated as that field is; one that only comes after it changes nothing.
+            (Some(dep), Some(o)) => {
+                match r.desired(&unknown) {
+                    Ok(desired) => decide(&desired, &prepared.tags, Some(o), |f| r.forces_replace(f)),
+                    // A desired state that cannot be worked out without the values: the
+                    // dependency's replacement is assumed to cascade.
+                    Err(_) => Change::Replace { diffs: vec![FieldDiff::dependency(dep)] },
+                }
+            }
             (None, o) => decide(&r.desired(inputs)?, &prepared.tags, o.as_ref(), |f| r.forces_replace(f)),
         };
         // A conflict names the recorded claimant; a node that is missing names none.
         let recorded = matches!(change, Change::Conflict { .. }).then(|| prepared.recorded_id.clone()).flatten();
-        let note = match &change {
-            Change::Update { diffs } => r.change_note(&changed_fields(diffs)),
+        let note = match (&change, &observed) {
+            (Change::Update { diffs }, Some(o)) => r.change_note(o, &unknown, &changed_fields(diffs)),
             _ => None,
         };
         let mut guard = lock(run);

@@ -32,15 +32,29 @@ impl Engine<'_> {
             let made = self.create(node, &cx, &desired, &prepared.tags, run).await?;
             return self.done(run, node, Outcome::Created, made);
         };
-        // A kind that refuses a change while it applies another (an OpenSearch domain
-        // in a blue/green deployment) is waited for first, then compared again.
-        let busy = o.status != Status::Ready && r.busy_refuses_changes();
-        let o = if busy && compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) != Difference::None {
-            self.wait_ready(node, &cx, o, r.change_deadline()).await?
-        } else {
-            o
+        // Found busy after it was ready: a change still running (an earlier run's), waited
+        // as long as a change; anything else as long as a create.
+        let deadline = match prepared.recorded_phase {
+            Some(Phase::Ready) => r.change_deadline(),
+            _ => r.wait_deadline(),
         };
-        let (outcome, o) = match compare(&desired, &prepared.tags, &o, |f| r.forces_replace(f)) {
+        let differs = |o: &Observed| compare(&desired, &prepared.tags, o, |f| r.forces_replace(f));
+        // A kind that refuses a change while it applies another (an OpenSearch domain in a
+        // blue/green deployment) is waited for first, then compared again; what would be
+        // refused anyway is refused before that wait.
+        let busy = o.status != Status::Ready && r.busy_refuses_changes();
+        let o = match differs(&o) {
+            Difference::InPlace(diffs) if busy => {
+                self.refuse(i, &o, &diffs, false)?;
+                self.wait_ready(node, &cx, o, deadline).await?
+            }
+            Difference::Replace(diffs) if busy => {
+                self.refuse(i, &o, &diffs, true)?;
+                self.wait_ready(node, &cx, o, deadline).await?
+            }
+            _ => o,
+        };
+        let (outcome, o) = match differs(&o) {
             Difference::None => {
                 // Still being made by an interrupted run of ours: its identity is known,
                 // whatever the wait brings. (Pending for another reason, a deletion, it
@@ -49,22 +63,14 @@ impl Engine<'_> {
                     self.share_outputs(run, node, &o);
                     self.identify(node);
                 }
-                // Found busy after it was ready: a change still running (an earlier
-                // run's), waited as long as a change.
-                let deadline = match prepared.recorded_phase {
-                    Some(Phase::Ready) => r.change_deadline(),
-                    _ => r.wait_deadline(),
-                };
                 (Outcome::Unchanged, self.wait_ready(node, &cx, o, deadline).await?)
             }
             Difference::InPlace(diffs) => {
-                let ours = check_owned(&self.opts.project, &node.id, &o)?;
-                self.refuse_irreversible(node, &diffs)?;
+                let ours = self.refuse(i, &o, &diffs, false)?;
                 (Outcome::Updated, self.update(node, &cx, &ours, &desired, &diffs).await?)
             }
             Difference::Replace(diffs) => {
-                let ours = check_owned(&self.opts.project, &node.id, &o)?;
-                self.refuse_replacement(i, &diffs)?;
+                let ours = self.refuse(i, &o, &diffs, true)?;
                 self.delete_and_wait(node, &cx, &ours, run).await?;
                 (Outcome::Replaced, self.create(node, &cx, &desired, &prepared.tags, run).await?)
             }
@@ -76,6 +82,24 @@ impl Engine<'_> {
         self.record(run, node, &o, Phase::Ready)?;
         self.finished(node, outcome, Some(o.id));
         Ok(outcome)
+    }
+
+    /// Every refusal before a change: not ours, a change that cannot be undone, or a
+    /// replacement that is not allowed. The resource, proven ours, when none applies.
+    fn refuse(
+        &self,
+        i: usize,
+        o: &Observed,
+        diffs: &[FieldDiff],
+        replace: bool,
+    ) -> Result<Owned<Observed>, ResourceError> {
+        let node = self.graph.node(i);
+        let ours = check_owned(&self.opts.project, &node.id, o)?;
+        match replace {
+            true => self.refuse_replacement(i, diffs)?,
+            false => self.refuse_irreversible(node, diffs)?,
+        }
+        Ok(ours)
     }
 
     /// A replacement that would lose data without being allowed, or that would have to
@@ -138,7 +162,7 @@ impl Engine<'_> {
         self.started_doing(node, "updating");
         self.changed.store(true, Ordering::Relaxed);
         let changed = changed_fields(diffs);
-        if let Some(note) = node.resource.change_note(&changed) {
+        if let Some(note) = node.resource.change_note(observed, cx.inputs, &changed) {
             self.emit(EventKind::Note { text: format!("{}: {note}", node.id) });
         }
         let follow = following(cx, &observed.id);
