@@ -666,7 +666,8 @@ fn a_three_zone_domain_is_created_with_zone_awareness_a_subnet_per_zone_and_its_
     assert_eq!(groups.len(), 3, "{groups:?}");
     assert!(groups.iter().all(|(_, days)| *days == Some(14)), "the same retention as the other logs: {groups:?}");
     let published = c["LogPublishingOptions"].as_object().unwrap();
-    let kinds: Vec<&String> = published.keys().collect();
+    let mut kinds: Vec<&String> = published.keys().collect();
+    kinds.sort();
     assert_eq!(kinds, ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
     for (kind, option) in published {
         let arn = option["CloudWatchLogsLogGroupArn"].as_str().unwrap();
@@ -730,6 +731,9 @@ fn a_change_from_one_zone_to_three_plans_as_an_update_and_applies_through_the_wa
     h.proxy.clear();
     h.proxy.script(&describe_domain(), None, busy_after_the_change("\"AvailabilityZoneCount\":3"));
     let run = h.run(&["up"]).ok();
+    let domain_calls: Vec<String> =
+        h.proxy.calls().into_iter().filter(|c| c.service == "es").map(|c| c.operation).collect();
+    eprintln!("the calls of a zone change: {domain_calls:?}");
     let updates = h.sent(&format!("POST /2021-01-01/opensearch/domain/{DOMAIN}/config"));
     assert_eq!(updates.len(), 1, "one call changes it");
     assert_eq!(updates[0]["ClusterConfig"]["ZoneAwarenessConfig"]["AvailabilityZoneCount"], 3);
