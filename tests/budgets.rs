@@ -21,11 +21,6 @@ fn deploy() -> String {
 /// calls), see `docs/status.schema.json`.
 const STATUS_RUNTIME_READS: usize = 4;
 
-/// What the preflight of `plan` and `up` reads once, whatever the stack's size: the ECS AMI
-/// parameter, the OpenSearch service-linked role, the instance types' offerings and
-/// architectures, the AMI's root snapshot, and the two images in ECR (`DescribeImages`).
-const PREFLIGHT_READS: usize = 7;
-
 #[test]
 fn noop_up_plan_and_status_change_nothing_and_keep_within_their_read_budgets() {
     let h = Harness::new("bud-noop", &deploy());
@@ -40,7 +35,7 @@ fn noop_up_plan_and_status_change_nothing_and_keep_within_their_read_budgets() {
         // At most one read per resource: first looks come from one listing per kind
         // where the API allows (EC2 by tag, log groups by prefix, services, groups and
         // providers by name); IAM roles (3 calls each) and task definitions cannot batch.
-        let budget = if verb[0] == "status" { nodes + STATUS_RUNTIME_READS } else { nodes + PREFLIGHT_READS };
+        let budget = if verb[0] == "status" { nodes + STATUS_RUNTIME_READS } else { nodes + support::FIXED_READS };
         assert!(reads <= budget, "{verb:?}: {reads} reads for {nodes} resources (budget {budget})");
         eprintln!("{verb:?}: {reads} reads, 0 mutating, for {nodes} resources");
     }

@@ -202,13 +202,13 @@ fn up_in_the_users_network_changes_nothing_of_theirs_and_down_leaves_it() {
         "{:?}",
         h.proxy.mutating().iter().map(|c| &c.operation).collect::<Vec<_>>()
     );
-    // Still one read per resource (tests/budgets.rs: nodes + preflight's 7), plus preflight's
+    // Still one read per resource (nodes + support::FIXED_READS), plus preflight's
     // look at the user's network (its two DNS attributes, the subnets, route tables and
     // ACLs: 5), plus 1: the stack lacks the S3 gateway endpoint, a node whose read the
     // interface endpoints' listing paid for in ours.
     let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
     let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7 + 5 + 1, "{reads} reads for {nodes} resources");
+    assert!(reads <= nodes + support::FIXED_READS + 5 + 1, "{reads} reads for {nodes} resources");
     eprintln!("no-op up in the user's network: {reads} reads for {nodes} resources");
 
     h.proxy.clear();

@@ -53,7 +53,7 @@ fn assert_no_op_up(h: &Harness, shape: &str) -> support::Run {
     assert_eq!(operations(h), Vec::<String>::new());
     let nodes = h.state(PROJECT)["nodes"].as_object().map(|n| n.len()).unwrap();
     let reads = h.proxy.calls().len();
-    assert!(reads <= nodes + 7, "{reads} reads for {nodes} resources");
+    assert!(reads <= nodes + support::FIXED_READS, "{reads} reads for {nodes} resources");
     eprintln!("no-op up, {shape}: {reads} reads for {nodes} resources");
     run
 }

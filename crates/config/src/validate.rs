@@ -1013,6 +1013,7 @@ mod tests {
         let too_fast = problems("  throughput_mibps: 1000\n");
         assert!(too_fast.len() == 1 && too_fast[0].contains("opensearch.iops to 4000"), "{too_fast:?}");
         assert!(problems("  iops: 4000\n  throughput_mibps: 1000\n").is_empty());
+        assert!(problems("  iops: 3000\n  volume_size_gb: 5\n").is_empty(), "the baseline holds at any size");
     }
 
     #[test]
@@ -1079,8 +1080,9 @@ fn check_opensearch_layout(d: &Deploy, p: &mut Vec<Problem>) {
     }
     // gp3's ratios (Amazon EBS User Guide, "General Purpose SSD volumes"): at most 500
     // IOPS per GiB, and 0.25 MiB/s of throughput per IOPS.
+    // (gp3's baseline 3000 holds at any size.)
     let (iops, mibps) = (os.iops.unwrap_or(3000), os.throughput_mibps.unwrap_or(125));
-    if os.iops.is_some() && iops > 500 * os.volume_size_gb {
+    if u64::from(iops) > (500 * u64::from(os.volume_size_gb)).max(3000) {
         p.push(Problem::new(
             "opensearch.iops",
             format!(

@@ -381,6 +381,10 @@ impl Kind for ValidationRecords {
 
     fn desired(&self, inputs: &Inputs) -> Result<ValidationRecordsAttrs, ResourceError> {
         let lines = inputs.get(&self.certificate, Output::Records)?;
+        // A certificate `plan` has yet to request: its records are not known yet either.
+        if lines == temporalctl_engine::KNOWN_AFTER_CREATE {
+            return Ok(ValidationRecordsAttrs { records: [lines.to_string()].into() });
+        }
         let records = lines.lines().filter_map(parse_record).map(|(n, v)| format!("{n} CNAME {v}")).collect();
         Ok(ValidationRecordsAttrs { records })
     }

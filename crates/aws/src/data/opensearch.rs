@@ -11,7 +11,7 @@
 //! Service", Developer Guide). An engine version change is an upgrade (UpgradeDomain)
 //! that AWS cannot undo or cancel: made only when the run allows it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
@@ -61,15 +61,21 @@ pub struct Domain {
 }
 
 /// A change this run started. AWS may show a domain as before for a moment after it
-/// accepted a change (neither processing nor changed), and its change details describe
-/// the newest change only: so a wait follows its own change and no older one's failure.
+/// accepted a change (neither processing nor changed), and its change details and upgrade
+/// status describe the newest change only: so a wait follows its own change, and an older
+/// change's failure does not end it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InFlight {
-    /// A configuration change, by the `ChangeId` AWS returned.
-    Change(String),
-    /// An engine upgrade to this version.
-    Upgrade(String),
+    /// A configuration change: the `ChangeId` AWS returned (when it did) and when it was
+    /// asked for.
+    Change { id: Option<String>, since: SystemTime },
+    /// An engine upgrade to `target`; `seen_running` once a read showed it running.
+    Upgrade { target: String, since: SystemTime, seen_running: bool },
 }
+
+/// How long a change AWS accepted may stay out of its answers (a few seconds usually)
+/// before another change shown in its place counts as newer than ours.
+const SHOWN_WITHIN: Duration = Duration::from_secs(120);
 
 /// Only the named roles may use the domain's HTTP API, on this domain only.
 pub fn access_policy(domain_arn: &str, role_arns: &[String]) -> Value {
@@ -216,9 +222,7 @@ impl Kind for Domain {
         }
         let endpoint = endpoint_of(&d);
         let deleting = d.deleted() == Some(true);
-        let ours =
-            self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone().filter(|_| cx.follow_id && !deleting);
-        let not_shown = match &ours {
+        let not_shown = match &self.followed(cx, &d) {
             Some(change) => self.not_shown_yet(&d, change).await?,
             None => None,
         };
@@ -332,7 +336,7 @@ impl Kind for Domain {
                 .send()
                 .await
                 .map_err(aws("UpgradeDomain"))?;
-            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight::Upgrade(to.clone()));
+            self.track(InFlight::Upgrade { target: to.clone(), since: SystemTime::now(), seen_running: false });
             return Ok(());
         }
         let out = with_settings!(self.os.update_domain_config(), self, desired, Some(&observed.attrs))
@@ -393,22 +397,46 @@ impl Kind for Domain {
 }
 
 impl Domain {
-    /// Remembers the change AWS just accepted (when it names one: the emulator does not).
+    fn track(&self, change: InFlight) {
+        *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(change);
+    }
+
+    /// Remembers the change AWS just accepted, by its id when AWS names one.
     fn started(&self, details: Option<&aws_sdk_opensearch::types::ChangeProgressDetails>) {
-        if let Some(id) = details.and_then(|c| c.change_id()) {
-            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight::Change(id.to_string()));
+        let id = details.and_then(|c| c.change_id()).map(String::from);
+        self.track(InFlight::Change { id, since: SystemTime::now() });
+    }
+
+    /// The change this run started, for a read that follows it (not one being deleted);
+    /// an upgrade seen running is marked so.
+    fn followed(&self, cx: &Cx<'_>, d: &DomainStatus) -> Option<InFlight> {
+        if !cx.follow_id || d.deleted() == Some(true) {
+            return None;
         }
+        let mut tracked = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(InFlight::Upgrade { seen_running, .. }) = tracked.as_mut() {
+            *seen_running |= d.upgrade_processing() == Some(true);
+        }
+        tracked.clone()
     }
 
     /// While a read does not show our change yet, what to wait on; an error when AWS shows
     /// that it failed (a configuration change that failed validation, an upgrade that
     /// failed: waiting would only run into the deadline).
     async fn not_shown_yet(&self, d: &DomainStatus, change: &InFlight) -> Result<Option<String>, ResourceError> {
+        let early = |since: &SystemTime| since.elapsed().unwrap_or_default() < SHOWN_WITHIN;
         match change {
-            InFlight::Change(id) => {
+            InFlight::Change { id, since } => {
+                // (The emulator shows no change details: nothing to follow.)
                 let Some(details) = d.change_progress_details() else { return Ok(None) };
-                if details.change_id() != Some(id.as_str()) {
-                    return Ok(Some("change accepted, not shown yet".into()));
+                let ours = match id {
+                    Some(id) => details.change_id() == Some(id.as_str()),
+                    None => details.start_time().is_some_and(|t| started_after(t.secs(), since)),
+                };
+                if !ours {
+                    // Not shown yet, or since followed by another change (the console's,
+                    // a service software update): then there is nothing of ours to follow.
+                    return Ok(early(since).then(|| "change accepted, not shown yet".into()));
                 }
                 if details.config_change_status() == Some(&ConfigChangeStatus::ValidationFailed) {
                     let why = details.message().unwrap_or("validation failed");
@@ -416,7 +444,9 @@ impl Domain {
                 }
                 Ok(None)
             }
-            InFlight::Upgrade(target) if d.engine_version() != Some(target.as_str()) => {
+            InFlight::Upgrade { target, .. } if d.engine_version() == Some(target.as_str()) => Ok(None),
+            InFlight::Upgrade { .. } if d.upgrade_processing() == Some(true) => Ok(None),
+            InFlight::Upgrade { target, since, seen_running } => {
                 let status = self
                     .os
                     .get_upgrade_status()
@@ -426,16 +456,25 @@ impl Domain {
                     .map_err(aws("GetUpgradeStatus"))?;
                 let step = status.upgrade_step().map(|s| s.as_str()).unwrap_or("upgrade");
                 match status.step_status().map(|s| s.as_str()) {
-                    Some("FAILED") => Err(ResourceError::fatal(format!(
+                    // Ours once seen running, or when no other took its place in time (the
+                    // status describes the newest upgrade, perhaps an older one).
+                    Some("FAILED") if *seen_running || !early(since) => Err(ResourceError::fatal(format!(
                         "the upgrade of {} to {target} failed at its {step} step; the domain stays on its version (GetUpgradeStatus, or the console's Upgrade history, tells why)",
                         self.name
                     ))),
+                    Some("FAILED") => Ok(Some(format!("upgrading to {target}: accepted, not started yet"))),
                     state => Ok(Some(format!("upgrading to {target}: {step} {}", state.unwrap_or("accepted")))),
                 }
             }
-            InFlight::Upgrade(_) => Ok(None),
         }
     }
+}
+
+/// Whether a change that started at `secs` (AWS's clock, Unix seconds) started after
+/// `since` (ours), with a few seconds allowed for the clocks' skew.
+fn started_after(secs: i64, since: &SystemTime) -> bool {
+    let since = since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+    secs >= since - 5
 }
 
 /// What the domain is busy with, when it is: AWS's processing state, the change's status

@@ -17,31 +17,21 @@ pub struct LogGroup {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub name: String,
     pub retention_days: i32,
-    /// What the name of every log group of the stack contains (the project's name, in
-    /// `/ecs/<project>/` and in `/aws/OpenSearchService/domains/<project>-visibility/`):
-    /// one listing by it answers every group's first look.
-    pub family_pattern: String,
+    /// What every log group of its family starts with (`/ecs/<project>/`): one listing
+    /// by it answers every group's first look.
+    pub family_prefix: String,
+    /// The family's name among the run's listings (one listing per family).
+    pub family: &'static str,
     pub listings: Listings,
 }
 
-/// A listing of the stack's groups (by a substring of their names), or of one group.
-#[derive(Clone, Copy)]
-enum Query<'a> {
-    Containing(&'a str),
-    Named(&'a str),
-}
-
 impl LogGroup {
-    /// The groups the query names, every page. (`logGroupNamePattern` is a substring
-    /// match, DescribeLogGroups API reference; the prefix of a full name finds that group.)
-    async fn list(&self, query: Query<'_>) -> Result<Vec<Group>, ResourceError> {
+    /// The groups whose names start with `prefix`, every page.
+    async fn list(&self, prefix: &str) -> Result<Vec<Group>, ResourceError> {
         let mut groups = Vec::new();
         let mut token = None;
         loop {
-            let request = match query {
-                Query::Containing(pattern) => self.logs.describe_log_groups().log_group_name_pattern(pattern),
-                Query::Named(name) => self.logs.describe_log_groups().log_group_name_prefix(name),
-            };
+            let request = self.logs.describe_log_groups().log_group_name_prefix(prefix);
             let page = request.set_next_token(token).send().await.map_err(aws("DescribeLogGroups"))?;
             groups.extend(page.log_groups().iter().cloned());
             token = page.next_token().map(String::from);
@@ -89,10 +79,10 @@ impl Kind for LogGroup {
         let group = self
             .listings
             .find(
-                cx.may_read_from_listing && self.name.contains(&self.family_pattern),
-                "log group",
-                (Query::Containing(&self.family_pattern), Query::Named(&self.name)),
-                |query| self.list(query),
+                cx.may_read_from_listing && self.name.starts_with(&self.family_prefix),
+                self.family,
+                (self.family_prefix.as_str(), self.name.as_str()),
+                |prefix| self.list(prefix),
                 |g: &Group| g.log_group_name() == Some(self.name.as_str()),
             )
             .await?;

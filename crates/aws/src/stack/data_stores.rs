@@ -171,7 +171,10 @@ fn opensearch_logs(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, domain: &str) ->
                 logs: aws.logs.clone(),
                 name,
                 retention_days: d.logs.retention_days as i32,
-                family_pattern: names::log_group_pattern(p),
+                // A family of their own (no prefix is common to both families that a
+                // listing could use): one listing answers these three first looks.
+                family_prefix: prefix.clone(),
+                family: "opensearch log group",
                 listings: aws.listings.clone(),
             },
         );

@@ -124,7 +124,9 @@ fn fixed(policy: serde_json::Value) -> PolicyFn {
 pub(super) fn task_trust(partition: &'static str, region: &str, arn_of: &'static str) -> PolicyFn {
     let region = region.to_string();
     Arc::new(move |inputs: &Inputs| {
-        let account = iam_doc::account_of(inputs.get(arn_of, Output::Arn)?)?;
+        let arn = inputs.get(arn_of, Output::Arn)?;
+        // (In `plan`, a node yet to be made has no ARN: its account shows as unknown.)
+        let account = if arn == temporalctl_engine::KNOWN_AFTER_CREATE { arn } else { iam_doc::account_of(arn)? };
         Ok(iam_doc::task_trust(partition, &region, account))
     })
 }

@@ -4,15 +4,10 @@ use temporalctl_config::Deploy;
 
 use crate::service_kinds::ServiceKind;
 
-/// What the containers' and ECS Exec's log groups start with.
+/// What every log group of the containers and ECS Exec starts with: one listing by it
+/// answers their first looks.
 pub fn log_prefix(project: &str) -> String {
     format!("/ecs/{project}/")
-}
-
-/// What the name of every log group of the stack contains, the ECS ones and OpenSearch's
-/// alike: one listing by it answers all their first looks.
-pub fn log_group_pattern(project: &str) -> String {
-    project.to_string()
 }
 
 /// The CloudWatch log group a service's (or the one-off tasks') containers write to.

@@ -20,7 +20,7 @@ use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
     let retention = d.logs.retention_days as i32;
-    let (family_pattern, listings) = (|| names::log_group_pattern(p), || aws.listings.clone());
+    let (family_prefix, listings) = (|| names::log_prefix(p), || aws.listings.clone());
     for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
         let name = names::log_group_name(p, kind);
         g.add(
@@ -30,7 +30,8 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
                 logs: aws.logs.clone(),
                 name,
                 retention_days: retention,
-                family_pattern: family_pattern(),
+                family_prefix: family_prefix(),
+                family: "log group",
                 listings: listings(),
             },
         );
@@ -43,7 +44,8 @@ pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
             logs: aws.logs.clone(),
             name: exec_logs,
             retention_days: retention,
-            family_pattern: family_pattern(),
+            family_prefix: family_prefix(),
+            family: "log group",
             listings: listings(),
         },
     );

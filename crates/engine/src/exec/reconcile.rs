@@ -32,20 +32,22 @@ impl Engine<'_> {
             let made = self.create(node, &cx, &desired, &prepared.tags, run).await?;
             return self.done(run, node, Outcome::Created, made);
         };
-        // Found busy after it was ready: a change still running (an earlier run's), waited
-        // as long as a change; anything else as long as a create.
+        // Found busy and not being made by us: a change still running (an earlier run's),
+        // waited as long as a change; one we were making, as long as a create.
         let deadline = match prepared.recorded_phase {
-            Some(Phase::Ready) => r.change_deadline(),
-            _ => r.wait_deadline(),
+            Some(Phase::Creating) => r.wait_deadline(),
+            _ => r.change_deadline(),
         };
         let differs = |o: &Observed| compare(&desired, &prepared.tags, o, |f| r.forces_replace(f));
         // A kind that refuses a change while it applies another (an OpenSearch domain in a
-        // blue/green deployment) is waited for first, then compared again; what would be
-        // refused anyway is refused before that wait.
+        // blue/green deployment) is waited for first, then compared again. What would be
+        // refused whatever the wait brings (not ours, a replacement not allowed) is
+        // refused before it; an irreversible change after it, since the change found
+        // running may be that very one (an upgrade an interrupted run started).
         let busy = o.status != Status::Ready && r.busy_refuses_changes();
         let o = match differs(&o) {
-            Difference::InPlace(diffs) if busy => {
-                self.refuse(i, &o, &diffs, false)?;
+            Difference::InPlace(_) if busy => {
+                check_owned(&self.opts.project, &node.id, &o)?;
                 self.wait_ready(node, &cx, o, deadline).await?
             }
             Difference::Replace(diffs) if busy => {
