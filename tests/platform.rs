@@ -698,6 +698,30 @@ fn a_three_zone_domain_is_created_with_zone_awareness_a_subnet_per_zone_and_its_
     }
 }
 
+/// An account holds 10 CloudWatch Logs resource policies per region, a quota AWS does not
+/// raise (the emulator enforces the same 10): `up` names it and the way out, and the
+/// domain, which needs the policy, is not created.
+#[test]
+fn a_full_resource_policy_quota_is_named_with_the_way_out() {
+    let h = Harness::new("plat-policies", &deploy());
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.sdk());
+    for i in 0..10 {
+        block_on(logs.put_resource_policy().policy_name(format!("someone-{i}")).policy_document("{}").send()).unwrap();
+    }
+    let run = h.run(&["up"]).code(1);
+    assert!(
+        run.stderr.contains("a quota AWS does not raise") && run.stderr.contains("opensearch.publish_logs: false"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("raise the quota in the Service Quotas console"),
+        "no contradicting hint:\n{}",
+        run.stderr
+    );
+    assert!(h.sent("POST /2021-01-01/opensearch/domain").is_empty(), "no domain without its policy");
+}
+
 /// While a blue/green deployment runs, AWS shows the domain as processing for a long
 /// time. The emulator applies a change at once, so the proxy shows it busy for three
 /// reads once the emulator holds the new layout.

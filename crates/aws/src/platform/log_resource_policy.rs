@@ -153,12 +153,10 @@ impl LogResourcePolicy {
             .send()
             .await
             .map_err(aws("PutResourcePolicy"))
+            // The general quota hint would say to raise it; this quota cannot be raised.
             .map_err(|e| match e.code.as_deref() {
                 Some("LimitExceededException") => ResourceError {
-                    message: format!(
-                        "{}: the account already has the 10 CloudWatch Logs resource policies a region allows (a quota AWS does not raise); delete one you no longer use, or set opensearch.publish_logs: false",
-                        e.message
-                    ),
+                    message: "PutResourcePolicy: the account already has the 10 CloudWatch Logs resource policies a region allows, a quota AWS does not raise: delete one you no longer use, or set opensearch.publish_logs: false".into(),
                     ..e
                 },
                 _ => e,

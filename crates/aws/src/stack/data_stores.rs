@@ -14,7 +14,6 @@ use crate::data::service_linked_role::ServiceLinkedRole;
 use crate::documents::iam as iam_doc;
 use crate::iam::role::Role;
 use crate::outputs::Output;
-use crate::platform::log_group::LogGroup;
 use crate::platform::log_resource_policy::LogResourcePolicy;
 use crate::service_kinds::{ADMIN_TOOLS, SERVICES, ServiceKind};
 use aws_sdk_opensearch::types::LogType;
@@ -164,20 +163,10 @@ fn opensearch_logs(g: &mut GraphBuilder, d: &Deploy, aws: &Aws, domain: &str) ->
         kinds.iter().map(|(kind, suffix)| (kind.clone(), format!("log-group/opensearch-{suffix}"))).collect();
     for ((_, suffix), (_, node)) in kinds.iter().zip(&logs) {
         let name = format!("{prefix}{suffix}");
-        g.add(
-            node,
-            name.clone(),
-            LogGroup {
-                logs: aws.logs.clone(),
-                name,
-                retention_days: d.logs.retention_days as i32,
-                // A family of their own (no prefix is common to both families that a
-                // listing could use): one listing answers these three first looks.
-                family_prefix: prefix.clone(),
-                family: "opensearch log group",
-                listings: aws.listings.clone(),
-            },
-        );
+        // A family of their own (no prefix is common to theirs and the containers' groups
+        // that a listing could use): one listing answers these three first looks.
+        let group = super::platform::stack_log_group(d, aws, name.clone(), ("opensearch log group", prefix.clone()));
+        g.add(node, name, group);
     }
     g.add(
         OPENSEARCH_LOG_POLICY,

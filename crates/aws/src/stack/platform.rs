@@ -16,39 +16,26 @@ use crate::platform::repository::Repository;
 use crate::platform::secret::{Contents, Issuer, Secret};
 use crate::service_kinds::{ADMIN_TOOLS, SERVICES};
 
+/// A log group of the stack, with the logs' retention; `family`: the listing whose first
+/// look finds it (its name among the run's listings and the prefix all its groups share).
+pub(super) fn stack_log_group(d: &Deploy, aws: &Aws, name: String, family: (&'static str, String)) -> LogGroup {
+    LogGroup {
+        logs: aws.logs.clone(),
+        name,
+        retention_days: d.logs.retention_days as i32,
+        family_prefix: family.1,
+        family: family.0,
+        listings: aws.listings.clone(),
+    }
+}
+
 /// Logs, the Grafana secret, images, metrics, service discovery and the cluster.
 pub(super) fn platform(g: &mut GraphBuilder, d: &Deploy, aws: &Aws) {
     let p = &d.project;
-    let retention = d.logs.retention_days as i32;
-    let (family_prefix, listings) = (|| names::log_prefix(p), || aws.listings.clone());
-    for kind in SERVICES.iter().chain([&ADMIN_TOOLS]) {
-        let name = names::log_group_name(p, kind);
-        g.add(
-            log_group(kind.key),
-            name.clone(),
-            LogGroup {
-                logs: aws.logs.clone(),
-                name,
-                retention_days: retention,
-                family_prefix: family_prefix(),
-                family: "log group",
-                listings: listings(),
-            },
-        );
+    let containers = SERVICES.iter().chain([&ADMIN_TOOLS]).map(|k| (log_group(k.key), names::log_group_name(p, k)));
+    for (node, name) in containers.chain([(EXEC_LOG_GROUP.to_string(), names::exec_log_group(p))]) {
+        g.add(&node, name.clone(), stack_log_group(d, aws, name, ("log group", names::log_prefix(p))));
     }
-    let exec_logs = names::exec_log_group(p);
-    g.add(
-        EXEC_LOG_GROUP,
-        exec_logs.clone(),
-        LogGroup {
-            logs: aws.logs.clone(),
-            name: exec_logs,
-            retention_days: retention,
-            family_prefix: family_prefix(),
-            family: "log group",
-            listings: listings(),
-        },
-    );
     let secret = names::grafana_secret(p);
     g.add(
         GRAFANA_SECRET,

@@ -61,10 +61,11 @@ impl Engine<'_> {
             Err(e) if !e.claimants.is_empty() => (None, e.claimants),
             other => other?,
         };
-        let missing_dep = node.deps.iter().find(|d| !inputs.has(d));
+        // Dependencies yet to be made (or remade): their outputs read as unknown.
+        let missing: Vec<&String> = node.deps.iter().filter(|d| !inputs.has(d)).collect();
         let mut unknown = inputs.clone();
-        node.deps.iter().filter(|d| !inputs.has(d)).for_each(|d| unknown.unknown(d));
-        let change = match (missing_dep, &observed) {
+        missing.iter().for_each(|d| unknown.unknown(d));
+        let change = match (missing.first(), &observed) {
             _ if !claimants.is_empty() => Change::Conflict { claimants, recorded: prepared.recorded_id.clone() },
             (Some(_), None) => Change::Create,
             // A dependency is yet to be made: what this one would be, with each output of
